@@ -1,0 +1,124 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: report
+type: aggregate
+short_description: Writes the fleet report of an azure_backup.remediation run
+version_added: 0.1.0
+description:
+  - Collects the findings every check of the collection returns, from successful and failed tasks,
+    plus the hosts that could not be reached, and writes them as one JSON file per run.
+  - Prints a line per host and the path of the report at the end of the run.
+  - Hosts are judged by their worst finding; an unreachable host or a task that failed without a
+    finding counts as C(failed).
+requirements:
+  - enable in ansible.cfg (C(callbacks_enabled = azure_backup.remediation.report)); the collection's ansible.cfg does.
+options:
+  report_dir:
+    description: Folder the JSON report is written to. Created if missing.
+    type: path
+    default: ./reports
+    env:
+      - name: AZURE_BACKUP_REPORT_DIR
+    ini:
+      - section: azure_backup
+        key: report_dir
+"""
+
+import datetime
+import json
+import os
+import tempfile
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import STATUSES
+
+# Worst first: a host's status is the first of these that any of its findings has.
+_HOST_ORDER = ("unreachable", "failed", "found", "fixed", "ok", "skipped")
+
+
+def host_status(entry: dict) -> str:
+    seen = {f["status"] for f in entry["findings"]}
+    if entry["unreachable"]:
+        seen.add("unreachable")
+    if entry["errors"]:
+        seen.add("failed")
+    return next((s for s in _HOST_ORDER if s in seen), "skipped")
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "azure_backup.remediation.report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hosts: dict[str, dict] = {}
+        self.playbook = None
+        self.started = datetime.datetime.now(datetime.timezone.utc)
+
+    def _host(self, name: str) -> dict:
+        return self.hosts.setdefault(name, {"findings": [], "errors": [], "unreachable": False})
+
+    def _collect(self, result, failed: bool) -> None:
+        data = result._result
+        findings = data.get("findings")
+        if isinstance(findings, list) and all(isinstance(f, dict) and f.get("status") in STATUSES for f in findings):
+            for item in findings:
+                self._host(result._host.get_name())["findings"].append(dict(item, host=result._host.get_name()))
+        if failed and not findings:
+            self._host(result._host.get_name())["errors"].append({"task": result._task.get_name(), "msg": data.get("msg", "")})
+
+    def v2_playbook_on_start(self, playbook) -> None:
+        self.playbook = os.path.basename(playbook._file_name)
+
+    def v2_runner_on_ok(self, result) -> None:
+        self._collect(result, failed=False)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False) -> None:
+        self._collect(result, failed=not ignore_errors)
+
+    def v2_runner_on_unreachable(self, result) -> None:
+        entry = self._host(result._host.get_name())
+        entry["unreachable"] = True
+        entry["errors"].append({"task": result._task.get_name(), "msg": result._result.get("msg", "")})
+
+    def v2_playbook_on_stats(self, stats) -> None:
+        if not self.hosts:
+            return
+        for entry in self.hosts.values():
+            entry["status"] = host_status(entry)
+        report = {
+            "playbook": self.playbook,
+            "started": self.started.isoformat(),
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "check_mode": bool(context.CLIARGS.get("check")),
+            "totals": {s: sum(1 for e in self.hosts.values() if e["status"] == s) for s in _HOST_ORDER},
+            "hosts": dict(sorted(self.hosts.items())),
+        }
+        path = self._write(report)
+        self._display.banner("AZURE BACKUP REPORT")
+        for name, entry in report["hosts"].items():
+            problems = [f for f in entry["findings"] if f["status"] != "ok"]
+            lines = ["%s %s: %s" % (f["id"], f["status"], f["summary"]) for f in problems]
+            lines += ["error: %s" % e["msg"] for e in entry["errors"]]
+            self._display.display("%-20s %-11s %s" % (name, entry["status"], "; ".join(lines) or "all checks ok"))
+        self._display.display("Report: %s" % path)
+
+    def _write(self, report: dict) -> str:
+        folder = self.get_option("report_dir")
+        os.makedirs(folder, exist_ok=True)
+        name = "azure-backup-report-%s.json" % self.started.strftime("%Y%m%dT%H%M%S")
+        path = os.path.join(folder, name)
+        # Atomic: a reader (AWX, a browser) never sees half a report.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".report-")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(report, handle, indent=2, default=str)
+        os.replace(tmp, path)
+        return path

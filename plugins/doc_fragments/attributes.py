@@ -1,0 +1,36 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # One wording for every module's capabilities; each module states its support level.
+    DOCUMENTATION = r"""
+options: {}
+attributes:
+  check_mode:
+    description:
+      - In check mode the module reads the machine, reports each problem with status C(found)
+        and C(changed=true) for what it would fix, and changes nothing.
+  diff_mode:
+    description:
+      - Returns the state before and after the fix (or the fix it would make, in check mode).
+"""
+
+    LINUX = r"""
+options: {}
+attributes:
+  platform:
+    description: Target operating systems this module runs on.
+    support: full
+    platforms: posix
+"""
+
+    FINDINGS = r"""
+options: {}
+notes:
+  - Each check returns findings of the shape C({id, check, host, status, severity, summary, detail, doc}).
+    C(id) is the cause ID from the collection's cause catalogue, C(status) is one of C(ok), C(fixed),
+    C(found), C(skipped), C(failed). C(host) is filled in by the roles with the inventory name.
+"""

@@ -1,0 +1,212 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: linux_agent
+short_description: Check and fix the Azure Linux agent service (cause LINUX_AGENT)
+version_added: 0.1.0
+description:
+  - Finds the Azure Linux agent's systemd unit on the VM, C(walinuxagent.service) on Debian and Ubuntu or
+    C(waagent.service) elsewhere, by asking systemd which one exists rather than guessing from the distribution.
+  - Makes sure the unit is not masked, is enabled, and is running. A unit left C(failed), for example by a
+    start-limit hit, is reset before it is started, because systemd refuses a plain start then.
+  - After a fix the unit is read back; the finding is C(fixed) only when systemd reports it running.
+  - All state is read with one C(systemctl show) call for both possible unit names.
+author:
+  - azure_backup.remediation contributors
+options:
+  unit:
+    description:
+      - The agent unit to manage. V(auto) picks whichever of C(walinuxagent.service) and C(waagent.service)
+        exists; if both do, the running or enabled one.
+    type: str
+    default: auto
+  settle_timeout:
+    description:
+      - Seconds to watch the unit after a start. An agent that dies within this time is reported
+        as C(failed), not C(fixed). Only spent when something was started.
+    type: float
+    default: 3
+extends_documentation_fragment:
+  - azure_backup.remediation.attributes
+  - azure_backup.remediation.attributes.LINUX
+  - azure_backup.remediation.attributes.FINDINGS
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - systemd on the VM. Hosts without systemd fail with a message saying so.
+seealso:
+  - name: Troubleshoot Azure VM backup failures (agent and extension)
+    description: Microsoft's article behind the cause LINUX_AGENT.
+    link: https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout
+"""
+
+EXAMPLES = r"""
+- name: Make sure the Azure Linux agent runs and starts at boot
+  azure_backup.remediation.linux_agent:
+  register: agent
+
+- name: Only report, change nothing
+  azure_backup.remediation.linux_agent:
+  check_mode: true
+
+- name: Manage a unit with a non-standard name
+  azure_backup.remediation.linux_agent:
+    unit: waagent
+"""
+
+RETURN = r"""
+unit:
+  description: The agent unit that was checked, or null when the VM has none.
+  returned: always
+  type: str
+  sample: walinuxagent.service
+findings:
+  description: One finding for the check C(agent_service), in the collection's finding shape.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: LINUX_AGENT
+      check: agent_service
+      host: null
+      status: fixed
+      severity: critical
+      summary: "walinuxagent.service was inactive (dead), unit file disabled; ran: enable, start; now active (running)"
+      detail:
+        unit: walinuxagent.service
+        actions: [enable, start]
+        before: {ActiveState: inactive, SubState: dead, UnitFileState: disabled}
+        after: {ActiveState: active, SubState: running, UnitFileState: enabled}
+      doc: https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
+
+CHECK = "agent_service"
+
+
+class AgentService:
+    """Reads the agent unit from systemd, decides with _systemd, applies the plan."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.systemctl = module.get_bin_path("systemctl")
+
+    def show(self, names: list[str]) -> list[dict]:
+        cmd = [self.systemctl, "show", "--property=" + ",".join(_systemd.SHOW_PROPERTIES), "--"] + names
+        rc, out, err = self.module.run_command(cmd)
+        if rc != 0:
+            raise RemediationError("systemctl show failed (rc=%d): %s" % (rc, err.strip() or out.strip()))
+        return _systemd.parse_show(out)
+
+    def run(self, verb: str, unit: str) -> None:
+        args = ["unmask", "--runtime"] if verb == "unmask-runtime" else [verb]
+        rc, out, err = self.module.run_command([self.systemctl] + args + ["--", unit])
+        if rc != 0:
+            raise RemediationError("systemctl %s %s failed (rc=%d): %s" % (" ".join(args), unit, rc, err.strip() or out.strip()))
+
+    def settle(self, unit: str, timeout: float) -> dict:
+        """Watch the unit for the settle window: a Type=simple agent is
+        'active' at once, so only staying up for a while proves the start."""
+        deadline = time.monotonic() + timeout
+        while True:
+            props = self.show([unit])[0]
+            if props.get("ActiveState") in ("failed", "inactive") or time.monotonic() >= deadline:
+                return props
+            time.sleep(0.5)
+
+    def ensure(self, requested: str, settle_timeout: float) -> dict:
+        if not self.systemctl or not os.path.isdir("/run/systemd/system"):
+            raise RemediationError(
+                "systemd is not running on this VM; the agent service can only be managed through systemd here. "
+                "Start the agent with the distribution's init script (service walinuxagent start or service waagent start)."
+            )
+        names = _systemd.candidate_units(requested)
+        before = _systemd.select_agent_unit(self.show(names))
+        if before is None:
+            return self.result(None, [finding(
+                "LINUX_AGENT", CHECK, "found",
+                "No Azure Linux agent unit (%s) on this VM: install the distribution's agent package "
+                "(waagent on Debian, walinuxagent on Ubuntu, WALinuxAgent on RHEL and SUSE)." % " or ".join(names),
+                {"units_looked_for": names},
+            )], changed=False)
+
+        unit = before["Id"]
+        verbs = _systemd.plan_running_enabled(before)
+        detail = {"unit": unit, "actions": verbs, "before": _systemd.state_summary(before)}
+        was = "%s was %s" % (unit, _systemd.describe(before))
+        if not verbs:
+            return self.result(unit, [finding("LINUX_AGENT", CHECK, "ok", "%s is %s" % (unit, _systemd.describe(before)), detail)], changed=False)
+        if self.module.check_mode:
+            summary = "%s; would run: %s" % (was, ", ".join(verbs))
+            return self.result(unit, [finding("LINUX_AGENT", CHECK, "found", summary, detail)], changed=True, diff=self.diff(before, verbs))
+
+        done = []
+        try:
+            for verb in verbs:
+                self.run(verb, unit)
+                done.append(verb)
+        except RemediationError as exc:
+            detail["error"] = exc.msg
+            detail["done"] = done
+            raise RemediationError(exc.msg, [finding("LINUX_AGENT", CHECK, "failed", "%s; fix failed: %s" % (was, exc.msg), detail)], changed=bool(done))
+        after = self.settle(unit, settle_timeout)
+        detail["after"] = _systemd.state_summary(after)
+        summary = "%s; ran: %s; now %s" % (was, ", ".join(verbs), _systemd.describe(after))
+        if _systemd.plan_running_enabled(after):
+            raise RemediationError(
+                "%s did not stay running after %s. Read 'journalctl -u %s' and /var/log/waagent.log on the VM."
+                % (unit, ", ".join(verbs), unit),
+                [finding("LINUX_AGENT", CHECK, "failed", summary, detail)],
+                changed=True,
+            )
+        return self.result(unit, [finding("LINUX_AGENT", CHECK, "fixed", summary, detail)], changed=True, diff=self.diff(before, verbs))
+
+    @staticmethod
+    def diff(before: dict, verbs: list[str]) -> dict:
+        def render(running: bool, enabled: str) -> str:
+            return "unit: %s\nrunning: %s\nunit file: %s\n" % (before["Id"], "yes" if running else "no", enabled)
+
+        enabled_after = "enabled" if "enable" in verbs else before.get("UnitFileState", "")
+        return {
+            "before": render(_systemd.is_running(before), before.get("UnitFileState", "")),
+            "after": render(True, enabled_after),
+        }
+
+    def result(self, unit, findings, changed, diff=None) -> dict:
+        result = {"changed": changed, "unit": unit, "findings": findings}
+        if diff and self.module._diff:
+            result["diff"] = diff
+        return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            unit=dict(type="str", default="auto"),
+            settle_timeout=dict(type="float", default=3),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        result = AgentService(module).ensure(module.params["unit"], module.params["settle_timeout"])
+    except RemediationError as exc:
+        module.fail_json(msg=exc.msg, findings=exc.findings, changed=exc.changed)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
+
+# Shape of `systemctl show -p ... walinuxagent.service waagent.service` on Debian 12:
+# the first unit exists, the second does not.
+TWO_UNITS = """Id=walinuxagent.service
+LoadState=loaded
+ActiveState=inactive
+SubState=dead
+UnitFileState=disabled
+Result=success
+MainPID=0
+Restart=no
+NRestarts=0
+FragmentPath=/lib/systemd/system/walinuxagent.service
+
+Id=waagent.service
+LoadState=not-found
+ActiveState=inactive
+SubState=dead
+UnitFileState=
+Result=success
+MainPID=0
+Restart=no
+NRestarts=0
+FragmentPath=
+"""
+
+
+def props(**kw):
+    base = {"Id": "walinuxagent.service", "LoadState": "loaded", "ActiveState": "active", "SubState": "running",
+            "UnitFileState": "enabled", "Result": "success"}
+    base.update(kw)
+    return base
+
+
+def test_parse_show_splits_units_in_order():
+    units = _systemd.parse_show(TWO_UNITS)
+    assert [u["Id"] for u in units] == ["walinuxagent.service", "waagent.service"]
+    assert units[0]["UnitFileState"] == "disabled"
+    assert units[1]["UnitFileState"] == ""
+
+
+def test_parse_show_keeps_equals_in_values_and_crlf():
+    units = _systemd.parse_show("Id=a.service\r\nExecStart={ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 -u x=1 }\r\n")
+    assert units[0]["ExecStart"] == "{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 -u x=1 }"
+
+
+@pytest.mark.parametrize("requested, expected", [
+    ("auto", ["walinuxagent.service", "waagent.service"]),
+    ("waagent", ["waagent.service"]),
+    ("waagent.service", ["waagent.service"]),
+])
+def test_candidate_units(requested, expected):
+    assert _systemd.candidate_units(requested) == expected
+
+
+def test_select_agent_unit_picks_the_one_that_exists():
+    chosen = _systemd.select_agent_unit(_systemd.parse_show(TWO_UNITS))
+    assert chosen["Id"] == "walinuxagent.service"
+
+
+def test_select_agent_unit_none_when_neither_exists():
+    units = [props(LoadState="not-found"), props(Id="waagent.service", LoadState="not-found")]
+    assert _systemd.select_agent_unit(units) is None
+
+
+def test_select_agent_unit_masked_unit_still_counts():
+    # A masked agent is broken, not absent: it must be selected so it gets unmasked.
+    units = [props(LoadState="masked", UnitFileState="masked", ActiveState="inactive"),
+             props(Id="waagent.service", LoadState="not-found")]
+    assert _systemd.select_agent_unit(units)["Id"] == "walinuxagent.service"
+
+
+def test_select_agent_unit_prefers_the_running_one_when_both_exist():
+    units = [props(ActiveState="inactive", UnitFileState="disabled"), props(Id="waagent.service")]
+    assert _systemd.select_agent_unit(units)["Id"] == "waagent.service"
+
+
+@pytest.mark.parametrize("state, expected", [
+    (props(), []),
+    (props(ActiveState="inactive", SubState="dead"), ["start"]),
+    (props(UnitFileState="disabled"), ["enable"]),
+    (props(ActiveState="inactive", UnitFileState="disabled"), ["enable", "start"]),
+    (props(LoadState="masked", UnitFileState="masked", ActiveState="inactive"), ["unmask", "enable", "start"]),
+    (props(LoadState="masked", UnitFileState="masked-runtime", ActiveState="inactive"), ["unmask-runtime", "enable", "start"]),
+    (props(ActiveState="failed", SubState="failed", Result="start-limit-hit"), ["reset-failed", "start"]),
+    (props(ActiveState="failed", SubState="failed", Result="signal"), ["reset-failed", "start"]),
+    (props(UnitFileState="enabled-runtime"), ["enable"]),
+    (props(UnitFileState="static"), []),
+    (props(ActiveState="reloading"), []),
+])
+def test_plan_running_enabled(state, expected):
+    assert _systemd.plan_running_enabled(state) == expected
+
+
+def test_describe_names_a_start_limit_hit():
+    text = _systemd.describe(props(ActiveState="failed", SubState="failed", Result="start-limit-hit"))
+    assert text == "failed (failed), unit file enabled, last result start-limit-hit"
