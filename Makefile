@@ -1,0 +1,35 @@
+# Front door. Everything needs root for the test fleet (network namespaces, debootstrap).
+#   make demo    boot test VMs, break them, run fix-backup.yml in check mode, apply, apply again
+#   make test    the whole test suite (what CI runs)
+VENV ?= .venv
+PYTHON ?= python3
+SANITY_REQS = $(VENV)/lib/python3*/site-packages/ansible_test/_data/requirements
+
+.PHONY: setup system-packages demo test clean
+setup: $(VENV)/.installed $(VENV)/sanity/.installed
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-test.txt
+	touch $@
+
+# ansible-test's sanity tools pin their own versions: a venv of their own, same ansible-core.
+$(VENV)/sanity/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(VENV)/sanity
+	$(VENV)/sanity/bin/pip install --quiet "ansible-core==$$($(VENV)/bin/python -c 'import ansible; print(ansible.__version__)')" \
+	    $$(cat $(SANITY_REQS)/sanity.*.txt | grep -v '^#' | sort -u)
+	touch $@
+
+system-packages:
+	tests/fleet/install-packages
+
+demo: setup system-packages
+	tests/demo
+
+test: setup system-packages
+	tests/run
+
+clean:
+	tests/fleet/fleet down
+	rm -rf $(VENV) .cache reports
