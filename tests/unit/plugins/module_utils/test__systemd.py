@@ -1,33 +1,18 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
 
-# Shape of `systemctl show -p ... walinuxagent.service waagent.service` on Debian 12:
-# the first unit exists, the second does not.
-TWO_UNITS = """Id=walinuxagent.service
-LoadState=loaded
-ActiveState=inactive
-SubState=dead
-UnitFileState=disabled
-Result=success
-MainPID=0
-Restart=no
-NRestarts=0
-FragmentPath=/lib/systemd/system/walinuxagent.service
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 
-Id=waagent.service
-LoadState=not-found
-ActiveState=inactive
-SubState=dead
-UnitFileState=
-Result=success
-MainPID=0
-Restart=no
-NRestarts=0
-FragmentPath=
-"""
+
+def captured(name):
+    """`systemctl show -p ... walinuxagent.service waagent.service` captured on fleet VMs."""
+    with open(os.path.join(FIXTURES, "systemctl-show-%s.txt" % name)) as handle:
+        return handle.read()
 
 
 def props(**kw):
@@ -38,10 +23,21 @@ def props(**kw):
 
 
 def test_parse_show_splits_units_in_order():
-    units = _systemd.parse_show(TWO_UNITS)
+    # systemd prints properties in its own order, not the order asked for.
+    units = _systemd.parse_show(captured("rhel-stopped"))
     assert [u["Id"] for u in units] == ["walinuxagent.service", "waagent.service"]
-    assert units[0]["UnitFileState"] == "disabled"
-    assert units[1]["UnitFileState"] == ""
+    assert (units[0]["LoadState"], units[0]["UnitFileState"]) == ("not-found", "")
+    assert (units[1]["ActiveState"], units[1]["UnitFileState"], units[1]["Restart"]) == ("inactive", "enabled", "always")
+
+
+@pytest.mark.parametrize("name, unit, plan", [
+    ("debian12-running", "walinuxagent.service", []),
+    ("rhel-stopped", "waagent.service", ["start"]),
+])
+def test_captured_states_select_and_plan(name, unit, plan):
+    chosen = _systemd.select_agent_unit(_systemd.parse_show(captured(name)))
+    assert chosen["Id"] == unit
+    assert _systemd.plan_running_enabled(chosen) == plan
 
 
 def test_parse_show_keeps_equals_in_values_and_crlf():
@@ -56,11 +52,6 @@ def test_parse_show_keeps_equals_in_values_and_crlf():
 ])
 def test_candidate_units(requested, expected):
     assert _systemd.candidate_units(requested) == expected
-
-
-def test_select_agent_unit_picks_the_one_that_exists():
-    chosen = _systemd.select_agent_unit(_systemd.parse_show(TWO_UNITS))
-    assert chosen["Id"] == "walinuxagent.service"
 
 
 def test_select_agent_unit_none_when_neither_exists():
