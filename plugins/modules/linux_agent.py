@@ -16,7 +16,7 @@ description:
   - After a fix the unit is read back; the finding is C(fixed) only when systemd reports it running.
   - All state is read with one C(systemctl show) call for both possible unit names.
 author:
-  - azure_backup.remediation contributors
+  - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
   unit:
     description:
