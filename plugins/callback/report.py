@@ -11,6 +11,7 @@ version_added: 0.1.0
 description:
   - Collects the findings every check of the collection returns, from successful and failed tasks,
     plus the hosts that could not be reached, and writes them as one JSON file per run.
+  - Only tasks of this collection's modules and roles count; other plays in the same run are left out.
   - Prints a line per host and the path of the report at the end of the run.
   - Hosts are judged by their worst finding; an unreachable host or a task that failed without a
     finding counts as C(failed).
@@ -38,6 +39,7 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import STATUSES
 
+_PREFIX = "azure_backup.remediation."
 # Worst first: a host's status is the first of these that any of its findings has.
 _HOST_ORDER = ("unreachable", "failed", "found", "fixed", "ok", "skipped")
 
@@ -66,7 +68,15 @@ class CallbackModule(CallbackBase):
     def _host(self, name: str) -> dict:
         return self.hosts.setdefault(name, {"findings": [], "errors": [], "unreachable": False})
 
+    @staticmethod
+    def _ours(task) -> bool:
+        """Only the collection's own tasks speak for a host in the report."""
+        role = task._role.get_name() if task._role else ""
+        return task.action.startswith(_PREFIX) or role.startswith(_PREFIX)
+
     def _collect(self, result, failed: bool) -> None:
+        if not self._ours(result._task):
+            return
         data = result._result
         findings = data.get("findings")
         if isinstance(findings, list) and all(isinstance(f, dict) and f.get("status") in STATUSES for f in findings):
@@ -85,6 +95,8 @@ class CallbackModule(CallbackBase):
         self._collect(result, failed=not ignore_errors)
 
     def v2_runner_on_unreachable(self, result) -> None:
+        if not self._ours(result._task):
+            return
         entry = self._host(result._host.get_name())
         entry["unreachable"] = True
         entry["errors"].append({"task": result._task.get_name(), "msg": result._result.get("msg", "")})
