@@ -78,7 +78,7 @@ findings:
       host: null
       status: fixed
       severity: critical
-      summary: "walinuxagent.service was inactive (dead), unit file disabled; ran: enable, start; now active (running)"
+      summary: "walinuxagent.service was inactive (dead), unit file disabled; ran: enable, start; now active (running), unit file enabled"
       detail:
         unit: walinuxagent.service
         actions: [enable, start]
@@ -151,7 +151,7 @@ class AgentService:
         if not verbs:
             return self.result(unit, [finding("LINUX_AGENT", CHECK, "ok", "%s is %s" % (unit, _systemd.describe(before)), detail)], changed=False)
         if self.module.check_mode:
-            summary = "%s; would run: %s" % (was, ", ".join(verbs))
+            summary = "%s is %s; would run: %s" % (unit, _systemd.describe(before), ", ".join(verbs))
             return self.result(unit, [finding("LINUX_AGENT", CHECK, "found", summary, detail)], changed=True, diff=self.diff(before, verbs))
 
         done = []

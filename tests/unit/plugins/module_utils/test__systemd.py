@@ -10,7 +10,8 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 
 
 def captured(name):
-    """`systemctl show -p ... walinuxagent.service waagent.service` captured on fleet VMs."""
+    """`systemctl show -p ... walinuxagent.service waagent.service` captured on fleet VMs
+    after `fleet break` (tests/fleet/faults.py names the fault in the file name)."""
     with open(os.path.join(FIXTURES, "systemctl-show-%s.txt" % name)) as handle:
         return handle.read()
 
@@ -24,15 +25,17 @@ def props(**kw):
 
 def test_parse_show_splits_units_in_order():
     # systemd prints properties in its own order, not the order asked for.
-    units = _systemd.parse_show(captured("rhel-stopped"))
+    units = _systemd.parse_show(captured("rhel-start-limit-hit"))
     assert [u["Id"] for u in units] == ["walinuxagent.service", "waagent.service"]
     assert (units[0]["LoadState"], units[0]["UnitFileState"]) == ("not-found", "")
-    assert (units[1]["ActiveState"], units[1]["UnitFileState"], units[1]["Restart"]) == ("inactive", "enabled", "always")
+    assert (units[1]["ActiveState"], units[1]["Result"], units[1]["Restart"]) == ("failed", "start-limit-hit", "always")
 
 
 @pytest.mark.parametrize("name, unit, plan", [
     ("debian12-running", "walinuxagent.service", []),
-    ("rhel-stopped", "waagent.service", ["start"]),
+    ("debian12-masked", "walinuxagent.service", ["unmask", "enable", "start"]),
+    ("debian12-oldagent-disabled", "walinuxagent.service", ["enable"]),
+    ("rhel-start-limit-hit", "waagent.service", ["reset-failed", "start"]),
 ])
 def test_captured_states_select_and_plan(name, unit, plan):
     chosen = _systemd.select_agent_unit(_systemd.parse_show(captured(name)))
