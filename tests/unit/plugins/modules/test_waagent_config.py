@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.azure_backup.remediation.plugins.modules import waagent_config
+
+REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
+
+
+class Exit(Exception):
+    pass
+
+
+def run(monkeypatch, check_mode=False, diff=False, **args):
+    results = {}
+
+    def exit_json(self, **kw):
+        results.update(kw, failed=False)
+        raise Exit()
+
+    def fail_json(self, **kw):
+        results.update(kw, failed=True)
+        raise Exit()
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    with patch_module_args(dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)), pytest.raises(Exit):
+        waagent_config.main()
+    return results
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "waagent.conf"
+    with open(os.path.join(REFERENCE, "waagent-conf-debian.conf"), "rb") as handle:
+        path.write_bytes(handle.read().replace(b"Extensions.Enabled=y", b"Extensions.Enabled=n"))
+    return path
+
+
+def by_check(result):
+    return {f["check"]: f for f in result["findings"]}
+
+
+def test_check_mode_reports_and_leaves_the_file(monkeypatch, config):
+    before = config.read_bytes()
+    result = run(monkeypatch, check_mode=True, diff=True, path=str(config),
+                 settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"}, report=["AutoUpdate.Enabled"])
+    assert result["changed"] is True
+    found = by_check(result)
+    assert found["config_extensions_enabled"]["status"] == "found"
+    assert found["config_extensions_enabled"]["summary"].startswith("Extensions.Enabled is n in ")
+    assert found["config_logs_verbose"]["status"] == "found"
+    assert found["config_report"]["detail"]["values"] == {"AutoUpdate.Enabled": None}
+    assert "Extensions.Enabled=n" in result["diff"]["before"] and "Extensions.Enabled=y" in result["diff"]["after"]
+    assert config.read_bytes() == before
+    assert len(list(config.parent.iterdir())) == 1  # no backup, no temp file
+
+
+def test_apply_fixes_backs_up_and_is_idempotent(monkeypatch, config):
+    original = config.read_bytes()
+    result = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": True})
+    assert result["changed"] is True
+    assert {f["status"] for f in result["findings"]} == {"fixed"}
+    assert result["effective"]["Extensions.Enabled"] == "y" and result["effective"]["Logs.Verbose"] == "y"
+    with open(result["backup_file"], "rb") as handle:
+        assert handle.read() == original
+    text = config.read_text()
+    assert "Extensions.Enabled=y\n" in text and "Logs.Verbose=y\n" in text
+    assert len(text.splitlines()) == len(original.decode().splitlines())
+    again = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"})
+    assert again["changed"] is False
+    assert {f["status"] for f in again["findings"]} == {"ok"}
+    assert "backup_file" not in again
+
+
+def test_proxy_findings_belong_to_network(monkeypatch, config):
+    result = run(monkeypatch, check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5", "HttpProxy.Port": 3128})
+    assert {f["id"] for f in result["findings"]} == {"NETWORK"}
+    assert by_check(result)["config_httpproxy_host"]["summary"].startswith("HttpProxy.Host is unset in ")
+
+
+def test_corrupt_file_is_an_error_and_untouched(monkeypatch, config):
+    config.write_bytes(b"Extensions.Enabled=n\n\xff\xfe\x00garbage")
+    result = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y"})
+    assert result["failed"] is True
+    assert "is not a text file" in result["msg"] and str(config) in result["msg"] and "reinstall" in result["msg"]
+    assert config.read_bytes() == b"Extensions.Enabled=n\n\xff\xfe\x00garbage"
+
+
+def test_missing_file_says_how_to_get_it_back(monkeypatch, tmp_path):
+    result = run(monkeypatch, path=str(tmp_path / "waagent.conf"), settings={"Extensions.Enabled": "y"})
+    assert result["failed"] is True
+    assert "does not exist" in result["msg"] and "Reinstall" in result["msg"]
+
+
+def test_invalid_value_changes_nothing(monkeypatch, config):
+    before = config.read_bytes()
+    result = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "yes"})
+    assert result["failed"] is True
+    assert "Extensions.Enabled must be y or n" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert config.read_bytes() == before
+
+
+def test_crlf_file_keeps_its_line_endings(monkeypatch, config):
+    config.write_bytes(config.read_bytes().replace(b"\n", b"\r\n"))
+    run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y"}, backup=False)
+    data = config.read_bytes()
+    assert b"Extensions.Enabled=y\r\n" in data and data.count(b"\n") == data.count(b"\r\n")
+    assert glob.glob(str(config) + ".*~") == []
+
+
+def test_lines_the_agent_ignores_are_reported(monkeypatch, config):
+    config.write_text(config.read_text() + "this is not a setting\n")
+    result = run(monkeypatch, check_mode=True, path=str(config), settings={"Extensions.Enabled": "n"})
+    assert by_check(result)["config_unparsed"]["detail"]["lines"] == ["this is not a setting"]
