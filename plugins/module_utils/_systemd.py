@@ -19,6 +19,7 @@ SHOW_PROPERTIES = (
     "Restart",
     "NRestarts",
     "FragmentPath",
+    "DropInPaths",
 )
 
 # The Linux agent's unit: walinuxagent on Debian and Ubuntu, waagent on the
@@ -108,6 +109,27 @@ def plan_running_enabled(props: dict) -> list[str]:
     return verbs
 
 
+# The agent must come back by itself after a crash (WALinuxAgent Known-Issues,
+# mitigate_agent_crash); upstream units say so, Debian's ships Restart=no.
+RESTART_DROPIN_NAME = "90-azure-backup-restart.conf"
+RESTART_DROPIN = (
+    "# Managed by azure_backup.remediation (cause LINUX_AGENT): restart the Azure agent after a crash.\n"
+    "# A drop-in, so the vendor unit stays untouched and package upgrades keep it.\n"
+    "[Service]\n"
+    "Restart=always\n"
+    "RestartSec=5\n"
+)
+
+
+def restart_dropin_path(unit: str) -> str:
+    # /etc/systemd/system, not beside the vendor unit: RHEL's agent package deletes its own drop-ins on upgrade.
+    return "/etc/systemd/system/%s.d/%s" % (unit, RESTART_DROPIN_NAME)
+
+
+def restarts_itself(props: dict) -> bool:
+    return props.get("Restart") == "always"
+
+
 def describe(props: dict) -> str:
     """A one-line state as an operator reads it in `systemctl status`."""
     text = "%s (%s), unit file %s" % (
@@ -122,5 +144,5 @@ def describe(props: dict) -> str:
 
 def state_summary(props: dict) -> dict:
     """The properties a finding reports, with systemd's own names."""
-    keys = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Result", "MainPID", "Restart", "NRestarts", "FragmentPath")
+    keys = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Result", "MainPID", "Restart", "NRestarts", "FragmentPath", "DropInPaths")
     return {k: props.get(k, "") for k in keys}

@@ -13,6 +13,7 @@ description:
     C(waagent.service) elsewhere, by asking systemd which one exists rather than guessing from the distribution.
   - Makes sure the unit is not masked, is enabled, and is running. A unit left C(failed), for example by a
     start-limit hit, is reset before it is started, because systemd refuses a plain start then.
+  - Makes systemd restart the agent after a crash, through a drop-in (see O(auto_restart)).
   - After a fix the unit is read back; the finding is C(fixed) only when systemd reports it running.
   - All state is read with one C(systemctl show) call for both possible unit names.
 author:
@@ -24,6 +25,18 @@ options:
         exists; if both do, the running or enabled one.
     type: str
     default: auto
+  auto_restart:
+    description:
+      - Make systemd restart the agent after a crash (C(Restart=always), C(RestartSec=5)) when the unit does not
+        already. Done with a drop-in in C(/etc/systemd/system/<unit>.d/), never by editing the vendor unit, followed
+        by C(systemctl daemon-reload) only when the drop-in was written.
+      - Debian's C(walinuxagent.service) ships C(Restart=no); upstream units already restart.
+    type: bool
+    default: true
+  backup:
+    description: Keep a copy of a drop-in of the same name that this module replaces.
+    type: bool
+    default: true
   settle_timeout:
     description:
       - Seconds to watch the unit after a start. An agent that dies within this time is reported
@@ -68,7 +81,8 @@ unit:
   type: str
   sample: walinuxagent.service
 findings:
-  description: One finding for the check C(agent_service), in the collection's finding shape.
+  description:
+    - The checks C(agent_auto_restart) (with O(auto_restart)) and C(agent_service), in the collection's finding shape.
   returned: always
   type: list
   elements: dict
@@ -88,6 +102,7 @@ findings:
 """
 
 import os
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -112,11 +127,12 @@ class AgentService:
             raise RemediationError("systemctl show failed (rc=%d): %s" % (rc, err.strip() or out.strip()))
         return _systemd.parse_show(out)
 
-    def run(self, verb: str, unit: str) -> None:
+    def run(self, verb: str, unit: str | None) -> None:
         args = ["unmask", "--runtime"] if verb == "unmask-runtime" else [verb]
-        rc, out, err = self.module.run_command([self.systemctl] + args + ["--", unit])
+        target = ["--", unit] if unit else []
+        rc, out, err = self.module.run_command([self.systemctl] + args + target)
         if rc != 0:
-            raise RemediationError("systemctl %s %s failed (rc=%d): %s" % (" ".join(args), unit, rc, err.strip() or out.strip()))
+            raise RemediationError("systemctl %s failed (rc=%d): %s" % (" ".join(args + target[1:]), rc, err.strip() or out.strip()))
 
     def settle(self, unit: str, timeout: float) -> dict:
         """Watch the unit for the settle window: a Type=simple agent is
@@ -128,32 +144,91 @@ class AgentService:
                 return props
             time.sleep(0.5)
 
-    def ensure(self, requested: str, settle_timeout: float) -> dict:
+    def ensure(self, requested: str, settle_timeout: float, auto_restart: bool) -> dict:
         if not self.systemctl or not os.path.isdir("/run/systemd/system"):
             raise RemediationError(
                 "systemd is not running on this VM; the agent service can only be managed through systemd here. "
                 "Start the agent with the distribution's init script (service walinuxagent start or service waagent start)."
             )
         names = _systemd.candidate_units(requested)
-        before = _systemd.select_agent_unit(self.show(names))
-        if before is None:
-            return self.result(None, [finding(
+        props = _systemd.select_agent_unit(self.show(names))
+        if props is None:
+            return {"changed": False, "unit": None, "findings": [finding(
                 "LINUX_AGENT", CHECK, "found",
                 "No Azure Linux agent unit (%s) on this VM: install the distribution's agent package "
                 "(waagent on Debian, walinuxagent on Ubuntu, WALinuxAgent on RHEL and SUSE)." % " or ".join(names),
                 {"units_looked_for": names},
-            )], changed=False)
+            )]}
+        findings: list = []
+        diffs: list = []
+        try:
+            if auto_restart:
+                props = self.auto_restart(props, findings, diffs)
+            self.service(props, settle_timeout, findings, diffs)
+        except RemediationError as exc:
+            raise RemediationError(exc.msg, findings + exc.findings, changed=bool(diffs) or exc.changed)
+        result = {"changed": bool(diffs), "unit": props["Id"], "findings": findings}
+        if diffs and self.module._diff:
+            result["diff"] = diffs
+        return result
 
+    def auto_restart(self, props: dict, findings: list, diffs: list) -> dict:
+        """Make the agent come back after a crash; return the unit's props as they are now."""
+        unit = props["Id"]
+        path = _systemd.restart_dropin_path(unit)
+        detail = {"unit": unit, "before": {"Restart": props.get("Restart")}, "dropin": path, "drop_ins": props.get("DropInPaths", "").split()}
+        if _systemd.restarts_itself(props):
+            findings.append(finding("LINUX_AGENT", "agent_auto_restart", "ok", "%s restarts itself after a crash (Restart=always)" % unit, detail))
+            return props
+        current = ""
+        if os.path.exists(path):
+            with open(path) as handle:
+                current = handle.read()
+        if current == _systemd.RESTART_DROPIN:
+            raise RemediationError(
+                "%s is in place but %s still has Restart=%s: a drop-in that sorts after it wins (%s). "
+                "Remove the Restart= line from that drop-in." % (path, unit, props.get("Restart"), " ".join(detail["drop_ins"])),
+                [finding("LINUX_AGENT", "agent_auto_restart", "failed", "%s has Restart=%s despite %s" % (unit, props.get("Restart"), path), detail)])
+        was = "%s has Restart=%s: the agent stays down after a crash" % (unit, props.get("Restart"))
+        diffs.append({"before": current, "after": _systemd.RESTART_DROPIN, "before_header": path, "after_header": path})
+        if self.module.check_mode:
+            findings.append(finding("LINUX_AGENT", "agent_auto_restart", "found", "%s; would add %s" % (was, path), detail))
+            return props
+        if current and self.module.params["backup"]:
+            detail["backup_file"] = self.module.backup_local(path)
+        self.write(path, _systemd.RESTART_DROPIN)
+        self.run("daemon-reload", None)
+        props = self.show([unit])[0]
+        detail["after"] = {"Restart": props.get("Restart")}
+        if not _systemd.restarts_itself(props):
+            raise RemediationError(
+                "wrote %s but %s still has Restart=%s: a drop-in that sorts after it wins (%s)."
+                % (path, unit, props.get("Restart"), props.get("DropInPaths", "")),
+                [finding("LINUX_AGENT", "agent_auto_restart", "failed", "%s; %s written but overridden" % (was, path), detail)], changed=True)
+        findings.append(finding("LINUX_AGENT", "agent_auto_restart", "fixed", "%s; added %s, now Restart=always" % (was, path), detail))
+        return props
+
+    def write(self, path: str, text: str) -> None:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".azure-backup-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        self.module.atomic_move(tmp, path)
+
+    def service(self, before: dict, settle_timeout: float, findings: list, diffs: list) -> None:
         unit = before["Id"]
         verbs = _systemd.plan_running_enabled(before)
         detail = {"unit": unit, "actions": verbs, "before": _systemd.state_summary(before)}
-        was = "%s was %s" % (unit, _systemd.describe(before))
         if not verbs:
-            return self.result(unit, [finding("LINUX_AGENT", CHECK, "ok", "%s is %s" % (unit, _systemd.describe(before)), detail)], changed=False)
+            findings.append(finding("LINUX_AGENT", CHECK, "ok", "%s is %s" % (unit, _systemd.describe(before)), detail))
+            return
+        diffs.append(self.diff(before, verbs))
         if self.module.check_mode:
             summary = "%s is %s; would run: %s" % (unit, _systemd.describe(before), ", ".join(verbs))
-            return self.result(unit, [finding("LINUX_AGENT", CHECK, "found", summary, detail)], changed=True, diff=self.diff(before, verbs))
-
+            findings.append(finding("LINUX_AGENT", CHECK, "found", summary, detail))
+            return
+        was = "%s was %s" % (unit, _systemd.describe(before))
         done = []
         try:
             for verb in verbs:
@@ -173,7 +248,7 @@ class AgentService:
                 [finding("LINUX_AGENT", CHECK, "failed", summary, detail)],
                 changed=True,
             )
-        return self.result(unit, [finding("LINUX_AGENT", CHECK, "fixed", summary, detail)], changed=True, diff=self.diff(before, verbs))
+        findings.append(finding("LINUX_AGENT", CHECK, "fixed", summary, detail))
 
     @staticmethod
     def diff(before: dict, verbs: list[str]) -> dict:
@@ -184,13 +259,9 @@ class AgentService:
         return {
             "before": render(_systemd.is_running(before), before.get("UnitFileState", "")),
             "after": render(True, enabled_after),
+            "before_header": "systemd: " + before["Id"],
+            "after_header": "systemd: " + before["Id"],
         }
-
-    def result(self, unit, findings, changed, diff=None) -> dict:
-        result = {"changed": changed, "unit": unit, "findings": findings}
-        if diff and self.module._diff:
-            result["diff"] = diff
-        return result
 
 
 def main() -> None:
@@ -198,11 +269,13 @@ def main() -> None:
         argument_spec=dict(
             unit=dict(type="str", default="auto"),
             settle_timeout=dict(type="float", default=3),
+            auto_restart=dict(type="bool", default=True),
+            backup=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
     try:
-        result = AgentService(module).ensure(module.params["unit"], module.params["settle_timeout"])
+        result = AgentService(module).ensure(module.params["unit"], module.params["settle_timeout"], module.params["auto_restart"])
     except RemediationError as exc:
         module.fail_json(msg=exc.msg, findings=exc.findings, changed=exc.changed)
     module.exit_json(**result)

@@ -73,7 +73,7 @@ FAULTS = [
         "description": "drop-in sets Restart=no (Debian's unit ships without Restart= already)",
         "variants": ["rhel"],
         "run": "mkdir -p /etc/systemd/system/{unit}.service.d && "
-               "printf '[Service]\\nRestart=no\\n' > /etc/systemd/system/{unit}.service.d/10-fleet-fault.conf && "
+               "printf '[Service]\\nRestart=no\\n' > /etc/systemd/system/{unit}.service.d/10-fleet-no-restart.conf && "
                "systemctl daemon-reload",
         "check": "test \"$(systemctl show -p Restart --value {unit})\" = no",
     },
@@ -82,7 +82,7 @@ FAULTS = [
         "cause": "LINUX_AGENT",
         "description": "agent daemon killed with SIGKILL while its unit has no restart policy: unit failed, Result=signal",
         "run": "if [ {unit} = waagent ]; then mkdir -p /etc/systemd/system/{unit}.service.d && "
-               "printf '[Service]\\nRestart=no\\n' > /etc/systemd/system/{unit}.service.d/10-fleet-fault.conf && "
+               "printf '[Service]\\nRestart=no\\n' > /etc/systemd/system/{unit}.service.d/10-fleet-no-restart.conf && "
                "systemctl daemon-reload; fi\n"
                "systemctl is-active --quiet {unit} || systemctl start {unit}\n"
                "systemctl kill -s KILL --kill-whom=main {unit}\n"

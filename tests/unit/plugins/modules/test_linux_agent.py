@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -10,15 +11,18 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.azure_backup.remediation.plugins.modules import linux_agent
 
 HEALTHY = {"LoadState": "loaded", "ActiveState": "active", "SubState": "running", "UnitFileState": "enabled",
-           "Result": "success", "MainPID": "42", "Restart": "no", "NRestarts": "0", "FragmentPath": "/lib/systemd/system/x"}
+           "Result": "success", "MainPID": "42", "Restart": "always", "NRestarts": "0", "FragmentPath": "/lib/systemd/system/x",
+           "DropInPaths": ""}
 MISSING = {"LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead", "UnitFileState": "", "Result": "success"}
 
 
 class FakeSystemctl:
     """systemctl with state: `show` renders it, verbs change it, calls are recorded."""
 
-    def __init__(self, units, start_fails=False, dies_after_start=False):
+    def __init__(self, units, start_fails=False, dies_after_start=False, override_restart=None):
         self.units = {name: dict(state, Id=name) for name, state in units.items()}
+        self.dropin_dir = None  # set by run(): where this test's drop-ins are written
+        self.override_restart = override_restart  # a later drop-in that wins over ours
         self.calls = []
         self.start_fails = start_fails
         self.dies_after_start = dies_after_start
@@ -26,6 +30,12 @@ class FakeSystemctl:
     def __call__(self, cmd, **kwargs):
         self.calls.append(cmd)
         verb = cmd[1]
+        if verb == "daemon-reload":
+            for name, unit in self.units.items():
+                ours = os.path.join(self.dropin_dir, name + ".d", "90-azure-backup-restart.conf")
+                if os.path.exists(ours):
+                    unit.update(Restart=self.override_restart or "always", DropInPaths=ours)
+            return 0, "", ""
         names = cmd[cmd.index("--") + 1:]
         if verb == "show":
             blocks = ["\n".join("%s=%s" % kv for kv in self.units.get(n, dict(MISSING, Id=n)).items()) for n in names]
@@ -55,7 +65,10 @@ class Exit(Exception):
     pass
 
 
-def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, **args):
+def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, tmp=None, **args):
+    fake.dropin_dir = str(tmp)
+    monkeypatch.setattr(linux_agent._systemd, "restart_dropin_path",
+                        lambda unit: os.path.join(fake.dropin_dir, unit + ".d", "90-azure-backup-restart.conf"))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: fake(cmd, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/" + name)
     monkeypatch.setattr(linux_agent.os.path, "isdir", lambda path: systemd and path == "/run/systemd/system")
@@ -79,98 +92,147 @@ def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, **args):
     return results
 
 
+def by_check(result):
+    return {f["check"]: f for f in result["findings"]}
+
+
+@pytest.fixture
+def run_(monkeypatch, tmp_path):
+    return lambda fake, **kw: run(monkeypatch, fake, tmp=tmp_path, **kw)
+
+
 def debian(**state):
     return FakeSystemctl({"walinuxagent.service": dict(HEALTHY, **state)})
 
 
-def test_healthy_agent_is_ok_and_unchanged(monkeypatch):
+def test_healthy_agent_is_ok_and_unchanged(run_):
     fake = debian()
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert result["changed"] is False
     assert result["unit"] == "walinuxagent.service"
-    assert result["findings"][0]["status"] == "ok"
+    assert by_check(result)["agent_service"]["status"] == "ok"
     assert fake.mutating == []
     assert len(fake.calls) == 1  # one round of systemctl for the whole check
 
 
-def test_check_mode_reports_and_changes_nothing(monkeypatch):
+def test_check_mode_reports_and_changes_nothing(run_):
     fake = debian(ActiveState="inactive", SubState="dead", UnitFileState="disabled")
-    result = run(monkeypatch, fake, check_mode=True, diff=True)
+    result = run_(fake, check_mode=True, diff=True)
     assert result["changed"] is True
-    finding = result["findings"][0]
+    finding = by_check(result)["agent_service"]
     assert finding["status"] == "found"
     assert finding["detail"]["actions"] == ["enable", "start"]
     assert "inactive (dead), unit file disabled" in finding["summary"]
     assert fake.mutating == []
-    assert result["diff"]["before"] != result["diff"]["after"]
-    assert "running: no" in result["diff"]["before"] and "running: yes" in result["diff"]["after"]
+    [diff] = result["diff"]  # one diff per thing changed; auto-restart is already fine here
+    assert diff["before_header"] == "systemd: walinuxagent.service"
+    assert "running: no" in diff["before"] and "running: yes" in diff["after"]
 
 
-def test_stopped_and_disabled_agent_is_fixed_then_idempotent(monkeypatch):
+def test_stopped_and_disabled_agent_is_fixed_then_idempotent(run_):
     fake = debian(ActiveState="inactive", SubState="dead", UnitFileState="disabled")
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert result["changed"] is True
-    assert result["findings"][0]["status"] == "fixed"
+    assert by_check(result)["agent_service"]["status"] == "fixed"
     assert [c[1] for c in fake.mutating] == ["enable", "start"]
-    assert result["findings"][0]["detail"]["after"]["ActiveState"] == "active"
-    again = run(monkeypatch, fake)
-    assert again["changed"] is False and again["findings"][0]["status"] == "ok"
+    assert by_check(result)["agent_service"]["detail"]["after"]["ActiveState"] == "active"
+    again = run_(fake)
+    assert again["changed"] is False and by_check(again)["agent_service"]["status"] == "ok"
 
 
-def test_masked_agent_is_unmasked_enabled_started(monkeypatch):
+def test_masked_agent_is_unmasked_enabled_started(run_):
     fake = debian(LoadState="masked", UnitFileState="masked", ActiveState="inactive", SubState="dead")
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert [c[1] for c in fake.mutating] == ["unmask", "enable", "start"]
-    assert result["findings"][0]["status"] == "fixed"
+    assert by_check(result)["agent_service"]["status"] == "fixed"
 
 
-def test_start_limit_hit_is_reset_before_start(monkeypatch):
+def test_start_limit_hit_is_reset_before_start(run_):
     fake = debian(ActiveState="failed", SubState="failed", Result="start-limit-hit")
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert [c[1] for c in fake.mutating] == ["reset-failed", "start"]
-    assert result["findings"][0]["status"] == "fixed"
-    assert "start-limit-hit" in result["findings"][0]["summary"]
+    assert by_check(result)["agent_service"]["status"] == "fixed"
+    assert "start-limit-hit" in by_check(result)["agent_service"]["summary"]
 
 
-def test_rhel_style_unit_is_found_by_name(monkeypatch):
+def test_rhel_style_unit_is_found_by_name(run_):
     fake = FakeSystemctl({"waagent.service": dict(HEALTHY, ActiveState="inactive", SubState="dead")})
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert result["unit"] == "waagent.service"
     assert fake.mutating == [["/bin/systemctl", "start", "--", "waagent.service"]]
 
 
-def test_no_agent_unit_is_reported_not_failed(monkeypatch):
+def test_no_agent_unit_is_reported_not_failed(run_):
     fake = FakeSystemctl({})
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert result["failed"] is False and result["changed"] is False
     assert result["unit"] is None
-    assert result["findings"][0]["status"] == "found"
-    assert "install the distribution's agent package" in result["findings"][0]["summary"]
+    assert by_check(result)["agent_service"]["status"] == "found"
+    assert "install the distribution's agent package" in by_check(result)["agent_service"]["summary"]
 
 
-def test_failed_start_fails_the_task_and_keeps_the_finding(monkeypatch):
+def test_failed_start_fails_the_task_and_keeps_the_finding(run_):
     fake = debian(ActiveState="inactive", SubState="dead", UnitFileState="disabled")
     fake.start_fails = True
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert result["failed"] is True
     assert result["changed"] is True  # enable went through before start failed
     assert "systemctl start walinuxagent.service failed" in result["msg"]
-    assert result["findings"][0]["status"] == "failed"
-    assert result["findings"][0]["detail"]["done"] == ["enable"]
+    assert by_check(result)["agent_service"]["status"] == "failed"
+    assert by_check(result)["agent_service"]["detail"]["done"] == ["enable"]
 
 
-def test_agent_that_dies_after_start_is_failed_not_fixed(monkeypatch):
+def test_agent_that_dies_after_start_is_failed_not_fixed(run_):
     fake = debian(ActiveState="inactive", SubState="dead")
     fake.dies_after_start = True
-    result = run(monkeypatch, fake)
+    result = run_(fake)
     assert result["failed"] is True
     assert "did not stay running" in result["msg"] and "journalctl -u walinuxagent.service" in result["msg"]
-    assert result["findings"][0]["status"] == "failed"
+    assert by_check(result)["agent_service"]["status"] == "failed"
 
 
-def test_without_systemd_the_error_says_what_to_do(monkeypatch):
+def test_without_systemd_the_error_says_what_to_do(run_):
     fake = debian()
-    result = run(monkeypatch, fake, systemd=False)
+    result = run_(fake, systemd=False)
     assert result["failed"] is True
     assert "systemd is not running" in result["msg"] and "service walinuxagent start" in result["msg"]
     assert fake.calls == []
+
+
+def test_unit_without_restart_policy_gets_a_drop_in(run_, tmp_path):
+    fake = debian(Restart="no")
+    checked = run_(fake, check_mode=True, diff=True)
+    assert by_check(checked)["agent_auto_restart"]["status"] == "found"
+    assert "Restart=no: the agent stays down after a crash" in by_check(checked)["agent_auto_restart"]["summary"]
+    assert checked["diff"][0]["after"].endswith("Restart=always\nRestartSec=5\n")
+    assert fake.mutating == [] and not os.path.exists(tmp_path / "walinuxagent.service.d")
+
+    fixed = run_(fake)
+    assert fixed["changed"] is True
+    assert by_check(fixed)["agent_auto_restart"]["status"] == "fixed"
+    assert [c[1] for c in fake.mutating] == ["daemon-reload"]
+    dropin = tmp_path / "walinuxagent.service.d" / "90-azure-backup-restart.conf"
+    assert "[Service]\nRestart=always\n" in dropin.read_text()
+    assert oct(dropin.stat().st_mode & 0o777) == "0o644"
+
+    again = run_(fake)
+    assert again["changed"] is False and by_check(again)["agent_auto_restart"]["status"] == "ok"
+    assert [c[1] for c in fake.mutating] == ["daemon-reload"]  # no second reload
+
+
+def test_a_later_drop_in_that_wins_is_reported_with_its_path(run_):
+    fake = debian(Restart="no")
+    fake.override_restart = "no"
+    result = run_(fake)
+    assert result["failed"] is True
+    assert "a drop-in that sorts after it wins" in result["msg"]
+    assert by_check(result)["agent_auto_restart"]["status"] == "failed"
+    # Auto-restart is settled first; its failure stops the run before the service is touched.
+    assert "agent_service" not in by_check(result)
+
+
+def test_auto_restart_can_be_left_alone(run_):
+    fake = debian(Restart="no")
+    result = run_(fake, auto_restart=False)
+    assert result["changed"] is False
+    assert list(by_check(result)) == ["agent_service"]
