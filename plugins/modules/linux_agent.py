@@ -14,6 +14,8 @@ description:
   - Makes sure the unit is not masked, is enabled, and is running. A unit left C(failed), for example by a
     start-limit hit, is reset before it is started, because systemd refuses a plain start then.
   - Makes systemd restart the agent after a crash, through a drop-in (see O(auto_restart)).
+  - Reads the agent's version and upgrades it from the distribution's repositories when it is older than the
+    supported minimum (see O(upgrade)).
   - After a fix the unit is read back; the finding is C(fixed) only when systemd reports it running.
   - All state is read with one C(systemctl show) call for both possible unit names.
 author:
@@ -33,6 +35,26 @@ options:
       - Debian's C(walinuxagent.service) ships C(Restart=no); upstream units already restart.
     type: bool
     default: true
+  min_version:
+    description:
+      - The oldest supported agent. The daemon version from C(waagent --version) is compared with it;
+        the goal-state version is reported beside it.
+    type: str
+    default: 2.2.53.1
+  upgrade:
+    description:
+      - Upgrade an agent older than O(min_version) through the distribution's package manager (C(apt-get), C(dnf),
+        C(yum) or C(zypper)), with the distribution's package name (C(waagent) on Debian, C(walinuxagent) on Ubuntu,
+        C(WALinuxAgent) on the RHEL family, SUSE and Azure Linux). Never from anywhere else.
+      - The upgrade keeps the existing C(/etc/waagent.conf). Afterwards the version is read again; if it is still too
+        old (no newer package in the repositories, a locked or failing package manager) the task fails for that host.
+      - With V(false), an old agent is only reported.
+    type: bool
+    default: true
+  lock_timeout:
+    description: Seconds C(apt-get) waits for the package manager's lock before failing.
+    type: int
+    default: 60
   backup:
     description: Keep a copy of a drop-in of the same name that this module replaces.
     type: bool
@@ -82,7 +104,8 @@ unit:
   sample: walinuxagent.service
 findings:
   description:
-    - The checks C(agent_auto_restart) (with O(auto_restart)) and C(agent_service), in the collection's finding shape.
+    - The checks C(agent_auto_restart) (with O(auto_restart)), C(agent_version) and C(agent_service),
+      in the collection's finding shape.
   returned: always
   type: list
   elements: dict
@@ -108,7 +131,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_version, _systemd
 
 CHECK = "agent_service"
 
@@ -145,6 +168,11 @@ class AgentService:
             time.sleep(0.5)
 
     def ensure(self, requested: str, settle_timeout: float, auto_restart: bool) -> dict:
+        min_version = self.module.params["min_version"]
+        try:
+            _agent_version.version_tuple(min_version)
+        except ValueError as exc:
+            raise RemediationError("min_version: %s. Nothing was changed." % exc)
         if not self.systemctl or not os.path.isdir("/run/systemd/system"):
             raise RemediationError(
                 "systemd is not running on this VM; the agent service can only be managed through systemd here. "
@@ -164,6 +192,7 @@ class AgentService:
         try:
             if auto_restart:
                 props = self.auto_restart(props, findings, diffs)
+            props = self.version(props, min_version, findings, diffs)
             self.service(props, settle_timeout, findings, diffs)
         except RemediationError as exc:
             raise RemediationError(exc.msg, findings + exc.findings, changed=bool(diffs) or exc.changed)
@@ -207,6 +236,85 @@ class AgentService:
                 [finding("LINUX_AGENT", "agent_auto_restart", "failed", "%s; %s written but overridden" % (was, path), detail)], changed=True)
         findings.append(finding("LINUX_AGENT", "agent_auto_restart", "fixed", "%s; added %s, now Restart=always" % (was, path), detail))
         return props
+
+    def read_version(self, waagent: str) -> dict:
+        rc, out, err = self.module.run_command([waagent, "--version"])
+        try:
+            return _agent_version.parse_waagent_version(out)
+        except ValueError:
+            raise RemediationError(
+                "'waagent --version' failed (rc=%d): %s. The agent's Python package may be broken: "
+                "reinstall the distribution's agent package." % (rc, (err or out).strip()[-500:]))
+
+    @staticmethod
+    def os_release() -> dict:
+        with open("/etc/os-release") as handle:
+            return _agent_version.parse_os_release(handle.read())
+
+    def package_manager(self) -> tuple:
+        for name in ("apt-get", "dnf", "yum", "zypper"):
+            path = self.module.get_bin_path(name)
+            if path:
+                return name, path
+        return None, None
+
+    def upgrade_commands(self, manager: str, path: str, package: str) -> list:
+        if manager == "apt-get":
+            # Bounded waits: a held lock or a dead mirror fails in seconds instead of hanging the play.
+            bounded = ["-o", "DPkg::Lock::Timeout=%d" % self.module.params["lock_timeout"], "-o", "Acquire::http::Timeout=20", "-o", "Acquire::Retries=0"]
+            # --force-confold keeps the waagent.conf this collection edited.
+            return [[path, "update"] + bounded,
+                    [path, "install", "--only-upgrade", "-y", "-o", "Dpkg::Options::=--force-confdef",
+                     "-o", "Dpkg::Options::=--force-confold"] + bounded + [package]]
+        if manager == "zypper":
+            return [[path, "--non-interactive", "update", package]]
+        return [[path, "-y", "upgrade" if manager == "dnf" else "update", package]]
+
+    def version(self, props: dict, min_version: str, findings: list, diffs: list) -> dict:
+        """Report the agent's version; upgrade it from the distribution's repositories when too old."""
+        waagent = self.module.get_bin_path("waagent", opt_dirs=["/usr/sbin"])
+        if not waagent:
+            findings.append(finding("LINUX_AGENT", "agent_version", "found",
+                                    "the waagent command is missing although %s exists: reinstall the agent package" % props["Id"], {}))
+            return props
+        before = self.read_version(waagent)
+        os_release = self.os_release()
+        package = _agent_version.agent_package(os_release)
+        manager, manager_path = self.package_manager()
+        detail = {"before": before, "min_version": min_version, "package": package, "package_manager": manager,
+                  "os": os_release.get("PRETTY_NAME", os_release.get("ID"))}
+        seen = "agent %s (goal state %s)" % (before["daemon"], before["goal_state"] or "unknown")
+        if not _agent_version.older(before["daemon"], min_version):
+            findings.append(finding("LINUX_AGENT", "agent_version", "ok", "%s, minimum %s" % (seen, min_version), detail))
+            return props
+        old = "%s is older than the supported minimum %s" % (seen, min_version)
+        if not package or not manager or not self.module.params["upgrade"]:
+            why = ("upgrade the distribution's agent package" if self.module.params["upgrade"] is False
+                   else "no known agent package for %s" % detail["os"] if not package else "no package manager found")
+            findings.append(finding("LINUX_AGENT", "agent_version", "found", "%s; %s" % (old, why), detail))
+            return props
+        diffs.append({"before": "%s %s\n" % (package, before["daemon"]), "after": "%s >= %s\n" % (package, min_version),
+                      "before_header": "package " + package, "after_header": "package " + package})
+        if self.module.check_mode:
+            findings.append(finding("LINUX_AGENT", "agent_version", "found",
+                                    "%s; would upgrade %s with %s from the distribution's repositories" % (old, package, manager), detail))
+            return props
+        outputs = []
+        for cmd in self.upgrade_commands(manager, manager_path, package):
+            rc, out, err = self.module.run_command(cmd, environ_update={"DEBIAN_FRONTEND": "noninteractive"})
+            outputs.append("%s: rc=%d %s" % (" ".join(cmd[:2]), rc, (err or out).strip()[-300:]))
+        after = self.read_version(waagent)
+        detail.update(after=after, package_output=outputs)
+        if _agent_version.older(after["daemon"], min_version):
+            raise RemediationError(
+                "%s and upgrading %s with %s did not help (now %s): the configured repositories offer no newer agent, "
+                "or the package manager failed or was locked. Output: %s"
+                % (old, package, manager, after["daemon"], " | ".join(outputs)),
+                [finding("LINUX_AGENT", "agent_version", "failed", "%s; upgrade left %s" % (old, after["daemon"]), detail)],
+                changed=after != before)
+        findings.append(finding("LINUX_AGENT", "agent_version", "fixed",
+                                "%s; upgraded %s with %s to %s" % (old, package, manager, after["daemon"]), detail))
+        return self.show([props["Id"]])[0]
 
     def write(self, path: str, text: str) -> None:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
@@ -270,6 +378,9 @@ def main() -> None:
             unit=dict(type="str", default="auto"),
             settle_timeout=dict(type="float", default=3),
             auto_restart=dict(type="bool", default=True),
+            min_version=dict(type="str", default=_agent_version.MIN_SUPPORTED),
+            upgrade=dict(type="bool", default=True),
+            lock_timeout=dict(type="int", default=60),
             backup=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

@@ -17,7 +17,11 @@ MISSING = {"LoadState": "not-found", "ActiveState": "inactive", "SubState": "dea
 
 
 class FakeSystemctl:
-    """systemctl with state: `show` renders it, verbs change it, calls are recorded."""
+    """A VM's systemctl with state (`show` renders it, verbs change it), plus `waagent --version`
+    and `apt-get`, whose upgrade installs `repo_version` if the repository has one. Calls are recorded."""
+
+    version = "2.7.3.0"
+    repo_version = None
 
     def __init__(self, units, start_fails=False, dies_after_start=False, override_restart=None):
         self.units = {name: dict(state, Id=name) for name, state in units.items()}
@@ -29,7 +33,13 @@ class FakeSystemctl:
 
     def __call__(self, cmd, **kwargs):
         self.calls.append(cmd)
-        verb = cmd[1]
+        tool, verb = os.path.basename(cmd[0]), cmd[1]
+        if tool == "waagent":
+            return 0, "WALinuxAgent-%s running on debian 12\nPython: 3.11.2\nGoal state agent: %s\n" % (self.version, self.version), ""
+        if tool == "apt-get":
+            if verb == "install" and self.repo_version:
+                self.version = self.repo_version
+            return 0, "", ""
         if verb == "daemon-reload":
             for name, unit in self.units.items():
                 ours = os.path.join(self.dropin_dir, name + ".d", "90-azure-backup-restart.conf")
@@ -58,7 +68,7 @@ class FakeSystemctl:
 
     @property
     def mutating(self):
-        return [c for c in self.calls if c[1] != "show"]
+        return [c for c in self.calls if c[1] not in ("show", "--version")]
 
 
 class Exit(Exception):
@@ -70,7 +80,9 @@ def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, tmp=None,
     monkeypatch.setattr(linux_agent._systemd, "restart_dropin_path",
                         lambda unit: os.path.join(fake.dropin_dir, unit + ".d", "90-azure-backup-restart.conf"))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: fake(cmd, **kw))
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/" + name)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                        lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get") else None)
+    monkeypatch.setattr(linux_agent.AgentService, "os_release", staticmethod(lambda: {"ID": "debian", "PRETTY_NAME": "Debian 12"}))
     monkeypatch.setattr(linux_agent.os.path, "isdir", lambda path: systemd and path == "/run/systemd/system")
     monkeypatch.setattr(linux_agent.time, "sleep", lambda s: None)
     results = {}
@@ -112,7 +124,7 @@ def test_healthy_agent_is_ok_and_unchanged(run_):
     assert result["unit"] == "walinuxagent.service"
     assert by_check(result)["agent_service"]["status"] == "ok"
     assert fake.mutating == []
-    assert len(fake.calls) == 1  # one round of systemctl for the whole check
+    assert [c[1] for c in fake.calls] == ["show", "--version"]  # one systemctl show, one waagent --version
 
 
 def test_check_mode_reports_and_changes_nothing(run_):
@@ -160,6 +172,53 @@ def test_rhel_style_unit_is_found_by_name(run_):
     result = run_(fake)
     assert result["unit"] == "waagent.service"
     assert fake.mutating == [["/bin/systemctl", "start", "--", "waagent.service"]]
+
+
+def test_outdated_agent_check_mode_names_package_and_changes_nothing(run_):
+    fake = debian()
+    fake.version, fake.repo_version = "2.2.47", "2.7.3.0"
+    result = run_(fake, check_mode=True)
+    version = by_check(result)["agent_version"]
+    assert version["status"] == "found" and result["changed"] is True
+    assert version["summary"] == ("agent 2.2.47 (goal state 2.2.47) is older than the supported minimum 2.2.53.1; "
+                                  "would upgrade waagent with apt-get from the distribution's repositories")
+    assert fake.mutating == []
+
+
+def test_outdated_agent_is_upgraded_through_apt_keeping_the_config(run_):
+    fake = debian()
+    fake.version, fake.repo_version = "2.2.47", "2.7.3.0"
+    result = run_(fake)
+    version = by_check(result)["agent_version"]
+    assert version["status"] == "fixed" and version["detail"]["after"]["daemon"] == "2.7.3.0"
+    update, install = [c for c in fake.mutating if c[0] == "/bin/apt-get"]
+    assert update[1] == "update"
+    assert install[1:4] == ["install", "--only-upgrade", "-y"] and install[-1] == "waagent"
+    assert "Dpkg::Options::=--force-confold" in install and "DPkg::Lock::Timeout=60" in install
+    again = run_(fake)
+    assert by_check(again)["agent_version"]["status"] == "ok" and again["changed"] is False
+
+
+def test_no_newer_agent_in_the_repositories_fails_clearly(run_):
+    fake = debian()
+    fake.version = "2.2.47"
+    result = run_(fake)
+    assert result["failed"] is True
+    assert "the configured repositories offer no newer agent" in result["msg"]
+    assert by_check(result)["agent_version"]["status"] == "failed"
+
+
+def test_upgrade_off_only_reports(run_):
+    fake = debian()
+    fake.version, fake.repo_version = "2.2.47", "2.7.3.0"
+    result = run_(fake, upgrade=False)
+    assert by_check(result)["agent_version"]["status"] == "found" and result["changed"] is False
+    assert fake.mutating == []
+
+
+def test_bad_min_version_is_refused(run_):
+    result = run_(debian(), min_version="2.2.x")
+    assert result["failed"] is True and "min_version" in result["msg"] and "Nothing was changed" in result["msg"]
 
 
 def test_no_agent_unit_is_reported_not_failed(run_):
@@ -235,4 +294,4 @@ def test_auto_restart_can_be_left_alone(run_):
     fake = debian(Restart="no")
     result = run_(fake, auto_restart=False)
     assert result["changed"] is False
-    assert list(by_check(result)) == ["agent_service"]
+    assert list(by_check(result)) == ["agent_version", "agent_service"]
