@@ -20,6 +20,7 @@ SHOW_PROPERTIES = (
     "NRestarts",
     "FragmentPath",
     "DropInPaths",
+    "ExecStart",
 )
 
 # The Linux agent's unit: walinuxagent on Debian and Ubuntu, waagent on the

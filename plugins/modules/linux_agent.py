@@ -14,6 +14,8 @@ description:
   - Makes sure the unit is not masked, is enabled, and is running. A unit left C(failed), for example by a
     start-limit hit, is reset before it is started, because systemd refuses a plain start then.
   - Makes systemd restart the agent after a crash, through a drop-in (see O(auto_restart)).
+  - Reports, without changing anything, whether the Python in the unit's C(ExecStart) can import C(azurelinuxagent),
+    whether C(/var/lib/waagent) is mounted C(noexec), and the errors of C(/var/log/waagent.log) in the last O(log_hours).
   - Reads the agent's version and upgrades it from the distribution's repositories when it is older than the
     supported minimum (see O(upgrade)).
   - After a fix the unit is read back; the finding is C(fixed) only when systemd reports it running.
@@ -55,6 +57,10 @@ options:
     description: Seconds C(apt-get) waits for the package manager's lock before failing.
     type: int
     default: 60
+  log_hours:
+    description: How many hours back C(/var/log/waagent.log) is summarised (errors, warnings, the latest errors).
+    type: float
+    default: 24
   backup:
     description: Keep a copy of a drop-in of the same name that this module replaces.
     type: bool
@@ -104,8 +110,8 @@ unit:
   sample: walinuxagent.service
 findings:
   description:
-    - The checks C(agent_auto_restart) (with O(auto_restart)), C(agent_version) and C(agent_service),
-      in the collection's finding shape.
+    - The checks C(agent_python), C(agent_dir_noexec), C(agent_log), C(agent_auto_restart) (with O(auto_restart)),
+      C(agent_version) and C(agent_service), in the collection's finding shape.
   returned: always
   type: list
   elements: dict
@@ -124,6 +130,7 @@ findings:
       doc: https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout
 """
 
+import datetime
 import os
 import tempfile
 import time
@@ -131,13 +138,16 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_version, _systemd
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_health, _agent_version, _systemd
 
 CHECK = "agent_service"
 
 
 class AgentService:
     """Reads the agent unit from systemd, decides with _systemd, applies the plan."""
+
+    MOUNTINFO = "/proc/self/mountinfo"
+    LOG = "/var/log/waagent.log"
 
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -190,6 +200,7 @@ class AgentService:
         findings: list = []
         diffs: list = []
         try:
+            self.health(props, findings)
             if auto_restart:
                 props = self.auto_restart(props, findings, diffs)
             props = self.version(props, min_version, findings, diffs)
@@ -236,6 +247,57 @@ class AgentService:
                 [finding("LINUX_AGENT", "agent_auto_restart", "failed", "%s; %s written but overridden" % (was, path), detail)], changed=True)
         findings.append(finding("LINUX_AGENT", "agent_auto_restart", "fixed", "%s; added %s, now Restart=always" % (was, path), detail))
         return props
+
+    def health(self, props: dict, findings: list) -> None:
+        """Report-only signs of a sick agent; read before anything is changed."""
+        argv = _agent_health.execstart_argv(props.get("ExecStart", ""))
+        shebang = None
+        if argv and os.path.isfile(argv[0]):
+            with open(argv[0], "rb") as handle:
+                shebang = handle.readline(200).decode("utf-8", "replace").strip()
+        python = _agent_health.interpreter(argv, shebang)
+        python_path = self.module.get_bin_path(python) if python and not python.startswith("/") else python
+        detail = {"exec_start": argv, "interpreter": python}
+        if not argv and _systemd.is_masked(props):
+            findings.append(finding("LINUX_AGENT", "agent_python", "skipped",
+                                    "%s is masked, which hides its ExecStart; the next run checks its Python" % props["Id"], detail))
+        elif not python_path:
+            findings.append(finding("LINUX_AGENT", "agent_python", "found",
+                                    "cannot tell which Python runs %s from ExecStart %s" % (props["Id"], " ".join(argv)), detail, severity="warning"))
+        else:
+            rc, out, err = self.module.run_command([python_path, "-c", "import azurelinuxagent"])
+            if rc == 0:
+                findings.append(finding("LINUX_AGENT", "agent_python", "ok", "%s imports azurelinuxagent" % python_path, detail))
+            else:
+                detail["error"] = (err or out).strip().splitlines()[-1:]
+                findings.append(finding("LINUX_AGENT", "agent_python", "found",
+                                        "%s, the Python in %s's ExecStart, cannot import azurelinuxagent (%s): "
+                                        "reinstall the distribution's agent package" % (python_path, props["Id"], " ".join(detail["error"])), detail))
+        with open(self.MOUNTINFO) as handle:
+            mount = _agent_health.mount_of("/var/lib/waagent", handle.read())
+        if mount and "noexec" in mount["options"]:
+            findings.append(finding("LINUX_AGENT", "agent_dir_noexec", "found",
+                                    "/var/lib/waagent is on %s mounted noexec: extensions, the backup extension too, cannot run; "
+                                    "remove noexec from that mount (/etc/fstab) and remount" % mount["mount_point"], mount))
+        else:
+            findings.append(finding("LINUX_AGENT", "agent_dir_noexec", "ok", "/var/lib/waagent allows execution", mount or {}))
+        self.log_summary(findings)
+
+    def log_summary(self, findings: list) -> None:
+        path, hours = self.LOG, self.module.params["log_hours"]
+        if not os.path.isfile(path):
+            findings.append(finding("LINUX_AGENT", "agent_log", "skipped", "%s does not exist" % path, {"path": path}))
+            return
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 1024 * 1024))  # the last MiB is plenty for a day
+            text = handle.read().decode("utf-8", "replace")
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        summary = dict(_agent_health.summarize_log(text, now, hours), path=path)
+        counts = "%d errors, %d warnings in the last %g h of %s" % (summary["errors"], summary["warnings"], hours, path)
+        if summary["errors"]:
+            findings.append(finding("LINUX_AGENT", "agent_log", "found", "%s; latest: %s" % (counts, summary["last_errors"][-1]), summary, severity="warning"))
+        else:
+            findings.append(finding("LINUX_AGENT", "agent_log", "ok", counts, summary))
 
     def read_version(self, waagent: str) -> dict:
         rc, out, err = self.module.run_command([waagent, "--version"])
@@ -381,6 +443,7 @@ def main() -> None:
             min_version=dict(type="str", default=_agent_version.MIN_SUPPORTED),
             upgrade=dict(type="bool", default=True),
             lock_timeout=dict(type="int", default=60),
+            log_hours=dict(type="float", default=24),
             backup=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

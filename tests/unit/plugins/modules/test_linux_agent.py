@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import json
 import os
 
@@ -12,7 +13,8 @@ from ansible_collections.azure_backup.remediation.plugins.modules import linux_a
 
 HEALTHY = {"LoadState": "loaded", "ActiveState": "active", "SubState": "running", "UnitFileState": "enabled",
            "Result": "success", "MainPID": "42", "Restart": "always", "NRestarts": "0", "FragmentPath": "/lib/systemd/system/x",
-           "DropInPaths": ""}
+           "DropInPaths": "",
+           "ExecStart": "{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 -u /usr/sbin/waagent -daemon ; ignore_errors=no }"}
 MISSING = {"LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead", "UnitFileState": "", "Result": "success"}
 
 
@@ -22,6 +24,7 @@ class FakeSystemctl:
 
     version = "2.7.3.0"
     repo_version = None
+    python_ok = True
 
     def __init__(self, units, start_fails=False, dies_after_start=False, override_restart=None):
         self.units = {name: dict(state, Id=name) for name, state in units.items()}
@@ -34,6 +37,8 @@ class FakeSystemctl:
     def __call__(self, cmd, **kwargs):
         self.calls.append(cmd)
         tool, verb = os.path.basename(cmd[0]), cmd[1]
+        if tool == "python3":
+            return (0, "", "") if self.python_ok else (1, "", "Traceback...\nModuleNotFoundError: No module named 'azurelinuxagent'\n")
         if tool == "waagent":
             return 0, "WALinuxAgent-%s running on debian 12\nPython: 3.11.2\nGoal state agent: %s\n" % (self.version, self.version), ""
         if tool == "apt-get":
@@ -68,15 +73,24 @@ class FakeSystemctl:
 
     @property
     def mutating(self):
-        return [c for c in self.calls if c[1] not in ("show", "--version")]
+        return [c for c in self.calls if c[1] not in ("show", "--version", "-c")]
 
 
 class Exit(Exception):
     pass
 
 
-def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, tmp=None, **args):
+MOUNTINFO = "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
+
+
+def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, tmp=None, mountinfo=MOUNTINFO, log=None, **args):
     fake.dropin_dir = str(tmp)
+    # The VM's files the health check reads, as this test wants them.
+    (tmp / "mountinfo").write_text(mountinfo)
+    monkeypatch.setattr(linux_agent.AgentService, "MOUNTINFO", str(tmp / "mountinfo"))
+    monkeypatch.setattr(linux_agent.AgentService, "LOG", str(tmp / "waagent.log"))
+    if log is not None:
+        (tmp / "waagent.log").write_text(log)
     monkeypatch.setattr(linux_agent._systemd, "restart_dropin_path",
                         lambda unit: os.path.join(fake.dropin_dir, unit + ".d", "90-azure-backup-restart.conf"))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: fake(cmd, **kw))
@@ -124,7 +138,8 @@ def test_healthy_agent_is_ok_and_unchanged(run_):
     assert result["unit"] == "walinuxagent.service"
     assert by_check(result)["agent_service"]["status"] == "ok"
     assert fake.mutating == []
-    assert [c[1] for c in fake.calls] == ["show", "--version"]  # one systemctl show, one waagent --version
+    # One systemctl show, the import probe, one waagent --version: nothing else runs on a healthy VM.
+    assert [c[1] for c in fake.calls] == ["show", "-c", "--version"]
 
 
 def test_check_mode_reports_and_changes_nothing(run_):
@@ -153,8 +168,10 @@ def test_stopped_and_disabled_agent_is_fixed_then_idempotent(run_):
 
 
 def test_masked_agent_is_unmasked_enabled_started(run_):
-    fake = debian(LoadState="masked", UnitFileState="masked", ActiveState="inactive", SubState="dead")
+    # As systemd shows a masked unit: its unit file is /dev/null, so ExecStart is empty.
+    fake = debian(LoadState="masked", UnitFileState="masked", ActiveState="inactive", SubState="dead", ExecStart="")
     result = run_(fake)
+    assert by_check(result)["agent_python"]["status"] == "skipped"
     assert [c[1] for c in fake.mutating] == ["unmask", "enable", "start"]
     assert by_check(result)["agent_service"]["status"] == "fixed"
 
@@ -294,4 +311,25 @@ def test_auto_restart_can_be_left_alone(run_):
     fake = debian(Restart="no")
     result = run_(fake, auto_restart=False)
     assert result["changed"] is False
-    assert list(by_check(result)) == ["agent_version", "agent_service"]
+    assert "agent_auto_restart" not in by_check(result)
+
+
+def test_health_reports_broken_python_noexec_and_log_errors_and_changes_nothing(run_):
+    fake = debian()
+    fake.python_ok = False
+    recent = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    result = run_(fake, mountinfo=MOUNTINFO + "41 22 0:21 /x /var/lib/waagent rw,noexec - overlay overlay rw\n",
+                  log="%s ERROR ExtHandler ExtHandler Error fetching the goal state\n%s INFO Daemon fine\n" % (recent, recent))
+    checks = by_check(result)
+    assert checks["agent_python"]["status"] == "found"
+    assert "cannot import azurelinuxagent (ModuleNotFoundError: No module named 'azurelinuxagent')" in checks["agent_python"]["summary"]
+    assert checks["agent_dir_noexec"]["status"] == "found" and "mounted noexec" in checks["agent_dir_noexec"]["summary"]
+    assert checks["agent_log"]["status"] == "found" and checks["agent_log"]["detail"]["errors"] == 1
+    assert checks["agent_log"]["summary"].endswith("ExtHandler ExtHandler Error fetching the goal state")
+    assert fake.mutating == [] and result["changed"] is False
+
+
+def test_healthy_signs_are_ok(run_):
+    result = run_(debian(), log="")
+    checks = by_check(result)
+    assert [checks[c]["status"] for c in ("agent_python", "agent_dir_noexec", "agent_log")] == ["ok", "ok", "ok"]
