@@ -1,0 +1,80 @@
+"""One broken host never stops the rest of the fleet.
+
+Runs the real fix-backup.yml over real fleet VMs: one VM with a corrupt
+/etc/waagent.conf, one with a stopped agent, one healthy, and an inventory host
+nobody answers for (an unused address on the fleet's own bridge). Needs root and
+the fleet images (tests/fleet/fleet build); tests/run's integration stage has both.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FLEET = os.path.join(ROOT, "tests", "fleet", "fleet")
+
+
+def fleet(*args, check=True):
+    return subprocess.run([FLEET, *args], check=check, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fleet-failures")
+    # vm01 RHEL-style (corrupt config), vm02 Debian 12 (agent stopped), vm03 Debian 12 (healthy).
+    fleet("up", "3", "--variant=rhel", "--variant=debian12", "--variant=debian12")
+    try:
+        fleet("break", "vm01", "config-corrupt")
+        fleet("break", "vm02", "agent-stopped")
+        corrupt_before = fleet("exec", "vm01", "--", "sha256sum", "/etc/waagent.conf")
+        inventory = tmp / "inventory.yml"
+        # vm99: on the fleet's bridge, no VM behind it, so SSH fails fast and locally.
+        inventory.write_text(fleet("inventory") + "            vm99:\n              ansible_host: 10.213.0.99\n"
+                             "              ansible_ssh_common_args: '-o ConnectTimeout=5 -o StrictHostKeyChecking=no'\n")
+        env = dict(os.environ, AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+        proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "fix-backup.yml", "-l", "vms"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [report] = glob.glob(str(tmp / "reports" / "*.json"))
+        with open(report) as handle:
+            yield {"proc": proc, "report": json.load(handle),
+                   "vm02_active": fleet("exec", "vm02", "--", "systemctl", "is-active", "walinuxagent", check=False).strip(),
+                   "corrupt_before": corrupt_before,
+                   "corrupt_after": fleet("exec", "vm01", "--", "sha256sum", "/etc/waagent.conf")}
+    finally:
+        fleet("down")
+
+
+def test_the_run_fails_because_hosts_failed(run):
+    proc = run["proc"]
+    assert proc.returncode != 0
+    assert "vm99" in proc.stdout and "UNREACHABLE" in proc.stdout
+
+
+def test_the_healthy_and_the_fixable_hosts_are_done(run):
+    report = run["report"]
+    assert report["hosts"]["vm02"]["status"] in ("fixed", "found")
+    service = [f for f in report["hosts"]["vm02"]["findings"] if f["check"] == "agent_service"]
+    assert [f["status"] for f in service] == ["fixed"]
+    assert run["vm02_active"] == "active"
+    for name in ("vm02", "vm03"):
+        assert not [f for f in report["hosts"][name]["findings"] if f["status"] == "failed"], name
+
+
+def test_the_corrupt_config_is_a_clear_failure_and_untouched(run):
+    vm01 = run["report"]["hosts"]["vm01"]
+    assert vm01["status"] == "failed"
+    failed = [f for f in vm01["findings"] if f["status"] == "failed"] or vm01["errors"]
+    messages = " ".join(e.get("msg", "") for e in vm01["errors"])
+    assert "/etc/waagent.conf is not a text file" in messages and "reinstall" in messages, failed
+    assert run["corrupt_after"] == run["corrupt_before"]
+
+
+def test_the_unreachable_host_is_in_the_report(run):
+    vm99 = run["report"]["hosts"]["vm99"]
+    assert vm99["status"] == "unreachable"
+    assert "10.213.0.99" in vm99["errors"][0]["msg"] or "ssh" in vm99["errors"][0]["msg"].lower()
