@@ -1,0 +1,118 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This is a private module_utils file: it may change without notice.
+"""SNAPSHOT_STATUS on Linux: is the guest's address configured by DHCP (Azure hands
+out the wireserver route with it), and is the VM too busy to take a snapshot."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+# Where each network configuration system keeps its files (globs, as the module lists them).
+CONFIG_GLOBS = (
+    "/etc/network/interfaces", "/etc/network/interfaces.d/*",
+    "/etc/netplan/*.yaml", "/etc/netplan/*.yml",
+    "/etc/NetworkManager/system-connections/*",
+    "/etc/systemd/network/*.network",
+    "/etc/sysconfig/network-scripts/ifcfg-*", "/etc/sysconfig/network/ifcfg-*",
+)
+
+
+def _ifupdown(text: str, iface: str) -> bool | None:
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 4 and words[0] == "iface" and words[1] == iface and words[2] == "inet":
+            return words[3] == "dhcp"
+    return None
+
+
+def _netplan(text: str, iface: str) -> bool | None:
+    # Without a YAML library on the VM: find the interface's block by indentation.
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\s*)%s\s*:\s*$" % re.escape(iface), line)
+        if not match:
+            continue
+        indent, dhcp, static = len(match.group(1)), None, False
+        for inner in lines[i + 1:]:
+            if inner.strip() and len(inner) - len(inner.lstrip()) <= indent:
+                break
+            found = re.match(r"^\s*dhcp4\s*:\s*(\S+)", inner)
+            if found:
+                dhcp = found.group(1).lower() in ("true", "yes", "on")
+            static = static or bool(re.match(r"^\s*addresses\s*:", inner))
+        return dhcp if dhcp is not None else (False if static else None)
+    return None
+
+
+def _networkd(text: str, iface: str) -> bool | None:
+    names = re.findall(r"(?m)^\s*Name\s*=\s*(.+)$", text)
+    if not any(fnmatch.fnmatch(iface, pattern) for name in names for pattern in name.split()):
+        return None
+    dhcp = re.search(r"(?mi)^\s*DHCP\s*=\s*(yes|true|ipv4|both|on)\s*$", text)
+    return bool(dhcp) or (False if re.search(r"(?m)^\s*Address\s*=", text) else None)
+
+
+def _ifcfg(text: str, iface: str, path: str) -> bool | None:
+    device = re.search(r"(?m)^\s*DEVICE\s*=\s*\"?([^\"\s]+)", text)
+    if (device.group(1) if device else path.rsplit("ifcfg-", 1)[-1]) != iface:
+        return None
+    proto = re.search(r"(?mi)^\s*BOOTPROTO\s*=\s*\"?(\w+)", text)
+    return proto.group(1).lower() == "dhcp" if proto else None
+
+
+def _nmconnection(text: str, iface: str) -> bool | None:
+    if not re.search(r"(?m)^\s*interface-name\s*=\s*%s\s*$" % re.escape(iface), text):
+        return None
+    section = re.search(r"(?ms)^\[ipv4\](.*?)(^\[|\Z)", text)
+    method = re.search(r"(?m)^\s*method\s*=\s*(\S+)", section.group(1)) if section else None
+    return method.group(1) == "auto" if method else None
+
+
+def dhcp_config(files: dict, iface: str) -> list[dict]:
+    """Every configuration file that configures iface, and whether it says DHCP."""
+    found = []
+    for path, text in sorted(files.items()):
+        if path.startswith("/etc/network/interfaces"):
+            source, dhcp = "ifupdown", _ifupdown(text, iface)
+        elif path.startswith("/etc/netplan/"):
+            source, dhcp = "netplan", _netplan(text, iface)
+        elif path.startswith("/etc/NetworkManager/"):
+            source, dhcp = "NetworkManager", _nmconnection(text, iface)
+        elif path.startswith("/etc/systemd/network/"):
+            source, dhcp = "systemd-networkd", _networkd(text, iface)
+        elif "/ifcfg-" in path:
+            source, dhcp = "ifcfg", _ifcfg(text, iface, path)
+        else:
+            continue
+        if dhcp is not None:
+            found.append({"source": source, "path": path, "dhcp": dhcp})
+    return found
+
+
+def cpu_busy_percent(before: str, after: str) -> float:
+    """Busy share of all CPUs between two readings of /proc/stat's first line."""
+    def ticks(stat: str) -> tuple:
+        values = [int(v) for v in stat.splitlines()[0].split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values), idle
+
+    total0, idle0 = ticks(before)
+    total1, idle1 = ticks(after)
+    elapsed = total1 - total0
+    return round(100.0 * (elapsed - (idle1 - idle0)) / elapsed, 1) if elapsed > 0 else 0.0
+
+
+def memory(meminfo: str) -> dict:
+    """Total and available memory (MiB) and the share in use, from /proc/meminfo."""
+    kib = {m.group(1): int(m.group(2)) for m in re.finditer(r"(?m)^(\w+):\s+(\d+)", meminfo)}
+    total, available = kib["MemTotal"], kib.get("MemAvailable", kib.get("MemFree", 0))
+    return {"total_mib": total // 1024, "available_mib": available // 1024, "used_percent": round(100.0 * (total - available) / total, 1)}
+
+
+def psi_some_avg10(pressure: str) -> float | None:
+    """The 'some avg10' figure of a /proc/pressure file: share of time tasks waited."""
+    match = re.search(r"(?m)^some\s+avg10=([\d.]+)", pressure or "")
+    return float(match.group(1)) if match else None
