@@ -1,0 +1,219 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: network
+short_description: Check that a Linux VM reaches what Azure Backup needs (cause NETWORK)
+version_added: 0.1.0
+description:
+  - From the VM itself, checks name resolution of the Azure names, TCP to the wireserver on ports 80 and 32526,
+    its C(/?comp=versions) answer and the host plugin's C(/health), and a TLS connection to the storage endpoint
+    on ports 443 and 8443 (managed disks), through the agent's HTTP proxy when C(/etc/waagent.conf) names one.
+  - Every failure says which endpoint and how it failed (dns, refused, timeout, unreachable, tls, http).
+  - Run it as root, as the agent runs; with C(OS.EnableFirewall=y) the agent drops other users' traffic to the wireserver.
+  - Changes nothing. NSG rules, routes and firewalls are platform changes; the proxy is set by the C(network) role.
+author:
+  - Azure Backup Remediation maintainers (@azure-backup-remediation)
+options:
+  wireserver:
+    description: The wireserver address. Point it at a test server in tests; never leave it at a real address there.
+    type: str
+    default: 168.63.129.16
+  wireserver_port:
+    description: The wireserver's port for the fabric protocol, asked for C(/?comp=versions).
+    type: int
+    default: 80
+  hostplugin_port:
+    description: The host plugin's port on the wireserver, asked for C(/health).
+    type: int
+    default: 32526
+  storage_host:
+    description: The storage endpoint the backup writes to (the account's C(<name>.blob.core.windows.net)). Not checked when empty.
+    type: str
+    default: ""
+  storage_ports:
+    description: Ports of the storage endpoint to check with TLS (443, and 8443 for managed disks).
+    type: list
+    elements: int
+    default: [443, 8443]
+  dns_names:
+    description: Names that must resolve, besides O(storage_host).
+    type: list
+    elements: str
+    default: [management.azure.com]
+  timeout:
+    description: Seconds each connection may take.
+    type: float
+    default: 5
+  ca_file:
+    description: CA bundle to verify the storage endpoint with; the system's when not set.
+    type: path
+  config_path:
+    description: The agent configuration, read for C(HttpProxy.Host) and C(HttpProxy.Port).
+    type: path
+    default: /etc/waagent.conf
+extends_documentation_fragment:
+  - azure_backup.remediation.attributes
+  - azure_backup.remediation.attributes.LINUX
+  - azure_backup.remediation.attributes.FINDINGS
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads and connects.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Check the VM's way to Azure
+  azure_backup.remediation.network:
+    storage_host: mystorageaccount.blob.core.windows.net
+"""
+
+RETURN = r"""
+findings:
+  description: The checks C(dns), C(wireserver), C(storage) and, when the agent uses one, C(proxy).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import http.client
+import os
+import socket
+import ssl
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _network as net
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _waagent_conf as conf
+from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+
+
+class Probe:
+    def __init__(self, params: dict) -> None:
+        self.p = params
+        self.proxy = self.agent_proxy()
+
+    def agent_proxy(self) -> tuple | None:
+        try:
+            with open(self.p["config_path"], "rb") as handle:
+                values = conf.effective(handle.read().decode("utf-8", "replace"))
+        except OSError:
+            return None
+        host, port = values.get("HttpProxy.Host"), values.get("HttpProxy.Port")
+        return (host, int(port)) if host and port and port.isdigit() else None
+
+    def failure(self, endpoint: str, exc: BaseException) -> dict:
+        kind = net.classify(exc)
+        return {"endpoint": endpoint, "kind": kind, "error": str(exc) or type(exc).__name__}
+
+    def dns(self) -> dict:
+        names = list(self.p["dns_names"]) + ([self.p["storage_host"]] if self.p["storage_host"] else [])
+        failures, resolved = [], {}
+        for name in names:
+            try:
+                resolved[name] = sorted({a[4][0] for a in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)})
+            except OSError as exc:
+                failures.append(self.failure(name, exc))
+        detail = {"resolved": resolved, "failures": failures}
+        if failures:
+            return finding("NETWORK", "dns", "found", "cannot resolve: %s" % net.describe(failures), detail)
+        return finding("NETWORK", "dns", "ok", "%d Azure names resolve" % len(names), detail)
+
+    def wireserver(self) -> dict:
+        ws, timeout, failures, seen = self.p["wireserver"], self.p["timeout"], [], {}
+        # The agent talks to the wireserver directly, never through the proxy.
+        for port, path in ((self.p["wireserver_port"], "/?comp=versions"), (self.p["hostplugin_port"], "/health")):
+            try:
+                conn = http.client.HTTPConnection(ws, port, timeout=timeout)
+                conn.request("GET", path, headers={"x-ms-version": "2012-11-30"})
+                response = conn.getresponse()
+                body = response.read(65536).decode("utf-8", "replace")
+                conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                failures.append(self.failure("%s:%d" % (ws, port), exc))
+                continue
+            seen["%s:%d%s" % (ws, port, path)] = response.status
+            versions = path == "/?comp=versions"
+            if response.status != 200 or (versions and not net.preferred_version(body)):
+                failures.append({"endpoint": "%s:%d%s" % (ws, port, path), "kind": "http", "error": "HTTP %d" % response.status})
+            elif versions:
+                seen["preferred_version"] = net.preferred_version(body)
+        detail = {"answers": seen, "failures": failures, "as_root": os.geteuid() == 0}
+        if failures:
+            note = "" if detail["as_root"] else " (not run as root: the agent's firewall drops non-root traffic to the wireserver)"
+            return finding("NETWORK", "wireserver", "found", "wireserver unreachable: %s%s" % (net.describe(failures), note), detail)
+        return finding("NETWORK", "wireserver", "ok", "wireserver %s answers on %d and %d (protocol %s)"
+                       % (ws, self.p["wireserver_port"], self.p["hostplugin_port"], seen.get("preferred_version")), detail)
+
+    def connect(self, host: str, port: int) -> socket.socket:
+        """A TCP connection to host:port, tunnelled through the agent's proxy when it has one."""
+        timeout = self.p["timeout"]
+        if not self.proxy:
+            return socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection(self.proxy, timeout=timeout)
+        sock.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host, port, host, port)).encode())
+        reply = sock.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+        if " 200 " not in reply + " ":
+            sock.close()
+            raise http.client.HTTPException("proxy answered %r" % reply)
+        return sock
+
+    def storage(self) -> dict:
+        host = self.p["storage_host"]
+        if not host:
+            return finding("NETWORK", "storage", "skipped", "no storage endpoint given (network_storage_host)", {})
+        context = ssl.create_default_context(cafile=self.p["ca_file"])
+        failures, ok = [], []
+        for port in self.p["storage_ports"]:
+            endpoint = "%s:%d" % (host, port)
+            try:
+                with context.wrap_socket(self.connect(host, port), server_hostname=host) as tls:
+                    ok.append({"endpoint": endpoint, "tls": tls.version()})
+            except (OSError, http.client.HTTPException) as exc:
+                failures.append(self.failure(endpoint, exc) if isinstance(exc, OSError) else {"endpoint": endpoint, "kind": "http", "error": str(exc)})
+        detail = {"reached": ok, "failures": failures, "via_proxy": "%s:%d" % self.proxy if self.proxy else None}
+        if failures:
+            return finding("NETWORK", "storage", "found", "storage unreachable%s: %s" % (" through the proxy" if self.proxy else "", net.describe(failures)), detail)
+        return finding("NETWORK", "storage", "ok", "TLS to %s on %s" % (host, ", ".join(str(p) for p in self.p["storage_ports"])), detail)
+
+    def proxy_check(self) -> dict | None:
+        if not self.proxy:
+            return None
+        endpoint = "%s:%d" % self.proxy
+        try:
+            socket.create_connection(self.proxy, timeout=self.p["timeout"]).close()
+        except OSError as exc:
+            failure = self.failure(endpoint, exc)
+            return finding("NETWORK", "proxy", "found", "the agent's proxy %s (%s) %s: correct HttpProxy.Host/Port or the proxy"
+                           % (endpoint, self.p["config_path"], failure["kind"]), failure)
+        return finding("NETWORK", "proxy", "ok", "the agent's proxy %s accepts connections" % endpoint, {"endpoint": endpoint})
+
+    def run(self) -> list:
+        found = [self.dns(), self.wireserver(), self.proxy_check(), self.storage()]
+        return [f for f in found if f]
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            wireserver=dict(type="str", default=net.WIRESERVER),
+            wireserver_port=dict(type="int", default=80),
+            hostplugin_port=dict(type="int", default=32526),
+            storage_host=dict(type="str", default=""),
+            storage_ports=dict(type="list", elements="int", default=list(net.STORAGE_PORTS)),
+            dns_names=dict(type="list", elements="str", default=["management.azure.com"]),
+            timeout=dict(type="float", default=5),
+            ca_file=dict(type="path"),
+            config_path=dict(type="path", default="/etc/waagent.conf"),
+        ),
+        supports_check_mode=True,
+    )
+    module.exit_json(changed=False, findings=Probe(module.params).run())
+
+
+if __name__ == "__main__":
+    main()

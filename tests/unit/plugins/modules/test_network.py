@@ -1,0 +1,133 @@
+"""The network module against real servers on 127.0.0.1 only: an HTTP stand-in for the
+wireserver, a TLS server for storage, a closed port. Name lookups that must fail are
+simulated, so no test ever asks a real DNS server."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from ansible_collections.azure_backup.remediation.plugins.modules import network
+
+VERSIONS = b'<?xml version="1.0"?><Versions><Preferred><Version>2015-04-05</Version></Preferred></Versions>'
+
+
+class Wireserver(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = VERSIONS if self.path == "/?comp=versions" else b"" if self.path == "/health" else None
+        self.send_response(200 if body is not None else 404)
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(server):
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem")],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def tls_loop():
+        while True:
+            conn, _addr = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass
+
+    threading.Thread(target=tls_loop, daemon=True).start()
+    ports = {"wire": serve(http.server.HTTPServer(("127.0.0.1", 0), Wireserver)),
+             "health": serve(http.server.HTTPServer(("127.0.0.1", 0), Wireserver)),
+             "tls": listener.getsockname()[1], "closed": closed_port(), "ca": str(tmp / "cert.pem")}
+    yield ports
+    listener.close()
+
+
+def params(servers, tmp_path, **over):
+    conf = tmp_path / "waagent.conf"
+    if not conf.exists():
+        conf.write_text("Extensions.Enabled=y\n")
+    base = {"wireserver": "127.0.0.1", "wireserver_port": servers["wire"], "hostplugin_port": servers["health"],
+            "storage_host": "localhost", "storage_ports": [servers["tls"]], "dns_names": ["localhost"],
+            "timeout": 2, "ca_file": servers["ca"], "config_path": str(conf)}
+    base.update(over)
+    return base
+
+
+def run(p):
+    return {f["check"]: f for f in network.Probe(p).run()}
+
+
+def test_everything_reachable_is_ok(servers, tmp_path):
+    found = run(params(servers, tmp_path))
+    assert {k: f["status"] for k, f in found.items()} == {"dns": "ok", "wireserver": "ok", "storage": "ok"}
+    assert "protocol 2015-04-05" in found["wireserver"]["summary"]
+
+
+def test_refused_wireserver_names_endpoint_and_kind(servers, tmp_path):
+    found = run(params(servers, tmp_path, hostplugin_port=servers["closed"]))
+    assert found["wireserver"]["status"] == "found"
+    assert "127.0.0.1:%d refused" % servers["closed"] in found["wireserver"]["summary"]
+
+
+def test_untrusted_certificate_is_a_tls_failure(servers, tmp_path):
+    found = run(params(servers, tmp_path, ca_file=None))
+    assert found["storage"]["status"] == "found"
+    assert found["storage"]["detail"]["failures"][0]["kind"] == "tls"
+
+
+def test_a_web_server_that_is_not_the_wireserver_is_an_http_failure(servers, tmp_path):
+    found = run(params(servers, tmp_path, wireserver_port=servers["health"], hostplugin_port=servers["health"]))
+    assert found["wireserver"]["status"] == "ok"  # the same stand-in answers both paths
+    bad = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    found = run(params(servers, tmp_path, wireserver_port=serve(bad)))
+    assert found["wireserver"]["detail"]["failures"][0]["kind"] == "http"
+    bad.shutdown()
+
+
+def test_dns_failure(servers, tmp_path, monkeypatch):
+    real = socket.getaddrinfo
+
+    def lookup(name, *args, **kwargs):
+        if name == "nowhere.blob.core.windows.net":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(network.socket, "getaddrinfo", lookup)
+    found = run(params(servers, tmp_path, dns_names=["localhost", "nowhere.blob.core.windows.net"]))
+    assert found["dns"]["status"] == "found" and "nowhere.blob.core.windows.net dns" in found["dns"]["summary"]
+
+
+def test_the_agents_dead_proxy_is_found_and_storage_goes_through_it(servers, tmp_path):
+    (tmp_path / "waagent.conf").write_text("HttpProxy.Host=127.0.0.1\nHttpProxy.Port=%d\n" % servers["closed"])
+    found = run(params(servers, tmp_path))
+    assert found["proxy"]["status"] == "found" and "refused" in found["proxy"]["summary"]
+    assert found["storage"]["status"] == "found" and "through the proxy" in found["storage"]["summary"]
+    assert found["wireserver"]["status"] == "ok"  # the wireserver is reached directly, as the agent does
+
+
+def test_no_storage_endpoint_is_skipped(servers, tmp_path):
+    assert run(params(servers, tmp_path, storage_host=""))["storage"]["status"] == "skipped"
