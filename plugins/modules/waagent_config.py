@@ -36,6 +36,12 @@ options:
     type: list
     elements: str
     default: []
+  restart_agent:
+    description:
+      - Restart the agent (whichever of C(walinuxagent.service) and C(waagent.service) is active) after the file
+        changed, because the agent reads it only at start. Nothing is restarted when nothing changed or in check mode.
+    type: bool
+    default: false
   backup:
     description: Keep a timestamped copy of the file before changing it.
     type: bool
@@ -88,6 +94,11 @@ effective:
   returned: success
   type: dict
   sample: {"Extensions.Enabled": "y", "Logs.Verbose": "y", "AutoUpdate.Enabled": "y"}
+restarted:
+  description: The agent unit restarted after the change (O(restart_agent)), or null when none was running.
+  returned: changed and O(restart_agent=true), outside check mode
+  type: str
+  sample: walinuxagent.service
 backup_file:
   description: The copy made before the change.
   returned: changed and O(backup=true), outside check mode
@@ -101,6 +112,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _waagent_conf as conf
 
 
@@ -191,7 +203,21 @@ class AgentConfig:
             backup = self.write(after)
             if backup:
                 result["backup_file"] = backup
+            if self.module.params["restart_agent"]:
+                result["restarted"] = self.restart_agent()
         return result
+
+    def restart_agent(self) -> str | None:
+        """try-restart the active agent unit; None when no agent unit runs."""
+        systemctl = self.module.get_bin_path("systemctl", required=True)
+        rc, out, err = self.module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + list(_systemd.AGENT_UNITS))
+        running = [u["Id"] for u in _systemd.parse_show(out) if _systemd.is_running(u)] if rc == 0 else []
+        if not running:
+            return None
+        rc, out, err = self.module.run_command([systemctl, "try-restart", "--", running[0]])
+        if rc != 0:
+            raise RemediationError("%s was changed but restarting %s failed: %s" % (self.path, running[0], (err or out).strip()), changed=True)
+        return running[0]
 
 
 def main() -> None:
@@ -201,6 +227,7 @@ def main() -> None:
             settings=dict(type="dict", required=True),
             report=dict(type="list", elements="str", default=[]),
             backup=dict(type="bool", default=True),
+            restart_agent=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

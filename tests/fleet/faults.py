@@ -142,10 +142,10 @@ FAULTS = [
     {
         "name": "proxy-wrong",
         "cause": "NETWORK",
-        "description": "HttpProxy.Host=10.213.0.1 HttpProxy.Port=3128 where nothing listens (agent restarted if running)",
-        "run": _SET_CONF + "set_conf HttpProxy.Host {bridge}; set_conf HttpProxy.Port 3128; systemctl try-restart {unit}",
-        "check": "grep -q '^HttpProxy.Host={bridge}' /etc/waagent.conf && grep -q '^HttpProxy.Port=3128' /etc/waagent.conf "
-                 "&& ! timeout 3 bash -c 'echo > /dev/tcp/{bridge}/3128' 2>/dev/null",
+        "description": "HttpProxy.Host=10.213.0.1 HttpProxy.Port=3129 where nothing listens (agent restarted if running)",
+        "run": _SET_CONF + "set_conf HttpProxy.Host {bridge}; set_conf HttpProxy.Port 3129; systemctl try-restart {unit}",
+        "check": "grep -q '^HttpProxy.Host={bridge}' /etc/waagent.conf && grep -q '^HttpProxy.Port=3129' /etc/waagent.conf "
+                 "&& ! timeout 3 bash -c 'echo > /dev/tcp/{bridge}/3129' 2>/dev/null",
     },
     {
         "name": "no-dhcp",

@@ -119,3 +119,24 @@ def test_lines_the_agent_ignores_are_reported(monkeypatch, config):
     config.write_text(config.read_text() + "this is not a setting\n")
     result = run(monkeypatch, check_mode=True, path=str(config), settings={"Extensions.Enabled": "n"})
     assert by_check(result)["config_unparsed"]["detail"]["lines"] == ["this is not a setting"]
+
+
+def test_restart_agent_only_when_the_file_changed(monkeypatch, config):
+    calls = []
+
+    def run_command(self, cmd, **kw):
+        if not cmd[0].endswith("systemctl"):  # atomic_move's own lsattr calls
+            return 0, "", ""
+        calls.append(cmd[1])
+        if cmd[1] == "show":
+            return 0, "Id=walinuxagent.service\nLoadState=loaded\nActiveState=active\n\nId=waagent.service\nLoadState=not-found\nActiveState=inactive\n", ""
+        return 0, "", ""
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/" + name if name == "systemctl" else None)
+    checked = run(monkeypatch, check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
+    assert calls == [] and "restarted" not in checked
+    result = run(monkeypatch, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
+    assert result["restarted"] == "walinuxagent.service" and calls == ["show", "try-restart"]
+    again = run(monkeypatch, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
+    assert again["changed"] is False and calls == ["show", "try-restart"]
