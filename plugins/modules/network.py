@@ -174,7 +174,10 @@ class Probe:
                 with context.wrap_socket(self.connect(host, port), server_hostname=host) as tls:
                     ok.append({"endpoint": endpoint, "tls": tls.version()})
             except (OSError, http.client.HTTPException) as exc:
-                failures.append(self.failure(endpoint, exc) if isinstance(exc, OSError) else {"endpoint": endpoint, "kind": "http", "error": str(exc)})
+                if isinstance(exc, OSError):
+                    failures.append(self.failure(endpoint, exc))
+                else:  # the proxy refused the tunnel
+                    failures.append({"endpoint": endpoint, "kind": "http", "error": str(exc)})
         detail = {"reached": ok, "failures": failures, "via_proxy": "%s:%d" % self.proxy if self.proxy else None}
         if failures:
             return finding("NETWORK", "storage", "found", "storage unreachable%s: %s" % (" through the proxy" if self.proxy else "", net.describe(failures)), detail)
