@@ -180,7 +180,8 @@ class Probe:
                     failures.append({"endpoint": endpoint, "kind": "http", "error": str(exc)})
         detail = {"reached": ok, "failures": failures, "via_proxy": "%s:%d" % self.proxy if self.proxy else None}
         if failures:
-            return finding("NETWORK", "storage", "found", "storage unreachable%s: %s" % (" through the proxy" if self.proxy else "", net.describe(failures)), detail)
+            via = " through the proxy" if self.proxy else ""
+            return finding("NETWORK", "storage", "found", "storage unreachable%s: %s" % (via, net.describe(failures)), detail)
         return finding("NETWORK", "storage", "ok", "TLS to %s on %s" % (host, ", ".join(str(p) for p in self.p["storage_ports"])), detail)
 
     def proxy_check(self) -> dict | None:
