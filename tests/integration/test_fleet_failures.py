@@ -78,3 +78,8 @@ def test_the_unreachable_host_is_in_the_report(run):
     vm99 = run["report"]["hosts"]["vm99"]
     assert vm99["status"] == "unreachable"
     assert "10.213.0.99" in vm99["errors"][0]["msg"] or "ssh" in vm99["errors"][0]["msg"].lower()
+
+
+def test_the_network_checks_aimed_at_the_fleet_not_at_azure(run):
+    wireserver = [f for f in run["report"]["hosts"]["vm03"]["findings"] if f["check"] == "wireserver"]
+    assert wireserver and "10.213.0.1" in wireserver[0]["summary"] and "168.63.129.16" not in wireserver[0]["summary"]
