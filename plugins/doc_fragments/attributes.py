@@ -27,6 +27,18 @@ attributes:
     platforms: posix
 """
 
+    # Report-only modules: the same words and support levels for all of them.
+    READ_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    details: Nothing is changed, so there is nothing to diff.
+"""
+
     FINDINGS = r"""
 options: {}
 notes:

@@ -29,12 +29,7 @@ extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
   - azure_backup.remediation.attributes.FINDINGS
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads.
-  diff_mode:
-    support: none
+  - azure_backup.remediation.attributes.READ_ONLY
 """
 
 EXAMPLES = r"""

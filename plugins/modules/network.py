@@ -59,12 +59,7 @@ extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
   - azure_backup.remediation.attributes.FINDINGS
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads and connects.
-  diff_mode:
-    support: none
+  - azure_backup.remediation.attributes.READ_ONLY
 """
 
 EXAMPLES = r"""

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.azure_backup.remediation.plugins.modules import linux_agent
 
@@ -76,14 +74,10 @@ class FakeSystemctl:
         return [c for c in self.calls if c[1] not in ("show", "--version", "-c")]
 
 
-class Exit(Exception):
-    pass
-
-
 MOUNTINFO = "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
 
 
-def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, tmp=None, mountinfo=MOUNTINFO, log=None, **args):
+def run(monkeypatch, run_module, fake, check_mode=False, diff=False, systemd=True, tmp=None, mountinfo=MOUNTINFO, log=None, **args):
     fake.dropin_dir = str(tmp)
     # The VM's files the health check reads, as this test wants them.
     (tmp / "mountinfo").write_text(mountinfo)
@@ -99,23 +93,7 @@ def run(monkeypatch, fake, check_mode=False, diff=False, systemd=True, tmp=None,
     monkeypatch.setattr(linux_agent.AgentService, "os_release", staticmethod(lambda: {"ID": "debian", "PRETTY_NAME": "Debian 12"}))
     monkeypatch.setattr(linux_agent.os.path, "isdir", lambda path: systemd and path == "/run/systemd/system")
     monkeypatch.setattr(linux_agent.time, "sleep", lambda s: None)
-    results = {}
-
-    def exit_json(self, **kw):
-        results.update(kw, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kw):
-        results.update(kw, failed=True)
-        raise Exit()
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    args = dict(args, settle_timeout=0, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args), pytest.raises(Exit):
-        linux_agent.main()
-    json.dumps(results)  # a module result must serialise
-    return results
+    return run_module(linux_agent.main, dict(args, settle_timeout=0), check_mode, diff)
 
 
 def by_check(result):
@@ -123,8 +101,8 @@ def by_check(result):
 
 
 @pytest.fixture
-def run_(monkeypatch, tmp_path):
-    return lambda fake, **kw: run(monkeypatch, fake, tmp=tmp_path, **kw)
+def run_(monkeypatch, run_module, tmp_path):
+    return lambda fake, **kw: run(monkeypatch, run_module, fake, tmp=tmp_path, **kw)
 
 
 def debian(**state):

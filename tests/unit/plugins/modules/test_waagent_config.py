@@ -6,33 +6,15 @@ import os
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.azure_backup.remediation.plugins.modules import waagent_config
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
 
 
-class Exit(Exception):
-    pass
-
-
-def run(monkeypatch, check_mode=False, diff=False, **args):
-    results = {}
-
-    def exit_json(self, **kw):
-        results.update(kw, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kw):
-        results.update(kw, failed=True)
-        raise Exit()
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with patch_module_args(dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)), pytest.raises(Exit):
-        waagent_config.main()
-    return results
+@pytest.fixture
+def run(run_module):
+    return lambda check_mode=False, diff=False, **args: run_module(waagent_config.main, args, check_mode, diff)
 
 
 @pytest.fixture
@@ -47,9 +29,9 @@ def by_check(result):
     return {f["check"]: f for f in result["findings"]}
 
 
-def test_check_mode_reports_and_leaves_the_file(monkeypatch, config):
+def test_check_mode_reports_and_leaves_the_file(run, config):
     before = config.read_bytes()
-    result = run(monkeypatch, check_mode=True, diff=True, path=str(config),
+    result = run(check_mode=True, diff=True, path=str(config),
                  settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"}, report=["AutoUpdate.Enabled"])
     assert result["changed"] is True
     found = by_check(result)
@@ -62,9 +44,9 @@ def test_check_mode_reports_and_leaves_the_file(monkeypatch, config):
     assert len(list(config.parent.iterdir())) == 1  # no backup, no temp file
 
 
-def test_apply_fixes_backs_up_and_is_idempotent(monkeypatch, config):
+def test_apply_fixes_backs_up_and_is_idempotent(run, config):
     original = config.read_bytes()
-    result = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": True})
+    result = run(path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": True})
     assert result["changed"] is True
     assert {f["status"] for f in result["findings"]} == {"fixed"}
     assert result["effective"]["Extensions.Enabled"] == "y" and result["effective"]["Logs.Verbose"] == "y"
@@ -73,55 +55,55 @@ def test_apply_fixes_backs_up_and_is_idempotent(monkeypatch, config):
     text = config.read_text()
     assert "Extensions.Enabled=y\n" in text and "Logs.Verbose=y\n" in text
     assert len(text.splitlines()) == len(original.decode().splitlines())
-    again = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"})
+    again = run(path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"})
     assert again["changed"] is False
     assert {f["status"] for f in again["findings"]} == {"ok"}
     assert "backup_file" not in again
 
 
-def test_proxy_findings_belong_to_network(monkeypatch, config):
-    result = run(monkeypatch, check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5", "HttpProxy.Port": 3128})
+def test_proxy_findings_belong_to_network(run, config):
+    result = run(check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5", "HttpProxy.Port": 3128})
     assert {f["id"] for f in result["findings"]} == {"NETWORK"}
     assert by_check(result)["config_httpproxy_host"]["summary"].startswith("HttpProxy.Host is unset in ")
 
 
-def test_corrupt_file_is_an_error_and_untouched(monkeypatch, config):
+def test_corrupt_file_is_an_error_and_untouched(run, config):
     config.write_bytes(b"Extensions.Enabled=n\n\xff\xfe\x00garbage")
-    result = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y"})
+    result = run(path=str(config), settings={"Extensions.Enabled": "y"})
     assert result["failed"] is True
     assert "is not a text file" in result["msg"] and str(config) in result["msg"] and "reinstall" in result["msg"]
     assert config.read_bytes() == b"Extensions.Enabled=n\n\xff\xfe\x00garbage"
 
 
-def test_missing_file_says_how_to_get_it_back(monkeypatch, tmp_path):
-    result = run(monkeypatch, path=str(tmp_path / "waagent.conf"), settings={"Extensions.Enabled": "y"})
+def test_missing_file_says_how_to_get_it_back(run, tmp_path):
+    result = run(path=str(tmp_path / "waagent.conf"), settings={"Extensions.Enabled": "y"})
     assert result["failed"] is True
     assert "does not exist" in result["msg"] and "Reinstall" in result["msg"]
 
 
-def test_invalid_value_changes_nothing(monkeypatch, config):
+def test_invalid_value_changes_nothing(run, config):
     before = config.read_bytes()
-    result = run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "yes"})
+    result = run(path=str(config), settings={"Extensions.Enabled": "yes"})
     assert result["failed"] is True
     assert "Extensions.Enabled must be y or n" in result["msg"] and "Nothing was changed" in result["msg"]
     assert config.read_bytes() == before
 
 
-def test_crlf_file_keeps_its_line_endings(monkeypatch, config):
+def test_crlf_file_keeps_its_line_endings(run, config):
     config.write_bytes(config.read_bytes().replace(b"\n", b"\r\n"))
-    run(monkeypatch, path=str(config), settings={"Extensions.Enabled": "y"}, backup=False)
+    run(path=str(config), settings={"Extensions.Enabled": "y"}, backup=False)
     data = config.read_bytes()
     assert b"Extensions.Enabled=y\r\n" in data and data.count(b"\n") == data.count(b"\r\n")
     assert glob.glob(str(config) + ".*~") == []
 
 
-def test_lines_the_agent_ignores_are_reported(monkeypatch, config):
+def test_lines_the_agent_ignores_are_reported(run, config):
     config.write_text(config.read_text() + "this is not a setting\n")
-    result = run(monkeypatch, check_mode=True, path=str(config), settings={"Extensions.Enabled": "n"})
+    result = run(check_mode=True, path=str(config), settings={"Extensions.Enabled": "n"})
     assert by_check(result)["config_unparsed"]["detail"]["lines"] == ["this is not a setting"]
 
 
-def test_restart_agent_only_when_the_file_changed(monkeypatch, config):
+def test_restart_agent_only_when_the_file_changed(run, monkeypatch, config):
     calls = []
 
     def run_command(self, cmd, **kw):
@@ -134,9 +116,9 @@ def test_restart_agent_only_when_the_file_changed(monkeypatch, config):
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/" + name if name == "systemctl" else None)
-    checked = run(monkeypatch, check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
+    checked = run(check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
     assert calls == [] and "restarted" not in checked
-    result = run(monkeypatch, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
+    result = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
     assert result["restarted"] == "walinuxagent.service" and calls == ["show", "try-restart"]
-    again = run(monkeypatch, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
+    again = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
     assert again["changed"] is False and calls == ["show", "try-restart"]
