@@ -1,0 +1,50 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This is a private module_utils file: it may change without notice.
+"""DISK_LIMITS on Linux: the VM's data disks against what VM backup supports."""
+
+from __future__ import annotations
+
+import re
+
+MAX_DATA_DISKS = 16
+MAX_DISK_GB = 4095  # UserErrorUnsupportedDiskSize; the article counts in GB of 2^30 bytes
+
+# Block devices that are not disks a backup would copy.
+_NOT_DISKS = re.compile(r"^(loop|ram|zram|sr|fd|md|dm-|nbd|nvme\d+c)")
+
+
+def whole_disks(names: list[str]) -> list[str]:
+    return sorted(n for n in names if not _NOT_DISKS.match(n))
+
+
+def parent_disk(device: str, disks: list[str]) -> str | None:
+    """/dev/sda1 -> sda, /dev/nvme0n1p2 -> nvme0n1: the disk a mounted partition lives on."""
+    name = device.rsplit("/", 1)[-1]
+    return next((d for d in sorted(disks, key=len, reverse=True) if name == d or name.startswith(d)), None)
+
+
+def data_disks(disks: dict, mounts: str, azure_luns: dict | None = None) -> list[dict]:
+    """The data disks among {name: size_bytes}.
+
+    Azure's udev rules link data disks under /dev/disk/azure/scsi1/lun<N> (azure_luns:
+    {disk: lun}); where they exist they are authoritative. Without them, every disk but
+    the ones holding /, /boot and the resource disk's /mnt is counted.
+    """
+    if azure_luns:
+        return [{"disk": d, "lun": azure_luns[d], "size_bytes": disks[d]} for d in sorted(azure_luns) if d in disks]
+    system = set()
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) > 1 and (fields[1] in ("/", "/boot", "/boot/efi", "/mnt", "/mnt/resource")):
+            parent = parent_disk(fields[0], list(disks))
+            if parent:
+                system.add(parent)
+    return [{"disk": d, "lun": None, "size_bytes": disks[d]} for d in sorted(disks) if d not in system]
+
+
+def limits(data: list[dict]) -> dict:
+    """Which limits the data disks break."""
+    too_big = [d for d in data if d["size_bytes"] > MAX_DISK_GB * 2**30]
+    return {"count": len(data), "too_many": len(data) > MAX_DATA_DISKS, "too_big": too_big}
