@@ -80,8 +80,9 @@ attributes:
     support: full
   diff_mode:
     support: full
-requirements:
-  - systemd on the VM. Hosts without systemd fail with a message saying so.
+notes:
+  - On a host without systemd the agent's init script is used through C(service) (status, start) and the findings
+    say so; the auto-restart and ExecStart checks need systemd and are skipped there, and start at boot is not checked.
 seealso:
   - name: Troubleshoot Azure VM backup failures (agent and extension)
     description: Microsoft's article behind the cause LINUX_AGENT.
@@ -148,10 +149,13 @@ class AgentService:
 
     MOUNTINFO = "/proc/self/mountinfo"
     LOG = "/var/log/waagent.log"
+    SYSTEMD_RUNTIME = "/run/systemd/system"
+    INIT_D = "/etc/init.d"
 
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self.systemctl = module.get_bin_path("systemctl")
+        self.systemd = bool(self.systemctl) and os.path.isdir(self.SYSTEMD_RUNTIME)
 
     def show(self, names: list[str]) -> list[dict]:
         cmd = [self.systemctl, "show", "--property=" + ",".join(_systemd.SHOW_PROPERTIES), "--"] + names
@@ -183,11 +187,8 @@ class AgentService:
             _agent_version.version_tuple(min_version)
         except ValueError as exc:
             raise RemediationError("min_version: %s. Nothing was changed." % exc)
-        if not self.systemctl or not os.path.isdir("/run/systemd/system"):
-            raise RemediationError(
-                "systemd is not running on this VM; the agent service can only be managed through systemd here. "
-                "Start the agent with the distribution's init script (service walinuxagent start or service waagent start)."
-            )
+        if not self.systemd:
+            return self.without_systemd(requested, min_version)
         names = _systemd.candidate_units(requested)
         props = _systemd.select_agent_unit(self.show(names))
         if props is None:
@@ -247,6 +248,49 @@ class AgentService:
                 [finding("LINUX_AGENT", "agent_auto_restart", "failed", "%s; %s written but overridden" % (was, path), detail)], changed=True)
         findings.append(finding("LINUX_AGENT", "agent_auto_restart", "fixed", "%s; added %s, now Restart=always" % (was, path), detail))
         return props
+
+    def without_systemd(self, requested: str, min_version: str) -> dict:
+        """Hosts without systemd: the init script through service(8), and the version.
+        Auto-restart and the unit's ExecStart are systemd's, so those checks are skipped."""
+        service = self.module.get_bin_path("service")
+        names = [n[:-len(".service")] for n in _systemd.candidate_units(requested)]
+        name = next((n for n in names if os.path.exists(os.path.join(self.INIT_D, n))), None)
+        if not service or not name:
+            raise RemediationError(
+                "systemd is not running on this VM and no agent init script (%s in %s) or service command was found: "
+                "install the distribution's agent package." % (" or ".join(names), self.INIT_D))
+        findings: list = []
+        diffs: list = []
+        for check in ("agent_auto_restart", "agent_python"):
+            findings.append(finding("LINUX_AGENT", check, "skipped", "no systemd on this VM: not checked", {}))
+        props = {"Id": name}
+        try:
+            self.version(props, min_version, findings, diffs)
+            running = self.module.run_command([service, name, "status"])[0] == 0
+            detail = {"init_script": os.path.join(self.INIT_D, name), "manager": "service", "before": {"running": running}}
+            if running:
+                findings.append(finding("LINUX_AGENT", CHECK, "ok", "%s runs (no systemd: checked with service %s status)" % (name, name), detail))
+            elif self.module.check_mode:
+                diffs.append({"before": "%s: stopped\n" % name, "after": "%s: running\n" % name})
+                findings.append(finding("LINUX_AGENT", CHECK, "found", "%s is stopped (no systemd); would run: service %s start" % (name, name), detail))
+            else:
+                diffs.append({"before": "%s: stopped\n" % name, "after": "%s: running\n" % name})
+                rc, out, err = self.module.run_command([service, name, "start"])
+                detail["after"] = {"running": self.module.run_command([service, name, "status"])[0] == 0}
+                if rc != 0 or not detail["after"]["running"]:
+                    raise RemediationError(
+                        "service %s start did not leave the agent running (rc=%d): %s. Read /var/log/waagent.log on the VM."
+                        % (name, rc, (err or out).strip()[-300:]),
+                        [finding("LINUX_AGENT", CHECK, "failed", "%s is stopped (no systemd); service %s start failed" % (name, name), detail)],
+                        changed=True)
+                summary = "%s was stopped (no systemd); ran: service %s start; now running" % (name, name)
+                findings.append(finding("LINUX_AGENT", CHECK, "fixed", summary, detail))
+        except RemediationError as exc:
+            raise RemediationError(exc.msg, findings + exc.findings, changed=bool(diffs) or exc.changed)
+        result = {"changed": bool(diffs), "unit": name, "findings": findings}
+        if diffs and self.module._diff:
+            result["diff"] = diffs
+        return result
 
     def health(self, props: dict, findings: list) -> None:
         """Report-only signs of a sick agent; read before anything is changed."""
@@ -376,7 +420,7 @@ class AgentService:
                 changed=after != before)
         findings.append(finding("LINUX_AGENT", "agent_version", "fixed",
                                 "%s; upgraded %s with %s to %s" % (old, package, manager, after["daemon"]), detail))
-        return self.show([props["Id"]])[0]
+        return self.show([props["Id"]])[0] if self.systemd else props
 
     def write(self, path: str, text: str) -> None:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)

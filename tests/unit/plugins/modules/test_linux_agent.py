@@ -23,6 +23,8 @@ class FakeSystemctl:
     version = "2.7.3.0"
     repo_version = None
     python_ok = True
+    sysv_running = False  # the init script's state, on a host without systemd
+    sysv_start_works = True
 
     def __init__(self, units, start_fails=False, dies_after_start=False, override_restart=None):
         self.units = {name: dict(state, Id=name) for name, state in units.items()}
@@ -35,6 +37,11 @@ class FakeSystemctl:
     def __call__(self, cmd, **kwargs):
         self.calls.append(cmd)
         tool, verb = os.path.basename(cmd[0]), cmd[1]
+        if tool == "service":
+            verb = cmd[2]
+            if verb == "start" and self.sysv_start_works:
+                self.sysv_running = True
+            return (0 if verb == "status" and self.sysv_running or verb == "start" and self.sysv_start_works else 3), "", ""
         if tool == "python3":
             return (0, "", "") if self.python_ok else (1, "", "Traceback...\nModuleNotFoundError: No module named 'azurelinuxagent'\n")
         if tool == "waagent":
@@ -71,25 +78,30 @@ class FakeSystemctl:
 
     @property
     def mutating(self):
-        return [c for c in self.calls if c[1] not in ("show", "--version", "-c")]
+        return [c for c in self.calls if c[1] not in ("show", "--version", "-c") and c[-1] != "status"]
 
 
 MOUNTINFO = "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
 
 
-def run(monkeypatch, run_module, fake, check_mode=False, diff=False, systemd=True, tmp=None, mountinfo=MOUNTINFO, log=None, **args):
+def run(monkeypatch, run_module, fake, check_mode=False, diff=False, systemd=True, tmp=None, mountinfo=MOUNTINFO, log=None,
+        init_script=None, **args):
     fake.dropin_dir = str(tmp)
     # The VM's files the health check reads, as this test wants them.
     (tmp / "mountinfo").write_text(mountinfo)
     monkeypatch.setattr(linux_agent.AgentService, "MOUNTINFO", str(tmp / "mountinfo"))
     monkeypatch.setattr(linux_agent.AgentService, "LOG", str(tmp / "waagent.log"))
+    (tmp / "init.d").mkdir(exist_ok=True)
+    if init_script:
+        (tmp / "init.d" / init_script).write_text("#!/bin/sh\n")
+    monkeypatch.setattr(linux_agent.AgentService, "INIT_D", str(tmp / "init.d"))
     if log is not None:
         (tmp / "waagent.log").write_text(log)
     monkeypatch.setattr(linux_agent._systemd, "restart_dropin_path",
                         lambda unit: os.path.join(fake.dropin_dir, unit + ".d", "90-azure-backup-restart.conf"))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: fake(cmd, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
-                        lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get") else None)
+                        lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get", "service") else None)
     monkeypatch.setattr(linux_agent.AgentService, "os_release", staticmethod(lambda: {"ID": "debian", "PRETTY_NAME": "Debian 12"}))
     monkeypatch.setattr(linux_agent.os.path, "isdir", lambda path: systemd and path == "/run/systemd/system")
     monkeypatch.setattr(linux_agent.time, "sleep", lambda s: None)
@@ -245,12 +257,33 @@ def test_agent_that_dies_after_start_is_failed_not_fixed(run_):
     assert by_check(result)["agent_service"]["status"] == "failed"
 
 
-def test_without_systemd_the_error_says_what_to_do(run_):
+def test_without_systemd_and_without_an_init_script_the_error_says_what_to_do(run_):
     fake = debian()
     result = run_(fake, systemd=False)
     assert result["failed"] is True
-    assert "systemd is not running" in result["msg"] and "service walinuxagent start" in result["msg"]
-    assert fake.calls == []
+    assert "systemd is not running" in result["msg"] and "install the distribution's agent package" in result["msg"]
+    assert fake.mutating == []
+
+
+def test_without_systemd_the_init_script_is_used_and_said(run_, tmp_path):
+    fake = debian()
+    checked = run_(fake, systemd=False, check_mode=True, init_script="walinuxagent")
+    service = by_check(checked)["agent_service"]
+    assert service["status"] == "found" and "(no systemd); would run: service walinuxagent start" in service["summary"]
+    assert by_check(checked)["agent_auto_restart"]["status"] == "skipped"
+    assert fake.mutating == []
+    fixed = run_(fake, systemd=False, init_script="walinuxagent")
+    assert by_check(fixed)["agent_service"]["status"] == "fixed" and fake.mutating == [["/bin/service", "walinuxagent", "start"]]
+    again = run_(fake, systemd=False, init_script="walinuxagent")
+    assert again["changed"] is False and by_check(again)["agent_service"]["status"] == "ok"
+
+
+def test_without_systemd_a_failing_start_fails_the_host(run_):
+    fake = debian()
+    fake.sysv_start_works = False
+    result = run_(fake, systemd=False, init_script="walinuxagent")
+    assert result["failed"] is True and "service walinuxagent start did not leave the agent running" in result["msg"]
+    assert by_check(result)["agent_service"]["status"] == "failed"
 
 
 def test_unit_without_restart_policy_gets_a_drop_in(run_, tmp_path):
