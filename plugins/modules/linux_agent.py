@@ -187,31 +187,39 @@ class AgentService:
             _agent_version.version_tuple(min_version)
         except ValueError as exc:
             raise RemediationError("min_version: %s. Nothing was changed." % exc)
-        if not self.systemd:
-            return self.without_systemd(requested, min_version)
+        findings: list = []
+        diffs: list = []
+        try:
+            if self.systemd:
+                unit = self.with_systemd(requested, settle_timeout, auto_restart, min_version, findings, diffs)
+            else:
+                unit = self.without_systemd(requested, min_version, findings, diffs)
+        except RemediationError as exc:
+            # Keep what was learnt before the failure; changed if anything was (or would be) changed.
+            raise RemediationError(exc.msg, findings + exc.findings, changed=bool(diffs) or exc.changed)
+        result = {"changed": bool(diffs), "unit": unit, "findings": findings}
+        if diffs and self.module._diff:
+            result["diff"] = diffs
+        return result
+
+    def with_systemd(self, requested: str, settle_timeout: float, auto_restart: bool, min_version: str,
+                     findings: list, diffs: list) -> str | None:
         names = _systemd.candidate_units(requested)
         props = _systemd.select_agent_unit(self.show(names))
         if props is None:
-            return {"changed": False, "unit": None, "findings": [finding(
+            findings.append(finding(
                 "LINUX_AGENT", CHECK, "found",
                 "No Azure Linux agent unit (%s) on this VM: install the distribution's agent package "
                 "(waagent on Debian, walinuxagent on Ubuntu, WALinuxAgent on RHEL and SUSE)." % " or ".join(names),
                 {"units_looked_for": names},
-            )]}
-        findings: list = []
-        diffs: list = []
-        try:
-            self.health(props, findings)
-            if auto_restart:
-                props = self.auto_restart(props, findings, diffs)
-            props = self.version(props, min_version, findings, diffs)
-            self.service(props, settle_timeout, findings, diffs)
-        except RemediationError as exc:
-            raise RemediationError(exc.msg, findings + exc.findings, changed=bool(diffs) or exc.changed)
-        result = {"changed": bool(diffs), "unit": props["Id"], "findings": findings}
-        if diffs and self.module._diff:
-            result["diff"] = diffs
-        return result
+            ))
+            return None
+        self.health(props, findings)
+        if auto_restart:
+            props = self.auto_restart(props, findings, diffs)
+        props = self.version(props, min_version, findings, diffs)
+        self.service(props, settle_timeout, findings, diffs)
+        return props["Id"]
 
     def auto_restart(self, props: dict, findings: list, diffs: list) -> dict:
         """Make the agent come back after a crash; return the unit's props as they are now."""
@@ -249,7 +257,7 @@ class AgentService:
         findings.append(finding("LINUX_AGENT", "agent_auto_restart", "fixed", "%s; added %s, now Restart=always" % (was, path), detail))
         return props
 
-    def without_systemd(self, requested: str, min_version: str) -> dict:
+    def without_systemd(self, requested: str, min_version: str, findings: list, diffs: list) -> str:
         """Hosts without systemd: the init script through service(8), and the version.
         Auto-restart and the unit's ExecStart are systemd's, so those checks are skipped."""
         service = self.module.get_bin_path("service")
@@ -259,38 +267,30 @@ class AgentService:
             raise RemediationError(
                 "systemd is not running on this VM and no agent init script (%s in %s) or service command was found: "
                 "install the distribution's agent package." % (" or ".join(names), self.INIT_D))
-        findings: list = []
-        diffs: list = []
+        script = os.path.join(self.INIT_D, name)
         for check in ("agent_auto_restart", "agent_python"):
-            findings.append(finding("LINUX_AGENT", check, "skipped", "no systemd on this VM: not checked", {}))
-        props = {"Id": name}
-        try:
-            self.version(props, min_version, findings, diffs)
-            running = self.module.run_command([service, name, "status"])[0] == 0
-            detail = {"init_script": os.path.join(self.INIT_D, name), "manager": "service", "before": {"running": running}}
-            if running:
-                findings.append(finding("LINUX_AGENT", CHECK, "ok", "%s runs (no systemd: checked with service %s status)" % (name, name), detail))
-            elif self.module.check_mode:
-                diffs.append({"before": "%s: stopped\n" % name, "after": "%s: running\n" % name})
-                findings.append(finding("LINUX_AGENT", CHECK, "found", "%s is stopped (no systemd); would run: service %s start" % (name, name), detail))
-            else:
-                diffs.append({"before": "%s: stopped\n" % name, "after": "%s: running\n" % name})
-                rc, out, err = self.module.run_command([service, name, "start"])
-                detail["after"] = {"running": self.module.run_command([service, name, "status"])[0] == 0}
-                if rc != 0 or not detail["after"]["running"]:
-                    raise RemediationError(
-                        "service %s start did not leave the agent running (rc=%d): %s. Read /var/log/waagent.log on the VM."
-                        % (name, rc, (err or out).strip()[-300:]),
-                        [finding("LINUX_AGENT", CHECK, "failed", "%s is stopped (no systemd); service %s start failed" % (name, name), detail)],
-                        changed=True)
-                summary = "%s was stopped (no systemd); ran: service %s start; now running" % (name, name)
-                findings.append(finding("LINUX_AGENT", CHECK, "fixed", summary, detail))
-        except RemediationError as exc:
-            raise RemediationError(exc.msg, findings + exc.findings, changed=bool(diffs) or exc.changed)
-        result = {"changed": bool(diffs), "unit": name, "findings": findings}
-        if diffs and self.module._diff:
-            result["diff"] = diffs
-        return result
+            findings.append(finding("LINUX_AGENT", check, "skipped", "no systemd on this VM: not checked", {"init_script": script}))
+        self.version({"Id": name}, min_version, findings, diffs)
+        running = self.module.run_command([service, name, "status"])[0] == 0
+        detail = {"init_script": script, "manager": "service", "before": {"running": running}}
+        if running:
+            findings.append(finding("LINUX_AGENT", CHECK, "ok", "%s runs (no systemd: checked with service %s status)" % (name, name), detail))
+            return name
+        diffs.append({"before": "%s: stopped\n" % name, "after": "%s: running\n" % name})
+        if self.module.check_mode:
+            findings.append(finding("LINUX_AGENT", CHECK, "found", "%s is stopped (no systemd); would run: service %s start" % (name, name), detail))
+            return name
+        rc, out, err = self.module.run_command([service, name, "start"])
+        detail["after"] = {"running": self.module.run_command([service, name, "status"])[0] == 0}
+        if rc != 0 or not detail["after"]["running"]:
+            raise RemediationError(
+                "service %s start did not leave the agent running (rc=%d): %s. Read /var/log/waagent.log on the VM."
+                % (name, rc, (err or out).strip()[-300:]),
+                [finding("LINUX_AGENT", CHECK, "failed", "%s is stopped (no systemd); service %s start failed" % (name, name), detail)],
+                changed=True)
+        summary = "%s was stopped (no systemd); ran: service %s start; now running" % (name, name)
+        findings.append(finding("LINUX_AGENT", CHECK, "fixed", summary, detail))
+        return name
 
     def health(self, props: dict, findings: list) -> None:
         """Report-only signs of a sick agent; read before anything is changed."""
@@ -381,7 +381,8 @@ class AgentService:
         waagent = self.module.get_bin_path("waagent", opt_dirs=["/usr/sbin"])
         if not waagent:
             findings.append(finding("LINUX_AGENT", "agent_version", "found",
-                                    "the waagent command is missing although %s exists: reinstall the agent package" % props["Id"], {}))
+                                    "the waagent command is missing although %s exists: reinstall the agent package" % props["Id"],
+                                    {"unit": props["Id"], "looked_in": "PATH and /usr/sbin"}))
             return props
         before = self.read_version(waagent)
         os_release = self.os_release()
