@@ -38,8 +38,9 @@ options:
     default: []
   restart_agent:
     description:
-      - Restart the agent (whichever of C(walinuxagent.service) and C(waagent.service) is active) after the file
-        changed, because the agent reads it only at start. Nothing is restarted when nothing changed or in check mode.
+      - Restart the agent (whichever of C(walinuxagent.service) and C(waagent.service) is active, or its init script
+        through C(service) on hosts without systemd) after the file changed, because the agent reads it only at start.
+        Nothing is restarted when nothing changed, when the agent is not running, or in check mode.
     type: bool
     default: false
   backup:
@@ -204,17 +205,27 @@ class AgentConfig:
             if backup:
                 result["backup_file"] = backup
             if self.module.params["restart_agent"]:
-                result["restarted"] = self.restart_agent()
+                try:
+                    result["restarted"] = self.restart_agent()
+                except RemediationError as exc:
+                    raise RemediationError(exc.msg, findings, changed=True)
         return result
 
     def restart_agent(self) -> str | None:
-        """try-restart the active agent unit; None when no agent unit runs."""
-        systemctl = self.module.get_bin_path("systemctl", required=True)
-        rc, out, err = self.module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + list(_systemd.AGENT_UNITS))
-        running = [u["Id"] for u in _systemd.parse_show(out) if _systemd.is_running(u)] if rc == 0 else []
+        """Restart the running agent (systemd unit, or init script without systemd); None when none runs."""
+        systemctl = self.module.get_bin_path("systemctl")
+        if systemctl and os.path.isdir("/run/systemd/system"):
+            rc, out, err = self.module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + list(_systemd.AGENT_UNITS))
+            running = [u["Id"] for u in _systemd.parse_show(out) if _systemd.is_running(u)] if rc == 0 else []
+            restart = [[systemctl, "restart", "--", unit] for unit in running]
+        else:
+            service = self.module.get_bin_path("service")
+            names = [u[:-len(".service")] for u in _systemd.AGENT_UNITS]
+            running = [n for n in names if service and self.module.run_command([service, n, "status"])[0] == 0]
+            restart = [[service, name, "restart"] for name in running]
         if not running:
             return None
-        rc, out, err = self.module.run_command([systemctl, "try-restart", "--", running[0]])
+        rc, out, err = self.module.run_command(restart[0])
         if rc != 0:
             raise RemediationError("%s was changed but restarting %s failed: %s" % (self.path, running[0], (err or out).strip()), changed=True)
         return running[0]

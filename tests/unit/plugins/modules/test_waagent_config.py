@@ -116,9 +116,25 @@ def test_restart_agent_only_when_the_file_changed(run, monkeypatch, config):
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/" + name if name == "systemctl" else None)
+    monkeypatch.setattr(waagent_config.os.path, "isdir", lambda path: path == "/run/systemd/system")
     checked = run(check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
     assert calls == [] and "restarted" not in checked
     result = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
-    assert result["restarted"] == "walinuxagent.service" and calls == ["show", "try-restart"]
+    assert result["restarted"] == "walinuxagent.service" and calls == ["show", "restart"]
     again = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
-    assert again["changed"] is False and calls == ["show", "try-restart"]
+    assert again["changed"] is False and calls == ["show", "restart"]
+
+
+def test_a_failed_restart_keeps_the_findings(run, monkeypatch, config):
+    def run_command(self, cmd, **kw):
+        if cmd[:2] == ["/bin/service", "walinuxagent"]:
+            return (0, "", "") if cmd[2] == "status" else (1, "", "start-stop-daemon: failed")
+        return 0, "", ""
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/service" if name == "service" else None)
+    result = run(path=str(config), settings={"Extensions.Enabled": "y"}, restart_agent=True)
+    assert result["failed"] is True and result["changed"] is True
+    assert "restarting walinuxagent failed: start-stop-daemon: failed" in result["msg"]
+    assert by_check(result)["config_extensions_enabled"]["status"] == "fixed"
+    assert "Extensions.Enabled=y" in config.read_text()
