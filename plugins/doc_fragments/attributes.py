@@ -5,9 +5,14 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # One wording for every module's capabilities; each module states its support level.
+    # One wording for every module's capabilities (each module states its support level),
+    # and the finding shape every module of the collection returns.
     DOCUMENTATION = r"""
 options: {}
+notes:
+  - Each check returns findings of the shape C({id, check, host, status, severity, summary, detail, doc}).
+    C(id) is the cause ID from the collection's cause catalogue, C(status) is one of C(ok), C(fixed),
+    C(found), C(skipped), C(failed). C(host) is filled in by the roles with the inventory name.
 attributes:
   check_mode:
     description:
@@ -27,6 +32,16 @@ attributes:
     platforms: posix
 """
 
+    # Modules that fix: full check mode and diff.
+    FIXES = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
     # Report-only modules: the same words and support levels for all of them.
     READ_ONLY = r"""
 options: {}
@@ -37,12 +52,4 @@ attributes:
   diff_mode:
     support: none
     details: Nothing is changed, so there is nothing to diff.
-"""
-
-    FINDINGS = r"""
-options: {}
-notes:
-  - Each check returns findings of the shape C({id, check, host, status, severity, summary, detail, doc}).
-    C(id) is the cause ID from the collection's cause catalogue, C(status) is one of C(ok), C(fixed),
-    C(found), C(skipped), C(failed). C(host) is filled in by the roles with the inventory name.
 """

@@ -28,7 +28,6 @@ options:
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
-  - azure_backup.remediation.attributes.FINDINGS
   - azure_backup.remediation.attributes.READ_ONLY
 """
 

@@ -74,12 +74,7 @@ options:
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
-  - azure_backup.remediation.attributes.FINDINGS
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - azure_backup.remediation.attributes.FIXES
 notes:
   - On a host without systemd the agent's init script is used through C(service) (status, start) and the findings
     say so; the auto-restart and ExecStart checks need systemd and are skipped there, and start at boot is not checked.

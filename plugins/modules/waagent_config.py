@@ -50,12 +50,7 @@ options:
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
-  - azure_backup.remediation.attributes.FINDINGS
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - azure_backup.remediation.attributes.FIXES
 seealso:
   - name: Snapshot VM sub task timed out (verbose agent logs)
     description: Microsoft's article asking for Logs.Verbose=y and Extensions.Enabled=y.
