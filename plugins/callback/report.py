@@ -117,10 +117,13 @@ class CallbackModule(CallbackBase):
         path = self._write(report)
         self._display.banner("AZURE BACKUP REPORT")
         for name, entry in report["hosts"].items():
-            problems = [f for f in entry["findings"] if f["status"] != "ok"]
-            lines = ["%s %s: %s" % (f["id"], f["status"], f["summary"]) for f in problems]
-            lines += ["error: %s" % e["msg"] for e in entry["errors"]]
-            self._display.display("%-20s %-11s %s" % (name, entry["status"], "; ".join(lines) or "all checks ok"))
+            # A line per host, then one per finding worth reading: everything but ok.
+            notable = [f for f in entry["findings"] if f["status"] != "ok"]
+            self._display.display("%s: %s%s" % (name, entry["status"], "" if notable or entry["errors"] else ", all checks ok"))
+            for f in notable:
+                self._display.display("  %-7s %s/%s: %s" % (f["status"], f["id"], f["check"], f["summary"]))
+            for error in entry["errors"]:
+                self._display.display("  error   %s: %s" % (error["task"], error["msg"]))
         self._display.display("Report: %s" % path)
 
     def _write(self, report: dict) -> str:
