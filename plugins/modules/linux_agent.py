@@ -128,11 +128,11 @@ findings:
 
 import datetime
 import os
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils._files import replace_file
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_health, _agent_version, _systemd
 
@@ -238,9 +238,9 @@ class AgentService:
         if self.module.check_mode:
             findings.append(finding("LINUX_AGENT", "agent_auto_restart", "found", "%s; would add %s" % (was, path), detail))
             return props
-        if current and self.module.params["backup"]:
-            detail["backup_file"] = self.module.backup_local(path)
-        self.write(path, _systemd.RESTART_DROPIN)
+        saved = replace_file(self.module, path, _systemd.RESTART_DROPIN.encode(), self.module.params["backup"])
+        if saved:
+            detail["backup_file"] = saved
         self.run("daemon-reload", None)
         props = self.show([unit])[0]
         detail["after"] = {"Restart": props.get("Restart")}
@@ -417,14 +417,6 @@ class AgentService:
         findings.append(finding("LINUX_AGENT", "agent_version", "fixed",
                                 "%s; upgraded %s with %s to %s" % (old, package, manager, after["daemon"]), detail))
         return self.show([props["Id"]])[0] if self.systemd else props
-
-    def write(self, path: str, text: str) -> None:
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".azure-backup-")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        self.module.atomic_move(tmp, path)
 
     def service(self, before: dict, settle_timeout: float, findings: list, diffs: list) -> None:
         unit = before["Id"]

@@ -103,10 +103,10 @@ backup_file:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils._files import replace_file
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _waagent_conf as conf
@@ -152,14 +152,6 @@ class AgentConfig:
                 raise RemediationError("settings: %s. Nothing was changed in %s." % (exc, self.path))
         return wanted
 
-    def write(self, text: str) -> str | None:
-        backup = self.module.backup_local(self.path) if self.module.params["backup"] else None
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".waagent.conf.")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        self.module.atomic_move(tmp, self.path)
-        return backup
-
     def run(self) -> dict:
         wanted = self.desired()
         before = self.read()
@@ -196,7 +188,7 @@ class AgentConfig:
         if changed and self.module._diff:
             result["diff"] = {"before": before, "after": after, "before_header": self.path, "after_header": self.path}
         if changed and not self.module.check_mode:
-            backup = self.write(after)
+            backup = replace_file(self.module, self.path, after.encode("utf-8"), self.module.params["backup"])
             if backup:
                 result["backup_file"] = backup
             if self.module.params["restart_agent"]:
