@@ -13,6 +13,7 @@ description:
     plus the hosts that could not be reached, and writes them as one JSON file per run.
   - Only tasks of this collection's modules and roles count; other plays in the same run are left out.
   - Prints a line per host and the path of the report at the end of the run.
+  - Where the log_bundle role collected a host's logs, the host's entry names the archive (C(log_bundle)).
   - Hosts are judged by their worst finding; an unreachable host or a task that failed without a
     finding counts as C(failed).
 requirements:
@@ -77,13 +78,17 @@ class CallbackModule(CallbackBase):
     def _collect(self, result, failed: bool) -> None:
         if not self._ours(result._task):
             return
-        data = result._result
+        name, data = result._host.get_name(), result._result
+        entry = self._host(name)
         findings = data.get("findings")
-        if isinstance(findings, list) and all(isinstance(f, dict) and f.get("status") in STATUSES for f in findings):
-            for item in findings:
-                self._host(result._host.get_name())["findings"].append(dict(item, host=result._host.get_name()))
-        if failed and not findings:
-            self._host(result._host.get_name())["errors"].append({"task": result._task.get_name(), "msg": data.get("msg", "")})
+        if not (isinstance(findings, list) and all(isinstance(f, dict) and f.get("status") in STATUSES for f in findings)):
+            findings = []
+        entry["findings"] += [dict(item, host=name) for item in findings]
+        if result._task.action == _PREFIX + "log_bundle" and data.get("path"):
+            entry["log_bundle"] = data["path"]
+        # A failed task whose findings do not say so themselves (none is `failed`) is an error of the host.
+        if failed and not any(f["status"] == "failed" for f in findings):
+            entry["errors"].append({"task": result._task.get_name(), "msg": data.get("msg", "")})
 
     def v2_playbook_on_start(self, playbook) -> None:
         self.playbook = os.path.basename(playbook._file_name)
@@ -124,6 +129,8 @@ class CallbackModule(CallbackBase):
                 self._display.display("  %-7s %s/%s: %s" % (f["status"], f["id"], f["check"], f["summary"]))
             for error in entry["errors"]:
                 self._display.display("  error   %s: %s" % (error["task"], error["msg"]))
+            if entry.get("log_bundle"):
+                self._display.display("  logs    %s" % entry["log_bundle"])
         self._display.display("Report: %s" % path)
 
     def _write(self, report: dict) -> str:

@@ -1,8 +1,10 @@
 """One broken host never stops the rest of the fleet.
 
 Runs the real fix-backup.yml over real fleet VMs: one VM with a corrupt
-/etc/waagent.conf, one with a stopped agent, one healthy, and an inventory host
-nobody answers for (an unused address on the fleet's own bridge). Needs root and
+/etc/waagent.conf, one with a stopped agent, one healthy, one whose agent cannot
+import its own Python package, and an inventory host nobody answers for (an
+unused address on the fleet's own bridge). A cause that fails on a host does not
+stop that host's other causes, and the hosts where a cause persists get a log bundle. Needs root and
 the fleet images (tests/fleet/fleet build); tests/run's integration stage has both.
 """
 
@@ -12,6 +14,7 @@ import glob
 import json
 import os
 import subprocess
+import tarfile
 
 import pytest
 
@@ -26,11 +29,13 @@ def fleet(*args, check=True):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fleet-failures")
-    # vm01 RHEL-style (corrupt config), vm02 Debian 12 (agent stopped), vm03 Debian 12 (healthy).
-    fleet("up", "3", "--variant=rhel", "--variant=debian12", "--variant=debian12")
+    # vm01 RHEL-style (corrupt config), vm02 Debian 12 (agent stopped), vm03 Debian 12 (healthy),
+    # vm04 Debian 12 (agent's Python package gone: report-only, the agent cannot be started).
+    fleet("up", "4", "--variant=rhel", "--variant=debian12", "--variant=debian12", "--variant=debian12")
     try:
         fleet("break", "vm01", "config-corrupt")
         fleet("break", "vm02", "agent-stopped")
+        fleet("break", "vm04", "agent-python-broken")
         corrupt_before = fleet("exec", "vm01", "--", "sha256sum", "/etc/waagent.conf")
         inventory = tmp / "inventory.yml"
         # vm99: on the fleet's bridge, no VM behind it, so SSH fails fast and locally.
@@ -44,7 +49,8 @@ def run(tmp_path_factory):
             yield {"proc": proc, "report": json.load(handle),
                    "vm02_active": fleet("exec", "vm02", "--", "systemctl", "is-active", "walinuxagent", check=False).strip(),
                    "corrupt_before": corrupt_before,
-                   "corrupt_after": fleet("exec", "vm01", "--", "sha256sum", "/etc/waagent.conf")}
+                   "corrupt_after": fleet("exec", "vm01", "--", "sha256sum", "/etc/waagent.conf"),
+                   "bundles": sorted(os.listdir(tmp / "reports" / "log-bundles"))}
     finally:
         fleet("down")
 
@@ -72,6 +78,32 @@ def test_the_corrupt_config_is_a_clear_failure_and_untouched(run):
     messages = " ".join(e.get("msg", "") for e in vm01["errors"])
     assert "/etc/waagent.conf is not a text file" in messages and "reinstall" in messages, failed
     assert run["corrupt_after"] == run["corrupt_before"]
+
+
+def test_a_failed_cause_does_not_stop_the_other_causes_of_that_host(run):
+    checked = {f["id"] for f in run["report"]["hosts"]["vm01"]["findings"]}
+    assert {"SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK", "DISK_LIMITS"} <= checked
+    # The play still fails the host at the end, naming the cause: exit code and AWX status stay honest.
+    assert "LINUX_AGENT: /etc/waagent.conf is not a text file" in run["proc"].stdout
+
+
+def test_a_broken_agent_python_is_reported_and_fails_with_its_remedy(run):
+    vm04 = run["report"]["hosts"]["vm04"]
+    status = {f["check"]: f for f in vm04["findings"]}
+    assert status["agent_python"]["status"] == "found" and "cannot import azurelinuxagent" in status["agent_python"]["summary"]
+    assert vm04["status"] == "failed"
+    assert "reinstall the distribution's agent package" in run["proc"].stdout
+
+
+def test_hosts_where_a_cause_persists_get_a_log_bundle_the_others_none(run):
+    report = run["report"]["hosts"]
+    assert {name for name, entry in report.items() if entry.get("log_bundle")} == {"vm01", "vm04"}
+    assert [b.split("-")[0] for b in run["bundles"]] == ["vm01", "vm04"]
+    with tarfile.open(report["vm04"]["log_bundle"]) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("MANIFEST.json"))
+    assert "var/log/waagent.log" in names
+    assert any(r.startswith("LINUX_AGENT") for r in manifest["reasons"]), manifest
 
 
 def test_the_unreachable_host_is_in_the_report(run):

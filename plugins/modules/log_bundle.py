@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: log_bundle
+short_description: Collect the Azure agent's logs from a VM into an archive on the controller
+version_added: 0.1.0
+description:
+  - When a cause persists after the fixes, Microsoft support asks for the agent's goal-state files
+    (C(/var/lib/waagent/*.xml)), its log (C(/var/log/waagent.log)) and the extensions' logs (C(/var/log/azure/)).
+    This collects them in one round trip into C(<dest>/<host>-<time>.tar.gz) on the controller.
+  - Whether a bundle is needed is decided on the controller from O(findings) and O(failures) (see O(when)),
+    so a healthy host costs no round trip.
+  - The files are read, never changed, and nothing is written on the VM. The archive holds a C(MANIFEST.json)
+    with the reasons, and every file with its size and whether the size cap cut it.
+  - The goal-state files hold the VM's extension settings (protected settings stay encrypted) and the log may
+    name internal addresses, so the archive is written readable by its owner only.
+author:
+  - Azure Backup Remediation maintainers (@azure-backup-remediation)
+options:
+  dest:
+    description: Folder on the controller for the archives; created if missing.
+    type: path
+    required: true
+  when:
+    description:
+      - V(problems) collects when O(findings) has a C(failed) check or a C(critical) one still C(found),
+        or O(failures) names a cause whose task failed. V(always) collects for every host, V(never) for none.
+    type: str
+    choices: [problems, always, never]
+    default: problems
+  findings:
+    description: The host's findings (the fact C(azure_backup_findings)).
+    type: list
+    elements: dict
+    default: []
+  failures:
+    description: Causes whose task failed on the host, as C({id, msg}).
+    type: list
+    elements: dict
+    default: []
+  paths:
+    description:
+      - Files to collect, with shell-style wildcards; a folder is collected with everything below it.
+        Symbolic links and special files are left out.
+    type: list
+    elements: path
+    default: [/var/lib/waagent/*.xml, /var/log/waagent.log, /var/log/azure/*]
+  max_size:
+    description:
+      - The most bytes of file content in one bundle, as a size (V(20M), V(512K), V(1G)).
+        Files go in the order of O(paths); the first that does not fit goes in with its newest part
+        (the tail of a log), and the ones after it are listed in the manifest as left out.
+    type: str
+    default: 20M
+extends_documentation_fragment:
+  - azure_backup.remediation.attributes
+  - azure_backup.remediation.attributes.LINUX
+attributes:
+  action:
+    description: An action plugin decides on the controller and writes the archive there; the module only reads the VM.
+    support: full
+  check_mode:
+    support: full
+    details: Only reads the VM; the archive is written on the controller in check mode too.
+  diff_mode:
+    support: none
+    details: Nothing on the VM is changed.
+"""
+
+EXAMPLES = r"""
+- name: Collect the agent's logs where a cause persists
+  azure_backup.remediation.log_bundle:
+    dest: reports/log-bundles
+    findings: "{{ azure_backup_findings | default([]) }}"
+
+- name: Always collect, at most 5 MiB
+  azure_backup.remediation.log_bundle:
+    dest: /var/tmp/bundles
+    when: always
+    max_size: 5M
+"""
+
+RETURN = r"""
+path:
+  description: The archive on the controller; absent when no bundle was needed.
+  returned: when a bundle was collected
+  type: str
+  sample: reports/log-bundles/vm01-20261122T101500.tar.gz
+reasons:
+  description: Why the bundle was collected (failed checks, critical problems still found).
+  returned: always
+  type: list
+  elements: str
+  sample: ["NETWORK/wireserver: found"]
+files:
+  description: Every file considered, with C(size), the bytes taken (C(length)), C(truncated) and C(left_out).
+  returned: when a bundle was collected
+  type: list
+  elements: dict
+"""
+
+import base64
+import glob
+import io
+import json
+import os
+import stat
+import tarfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _log_bundle
+
+
+def regular_files(patterns: list) -> list[dict]:
+    """The regular files the patterns name, folders walked, links not followed; newest first per pattern."""
+    found, seen = [], set()
+    for pattern in patterns:
+        batch = []
+        for top in sorted(glob.glob(pattern)):
+            paths = [top]
+            if os.path.isdir(top) and not os.path.islink(top):
+                paths = [os.path.join(folder, name) for folder, _dirs, names in os.walk(top) for name in names]
+            for path in paths:
+                try:
+                    info = os.lstat(path)
+                except OSError:  # rotated away since the listing
+                    continue
+                if stat.S_ISREG(info.st_mode) and path not in seen:
+                    seen.add(path)
+                    batch.append({"path": path, "size": info.st_size, "mtime": int(info.st_mtime)})
+        found += sorted(batch, key=lambda f: -f["mtime"])
+    return found
+
+
+def archive(planned: list, manifest: dict) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for item in planned:
+            if not item["length"]:
+                continue
+            with open(item["path"], "rb") as handle:
+                handle.seek(item["offset"])
+                data = handle.read(item["length"])
+            info = tarfile.TarInfo(item["path"].lstrip("/"))
+            info.size, info.mtime, info.mode = len(data), item["mtime"], 0o600
+            tar.addfile(info, io.BytesIO(data))
+        text = json.dumps(manifest, indent=2).encode()
+        info = tarfile.TarInfo("MANIFEST.json")
+        info.size, info.mtime, info.mode = len(text), int(time.time()), 0o600
+        tar.addfile(info, io.BytesIO(text))
+    return buffer.getvalue()
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=_log_bundle.argument_spec(), supports_check_mode=True)
+    try:
+        max_bytes = _log_bundle.parse_size(module.params["max_size"])
+    except ValueError as exc:
+        module.fail_json(msg="max_size: %s. Nothing was collected." % exc)
+    params = module.params
+    reasons = _log_bundle.wanted(params["when"], params["findings"], params["failures"])
+    if not reasons:
+        module.exit_json(changed=False, reasons=[], files=[])
+    planned = _log_bundle.plan(regular_files(params["paths"]), max_bytes)
+    manifest = {"reasons": reasons, "collected": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "max_bytes": max_bytes, "files": planned}
+    data = archive(planned, manifest)
+    module.exit_json(changed=False, reasons=reasons, files=planned, archive=base64.b64encode(data).decode("ascii"))
+
+
+if __name__ == "__main__":
+    main()
