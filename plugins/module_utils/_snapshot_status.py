@@ -116,3 +116,113 @@ def psi_some_avg10(pressure: str) -> float | None:
     """The 'some avg10' figure of a /proc/pressure file: share of time tasks waited."""
     match = re.search(r"(?m)^some\s+avg10=([\d.]+)", pressure or "")
     return float(match.group(1)) if match else None
+
+
+# --- The opt-in fix: the same file, switched to DHCP, everything else kept ---------------
+
+# Keys that only mean something with a static address, per system (case-insensitive prefixes).
+_STATIC_IFUPDOWN = ("address", "netmask", "gateway", "broadcast", "network", "pointopoint")
+_IFUPDOWN_STANZAS = ("iface", "auto", "mapping", "source", "source-directory", "no-auto-down", "no-scripts")
+_STATIC_IFCFG = ("IPADDR", "NETMASK", "PREFIX", "GATEWAY", "BROADCAST", "NETWORK")
+_STATIC_NM = ("address", "addresses", "gateway")
+
+
+def _ifupdown_to_dhcp(lines: list, iface: str) -> list:
+    # A stanza runs until the next stanza keyword; its option lines need no indentation.
+    out, inside = [], False
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if words and (words[0] in _IFUPDOWN_STANZAS or words[0].startswith("allow-")):
+            inside = len(words) >= 4 and words[:3] == ["iface", iface, "inet"]
+            if inside:
+                line = re.sub(r"^(\s*iface\s+\S+\s+inet\s+)\S+", r"\1dhcp", line)
+        elif inside and words and words[0] in _STATIC_IFUPDOWN:
+            continue
+        out.append(line)
+    return out
+
+
+def _netplan_to_dhcp(lines: list, iface: str) -> list:
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        match = re.match(r"^(\s*)%s\s*:\s*$" % re.escape(iface), line)
+        if not match:
+            continue
+        indent, block = len(match.group(1)), []
+        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+            block.append(lines[i])
+            i += 1
+        child = min((len(b) - len(b.lstrip()) for b in block if b.strip()), default=indent + 2)
+        kept, skipping, has_dhcp = [], False, False
+        for inner in block:
+            depth = len(inner) - len(inner.lstrip())
+            if skipping and (not inner.strip() or depth > child):
+                continue
+            key = re.match(r"^\s*([\w-]+)\s*:", inner) if depth == child else None
+            skipping = bool(key) and key.group(1) in ("addresses", "gateway4")
+            if skipping:
+                continue
+            if key and key.group(1) == "dhcp4":
+                inner, has_dhcp = " " * child + "dhcp4: true", True
+            kept.append(inner)
+        out += ([] if has_dhcp else [" " * child + "dhcp4: true"]) + kept
+    return out
+
+
+def _section_edit(lines: list, section: str, drop: tuple, set_key: str, set_value: str, sep: str = "=") -> list:
+    """In an ini-style [section]: drop the keys in `drop`, set `set_key`, add it if absent."""
+    out, inside, done = [], False, False
+    for line in lines:
+        header = re.match(r"^\s*\[([^\]]+)\]", line)
+        if header:
+            if inside and not done:
+                out.append(set_key + sep + set_value)
+                done = True
+            inside = header.group(1).strip().lower() == section.lower()
+        elif inside:
+            key = line.split(sep, 1)[0].strip()
+            if re.sub(r"\d+$", "", key).lower() in drop:
+                continue
+            if key.lower() == set_key.lower():
+                if done:
+                    continue
+                line, done = set_key + sep + set_value, True
+        out.append(line)
+    if inside and not done:
+        out.append(set_key + sep + set_value)
+    return out
+
+
+def _ifcfg_to_dhcp(lines: list) -> list:
+    out, done = [], False
+    for line in lines:
+        key = line.split("=", 1)[0].strip()
+        if re.sub(r"\d+$", "", key) in _STATIC_IFCFG:
+            continue
+        if key == "BOOTPROTO":
+            line, done = "BOOTPROTO=dhcp", True
+        out.append(line)
+    return out + ([] if done else ["BOOTPROTO=dhcp"])
+
+
+def to_dhcp(source: str, text: str, iface: str) -> str:
+    """The configuration file `text` of `source` (as dhcp_config names it) with iface on DHCP:
+    static addresses and gateways of that interface removed, every other line kept."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines()
+    if source == "ifupdown":
+        lines = _ifupdown_to_dhcp(lines, iface)
+    elif source == "netplan":
+        lines = _netplan_to_dhcp(lines, iface)
+    elif source == "systemd-networkd":
+        lines = _section_edit(lines, "Network", ("address", "gateway"), "DHCP", "yes")
+    elif source == "NetworkManager":
+        lines = _section_edit(lines, "ipv4", _STATIC_NM, "method", "auto")
+    elif source == "ifcfg":
+        lines = _ifcfg_to_dhcp(lines)
+    else:
+        raise ValueError("no DHCP edit for %s" % source)
+    return newline.join(lines) + (newline if text.endswith(("\n", "\r")) or not text else "")
