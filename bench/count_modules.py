@@ -5,7 +5,7 @@ import collections
 import re
 import sys
 
-CONTROLLER = re.compile(r"Group the VMs|Validating arguments|Publish the findings")
+CONTROLLER = re.compile(r"Group the VMs|Validating arguments|Publish the findings|Remember the failure|Fail the hosts where")
 
 counts, task = collections.Counter(), ""
 with open(sys.argv[1]) as log:
