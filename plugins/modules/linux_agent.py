@@ -9,6 +9,9 @@ module: linux_agent
 short_description: Check and fix the Azure Linux agent service (cause LINUX_AGENT)
 version_added: 0.1.0
 description:
+  - First makes C(/etc/waagent.conf) hold O(config) (for example C(Extensions.Enabled=y)), editing only those lines,
+    as the M(azure_backup.remediation.waagent_config) module does, and restarts a running agent when the file changed.
+    A corrupt or missing file is a C(failed) finding; the other checks still run and the task fails at the end.
   - Finds the Azure Linux agent's systemd unit on the VM, C(walinuxagent.service) on Debian and Ubuntu or
     C(waagent.service) elsewhere, by asking systemd which one exists rather than guessing from the distribution.
   - Makes sure the unit is not masked, is enabled, and is running. A unit left C(failed), for example by a
@@ -23,6 +26,21 @@ description:
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
+  config:
+    description:
+      - Settings to enforce in O(config_path), named as in the file, each with its value (C(Extensions.Enabled), C(Logs.Verbose), ...).
+        Reported as checks C(config_<setting>). Nothing is edited when empty.
+    type: dict
+    default: {}
+  config_report:
+    description: Settings of O(config_path) reported with their effective value, unchanged (check C(config_report)).
+    type: list
+    elements: str
+    default: []
+  config_path:
+    description: The agent's configuration file.
+    type: path
+    default: /etc/waagent.conf
   unit:
     description:
       - The agent unit to manage. V(auto) picks whichever of C(walinuxagent.service) and C(waagent.service)
@@ -62,7 +80,7 @@ options:
     type: float
     default: 24
   backup:
-    description: Keep a copy of a drop-in of the same name that this module replaces.
+    description: Keep a copy of O(config_path) before editing it, and of a drop-in of the same name that this module replaces.
     type: bool
     default: true
   settle_timeout:
@@ -92,6 +110,13 @@ EXAMPLES = r"""
 - name: Only report, change nothing
   azure_backup.remediation.linux_agent:
   check_mode: true
+
+- name: Enable extensions and verbose logs in waagent.conf, then check the agent
+  azure_backup.remediation.linux_agent:
+    config:
+      Extensions.Enabled: "y"
+      Logs.Verbose: "y"
+    config_report: [AutoUpdate.Enabled]
 
 - name: Manage a unit with a non-standard name
   azure_backup.remediation.linux_agent:
@@ -131,6 +156,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.azure_backup.remediation.plugins.module_utils._agent_config import AgentConfig
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils._files import replace_file
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
@@ -184,6 +210,7 @@ class AgentService:
             raise RemediationError("min_version: %s. Nothing was changed." % exc)
         findings: list = []
         diffs: list = []
+        config_error = self.config(findings, diffs)
         try:
             if self.systemd:
                 unit = self.with_systemd(requested, settle_timeout, auto_restart, min_version, findings, diffs)
@@ -192,10 +219,30 @@ class AgentService:
         except RemediationError as exc:
             # Keep what was learnt before the failure; changed if anything was (or would be) changed.
             raise RemediationError(exc.msg, findings + exc.findings, changed=bool(diffs) or exc.changed)
+        if config_error:
+            raise RemediationError(config_error.msg, findings, changed=bool(diffs) or config_error.changed)
         result = {"changed": bool(diffs), "unit": unit, "findings": findings}
         if diffs and self.module._diff:
             result["diff"] = diffs
         return result
+
+    def config(self, findings: list, diffs: list) -> RemediationError | None:
+        """waagent.conf first: a running agent is restarted once it changed, a stopped one reads it when started.
+        A file that cannot be read or edited does not stop the service checks; the error is returned."""
+        params = self.module.params
+        if not params["config"] and not params["config_report"]:
+            return None
+        try:
+            result = AgentConfig(self.module, params["config_path"], params["backup"]).run(
+                params["config"], params["config_report"], restart_agent=True)
+        except RemediationError as exc:
+            findings += exc.findings
+            findings.append(finding("LINUX_AGENT", "config_file", "failed", exc.msg, {"path": params["config_path"]}))
+            return exc
+        findings += result["findings"]
+        if result["changed"]:
+            diffs.append(result["diff"])
+        return None
 
     def with_systemd(self, requested: str, settle_timeout: float, auto_restart: bool, min_version: str,
                      findings: list, diffs: list) -> str | None:
@@ -469,6 +516,9 @@ class AgentService:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
+            config=dict(type="dict", default={}),
+            config_report=dict(type="list", elements="str", default=[]),
+            config_path=dict(type="path", default="/etc/waagent.conf"),
             unit=dict(type="str", default="auto"),
             settle_timeout=dict(type="float", default=3),
             auto_restart=dict(type="bool", default=True),

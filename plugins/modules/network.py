@@ -14,7 +14,9 @@ description:
     on ports 443 and 8443 (managed disks), through the agent's HTTP proxy when C(/etc/waagent.conf) names one.
   - Every failure says which endpoint and how it failed (dns, refused, timeout, unreachable, tls, http).
   - Run it as root, as the agent runs; with C(OS.EnableFirewall=y) the agent drops other users' traffic to the wireserver.
-  - Changes nothing. NSG rules, routes and firewalls are platform changes; the proxy is set by the C(network) role.
+  - When O(http_proxy_host) is given, first sets C(HttpProxy.Host) and C(HttpProxy.Port) in O(config_path), editing only
+    those lines (backup kept), and restarts a running agent if the file changed; the checks then go through that proxy.
+    Everything else is reported. NSG rules, routes and firewalls are platform changes.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -55,21 +57,41 @@ options:
     description: The agent configuration, read for C(HttpProxy.Host) and C(HttpProxy.Port).
     type: path
     default: /etc/waagent.conf
+  http_proxy_host:
+    description: The HTTP proxy the agent must use. Set in O(config_path) when given; left alone when empty.
+    type: str
+    default: ""
+  http_proxy_port:
+    description: The port of O(http_proxy_host).
+    type: int
+    default: 3128
+  backup:
+    description: Keep a copy of O(config_path) before setting the proxy in it.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
-  - azure_backup.remediation.attributes.READ_ONLY
+  - azure_backup.remediation.attributes.FIXES
 """
 
 EXAMPLES = r"""
 - name: Check the VM's way to Azure
   azure_backup.remediation.network:
     storage_host: mystorageaccount.blob.core.windows.net
+
+- name: Point the agent at the proxy, then check through it
+  azure_backup.remediation.network:
+    storage_host: mystorageaccount.blob.core.windows.net
+    http_proxy_host: proxy.corp.example
+    http_proxy_port: 3128
 """
 
 RETURN = r"""
 findings:
-  description: The checks C(dns), C(wireserver), C(storage) and, when the agent uses one, C(proxy).
+  description:
+    - The checks C(dns), C(wireserver), C(storage) and, when the agent uses one, C(proxy); with O(http_proxy_host)
+      also C(config_httpproxy_host) and C(config_httpproxy_port).
   returned: always
   type: list
   elements: dict
@@ -83,6 +105,8 @@ import ssl
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _network as net
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _waagent_conf as conf
+from ansible_collections.azure_backup.remediation.plugins.module_utils._agent_config import AgentConfig
+from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
 
 
@@ -207,10 +231,29 @@ def main() -> None:
             timeout=dict(type="float", default=5),
             ca_file=dict(type="path"),
             config_path=dict(type="path", default="/etc/waagent.conf"),
+            http_proxy_host=dict(type="str", default=""),
+            http_proxy_port=dict(type="int", default=3128),
+            backup=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
-    module.exit_json(changed=False, findings=Probe(module.params).run())
+    params, findings, result, error = module.params, [], {"changed": False}, None
+    if params["http_proxy_host"]:
+        # Before the checks, so they go the way the agent will.
+        settings = {"HttpProxy.Host": params["http_proxy_host"], "HttpProxy.Port": str(params["http_proxy_port"])}
+        try:
+            config = AgentConfig(module, params["config_path"], params["backup"]).run(settings, restart_agent=True)
+            findings += config["findings"]
+            result["changed"] = config["changed"]
+            if config["changed"] and module._diff:
+                result["diff"] = config["diff"]
+        except RemediationError as exc:
+            findings += exc.findings + [finding("NETWORK", "config_file", "failed", exc.msg, {"path": params["config_path"]})]
+            error = exc
+    findings += Probe(params).run()
+    if error:
+        module.fail_json(msg=error.msg, findings=findings, changed=error.changed)
+    module.exit_json(findings=findings, **result)
 
 
 if __name__ == "__main__":

@@ -74,9 +74,11 @@ def test_the_healthy_and_the_fixable_hosts_are_done(run):
 def test_the_corrupt_config_is_a_clear_failure_and_untouched(run):
     vm01 = run["report"]["hosts"]["vm01"]
     assert vm01["status"] == "failed"
-    failed = [f for f in vm01["findings"] if f["status"] == "failed"] or vm01["errors"]
-    messages = " ".join(e.get("msg", "") for e in vm01["errors"])
-    assert "/etc/waagent.conf is not a text file" in messages and "reinstall" in messages, failed
+    failed = [f for f in vm01["findings"] if f["status"] == "failed"]
+    messages = " ".join([f["summary"] for f in failed] + [e.get("msg", "") for e in vm01["errors"]])
+    assert "/etc/waagent.conf is not a text file" in messages and "reinstall" in messages, vm01
+    # The same module went on to the agent itself: its unit was still checked.
+    assert "agent_service" in {f["check"] for f in vm01["findings"]}
     assert run["corrupt_after"] == run["corrupt_before"]
 
 

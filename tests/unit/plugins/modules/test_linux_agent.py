@@ -103,7 +103,8 @@ def run(monkeypatch, run_module, fake, check_mode=False, diff=False, systemd=Tru
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get", "service") else None)
     monkeypatch.setattr(linux_agent.AgentService, "os_release", staticmethod(lambda: {"ID": "debian", "PRETTY_NAME": "Debian 12"}))
-    monkeypatch.setattr(linux_agent.os.path, "isdir", lambda path: systemd and path == "/run/systemd/system")
+    real_isdir = os.path.isdir  # os.path is shared: only systemd's runtime folder is faked
+    monkeypatch.setattr(linux_agent.os.path, "isdir", lambda path: systemd if path == "/run/systemd/system" else real_isdir(path))
     monkeypatch.setattr(linux_agent.time, "sleep", lambda s: None)
     return run_module(linux_agent.main, dict(args, settle_timeout=0), check_mode, diff)
 
@@ -344,3 +345,41 @@ def test_healthy_signs_are_ok(run_):
     result = run_(debian(), log="")
     checks = by_check(result)
     assert [checks[c]["status"] for c in ("agent_python", "agent_dir_noexec", "agent_log")] == ["ok", "ok", "ok"]
+
+
+CONF = "# Azure Linux agent\nExtensions.Enabled=n\nLogs.Verbose=n\n"
+
+
+def test_waagent_conf_is_fixed_in_the_same_execution_and_the_agent_restarted_once(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = debian()
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"}, config_report=["AutoUpdate.Enabled"])
+    found = by_check(result)
+    assert found["config_extensions_enabled"]["status"] == "fixed" and found["agent_service"]["status"] == "ok"
+    assert conf.read_text() == CONF.replace("Extensions.Enabled=n", "Extensions.Enabled=y")
+    assert [c[1] for c in fake.mutating] == ["restart"] and result["changed"]
+    again = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    assert not again["changed"] and by_check(again)["config_extensions_enabled"]["status"] == "ok"
+
+
+def test_check_mode_leaves_waagent_conf_alone(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = debian()
+    result = run_(fake, check_mode=True, diff=True, config_path=str(conf), config={"Logs.Verbose": "y"})
+    assert by_check(result)["config_logs_verbose"]["status"] == "found"
+    assert result["changed"] and result["diff"][0]["after"].endswith("Logs.Verbose=y\n")
+    assert conf.read_text() == CONF and fake.mutating == [] and sorted(os.listdir(tmp_path)) == sorted(
+        ["waagent.conf", "mountinfo", "init.d"])
+
+
+def test_a_corrupt_waagent_conf_fails_but_the_agent_is_still_fixed(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_bytes(b"\xff\xfe\x00garbage")
+    fake = debian(ActiveState="inactive", SubState="dead")
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    assert result["failed"] and "is not a text file" in result["msg"]
+    found = by_check(result)
+    assert found["config_file"]["status"] == "failed" and found["agent_service"]["status"] == "fixed"
+    assert conf.read_bytes() == b"\xff\xfe\x00garbage" and result["changed"]

@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from ansible.module_utils import basic
 from ansible_collections.azure_backup.remediation.plugins.modules import network
 
 VERSIONS = b'<?xml version="1.0"?><Versions><Preferred><Version>2015-04-05</Version></Preferred></Versions>'
@@ -131,3 +132,21 @@ def test_the_agents_dead_proxy_is_found_and_storage_goes_through_it(servers, tmp
 
 def test_no_storage_endpoint_is_skipped(servers, tmp_path):
     assert run(params(servers, tmp_path, storage_host=""))["storage"]["status"] == "skipped"
+
+
+def test_the_proxy_the_inventory_names_is_set_before_the_checks_in_one_execution(servers, tmp_path, run_module, monkeypatch):
+    """The dead proxy is replaced (backup kept) and the checks already go through the new one, found dead too:
+    on loopback no proxy runs, so the point is the order, and that check mode changes nothing."""
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: None)  # no agent to restart here
+    conf = tmp_path / "waagent.conf"
+    conf.write_text("HttpProxy.Host=10.9.9.9\nHttpProxy.Port=3129\n")
+    args = dict(params(servers, tmp_path), http_proxy_host="127.0.0.1", http_proxy_port=servers["closed"])
+    checked = run_module(network.main, args, check_mode=True)
+    assert {f["check"]: f["status"] for f in checked["findings"]}["config_httpproxy_host"] == "found"
+    assert conf.read_text() == "HttpProxy.Host=10.9.9.9\nHttpProxy.Port=3129\n"
+    result = run_module(network.main, args)
+    found = {f["check"]: f for f in result["findings"]}
+    assert found["config_httpproxy_host"]["status"] == "fixed" and found["config_httpproxy_port"]["status"] == "fixed"
+    assert conf.read_text() == "HttpProxy.Host=127.0.0.1\nHttpProxy.Port=%d\n" % servers["closed"]
+    assert found["proxy"]["detail"]["endpoint"] == "127.0.0.1:%d" % servers["closed"] and result["changed"]
+    assert len(list(tmp_path.glob("waagent.conf.*~"))) == 1

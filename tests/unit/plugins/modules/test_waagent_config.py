@@ -8,6 +8,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.azure_backup.remediation.plugins.modules import waagent_config
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_config
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
 
@@ -116,8 +117,8 @@ def test_restart_agent_only_when_the_file_changed(run, monkeypatch, config):
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/" + name if name == "systemctl" else None)
-    real_isdir = waagent_config.os.path.isdir
-    monkeypatch.setattr(waagent_config.os.path, "isdir", lambda path: path == "/run/systemd/system" or (real_isdir(path) and not path.startswith("/run/")))
+    real_isdir = _agent_config.os.path.isdir
+    monkeypatch.setattr(_agent_config.os.path, "isdir", lambda path: path == "/run/systemd/system" or (real_isdir(path) and not path.startswith("/run/")))
     checked = run(check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
     assert calls == [] and "restarted" not in checked
     result = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
