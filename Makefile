@@ -1,11 +1,12 @@
 # Front door. Everything needs root for the test fleet (network namespaces, debootstrap).
 #   make demo    boot test VMs, break them, run fix-backup.yml in check mode, apply, apply again
 #   make test    the whole test suite (what CI runs)
+#   make bench   fix-backup.yml against the hand-written baseline on fleets of 10, 25 and 50 VMs
 VENV ?= .venv
 PYTHON ?= python3
 SANITY_REQS = $(VENV)/lib/python3*/site-packages/ansible_test/_data/requirements
 
-.PHONY: setup system-packages demo test clean
+.PHONY: setup system-packages demo test bench clean
 setup: $(VENV)/.installed $(VENV)/sanity/.installed
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
@@ -29,6 +30,11 @@ demo: setup system-packages
 
 test: setup system-packages
 	tests/run
+
+# Long (an hour or more for all sizes); BENCH_ARGS="--sizes 25 --runs 1" for a quick look.
+bench: setup system-packages
+	$(VENV)/bin/pip install --quiet -r bench/requirements.txt
+	$(VENV)/bin/python bench/fleet-bench $(BENCH_ARGS)
 
 clean:
 	tests/fleet/fleet down
