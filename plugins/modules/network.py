@@ -97,6 +97,7 @@ findings:
   elements: dict
 """
 
+import concurrent.futures
 import http.client
 import os
 import socket
@@ -130,12 +131,16 @@ class Probe:
 
     def dns(self) -> dict:
         names = list(self.p["dns_names"]) + ([self.p["storage_host"]] if self.p["storage_host"] else [])
-        failures, resolved = [], {}
-        for name in names:
+
+        def resolve(name: str) -> tuple:
             try:
-                resolved[name] = sorted({a[4][0] for a in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)})
+                return sorted({a[4][0] for a in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)}), None
             except OSError as exc:
-                failures.append(self.failure(name, exc))
+                return None, self.failure(name, exc)
+
+        answers = dict(zip(names, parallel(resolve, names)))
+        resolved = {name: addrs for name, (addrs, failure) in answers.items() if failure is None}
+        failures = [failure for _addrs, failure in answers.values() if failure]
         detail = {"resolved": resolved, "failures": failures}
         if failures:
             return finding("NETWORK", "dns", "found", "cannot resolve: %s" % net.describe(failures), detail)
@@ -143,16 +148,24 @@ class Probe:
 
     def wireserver(self) -> dict:
         ws, timeout, failures, seen = self.p["wireserver"], self.p["timeout"], [], {}
-        # The agent talks to the wireserver directly, never through the proxy.
-        for port, path in ((self.p["wireserver_port"], "/?comp=versions"), (self.p["hostplugin_port"], "/health")):
+
+        def ask(target: tuple) -> tuple:
+            port, path = target
             try:
                 conn = http.client.HTTPConnection(ws, port, timeout=timeout)
                 conn.request("GET", path, headers={"x-ms-version": "2012-11-30"})
                 response = conn.getresponse()
                 body = response.read(65536).decode("utf-8", "replace")
                 conn.close()
+                return response, body, None
             except (OSError, http.client.HTTPException) as exc:
-                failures.append(self.failure("%s:%d" % (ws, port), exc))
+                return None, None, self.failure("%s:%d" % (ws, port), exc)
+
+        # The agent talks to the wireserver directly, never through the proxy.
+        targets = [(self.p["wireserver_port"], "/?comp=versions"), (self.p["hostplugin_port"], "/health")]
+        for (port, path), (response, body, failure) in zip(targets, parallel(ask, targets)):
+            if failure:
+                failures.append(failure)
                 continue
             seen["%s:%d%s" % (ws, port, path)] = response.status
             versions = path == "/?comp=versions"
@@ -185,17 +198,20 @@ class Probe:
         if not host:
             return finding("NETWORK", "storage", "skipped", "no storage endpoint given (network_storage_host)", {})
         context = ssl.create_default_context(cafile=self.p["ca_file"])
-        failures, ok = [], []
-        for port in self.p["storage_ports"]:
+
+        def handshake(port: int) -> dict:
             endpoint = "%s:%d" % (host, port)
             try:
                 with context.wrap_socket(self.connect(host, port), server_hostname=host) as tls:
-                    ok.append({"endpoint": endpoint, "tls": tls.version()})
-            except (OSError, http.client.HTTPException) as exc:
-                if isinstance(exc, OSError):
-                    failures.append(self.failure(endpoint, exc))
-                else:  # the proxy refused the tunnel
-                    failures.append({"endpoint": endpoint, "kind": "http", "error": str(exc)})
+                    return {"endpoint": endpoint, "tls": tls.version()}
+            except OSError as exc:
+                return dict(self.failure(endpoint, exc), failed=True)
+            except http.client.HTTPException as exc:  # the proxy refused the tunnel
+                return {"endpoint": endpoint, "kind": "http", "error": str(exc), "failed": True}
+
+        answers = parallel(handshake, self.p["storage_ports"])
+        ok = [a for a in answers if not a.get("failed")]
+        failures = [{k: v for k, v in a.items() if k != "failed"} for a in answers if a.get("failed")]
         detail = {"reached": ok, "failures": failures, "via_proxy": "%s:%d" % self.proxy if self.proxy else None}
         if failures:
             via = " through the proxy" if self.proxy else ""
@@ -215,8 +231,17 @@ class Probe:
         return finding("NETWORK", "proxy", "ok", "the agent's proxy %s accepts connections" % endpoint, {"endpoint": endpoint})
 
     def run(self) -> list:
-        found = [self.dns(), self.wireserver(), self.proxy_check(), self.storage()]
+        # Concurrently: a host with one dead endpoint waits one timeout, not one per endpoint.
+        found = parallel(lambda check: check(), [self.dns, self.wireserver, self.proxy_check, self.storage])
         return [f for f in found if f]
+
+
+def parallel(work, items: list) -> list:
+    """work(item) for every item at once, results in the order of items."""
+    if not items:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(work, items))
 
 
 def main() -> None:

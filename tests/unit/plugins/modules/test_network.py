@@ -150,3 +150,28 @@ def test_the_proxy_the_inventory_names_is_set_before_the_checks_in_one_execution
     assert conf.read_text() == "HttpProxy.Host=127.0.0.1\nHttpProxy.Port=%d\n" % servers["closed"]
     assert found["proxy"]["detail"]["endpoint"] == "127.0.0.1:%d" % servers["closed"] and result["changed"]
     assert len(list(tmp_path.glob("waagent.conf.*~"))) == 1
+
+
+def test_storage_ports_are_probed_at_once(servers, tmp_path):
+    """Each server holds its handshake until both ports have a client: probed one after the other,
+    the first would time out waiting for the second. No timing is asserted."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(servers["ca"], servers["ca"].replace("cert.pem", "key.pem"))
+    both = threading.Barrier(2, timeout=10)
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+
+    def serve_once(listener):
+        conn, _addr = listener.accept()
+        try:
+            both.wait()
+            with context.wrap_socket(conn, server_side=True):
+                pass
+        except (threading.BrokenBarrierError, ssl.SSLError, OSError):
+            conn.close()
+
+    for listener in listeners:
+        threading.Thread(target=serve_once, args=(listener,), daemon=True).start()
+    found = run(params(servers, tmp_path, storage_ports=[l.getsockname()[1] for l in listeners], timeout=2))
+    assert found["storage"]["status"] == "ok", found["storage"]
+    for listener in listeners:
+        listener.close()
