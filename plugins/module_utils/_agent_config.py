@@ -82,9 +82,13 @@ class AgentConfig:
             summary = "%s is %s in %s; %s to %s" % (key, "unset" if now.get(key) is None else now[key], self.path, verb, value)
             findings.append(finding(conf.CAUSE_OF.get(key, "LINUX_AGENT"), check_name(key), status, summary, detail))
         if report:
-            reported = {key: now.get(key) for key in report}
+            # As the agent reads them, its defaults included, where the agent can say so.
+            view = self.agent_view()
+            reported = {key: view[key] if view and key in view else now.get(key) for key in report}
+            source = "waagent -show-configuration" if view else self.path
             text = ", ".join("%s=%s" % kv for kv in reported.items())
-            findings.append(finding("LINUX_AGENT", "config_report", "ok", "%s in %s" % (text, self.path), {"values": reported, "path": self.path}))
+            findings.append(finding("LINUX_AGENT", "config_report", "ok", "%s (read with %s)" % (text, source),
+                                    {"values": reported, "path": self.path, "source": source}))
         ignored = conf.not_settings(before)
         if ignored:
             findings.append(finding("LINUX_AGENT", "config_unparsed", "found",
@@ -98,12 +102,26 @@ class AgentConfig:
             backup = replace_file(self.module, self.path, after.encode("utf-8"), self.backup)
             if backup:
                 result["backup_file"] = backup
+            view = self.agent_view()
+            differ = {k: view[k] for k, v in wanted.items() if view and k in view and view[k] != v}
+            if differ:
+                raise RemediationError("%s now says %s, but the agent reads %s (waagent -show-configuration); the backup is %s"
+                                       % (self.path, wanted, differ, backup), findings, changed=True)
             if restart_agent:
                 try:
                     result["restarted"] = self.restart_agent()
                 except RemediationError as exc:
                     raise RemediationError(exc.msg, findings, changed=True)
         return result
+
+    def agent_view(self) -> dict | None:
+        """The settings as the agent itself reads this file; None where it cannot say
+        (no waagent, an agent too old for -show-configuration, a broken agent Python)."""
+        waagent = self.module.get_bin_path("waagent", opt_dirs=["/usr/sbin"])
+        if not waagent:
+            return None
+        rc, out, _err = self.module.run_command([waagent, "-configuration-path:" + self.path, "-show-configuration"])
+        return (conf.parse_show_configuration(out) or None) if rc == 0 else None
 
     def restart_agent(self) -> str | None:
         """Restart the running agent (systemd unit, or init script without systemd); None when none runs."""

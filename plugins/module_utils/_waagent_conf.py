@@ -116,3 +116,15 @@ def set_values(text: str, desired: dict) -> str:
             lines[-1] += newline
         lines.append("%s=%s%s" % (key, value, newline))
     return "".join(lines)
+
+
+def parse_show_configuration(text: str) -> dict:
+    """`waagent -show-configuration`: every option as the agent reads it, defaults included,
+    printed `Key = value` with Python's True/False/None. Returned in the file's terms (y/n, None)."""
+    words = {"True": "y", "False": "n", "None": None}
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(" = ")
+        if sep and key.strip() and " " not in key.strip():
+            values[key.strip()] = words.get(value.strip(), value.strip())
+    return values

@@ -123,3 +123,13 @@ def test_valid_values(key, value):
 def test_invalid_values_say_why(key, value, message):
     with pytest.raises(ValueError, match=message):
         conf.validate(key, value)
+
+
+def test_show_configuration_is_read_in_the_files_terms():
+    fixture = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "waagent-show-configuration-debian12-2.7.3.0.txt")
+    with open(fixture) as handle:
+        values = conf.parse_show_configuration(handle.read())
+    assert values["Extensions.Enabled"] == "y" and values["AutoUpdate.Enabled"] == "n" and values["Logs.Verbose"] == "n"
+    assert values["HttpProxy.Host"] is None and values["Lib.Dir"] == "/var/lib/waagent" and values["OS.HomeDir"] == "/home"
+    assert len(values) == 66
+    assert conf.parse_show_configuration("WALinuxAgent-2.2.47 running on debian 12\nusage: waagent ...") == {}

@@ -25,6 +25,7 @@ class FakeSystemctl:
     python_ok = True
     sysv_running = False  # the init script's state, on a host without systemd
     sysv_start_works = True
+    show_configuration = None  # waagent -show-configuration's output; None: an agent too old to have it
 
     def __init__(self, units, start_fails=False, dies_after_start=False, override_restart=None):
         self.units = {name: dict(state, Id=name) for name, state in units.items()}
@@ -44,6 +45,8 @@ class FakeSystemctl:
             return (0 if verb == "status" and self.sysv_running or verb == "start" and self.sysv_start_works else 3), "", ""
         if tool == "python3":
             return (0, "", "") if self.python_ok else (1, "", "Traceback...\nModuleNotFoundError: No module named 'azurelinuxagent'\n")
+        if tool == "waagent" and cmd[-1] == "-show-configuration":
+            return (0, self.show_configuration, "") if self.show_configuration else (1, "", "unknown command")
         if tool == "waagent":
             return 0, "WALinuxAgent-%s running on debian 12\nPython: 3.11.2\nGoal state agent: %s\n" % (self.version, self.version), ""
         if tool == "apt-get":
@@ -78,7 +81,7 @@ class FakeSystemctl:
 
     @property
     def mutating(self):
-        return [c for c in self.calls if c[1] not in ("show", "--version", "-c") and c[-1] != "status"]
+        return [c for c in self.calls if c[1] not in ("show", "--version", "-c") and c[-1] not in ("status", "-show-configuration")]
 
 
 MOUNTINFO = "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
@@ -383,3 +386,28 @@ def test_a_corrupt_waagent_conf_fails_but_the_agent_is_still_fixed(run_, tmp_pat
     found = by_check(result)
     assert found["config_file"]["status"] == "failed" and found["agent_service"]["status"] == "fixed"
     assert conf.read_bytes() == b"\xff\xfe\x00garbage" and result["changed"]
+
+
+def test_the_reported_settings_are_the_agents_own_view(run_, tmp_path):
+    """AutoUpdate.Enabled is absent from the file; the agent's view gives its effective value."""
+    conf = tmp_path / "waagent.conf"
+    conf.write_text("Extensions.Enabled=y\n")
+    fake = debian()
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "waagent-show-configuration-debian12-2.7.3.0.txt")) as handle:
+        fake.show_configuration = handle.read()
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"}, config_report=["AutoUpdate.Enabled"])
+    report = by_check(result)["config_report"]
+    assert report["detail"]["values"] == {"AutoUpdate.Enabled": "n"}
+    assert report["detail"]["source"] == "waagent -show-configuration"
+    assert ["/bin/waagent", "-configuration-path:" + str(conf), "-show-configuration"] in fake.calls
+
+
+def test_an_edit_the_agent_reads_otherwise_fails_the_host(run_, tmp_path):
+    """After writing, the agent's own view must agree: here it still says Extensions.Enabled=False."""
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = debian()
+    fake.show_configuration = "Extensions.Enabled = False\nLogs.Verbose = False\n"
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    assert result["failed"] and "the agent reads {'Extensions.Enabled': 'n'}" in result["msg"]
+    assert by_check(result)["config_file"]["status"] == "failed" and result["changed"]
