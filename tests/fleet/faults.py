@@ -220,6 +220,23 @@ FAULTS = [
         "check": "systemctl is-active --quiet fleet-high-cpu",
     },
     {
+        "name": "apt-locked",
+        "cause": "LINUX_AGENT",
+        "description": "another package run holds dpkg's lock (an fcntl lock on /var/lib/dpkg/lock-frontend, as apt takes it) "
+                       "for 600 s, in the unit fleet-apt-lock",
+        "run": "systemd-run --quiet --unit=fleet-apt-lock --collect python3 -c \"import fcntl, time; "
+               "f = open('/var/lib/dpkg/lock-frontend', 'w'); fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(600)\"; sleep 1",
+        "check": "! python3 -c \"import fcntl; f = open('/var/lib/dpkg/lock-frontend', 'w'); "
+                 "fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\" 2>/dev/null",
+    },
+    {
+        "name": "apt-repo-missing",
+        "cause": "LINUX_AGENT",
+        "description": "no package repository configured: sources.list emptied (kept as sources.list.fleet-orig), lists removed",
+        "run": "mv /etc/apt/sources.list /etc/apt/sources.list.fleet-orig; : > /etc/apt/sources.list; rm -rf /var/lib/apt/lists/*",
+        "check": "! grep -q '^deb' /etc/apt/sources.list",
+    },
+    {
         "name": "config-corrupt",
         "cause": "LINUX_AGENT",
         "description": "/etc/waagent.conf replaced by binary garbage (not UTF-8, no key=value lines)",

@@ -3,7 +3,9 @@
 Runs the real fix-backup.yml over real fleet VMs: one VM with a corrupt
 /etc/waagent.conf, one with a stopped agent, one healthy, one whose agent cannot
 import its own Python package, and an inventory host nobody answers for (an
-unused address on the fleet's own bridge). A cause that fails on a host does not
+unused address on the fleet's own bridge), and two VMs with an outdated agent that
+cannot be upgraded: dpkg's lock held by another run, or no repository configured.
+A cause that fails on a host does not
 stop that host's other causes, and the hosts where a cause persists get a log bundle. Needs root and
 the fleet images (tests/fleet/fleet build); tests/run's integration stage has both.
 """
@@ -30,19 +32,25 @@ def fleet(*args, check=True):
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fleet-failures")
     # vm01 RHEL-style (corrupt config), vm02 Debian 12 (agent stopped), vm03 Debian 12 (healthy),
-    # vm04 Debian 12 (agent's Python package gone: report-only, the agent cannot be started).
-    fleet("up", "4", "--variant=rhel", "--variant=debian12", "--variant=debian12", "--variant=debian12")
+    # vm04 Debian 12 (agent's Python package gone: report-only, the agent cannot be started),
+    # vm05 and vm06 with bullseye's agent 2.2.47 (dpkg locked; no repository).
+    fleet("up", "6", "--variant=rhel", "--variant=debian12", "--variant=debian12", "--variant=debian12",
+          "--variant=debian12-oldagent", "--variant=debian12-oldagent")
     try:
         fleet("break", "vm01", "config-corrupt")
         fleet("break", "vm02", "agent-stopped")
         fleet("break", "vm04", "agent-python-broken")
+        fleet("break", "vm05", "apt-locked")
+        fleet("break", "vm06", "apt-repo-missing")
         corrupt_before = fleet("exec", "vm01", "--", "sha256sum", "/etc/waagent.conf")
         inventory = tmp / "inventory.yml"
         # vm99: on the fleet's bridge, no VM behind it, so SSH fails fast and locally.
         inventory.write_text(fleet("inventory") + "            vm99:\n              ansible_host: 10.213.0.99\n"
                              "              ansible_ssh_common_args: '-o ConnectTimeout=5 -o StrictHostKeyChecking=no'\n")
         env = dict(os.environ, AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
-        proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "fix-backup.yml", "-l", "vms"],
+        # A short lock wait: the point is that a held lock ends in a clear failure, not in a hang.
+        proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "fix-backup.yml", "-l", "vms",
+                               "-e", "linux_agent_package_lock_timeout=5"],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
         [report] = glob.glob(str(tmp / "reports" / "*.json"))
         with open(report) as handle:
@@ -99,8 +107,8 @@ def test_a_broken_agent_python_is_reported_and_fails_with_its_remedy(run):
 
 def test_hosts_where_a_cause_persists_get_a_log_bundle_the_others_none(run):
     report = run["report"]["hosts"]
-    assert {name for name, entry in report.items() if entry.get("log_bundle")} == {"vm01", "vm04"}
-    assert [b.split("-")[0] for b in run["bundles"]] == ["vm01", "vm04"]
+    assert {name for name, entry in report.items() if entry.get("log_bundle")} == {"vm01", "vm04", "vm05", "vm06"}
+    assert [b.split("-")[0] for b in run["bundles"]] == ["vm01", "vm04", "vm05", "vm06"]
     with tarfile.open(report["vm04"]["log_bundle"]) as tar:
         names = tar.getnames()
         manifest = json.load(tar.extractfile("MANIFEST.json"))
@@ -117,3 +125,15 @@ def test_the_unreachable_host_is_in_the_report(run):
 def test_the_network_checks_aimed_at_the_fleet_not_at_azure(run):
     wireserver = [f for f in run["report"]["hosts"]["vm03"]["findings"] if f["check"] == "wireserver"]
     assert wireserver and "10.213.0.1" in wireserver[0]["summary"] and "168.63.129.16" not in wireserver[0]["summary"]
+
+
+@pytest.mark.parametrize("vm, says", [
+    ("vm05", "Unable to acquire the dpkg frontend lock"),          # another package run holds dpkg's lock
+    ("vm06", "the configured repositories offer no newer agent"),  # nothing to upgrade from
+])
+def test_an_agent_that_cannot_be_upgraded_fails_that_host_clearly(run, vm, says):
+    entry = run["report"]["hosts"][vm]
+    version = [f for f in entry["findings"] if f["check"] == "agent_version"]
+    assert [f["status"] for f in version] == ["failed"] and entry["status"] == "failed"
+    assert says in run["proc"].stdout, run["proc"].stdout[-3000:]
+    assert "2.2.47" in version[0]["summary"]
