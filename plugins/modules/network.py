@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: network
-short_description: Check that a Linux VM reaches what Azure Backup needs (cause NETWORK)
+short_description: Check that a Linux VM reaches what Azure Backup needs, set the agent's proxy (cause NETWORK)
 version_added: 0.1.0
 description:
   - From the VM itself, checks name resolution of the Azure names, TCP to the wireserver on ports 80 and 32526,

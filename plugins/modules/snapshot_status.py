@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: snapshot_status
-short_description: Report why a Linux VM's snapshot status may be unavailable (cause SNAPSHOT_STATUS)
+short_description: Check why a Linux VM's snapshots may fail, switch it to DHCP on request (cause SNAPSHOT_STATUS)
 version_added: 0.1.0
 description:
   - Reports whether the guest configures its primary interface by DHCP. Azure hands the route to its wireserver out
