@@ -158,7 +158,7 @@ def test_storage_ports_are_probed_at_once(servers, tmp_path):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(servers["ca"], servers["ca"].replace("cert.pem", "key.pem"))
     both = threading.Barrier(2, timeout=10)
-    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    listeners = [socket.create_server(("127.0.0.1", 0)), socket.create_server(("127.0.0.1", 0))]
 
     def serve_once(listener):
         conn, _addr = listener.accept()
