@@ -48,3 +48,17 @@ def limits(data: list[dict]) -> dict:
     """Which limits the data disks break."""
     too_big = [d for d in data if d["size_bytes"] > MAX_DISK_GB * 2**30]
     return {"count": len(data), "too_many": len(data) > MAX_DATA_DISKS, "too_big": too_big}
+
+
+def judge(data: list[dict]) -> tuple:
+    """(status, summary, detail) of the DISK_LIMITS finding for these data disks, on Linux and Windows alike."""
+    verdict = limits(data)
+    detail = dict(verdict, disks=data, max_disks=MAX_DATA_DISKS, max_disk_gb=MAX_DISK_GB)
+    problems = []
+    if verdict["too_many"]:
+        problems.append("%d data disks, more than the %d VM backup supports" % (verdict["count"], MAX_DATA_DISKS))
+    if verdict["too_big"]:
+        problems.append("over %d GB: %s" % (MAX_DISK_GB, ", ".join("%s (%d GB)" % (d["disk"], d["size_bytes"] // 2**30) for d in verdict["too_big"])))
+    if problems:
+        return "found", "; ".join(problems) + ": back these disks up another way or resize", detail
+    return "ok", "%d data disk(s), none over %d GB" % (verdict["count"], MAX_DISK_GB), detail

@@ -53,16 +53,7 @@ def inspect() -> dict:
             for link in glob.glob("/dev/disk/azure/scsi1/lun*") if link.rsplit("lun", 1)[1].isdigit()}
     with open("/proc/mounts") as handle:
         data = limits.data_disks(disks, handle.read(), luns)
-    verdict = limits.limits(data)
-    detail = dict(verdict, disks=data, max_disks=limits.MAX_DATA_DISKS, max_disk_gb=limits.MAX_DISK_GB)
-    problems = []
-    if verdict["too_many"]:
-        problems.append("%d data disks, more than the %d VM backup supports" % (verdict["count"], limits.MAX_DATA_DISKS))
-    if verdict["too_big"]:
-        problems.append("over %d GB: %s" % (limits.MAX_DISK_GB, ", ".join("%s (%d GB)" % (d["disk"], d["size_bytes"] // 2**30) for d in verdict["too_big"])))
-    if problems:
-        return finding("DISK_LIMITS", "data_disks", "found", "; ".join(problems) + ": back these disks up another way or resize", detail)
-    return finding("DISK_LIMITS", "data_disks", "ok", "%d data disk(s), none over %d GB" % (verdict["count"], limits.MAX_DISK_GB), detail)
+    return finding("DISK_LIMITS", "data_disks", *limits.judge(data))
 
 
 def main() -> None:

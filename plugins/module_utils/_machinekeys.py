@@ -1,0 +1,143 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This is a private module_utils file: it may change without notice.
+"""MachineKeys (cause MACHINEKEYS): compare the folder's DACL with Windows' default, by SID and access mask.
+
+Account names are localised ("Jeder", "VORDEFINIERT\\Administratoren"), SDDL is not: the ACL is
+read as SDDL and compared ACE by ACE after aliases and rights letters are turned into SIDs and masks.
+Only the DACL counts: the owner differs between installs and repair scripts (SYSTEM or Administrators).
+"""
+
+from __future__ import annotations
+
+import re
+
+PATH = r"C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys"
+# Captured on Windows Server 2012 R2 (shared/reference/windows); Microsoft's vmassist uses the same.
+DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
+# Certificates article 000 says to delete (issued to), and the issuer newer articles name.
+CERTIFICATE_NAMES = ("Windows Azure Service Management for Extensions", "Windows Azure CRP Certificate Generator")
+
+# SDDL account aliases a file ACL may carry (the subset of [MS-DTYP] 2.4.2.4 that appears on local folders).
+SID_ALIASES = {
+    "WD": "S-1-1-0", "CO": "S-1-3-0", "CG": "S-1-3-1", "OW": "S-1-3-4", "NU": "S-1-5-2", "IU": "S-1-5-4",
+    "SU": "S-1-5-6", "AN": "S-1-5-7", "PS": "S-1-5-10", "AU": "S-1-5-11", "RC": "S-1-5-12", "SY": "S-1-5-18",
+    "LS": "S-1-5-19", "NS": "S-1-5-20", "BA": "S-1-5-32-544", "BU": "S-1-5-32-545", "BG": "S-1-5-32-546",
+    "PU": "S-1-5-32-547", "AO": "S-1-5-32-548", "SO": "S-1-5-32-549", "PO": "S-1-5-32-550", "BO": "S-1-5-32-551",
+    "RE": "S-1-5-32-552", "RU": "S-1-5-32-554", "RD": "S-1-5-32-555", "NO": "S-1-5-32-556", "IS": "S-1-5-32-568",
+    "AC": "S-1-15-2-1", "LW": "S-1-16-4096", "ME": "S-1-16-8192", "HI": "S-1-16-12288", "SI": "S-1-16-16384",
+}
+# The English names, for people reading a finding; the comparison never uses them.
+SID_NAMES = {
+    "S-1-1-0": "Everyone", "S-1-3-0": "CREATOR OWNER", "S-1-5-11": "NT AUTHORITY\\Authenticated Users",
+    "S-1-5-18": "NT AUTHORITY\\SYSTEM", "S-1-5-19": "NT AUTHORITY\\LOCAL SERVICE", "S-1-5-20": "NT AUTHORITY\\NETWORK SERVICE",
+    "S-1-5-32-544": "BUILTIN\\Administrators", "S-1-5-32-545": "BUILTIN\\Users",
+}
+
+# Rights letters ([MS-DTYP] 2.4.2.4 access_right); generic rights as they map onto files and folders.
+RIGHTS = {
+    "FA": 0x1F01FF, "FR": 0x120089, "FW": 0x120116, "FX": 0x1200A0,
+    "GA": 0x1F01FF, "GR": 0x120089, "GW": 0x120116, "GX": 0x1200A0,
+    "RC": 0x20000, "SD": 0x10000, "WD": 0x40000, "WO": 0x80000,
+    "CC": 0x1, "DC": 0x2, "LC": 0x4, "SW": 0x8, "RP": 0x10, "WP": 0x20, "DT": 0x40, "LO": 0x80, "CR": 0x100,
+    "KA": 0xF003F, "KR": 0x20019, "KW": 0x20006, "KX": 0x20019,
+}
+_ACE_TYPES = {"A": "allow", "D": "deny", "OA": "allow_object", "OD": "deny_object", "AU": "audit", "AL": "alarm"}
+_ACE_FLAGS = ("OI", "CI", "NP", "IO", "ID", "SA", "FA")
+
+_DACL = re.compile(r"D:([A-Z]*)((?:\([^)]*\))*)")
+_ACE = re.compile(r"\(([^)]*)\)")
+
+
+def _mask(rights: str) -> int:
+    if re.match(r"^0[xX][0-9a-fA-F]+$", rights):
+        return int(rights, 16)
+    if re.match(r"^\d+$", rights):
+        return int(rights)
+    if len(rights) % 2 or not all(rights[i:i + 2] in RIGHTS for i in range(0, len(rights), 2)):
+        raise ValueError("unknown access rights %r" % rights)
+    mask = 0
+    for i in range(0, len(rights), 2):
+        mask |= RIGHTS[rights[i:i + 2]]
+    return mask
+
+
+def _sid(text: str) -> str:
+    if text in SID_ALIASES:
+        return SID_ALIASES[text]
+    if re.match(r"^S-\d+(-\d+)+$", text):
+        return text
+    raise ValueError("unknown account %r" % text)
+
+
+def _flags(text: str) -> tuple:
+    found = tuple(text[i:i + 2] for i in range(0, len(text), 2))
+    if len(text) % 2 or any(f not in _ACE_FLAGS for f in found):
+        raise ValueError("unknown ACE flags %r" % text)
+    return tuple(sorted(found))
+
+
+def parse_dacl(sddl: str) -> dict:
+    """The DACL of an SDDL string: {protected, aces: [{type, flags, mask, sid}]}. ValueError when it is not SDDL."""
+    match = _DACL.search(sddl or "")
+    if not match:
+        raise ValueError("no DACL (D:) in %r" % sddl)
+    aces = []
+    for body in _ACE.findall(match.group(2)):
+        fields = body.split(";")
+        if len(fields) < 6 or fields[0] not in _ACE_TYPES:
+            raise ValueError("not an ACE: (%s)" % body)
+        aces.append({"type": _ACE_TYPES[fields[0]], "flags": _flags(fields[1]), "mask": _mask(fields[2]), "sid": _sid(fields[5])})
+    return {"protected": "P" in match.group(1), "aces": aces}
+
+
+def _key(ace: dict) -> tuple:
+    return (ace["type"], ace["flags"], ace["mask"], ace["sid"])
+
+
+def describe_ace(ace: dict) -> str:
+    """"allow Everyone (S-1-1-0) 0x12019f" -- for people, in English."""
+    name = SID_NAMES.get(ace["sid"])
+    who = "%s (%s)" % (name, ace["sid"]) if name else ace["sid"]
+    flags = " [%s]" % ",".join(ace["flags"]) if ace["flags"] else ""
+    return "%s %s 0x%x%s" % (ace["type"], who, ace["mask"], flags)
+
+
+def compare(actual_sddl: str, default_sddl: str = DEFAULT_SDDL) -> dict:
+    """How the DACL differs from the default: {default, missing, extra, inherits}; default=True when equal.
+
+    Order does not matter (Windows sorts ACEs canonically). A DACL that is not protected takes
+    inherited ACEs from ProgramData, which the default does not have: that alone makes it differ.
+    """
+    actual, wanted = parse_dacl(actual_sddl), parse_dacl(default_sddl)
+    have = [_key(a) for a in actual["aces"]]
+    want = [_key(a) for a in wanted["aces"]]
+    missing = [a for a in wanted["aces"] if _key(a) not in have]
+    extra = [a for a in actual["aces"] if _key(a) not in want]
+    inherits = actual["protected"] != wanted["protected"]
+    return {
+        "default": not missing and not extra and not inherits and sorted(have) == sorted(want),
+        "missing": [describe_ace(a) for a in missing],
+        "extra": [describe_ace(a) for a in extra],
+        "inherits": inherits,
+    }
+
+
+def dacl_part(sddl: str) -> str:
+    """'D:PAI(...)(...)' of a full SDDL: what is written back, leaving owner and group alone."""
+    match = _DACL.search(sddl)
+    if not match:
+        raise ValueError("no DACL (D:) in %r" % sddl)
+    return match.group(0)
+
+
+def stale_certificates(certificates: list[dict], names: tuple = CERTIFICATE_NAMES) -> list[dict]:
+    """Certificates in LocalMachine\\My issued to or by one of ``names`` (CN match, case-insensitive)."""
+    wanted = [n.lower() for n in names]
+
+    def common_names(dn: str) -> list[str]:
+        return [m.strip().lower() for m in re.findall(r"(?:^|,)\s*(?:CN|DC)=([^,]+)", dn or "")]
+
+    return [c for c in certificates
+            if any(cn in wanted for cn in common_names(c.get("subject", "")) + common_names(c.get("issuer", "")))]

@@ -1,0 +1,46 @@
+"""The small Windows decisions: network probe outcomes, snapshot settings, BitLocker."""
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_network as winnet
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
+
+
+def test_socket_errors_become_the_linux_words():
+    probes = [
+        {"endpoint": "a:80", "error_code": ""},
+        {"endpoint": "a:32526", "error_code": "AccessDenied", "error": "An attempt was made to access a socket in a way forbidden by its access permissions"},
+        {"endpoint": "b:443", "error_code": "TimedOut", "error": "no answer"},
+        {"endpoint": "c", "error_code": "HostNotFound", "error": "No such host is known."},
+        {"endpoint": "d:1", "error_code": "SomethingNew"},
+    ]
+    assert [(f["endpoint"], f["kind"]) for f in winnet.failures(probes)] == [
+        ("a:32526", "blocked"), ("b:443", "timeout"), ("c", "dns"), ("d:1", "error")]
+
+
+def test_copy_backup_wanted_and_set():
+    assert snap.copy_backup_wanted([], False) is None
+    assert snap.copy_backup_wanted(["MSSQLSERVER"], False) == "SQL Server is installed (MSSQLSERVER)"
+    assert snap.copy_backup_wanted([], True).startswith("requested")
+    assert snap.copy_backup_set({"type": "String", "data": "true"})
+    assert not snap.copy_backup_set({"type": "DWord", "data": "1"})
+    assert not snap.copy_backup_set({"type": "String", "data": "FALSE"})
+    assert not snap.copy_backup_set(None)
+
+
+def test_primary_nic_is_the_one_with_the_cheapest_default_route():
+    nics = [{"alias": "a", "default_route_metric": None}, {"alias": "b", "default_route_metric": 25}, {"alias": "c", "default_route_metric": 15}]
+    assert snap.primary_nic(nics)["alias"] == "c"
+    assert snap.primary_nic([{"alias": "only", "default_route_metric": None}])["alias"] == "only"
+    assert snap.primary_nic([{"alias": "a"}, {"alias": "b"}]) is None
+
+
+def test_memory_percent_used():
+    assert snap.memory_percent_used(8388608, 419430) == 95.0
+    assert snap.memory_percent_used(0, 0) is None
+
+
+def test_bitlocker_locked_and_protected():
+    volumes = [{"mount": "C:", "protection_status": 1, "lock_status": 0}, {"mount": "F:", "protection_status": 2, "lock_status": 1},
+               {"mount": "G:", "protection_status": 0, "lock_status": 0}]
+    assert bitlocker.locked(volumes) == [{"volume": "F:", "protection": "unknown", "lock": "locked"}]
+    assert bitlocker.protected(volumes) == [{"volume": "C:", "protection": "on", "lock": "unlocked"}]
