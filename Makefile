@@ -8,6 +8,7 @@ SANITY_REQS = $(VENV)/lib/python3*/site-packages/ansible_test/_data/requirements
 
 .PHONY: setup system-packages demo test bench clean
 setup: $(VENV)/.installed $(VENV)/sanity/.installed
+	tests/winsim/install-ansible-windows
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
