@@ -32,6 +32,26 @@ attributes:
     platforms: posix
 """
 
+    # Windows causes: action plugins on the controller driving the VM through ansible.windows modules.
+    WINDOWS = r"""
+options: {}
+requirements:
+  - The C(ansible.windows) collection on the controller, and the VM reached over WinRM or PSRP as an administrator.
+notes:
+  - Runs on the controller. One read-only PowerShell script, sent through M(ansible.windows.win_powershell),
+    reads everything the cause needs in one round trip; the controller decides; only what differs is changed,
+    through the ansible.windows module made for it.
+  - Tested against the collection's simulated Windows hosts behind a real WinRM endpoint, not yet on real Windows.
+attributes:
+  action:
+    description: The module is an action plugin; it runs on the controller and sends ansible.windows modules to the VM.
+    support: full
+  platform:
+    description: Target operating systems this module runs on.
+    support: full
+    platforms: windows
+"""
+
     # Modules that fix: full check mode and diff.
     FIXES = r"""
 options: {}

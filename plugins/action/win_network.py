@@ -1,0 +1,133 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NETWORK on Windows: from the VM, Azure names resolve and the wireserver (80, 32526) and storage
+(443, 8443) accept connections; the WinHTTP proxy is set when the inventory names one."""
+
+from __future__ import annotations
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _network as net
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_network as winnet
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
+
+READ = r"""#azure_backup.remediation/network.read
+# Resolves the names and opens a TCP connection to each endpoint from the VM, all at once, each
+# within the timeout. Errors are .NET SocketError names, the same on every Windows language. Reads only.
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    [string[]]$Names,
+    [string[]]$Endpoints,
+    [int]$TimeoutMs
+)
+$ErrorActionPreference = 'Stop'
+$Ansible.Changed = $false
+
+function Get-SocketError {
+    param($Exception)
+    $inner = $Exception.GetBaseException()
+    if ($inner -is [System.Net.Sockets.SocketException]) {
+        @{ error_code = [string]$inner.SocketErrorCode; error = $inner.Message }
+    }
+    else {
+        @{ error_code = 'Error'; error = $inner.Message }
+    }
+}
+
+$dns = @(foreach ($name in $Names) {
+        try {
+            $addresses = [System.Net.Dns]::GetHostAddresses($name) | ForEach-Object { $_.IPAddressToString }
+            @{ endpoint = $name; addresses = @($addresses); error_code = '' }
+        }
+        catch {
+            (Get-SocketError -Exception $_.Exception) + @{ endpoint = $name }
+        }
+    })
+
+# Start every connection first, then wait: the slowest endpoint, not their sum, bounds the time.
+$pending = @(foreach ($endpoint in $Endpoints) {
+        $hostName, $port = $endpoint -split ':(?=\d+$)'
+        $client = [System.Net.Sockets.TcpClient]::new()
+        @{ endpoint = $endpoint; client = $client; task = $client.ConnectAsync($hostName, [int]$port) }
+    })
+$deadline = [DateTime]::UtcNow.AddMilliseconds($TimeoutMs)
+$tcp = @(foreach ($probe in $pending) {
+        $left = [Math]::Max(0, [int]($deadline - [DateTime]::UtcNow).TotalMilliseconds)
+        try {
+            if ($probe.task.Wait($left)) {
+                @{ endpoint = $probe.endpoint; error_code = '' }
+            }
+            else {
+                @{ endpoint = $probe.endpoint; error_code = 'TimedOut'; error = "no answer within $TimeoutMs ms" }
+            }
+        }
+        catch {
+            (Get-SocketError -Exception $_.Exception) + @{ endpoint = $probe.endpoint }
+        }
+        finally {
+            $probe.client.Dispose()
+        }
+    })
+
+$Ansible.Result = @{ dns = $dns; tcp = $tcp }
+"""
+
+
+class ActionModule(WinCauseAction):
+    CAUSE = "NETWORK"
+    ARGUMENT_SPEC = {
+        "wireserver": {"type": "str", "default": net.WIRESERVER},
+        "wireserver_port": {"type": "int", "default": 80},
+        "hostplugin_port": {"type": "int", "default": 32526},
+        "storage_host": {"type": "str", "default": ""},
+        "storage_ports": {"type": "list", "elements": "int", "default": list(net.STORAGE_PORTS)},
+        "dns_names": {"type": "list", "elements": "str", "default": ["management.azure.com"]},
+        "timeout": {"type": "float", "default": 5},
+        "http_proxy": {"type": "str", "default": ""},
+        "http_proxy_bypass": {"type": "list", "elements": "str", "default": []},
+    }
+
+    def check_and_fix(self) -> None:
+        # The proxy first, like on Linux: what the agent uses is in place before it is judged.
+        self.check_proxy()
+        a = self.args
+        wireserver = ["%s:%d" % (a["wireserver"], p) for p in (a["wireserver_port"], a["hostplugin_port"])]
+        storage = ["%s:%d" % (a["storage_host"], p) for p in a["storage_ports"]] if a["storage_host"] else []
+        names = list(a["dns_names"]) + ([a["storage_host"]] if a["storage_host"] else [])
+        state = self.read(READ, "the way to Azure", Names=names, Endpoints=wireserver + storage, TimeoutMs=int(a["timeout"] * 1000))
+        dns, tcp = state.get("dns") or [], state.get("tcp") or []
+        self.judge("dns", dns, "%d Azure names resolve" % len(names), "cannot resolve")
+        self.judge("wireserver", [p for p in tcp if p["endpoint"] in wireserver], "wireserver %s accepts connections on %d and %d"
+                   % (a["wireserver"], a["wireserver_port"], a["hostplugin_port"]), "wireserver unreachable")
+        if storage:
+            self.judge("storage", [p for p in tcp if p["endpoint"] in storage], "storage %s accepts connections on %s"
+                       % (a["storage_host"], ", ".join(str(p) for p in a["storage_ports"])), "storage unreachable")
+        else:
+            self.add("storage", "skipped", "no storage endpoint given (network_storage_host)", {})
+
+    def judge(self, check: str, probes: list[dict], ok: str, bad: str) -> None:
+        failures = winnet.failures(probes)
+        detail = {"probes": probes, "failures": failures}
+        if failures:
+            self.add(check, "found", "%s: %s. NSG rules, routes and firewalls are platform changes: fix them there"
+                     % (bad, net.describe(failures)), detail)
+        else:
+            self.add(check, "ok", ok, detail)
+
+    def check_proxy(self) -> None:
+        proxy = self.args["http_proxy"]
+        if not proxy:
+            self.add("proxy", "skipped", "no proxy named (network_http_proxy_host): WinHTTP left as it is", {})
+            return
+        # win_http_proxy reads, compares and sets WinHTTP's proxy in one call, in check mode too.
+        answer = self._execute_module(module_name="ansible.windows.win_http_proxy", task_vars=self.task_vars,
+                                      module_args={"proxy": proxy, "bypass": self.args["http_proxy_bypass"] or None})
+        if answer.get("failed"):
+            self.add("proxy", "failed", "setting the WinHTTP proxy to %s failed: %s" % (proxy, answer.get("msg")), {"proxy": proxy})
+            return
+        before = (answer.get("diff") or {}).get("before") or {}
+        detail = {"proxy": proxy, "bypass": self.args["http_proxy_bypass"], "before": before}
+        if answer.get("changed"):
+            self.diff("WinHTTP proxy", "%s\n" % (before or "direct access"), "proxy %s\n" % proxy)
+            self.add("proxy", self.fixed_or_found(), "WinHTTP proxy was %s: %s %s" % (before.get("proxy") or "not set",
+                     "would set it to" if self.check_mode else "set to", proxy), detail)
+        else:
+            self.add("proxy", "ok", "WinHTTP uses proxy %s" % proxy, detail)

@@ -1,0 +1,55 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The code is the action plugin of the same name (plugins/action/); this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: win_snapshot_status
+short_description: Check what keeps a Windows VM's snapshot from being taken (cause SNAPSHOT_STATUS)
+version_added: 0.2.0
+description:
+  - Sets C(HKLM\SOFTWARE\Microsoft\BCDRAGENT) C(USEVSSCOPYBACKUP) to C(TRUE) (REG_SZ) where SQL Server is installed,
+    or on request (O(use_vss_copy_backup)), as article 001 says for VMs with SQL Server backups.
+  - Reports a primary network interface with a static IPv4 address (Azure gives the address by DHCP); switches it to
+    DHCP only with O(fix_dhcp).
+  - Reports CPU load and memory use above the thresholds, with the figures.
+author:
+  - Azure Backup Remediation maintainers (@azure-backup-remediation)
+options:
+  use_vss_copy_backup:
+    description: Set C(USEVSSCOPYBACKUP) even where no SQL Server is installed.
+    type: bool
+    default: false
+  fix_dhcp:
+    description: Switch a static primary interface to DHCP. The WinRM connection may drop for a moment.
+    type: bool
+    default: false
+  cpu_threshold:
+    description: Processor load in percent above which the VM is reported as busy.
+    type: float
+    default: 90
+  memory_threshold:
+    description: Memory use in percent above which the VM is reported.
+    type: float
+    default: 90
+extends_documentation_fragment:
+  - azure_backup.remediation.attributes
+  - azure_backup.remediation.attributes.WINDOWS
+  - azure_backup.remediation.attributes.FIXES
+"""
+
+EXAMPLES = r"""
+- name: Check the snapshot settings
+  azure_backup.remediation.win_snapshot_status:
+"""
+
+RETURN = r"""
+findings:
+  description: The checks C(vss_copy_backup), C(dhcp), C(cpu_load) and C(memory_pressure).
+  returned: always
+  type: list
+  elements: dict
+"""

@@ -1,0 +1,50 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The code is the action plugin of the same name (plugins/action/); this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: win_vss_writers
+short_description: Restart the services of VSS writers in a bad state (cause VSS_WRITERS)
+version_added: 0.2.0
+description:
+  - Runs C(vssadmin list writers) on the VM and reads it by structure and the numeric state, so localised
+    Windows (German and others) is read alike. Reports every writer's state and last error.
+  - Restarts the service of every writer whose state is not C([1]), once per service, then lists the writers again
+    and fails the host for writers still bad.
+  - A writer's service comes from a built-in table (the community table, without its rows known to be wrong) and
+    O(services). A writer with no known service is reported, never guessed at.
+  - Restarts nothing while the backup extension is taking a snapshot: writers change state during a backup.
+author:
+  - Azure Backup Remediation maintainers (@azure-backup-remediation)
+options:
+  services:
+    description: Writer name to service name, on top of the built-in table. An empty value removes a built-in row.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - azure_backup.remediation.attributes
+  - azure_backup.remediation.attributes.WINDOWS
+  - azure_backup.remediation.attributes.FIXES
+"""
+
+EXAMPLES = r"""
+- name: Restart the services of failed VSS writers
+  azure_backup.remediation.win_vss_writers:
+
+- name: Name the service of a writer the table lacks
+  azure_backup.remediation.win_vss_writers:
+    services:
+      Task Scheduler Writer: Schedule
+"""
+
+RETURN = r"""
+findings:
+  description: C(writers) (every writer with state and last error) and one C(writer_<name>) per writer in a bad state.
+  returned: always
+  type: list
+  elements: dict
+"""

@@ -1,0 +1,126 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every Windows cause's action plugin shares.
+
+A Windows cause runs on the controller: one PowerShell script (through ansible.windows.win_powershell)
+reads everything the cause needs in one round trip, pure functions in module_utils decide, and only
+what differs is changed, through the ansible.windows module made for it. In check mode nothing is
+sent that could change the VM: the read-only scripts declare SupportsShouldProcess, so
+win_powershell runs them in check mode too, and fixes are reported as ``found`` instead of run.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_service as svc
+from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+
+# A PowerShell function read scripts put right after their param block: one service as
+# _win_service decides on it. Win32_Service's State and StartMode are not localised.
+GET_SERVICE_STATE = r"""
+function Get-ServiceState {
+    param([string]$Name)
+    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='$Name'"
+    if (-not $service) {
+        return @{ name = $Name; exists = $false }
+    }
+    @{
+        name = $Name; exists = $true; state = $service.State; start_mode = $service.StartMode
+        delayed = [bool]$service.DelayedAutoStart; path = $service.PathName
+    }
+}
+"""
+
+# Nested results deeper than win_powershell's depth come back as type names; ours are at most 4 deep.
+_RESULT_DEPTH = 6
+
+
+class WinCauseAction(ActionBase):
+    """Subclasses set CAUSE and ARGUMENT_SPEC and implement check_and_fix()."""
+
+    CAUSE = ""
+    ARGUMENT_SPEC: dict = {}
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _validated, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        self.task_vars = task_vars or {}
+        self.check_mode = bool(self._task.check_mode)
+        self.findings, self.diffs, self.changed = [], [], False
+        try:
+            self.check_and_fix()
+        except RemediationError as exc:
+            return dict(result, failed=True, changed=self.changed, msg=exc.msg, findings=self.findings + exc.findings)
+        result.update(changed=self.changed, findings=self.findings)
+        if self.diffs and self._task.diff:
+            result["diff"] = self.diffs
+        failed = [f for f in self.findings if f["status"] == "failed"]
+        if failed:
+            result.update(failed=True, msg="; ".join(f["summary"] for f in failed))
+        return result
+
+    def check_and_fix(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def host(self) -> str:
+        return self.task_vars.get("inventory_hostname", "this host")
+
+    def add(self, check: str, status: str, summary: str, detail: dict | None = None, severity: str | None = None) -> dict:
+        entry = finding(self.CAUSE, check, status, summary, detail, severity)
+        self.findings.append(entry)
+        return entry
+
+    def diff(self, header: str, before: str, after: str) -> None:
+        self.diffs.append({"before_header": header, "after_header": header, "before": before, "after": after})
+
+    def fixed_or_found(self) -> str:
+        """The status of a problem this run repairs: ``found`` in check mode, ``fixed`` otherwise.
+        Either way the task reports changed, as check mode must for what it would change."""
+        self.changed = True
+        return "found" if self.check_mode else "fixed"
+
+    def ensure_service(self, check: str, service: dict, missing: str, automatic: bool = False, restart: bool = False) -> None:
+        """A service that must run (and start automatically): ok, or started/set through win_service.
+        ``missing`` says what to do when it is not installed (that is reported, never guessed at)."""
+        detail = {"service": service["name"], "before": svc.describe(service)}
+        if not service.get("exists"):
+            self.add(check, "found", "%s is not installed: %s" % (service["name"], missing), detail)
+            return
+        change = svc.changes(service, running=True, automatic=automatic, restart=restart)
+        if not change:
+            self.add(check, "ok", detail["before"], detail)
+            return
+        action = svc.would(service, change)
+        if not self.check_mode:
+            self.apply("win_service", action, name=service["name"], **change)
+        detail["after"] = svc.describe(svc.after(service, change))
+        self.diff("service %s" % service["name"], detail["before"] + "\n", detail["after"] + "\n")
+        self.add(check, self.fixed_or_found(), "%s: %s%s" % (detail["before"], "would " if self.check_mode else "", action), detail)
+
+    def read(self, script: str, purpose: str, **parameters) -> dict:
+        """Run a read-only script; its $Ansible.Result. ``purpose`` says what it reads, for the error."""
+        answer = self._execute_module(
+            module_name="ansible.windows.win_powershell",
+            module_args={"script": script, "parameters": parameters, "depth": _RESULT_DEPTH, "error_action": "stop"},
+            task_vars=self.task_vars,
+        )
+        if answer.get("failed") or answer.get("skipped"):
+            raise RemediationError("%s: reading %s on %s failed: %s. Nothing was changed; the VM's WinRM user needs "
+                                   "administrator rights." % (self.CAUSE, purpose, self.host, _why(answer)), changed=self.changed)
+        return answer.get("result") or {}
+
+    def apply(self, module: str, purpose: str, **args) -> dict:
+        """Run an ansible.windows module that changes the VM (never in check mode: callers report instead)."""
+        answer = self._execute_module(module_name="ansible.windows." + module, module_args=args, task_vars=self.task_vars)
+        if answer.get("failed"):
+            raise RemediationError("%s: %s on %s failed: %s" % (self.CAUSE, purpose, self.host, _why(answer)), changed=self.changed)
+        self.changed = self.changed or bool(answer.get("changed"))
+        return answer
+
+
+def _why(answer: dict) -> str:
+    errors = [e.get("message", str(e)) if isinstance(e, dict) else str(e) for e in answer.get("error") or []]
+    return "; ".join(errors) or answer.get("msg") or "no reason given"

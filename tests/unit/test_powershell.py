@@ -1,0 +1,83 @@
+"""Every PowerShell script the collection sends to Windows, checked with a real PowerShell grammar
+(tree-sitter-powershell), and held to the rules win_powershell imposes on it."""
+
+import glob
+import importlib
+import os
+import re
+import sys
+
+import pytest
+
+tree_sitter = pytest.importorskip("tree_sitter")
+tree_sitter_powershell = pytest.importorskip("tree_sitter_powershell")
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
+import scripts as twins  # noqa: E402  (the simulator's twins, under tests/winsim)
+
+TAG = re.compile(r"^#azure_backup\.remediation/([\w.-]+)\n")
+# The test win_powershell applies to decide whether a script runs in check mode (win_powershell.ps1).
+SHOULD_PROCESS = re.compile(r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]")
+
+
+def _scripts():
+    found = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "plugins", "action", "win_*.py"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        module = importlib.import_module("ansible_collections.azure_backup.remediation.plugins.action." + name)
+        for attr, value in vars(module).items():
+            if isinstance(value, str) and "#azure_backup.remediation/" in value:
+                found.append(pytest.param(value, id="%s.%s" % (name, attr)))
+    return found
+
+
+SCRIPTS = _scripts()
+
+
+def _errors(node, out):
+    if node.type == "ERROR" or node.is_missing:
+        out.append("line %d: %s" % (node.start_point[0] + 1, "missing " + node.type if node.is_missing else node.text[:60]))
+    for child in node.children:
+        _errors(child, out)
+    return out
+
+
+def test_every_windows_cause_sends_scripts():
+    assert len(SCRIPTS) >= 12
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_parses_as_powershell(script):
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    tree = parser.parse(script.encode("utf-8"))
+    assert not tree.root_node.has_error, _errors(tree.root_node, [])
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_is_tagged_and_has_a_twin(script):
+    tag = TAG.match(script)
+    assert tag, "the first line must be #azure_backup.remediation/<tag>"
+    assert tag.group(1) in twins.SCRIPTS, "tests/winsim/scripts.py has no twin for %s" % tag.group(1)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_read_scripts_run_in_check_mode_and_fixes_do_not(script):
+    tag = TAG.match(script).group(1)
+    reads = tag.endswith(".read")
+    # win_powershell runs a script in check mode only when it declares SupportsShouldProcess.
+    assert bool(SHOULD_PROCESS.search(script)) == reads
+    assert ("$Ansible.Changed = $false" in script) == reads
+    assert twins.SCRIPTS[tag][1] == (not reads), "the twin must change state exactly when the script does"
+
+
+def test_tags_are_unique():
+    tags = [TAG.match(p.values[0]).group(1) for p in SCRIPTS]
+    assert len(tags) == len(set(tags))
+
+
+def test_the_grammar_catches_broken_powershell():
+    # Guards the test above: a grammar that accepted anything would pass every script.
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    for broken in (b"if ($a) { 1 ", b"function f {", b"$x = @{ a = 1", b"'unclosed"):
+        assert parser.parse(broken).root_node.has_error, broken
