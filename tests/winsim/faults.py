@@ -1,0 +1,256 @@
+"""Faults to break a healthy simulated VM with, one per documented cause (shared/CAUSES.md).
+
+Each fault is a function over the state dict that changes it the way the broken machine would look;
+``apply(state, names)`` applies them in order. Faults only set up the machine: what a fix does to it
+is computed by the fakes and scripts, never by the fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+try:
+    from . import host as hostmod  # pylint: disable=import-self
+except ImportError:
+    import host as hostmod  # tests/winsim on sys.path
+
+AGENT_SERVICES = ("WindowsAzureGuestAgent", "RdAgent")
+OLD_AGENT = "2.7.41491.949"
+# Made up: the real build date of the 949 agent folder is not known here.
+OLD_GUEST_AGENT_DIR = "C:\\WindowsAzure\\GuestAgent_2.7.41491.949_2019-11-05_010203"
+OLD_AGENT_PRODUCT_ID = "{3B8D9E60-2C41-4C1A-9E4A-2B7C0F1D8E49}"
+
+
+def _svc(state, name):
+    key = hostmod.find_key(state["services"], name)
+    if key is None:
+        raise KeyError("no service %s on %s" % (name, state["name"]))
+    return key, state["services"][key]
+
+
+def _stop(state, name, disable=False):
+    key, svc = _svc(state, name)
+    hostmod.set_service_stopped(state, key)
+    if disable:
+        svc["start_mode"] = "disabled"
+
+
+def _agent_product(state):
+    return next(p for p in state["products"] if p["name"].startswith("Windows Azure VM Agent"))
+
+
+def agent_stopped(state):
+    for name in AGENT_SERVICES:
+        _stop(state, name)
+
+
+def agent_disabled(state):
+    for name in AGENT_SERVICES:
+        _stop(state, name, disable=True)
+
+
+def _remove_agent_binaries(state):
+    for name in AGENT_SERVICES:
+        hostmod.remove_service(state, name)
+    for directory in _agent_product(state)["installs"]["dirs"]:
+        hostmod.remove_tree_state(state, directory)
+
+
+def agent_missing(state):
+    """Services, processes and files gone; the installed-programs entry stays (a broken install)."""
+    _remove_agent_binaries(state)
+
+
+def agent_absent(state):
+    """Never installed: no services, no files, no installed-programs entry."""
+    _remove_agent_binaries(state)
+    product = _agent_product(state)
+    state["products"].remove(product)
+    hostmod.unmirror_product(state, product)
+
+
+def agent_outdated(state):
+    """The 2.7.41491.949 agent (below the 2.7.41491.1010 guidance) as an older image has it."""
+    product = _agent_product(state)
+    hostmod.unmirror_product(state, product)
+    product.update(name="Windows Azure VM Agent - " + OLD_AGENT, version=OLD_AGENT, product_id=OLD_AGENT_PRODUCT_ID,
+                   uninstall_string="MsiExec.exe /X" + OLD_AGENT_PRODUCT_ID)
+    old_exe = OLD_GUEST_AGENT_DIR + "\\WindowsAzureGuestAgent.exe"
+    new_exe = hostmod.GUEST_AGENT_DIR + "\\WindowsAzureGuestAgent.exe"
+    waappagent = hostmod.PACKAGES_DIR + "\\WaAppAgent.exe"
+    hostmod.remove_tree_state(state, hostmod.GUEST_AGENT_DIR)
+    hostmod.put_file_state(state, old_exe, hostmod.placeholder_binary(old_exe, OLD_AGENT))
+    hostmod.put_file_state(state, waappagent, hostmod.placeholder_binary(waappagent, OLD_AGENT))
+    state["services"]["WindowsAzureGuestAgent"]["path"] = old_exe
+    product["installs"] = {"services": list(AGENT_SERVICES), "files": [old_exe, waappagent],
+                           "dirs": [OLD_GUEST_AGENT_DIR, hostmod.PACKAGES_DIR]}
+    hostmod.mirror_product(state, product)
+
+
+def backup_running(state):
+    """A snapshot in progress: the backup extension's process runs (no service of its own)."""
+    hostmod.add_process(state, "IaaSBcdrExtension.exe", None)
+
+
+def dotnet_old(state):
+    """.NET older than 4.5: Release below 378389."""
+    state["dotnet_release"] = 378388
+    hostmod.sync_mirrors(state)
+
+
+def vss_writer_failed(state):
+    """System Writer failed with a retryable error; restarting CryptSvc (its host) clears it."""
+    writer = hostmod.find_writer(state, "System Writer")
+    writer.update(state=7, last_error="retryable")
+
+
+def vss_writer_stuck(state):
+    """WMI Writer failed and stays failed when Winmgmt restarts (needs a reboot or more)."""
+    writer = hostmod.find_writer(state, "WMI Writer")
+    writer.update(state=9, last_error="timeout", stuck=True)
+
+
+def vss_writer_unknown_service(state):
+    """NTDS failed: a writer without a service this machine could restart (it lives in lsass)."""
+    if hostmod.find_writer(state, "NTDS") is None:
+        hostmod.add_writer(state, "NTDS", "{b2014c9e-8711-4c5c-a5a9-3cf384484757}", None)
+    hostmod.find_writer(state, "NTDS").update(state=9, last_error="non_retryable")
+
+
+def machinekeys_acl(state):
+    """Everyone lost write access and an extra ACE (BUILTIN\\Users read/execute) was added."""
+    state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;0x1200a9;;;BU)"
+
+
+def _certificate(state, subject):
+    thumb = hashlib.sha1(("%s:%s" % (state["name"], subject)).encode()).hexdigest().upper()
+    state["certificates"].setdefault("LocalMachine\\My", []).append(
+        {"thumbprint": thumb, "subject": subject, "issuer": subject, "not_after": "2025-06-30T12:00:00Z",
+         "has_private_key": True})
+
+
+def crp_cert(state):
+    """The extension settings certificate; real ones carry DC=, not CN= (vmassist, several scripts)."""
+    _certificate(state, "DC=Windows Azure CRP Certificate Generator")
+
+
+def mgmt_cert(state):
+    """The classic (RDFE) extension certificate; its RDN type is not confirmed from a source."""
+    _certificate(state, "CN=Windows Azure Service Management for Extensions")
+
+
+def sql_no_copy_backup(state):
+    """SQL Server installed, BCDRAGENT USEVSSCOPYBACKUP not set."""
+    state["sql_server"] = True
+    hostmod.sync_mirrors(state)
+    hostmod.reg_delete_value(state, hostmod.BCDRAGENT_KEY, "USEVSSCOPYBACKUP")
+
+
+def no_dhcp(state):
+    nic = next(n for n in state["nics"] if n.get("primary"))
+    nic["dhcp"] = False
+
+
+def high_cpu(state):
+    state["cpu_load_percent"] = [97, 99, 98]
+
+
+def low_memory(state):
+    state["memory"]["free_mb"] = state["memory"]["total_mb"] * 3 // 100
+
+
+def iaasvmprovider_disabled(state):
+    _stop(state, "IaaSVmProvider", disable=True)
+
+
+def iaasvmprovider_missing(state):
+    hostmod.remove_service(state, "IaaSVmProvider")
+
+
+def msdtc_stopped(state):
+    _stop(state, "MSDTC")
+
+
+def comsysapp_stopped(state):
+    _stop(state, "COMSysApp")
+
+
+def _next_disk(state):
+    return max(d["number"] for d in state["disks"]) + 1
+
+
+def bitlocker_locked(state):
+    """A data volume F: protected by BitLocker and locked."""
+    state["disks"].append({"number": _next_disk(state), "size_gb": 128, "kind": "data"})
+    state["volumes"].append({"mount": "F:", "label": "Data", "bitlocker_protection": "on", "lock_status": "locked",
+                             "size_gb": 128})
+
+
+def bitlocker_on(state):
+    """C: encrypted by BitLocker, unlocked (reported, not a failure on its own)."""
+    volume = next(v for v in state["volumes"] if v["mount"] == "C:")
+    volume.update(bitlocker_protection="on", lock_status="unlocked")
+
+
+def too_many_disks(state):
+    for _disk in range(17):
+        state["disks"].append({"number": _next_disk(state), "size_gb": 128, "kind": "data"})
+
+
+def disk_too_big(state):
+    state["disks"].append({"number": _next_disk(state), "size_gb": 4096, "kind": "data"})
+
+
+def winhttp_proxy_wrong(state):
+    """A WinHTTP proxy nobody configured in the inventory (the name never resolves)."""
+    state["winhttp_proxy"] = {"proxy": "oldproxy.corp.invalid:3128", "bypass": "<local>"}
+
+
+def wireserver_blocked(state):
+    """Connections to the wireserver's ports (80, 32526) time out, whatever address they go to."""
+    state["blocked_ports"] = sorted(set(state.get("blocked_ports", [])) | {80, 32526})
+
+
+def dns_broken(state):
+    state["dns"] = {}
+
+
+FAULTS = {
+    "agent-stopped": agent_stopped,
+    "agent-disabled": agent_disabled,
+    "agent-missing": agent_missing,
+    "agent-absent": agent_absent,
+    "agent-outdated": agent_outdated,
+    "backup-running": backup_running,
+    "dotnet-old": dotnet_old,
+    "vss-writer-failed": vss_writer_failed,
+    "vss-writer-stuck": vss_writer_stuck,
+    "vss-writer-unknown-service": vss_writer_unknown_service,
+    "machinekeys-acl": machinekeys_acl,
+    "crp-cert": crp_cert,
+    "mgmt-cert": mgmt_cert,
+    "sql-no-copy-backup": sql_no_copy_backup,
+    "no-dhcp": no_dhcp,
+    "high-cpu": high_cpu,
+    "low-memory": low_memory,
+    "iaasvmprovider-disabled": iaasvmprovider_disabled,
+    "iaasvmprovider-missing": iaasvmprovider_missing,
+    "msdtc-stopped": msdtc_stopped,
+    "comsysapp-stopped": comsysapp_stopped,
+    "bitlocker-locked": bitlocker_locked,
+    "bitlocker-on": bitlocker_on,
+    "too-many-disks": too_many_disks,
+    "disk-too-big": disk_too_big,
+    "winhttp-proxy-wrong": winhttp_proxy_wrong,
+    "wireserver-blocked": wireserver_blocked,
+    "dns-broken": dns_broken,
+}
+
+
+def apply(state: dict, names) -> dict:
+    """Apply the named faults in order; an unknown name is an error listing the known ones."""
+    for name in names:
+        if name not in FAULTS:
+            raise KeyError("unknown fault %r; known: %s" % (name, ", ".join(sorted(FAULTS))))
+        FAULTS[name](state)
+    return state

@@ -1,0 +1,844 @@
+"""A simulated Windows Server 2019 Azure VM: state, and the operations Windows would perform on it.
+
+No Windows runs here. The WinRM server (wsman.py/dispatch.py) decodes the module payloads Ansible
+sends and calls ``SimHost.run_module``; the fakes in modules.py answer like the real ansible.windows
+modules would, computing every result from this state. The simulator never knows what the product
+wants: it only keeps state and changes it the way Windows would.
+
+State schema (JSON; keys are stable, new keys may be added, none renamed)::
+
+    {"name": "win01", "locale": "en" | "de", "os": "Windows Server 2019 Datacenter",
+     "services": {"<Name as Windows spells it>": {
+         "display_name": str, "state": "running" | "stopped",
+         "start_mode": "auto" | "delayed" | "manual" | "disabled",
+         "path": str, "username": "LocalSystem" | "NT AUTHORITY\\NETWORK SERVICE" | ...,
+         "dependencies": [service names], "start_fails": false,
+         "description": str | null}},            # description: added
+     "registry": {"HKLM:\\SOFTWARE\\Microsoft\\BCDRAGENT": {
+         "USEVSSCOPYBACKUP": {"type": "string", "data": "TRUE"}}},
+         # keys as PowerShell paths, looked up case-insensitively; parents of a listed key exist too.
+         # value names: "" is the (Default) value. types as win_regedit names them: string,
+         # expandstring, multistring (data: list of str), dword/qword (data: unsigned int),
+         # binary/none (data: list of ints 0-255).
+     "files": {"C:\\WindowsAzure\\Packages_20240123_194431\\WaAppAgent.exe": {
+         "size": int, "version": "2.7.41491.1102" (PE files only),
+         "sha256": hex, "hashes": {"md5"|"sha1"|"sha256"|"sha384"|"sha512": hex},
+         "content_b64": str (only when size <= SMALL_FILE_LIMIT), "mtime": ISO-8601 UTC,
+         "certificates": [cert dicts] (optional: what a .cer/.pfx file holds, see certificates)}},
+         # paths case-insensitive when looked up; a file's parents exist as directories.
+     "dirs": ["C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\1.0.75.0", ...],
+     "acls": {"C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys": "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"},
+     "certificates": {"LocalMachine\\My": [{"thumbprint": "40 hex upper", "subject": "CN=...",
+         "issuer": "CN=...", "not_after": "2027-01-01T00:00:00Z", "has_private_key": true}]},
+     "vss_writers": [{"name": "System Writer", "id": "{guid}", "instance_id": "{guid}", "state": 1,
+         "last_error": "none" | "retryable" | "non_retryable" | "timeout" | "inconsistent_snapshot"
+                       | "out_of_resources" | "not_responding" | "unexpected",
+         "service": "CryptSvc" | null, "stuck": false}],
+         # service: the service that hosts the writer here. Starting it after it was stopped
+         # (stop+start or restart) resets the writer to state 1 / none and gives it a new
+         # instance id, unless "stuck". A writer whose service is stopped is not listed by
+         # vssadmin (see visible_writers).
+     "products": [{"name": "Windows Azure VM Agent - 2.7.41491.1102", "product_id": "{GUID}",
+         "version": str, "publisher": str, "uninstall_string": "MsiExec.exe /X{GUID}",
+         "upgrade_code": "{GUID}" | null,                       # added: MSI major upgrades
+         "installs": {"services": {...}, "files": {...}, "dirs": [...]}}],  # added: what /x removes
+         # mirrored as HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\<product_id>
+     "msi_catalog": {"<sha256 of file content>": {"product_id": str, "name": str, "version": str,
+         "publisher": str, "upgrade_code": str | null, "rc": 0 (msiexec exit code, default 0),
+         "installs": {"services": {name: service}, "files": {path: file}, "dirs": [path]}}},
+     "processes": [{"name": "WaAppAgent.exe", "pid": 1234, "service": "RdAgent" | null}],
+     "volumes": [{"mount": "C:", "label": "Windows", "bitlocker_protection": "off" | "on",
+         "lock_status": "unlocked" | "locked", "size_gb": 127}],
+     "disks": [{"number": 0, "size_gb": 127, "kind": "os" | "data" | "temp"}],
+     "nics": [{"alias": "Ethernet", "index": 5, "ipv4": "10.0.0.4", "prefix": 24,
+         "gateway": "10.0.0.1", "dhcp": true, "primary": true}],
+     "cpu_load_percent": [12, 15, 10], "memory": {"total_mb": 8192, "free_mb": 5000},
+     "dotnet_release": 528040,      # mirrored in registry (NDP\\v4\\Full Release) at creation
+     "sql_server": false,           # true: registry Instance Names\\SQL, services MSSQLSERVER, SQLWriter
+     "winhttp_proxy": {"proxy": "", "bypass": ""},   # empty proxy = direct access
+     "ie_proxy": {"proxy": "", "bypass": ""},        # added: what win_http_proxy source=ie imports
+     "dns": {"management.azure.com": ["127.0.0.1"]},  # names this VM resolves; nothing else does
+     "reachable": {"127.0.0.1:80": true},             # overrides: "<host or ip>:<port>": false = timeout
+     "blocked_ports": [],            # added: any connect from the VM to these ports times out
+     "faults": ["agent-stopped"],    # added: the faults create() applied
+     "next_pid": 4000}               # added: pid counter
+
+Helpers for script twins (scripts.py) that change state the way Windows would:
+``SimHost.start_service/stop_service/restart_service`` (dependencies, -Force, writer healing),
+``visible_writers()`` (what vssadmin lists), ``find_file/read_file/is_dir/exists``,
+``reg_key_exists/reg_values``, and module functions ``put_file_state(state, path, file_entry(data))``,
+``set_service_running/stopped``, ``add_process``, ``reg_set``, ``find_key`` (case-insensitive lookup).
+
+Network: the VM reaches loopback only. A name resolves only through ``dns`` ("localhost" always);
+an address outside 127.0.0.0/8 is never contacted: connecting to it times out, as from a VM
+without a route. Only loopback listeners are really connected to (for win_get_url/win_package).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import http.client
+import importlib
+import ipaddress
+import json
+import os
+import re
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+
+SMALL_FILE_LIMIT = 256 * 1024
+HASH_ALGORITHMS = ("md5", "sha1", "sha256", "sha384", "sha512")
+
+AGENT_VERSION = "2.7.41491.1102"
+GUEST_AGENT_DIR = "C:\\WindowsAzure\\GuestAgent_2.7.41491.1102_2024-01-23_194431"
+PACKAGES_DIR = "C:\\WindowsAzure\\Packages_20240123_194431"
+VMSNAPSHOT_DIR = "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\1.0.75.0"
+MACHINEKEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
+MACHINEKEYS_DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
+UNINSTALL_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+NDP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
+SQL_INSTANCES_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"
+BCDRAGENT_KEY = "HKLM:\\SOFTWARE\\Microsoft\\BCDRAGENT"
+# Made up for the simulation: the real product and upgrade codes of the agent MSI are not known here.
+AGENT_PRODUCT_ID = "{5CF4D04A-F16C-4892-9196-6025EA61F964}"
+AGENT_UPGRADE_CODE = "{856D6EA4-9ABC-43E5-8E6D-8C6D8F2B3E52}"
+
+# Writer ids are the real, fixed class ids of the in-box writers (instance ids are per process).
+DEFAULT_WRITERS = [
+    ("System Writer", "{e8132975-6f93-4464-a53e-1050253ae220}", "CryptSvc"),
+    ("Registry Writer", "{afbab4a2-367d-4d15-a586-71dbb18f8485}", "VSS"),
+    ("COM+ REGDB Writer", "{542da469-d3e1-473c-9f4f-7847f01fc64f}", "VSS"),
+    ("WMI Writer", "{a6ad56c2-b509-4e6c-bb19-49d8f43532f0}", "Winmgmt"),
+    ("Shadow Copy Optimization Writer", "{4dc3bdd4-ab48-4d07-adb0-3bee2926fd7f}", "VSS"),
+    ("ASR Writer", "{be000cbe-11fe-4426-9c58-531aa6355fc4}", "VSS"),
+    ("Task Scheduler Writer", "{d61d61c8-d73a-4eee-8cdd-f6f9786b7124}", "Schedule"),
+]
+SQL_WRITER = ("SqlServerWriter", "{a65faa63-5ea8-4ebc-9dbd-a0c4db26912a}", "SQLWriter")
+
+# What Environment.ExpandEnvironmentVariables sees for the SYSTEM-ish WinRM user of the simulation.
+ENVIRONMENT = {
+    "systemdrive": "C:", "systemroot": "C:\\Windows", "windir": "C:\\Windows",
+    "programdata": "C:\\ProgramData", "programfiles": "C:\\Program Files",
+    "programfiles(x86)": "C:\\Program Files (x86)", "allusersprofile": "C:\\ProgramData",
+    "userprofile": "C:\\Users\\azureuser", "temp": "C:\\Users\\azureuser\\AppData\\Local\\Temp",
+    "tmp": "C:\\Users\\azureuser\\AppData\\Local\\Temp", "public": "C:\\Users\\Public",
+}
+
+
+class SimNetError(Exception):
+    """A failed connection as .NET reports it; ``message`` is the WebException text."""
+
+    def __init__(self, message: str, kind: str, elapsed: float = 0.0):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind  # dns | timeout | refused | tls | protocol
+        self.elapsed = elapsed
+
+
+class SimHttpError(SimNetError):
+    """A non-2xx answer: .NET raises it as a WebException that carries the response."""
+
+    def __init__(self, status: int, reason: str, body: bytes, elapsed: float = 0.0):
+        super().__init__("The remote server returned an error: (%d) %s." % (status, reason), "http", elapsed)
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+
+class SimResponse:
+    """A 2xx answer."""
+
+    def __init__(self, url: str, status: int, reason: str, headers: dict, body: bytes, elapsed: float):
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.elapsed = elapsed
+
+
+# -- paths -----------------------------------------------------------------------------------------
+
+def norm_path(path: str) -> str:
+    """Windows spelling of a path: backslashes, no doubled or trailing separators (roots keep theirs)."""
+    path = path.replace("/", "\\")
+    unc = path.startswith("\\\\")
+    path = re.sub(r"\\{2,}", r"\\", path)
+    if unc:
+        path = "\\" + path
+    if len(path) > 3 and path.endswith("\\"):
+        path = path.rstrip("\\")
+    if re.fullmatch(r"[A-Za-z]:", path):
+        path += "\\"
+    return path
+
+
+def path_key(path: str) -> str:
+    """Comparison key: NTFS paths are case-insensitive."""
+    return norm_path(path).lower()
+
+
+def parent_path(path: str) -> str | None:
+    path = norm_path(path)
+    if re.fullmatch(r"[A-Za-z]:\\", path):
+        return None
+    head = path.rsplit("\\", 1)[0]
+    return norm_path(head) if head else None
+
+
+def expand_env(value: str) -> str:
+    """Environment.ExpandEnvironmentVariables: %NAME% replaced when known, kept verbatim otherwise."""
+    def repl(match):
+        return ENVIRONMENT.get(match.group(1).lower(), match.group(0))
+    return re.sub(r"%([^%]+)%", repl, value)
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def file_entry(data: bytes, version: str | None = None) -> dict:
+    """A files{} entry for content ``data``: hashes always, the bytes only when small."""
+    entry = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+             "hashes": {alg: hashlib.new(alg, data).hexdigest() for alg in HASH_ALGORITHMS},
+             "mtime": now_iso()}
+    if len(data) <= SMALL_FILE_LIMIT:
+        entry["content_b64"] = base64.b64encode(data).decode("ascii")
+    if version:
+        entry["version"] = version
+    return entry
+
+
+def placeholder_binary(path: str, version: str | None) -> dict:
+    """A file the simulation has no real bytes for (agent binaries): small stand-in content."""
+    name = path.rsplit("\\", 1)[-1]
+    data = b"MZ\x90\x00" + ("simulated %s %s" % (name, version or "")).encode()
+    return file_entry(data, version)
+
+
+# -- state-level helpers (faults.py and scripts.py use them too) -----------------------------------
+
+def find_key(mapping: dict, name: str) -> str | None:
+    """The key of ``mapping`` equal to ``name`` ignoring case (Windows names and paths)."""
+    if name in mapping:
+        return name
+    low = name.lower()
+    for key in mapping:
+        if key.lower() == low:
+            return key
+    return None
+
+
+def service_process_name(path: str) -> str:
+    exe = path.strip()
+    if exe.startswith('"'):
+        exe = exe[1:].split('"', 1)[0]
+    else:
+        match = re.match(r"(.+?\.exe)\b", exe, re.IGNORECASE)
+        exe = match.group(1) if match else exe.split(" ", 1)[0]
+    return exe.rsplit("\\", 1)[-1]
+
+
+def new_pid(state: dict) -> int:
+    pid = state.get("next_pid", 4000)
+    state["next_pid"] = pid + 4
+    return pid
+
+
+def add_process(state: dict, name: str, service: str | None = None) -> dict:
+    proc = {"name": name, "pid": new_pid(state), "service": service}
+    state.setdefault("processes", []).append(proc)
+    return proc
+
+
+def remove_service_processes(state: dict, service: str) -> None:
+    state["processes"] = [p for p in state.get("processes", [])
+                          if (p.get("service") or "").lower() != service.lower()]
+
+
+def writer_instance_id(host_name: str, writer: str, generation: int) -> str:
+    # Deterministic per host, writer and restart so state files stay comparable between runs.
+    return "{%s}" % uuid.uuid5(uuid.NAMESPACE_URL, "winsim:%s:%s:%d" % (host_name, writer, generation))
+
+
+def add_writer(state: dict, name: str, writer_id: str, service: str | None, vss_state: int = 1,
+               last_error: str = "none", stuck: bool = False) -> dict:
+    writer = {"name": name, "id": writer_id, "instance_id": writer_instance_id(state["name"], name, 0),
+              "state": vss_state, "last_error": last_error, "service": service, "stuck": stuck,
+              "generation": 0}
+    state.setdefault("vss_writers", []).append(writer)
+    return writer
+
+
+def find_writer(state: dict, name: str) -> dict | None:
+    for writer in state.get("vss_writers", []):
+        if writer["name"].lower() == name.lower():
+            return writer
+    return None
+
+
+def set_service_running(state: dict, name: str) -> None:
+    """The service's process starts; writers it hosts come back fresh (unless stuck)."""
+    key = find_key(state["services"], name)
+    svc = state["services"][key]
+    was_running = svc["state"] == "running"
+    svc["state"] = "running"
+    if was_running:
+        return
+    add_process(state, service_process_name(svc["path"]), key)
+    for writer in state.get("vss_writers", []):
+        if (writer.get("service") or "").lower() != key.lower():
+            continue
+        writer["generation"] = writer.get("generation", 0) + 1
+        writer["instance_id"] = writer_instance_id(state["name"], writer["name"], writer["generation"])
+        if not writer.get("stuck"):
+            writer["state"] = 1
+            writer["last_error"] = "none"
+
+
+def set_service_stopped(state: dict, name: str) -> None:
+    key = find_key(state["services"], name)
+    state["services"][key]["state"] = "stopped"
+    remove_service_processes(state, key)
+
+
+def add_service(state: dict, name: str, display_name: str, path: str, start_mode: str = "auto",
+                running: bool = True, username: str = "LocalSystem", dependencies=None,
+                description: str | None = None) -> dict:
+    svc = {"display_name": display_name, "state": "stopped", "start_mode": start_mode, "path": path,
+           "username": username, "dependencies": list(dependencies or []), "start_fails": False,
+           "description": description}
+    state["services"][name] = svc
+    if running:
+        set_service_running(state, name)
+    return svc
+
+
+def remove_service(state: dict, name: str) -> None:
+    key = find_key(state["services"], name)
+    if key is None:
+        return
+    remove_service_processes(state, key)
+    del state["services"][key]
+
+
+def depended_by(state: dict, name: str) -> list:
+    return [other for other, svc in state["services"].items()
+            if any(dep.lower() == name.lower() for dep in svc.get("dependencies", []))]
+
+
+def reg_set(state: dict, key: str, name: str, vtype: str, data) -> None:
+    reg = state.setdefault("registry", {})
+    real = find_key(reg, key) or key
+    reg.setdefault(real, {})[name] = {"type": vtype, "data": data}
+
+
+def reg_delete_value(state: dict, key: str, name: str) -> None:
+    real = find_key(state.get("registry", {}), key)
+    if real is not None:
+        values = state["registry"][real]
+        vname = find_key(values, name)
+        if vname is not None:
+            del values[vname]
+
+
+def reg_delete_tree(state: dict, key: str) -> None:
+    low = key.lower()
+    for k in list(state.get("registry", {})):
+        if k.lower() == low or k.lower().startswith(low + "\\"):
+            del state["registry"][k]
+
+
+def mirror_product(state: dict, product: dict) -> None:
+    """Installed programs (ARP) live in the registry's Uninstall key too."""
+    key = UNINSTALL_KEY + "\\" + product["product_id"]
+    reg_delete_tree(state, key)
+    reg_set(state, key, "DisplayName", "string", product["name"])
+    reg_set(state, key, "DisplayVersion", "string", product["version"])
+    reg_set(state, key, "Publisher", "string", product.get("publisher", ""))
+    reg_set(state, key, "UninstallString", "expandstring", product.get("uninstall_string", ""))
+    reg_set(state, key, "WindowsInstaller", "dword", 1)
+
+
+def unmirror_product(state: dict, product: dict) -> None:
+    reg_delete_tree(state, UNINSTALL_KEY + "\\" + product["product_id"])
+
+
+def put_file_state(state: dict, path: str, entry: dict) -> str:
+    path = norm_path(path)
+    files = state.setdefault("files", {})
+    old = find_key(files, path)
+    if old is not None and old != path:
+        del files[old]
+        path = old  # NTFS keeps the case a file was created with
+    files[path] = entry
+    return path
+
+
+def remove_file_state(state: dict, path: str) -> None:
+    key = find_key(state.get("files", {}), norm_path(path))
+    if key is not None:
+        del state["files"][key]
+
+
+def remove_tree_state(state: dict, path: str) -> None:
+    low = path_key(path)
+    state["files"] = {p: e for p, e in state.get("files", {}).items()
+                      if not (p.lower() == low or p.lower().startswith(low + "\\"))}
+    state["dirs"] = [d for d in state.get("dirs", [])
+                     if not (d.lower() == low or d.lower().startswith(low + "\\"))]
+
+
+def sync_mirrors(state: dict) -> None:
+    """Write the structured facts into the registry where Windows keeps them."""
+    reg_set(state, NDP_KEY, "Release", "dword", state["dotnet_release"])
+    reg_set(state, NDP_KEY, "Install", "dword", 1)
+    if state["dotnet_release"] >= 528040:
+        version = "4.8.03761"
+    elif state["dotnet_release"] >= 378389:
+        version = "4.5.51209"
+    else:
+        version = "4.0.30319"
+    reg_set(state, NDP_KEY, "Version", "string", version)
+    for product in state.get("products", []):
+        mirror_product(state, product)
+    if state.get("sql_server"):
+        reg_set(state, SQL_INSTANCES_KEY, "MSSQLSERVER", "string", "MSSQL15.MSSQLSERVER")
+        if find_key(state["services"], "MSSQLSERVER") is None:
+            add_service(state, "MSSQLSERVER", "SQL Server (MSSQLSERVER)",
+                        '"C:\\Program Files\\Microsoft SQL Server\\MSSQL15.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe" -sMSSQLSERVER',
+                        username="NT Service\\MSSQLSERVER")
+        if find_key(state["services"], "SQLWriter") is None:
+            add_service(state, "SQLWriter", "SQL Server VSS Writer",
+                        '"C:\\Program Files\\Microsoft SQL Server\\90\\Shared\\sqlwriter.exe"')
+        if find_writer(state, SQL_WRITER[0]) is None:
+            add_writer(state, *SQL_WRITER)
+
+
+# -- the default machine ---------------------------------------------------------------------------
+
+def default_state(name: str, locale: str = "en") -> dict:
+    """A healthy Azure VM with Windows Server 2019 and the VM agent, backup enabled."""
+    if locale not in ("en", "de"):
+        raise ValueError("locale must be 'en' or 'de', not %r" % locale)
+    state = {
+        "name": name, "locale": locale, "os": "Windows Server 2019 Datacenter",
+        "services": {}, "registry": {}, "files": {}, "dirs": [], "acls": {},
+        "certificates": {"LocalMachine\\My": [], "LocalMachine\\Root": [], "CurrentUser\\My": []},
+        "vss_writers": [], "products": [], "msi_catalog": {}, "processes": [],
+        "volumes": [
+            {"mount": "C:", "label": "Windows", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 127},
+            {"mount": "D:", "label": "Temporary Storage", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 16},
+        ],
+        "disks": [{"number": 0, "size_gb": 127, "kind": "os"}, {"number": 1, "size_gb": 16, "kind": "temp"}],
+        "nics": [{"alias": "Ethernet", "index": 5, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1",
+                  "dhcp": True, "primary": True}],
+        "cpu_load_percent": [12, 15, 10], "memory": {"total_mb": 8192, "free_mb": 5000},
+        "dotnet_release": 528040, "sql_server": False,
+        "winhttp_proxy": {"proxy": "", "bypass": ""}, "ie_proxy": {"proxy": "", "bypass": ""},
+        "dns": {"management.azure.com": ["127.0.0.1"]}, "reachable": {}, "blocked_ports": [],
+        "next_pid": 4000,
+    }
+    # The guest agent and the extension it runs (paths as on a 2024 image, see agent-names-and-paths.tsv).
+    agent_files = {
+        GUEST_AGENT_DIR + "\\WindowsAzureGuestAgent.exe": AGENT_VERSION,
+        PACKAGES_DIR + "\\WaAppAgent.exe": AGENT_VERSION,
+    }
+    for path, version in agent_files.items():
+        put_file_state(state, path, placeholder_binary(path, version))
+    put_file_state(state, VMSNAPSHOT_DIR + "\\iaasvmprovider.dll", placeholder_binary("iaasvmprovider.dll", "1.0.75.0"))
+    put_file_state(state, "C:\\WindowsAzure\\Logs\\WaAppAgent.log",
+                   file_entry(b"[00000004] [01/23/2024 19:44:40.12] [INFO]  WindowsAzureGuestAgent starting. Version 2.7.41491.1102\r\n"))
+    state["dirs"] = [VMSNAPSHOT_DIR, "C:\\WindowsAzure\\Logs", MACHINEKEYS, "C:\\Windows\\Temp",
+                     "C:\\Windows\\System32", "C:\\Program Files", "C:\\Users\\azureuser\\AppData\\Local\\Temp"]
+    state["acls"][MACHINEKEYS] = MACHINEKEYS_DEFAULT_SDDL
+
+    svc = [
+        ("WindowsAzureGuestAgent", "Windows Azure Guest Agent", GUEST_AGENT_DIR + "\\WindowsAzureGuestAgent.exe", "auto", "LocalSystem", []),
+        ("RdAgent", "RdAgent", PACKAGES_DIR + "\\WaAppAgent.exe", "auto", "LocalSystem", []),
+        # Where IaaSVmProvider's image lives is not known from a source: a COM+ style host is assumed.
+        ("IaaSVmProvider", "IaaSVmProvider", "C:\\Windows\\system32\\dllhost.exe /Processid:{B6A3D0E1-7C1C-4A9A-9F0B-6A2B1C0E5D21}",
+         "auto", "LocalSystem", []),
+        ("VSS", "Volume Shadow Copy", "C:\\Windows\\system32\\vssvc.exe", "manual", "LocalSystem", ["RPCSS"]),
+        ("COMSysApp", "COM+ System Application", "C:\\Windows\\system32\\dllhost.exe /Processid:{02D4B3F1-FD88-11D1-960D-00805FC79235}",
+         "manual", "LocalSystem", ["SENS", "EventSystem", "RpcSs"]),
+        ("MSDTC", "Distributed Transaction Coordinator", "C:\\Windows\\System32\\msdtc.exe", "auto",
+         "NT AUTHORITY\\NETWORK SERVICE", ["RPCSS", "SamSS"]),
+        ("CryptSvc", "Cryptographic Services", "C:\\Windows\\system32\\svchost.exe -k NetworkService -p", "auto",
+         "NT AUTHORITY\\NETWORK SERVICE", ["RpcSs"]),
+        ("Winmgmt", "Windows Management Instrumentation", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p", "auto",
+         "LocalSystem", ["RPCSS"]),
+        ("EventSystem", "COM+ Event System", "C:\\Windows\\system32\\svchost.exe -k LocalService -p", "auto",
+         "NT AUTHORITY\\LOCAL SERVICE", ["rpcss"]),
+        ("Schedule", "Task Scheduler", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p", "auto", "LocalSystem", ["RPCSS"]),
+    ]
+    for sname, display, path, mode, user, deps in svc:
+        add_service(state, sname, display, path, mode, True, user, deps)
+    add_service(state, "BITS", "Background Intelligent Transfer Service", "C:\\Windows\\System32\\svchost.exe -k netsvcs -p",
+                "manual", False, "LocalSystem", ["RpcSs"])
+    for wname, wid, wsvc in DEFAULT_WRITERS:
+        add_writer(state, wname, wid, wsvc)
+
+    agent = {
+        "name": "Windows Azure VM Agent - " + AGENT_VERSION, "product_id": AGENT_PRODUCT_ID,
+        "version": AGENT_VERSION, "publisher": "Microsoft Corporation",
+        "uninstall_string": "MsiExec.exe /X" + AGENT_PRODUCT_ID, "upgrade_code": AGENT_UPGRADE_CODE,
+        "installs": {"services": ["WindowsAzureGuestAgent", "RdAgent"], "files": list(agent_files),
+                     "dirs": [GUEST_AGENT_DIR, PACKAGES_DIR]},
+    }
+    state["products"].append(agent)
+    # A normal machine certificate (the WinRM listener's), so a fix that deletes too much shows.
+    state["certificates"]["LocalMachine\\My"].append({
+        "thumbprint": hashlib.sha1(("winrm:" + name).encode()).hexdigest().upper(),
+        "subject": "CN=" + name, "issuer": "CN=" + name, "not_after": "2027-01-23T19:44:31Z",
+        "has_private_key": True})
+    sync_mirrors(state)
+    return state
+
+
+# -- the host --------------------------------------------------------------------------------------
+
+class SimHost:
+    """One simulated VM. Every operation runs under ``lock``; state is saved after each change."""
+
+    def __init__(self, state: dict, state_dir: str | None = None):
+        self.state = state
+        self.state_dir = state_dir
+        self.lock = threading.RLock()
+        self.calls: list[dict] = []
+
+    @property
+    def name(self) -> str:
+        return self.state["name"]
+
+    @classmethod
+    def create(cls, name: str, locale: str = "en", faults=(), state_dir: str | None = None) -> "SimHost":
+        apply_faults = _sibling("faults").apply
+        state = default_state(name, locale)
+        apply_faults(state, list(faults or []))
+        state["faults"] = list(faults or [])
+        host = cls(state, state_dir)
+        host.save()
+        return host
+
+    @classmethod
+    def load(cls, path: str) -> "SimHost":
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+        return cls(state, os.path.dirname(os.path.abspath(path)))
+
+    # persistence
+    def state_path(self) -> str | None:
+        return os.path.join(self.state_dir, self.name + ".json") if self.state_dir else None
+
+    def save(self) -> None:
+        """Write the state atomically: a reader never sees half a file."""
+        path = self.state_path()
+        if not path:
+            return
+        with self.lock:
+            os.makedirs(self.state_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="." + self.name + ".", suffix=".tmp", dir=self.state_dir)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(self.state, handle, indent=1, sort_keys=True)
+                    handle.write("\n")
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+
+    def log(self, entry: dict) -> None:
+        entry = dict(entry)
+        entry.setdefault("ts", now_iso())
+        entry.setdefault("host", self.name)
+        with self.lock:
+            self.calls.append(entry)
+            if self.state_dir:
+                os.makedirs(self.state_dir, exist_ok=True)
+                with open(os.path.join(self.state_dir, self.name + ".log.jsonl"), "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+
+    # modules
+    def run_module(self, name: str, args: dict) -> dict:
+        # Not logged here: the WinRM server logs every command it runs (wsman.py calls log()).
+        with self.lock:
+            result = _sibling("modules").run(self, name, dict(args or {}))
+            self.save()
+            return result
+
+    # files
+    def put_file(self, path: str, data: bytes) -> str:
+        """Store ``data`` at ``path`` (creating parent directories, as a test harness would)."""
+        with self.lock:
+            path = put_file_state(self.state, expand_env(path), file_entry(bytes(data)))
+            self.save()
+            return path
+
+    def find_file(self, path: str):
+        """(stored path, entry) or (None, None)."""
+        key = find_key(self.state.get("files", {}), norm_path(expand_env(path)))
+        return (key, self.state["files"][key]) if key else (None, None)
+
+    def read_file(self, path: str) -> bytes | None:
+        """The bytes of a file, or None when missing or only its hash is kept."""
+        entry = self.find_file(path)[1]
+        if entry is None:
+            return None
+        if "content_b64" in entry:
+            return base64.b64decode(entry["content_b64"])
+        if isinstance(entry.get("content"), str):  # text written by a script twin
+            return entry["content"].encode("utf-8")
+        return None
+
+    def is_file(self, path: str) -> bool:
+        return self.find_file(path)[0] is not None
+
+    def is_dir(self, path: str) -> bool:
+        """Listed dirs, drive roots of volumes, and every parent of a file or listed dir."""
+        key = path_key(expand_env(path))
+        if re.fullmatch(r"[a-z]:\\", key):
+            return any(v["mount"].lower() + "\\" == key for v in self.state.get("volumes", []))
+        for item in list(self.state.get("dirs", [])) + list(self.state.get("files", {})):
+            low = item.lower()
+            if low.startswith(key + "\\") or (low == key and item in self.state.get("dirs", [])):
+                return True
+        return False
+
+    def exists(self, path: str) -> bool:
+        return self.is_file(path) or self.is_dir(path)
+
+    def make_dir(self, path: str) -> None:
+        path = norm_path(expand_env(path))
+        if not self.is_dir(path):
+            self.state.setdefault("dirs", []).append(path)
+
+    def file_hash(self, path: str, algorithm: str) -> str | None:
+        entry = self.find_file(path)[1]
+        if entry is None:
+            return None
+        if "hashes" in entry and algorithm in entry["hashes"]:
+            return entry["hashes"][algorithm]
+        data = self.read_file(path)
+        return hashlib.new(algorithm, data).hexdigest() if data is not None else None
+
+    # registry
+    def reg_find_key(self, key: str) -> str | None:
+        return find_key(self.state.get("registry", {}), key)
+
+    def reg_key_exists(self, key: str) -> bool:
+        low = key.lower().rstrip("\\")
+        if re.fullmatch(r"hk(lm|cu|cr|u|cc):", low):
+            return True
+        if low in ("hklm:\\software", "hklm:\\system", "hklm:\\hardware", "hklm:\\sam", "hklm:\\security"):
+            return True
+        return any(k.lower() == low or k.lower().startswith(low + "\\") for k in self.state.get("registry", {}))
+
+    def reg_values(self, key: str) -> dict:
+        real = self.reg_find_key(key)
+        return self.state["registry"][real] if real else {}
+
+    # services
+    def find_service(self, name: str):
+        """Get-Service semantics: by service name or display name, ignoring case."""
+        services = self.state["services"]
+        key = find_key(services, name)
+        if key is None:
+            for sname, svc in services.items():
+                if svc.get("display_name", "").lower() == name.lower():
+                    key = sname
+                    break
+        return (key, services[key]) if key else (None, None)
+
+    def start_service(self, name: str, check_mode: bool = False) -> None:
+        """Start-Service: raises ServiceError the way the cmdlet fails. -WhatIf (check mode) does nothing."""
+        key, svc = self.find_service(name)
+        if svc["state"] == "running" or check_mode:
+            return
+        if svc["start_mode"] == "disabled" or svc.get("start_fails"):
+            raise ServiceError("Service '%s (%s)' cannot be started due to the following error: "
+                               "Cannot start service %s on computer '.'." % (svc["display_name"], key, key))
+        for dep in svc.get("dependencies", []):
+            dkey, dsvc = self.find_service(dep)
+            if dsvc is not None and dsvc["state"] != "running":
+                self.start_service(dkey)  # the SCM starts what a service needs first
+        set_service_running(self.state, key)
+
+    def stop_service(self, name: str, force: bool = False, check_mode: bool = False) -> list:
+        """Stop-Service; returns the dependents it stopped (with -Force). -WhatIf does nothing."""
+        key, svc = self.find_service(name)
+        if check_mode:
+            return []
+        running_deps = [d for d in depended_by(self.state, key) if self.state["services"][d]["state"] == "running"]
+        if running_deps and not force:
+            raise ServiceError("Cannot stop service '%s (%s)' because it has dependent services. "
+                               "It can only be stopped if the Force flag is set." % (svc["display_name"], key))
+        stopped = []
+        for dep in running_deps:
+            stopped += self.stop_service(dep, True) + [dep]
+        if svc["state"] != "stopped":
+            set_service_stopped(self.state, key)
+        return stopped
+
+    def restart_service(self, name: str, force: bool = False, check_mode: bool = False) -> None:
+        """Restart-Service: stop (dependents too with -Force), start, start the dependents again."""
+        if check_mode:
+            return
+        key = self.find_service(name)[0]
+        stopped = self.stop_service(key, force)
+        self.start_service(key)
+        for dep in reversed(stopped):
+            self.start_service(dep)
+
+    # VSS
+    def visible_writers(self) -> list:
+        """Writers vssadmin lists: those whose hosting service runs (or with no known service)."""
+        out = []
+        for writer in self.state.get("vss_writers", []):
+            svc_name = writer.get("service")
+            if svc_name:
+                svc = self.find_service(svc_name)[1]
+                if svc is None or svc["state"] != "running":
+                    continue
+            out.append(writer)
+        return out
+
+    # network
+    def resolve(self, name: str) -> list | None:
+        """Addresses of ``name`` as this VM sees them; None when it does not resolve."""
+        try:
+            ipaddress.ip_address(name)
+            return [name]
+        except ValueError:
+            pass
+        if name.lower() == "localhost":
+            return ["127.0.0.1"]
+        key = find_key(self.state.get("dns", {}), name.rstrip("."))
+        if key is None or not self.state["dns"][key]:
+            return None
+        return list(self.state["dns"][key])
+
+    def endpoint_blocked(self, host: str, ip: str, port: int) -> bool:
+        if port in self.state.get("blocked_ports", []):
+            return True
+        reach = self.state.get("reachable", {})
+        for key in ("%s:%d" % (host, port), "%s:%d" % (ip, port)):
+            real = find_key(reach, key)
+            if real is not None and reach[real] is False:
+                return True
+        return False
+
+    def http_request(self, url: str, method: str = "GET", headers: dict | None = None, timeout: float = 30,
+                     validate_certs: bool = True, follow_redirects: str = "safe", max_redirects: int = 50,
+                     proxy_url: str | None = None) -> SimResponse:
+        """A web request from the VM. Only loopback is ever contacted; the rest fails like .NET does."""
+        start = time.monotonic()
+        redirects = 0
+        while True:
+            status, reason, rheaders, body = self._one_request(url, method, headers or {}, timeout,
+                                                               validate_certs, proxy_url, start)
+            elapsed = time.monotonic() - start
+            location = rheaders.get("location")
+            if status in (301, 302, 303, 307, 308) and location and follow_redirects != "none":
+                if follow_redirects == "safe" and method not in ("GET", "HEAD"):
+                    raise SimHttpError(status, reason, body, elapsed)
+                redirects += 1
+                if redirects > max_redirects:
+                    raise SimNetError("Too many automatic redirections were attempted.", "protocol", elapsed)
+                url = urllib.parse.urljoin(url, location)
+                if status == 303:
+                    method = "GET"
+                continue
+            if status >= 300:
+                raise SimHttpError(status, reason, body, elapsed)
+            return SimResponse(url, status, reason, rheaders, body, elapsed)
+
+    def _one_request(self, url, method, headers, timeout, validate_certs, proxy_url, start):
+        parsed = urllib.parse.urlsplit(url)
+        scheme = parsed.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise SimNetError("The URI prefix is not recognized.", "protocol")
+        host = parsed.hostname or ""
+        port = parsed.port or (443 if scheme == "https" else 80)
+        target_host, target_port, path = host, port, parsed.path or "/"
+        if parsed.query:
+            path += "?" + parsed.query
+        if proxy_url:
+            proxy = urllib.parse.urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
+            target_host, target_port, path = proxy.hostname or "", proxy.port or 80, url
+        ips = self.resolve(target_host)
+        if not ips:
+            raise SimNetError("The remote name could not be resolved: '%s'" % target_host, "dns",
+                              time.monotonic() - start)
+        ip = ips[0]
+        address = ipaddress.ip_address(ip)
+        if self.endpoint_blocked(target_host, ip, target_port) or address.version != 4 or not address.is_loopback:
+            # No route (or a dropped SYN): .NET waits for the whole timeout. Time is simulated, not spent.
+            raise SimNetError("The operation has timed out", "timeout", float(timeout))
+        conn_timeout = max(1.0, min(float(timeout), 30.0))
+        context = ssl.create_default_context()
+        if not validate_certs:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if scheme == "https" and proxy_url:  # CONNECT through the proxy, TLS with the target's name
+            conn = http.client.HTTPSConnection(ip, target_port, timeout=conn_timeout, context=context)
+            conn.set_tunnel(host, port)
+            path = parsed.path or "/"
+            if parsed.query:
+                path += "?" + parsed.query
+        elif scheme == "https":
+            conn = _PinnedHTTPSConnection(ip, host, target_port, timeout=conn_timeout, context=context)
+        else:
+            conn = http.client.HTTPConnection(ip, target_port, timeout=conn_timeout)
+        req_headers = {"Host": parsed.netloc, "User-Agent": "ansible-httpget"}
+        req_headers.update(headers)
+        try:
+            conn.request(method, path, headers=req_headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            rheaders = {k.lower(): v for k, v in resp.getheaders()}
+            return resp.status, resp.reason, rheaders, body
+        except ConnectionRefusedError as exc:
+            raise SimNetError("Unable to connect to the remote server", "refused", time.monotonic() - start) from exc
+        except ssl.SSLError as exc:
+            raise SimNetError("The underlying connection was closed: Could not establish trust relationship "
+                              "for the SSL/TLS secure channel.", "tls", time.monotonic() - start) from exc
+        except (socket.timeout, TimeoutError) as exc:
+            raise SimNetError("The operation has timed out", "timeout", time.monotonic() - start) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise SimNetError("The underlying connection was closed: An unexpected error occurred on a receive.",
+                              "protocol", time.monotonic() - start) from exc
+        finally:
+            conn.close()
+
+
+class ServiceError(Exception):
+    """What Start-Service/Stop-Service write as an error record."""
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a loopback address resolved by the simulation, with SNI/verification for the name."""
+
+    def __init__(self, ip, server_name, port, timeout, context):
+        super().__init__(ip, port, timeout=timeout, context=context)
+        self._server_name = server_name
+        self._ctx = context
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._ctx.wrap_socket(sock, server_hostname=self._server_name)
+
+
+def _sibling(name: str):
+    """faults.py and modules.py import this module, so they are imported when first needed."""
+    if __package__:
+        return importlib.import_module("." + name, __package__)
+    return importlib.import_module(name)
