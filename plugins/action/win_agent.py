@@ -80,16 +80,13 @@ class ActionModule(WinCauseAction):
         state = self.read_state()
         self.check_dotnet(state)
         reason = agent.needs_install(state["services"], state["version"], self.args["min_version"])
-        if reason:
-            if not self.install(state, reason):
-                return
-            if not self.check_mode:
-                state = self.read_state()
-                still = [s["name"] for s in state["services"] if not s.get("exists")]
-                if still:
-                    raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s still missing. See "
-                                           r"C:\Windows\Panther\msiexec.log and C:\WindowsAzure\Logs\TransparentInstaller.log"
-                                           " on the VM." % (self.host, " and ".join(still)), findings=self.findings, changed=True)
+        if reason and self.install(state, reason) and not self.check_mode:
+            state = self.read_state()
+            still = [s["name"] for s in state["services"] if not s.get("exists")]
+            if still:
+                raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s still missing. See "
+                                       r"C:\Windows\Panther\msiexec.log and C:\WindowsAzure\Logs\TransparentInstaller.log"
+                                       " on the VM." % (self.host, " and ".join(still)), findings=self.findings, changed=True)
         self.check_version(state)
         for service in state["services"]:
             self.ensure_service("service_" + service["name"].lower(), service, "install the agent (win_agent_install)",

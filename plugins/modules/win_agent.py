@@ -14,8 +14,8 @@ description:
   - Checks that the services C(WindowsAzureGuestAgent) and C(RdAgent) exist, start automatically and run, and
     starts them or sets their start type where they do not (restarts them too with O(restart)).
   - Reads the agent's version from C(WaAppAgent.exe) (the image of C(RdAgent)) and compares it with O(min_version).
-  - When a service is missing or the agent is older than O(min_version), installs the agent MSI (O(install)):
-    an old "Windows Azure VM Agent" among installed programs is uninstalled first when the services are missing;
+  - When a service is missing or the agent is older than O(min_version), installs the agent MSI (see O(install)).
+    An old "Windows Azure VM Agent" among installed programs is uninstalled first when the services are missing;
     the MSI is downloaded by the VM from O(msi_url), or copied from the controller from O(msi_src) for air-gapped
     fleets, and checked against O(msi_checksum) when given.
   - B(Refuses) to install or update the agent while the backup extension is taking a snapshot on the VM

@@ -11,7 +11,7 @@ module: win_com_msdtc
 short_description: Start the COM+ System Application and MSDTC services (cause COM_MSDTC)
 version_added: 0.2.0
 description:
-  - Article 000, "COM+ was unable to talk to the Microsoft Distributed Transaction Coordinator": the services
+  - Article 000 ("COM+ was unable to talk to the Microsoft Distributed Transaction Coordinator") says the services
     C(COMSysApp) and C(MSDTC) must run. Starts them; a disabled one is set to start manually first. Their start type
     is otherwise left alone (COM+ System Application starts on demand by default).
 author:

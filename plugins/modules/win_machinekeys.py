@@ -48,7 +48,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: C(acl) (with C(sddl), C(icacls), C(missing), C(extra), and after a reset C(before_sddl) and C(backup)) and one C(certificate) per certificate deleted.
+  description:
+    - C(acl), with C(sddl), C(icacls), C(missing), C(extra), and after a reset C(before_sddl) and C(backup).
+    - One C(certificate) per certificate deleted.
   returned: always
   type: list
   elements: dict

@@ -15,7 +15,7 @@ description:
     storage endpoint (443, and 8443 for managed disks), all at once within O(timeout). Each failure names the endpoint
     and how it failed (dns, refused, timeout, unreachable, blocked by a local firewall rule).
   - With O(http_proxy), first sets WinHTTP's proxy (what the agent uses) through M(ansible.windows.win_http_proxy).
-  - NSG rules, routes and firewalls are platform changes: reported.
+  - NSG rules, routes and firewalls are platform changes, so they are reported, not changed.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:

@@ -17,7 +17,7 @@ description:
     and fails the host for writers still bad.
   - A writer's service comes from a built-in table (the community table, without its rows known to be wrong) and
     O(services). A writer with no known service is reported, never guessed at.
-  - Restarts nothing while the backup extension is taking a snapshot: writers change state during a backup.
+  - Restarts nothing while the backup extension is taking a snapshot, because writers change state during a backup.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:

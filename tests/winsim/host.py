@@ -424,6 +424,30 @@ def sync_mirrors(state: dict) -> None:
 
 # -- the default machine ---------------------------------------------------------------------------
 
+# The newest agent MSI in this simulated world (release asset name from agent-names-and-paths.tsv).
+NEW_AGENT_VERSION = "2.7.41491.1193"
+NEW_AGENT_PRODUCT_ID = "{2E4A1C7B-5D3F-4E8A-9B6C-1F0D2A3B4C5E}"  # made up, like the other codes
+AGENT_MSI = b"simulated WindowsAzureVmAgent.amd64_2.7.41491.1193_2601261193.fre.msi\r\n"
+
+
+def agent_msi_entry() -> dict:
+    guest = "C:\\WindowsAzure\\GuestAgent_%s_2026-01-26_115300" % NEW_AGENT_VERSION
+    packages = "C:\\WindowsAzure\\Packages_20260126_115300"
+    return {
+        "product_id": NEW_AGENT_PRODUCT_ID, "name": "Windows Azure VM Agent - " + NEW_AGENT_VERSION,
+        "version": NEW_AGENT_VERSION, "publisher": "Microsoft Corporation", "upgrade_code": AGENT_UPGRADE_CODE,
+        "installs": {
+            "dirs": [guest, packages],
+            "files": {guest + "\\WindowsAzureGuestAgent.exe": {"version": NEW_AGENT_VERSION},
+                      packages + "\\WaAppAgent.exe": {"version": NEW_AGENT_VERSION}},
+            "services": {
+                "WindowsAzureGuestAgent": {"display_name": "Windows Azure Guest Agent", "path": guest + "\\WindowsAzureGuestAgent.exe"},
+                "RdAgent": {"display_name": "RdAgent", "path": packages + "\\WaAppAgent.exe"},
+            },
+        },
+    }
+
+
 def default_state(name: str, locale: str = "en") -> dict:
     """A healthy Azure VM with Windows Server 2019 and the VM agent, backup enabled."""
     if locale not in ("en", "de"):
@@ -494,6 +518,9 @@ def default_state(name: str, locale: str = "en") -> dict:
                      "dirs": [GUEST_AGENT_DIR, PACKAGES_DIR]},
     }
     state["products"].append(agent)
+    # What the agent MSI behind Microsoft's download link installs (AGENT_MSI's bytes stand for it):
+    # a major upgrade of the agent, its two services, its files.
+    state["msi_catalog"][hashlib.sha256(AGENT_MSI).hexdigest()] = agent_msi_entry()
     # A normal machine certificate (the WinRM listener's), so a fix that deletes too much shows.
     state["certificates"]["LocalMachine\\My"].append({
         "thumbprint": hashlib.sha1(("winrm:" + name).encode()).hexdigest().upper(),

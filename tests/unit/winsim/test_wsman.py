@@ -39,6 +39,7 @@ def needs_ansible_windows(test):
         return test(*args, **kwargs)
     return functools.wraps(test)(check)
 
+
 SHELL = shell_loader.get("powershell")
 
 
@@ -494,19 +495,18 @@ def test_cli_up_status_inventory_down(tmp_path):
         pid = int((state / "winsim.pid").read_text())
         inv = winsim("inventory", "--dir", str(state))
         assert inv.returncode == 0
-        assert f"ansible_port: {ports[0]}" in inv.stdout and "windows_vms:" in inv.stdout
+        assert f"ansible_port: {ports[0]}" in inv.stdout and "    vms:" in inv.stdout and "windows:" in inv.stdout
         inv_file = tmp_path / "inventory.yml"
         inv_file.write_text(inv.stdout)
 
-        if os.path.isfile(os.path.join(WINDOWS_COLLECTION, "MANIFEST.json")):
-            adhoc = subprocess.run(
-                [os.path.join(VENV_BIN, "ansible"), "windows_vms", "-i", str(inv_file), "-m", "ansible.windows.win_ping"],
-                env=ansible_env(tmp_path), capture_output=True, text=True, check=False, timeout=300, cwd=tmp_path)
-            assert adhoc.returncode == 0, adhoc.stdout + adhoc.stderr
-            assert adhoc.stdout.count("SUCCESS") == 2
-            for name in ("win01", "win02"):
-                [entry] = [json.loads(line) for line in (state / f"{name}.jsonl").read_text().splitlines()]
-                assert entry["module"] == "ansible.windows.win_ping" and entry["http_requests"] == 4
+        adhoc = subprocess.run(
+            [os.path.join(VENV_BIN, "ansible"), "windows", "-i", str(inv_file), "-m", "ansible.windows.win_ping"],
+            env=ansible_env(tmp_path), capture_output=True, text=True, check=False, timeout=300, cwd=tmp_path)
+        assert adhoc.returncode == 0, adhoc.stdout + adhoc.stderr
+        assert adhoc.stdout.count("SUCCESS") == 2
+        for name in ("win01", "win02"):
+            [entry] = [json.loads(line) for line in (state / f"{name}.jsonl").read_text().splitlines()]
+            assert entry["module"] == "ansible.windows.win_ping" and entry["http_requests"] == 4
     finally:
         down = winsim("down", "--dir", str(state))
     assert down.returncode == 0 and "stopped pid" in down.stdout

@@ -1,0 +1,264 @@
+"""Every Windows cause against simulated Windows hosts, through Ansible's real winrm connection.
+
+Five simulated hosts (tests/winsim) with the faults of every Windows cause, one in German, one
+healthy, and an inventory host no WinRM server answers for. fix-backup.yml runs three times:
+--check (each fault is found, the simulated state is unchanged), apply (each fixable fault is
+fixed and the state confirms it; what must be refused or only reported is), apply again
+(nothing left to change). The VM side of Windows is simulated: see tests/winsim/scripts.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
+sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
+import host as simhost  # noqa: E402  (the simulator, under tests/winsim)
+
+HOSTS = {
+    "win01": ("en", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"]),
+    "win02": ("de", ["agent-missing", "iaasvmprovider-disabled", "vss-writer-unknown-service", "winhttp-proxy-wrong",
+                     "comsysapp-stopped", "mgmt-cert"]),
+    "win03": ("en", ["agent-outdated", "backup-running", "vss-writer-failed", "bitlocker-locked", "bitlocker-on",
+                     "too-many-disks", "disk-too-big", "no-dhcp", "high-cpu", "low-memory", "dotnet-old", "wireserver-blocked"]),
+    "win04": ("en", ["agent-absent", "iaasvmprovider-missing", "dns-broken", "vss-writer-stuck"]),
+    "win05": ("en", []),
+}
+PROXY = "proxy.example.internal:3128"
+WIRESERVER = "127.63.129.16"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Listeners:
+    """The fake Azure side on loopback: wireserver and storage ports that accept, and the agent MSI over HTTP."""
+
+    def __init__(self):
+        self.sockets, self.ports = [], []
+        # The wireserver on its real ports, at a loopback address that mirrors 168.63.129.16 (the
+        # wireserver-blocked fault blocks those ports); storage on any two free ports.
+        for address, port in ((WIRESERVER, 80), (WIRESERVER, 32526), ("127.0.0.1", 0), ("127.0.0.1", 0)):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((address, port))
+            sock.listen(64)
+            self.sockets.append(sock)
+            self.ports.append(sock.getsockname()[1])
+            threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
+
+        class MSI(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                self.send_response(200 if self.path == "/agent.msi" else 404)
+                self.send_header("Content-Length", str(len(simhost.AGENT_MSI)))
+                self.end_headers()
+                self.wfile.write(simhost.AGENT_MSI)
+
+            def log_message(self, *args):
+                pass
+
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MSI)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def _accept(sock):
+        while True:
+            try:
+                conn, _addr = sock.accept()
+            except OSError:
+                return
+            conn.close()
+
+    def close(self):
+        self.http.shutdown()
+        for sock in self.sockets:
+            sock.close()
+
+
+def load(tmp, name):
+    with open(tmp / ("%s.json" % name)) as handle:
+        return json.load(handle)
+
+
+def playbook(tmp, inventory, *args):
+    env = dict(os.environ, AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    before = set(glob.glob(str(tmp / "reports" / "*.json")))
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "fix-backup.yml", "-l", "vms", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    [report] = set(glob.glob(str(tmp / "reports" / "*.json"))) - before
+    with open(report) as handle:
+        return proc, json.load(handle)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("windows-fleet")
+    spec = {"username": "azureadmin", "password": "Sim-Passw0rd!",
+            "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in HOSTS.items()]}
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    listeners = Listeners()
+    subprocess.run([WINSIM, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)
+    try:
+        msi = tmp / "WindowsAzureVmAgent.msi"
+        msi.write_bytes(simhost.AGENT_MSI)
+        checksum = hashlib.sha256(simhost.AGENT_MSI).hexdigest()
+        ws, hp, s1, s2 = listeners.ports
+        inventory = tmp / "inventory.yml"
+        inv = yaml.safe_load(subprocess.run([WINSIM, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
+        # win99: a port no server listens on.
+        inv["all"]["children"]["vms"]["children"]["windows"]["hosts"]["win99"] = {"ansible_host": "127.0.0.1", "ansible_port": free_port()}
+        inventory.write_text(yaml.safe_dump(inv))
+        extra = tmp / "vars.json"
+        extra.write_text(json.dumps({
+            "network_wireserver": WIRESERVER, "network_wireserver_port": ws, "network_hostplugin_port": hp,
+            "network_storage_host": "127.0.0.1", "network_storage_ports": [s1, s2], "network_timeout": 2,
+            "win_agent_msi_url": "http://127.0.0.1:%d/agent.msi" % listeners.http.server_address[1], "win_agent_msi_checksum": checksum,
+        }))
+        # Per host: win02 names a proxy, win03 opts into DHCP, win04 installs from the controller.
+        host_vars = tmp / "host_vars"
+        host_vars.mkdir()
+        (host_vars / "win02.yml").write_text("network_http_proxy_host: proxy.example.internal\nnetwork_http_proxy_port: 3128\n")
+        (host_vars / "win03.yml").write_text("snapshot_status_fix_dhcp: true\n")
+        (host_vars / "win04.yml").write_text("win_agent_msi_src: %s\n" % msi)
+        states = {"before": {n: load(tmp, n) for n in HOSTS}}
+        results = {}
+        for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
+            results[step] = playbook(tmp, inventory, "-e", "@%s" % extra, *args)
+            states[step] = {n: load(tmp, n) for n in HOSTS}
+        yield {"results": results, "states": states, "tmp": tmp}
+    finally:
+        subprocess.run([WINSIM, "down", "--dir", str(tmp)], check=False, capture_output=True)
+        listeners.close()
+
+
+def findings(report, host, status=None):
+    return {"%s/%s" % (f["id"], f["check"]): f for f in report["hosts"][host]["findings"] if status in (None, f["status"])}
+
+
+def recap(proc, host):
+    line = next(line for line in proc.stdout.splitlines() if line.startswith(host + " ") and "ok=" in line)
+    return dict(part.split("=") for part in line.split(":", 1)[1].split())
+
+
+def _comparable(state):
+    """The state without what a read legitimately touches: vssadmin starts VSS on demand."""
+    state = copy.deepcopy(state)
+    state["services"].get("VSS", {}).pop("state", None)
+    for key in ("processes", "next_pid"):
+        state.pop(key, None)
+    return state
+
+
+def test_check_mode_changes_nothing(runs):
+    for name in HOSTS:
+        assert _comparable(runs["states"]["check"][name]) == _comparable(runs["states"]["before"][name]), name
+
+
+def test_check_mode_finds_every_fault(runs):
+    _proc, report = runs["results"]["check"]
+    expected = {
+        "win01": ["WIN_AGENT/service_windowsazureguestagent", "WIN_AGENT/service_rdagent", "VSS_WRITERS/writer_system_writer",
+                  "MACHINEKEYS/acl", "MACHINEKEYS/certificate", "SNAPSHOT_STATUS/vss_copy_backup", "COM_MSDTC/service_msdtc"],
+        "win02": ["WIN_AGENT/install", "BACKUP_EXTENSION/iaasvmprovider", "VSS_WRITERS/writer_ntds", "NETWORK/proxy",
+                  "COM_MSDTC/service_comsysapp"],
+        "win03": ["WIN_AGENT/version", "WIN_AGENT/dotnet", "VSS_WRITERS/writer_system_writer", "BITLOCKER/locked",
+                  "BITLOCKER/protection", "DISK_LIMITS/data_disks", "SNAPSHOT_STATUS/dhcp", "SNAPSHOT_STATUS/cpu_load",
+                  "SNAPSHOT_STATUS/memory_pressure", "NETWORK/wireserver"],
+        "win04": ["WIN_AGENT/install", "BACKUP_EXTENSION/iaasvmprovider", "NETWORK/dns", "VSS_WRITERS/writer_wmi_writer"],
+    }
+    for name, checks in expected.items():
+        found = findings(report, name, "found")
+        assert sorted(c for c in checks if c not in found) == [], name
+    assert findings(report, "win03", "failed")["WIN_AGENT/install"]["summary"].count("backup snapshot is running") == 1
+    assert findings(report, "win05", "found") == {}
+
+
+def test_the_agent_is_never_touched_while_a_backup_runs(runs):
+    proc, report = runs["results"]["apply"]
+    refused = findings(report, "win03", "failed")["WIN_AGENT/install"]
+    assert "IaaSBcdrExtension" in refused["summary"] and "Run again when the backup job has finished" in refused["summary"]
+    assert "WIN_AGENT" in proc.stdout and recap(proc, "win03")["failed"] == "1"
+    before, after = runs["states"]["before"]["win03"], runs["states"]["apply"]["win03"]
+    assert after["products"] == before["products"]
+    # Nor are VSS writers restarted under a running backup.
+    assert findings(report, "win03")["VSS_WRITERS/writer_system_writer"]["status"] == "found"
+    assert [w["state"] for w in after["vss_writers"] if w["name"] == "System Writer"] == [7]
+
+
+def test_apply_fixes_and_the_simulated_state_confirms_it(runs):
+    _proc, report = runs["results"]["apply"]
+    state = runs["states"]["apply"]
+    win01 = state["win01"]
+    for service in ("WindowsAzureGuestAgent", "RdAgent", "MSDTC", "CryptSvc"):
+        assert win01["services"][service]["state"] == "running", service
+    assert win01["acls"][simhost.MACHINEKEYS] == "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
+    backup = findings(report, "win01")["MACHINEKEYS/acl"]["detail"]["backup"]
+    assert backup.lower() in {p.lower() for p in win01["files"]}
+    assert findings(report, "win01")["MACHINEKEYS/acl"]["detail"]["before_sddl"] == runs["states"]["before"]["win01"]["acls"][simhost.MACHINEKEYS]
+    assert not [c for c in win01["certificates"]["LocalMachine\\My"] if "CRP" in c["issuer"]]
+    assert len(win01["certificates"]["LocalMachine\\My"]) == 1  # the WinRM listener's certificate stays
+    assert win01["registry"][simhost.BCDRAGENT_KEY]["USEVSSCOPYBACKUP"] == {"type": "string", "data": "TRUE"}
+    assert [w["state"] for w in win01["vss_writers"]] == [1] * len(win01["vss_writers"])
+
+    win02 = state["win02"]
+    assert [p["version"] for p in win02["products"] if p["name"].startswith("Windows Azure VM Agent")] == [simhost.NEW_AGENT_VERSION]
+    assert {win02["services"][s]["state"] for s in ("WindowsAzureGuestAgent", "RdAgent")} == {"running"}
+    assert win02["services"]["IaaSVmProvider"]["start_mode"] == "auto" and win02["services"]["IaaSVmProvider"]["state"] == "running"
+    assert win02["services"]["COMSysApp"]["state"] == "running" and win02["services"]["COMSysApp"]["start_mode"] == "manual"
+    assert win02["winhttp_proxy"]["proxy"] == PROXY
+    # The DACL was default, so the management certificate is left alone (article 000 deletes it after a reset only).
+    assert [c for c in win02["certificates"]["LocalMachine\\My"] if "Service Management" in c["subject"]]
+    assert findings(report, "win02")["VSS_WRITERS/writer_ntds"]["status"] == "found"
+
+    assert [n["dhcp"] for n in state["win03"]["nics"] if n.get("primary")] == [True]
+    assert findings(report, "win03")["BITLOCKER/locked"]["status"] == "found"
+    assert {v["mount"]: v["bitlocker_protection"] for v in state["win03"]["volumes"]}["C:"] == "on"  # only on request
+
+    win04 = state["win04"]
+    assert [p["version"] for p in win04["products"] if p["name"].startswith("Windows Azure VM Agent")] == [simhost.NEW_AGENT_VERSION]
+    assert win04["services"]["RdAgent"]["state"] == "running"
+    stuck = findings(report, "win04", "failed")["VSS_WRITERS/writer_wmi_writer"]
+    assert "still bad after restarting Winmgmt" in stuck["summary"]
+
+
+def test_findings_say_what_was_seen(runs):
+    _proc, report = runs["results"]["check"]
+    de = findings(report, "win02")["VSS_WRITERS/writers"]["detail"]["writers"]
+    assert any(w["last_error"] == "Kein Fehler" for w in de)  # German vssadmin, read by structure
+    assert "Jeder" in findings(report, "win02")["MACHINEKEYS/acl"]["detail"]["icacls"]
+    assert findings(report, "win03")["SNAPSHOT_STATUS/cpu_load"]["detail"]["busy_percent"] > 90
+    assert "timeout" in findings(report, "win03")["NETWORK/wireserver"]["summary"]
+    assert findings(report, "win05")["NETWORK/storage"]["status"] == "ok"
+
+
+def test_a_second_apply_changes_nothing(runs):
+    proc, _report = runs["results"]["again"]
+    for name in HOSTS:
+        assert recap(proc, name)["changed"] == "0", name
+    assert _comparable(runs["states"]["again"]["win01"]) == _comparable(runs["states"]["apply"]["win01"])
+
+
+def test_one_unreachable_or_failing_host_does_not_stop_the_others(runs):
+    for step in ("apply", "again"):
+        proc, report = runs["results"][step]
+        assert proc.returncode != 0
+        assert recap(proc, "win99")["unreachable"] == "1"
+        for name in ("win01", "win02", "win05"):
+            assert recap(proc, name)["failed"] == "0", (step, name)
+            assert "DISK_LIMITS/data_disks" in findings(report, name), (step, name)
