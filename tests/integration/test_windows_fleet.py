@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import copy
 import glob
-import hashlib
-import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 import yaml
@@ -47,50 +44,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Listeners:
-    """The fake Azure side on loopback: wireserver and storage ports that accept, and the agent MSI over HTTP."""
-
-    def __init__(self):
-        self.sockets, self.ports = [], []
-        # The wireserver on its real ports, at a loopback address that mirrors 168.63.129.16 (the
-        # wireserver-blocked fault blocks those ports); storage on any two free ports.
-        for address, port in ((WIRESERVER, 80), (WIRESERVER, 32526), ("127.0.0.1", 0), ("127.0.0.1", 0)):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((address, port))
-            sock.listen(64)
-            self.sockets.append(sock)
-            self.ports.append(sock.getsockname()[1])
-            threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
-
-        class MSI(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                self.send_response(200 if self.path == "/agent.msi" else 404)
-                self.send_header("Content-Length", str(len(simhost.AGENT_MSI)))
-                self.end_headers()
-                self.wfile.write(simhost.AGENT_MSI)
-
-            def log_message(self, *args):
-                pass
-
-        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MSI)
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    @staticmethod
-    def _accept(sock):
-        while True:
-            try:
-                conn, _addr = sock.accept()
-            except OSError:
-                return
-            conn.close()
-
-    def close(self):
-        self.http.shutdown()
-        for sock in self.sockets:
-            sock.close()
-
-
 def load(tmp, name):
     with open(tmp / ("%s.json" % name)) as handle:
         return json.load(handle)
@@ -110,26 +63,20 @@ def playbook(tmp, inventory, *args):
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-fleet")
     spec = {"username": "azureadmin", "password": "Sim-Passw0rd!",
-            "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in HOSTS.items()]}
+            "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in HOSTS.items()],
+            # The wireserver on its real ports at a loopback address (wireserver-blocked blocks those ports).
+            "azure": {"wireserver": WIRESERVER, "storage_host": "127.0.0.1", "storage_ports": [free_port(), free_port()],
+                      "msi_port": free_port()}}
     (tmp / "spec.json").write_text(json.dumps(spec))
-    listeners = Listeners()
     subprocess.run([WINSIM, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)
     try:
         msi = tmp / "WindowsAzureVmAgent.msi"
         msi.write_bytes(simhost.AGENT_MSI)
-        checksum = hashlib.sha256(simhost.AGENT_MSI).hexdigest()
-        ws, hp, s1, s2 = listeners.ports
         inventory = tmp / "inventory.yml"
         inv = yaml.safe_load(subprocess.run([WINSIM, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
         # win99: a port no server listens on.
         inv["all"]["children"]["vms"]["children"]["windows"]["hosts"]["win99"] = {"ansible_host": "127.0.0.1", "ansible_port": free_port()}
         inventory.write_text(yaml.safe_dump(inv))
-        extra = tmp / "vars.json"
-        extra.write_text(json.dumps({
-            "network_wireserver": WIRESERVER, "network_wireserver_port": ws, "network_hostplugin_port": hp,
-            "network_storage_host": "127.0.0.1", "network_storage_ports": [s1, s2], "network_timeout": 2,
-            "win_agent_msi_url": "http://127.0.0.1:%d/agent.msi" % listeners.http.server_address[1], "win_agent_msi_checksum": checksum,
-        }))
         # Per host: win02 names a proxy, win03 opts into DHCP, win04 installs from the controller.
         host_vars = tmp / "host_vars"
         host_vars.mkdir()
@@ -139,12 +86,11 @@ def runs(tmp_path_factory):
         states = {"before": {n: load(tmp, n) for n in HOSTS}}
         results = {}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
-            results[step] = playbook(tmp, inventory, "-e", "@%s" % extra, *args)
+            results[step] = playbook(tmp, inventory, "-e", "network_timeout=2", *args)
             states[step] = {n: load(tmp, n) for n in HOSTS}
         yield {"results": results, "states": states, "tmp": tmp}
     finally:
         subprocess.run([WINSIM, "down", "--dir", str(tmp)], check=False, capture_output=True)
-        listeners.close()
 
 
 def findings(report, host, status=None):

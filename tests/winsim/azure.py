@@ -1,0 +1,82 @@
+"""Azure's side as the simulated Windows VMs see it, on loopback: the wireserver's two ports and the
+storage endpoint's accept connections, and the agent MSI is served over HTTP like Microsoft's
+download link. A spec's "azure" entry turns these on; `winsim inventory` then points the
+collection's variables at them, so nothing aims at a real Azure address.
+
+    "azure": {"wireserver": "127.63.129.16", "storage_host": "127.0.0.1", "storage_ports": [44301, 44302], "msi_port": 44380}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import ipaddress
+import socket
+import threading
+
+import host as hostmod
+
+WIRESERVER_PORTS = (80, 32526)  # the real ports, at a loopback address that mirrors 168.63.129.16
+MSI_PATH = "/WindowsAzureVmAgent.msi"
+
+
+def _loopback(address: str) -> str:
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError("%s is not a loopback address: the stand-ins listen on 127.0.0.0/8 only" % address)
+    return address
+
+
+class StandIns:
+    def __init__(self, azure: dict):
+        self.azure = azure
+        self.sockets = []
+        endpoints = [(azure["wireserver"], p) for p in WIRESERVER_PORTS] + [(azure["storage_host"], p) for p in azure["storage_ports"]]
+        for address, port in endpoints:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((_loopback(address), port))
+            sock.listen(64)
+            self.sockets.append(sock)
+            threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
+
+        class MSI(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                found = self.path == MSI_PATH
+                body = hostmod.AGENT_MSI if found else b""
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.http = http.server.ThreadingHTTPServer((_loopback(azure["storage_host"]), azure["msi_port"]), MSI)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def _accept(sock):
+        while True:
+            try:
+                conn, _addr = sock.accept()
+            except OSError:
+                return
+            conn.close()
+
+    def close(self):
+        self.http.shutdown()
+        self.http.server_close()
+        for sock in self.sockets:
+            sock.close()
+
+
+def inventory_vars(azure: dict) -> dict:
+    """The collection's variables that point at the stand-ins."""
+    return {
+        "network_wireserver": azure["wireserver"],
+        "network_storage_host": azure["storage_host"],
+        "network_storage_ports": list(azure["storage_ports"]),
+        "network_dns_names": ["management.azure.com"],
+        "win_agent_msi_url": "http://%s:%d%s" % (azure["storage_host"], azure["msi_port"], MSI_PATH),
+        "win_agent_msi_checksum": hashlib.sha256(hostmod.AGENT_MSI).hexdigest(),
+    }
