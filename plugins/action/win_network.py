@@ -114,8 +114,7 @@ class ActionModule(WinCauseAction):
 
     def check_proxy(self) -> None:
         proxy = self.args["http_proxy"]
-        if not proxy:
-            self.add("proxy", "skipped", "no proxy named (network_http_proxy_host): WinHTTP left as it is", {})
+        if not proxy:  # WinHTTP is left as it is; nothing to report, as on Linux without a proxy
             return
         # win_http_proxy reads, compares and sets WinHTTP's proxy in one call, in check mode too.
         answer = self._execute_module(module_name="ansible.windows.win_http_proxy", task_vars=self.task_vars,

@@ -77,7 +77,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: The checks C(proxy), C(dns), C(wireserver) and C(storage).
+  description: The checks C(dns), C(wireserver) and C(storage), and C(proxy) when O(http_proxy) is set.
   returned: always
   type: list
   elements: dict
