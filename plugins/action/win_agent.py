@@ -86,7 +86,7 @@ class ActionModule(WinCauseAction):
             if still:
                 raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s still missing. See "
                                        r"C:\Windows\Panther\msiexec.log and C:\WindowsAzure\Logs\TransparentInstaller.log"
-                                       " on the VM." % (self.host, " and ".join(still)), findings=self.findings, changed=True)
+                                       " on the VM." % (self.host, " and ".join(still)), changed=True)
         self.check_version(state)
         for service in state["services"]:
             self.ensure_service("service_" + service["name"].lower(), service, "install the agent (win_agent_install)",
@@ -152,12 +152,12 @@ class ActionModule(WinCauseAction):
             return
         if not os.path.isfile(src):
             raise RemediationError("WIN_AGENT on %s: win_agent_msi_src %s is not a file on the controller. Nothing was "
-                                   "changed." % (self.host, src), findings=self.findings)
+                                   "changed." % (self.host, src))
         if checksum:
             with open(src, "rb") as handle:
                 actual = hashlib.sha256(handle.read()).hexdigest()
             if actual != checksum:
                 raise RemediationError("WIN_AGENT on %s: %s has SHA-256 %s, not %s (win_agent_msi_checksum). Nothing was "
-                                       "changed." % (self.host, src, actual, checksum), findings=self.findings)
+                                       "changed." % (self.host, src, actual, checksum))
         self._connection.put_file(src, MSI_DEST)
         self.changed = True

@@ -114,4 +114,4 @@ class ActionModule(WinCauseAction):
         except ValueError as exc:
             raise RemediationError("VSS_WRITERS on %s: vssadmin list writers (exit code %s) gave %s. Is the Volume Shadow "
                                    "Copy service (VSS) disabled?" % (self.host, state.get("exit_code"), exc),
-                                   findings=self.findings, changed=self.changed) from None
+                                   changed=self.changed) from None

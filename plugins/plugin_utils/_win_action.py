@@ -44,6 +44,7 @@ class WinCauseAction(ActionBase):
     _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
+        """Findings learnt before a RemediationError are kept in the failed result."""
         result = super().run(tmp, task_vars)
         _validated, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         self.task_vars = task_vars or {}
@@ -108,8 +109,9 @@ class WinCauseAction(ActionBase):
             task_vars=self.task_vars,
         )
         if answer.get("failed") or answer.get("skipped"):
-            raise RemediationError("%s: reading %s on %s failed: %s. Nothing was changed; the VM's WinRM user needs "
-                                   "administrator rights." % (self.CAUSE, purpose, self.host, _why(answer)), changed=self.changed)
+            raise RemediationError("%s: reading %s on %s failed: %s. %sThe WinRM user must be an administrator."
+                                   % (self.CAUSE, purpose, self.host, _why(answer), "" if self.changed else "Nothing was changed. "),
+                                   changed=self.changed)
         return answer.get("result") or {}
 
     def apply(self, module: str, purpose: str, **args) -> dict:

@@ -1,0 +1,118 @@
+"""The Windows action plugins with their round trips replaced by recorded answers: bad input fails
+before any round trip, a failed read names cause, host and reason, and check mode sends nothing
+that could change the VM. The whole flow against simulated hosts is tests/integration/test_windows_fleet.py."""
+from __future__ import annotations
+
+import hashlib
+from unittest.mock import MagicMock
+
+from ansible.playbook.task import Task
+from ansible.template import Templar
+from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_machinekeys, win_vss_writers
+
+VARS = {"inventory_hostname": "win01"}
+RUNNING = [{"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
+           {"name": "RdAgent", "exists": True, "state": "Running", "start_mode": "Auto"}]
+
+
+def action(module, task_args, answers, check_mode=False):
+    task = MagicMock(Task)
+    task.args = task_args
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.diff = True
+    plugin = module.ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=MagicMock(Templar), shared_loader_obj=None)
+    plugin._execute_module = MagicMock(side_effect=list(answers))
+    plugin._connection = MagicMock()
+    return plugin
+
+
+def sent(plugin):
+    return [c.kwargs["module_name"] for c in plugin._execute_module.call_args_list]
+
+
+def read_answer(**result):
+    return {"changed": False, "result": result}
+
+
+def agent_state(services=RUNNING, version="2.7.41491.1102", processes=()):
+    return read_answer(services=services, version=version, products=[{"name": "Windows Azure VM Agent - 2.7.41491.949", "product_id": "{P}"}],
+                       dotnet_release=528040, backup_processes=list(processes))
+
+
+def test_a_wrong_minimum_version_fails_before_any_round_trip():
+    plugin = action(win_agent, {"min_version": "latest"}, [])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "win_agent_min_version" in result["msg"] and "win01" in result["msg"]
+    assert not plugin._execute_module.called
+
+
+def test_a_failed_read_names_cause_host_and_reason():
+    plugin = action(win_agent, {}, [{"failed": True, "error": [{"message": "Access is denied"}]}])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and not result["changed"]
+    assert result["msg"].startswith("WIN_AGENT: reading the guest agent's services and version on win01 failed: Access is denied")
+
+
+def test_check_mode_reports_what_it_would_do_and_sends_only_the_read():
+    stopped = [dict(s, state="Stopped") for s in RUNNING]
+    plugin = action(win_agent, {}, [agent_state(services=stopped)], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"]
+    assert result["changed"] and not result.get("failed")
+    services = [f for f in result["findings"] if f["check"].startswith("service_")]
+    assert [(f["status"], f["summary"]) for f in services] == [
+        ("found", "WindowsAzureGuestAgent: Stopped, Auto: would start WindowsAzureGuestAgent"),
+        ("found", "RdAgent: Stopped, Auto: would start RdAgent")]
+    assert [d["before"] for d in result["diff"]] == ["WindowsAzureGuestAgent: Stopped, Auto\n", "RdAgent: Stopped, Auto\n"]
+
+
+def test_a_healthy_agent_costs_one_round_trip_and_changes_nothing():
+    plugin = action(win_agent, {}, [agent_state()])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and not result["changed"]
+    assert {f["status"] for f in result["findings"]} == {"ok"}
+
+
+def test_no_install_while_a_backup_runs():
+    missing = [dict(s, exists=False) for s in RUNNING]
+    plugin = action(win_agent, {}, [agent_state(services=missing, version=None, processes=["IaaSBcdrExtension"])])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"]
+    assert result["failed"] and "backup snapshot is running (IaaSBcdrExtension)" in result["msg"]
+    assert not result["changed"]
+
+
+def test_a_controller_msi_with_the_wrong_checksum_is_never_copied(tmp_path):
+    msi = tmp_path / "agent.msi"
+    msi.write_bytes(b"not the agent")
+    missing = [dict(s, exists=False) for s in RUNNING]
+    plugin = action(win_agent, {"msi_src": str(msi), "msi_checksum": hashlib.sha256(b"the agent").hexdigest()},
+                    [agent_state(services=missing, version=None)])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "win_agent_msi_checksum" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert not plugin._connection.put_file.called and sent(plugin) == ["ansible.windows.win_powershell"]
+
+
+def test_a_missing_controller_msi_is_named(tmp_path):
+    missing = [dict(s, exists=False) for s in RUNNING]
+    plugin = action(win_agent, {"msi_src": str(tmp_path / "nope.msi")}, [agent_state(services=missing, version=None)])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "nope.msi is not a file on the controller" in result["msg"]
+    # What was learnt before the failure is kept.
+    assert any(f["check"] == "dotnet" for f in result["findings"])
+
+
+def test_a_wrong_default_sddl_fails_before_any_round_trip():
+    plugin = action(win_machinekeys, {"default_sddl": "O:SYG:SY"}, [])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "machinekeys_default_sddl" in result["msg"] and not plugin._execute_module.called
+
+
+def test_vssadmin_failing_is_a_clear_error():
+    answer = read_answer(text="Error: A Volume Shadow Copy Service component encountered an unexpected error.\r\n", exit_code=2,
+                         services={}, backup_processes=[])
+    plugin = action(win_vss_writers, {}, [answer])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "VSS_WRITERS on win01" in result["msg"] and "exit code 2" in result["msg"]
+    assert "unexpected error" in result["msg"]
