@@ -307,7 +307,7 @@ class CallbackModule(CallbackBase):
 '''
 
 PLAYBOOK = r'''
-- hosts: windows_vms
+- hosts: windows
   gather_facts: false
   tasks:
     - name: ping
