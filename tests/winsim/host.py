@@ -469,6 +469,10 @@ def default_state(name: str, locale: str = "en") -> dict:
         "winhttp_proxy": {"proxy": "", "bypass": ""}, "ie_proxy": {"proxy": "", "bypass": ""},
         "dns": {"management.azure.com": ["127.0.0.1"]}, "reachable": {}, "blocked_ports": [],
         "next_pid": 4000,
+        # vssadmin list shadowstorage (for the MARS causes to come): C: keeps its shadow copies on itself.
+        "shadow_storage": [{"for": "C:", "on": "C:", "guid": "278ce142-19d8-11e1-9176-806e6f6e6963",
+                            "volume_bytes": 127 * 2**30, "used_bytes": 3017089024, "allocated_bytes": 3520851968,
+                            "max_bytes": 4 * 2**30}],
     }
     # The guest agent and the extension it runs (paths as on a 2024 image, see agent-names-and-paths.tsv).
     agent_files = {

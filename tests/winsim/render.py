@@ -158,6 +158,43 @@ ICACLS_SUMMARY = {"en": "Successfully processed 1 files; Failed processing 0 fil
                   "de": "1 Dateien erfolgreich verarbeitet, bei 0 Dateien ist ein Verarbeitungsfehler aufgetreten."}
 
 
+# `vssadmin list shadowstorage`, English as in reference/windows/vssadmin-shadowstorage-en-2-4gb.txt;
+# the German labels are this simulator's own translation, not confirmed from a capture.
+SHADOW_TEXT = {
+    "en": {"title": "Shadow Copy Storage association", "for": "For volume", "on": "Shadow Copy Storage volume",
+           "used": "Used Shadow Copy Storage space", "allocated": "Allocated Shadow Copy Storage space",
+           "max": "Maximum Shadow Copy Storage space"},
+    "de": {"title": "Schattenkopie-Speicherzuordnung", "for": "Für Volume", "on": "Schattenkopie-Speichervolume",
+           "used": "Verwendeter Schattenkopie-Speicherbereich", "allocated": "Zugeordneter Schattenkopie-Speicherbereich",
+           "max": "Maximaler Schattenkopie-Speicherbereich"},
+}
+
+
+def _size(count: int) -> str:
+    """vssadmin's sizes: '2.81 GB', '4 GB' (up to three decimals, trailing zeros dropped)."""
+    for unit, factor in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= factor:
+            return "%s %s" % (("%.3f" % (count / factor)).rstrip("0").rstrip("."), unit)
+    return "%d B" % count
+
+
+def vssadmin_list_shadowstorage(associations: list, locale: str = "en") -> str:
+    """`vssadmin list shadowstorage` (mirrors the reference capture's layout), CRLF line endings."""
+    text, header = SHADOW_TEXT[locale], VSS_TEXT[locale]["header"]
+    lines = list(header) + [""]
+    for a in associations:
+        volume = "(%s)\\\\?\\Volume{%s}\\" % (a["for"], a["guid"])
+        target = "(%s)\\\\?\\Volume{%s}\\" % (a["on"], a.get("on_guid", a["guid"]))
+
+        def share(count):
+            return "%s (%d%%)" % (_size(count), round(100.0 * count / a["volume_bytes"]))
+
+        lines += [text["title"], "%s: %s" % (text["for"], volume), "%s: %s" % (text["on"], target),
+                  "%s: %s" % (text["used"], share(a["used_bytes"])), "%s: %s" % (text["allocated"], share(a["allocated_bytes"])),
+                  "%s: %s" % (text["max"], share(a["max_bytes"])), ""]
+    return "\r\n".join(lines) + "\r\n"
+
+
 def sddl_mask(rights: str) -> int:
     """Access mask of an SDDL ACE's rights field (hex or two-letter codes)."""
     if rights.lower().startswith("0x"):

@@ -22,10 +22,8 @@ import render
 import wsman
 from host import SimHost
 
-REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "reference", "windows")
+REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "data", "reference", "windows")
 REFERENCE = os.environ.get("WINSIM_REFERENCE", os.path.abspath(REFERENCE))
-if not os.path.isdir(REFERENCE):
-    REFERENCE = "/work/shared/reference/windows"
 MACHINEKEYS = hostmod.MACHINEKEYS
 
 
@@ -908,3 +906,11 @@ def test_real_ansible_drives_the_simulated_host_over_winrm(tmp_path):
     assert saved["services"]["RdAgent"]["state"] == "running"
     assert hostmod.find_writer(saved, "System Writer")["state"] == 1
     assert saved["registry"][BCDR]["USEVSSCOPYBACKUP"] == {"type": "string", "data": "TRUE"}
+
+
+def test_shadowstorage_renders_like_the_reference_capture():
+    state = hostmod.default_state("win01")
+    text = render.vssadmin_list_shadowstorage([dict(state["shadow_storage"][0], volume_bytes=40 * 2**30)], "en")
+    with open(os.path.join(REFERENCE, "vssadmin-shadowstorage-en-2-4gb.txt"), encoding="utf-8") as handle:
+        reference = handle.read().splitlines()[4:]  # after the command echo, the tool's banner and a blank line
+    assert text.split("\r\n")[3:9] == reference[:6]
