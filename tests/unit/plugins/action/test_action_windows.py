@@ -35,8 +35,8 @@ def read_answer(**result):
     return {"changed": False, "result": result}
 
 
-def agent_state(services=RUNNING, version="2.7.41491.1102", processes=()):
-    return read_answer(services=services, version=version, products=[{"name": "Windows Azure VM Agent - 2.7.41491.949", "product_id": "{P}"}],
+def agent_state(services=None, version="2.7.41491.1102", processes=()):
+    return read_answer(services=services or RUNNING, version=version, products=[{"name": "Windows Azure VM Agent - 2.7.41491.949", "product_id": "{P}"}],
                        dotnet_release=528040, backup_processes=list(processes))
 
 
