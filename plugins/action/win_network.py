@@ -73,17 +73,12 @@ $Ansible.Result = @{ dns = $dns; tcp = $tcp }
 
 class ActionModule(WinCauseAction):
     CAUSE = "NETWORK"
-    ARGUMENT_SPEC = {
-        "wireserver": {"type": "str", "default": net.WIRESERVER},
-        "wireserver_port": {"type": "int", "default": 80},
-        "hostplugin_port": {"type": "int", "default": 32526},
-        "storage_host": {"type": "str", "default": ""},
-        "storage_ports": {"type": "list", "elements": "int", "default": list(net.STORAGE_PORTS)},
-        "dns_names": {"type": "list", "elements": "str", "default": ["management.azure.com"]},
-        "timeout": {"type": "float", "default": 5},
-        "http_proxy": {"type": "str", "default": ""},
-        "http_proxy_bypass": {"type": "list", "elements": "str", "default": []},
-    }
+    ARGUMENT_SPEC = dict(
+        net.ENDPOINT_ARGUMENT_SPEC,
+        timeout={"type": "float", "default": 5},
+        http_proxy={"type": "str", "default": ""},
+        http_proxy_bypass={"type": "list", "elements": "str", "default": []},
+    )
 
     def check_and_fix(self) -> None:
         # The proxy first, like on Linux: what the agent uses is in place before it is judged.

@@ -15,6 +15,17 @@ import ssl
 WIRESERVER = "168.63.129.16"
 STORAGE_PORTS = (443, 8443)
 
+# What the NETWORK checks reach, on Linux (the network module) and Windows (win_network) alike;
+# documented once in the doc fragment azure_backup.remediation.network.
+ENDPOINT_ARGUMENT_SPEC = {
+    "wireserver": {"type": "str", "default": WIRESERVER},
+    "wireserver_port": {"type": "int", "default": 80},
+    "hostplugin_port": {"type": "int", "default": 32526},
+    "storage_host": {"type": "str", "default": ""},
+    "storage_ports": {"type": "list", "elements": "int", "default": list(STORAGE_PORTS)},
+    "dns_names": {"type": "list", "elements": "str", "default": ["management.azure.com"]},
+}
+
 
 def classify(exc: BaseException) -> str:
     """One word for how a connection failed: dns, refused, timeout, unreachable, tls, closed, error."""

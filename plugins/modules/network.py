@@ -20,32 +20,6 @@ description:
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
-  wireserver:
-    description: The wireserver address. Point it at a test server in tests; never leave it at a real address there.
-    type: str
-    default: 168.63.129.16
-  wireserver_port:
-    description: The wireserver's port for the fabric protocol, asked for C(/?comp=versions).
-    type: int
-    default: 80
-  hostplugin_port:
-    description: The host plugin's port on the wireserver, asked for C(/health).
-    type: int
-    default: 32526
-  storage_host:
-    description: The storage endpoint the backup writes to (the account's C(<name>.blob.core.windows.net)). Not checked when empty.
-    type: str
-    default: ""
-  storage_ports:
-    description: Ports of the storage endpoint to check with TLS (443, and 8443 for managed disks).
-    type: list
-    elements: int
-    default: [443, 8443]
-  dns_names:
-    description: Names that must resolve, besides O(storage_host).
-    type: list
-    elements: str
-    default: [management.azure.com]
   timeout:
     description: Seconds each connection may take.
     type: float
@@ -70,6 +44,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - azure_backup.remediation.network
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
   - azure_backup.remediation.attributes.FIXES
@@ -247,12 +222,7 @@ def parallel(work, items: list) -> list:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            wireserver=dict(type="str", default=net.WIRESERVER),
-            wireserver_port=dict(type="int", default=80),
-            hostplugin_port=dict(type="int", default=32526),
-            storage_host=dict(type="str", default=""),
-            storage_ports=dict(type="list", elements="int", default=list(net.STORAGE_PORTS)),
-            dns_names=dict(type="list", elements="str", default=["management.azure.com"]),
+            net.ENDPOINT_ARGUMENT_SPEC,
             timeout=dict(type="float", default=5),
             ca_file=dict(type="path"),
             config_path=dict(type="path", default="/etc/waagent.conf"),

@@ -19,32 +19,6 @@ description:
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
-  wireserver:
-    description: The wireserver address. Tests point it at their own server; never at a real address there.
-    type: str
-    default: 168.63.129.16
-  wireserver_port:
-    description: The wireserver's port for the fabric protocol.
-    type: int
-    default: 80
-  hostplugin_port:
-    description: The host plugin's port on the wireserver.
-    type: int
-    default: 32526
-  storage_host:
-    description: The storage endpoint the backup writes to. Not checked when empty.
-    type: str
-    default: ""
-  storage_ports:
-    description: Ports of the storage endpoint.
-    type: list
-    elements: int
-    default: [443, 8443]
-  dns_names:
-    description: Names that must resolve, besides O(storage_host).
-    type: list
-    elements: str
-    default: [management.azure.com]
   timeout:
     description: Seconds all connections together may take.
     type: float
@@ -59,6 +33,7 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
+  - azure_backup.remediation.network
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.WINDOWS
   - azure_backup.remediation.attributes.FIXES
