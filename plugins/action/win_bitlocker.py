@@ -10,22 +10,31 @@ from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_acti
 
 READ = r"""#azure_backup.remediation/bitlocker.read
 # Every volume BitLocker knows, with its protection and lock status as numbers. Reads only.
-# Without the BitLocker feature the namespace does not exist: no volume is encrypted then.
+# Without the BitLocker feature the namespace does not exist: no volume is encrypted then; any
+# other error (access denied) is an error.
 [CmdletBinding(SupportsShouldProcess)]
 param()
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
-$volumes = @(Get-CimInstance -Namespace 'root/cimv2/Security/MicrosoftVolumeEncryption' -ClassName Win32_EncryptableVolume -ErrorAction SilentlyContinue |
-        ForEach-Object {
-            $lock = Invoke-CimMethod -InputObject $_ -MethodName GetLockStatus
-            @{
-                mount = $_.DriveLetter
-                device_id = $_.DeviceID
-                protection_status = [int]$_.ProtectionStatus
-                lock_status = [int]$lock.LockStatus
-            }
-        })
+try {
+    $encryptable = @(Get-CimInstance -Namespace 'root/cimv2/Security/MicrosoftVolumeEncryption' -ClassName Win32_EncryptableVolume)
+}
+catch [Microsoft.Management.Infrastructure.CimException] {
+    if ($_.Exception.NativeErrorCode -ne 'InvalidNamespace') {
+        throw
+    }
+    $encryptable = @()
+}
+$volumes = @(foreach ($volume in $encryptable) {
+        # In check mode the script runs with -WhatIf, which Invoke-CimMethod would honour by not asking.
+        $lock = Invoke-CimMethod -InputObject $volume -MethodName GetLockStatus -WhatIf:$false
+        @{
+            mount = $volume.DriveLetter
+            protection_status = [int]$volume.ProtectionStatus
+            lock_status = if ($lock) { [int]$lock.LockStatus } else { $null }
+        }
+    })
 
 $Ansible.Result = @{ volumes = $volumes }
 """

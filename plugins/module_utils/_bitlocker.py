@@ -16,7 +16,7 @@ LOCK = {0: "unlocked", 1: "locked"}
 
 def describe(volume: dict) -> dict:
     return {
-        "volume": volume.get("mount") or volume.get("device_id"),
+        "volume": volume.get("mount") or "(a volume without a drive letter)",
         "protection": PROTECTION.get(volume.get("protection_status"), "unknown"),
         "lock": LOCK.get(volume.get("lock_status"), "unknown"),
     }
