@@ -53,7 +53,6 @@ RAW_MESSAGE = (
 class ModuleCall:
     name: str  # FQCN, e.g. ansible.windows.win_service
     args: dict  # complex_args, including _ansible_check_mode, _ansible_diff, ...
-    wrappers: list = dataclasses.field(default_factory=list)  # actions before module_wrapper.ps1
 
 
 @dataclasses.dataclass
@@ -142,8 +141,7 @@ def classify(script: str | None, stdin: bytes) -> Classified:
             for var in params.get("Variables") or []:
                 if var.get("Name") == "complex_args":
                     args = var.get("Value") or {}
-            wrappers = [a.get("name") for a in manifest["actions"][:-1]]
-            return ModuleCall(module_fqcn(params.get("Script", "")), args, wrappers)
+            return ModuleCall(module_fqcn(params.get("Script", "")), args)
         if name == "winrm_put_file.ps1":
             # base64 lines, each followed by \r\n (see Connection._put_file_stdin_iterator)
             data = b"".join(base64.b64decode(line.strip()) for line in rest.split(b"\r\n") if line.strip())
@@ -224,13 +222,10 @@ def execute(host: t.Any, command: str, arguments: str, stdin: bytes, user: str =
 
     ``host`` is duck-typed: ``run_module(name, args) -> dict`` and ``put_file(path, data)``.
     """
-    script = decode_script(command, arguments)
-    what = classify(script, stdin)
-    log: dict = {"kind": "unknown", "module": None, "script_tag": None, "check_mode": False}
+    what = classify(decode_script(command, arguments), stdin)
+    log = log_entry(what)
 
     if isinstance(what, ModuleCall):
-        log.update(kind="module", module=what.name, script_tag=script_tag(what.name, what.args),
-                   check_mode=bool(what.args.get("_ansible_check_mode", False)))
         try:
             result = host.run_module(what.name, dict(what.args))
             if not isinstance(result, dict):
@@ -241,7 +236,6 @@ def execute(host: t.Any, command: str, arguments: str, stdin: bytes, user: str =
         return Outcome(*out, log)
 
     if isinstance(what, PutFile):
-        log.update(kind="put_file")
         try:
             host.put_file(what.path, what.data)
         except Exception as exc:
@@ -251,8 +245,20 @@ def execute(host: t.Any, command: str, arguments: str, stdin: bytes, user: str =
         return Outcome(json.dumps({"sha1": sha1}).encode() + b"\r\n", b"", 0, log)
 
     if isinstance(what, Helper):
-        log.update(detail=what.action)
         return Outcome(*_helper_output(what, user), log)
-
-    log.update(detail=what.reason[:200])
     return Outcome(b"", (what.reason + "\r\n").encode("utf-8"), 1, log)
+
+
+def log_entry(what) -> dict:
+    """What host.log gets for a classified command (wsman adds http_requests)."""
+    log: dict = {"kind": "unknown", "module": None, "script_tag": None, "check_mode": False}
+    if isinstance(what, ModuleCall):
+        log.update(kind="module", module=what.name, script_tag=script_tag(what.name, what.args),
+                   check_mode=bool(what.args.get("_ansible_check_mode", False)))
+    elif isinstance(what, PutFile):
+        log.update(kind="put_file")
+    elif isinstance(what, Helper):
+        log.update(detail=what.action)
+    else:
+        log.update(detail=what.reason[:200])
+    return log

@@ -626,8 +626,6 @@ class SimHost:
             return None
         if "content_b64" in entry:
             return base64.b64decode(entry["content_b64"])
-        if isinstance(entry.get("content"), str):  # text written by a script twin
-            return entry["content"].encode("utf-8")
         return None
 
     def is_file(self, path: str) -> bool:
@@ -646,11 +644,6 @@ class SimHost:
 
     def exists(self, path: str) -> bool:
         return self.is_file(path) or self.is_dir(path)
-
-    def make_dir(self, path: str) -> None:
-        path = norm_path(expand_env(path))
-        if not self.is_dir(path):
-            self.state.setdefault("dirs", []).append(path)
 
     def file_hash(self, path: str, algorithm: str) -> str | None:
         entry = self.find_file(path)[1]
@@ -757,6 +750,18 @@ class SimHost:
             return None
         return list(self.state["dns"][key])
 
+    def route(self, name: str, port: int):
+        """Where a connection from this VM to name:port goes: (ip, None), or (None, "dns") when the name
+        does not resolve, or (None, "timeout") when it is blocked or not on loopback (the simulated VM has
+        no route anywhere else, and nothing here ever dials outside the machine)."""
+        ips = self.resolve(name)
+        if not ips:
+            return None, "dns"
+        address = ipaddress.ip_address(ips[0])
+        if self.endpoint_blocked(name, ips[0], port) or address.version != 4 or not address.is_loopback:
+            return None, "timeout"
+        return ips[0], None
+
     def endpoint_blocked(self, host: str, ip: str, port: int) -> bool:
         if port in self.state.get("blocked_ports", []):
             return True
@@ -805,13 +810,11 @@ class SimHost:
         if proxy_url:
             proxy = urllib.parse.urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
             target_host, target_port, path = proxy.hostname or "", proxy.port or 80, url
-        ips = self.resolve(target_host)
-        if not ips:
+        ip, failure = self.route(target_host, target_port)
+        if failure == "dns":
             raise SimNetError("The remote name could not be resolved: '%s'" % target_host, "dns",
                               time.monotonic() - start)
-        ip = ips[0]
-        address = ipaddress.ip_address(ip)
-        if self.endpoint_blocked(target_host, ip, target_port) or address.version != 4 or not address.is_loopback:
+        if failure:
             # No route (or a dropped SYN): .NET waits for the whole timeout. Time is simulated, not spent.
             raise SimNetError("The operation has timed out", "timeout", float(timeout))
         conn_timeout = max(1.0, min(float(timeout), 30.0))
@@ -870,6 +873,4 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 def _sibling(name: str):
     """faults.py and modules.py import this module, so they are imported when first needed."""
-    if __package__:
-        return importlib.import_module("." + name, __package__)
     return importlib.import_module(name)

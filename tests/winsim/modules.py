@@ -31,10 +31,8 @@ import re
 import traceback
 import urllib.parse
 
-try:
-    from . import host as hostmod  # pylint: disable=import-self
-except ImportError:
-    import host as hostmod  # tests/winsim on sys.path
+import host as hostmod  # tests/winsim is on sys.path (no package: the winsim CLI and the tests run it as files)
+import scripts
 
 NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 PASS_VARS = ("check_mode", "debug", "diff", "keep_remote_files", "ignore_unknown_opts", "module_name", "no_log",
@@ -1403,6 +1401,7 @@ WIN_POWERSHELL = {
     "supports_check_mode": True,
 }
 SCRIPT_TAG = re.compile(r"#\s*azure_backup\.remediation/([\w.-]+)")
+SETS_UNCHANGED = re.compile(r"^\s*\$Ansible\.Changed\s*=\s*\$false\s*$", re.IGNORECASE | re.MULTILINE)
 # The real module's fallback when the script does not parse (win_powershell.ps1 ~line 586).
 SHOULD_PROCESS_RE = re.compile(r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]")
 
@@ -1481,19 +1480,6 @@ def _information_record(item, depth) -> dict:
             "time_generated": hostmod.now_iso(), "tags": []}
 
 
-def _scripts_module():
-    try:
-        from . import scripts  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        try:
-            import scripts  # pylint: disable=import-outside-toplevel
-        except ModuleNotFoundError as exc:
-            if exc.name != "scripts":
-                raise
-            return None
-    return scripts
-
-
 def win_powershell(m: Module):
     p, host = m.p, m.host
     m.result.update(result={}, host_out="", host_err="", output=[], error=[], warning=[], verbose=[], debug=[],
@@ -1522,18 +1508,15 @@ def win_powershell(m: Module):
         else:
             parameters[sensitive["name"]] = sensitive.get("value") or ""
     match = SCRIPT_TAG.search(script)
-    scripts = _scripts_module()
-    if match is None or scripts is None:
-        why = ("it carries no '# azure_backup.remediation/<name>' tag" if match is None
-               else "tests/winsim/scripts.py is not there")
-        _script_failed(m, "the simulator cannot run arbitrary PowerShell: %s" % why)
+    if match is None:
+        _script_failed(m, "the simulator cannot run arbitrary PowerShell: it carries no '# azure_backup.remediation/<name>' tag")
         return
     tag = match.group(1)
     # A script that declares SupportsShouldProcess runs in check mode; whether it changes anything then
     # is the script's business (its twin's), as on Windows, so the fake's check-mode guard stands aside.
     m.check_mode_writes = True
     try:
-        out = scripts.run(host, tag, parameters, m.check_mode)
+        out = scripts.run(host, tag, parameters)
     except LookupError as exc:
         if tag not in str(exc):
             raise
@@ -1546,7 +1529,8 @@ def win_powershell(m: Module):
     out = out or {}
     depth = p["depth"]
     m.result["result"] = convert_output(out.get("result", {}), depth)
-    m.result["changed"] = bool(out.get("changed", True))
+    # $Ansible.Changed starts true; a script that reports no change sets it false itself.
+    m.result["changed"] = not SETS_UNCHANGED.search(script)
     m.result["failed"] = bool(out.get("failed", False))
     m.result["output"] = convert_output(list(out.get("output", [])), depth)
     m.result["error"] = [_error_entry(e) for e in out.get("error", [])]

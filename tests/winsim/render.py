@@ -158,6 +158,24 @@ ICACLS_SUMMARY = {"en": "Successfully processed 1 files; Failed processing 0 fil
                   "de": "1 Dateien erfolgreich verarbeitet, bei 0 Dateien ist ein Verarbeitungsfehler aufgetreten."}
 
 
+# What vssadmin prints instead of a list when the VSS service cannot be used (0x80042302). The English
+# text is vssadmin's common failure message; which message a disabled VSS gives exactly, and the
+# German wording, are not confirmed from a capture.
+VSSADMIN_FAILURES = {
+    "vss_unavailable": {
+        "en": ["Error: A Volume Shadow Copy Service component encountered an unexpected error.",
+               "Check the Application event log for more information."],
+        "de": ["Fehler: Unerwarteter Fehler einer Volumeschattenkopie-Dienstkomponente.",
+               "Weitere Informationen finden Sie im Anwendungsereignisprotokoll."],
+    },
+}
+
+
+def vssadmin_error(kind: str, locale: str = "en") -> str:
+    """vssadmin's banner, then its error lines (see VSSADMIN_FAILURES), CRLF line endings."""
+    return "\r\n".join(list(VSS_TEXT[locale]["header"]) + [""] + VSSADMIN_FAILURES[kind][locale]) + "\r\n"
+
+
 # `vssadmin list shadowstorage`, English as in reference/windows/vssadmin-shadowstorage-en-2-4gb.txt;
 # the German labels are this simulator's own translation, not confirmed from a capture.
 SHADOW_TEXT = {

@@ -6,8 +6,9 @@ commands do on Windows, over the simulator's state: Win32_Service, the registry,
 icacls, vssadmin, Get-NetIPInterface, TcpClient... Each twin answers in the shape the script
 builds `$Ansible.Result`. The twins read only the script's parameters and the state, never
 what the product expects; the scripts themselves are syntax-checked by a real PowerShell
-grammar in tests/unit/test_powershell.py. Keep each twin beside what its script does when
-either changes.
+grammar in tests/unit/test_powershell.py, and each twin is run through win_powershell with
+the collection's own script text in tests/unit/winsim/test_scripts.py. Keep each twin beside
+what its script does when either changes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import socket
 import threading
 import time
 
-import host as host_module
+import host as hostmod
 import render
 
 # Win32_Service's words for the simulator's states (not localised on Windows).
@@ -31,106 +32,89 @@ class ScriptError(Exception):
     """A terminating error in the script ($ErrorActionPreference = 'Stop')."""
 
 
-def _lookup(mapping: dict, key: str):
-    """Windows names (services, paths, registry keys) are case-insensitive."""
-    for name, value in mapping.items():
-        if name.lower() == key.lower():
-            return name, value
-    return None, None
-
-
-def _service_state(state: dict, name: str) -> dict:
-    """Get-ServiceState: Win32_Service of one service."""
-    _found, service = _lookup(state["services"], name)
-    if service is None:
+def _service_state(host, name: str) -> dict:
+    """Get-ServiceState: Win32_Service of one service (by its name only, as the WQL filter asks)."""
+    key = hostmod.find_key(host.state["services"], name)
+    if key is None:
         return {"name": name, "exists": False}
+    service = host.state["services"][key]
     return {"name": name, "exists": True, "state": _SERVICE_STATE.get(service["state"], "Unknown"),
             "start_mode": _START_MODE[service["start_mode"]], "delayed": service["start_mode"] == "delayed",
             "path": service.get("path", "")}
 
 
-def _processes(state: dict, names: list) -> list:
+def _processes(host, names: list) -> list:
     """Get-Process -Name: names without .exe, any case."""
     wanted = [n.lower() for n in names or []]
     out = []
-    for process in state.get("processes", []):
+    for process in host.state.get("processes", []):
         base = process["name"][:-4] if process["name"].lower().endswith(".exe") else process["name"]
         if base.lower() in wanted:
             out.append(base)
     return out
 
 
-def _registry_values(state: dict, key: str) -> dict | None:
-    _found, values = _lookup(state.get("registry", {}), key)
-    return values
-
-
 def win_agent_read(host, p: dict) -> dict:
-    state = host.state
-    services = [_service_state(state, n) for n in p["Services"]]
+    services = [_service_state(host, n) for n in p["Services"]]
     version = None
     rd = next((s for s in services if s["name"] == "RdAgent" and s["exists"]), None)
     if rd:
-        exe = rd["path"].strip('"') if rd["path"].startswith('"') else rd["path"]
-        _found, info = _lookup(state.get("files", {}), exe)
-        if info is not None:
-            version = info.get("version")
-    products = [{"name": pr["name"], "version": pr.get("version"), "product_id": pr["product_id"]}
-                for pr in state.get("products", []) if pr["name"].lower().startswith(p["ProductName"].lower())]
-    full = _registry_values(state, r"HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full") or {}
-    release = full.get("Release", {}).get("data")
+        info = host.find_file(rd["path"].strip('"'))[1]
+        version = info.get("version") if info else None
+    # Get-ItemProperty ...\Uninstall\*: every subkey's values, the subkey's name as PSChildName.
+    products = []
+    prefix = hostmod.UNINSTALL_KEY.lower() + "\\"
+    for key, values in host.state.get("registry", {}).items():
+        name = (values.get("DisplayName") or {}).get("data") or ""
+        if key.lower().startswith(prefix) and "\\" not in key[len(prefix):] and name.lower().startswith(p["ProductName"].lower()):
+            products.append({"name": name, "version": (values.get("DisplayVersion") or {}).get("data"), "product_id": key[len(prefix):]})
+    release = (host.reg_values(hostmod.NDP_KEY).get("Release") or {}).get("data")
     return {"services": services, "version": version, "products": products, "dotnet_release": release,
-            "backup_processes": _processes(state, p["BackupProcesses"])}
+            "backup_processes": _processes(host, p["BackupProcesses"])}
 
 
 def vss_writers_read(host, p: dict) -> dict:
-    state = host.state
+    states = {name: _service_state(host, name).get("state") for name in p["Services"]}
+    common = {"services": states, "backup_processes": _processes(host, p["BackupProcesses"])}
     # vssadmin starts VSS on demand, and lists only the writers whose service runs.
-    host.start_service("VSS")
-    states = {}
-    for name in p["Services"]:
-        service = _service_state(state, name)
-        states[name] = service.get("state")
-    return {"text": render.vssadmin_list_writers(host.visible_writers(), state["locale"]), "exit_code": 0,
-            "services": states, "backup_processes": _processes(state, p["BackupProcesses"])}
-
-
-def _machinekeys_path(p: dict) -> str:
-    return p.get("Path") or r"C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys"
+    try:
+        host.start_service("VSS")
+    except hostmod.ServiceError:
+        return dict(common, text=render.vssadmin_error("vss_unavailable", host.state["locale"]), exit_code=2)
+    return dict(common, text=render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), exit_code=0)
 
 
 def machinekeys_read(host, p: dict) -> dict:
-    state = host.state
-    path = _machinekeys_path(p)
-    _found, sddl = _lookup(state["acls"], path)
-    if sddl is None:
+    path = p.get("Path") or hostmod.expand_env(r"%SystemDrive%\ProgramData\Microsoft\Crypto\RSA\MachineKeys")
+    key = hostmod.find_key(host.state["acls"], path)
+    if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % path)
+    sddl = host.state["acls"][key]
     certificates = [{"thumbprint": c["thumbprint"], "subject": c["subject"], "issuer": c["issuer"], "not_after": c["not_after"]}
-                    for c in state["certificates"].get("LocalMachine\\My", [])]
-    return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, state["locale"]), "certificates": certificates}
+                    for c in host.state["certificates"].get("LocalMachine\\My", [])]
+    return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, host.state["locale"]), "certificates": certificates}
 
 
 def machinekeys_reset(host, p: dict) -> dict:
-    state = host.state
-    path = p["Path"]
-    name, before = _lookup(state["acls"], path)
-    if before is None:
-        raise ScriptError("Cannot find path '%s' because it does not exist." % path)
+    key = hostmod.find_key(host.state["acls"], p["Path"])
+    if key is None:
+        raise ScriptError("Cannot find path '%s' because it does not exist." % p["Path"])
     if not p["Dacl"].startswith("D:"):
         raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
+    before = host.state["acls"][key]
     backup = "%s\\MachineKeys-%s.sddl" % (p["BackupDir"].rstrip("\\"), time.strftime("%Y%m%dT%H%M%S"))
-    host_module.put_file_state(state, backup, host_module.file_entry((before + "\r\n").encode("ascii")))
+    hostmod.put_file_state(host.state, backup, hostmod.file_entry((before + "\r\n").encode("ascii")))
     # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
-    head = before.split("D:", 1)[0]
-    state["acls"][name] = head + p["Dacl"]
-    return {"before": before, "after": state["acls"][name], "backup": backup}
+    host.state["acls"][key] = before.split("D:", 1)[0] + p["Dacl"]
+    return {"before": before, "after": host.state["acls"][key], "backup": backup}
 
 
 def snapshot_status_read(host, p: dict) -> dict:
     state = host.state
-    values = _registry_values(state, p["Key"]) or {}
-    _found, value = _lookup(values, p["ValueName"])
-    sql = _registry_values(state, r"HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server\Instance Names\SQL") or {}
+    values = host.reg_values(p["Key"])
+    found = hostmod.find_key(values, p["ValueName"])
+    value = values[found] if found else None
+    sql = host.reg_values(hostmod.SQL_INSTANCES_KEY)
     nics = []
     for nic in state["nics"]:
         nics.append({"alias": nic["alias"], "index": nic["index"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled",
@@ -161,12 +145,11 @@ def backup_extension_read(host, p: dict) -> dict:
     state = host.state
     prefix = p["PluginDir"].rstrip("\\").lower() + "\\"
     versions = sorted({d[len(prefix):].split("\\")[0] for d in state.get("dirs", []) if d.lower().startswith(prefix)})
-    return {"service": _service_state(state, p["Service"]), "versions": versions}
+    return {"service": _service_state(host, p["Service"]), "versions": versions}
 
 
 def com_msdtc_read(host, p: dict) -> dict:
-    state = host.state
-    return {"services": [_service_state(state, n) for n in p["Services"]]}
+    return {"services": [_service_state(host, n) for n in p["Services"]]}
 
 
 def bitlocker_read(host, p: dict) -> dict:
@@ -176,8 +159,7 @@ def bitlocker_read(host, p: dict) -> dict:
         locked = volume.get("lock_status") == "locked"
         # Windows cannot tell the protection of a locked volume: ProtectionStatus 2 (unknown).
         protection = 2 if locked else (1 if volume.get("bitlocker_protection") == "on" else 0)
-        volumes.append({"mount": volume["mount"], "device_id": "\\\\?\\Volume{%s}\\" % volume.get("guid", volume["mount"]),
-                        "protection_status": protection, "lock_status": 1 if locked else 0})
+        volumes.append({"mount": volume["mount"], "protection_status": protection, "lock_status": 1 if locked else 0})
     return {"volumes": volumes}
 
 
@@ -204,21 +186,20 @@ def disk_limits_read(host, p: dict) -> dict:
 
 
 def _connect(host, endpoint: str, timeout: float) -> dict:
-    """TcpClient.ConnectAsync from the simulated VM. Only loopback is ever dialled: the simulated
-    VM has no route anywhere else, so any other address times out, as it would there."""
+    """TcpClient.ConnectAsync from the simulated VM, routed as its downloads are (SimHost.route):
+    only loopback is ever dialled; anything else times out, in simulated time."""
     name, port = endpoint.rsplit(":", 1)
-    port = int(port)
-    addresses = host.resolve(name)
-    if not addresses:
+    ip, failure = host.route(name, int(port))
+    if failure == "dns":
         return {"endpoint": endpoint, "error_code": "HostNotFound", "error": "No such host is known."}
-    if host.endpoint_blocked(name, addresses[0], port) or not addresses[0].startswith("127."):
-        time.sleep(timeout)
-        return {"endpoint": endpoint, "error_code": "TimedOut", "error": "no answer within %d ms" % int(timeout * 1000)}
+    timed_out = {"endpoint": endpoint, "error_code": "TimedOut", "error": "no answer within %d ms" % int(timeout * 1000)}
+    if failure:
+        return timed_out
     try:
-        socket.create_connection((addresses[0], port), timeout=timeout).close()
+        socket.create_connection((ip, int(port)), timeout=timeout).close()
         return {"endpoint": endpoint, "error_code": ""}
     except socket.timeout:
-        return {"endpoint": endpoint, "error_code": "TimedOut", "error": "no answer within %d ms" % int(timeout * 1000)}
+        return timed_out
     except ConnectionRefusedError:
         return {"endpoint": endpoint, "error_code": "ConnectionRefused",
                 "error": "No connection could be made because the target machine actively refused it %s" % endpoint}
@@ -247,36 +228,30 @@ def network_read(host, p: dict) -> dict:
     return {"dns": dns, "tcp": results}
 
 
-# tag -> (twin, whether the script changes the VM: read scripts set $Ansible.Changed = $false)
+# tag -> twin. Whether a run reports changed is win_powershell's business: read scripts say
+# $Ansible.Changed = $false, as on Windows.
 SCRIPTS = {
-    "win_agent.read": (win_agent_read, False),
-    "vss_writers.read": (vss_writers_read, False),
-    "machinekeys.read": (machinekeys_read, False),
-    "machinekeys.reset": (machinekeys_reset, True),
-    "snapshot_status.read": (snapshot_status_read, False),
-    "snapshot_status.enable_dhcp": (snapshot_status_enable_dhcp, True),
-    "backup_extension.read": (backup_extension_read, False),
-    "com_msdtc.read": (com_msdtc_read, False),
-    "bitlocker.read": (bitlocker_read, False),
-    "bitlocker.disable": (bitlocker_disable, True),
-    "disk_limits.read": (disk_limits_read, False),
-    "network.read": (network_read, False),
+    "win_agent.read": win_agent_read,
+    "vss_writers.read": vss_writers_read,
+    "machinekeys.read": machinekeys_read,
+    "machinekeys.reset": machinekeys_reset,
+    "snapshot_status.read": snapshot_status_read,
+    "snapshot_status.enable_dhcp": snapshot_status_enable_dhcp,
+    "backup_extension.read": backup_extension_read,
+    "com_msdtc.read": com_msdtc_read,
+    "bitlocker.read": bitlocker_read,
+    "bitlocker.disable": bitlocker_disable,
+    "disk_limits.read": disk_limits_read,
+    "network.read": network_read,
 }
 
 
-def run(host, tag: str, parameters: dict, check_mode: bool) -> dict:
-    """One script run: win_powershell's result keys. A twin that raises is a terminating error."""
+def run(host, tag: str, parameters: dict) -> dict:
+    """One script run: its $Ansible.Result, or failed with the terminating error. LookupError for a
+    script the simulator has no twin of; any other exception is a bug in the twin and surfaces as one."""
     if tag not in SCRIPTS:
-        return {"failed": True, "changed": False, "result": {}, "output": [],
-                "error": [{"message": "the simulator has no twin for script %r" % tag}]}
-    twin, changes = SCRIPTS[tag]
+        raise LookupError("no simulated script '%s'" % tag)
     try:
-        result = twin(host, dict(parameters or {}))
+        return {"result": SCRIPTS[tag](host, dict(parameters or {}))}
     except ScriptError as exc:
-        return {"failed": True, "changed": False, "result": {}, "output": [], "error": [{"message": str(exc)}]}
-    except (KeyError, TypeError, ValueError) as exc:
-        # A parameter the script declares but the caller did not pass arrives as $null on Windows;
-        # here it is a bug in the caller or the twin: say so loudly.
-        return {"failed": True, "changed": False, "result": {}, "output": [],
-                "error": [{"message": "simulated script %s failed: %s: %s" % (tag, type(exc).__name__, exc)}]}
-    return {"failed": False, "changed": changes, "result": result, "output": [], "error": []}
+        return {"failed": True, "error": [{"message": str(exc)}]}

@@ -86,12 +86,11 @@ class WSManFault(Exception):
 
 
 class Command:
-    def __init__(self, shell: "Shell", command: str, arguments: str, console_mode_stdin: bool):
+    def __init__(self, shell: "Shell", command: str, arguments: str):
         self.id = str(uuid.uuid4()).upper()
         self.shell = shell
         self.command = command
         self.arguments = arguments
-        self.console_mode_stdin = console_mode_stdin
         self.stdin: list[bytes] = []
         self.stdin_started = False
         self.stdin_ended = False
@@ -104,11 +103,10 @@ class Command:
 
 
 class Shell:
-    def __init__(self, codepage: str, env: dict, working_directory: str | None, input_streams: str, output_streams: str):
+    """A remote shell: its commands, and the streams it echoes back (codepage and environment are not simulated)."""
+
+    def __init__(self, input_streams: str, output_streams: str):
         self.id = str(uuid.uuid4()).upper()
-        self.codepage = codepage
-        self.env = env
-        self.working_directory = working_directory
         self.input_streams = input_streams
         self.output_streams = output_streams
         self.commands: dict[str, Command] = {}
@@ -126,7 +124,6 @@ class WinRMServer(ThreadingHTTPServer):
         self.host_lock = threading.Lock()  # one call into the simulated host at a time
         self.request_count = 0
         self.shells: dict[str, Shell] = {}
-        self.finished: list[dict] = []  # log entries of finished commands, in order
         self._thread: threading.Thread | None = None
         super().__init__(address, Handler)
 
@@ -187,16 +184,8 @@ class WinRMServer(ThreadingHTTPServer):
             entry = dict(cmd.outcome.log)
         else:  # never asked for output: classify only, do not run
             what = dispatch.classify(dispatch.decode_script(cmd.command, cmd.arguments), b"".join(cmd.stdin))
-            entry = {"kind": "unknown", "module": None, "script_tag": None, "check_mode": False,
-                     "detail": "not run: " + type(what).__name__}
-            if isinstance(what, dispatch.ModuleCall):
-                entry.update(kind="module", module=what.name, script_tag=dispatch.script_tag(what.name, what.args),
-                             check_mode=bool(what.args.get("_ansible_check_mode", False)))
-            elif isinstance(what, dispatch.PutFile):
-                entry.update(kind="put_file")
+            entry = dict(dispatch.log_entry(what), detail="not run: " + type(what).__name__)
         entry["http_requests"] = cmd.http_requests
-        with self.state_lock:
-            self.finished.append(entry)
         with self.host_lock:
             try:
                 self.sim_host.log(entry)
@@ -253,10 +242,6 @@ def _fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
         "</s:Detail></s:Fault>"
     )
     return _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
-
-
-def _options(header: ET.Element) -> dict[str, str]:
-    return {o.get("Name", ""): (o.text or "") for o in header.iterfind("w:OptionSet/w:Option", NS)}
 
 
 def _b64(data: bytes) -> str:
@@ -391,15 +376,7 @@ class Handler(BaseHTTPRequestHandler):
         spec = body.find("rsp:Shell", NS)
         if spec is None:
             raise WSManFault("The Create request has no rsp:Shell element.", subcode="w:InvalidParameter")
-        opts = _options(header)
-        env = {v.get("Name", ""): (v.text or "") for v in spec.iterfind("rsp:Environment/rsp:Variable", NS)}
-        shell = Shell(
-            codepage=opts.get("WINRS_CODEPAGE", "437"),
-            env=env,
-            working_directory=spec.findtext("rsp:WorkingDirectory", None, NS),
-            input_streams=spec.findtext("rsp:InputStreams", "stdin", NS),
-            output_streams=spec.findtext("rsp:OutputStreams", "stdout stderr", NS),
-        )
+        shell = Shell(spec.findtext("rsp:InputStreams", "stdin", NS), spec.findtext("rsp:OutputStreams", "stdout stderr", NS))
         with self.server.state_lock:
             self.server.shells[shell.id] = shell
         host, port = self.server.server_address[:2]
@@ -437,12 +414,10 @@ class Handler(BaseHTTPRequestHandler):
         line = body.find("rsp:CommandLine", NS)
         if line is None:
             raise WSManFault("The Command request has no rsp:CommandLine element.", subcode="w:InvalidParameter")
-        opts = _options(header)
         cmd = Command(
             shell,
             command=(line.findtext("rsp:Command", "", NS) or "").strip(),
             arguments=" ".join((a.text or "") for a in line.iterfind("rsp:Arguments", NS)),
-            console_mode_stdin=opts.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() == "TRUE",
         )
         with self.server.state_lock:
             shell.commands[cmd.id] = cmd

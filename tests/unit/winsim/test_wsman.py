@@ -411,8 +411,6 @@ def test_playbook_modules_reach_the_host(playbook_run):
     assert results["ping"]["status"] == "ok" and results["ping"]["result"]["ping"] == "hello"
     called = dict(host.calls)
     assert called["ansible.windows.win_ping"]["data"] == "hello"
-    svc = called["ansible.windows.win_service"]
-    assert svc["name"] in ("spooler", "broken")
     first_service = next(args for name, args in host.calls if name == "ansible.windows.win_service")
     assert first_service["name"] == "spooler" and first_service["state"] == "started"
     assert first_service["_ansible_check_mode"] is False and "_ansible_diff" in first_service
