@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils._agent_version import version_tuple
+from ansible_collections.azure_backup.remediation.plugins.module_utils._backup_extension import latest_version
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
 
 SERVICE = "IaaSVmProvider"
@@ -32,16 +32,6 @@ $Ansible.Result = @{
 """
 
 
-def _latest(names: list[str]) -> str | None:
-    versions = []
-    for name in names:
-        try:
-            versions.append((version_tuple(name), name))
-        except ValueError:
-            continue
-    return max(versions)[1] if versions else None
-
-
 class ActionModule(WinCauseAction):
     CAUSE = "BACKUP_EXTENSION"
     ARGUMENT_SPEC = {}
@@ -49,7 +39,8 @@ class ActionModule(WinCauseAction):
     def check_and_fix(self) -> None:
         state = self.read(READ, "the backup extension", Service=SERVICE, PluginDir=PLUGIN_DIR)
         self.ensure_service("iaasvmprovider", state["service"], "Azure Backup adds it with the extension; " + RELOAD, automatic=True)
-        latest = _latest(state.get("versions") or [])
+        newest = latest_version(state.get("versions") or [])
+        latest = newest[1] if newest else None
         info = {"folder": PLUGIN_DIR, "versions": state.get("versions") or [], "latest": latest}
         if latest:
             self.add("extension_installed", "ok", "VMSnapshot %s in %s" % (latest, PLUGIN_DIR), info)

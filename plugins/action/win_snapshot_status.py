@@ -5,6 +5,7 @@ CPU and memory pressure."""
 
 from __future__ import annotations
 
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _snapshot_status as load
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
 
@@ -110,40 +111,37 @@ class ActionModule(WinCauseAction):
     def check_dhcp(self, nics: list[dict]) -> None:
         nic = snap.primary_nic(nics)
         if nic is None:
-            self.add("dhcp", "skipped", "no primary IPv4 interface found (%d connected)" % len(nics), {"nics": nics})
+            self.add("guest_dhcp", "skipped", "no primary IPv4 interface found (%d connected)" % len(nics), {"nics": nics})
             return
         detail = {"interface": nic["alias"], "index": nic["index"], "dhcp": nic["dhcp"], "addresses": nic.get("addresses", [])}
         if nic["dhcp"] == "Enabled":
-            self.add("dhcp", "ok", "%s uses DHCP" % nic["alias"], detail)
+            self.add("guest_dhcp", "ok", "%s uses DHCP" % nic["alias"], detail)
             return
         static = "%s has a static address (%s); Azure hands the VM its address and the wireserver route by DHCP" % (
             nic["alias"], ", ".join(detail["addresses"]) or "none")
         if not self.args["fix_dhcp"]:
-            self.add("dhcp", "found", static + ". Set snapshot_status_fix_dhcp to switch it, or configure the address in Azure", detail)
+            self.add("guest_dhcp", "found", static + ". Set snapshot_status_fix_dhcp to switch it, or configure the address in Azure", detail)
             return
         self.diff("IPv4 of %s" % nic["alias"], "DHCP Disabled\n", "DHCP Enabled\n")
         if self.check_mode:
-            self.add("dhcp", self.fixed_or_found(), static + ": would switch it to DHCP", detail)
+            self.add("guest_dhcp", self.fixed_or_found(), static + ": would switch it to DHCP", detail)
             return
         answer = self.apply("win_powershell", "switching %s to DHCP" % nic["alias"], script=ENABLE_DHCP, parameters={"Index": nic["index"]})
-        self.add("dhcp", self.fixed_or_found(), static + ": switched to DHCP", dict(detail, after=(answer.get("result") or {}).get("dhcp")))
+        self.add("guest_dhcp", self.fixed_or_found(), static + ": switched to DHCP", dict(detail, after=(answer.get("result") or {}).get("dhcp")))
 
     def check_load(self, state: dict) -> None:
         cpu = state.get("cpu_load_percent")
-        threshold = self.args["cpu_threshold"]
         if cpu is None:
             self.add("cpu_load", "skipped", "Windows reported no processor load", {})
         else:
-            busy = float(cpu) > threshold
-            self.add("cpu_load", "found" if busy else "ok", "CPU %g %% busy%s" % (float(cpu), ": above %g %%, snapshots may time out"
-                     % threshold if busy else ""), {"busy_percent": float(cpu), "threshold": threshold})
+            threshold = self.args["cpu_threshold"]
+            self.add("cpu_load", *load.over("CPU %g %% busy" % float(cpu), float(cpu), threshold),
+                     detail={"busy_percent": float(cpu), "threshold": threshold})
         used = snap.memory_percent_used(state.get("memory_total_kb"), state.get("memory_free_kb"))
-        threshold = self.args["memory_threshold"]
         if used is None:
             self.add("memory_pressure", "skipped", "Windows reported no memory figures", {})
             return
-        busy = used > threshold
         detail = {"used_percent": used, "total_mib": int(state["memory_total_kb"]) // 1024,
-                  "available_mib": int(state["memory_free_kb"]) // 1024, "threshold": threshold}
-        self.add("memory_pressure", "found" if busy else "ok", "memory %.1f %% used (%d of %d MiB available)%s"
-                 % (used, detail["available_mib"], detail["total_mib"], ": above %g %%, snapshots may time out" % threshold if busy else ""), detail)
+                  "available_mib": int(state["memory_free_kb"]) // 1024, "threshold": self.args["memory_threshold"]}
+        said = load.memory_said(used, detail["available_mib"], detail["total_mib"])
+        self.add("memory_pressure", *load.over(said, used, self.args["memory_threshold"]), detail=detail)

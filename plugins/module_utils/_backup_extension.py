@@ -15,17 +15,22 @@ NAME = "Microsoft.Azure.RecoveryServices.VMSnapshotLinux"
 # The agent's handler states (WALinuxAgent); only Enabled runs backups.
 HANDLER_STATES = ("NotInstalled", "Installed", "Enabled", "FailedUpgrade")
 
-_DIR = re.compile(r"^" + re.escape(NAME) + r"-(\d+(?:\.\d+)*)$")
 _STATUS = re.compile(r"^(\d+)\.status$")
 
 
-def latest_extension(names: list[str]) -> tuple | None:
-    """(folder, version) of the newest VMSnapshotLinux folder among /var/lib/waagent's entries."""
-    found = [(tuple(int(p) for p in m.group(1).split(".")), name, m.group(1)) for name in names for m in [_DIR.match(name)] if m]
+def latest_version(names: list[str], prefix: str = "") -> tuple | None:
+    """(name, version) of the highest version among folder names ``<prefix><version>``; None when there is none."""
+    pattern = re.compile(r"^" + re.escape(prefix) + r"(\d+(?:\.\d+)*)$")
+    found = [(tuple(int(p) for p in m.group(1).split(".")), name, m.group(1)) for name in names for m in [pattern.match(name)] if m]
     if not found:
         return None
     _key, name, version = max(found)
     return name, version
+
+
+def latest_extension(names: list[str]) -> tuple | None:
+    """(folder, version) of the newest VMSnapshotLinux folder among /var/lib/waagent's entries."""
+    return latest_version(names, NAME + "-")
 
 
 def latest_status_file(names: list[str]) -> str | None:

@@ -112,6 +112,17 @@ def memory(meminfo: str) -> dict:
     return {"total_mib": total // 1024, "available_mib": available // 1024, "used_percent": round(100.0 * (total - available) / total, 1)}
 
 
+def over(said: str, value: float, threshold: float) -> tuple:
+    """(status, summary) of a CPU or memory figure against its threshold, on Linux and Windows alike."""
+    if value > threshold:
+        return "found", "%s: above %g %%, snapshots may time out" % (said, threshold)
+    return "ok", said
+
+
+def memory_said(used_percent: float, available_mib: int, total_mib: int) -> str:
+    return "memory %.1f %% used (%d of %d MiB available)" % (used_percent, available_mib, total_mib)
+
+
 def psi_some_avg10(pressure: str) -> float | None:
     """The 'some avg10' figure of a /proc/pressure file: share of time tasks waited."""
     match = re.search(r"(?m)^some\s+avg10=([\d.]+)", pressure or "")

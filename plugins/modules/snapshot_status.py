@@ -137,20 +137,16 @@ def load_findings(params: dict) -> list:
     time.sleep(seconds)
     cpu = snap.cpu_busy_percent(before, read("/proc/stat"))
     cpu_detail = {"busy_percent": cpu, "seconds": seconds, "threshold": params["cpu_threshold"]}
-    said = "CPU %.1f %% busy over %g s" % (cpu, seconds)
-    findings = [finding("SNAPSHOT_STATUS", "cpu_load", "found" if cpu > params["cpu_threshold"] else "ok",
-                        said + (": above %g %%, snapshots may time out" % params["cpu_threshold"] if cpu > params["cpu_threshold"] else ""),
-                        cpu_detail)]
+    findings = [finding("SNAPSHOT_STATUS", "cpu_load", *snap.over("CPU %.1f %% busy over %g s" % (cpu, seconds), cpu, params["cpu_threshold"]),
+                        detail=cpu_detail)]
     mem = snap.memory(read("/proc/meminfo"))
     try:
         mem["psi_some_avg10"] = snap.psi_some_avg10(read("/proc/pressure/memory"))
     except OSError:  # kernels without PSI
         mem["psi_some_avg10"] = None
     mem["threshold"] = params["memory_threshold"]
-    said = "memory %.1f %% used (%d of %d MiB available)" % (mem["used_percent"], mem["available_mib"], mem["total_mib"])
-    busy = mem["used_percent"] > params["memory_threshold"]
-    findings.append(finding("SNAPSHOT_STATUS", "memory_pressure", "found" if busy else "ok",
-                            said + (": above %g %%, snapshots may time out" % params["memory_threshold"] if busy else ""), mem))
+    said = snap.memory_said(mem["used_percent"], mem["available_mib"], mem["total_mib"])
+    findings.append(finding("SNAPSHOT_STATUS", "memory_pressure", *snap.over(said, mem["used_percent"], params["memory_threshold"]), detail=mem))
     return findings
 
 

@@ -48,7 +48,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: The checks C(vss_copy_backup), C(dhcp), C(cpu_load) and C(memory_pressure).
+  description: The checks C(vss_copy_backup), C(guest_dhcp) (the same name as on Linux), C(cpu_load) and C(memory_pressure).
   returned: always
   type: list
   elements: dict

@@ -114,7 +114,7 @@ def test_check_mode_finds_every_fault(runs):
         "win02": ["WIN_AGENT/install", "BACKUP_EXTENSION/iaasvmprovider", "VSS_WRITERS/writer_ntds", "NETWORK/proxy",
                   "COM_MSDTC/service_comsysapp"],
         "win03": ["WIN_AGENT/version", "WIN_AGENT/dotnet", "VSS_WRITERS/writer_system_writer", "BITLOCKER/locked",
-                  "BITLOCKER/protection", "DISK_LIMITS/data_disks", "SNAPSHOT_STATUS/dhcp", "SNAPSHOT_STATUS/cpu_load",
+                  "BITLOCKER/protection", "DISK_LIMITS/data_disks", "SNAPSHOT_STATUS/guest_dhcp", "SNAPSHOT_STATUS/cpu_load",
                   "SNAPSHOT_STATUS/memory_pressure", "NETWORK/wireserver"],
         "win04": ["WIN_AGENT/install", "BACKUP_EXTENSION/iaasvmprovider", "NETWORK/dns", "VSS_WRITERS/writer_wmi_writer"],
     }
