@@ -39,8 +39,9 @@ requirements:
   - The C(ansible.windows) collection on the controller, and the VM reached over WinRM or PSRP as an administrator.
 notes:
   - Runs on the controller. One read-only PowerShell script, sent through M(ansible.windows.win_powershell),
-    reads everything the cause needs in one round trip; the controller decides; only what differs is changed,
-    through the ansible.windows module made for it.
+    reads what the cause needs in one round trip; the controller decides; only what differs is changed, through
+    the ansible.windows module made for it where there is one (a script of its own where there is none), and
+    read again where a fix must be confirmed. A healthy VM costs one round trip per cause.
   - Tested against the collection's simulated Windows hosts behind a real WinRM endpoint, not yet on real Windows.
 attributes:
   action:

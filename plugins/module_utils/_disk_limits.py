@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # This is a private module_utils file: it may change without notice.
-"""DISK_LIMITS on Linux: the VM's data disks against what VM backup supports."""
+"""DISK_LIMITS: the VM's data disks against what VM backup supports (finding Linux's disks; judge serves Windows too)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 
-PATH = r"C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys"
 # Captured on Windows Server 2012 R2 (shared/reference/windows); Microsoft's vmassist uses the same.
 DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
 # Certificates article 000 says to delete (issued to), and the issuer newer articles name.

@@ -25,7 +25,6 @@ DOTNET_RELEASES = (
     (533320, "4.8.1"), (528040, "4.8"), (461808, "4.7.2"), (461308, "4.7.1"), (460798, "4.7"),
     (394802, "4.6.2"), (394254, "4.6.1"), (393295, "4.6"), (379893, "4.5.2"), (378675, "4.5.1"), (378389, "4.5"),
 )
-DOTNET_MIN_RELEASE = 378389
 
 
 def dotnet_version(release) -> str | None:
@@ -38,23 +37,17 @@ def dotnet_version(release) -> str | None:
     return None
 
 
-def agent_products(products: list[dict]) -> list[dict]:
-    """Installed programs that are the VM agent ("Windows Azure VM Agent - 2.7.41491.949")."""
-    return [p for p in products if (p.get("name") or "").startswith(PRODUCT_NAME)]
-
-
 def file_version(text: str | None) -> str | None:
     """The numeric part of a file's ProductVersion ('2.7.41491.1102 (rd_art_stable...)' -> '2.7.41491.1102')."""
     match = re.match(r"^\s*(\d+(?:\.\d+){1,3})", text or "")
     return match.group(1) if match else None
 
 
-def validate_minimum(minimum: str) -> str:
+def validate_minimum(minimum: str) -> None:
     try:
         version_tuple(minimum)
     except ValueError:
         raise ValueError("win_agent_min_version %r is not a version like %s" % (minimum, MIN_VERSION)) from None
-    return minimum
 
 
 def needs_install(services: list[dict], version: str | None, minimum: str) -> str | None:

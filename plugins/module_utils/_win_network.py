@@ -24,11 +24,9 @@ _KINDS = {
 
 
 def kind(socket_error: str | None) -> str:
-    """'refused' for 'ConnectionRefused'; 'ok' for an empty error; 'error' for anything unknown."""
+    """'refused' for 'ConnectionRefused'; 'ok' for no error; 'error' for a SocketError not listed."""
     if not socket_error:
         return "ok"
-    if socket_error in _KINDS.values() or socket_error == "timeout":
-        return socket_error
     return _KINDS.get(socket_error, "error")
 
 

@@ -21,8 +21,8 @@ def describe(service: dict) -> str:
     return "%s: %s, %s" % (service["name"], service.get("state") or "?", mode)
 
 
-def changes(service: dict, running: bool = True, automatic: bool = False, restart: bool = False) -> dict:
-    """The win_service arguments that bring an existing service where it must be; {} when it is.
+def changes(service: dict, automatic: bool = False, restart: bool = False) -> dict:
+    """The win_service arguments that make an existing service run (and start automatically); {} when it does.
 
     ``automatic`` asks for start type Automatic (delayed start counts: it is still started at boot).
     ``restart`` restarts a service that already runs (the article's "restart the agent").
@@ -30,12 +30,12 @@ def changes(service: dict, running: bool = True, automatic: bool = False, restar
     args = {}
     if automatic and service.get("start_mode") != "Auto":
         args["start_mode"] = "auto"
-    elif running and service.get("start_mode") == "Disabled":
+    elif service.get("start_mode") == "Disabled":
         # A disabled service cannot be started; Manual is the least it needs.
         args["start_mode"] = "manual"
-    if running and service.get("state") != "Running":
+    if service.get("state") != "Running":
         args["state"] = "started"
-    elif running and restart:
+    elif restart:
         args["state"] = "restarted"
     return args
 

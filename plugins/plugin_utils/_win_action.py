@@ -53,7 +53,7 @@ class WinCauseAction(ActionBase):
         try:
             self.check_and_fix()
         except RemediationError as exc:
-            return dict(result, failed=True, changed=self.changed, msg=exc.msg, findings=self.findings + exc.findings)
+            return dict(result, failed=True, changed=self.changed or exc.changed, msg=exc.msg, findings=self.findings + exc.findings)
         result.update(changed=self.changed, findings=self.findings)
         if self.diffs and self._task.diff:
             result["diff"] = self.diffs
@@ -78,10 +78,12 @@ class WinCauseAction(ActionBase):
         self.diffs.append({"before_header": header, "after_header": header, "before": before, "after": after})
 
     def fixed_or_found(self) -> str:
-        """The status of a problem this run repairs: ``found`` in check mode, ``fixed`` otherwise.
-        Either way the task reports changed, as check mode must for what it would change."""
-        self.changed = True
-        return "found" if self.check_mode else "fixed"
+        """The status of a problem this run repairs: ``found`` in check mode (where the task reports
+        changed for what it would change), ``fixed`` otherwise (changed is what the modules said)."""
+        if self.check_mode:
+            self.changed = True
+            return "found"
+        return "fixed"
 
     def ensure_service(self, check: str, service: dict, missing: str, automatic: bool = False, restart: bool = False) -> None:
         """A service that must run (and start automatically): ok, or started/set through win_service.
@@ -90,7 +92,7 @@ class WinCauseAction(ActionBase):
         if not service.get("exists"):
             self.add(check, "found", "%s is not installed: %s" % (service["name"], missing), detail)
             return
-        change = svc.changes(service, running=True, automatic=automatic, restart=restart)
+        change = svc.changes(service, automatic=automatic, restart=restart)
         if not change:
             self.add(check, "ok", detail["before"], detail)
             return
@@ -105,7 +107,7 @@ class WinCauseAction(ActionBase):
         """Run a read-only script; its $Ansible.Result. ``purpose`` says what it reads, for the error."""
         answer = self._execute_module(
             module_name="ansible.windows.win_powershell",
-            module_args={"script": script, "parameters": parameters, "depth": _RESULT_DEPTH, "error_action": "stop"},
+            module_args={"script": script, "parameters": parameters, "depth": _RESULT_DEPTH},
             task_vars=self.task_vars,
         )
         if answer.get("failed") or answer.get("skipped"):
@@ -115,7 +117,9 @@ class WinCauseAction(ActionBase):
         return answer.get("result") or {}
 
     def apply(self, module: str, purpose: str, **args) -> dict:
-        """Run an ansible.windows module that changes the VM (never in check mode: callers report instead)."""
+        """Run an ansible.windows module that changes the VM. Never in check mode: callers report instead."""
+        if self.check_mode:
+            raise RuntimeError("%s: %s was about to be sent in check mode" % (self.CAUSE, module))
         answer = self._execute_module(module_name="ansible.windows." + module, module_args=args, task_vars=self.task_vars)
         if answer.get("failed"):
             raise RemediationError("%s: %s on %s failed: %s" % (self.CAUSE, purpose, self.host, _why(answer)), changed=self.changed)

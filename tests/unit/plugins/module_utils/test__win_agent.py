@@ -28,10 +28,8 @@ def test_file_version_and_minimum():
         agent.validate_minimum("latest")
 
 
-def test_backup_running_and_agent_products():
+def test_backup_running():
     assert agent.backup_running(["svchost", "IaaSBcdrExtension", "iaasbcdrextension.exe"]) == ["IaaSBcdrExtension", "iaasbcdrextension.exe"]
-    assert agent.agent_products([{"name": "Windows Azure VM Agent - 2.7.41491.949"}, {"name": "Windows Azure Something"}]) == [
-        {"name": "Windows Azure VM Agent - 2.7.41491.949"}]
 
 
 def test_service_changes():
