@@ -7,7 +7,8 @@ backup snapshot runs."""
 from __future__ import annotations
 
 import hashlib
-import os
+
+from ansible.errors import AnsibleError
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
@@ -82,13 +83,15 @@ class ActionModule(WinCauseAction):
         reason = agent.needs_install(state["services"], state["version"], self.args["min_version"])
         if reason and self.install(state, reason) and not self.check_mode:
             state = self.read_state()
-            still = [s["name"] for s in state["services"] if not s.get("exists")]
+            still = agent.needs_install(state["services"], state["version"], self.args["min_version"])
             if still:
-                raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s still missing. See "
+                raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s. See "
                                        r"C:\Windows\Panther\msiexec.log and C:\WindowsAzure\Logs\TransparentInstaller.log"
-                                       " on the VM." % (self.host, " and ".join(still)), changed=True)
+                                       " on the VM, and whether the MSI is the current agent." % (self.host, still), changed=True)
         self.check_version(state)
         for service in state["services"]:
+            if reason and not service.get("exists"):
+                continue  # the install finding already says so, and what is done about it
             self.ensure_service("service_" + service["name"].lower(), service, "install the agent (win_agent_install)",
                                 automatic=True, restart=self.args["restart"])
 
@@ -111,7 +114,7 @@ class ActionModule(WinCauseAction):
         if version is None:
             self.add("version", "skipped", "no WaAppAgent.exe to read a version from", detail)
         elif agent.older(version, self.args["min_version"]):
-            # Reached only where installing was declined or is pending in check mode.
+            # Where installing is refused, turned off, or pending in check mode.
             self.add("version", "found", "agent %s is older than %s" % (version, self.args["min_version"]), detail)
         else:
             self.add("version", "ok", "agent %s (at least %s)" % (version, self.args["min_version"]), detail)
@@ -128,7 +131,8 @@ class ActionModule(WinCauseAction):
         if not self.args["install"]:
             self.add("install", "found", "%s; installing is turned off (win_agent_install)" % reason, detail)
             return False
-        old = agent.agent_products(state["products"]) if any(not s.get("exists") for s in state["services"]) else []
+        # A leftover entry of a broken install is removed first (the article); an update installs over it.
+        old = state["products"] if any(not s.get("exists") for s in state["services"]) else []
         steps = ["uninstall %s" % p["name"] for p in old] + ["install the agent MSI from %s" % detail["source"]]
         self.diff("installed programs", "".join("%s\n" % p["name"] for p in state["products"]), "%s (from the MSI)\n" % agent.PRODUCT_NAME)
         if self.check_mode:
@@ -150,9 +154,11 @@ class ActionModule(WinCauseAction):
                 args.update(checksum=checksum, checksum_algorithm="sha256")
             self.apply("win_get_url", "downloading the agent MSI from %s" % self.args["msi_url"], **args)
             return
-        if not os.path.isfile(src):
+        try:
+            src = self._find_needle("files", src)  # relative to the role's or playbook's files/, as copy does
+        except AnsibleError:
             raise RemediationError("WIN_AGENT on %s: win_agent_msi_src %s is not a file on the controller. Nothing was "
-                                   "changed." % (self.host, src))
+                                   "changed." % (self.host, src)) from None
         if checksum:
             with open(src, "rb") as handle:
                 actual = hashlib.sha256(handle.read()).hexdigest()

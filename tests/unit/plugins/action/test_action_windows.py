@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from unittest.mock import MagicMock
 
+from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_machinekeys, win_vss_writers
@@ -21,7 +22,8 @@ def action(module, task_args, answers, check_mode=False):
     task.async_val = 0
     task.check_mode = check_mode
     task.diff = True
-    plugin = module.ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=MagicMock(Templar), shared_loader_obj=None)
+    task.get_search_path.return_value = []
+    plugin = module.ActionModule(task, MagicMock(), MagicMock(), loader=DataLoader(), templar=MagicMock(Templar), shared_loader_obj=None)
     plugin._execute_module = MagicMock(side_effect=list(answers))
     plugin._connection = MagicMock()
     return plugin
@@ -81,6 +83,19 @@ def test_no_install_while_a_backup_runs():
     assert sent(plugin) == ["ansible.windows.win_powershell"]
     assert result["failed"] and "backup snapshot is running (IaaSBcdrExtension)" in result["msg"]
     assert not result["changed"]
+    # The missing services are the install finding's business, not three findings about one thing.
+    assert not [f for f in result["findings"] if f["check"].startswith("service_")]
+
+
+def test_an_install_that_leaves_the_agent_old_fails_the_host():
+    old = agent_state(version="2.7.41491.949")
+    done = {"changed": True}
+    plugin = action(win_agent, {}, [old, done, done, old])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_get_url", "ansible.windows.win_package",
+                            "ansible.windows.win_powershell"]
+    assert result["failed"] and result["changed"]
+    assert "the agent MSI was installed but agent 2.7.41491.949 is older than 2.7.41491.1010" in result["msg"]
 
 
 def test_a_controller_msi_with_the_wrong_checksum_is_never_copied(tmp_path):
@@ -111,7 +126,7 @@ def test_a_wrong_default_sddl_fails_before_any_round_trip():
 
 def test_vssadmin_failing_is_a_clear_error():
     answer = read_answer(text="Error: A Volume Shadow Copy Service component encountered an unexpected error.\r\n", exit_code=2,
-                         services={}, backup_processes=[])
+                         services=[], backup_processes=[])
     plugin = action(win_vss_writers, {}, [answer])
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and "VSS_WRITERS on win01" in result["msg"] and "exit code 2" in result["msg"]
