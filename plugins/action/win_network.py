@@ -81,7 +81,8 @@ class ActionModule(WinCauseAction):
     )
 
     def check_and_fix(self) -> None:
-        # The proxy first, like on Linux: what the agent uses is in place before it is judged.
+        # The proxy is this cause's one fix. The probes below connect directly, not through WinHTTP's
+        # proxy: they say whether the VM itself reaches Azure (the wireserver is never proxied).
         self.check_proxy()
         a = self.args
         wireserver = ["%s:%d" % (a["wireserver"], p) for p in (a["wireserver_port"], a["hostplugin_port"])]
@@ -108,20 +109,34 @@ class ActionModule(WinCauseAction):
             self.add(check, "ok", ok, detail)
 
     def check_proxy(self) -> None:
-        proxy = self.args["http_proxy"]
+        proxy, bypass = self.args["http_proxy"], self.args["http_proxy_bypass"]
         if not proxy:  # WinHTTP is left as it is; nothing to report, as on Linux without a proxy
             return
-        # win_http_proxy reads, compares and sets WinHTTP's proxy in one call, in check mode too.
+        # win_http_proxy reads, compares and sets WinHTTP's proxy in one call and honours check mode
+        # itself, so it is sent in check mode too. What was there before comes only with --diff.
         answer = self._execute_module(module_name="ansible.windows.win_http_proxy", task_vars=self.task_vars,
-                                      module_args={"proxy": proxy, "bypass": self.args["http_proxy_bypass"] or None})
+                                      module_args={"proxy": proxy, "bypass": bypass or None})
         if answer.get("failed"):
             self.add("proxy", "failed", "setting the WinHTTP proxy to %s failed: %s" % (proxy, answer.get("msg")), {"proxy": proxy})
             return
-        before = (answer.get("diff") or {}).get("before") or {}
-        detail = {"proxy": proxy, "bypass": self.args["http_proxy_bypass"], "before": before}
-        if answer.get("changed"):
-            self.diff("WinHTTP proxy", "%s\n" % (before or "direct access"), "proxy %s\n" % proxy)
-            self.add("proxy", self.fixed_or_found(), "WinHTTP proxy was %s: %s %s" % (before.get("proxy") or "not set",
-                     "would set it to" if self.check_mode else "set to", proxy), detail)
-        else:
+        before = (answer.get("diff") or {}).get("before")
+        detail = {"proxy": proxy, "bypass": bypass, "before": before}
+        if not answer.get("changed"):
             self.add("proxy", "ok", "WinHTTP uses proxy %s" % proxy, detail)
+            return
+        self.changed = True
+        was = ""
+        if before is not None:
+            was = " (was %s)" % _proxy_words(before)
+            self.diff("WinHTTP proxy", _proxy_words(before) + "\n", _proxy_words({"proxy": proxy, "bypass": bypass}) + "\n")
+        self.add("proxy", self.fixed_or_found(), "WinHTTP proxy %s %s%s" % ("would be set to" if self.check_mode else "set to",
+                                                                           proxy, was), detail)
+
+
+def _proxy_words(setting: dict) -> str:
+    """'proxy p:3128, bypass <local>' or 'direct access', from win_http_proxy's diff or our arguments."""
+    if not setting.get("proxy"):
+        return "direct access"
+    bypass = setting.get("bypass")
+    bypass = ";".join(bypass) if isinstance(bypass, list) else bypass
+    return "proxy %s%s" % (setting["proxy"], ", bypass %s" % bypass if bypass else "")

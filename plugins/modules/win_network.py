@@ -12,7 +12,8 @@ short_description: Check that a Windows VM reaches what Azure Backup needs, set 
 version_added: 0.2.0
 description:
   - From the VM, resolves the Azure names and opens TCP connections to the wireserver (ports 80 and 32526) and to the
-    storage endpoint (443, and 8443 for managed disks), all at once within O(timeout). Each failure names the endpoint
+    storage endpoint (443, and 8443 for managed disks), all at once within O(timeout), directly (not through
+    WinHTTP's proxy). Each failure names the endpoint
     and how it failed (dns, refused, timeout, unreachable, blocked by a local firewall rule).
   - With O(http_proxy), first sets WinHTTP's proxy (what the agent uses) through M(ansible.windows.win_http_proxy).
   - NSG rules, routes and firewalls are platform changes, so they are reported, not changed.
@@ -20,7 +21,9 @@ author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
   timeout:
-    description: Seconds all connections together may take.
+    description:
+      - Seconds all TCP connections together may take. Names are resolved first, one after the other, each within
+        the resolver's own timeout.
     type: float
     default: 5
   http_proxy:
@@ -28,7 +31,7 @@ options:
     type: str
     default: ""
   http_proxy_bypass:
-    description: Hosts that bypass O(http_proxy).
+    description: Hosts that bypass O(http_proxy). Empty clears WinHTTP's bypass list when the proxy is set.
     type: list
     elements: str
     default: []
