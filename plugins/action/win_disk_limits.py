@@ -20,7 +20,7 @@ $temp = @(Get-Volume | Where-Object { $_.FileSystemLabel -eq $TempLabel } |
         Get-Partition -ErrorAction SilentlyContinue | ForEach-Object { $_.DiskNumber })
 $Ansible.Result = @{
     disks = @(Get-Disk | Where-Object { -not $_.IsBoot -and -not $_.IsSystem -and $temp -notcontains $_.Number } |
-            ForEach-Object { @{ disk = [string]$_.Number; lun = $_.Location; size_bytes = [long]$_.Size } })
+            ForEach-Object { @{ disk = [string]$_.Number; location = $_.Location; size_bytes = [long]$_.Size } })
 }
 """
 

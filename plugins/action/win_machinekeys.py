@@ -47,13 +47,16 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 
-$acl = Get-Acl -LiteralPath $Path
-$before = $acl.Sddl
+$before = (Get-Acl -LiteralPath $Path).Sddl
 New-Item -Path $BackupDir -ItemType Directory -Force | Out-Null
 $backup = Join-Path -Path $BackupDir -ChildPath ('MachineKeys-{0:yyyyMMddTHHmmss}.sddl' -f (Get-Date))
 Set-Content -LiteralPath $backup -Value $before -Encoding ASCII
+# Only the DACL is read and written back: Set-Acl with Get-Acl's full descriptor would write the owner
+# too, which Windows refuses ("not allowed to be the owner") unless the restore privilege is enabled.
+$folder = Get-Item -LiteralPath $Path
+$acl = $folder.GetAccessControl([System.Security.AccessControl.AccessControlSections]::Access)
 $acl.SetSecurityDescriptorSddlForm($Dacl, [System.Security.AccessControl.AccessControlSections]::Access)
-Set-Acl -LiteralPath $Path -AclObject $acl
+$folder.SetAccessControl($acl)
 
 $Ansible.Result = @{
     before = $before

@@ -39,7 +39,8 @@ $nics = @(Get-NetIPInterface -AddressFamily IPv4 -ConnectionState Connected |
                 alias = $_.InterfaceAlias
                 index = $index
                 dhcp = [string]$_.Dhcp
-                addresses = @(Get-NetIPAddress -InterfaceIndex $index -AddressFamily IPv4 | ForEach-Object { $_.IPAddress })
+                addresses = @(Get-NetIPAddress -InterfaceIndex $index -AddressFamily IPv4 -ErrorAction SilentlyContinue |
+                        ForEach-Object { $_.IPAddress })
                 default_route_metric = if ($route) { $route.RouteMetric + $_.InterfaceMetric } else { $null }
             }
         })
@@ -64,10 +65,13 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 
-Set-NetIPInterface -InterfaceIndex $Index -AddressFamily IPv4 -Dhcp Enabled
-# The static default route stays behind otherwise; DHCP brings its own.
+# The static address and default route stay behind otherwise; DHCP brings its own (the same address:
+# Azure hands the NIC the address the platform has for it).
+Get-NetIPAddress -InterfaceIndex $Index -AddressFamily IPv4 -PrefixOrigin Manual -ErrorAction SilentlyContinue |
+    Remove-NetIPAddress -Confirm:$false
 Get-NetRoute -InterfaceIndex $Index -AddressFamily IPv4 -DestinationPrefix '0.0.0.0/0' -ErrorAction SilentlyContinue |
     Remove-NetRoute -Confirm:$false
+Set-NetIPInterface -InterfaceIndex $Index -AddressFamily IPv4 -Dhcp Enabled
 Set-DnsClientServerAddress -InterfaceIndex $Index -ResetServerAddresses
 
 $Ansible.Result = @{ dhcp = [string](Get-NetIPInterface -InterfaceIndex $Index -AddressFamily IPv4).Dhcp }

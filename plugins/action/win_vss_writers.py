@@ -8,7 +8,7 @@ from __future__ import annotations
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
 
 READ = r"""#azure_backup.remediation/vss_writers.read
 # vssadmin's list of writers as it prints it (parsed on the controller), the state of the services
@@ -20,20 +20,15 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
-
+""" + GET_SERVICE_STATE + r"""
 # No 2>&1: with ErrorActionPreference Stop, Windows PowerShell turns a native stderr line into a terminating error.
 $text = & vssadmin.exe list writers | Out-String
 $exitCode = $LASTEXITCODE
-$states = @{}
-foreach ($name in $Services) {
-    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='$name'"
-    $states[$name] = if ($service) { $service.State } else { $null }
-}
 
 $Ansible.Result = @{
     text = $text
     exit_code = $exitCode
-    services = $states
+    services = @(foreach ($name in $Services) { Get-ServiceState -Name $name })
     backup_processes = @(Get-Process -Name $BackupProcesses -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })
 }
 """
@@ -54,9 +49,9 @@ class ActionModule(WinCauseAction):
         state = self.read_state(services)
         writers = self.writers(state)
         restart, unknown = vss.plan(writers, services)
-        installed = state.get("services") or {}
-        missing = [s for s in restart if not installed.get(s)]
-        restart = [s for s in restart if installed.get(s)]
+        installed = {s["name"] for s in state.get("services") or [] if s.get("exists")}
+        missing = [s for s in restart if s not in installed]
+        restart = [s for s in restart if s in installed]
         for writer in unknown:
             self.add(_check(writer), "found", "%s: no known service hosts this writer, so it is not restarted; add it to "
                      "vss_writers_services if you know which one does" % vss.describe(writer), {"writer": writer})

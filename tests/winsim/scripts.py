@@ -74,8 +74,8 @@ def win_agent_read(host, p: dict) -> dict:
 
 
 def vss_writers_read(host, p: dict) -> dict:
-    states = {name: _service_state(host, name).get("state") for name in p["Services"]}
-    common = {"services": states, "backup_processes": _processes(host, p["BackupProcesses"])}
+    common = {"services": [_service_state(host, name) for name in p["Services"]],
+              "backup_processes": _processes(host, p["BackupProcesses"])}
     # vssadmin starts VSS on demand, and lists only the writers whose service runs.
     try:
         host.start_service("VSS")
@@ -179,7 +179,7 @@ def bitlocker_disable(host, p: dict) -> dict:
 
 def disk_limits_read(host, p: dict) -> dict:
     state = host.state
-    disks = [{"disk": str(d["number"]), "lun": "Integrated : Adapter 3 : Port 0 : Target 0 : LUN %d" % i,
+    disks = [{"disk": str(d["number"]), "location": "Integrated : Adapter 3 : Port 0 : Target 0 : LUN %d" % i,
               "size_bytes": d["size_gb"] * 2**30}
              for i, d in enumerate(x for x in state["disks"] if x["kind"] == "data")]
     return {"disks": disks}
