@@ -166,7 +166,8 @@ def main() -> None:
     try:
         findings = [dhcp_finding(module, diffs)]
     except RemediationError as exc:
-        module.fail_json(msg=exc.msg, findings=exc.findings, changed=exc.changed)
+        # A failed DHCP switch does not hide the load figures: they are read all the same.
+        module.fail_json(msg=exc.msg, findings=exc.findings + load_findings(module.params), changed=exc.changed)
     result = {"changed": bool(diffs), "findings": findings + load_findings(module.params)}
     if diffs and module._diff:
         result["diff"] = diffs

@@ -96,3 +96,16 @@ def test_the_fix_rewrites_keeps_a_backup_reloads_networkd_and_then_is_ok(run_mod
     assert calls == [["/bin/networkctl", "reload"]]
     again = run_module(snapshot_status.main, {"fix_dhcp": True})
     assert not again["changed"] and [f["status"] for f in again["findings"] if f["check"] == "guest_dhcp"] == ["ok"]
+
+
+def test_a_switch_that_does_not_take_fails_but_keeps_the_load_figures(run_module, static_vm, monkeypatch):
+    disk, _calls = static_vm
+
+    def replace_file(module, path, data, backup, apart):  # the write is lost: the file stays static
+        disk[path + ".bak~"] = disk[path]
+        return path + ".bak~"
+
+    monkeypatch.setattr(snapshot_status, "replace_file", replace_file)
+    result = run_module(snapshot_status.main, {"fix_dhcp": True})
+    assert result["failed"] and "still reads as static" in result["msg"]
+    assert {f["check"] for f in result["findings"]} >= {"cpu_load", "memory_pressure"}
