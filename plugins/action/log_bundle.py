@@ -8,10 +8,10 @@ from __future__ import annotations
 import base64
 import datetime
 import os
-import tempfile
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _log_bundle
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
 
 
 class ActionModule(ActionBase):
@@ -34,18 +34,9 @@ class ActionModule(ActionBase):
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
         path = os.path.join(args["dest"], "%s-%s.tar.gz" % (host, stamp))
         try:
-            self._write(path, base64.b64decode(answer.pop("archive")))
+            write_atomically(path, base64.b64decode(answer.pop("archive")))
         except OSError as exc:
             return dict(result, failed=True, msg="cannot write the log bundle for %s to %s: %s. "
                         "Point log_bundle_dir at a writable folder." % (host, args["dest"], exc))
         # The VM is unchanged; the archive on the controller is the task's output, like the report.
         return dict(result, changed=False, path=path, reasons=answer["reasons"], files=answer["files"])
-
-    @staticmethod
-    def _write(path: str, data: bytes) -> None:
-        folder = os.path.dirname(path) or "."
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".log-bundle-")  # mode 0600
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)

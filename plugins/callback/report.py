@@ -33,12 +33,12 @@ options:
 import datetime
 import json
 import os
-import tempfile
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import STATUSES
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
 
 _PREFIX = "azure_backup.remediation."
 # Worst first: a host's status is the first of these that any of its findings has.
@@ -134,13 +134,7 @@ class CallbackModule(CallbackBase):
         self._display.display("Report: %s" % path)
 
     def _write(self, report: dict) -> str:
-        folder = self.get_option("report_dir")
-        os.makedirs(folder, exist_ok=True)
         name = "azure-backup-report-%s.json" % self.started.strftime("%Y%m%dT%H%M%S")
-        path = os.path.join(folder, name)
-        # Atomic: a reader (AWX, a browser) never sees half a report.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".report-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(report, handle, indent=2, default=str)
-        os.replace(tmp, path)
+        path = os.path.join(self.get_option("report_dir"), name)
+        write_atomically(path, json.dumps(report, indent=2, default=str).encode("utf-8"))
         return path

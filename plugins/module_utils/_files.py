@@ -35,7 +35,11 @@ def replace_file(module, path: str, data: bytes, backup: bool, apart: bool = Fal
     if backup and os.path.exists(path):
         saved = backup_apart(path) if apart else module.backup_local(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".azure-backup-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError:
+        os.unlink(tmp)  # a full disk leaves no half-written temp file behind
+        raise
     module.atomic_move(tmp, path)
     return saved

@@ -25,7 +25,8 @@ def argument_spec() -> dict:
         when=dict(type="str", choices=list(WHEN), default="problems"),
         findings=dict(type="list", elements="dict", default=[]),
         failures=dict(type="list", elements="dict", default=[]),
-        paths=dict(type="list", elements="path", default=list(DEFAULT_PATHS)),
+        # Paths on the VM: "str", so the controller does not expand ~ or $VARS with its own environment.
+        paths=dict(type="list", elements="str", default=list(DEFAULT_PATHS)),
         max_size=dict(type="str", default="20M"),
     )
 

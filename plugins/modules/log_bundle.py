@@ -47,7 +47,7 @@ options:
       - Files to collect, with shell-style wildcards; a folder is collected with everything below it.
         Symbolic links and special files are left out.
     type: list
-    elements: path
+    elements: str
     default: [/var/lib/waagent/*.xml, /var/log/waagent.log, /var/log/azure/*]
   max_size:
     description:
