@@ -129,8 +129,8 @@ class ActionModule(WinCauseAction):
         if before is not None:
             was = " (was %s)" % _proxy_words(before)
             self.diff("WinHTTP proxy", _proxy_words(before) + "\n", _proxy_words({"proxy": proxy, "bypass": bypass}) + "\n")
-        self.add("proxy", self.fixed_or_found(), "WinHTTP proxy %s %s%s" % ("would be set to" if self.check_mode else "set to",
-                                                                           proxy, was), detail)
+        verb = "would be set to" if self.check_mode else "set to"
+        self.add("proxy", self.fixed_or_found(), "WinHTTP proxy %s %s%s" % (verb, proxy, was), detail)
 
 
 def _proxy_words(setting: dict) -> str:
