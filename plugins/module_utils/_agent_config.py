@@ -24,10 +24,11 @@ def check_name(key: str) -> str:
 class AgentConfig:
     """Reads the file, decides with _waagent_conf, writes only when something differs."""
 
-    def __init__(self, module, path: str, backup: bool = True) -> None:
+    def __init__(self, module, path: str, backup: bool = True, unit: str = "auto") -> None:
         self.module = module
         self.path = path
         self.backup = backup
+        self.units = _systemd.candidate_units(unit)  # the agent unit(s) a restart may concern
 
     def read(self) -> str:
         if not os.path.isfile(self.path):
@@ -112,6 +113,10 @@ class AgentConfig:
                     result["restarted"] = self.restart_agent()
                 except RemediationError as exc:
                     raise RemediationError(exc.msg, findings, changed=True)
+                # Said where the change is reported: the agent reads the file only when it starts.
+                for entry in findings:
+                    if entry["status"] == "fixed":
+                        entry["detail"]["agent_restarted"] = result["restarted"]
         return result
 
     def agent_view(self) -> dict | None:
@@ -127,12 +132,12 @@ class AgentConfig:
         """Restart the running agent (systemd unit, or init script without systemd); None when none runs."""
         systemctl = self.module.get_bin_path("systemctl")
         if systemctl and os.path.isdir("/run/systemd/system"):
-            rc, out, err = self.module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + list(_systemd.AGENT_UNITS))
+            rc, out, err = self.module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + self.units)
             running = [u["Id"] for u in _systemd.parse_show(out) if _systemd.is_running(u)] if rc == 0 else []
             restart = [[systemctl, "restart", "--", unit] for unit in running]
         else:
             service = self.module.get_bin_path("service")
-            names = [u[:-len(".service")] for u in _systemd.AGENT_UNITS]
+            names = [u[:-len(".service")] for u in self.units]
             running = [n for n in names if service and self.module.run_command([service, n, "status"])[0] == 0]
             restart = [[service, name, "restart"] for name in running]
         if not running:

@@ -233,7 +233,7 @@ class AgentService:
         if not params["config"] and not params["config_report"]:
             return None
         try:
-            result = AgentConfig(self.module, params["config_path"], params["backup"]).run(
+            result = AgentConfig(self.module, params["config_path"], params["backup"], params["unit"]).run(
                 params["config"], params["config_report"], restart_agent=True)
         except RemediationError as exc:
             findings += exc.findings

@@ -362,6 +362,8 @@ def test_waagent_conf_is_fixed_in_the_same_execution_and_the_agent_restarted_onc
     assert found["config_extensions_enabled"]["status"] == "fixed" and found["agent_service"]["status"] == "ok"
     assert conf.read_text() == CONF.replace("Extensions.Enabled=n", "Extensions.Enabled=y")
     assert [c[1] for c in fake.mutating] == ["restart"] and result["changed"]
+    # The restart is said where the change is reported, naming the unit restarted.
+    assert found["config_extensions_enabled"]["detail"]["agent_restarted"] == "walinuxagent.service"
     again = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
     assert not again["changed"] and by_check(again)["config_extensions_enabled"]["status"] == "ok"
 
