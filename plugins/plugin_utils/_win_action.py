@@ -128,5 +128,17 @@ class WinCauseAction(ActionBase):
 
 
 def _why(answer: dict) -> str:
-    errors = [e.get("message", str(e)) if isinstance(e, dict) else str(e) for e in answer.get("error") or []]
-    return "; ".join(errors) or answer.get("msg") or "no reason given"
+    """The reason a module gave: win_powershell's error records carry it in error_details.message (when the
+    script set one) or exception.message (ansible.windows win_powershell.ps1); other modules say ``msg``."""
+    errors = [_error_message(e) for e in answer.get("error") or []]
+    return "; ".join(e for e in errors if e) or answer.get("msg") or "no reason given"
+
+
+def _error_message(record) -> str:
+    if not isinstance(record, dict):
+        return str(record)
+    details, exception = record.get("error_details") or {}, record.get("exception") or {}
+    message = (details.get("message") or exception.get("message") or "").strip()
+    if not message:  # Out-String of the record: its first line is the message
+        message = next(iter(str(record.get("output") or "").strip().splitlines()), "")
+    return message

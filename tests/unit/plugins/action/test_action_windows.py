@@ -49,11 +49,31 @@ def test_a_wrong_minimum_version_fails_before_any_round_trip():
     assert not plugin._execute_module.called
 
 
+def powershell_error(message):
+    """An error record the way ansible.windows' win_powershell.ps1 builds one: no top-level message."""
+    return {"output": "%s\r\n    + CategoryInfo          : PermissionDenied: (:) [Get-Acl], UnauthorizedAccessException\r\n" % message,
+            "error_details": None,
+            "exception": {"message": message, "type": "System.UnauthorizedAccessException", "help_link": None,
+                          "source": "mscorlib", "hresult": -2147024891, "inner_exception": None},
+            "target_object": None, "category_info": {"category": "PermissionDenied", "category_id": 18},
+            "fully_qualified_error_id": "System.UnauthorizedAccessException,Microsoft.PowerShell.Commands.GetAclCommand",
+            "script_stack_trace": "at <ScriptBlock>, <No file>: line 12", "pipeline_iteration_info": []}
+
+
 def test_a_failed_read_names_cause_host_and_reason():
-    plugin = action(win_agent, {}, [{"failed": True, "error": [{"message": "Access is denied"}]}])
+    plugin = action(win_agent, {}, [{"failed": True, "error": [powershell_error("Attempted to perform an unauthorized operation.")]}])
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and not result["changed"]
-    assert result["msg"].startswith("WIN_AGENT: reading the guest agent's services and version on win01 failed: Access is denied")
+    assert result["msg"].startswith("WIN_AGENT: reading the guest agent's services and version on win01 failed: "
+                                    "Attempted to perform an unauthorized operation.")
+    assert "script_stack_trace" not in result["msg"] and "CategoryInfo" not in result["msg"]
+
+
+def test_error_details_set_by_the_script_win_over_the_exception_text():
+    record = dict(powershell_error("Exception text"), error_details={"message": "What the script said", "recommended_action": None})
+    plugin = action(win_agent, {}, [{"failed": True, "error": [record]}])
+    assert plugin.run(task_vars=VARS)["msg"].endswith("failed: What the script said. Nothing was changed. "
+                                                        "The WinRM user must be an administrator.")
 
 
 def test_check_mode_reports_what_it_would_do_and_sends_only_the_read():
