@@ -33,6 +33,8 @@ CAUSES = {
     "COM_MSDTC": {"severity": "critical", "doc": _TROUBLESHOOT_VM},
     "DISK_LIMITS": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
     "RP_LOCK": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
+    # Not a cause of the articles: the host cannot be checked at all (too old a PowerShell, ...).
+    "HOST": {"severity": "critical", "doc": "https://learn.microsoft.com/powershell/scripting/windows-powershell/wmf/setup/install-configure"},
 }
 
 

@@ -11,6 +11,7 @@ win_powershell runs them in check mode too, and fixes are reported as ``found`` 
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_service as svc
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
@@ -35,6 +36,22 @@ function Get-ServiceState {
 # Nested results deeper than win_powershell's depth come back as type names; ours are at most 4 deep.
 _RESULT_DEPTH = 6
 
+# ansible-core's bootstrap_wrapper.ps1 answers every module with this on PowerShell below 5.1
+# (ansible/executor/powershell/bootstrap_wrapper.ps1), before any of our scripts could run.
+_OLD_POWERSHELL = "Ansible requires PowerShell"
+# Sent as a raw command, without Ansible's module wrapper, so that it answers on any PowerShell
+# (2.0 on): the version, and the OS build to say which Windows it is.
+POWERSHELL_VERSION = r"""#azure_backup.remediation/host.powershell_version
+'{0}|{1}' -f $PSVersionTable.PSVersion, [Environment]::OSVersion.Version
+"""
+
+
+class UnsupportedHost(RemediationError):
+    """No cause can be checked on this host; the finding says why and what to do."""
+
+    def __init__(self, entry: dict) -> None:
+        super().__init__(entry["summary"], findings=[entry])
+
 
 class WinCauseAction(ActionBase):
     """Subclasses set CAUSE and ARGUMENT_SPEC and implement check_and_fix()."""
@@ -52,6 +69,9 @@ class WinCauseAction(ActionBase):
         self.findings, self.diffs, self.changed = [], [], False
         try:
             self.check_and_fix()
+        except UnsupportedHost as exc:
+            # The play skips this host's other causes when it sees unsupported_host.
+            return dict(result, failed=True, changed=False, msg=exc.msg, findings=exc.findings, unsupported_host=True)
         except RemediationError as exc:
             return dict(result, failed=True, changed=self.changed or exc.changed, msg=exc.msg, findings=self.findings + exc.findings)
         result.update(changed=self.changed, findings=self.findings)
@@ -105,11 +125,7 @@ class WinCauseAction(ActionBase):
 
     def read(self, script: str, purpose: str, **parameters) -> dict:
         """Run a read-only script; its $Ansible.Result. ``purpose`` says what it reads, for the error."""
-        answer = self._execute_module(
-            module_name="ansible.windows.win_powershell",
-            module_args={"script": script, "parameters": parameters, "depth": _RESULT_DEPTH},
-            task_vars=self.task_vars,
-        )
+        answer = self._module("ansible.windows.win_powershell", {"script": script, "parameters": parameters, "depth": _RESULT_DEPTH})
         if answer.get("failed") or answer.get("skipped"):
             raise RemediationError("%s: reading %s on %s failed: %s. %sThe WinRM user must be an administrator."
                                    % (self.CAUSE, purpose, self.host, _why(answer), "" if self.changed else "Nothing was changed. "),
@@ -120,11 +136,32 @@ class WinCauseAction(ActionBase):
         """Run an ansible.windows module that changes the VM. Never in check mode: callers report instead."""
         if self.check_mode:
             raise RuntimeError("%s: %s was about to be sent in check mode" % (self.CAUSE, module))
-        answer = self._execute_module(module_name="ansible.windows." + module, module_args=args, task_vars=self.task_vars)
+        answer = self._module("ansible.windows." + module, args)
         if answer.get("failed"):
             raise RemediationError("%s: %s on %s failed: %s" % (self.CAUSE, purpose, self.host, _why(answer)), changed=self.changed)
         self.changed = self.changed or bool(answer.get("changed"))
         return answer
+
+    def _module(self, name: str, args: dict) -> dict:
+        answer = self._execute_module(module_name=name, module_args=args, task_vars=self.task_vars)
+        if str(answer.get("msg") or "").startswith(_OLD_POWERSHELL):
+            raise UnsupportedHost(self.old_powershell(answer["msg"]))
+        return answer
+
+    def old_powershell(self, refusal: str) -> dict:
+        """The one finding for a host whose PowerShell Ansible cannot use: its version, read raw."""
+        version, build = "below 5.1", None
+        try:
+            raw = self._low_level_execute_command(POWERSHELL_VERSION)
+            if raw.get("rc") == 0 and "|" in raw.get("stdout", ""):
+                version, build = [part.strip() for part in raw["stdout"].strip().split("|", 1)]
+        except AnsibleError:
+            pass  # the refusal alone says enough
+        return finding("HOST", "powershell", "failed",
+                       "PowerShell %s on %s%s; Ansible's Windows modules need PowerShell 5.1. Install Windows Management "
+                       "Framework 5.1, or upgrade the VM to Windows Server 2016 or later, which comes with it. No cause was checked on this host."
+                       % (version, self.host, " (Windows %s)" % build if build else ""),
+                       {"powershell_version": version, "os_build": build, "ansible_said": refusal})
 
 
 def _why(answer: dict) -> str:

@@ -32,6 +32,8 @@ HOSTS = {
                      "too-many-disks", "disk-too-big", "no-dhcp", "high-cpu", "low-memory", "dotnet-old", "wireserver-blocked"]),
     "win04": ("en", ["agent-absent", "iaasvmprovider-missing", "dns-broken", "vss-writer-stuck"]),
     "win05": ("en", []),
+    # Server 2012 R2 without WMF 5.1: ansible-core refuses every module there.
+    "win14": ("en", ["powershell-4"]),
 }
 PROXY = "proxy.example.internal:3128"
 WIRESERVER = "127.63.129.16"
@@ -199,3 +201,19 @@ def test_one_unreachable_or_failing_host_does_not_stop_the_others(runs):
         for name in ("win01", "win02", "win05"):
             assert recap(proc, name)["failed"] == "0", (step, name)
             assert "DISK_LIMITS/data_disks" in findings(report, name), (step, name)
+
+
+def test_powershell_below_5_1_is_one_finding_per_host_and_its_causes_are_skipped(runs):
+    for step in ("check", "apply", "again"):
+        proc, report = runs["results"][step]
+        [entry] = report["hosts"]["win14"]["findings"]
+        assert (entry["id"], entry["check"], entry["status"]) == ("HOST", "powershell", "failed"), step
+        assert entry["summary"].startswith("PowerShell 4.0 on win14 (Windows 6.3.9600.0)")
+        assert "Windows Management Framework 5.1" in entry["summary"]
+        assert recap(proc, "win14")["failed"] == "1" and int(recap(proc, "win14")["skipped"]) >= 8
+        assert proc.stdout.count("Ansible requires PowerShell v5.1") <= 2  # the refusal is not repeated per cause
+        assert runs["states"][step]["win14"] == runs["states"]["before"]["win14"]
+    # Per run: the first cause's read, refused by Ansible's wrapper, and the raw version read. Nothing else.
+    with open(runs["tmp"] / "win14.log.jsonl") as handle:
+        kinds = [json.loads(line)["kind"] for line in handle]
+    assert kinds == ["module", "raw"] * 3

@@ -70,11 +70,19 @@ class Helper:
 
 
 @dataclasses.dataclass
+class RawScript:
+    """A raw command (no module wrapper) the collection sends, known by its tag line."""
+
+    tag: str
+    script: str
+
+
+@dataclasses.dataclass
 class Unknown:
     reason: str
 
 
-Classified = t.Union[ModuleCall, PutFile, Helper, Unknown]
+Classified = t.Union[ModuleCall, PutFile, Helper, RawScript, Unknown]
 
 
 @dataclasses.dataclass
@@ -156,6 +164,9 @@ def classify(script: str | None, stdin: bytes) -> Classified:
         m = _REMOVE_RE.search(script)
         if m and "ansible-tmp-" in m.group(1):
             return Helper("remove", {"Path": m.group(1).replace("''", "'")})
+        tag = SCRIPT_TAG_RE.search(script)
+        if tag:
+            return RawScript(tag.group(1), script)
         return Unknown(f"{RAW_MESSAGE}: {script.strip()[:300]}")
     return Unknown(f"{RAW_MESSAGE} (no -EncodedCommand given)")
 
@@ -225,6 +236,17 @@ def execute(host: t.Any, command: str, arguments: str, stdin: bytes, user: str =
     what = classify(decode_script(command, arguments), stdin)
     log = log_entry(what)
 
+    if isinstance(what, RawScript):
+        try:
+            return Outcome(host.run_raw(what.tag).encode("utf-8") + b"\r\n", b"", 0, log)
+        except KeyError:
+            return Outcome(b"", ("winsim: no twin for the raw script %s\r\n" % what.tag).encode(), 1, log)
+
+    # Everything else runs through ansible-core's bootstrap_wrapper.ps1, whose first lines refuse
+    # PowerShell below 5.1 with this answer and exit 1 (ansible/executor/powershell/bootstrap_wrapper.ps1).
+    if not host_runs_ansible(host):
+        return Outcome(b'{"failed":true,"msg":"Ansible requires PowerShell v5.1"}\r\n', b"", 1, log)
+
     if isinstance(what, ModuleCall):
         try:
             result = host.run_module(what.name, dict(what.args))
@@ -249,6 +271,12 @@ def execute(host: t.Any, command: str, arguments: str, stdin: bytes, user: str =
     return Outcome(b"", (what.reason + "\r\n").encode("utf-8"), 1, log)
 
 
+def host_runs_ansible(host: t.Any) -> bool:
+    """PowerShell 5.1 or later: what ansible-core's module wrapper needs."""
+    version = str(getattr(host, "state", {}).get("powershell_version", "5.1"))
+    return tuple(int(part) for part in version.split(".")[:2]) >= (5, 1)
+
+
 def log_entry(what) -> dict:
     """What host.log gets for a classified command (wsman adds http_requests)."""
     log: dict = {"kind": "unknown", "module": None, "script_tag": None, "check_mode": False}
@@ -259,6 +287,8 @@ def log_entry(what) -> dict:
         log.update(kind="put_file")
     elif isinstance(what, Helper):
         log.update(detail=what.action)
+    elif isinstance(what, RawScript):
+        log.update(kind="raw", script_tag=what.tag)
     else:
         log.update(detail=what.reason[:200])
     return log

@@ -211,7 +211,13 @@ def dns_broken(state):
     state["dns"] = {}
 
 
+def powershell_4(state):
+    """Server 2012 R2 without WMF 5.1: PowerShell 4.0, which ansible-core's module wrapper refuses."""
+    state.update(os="Windows Server 2012 R2 Datacenter", powershell_version="4.0", os_build="6.3.9600.0")
+
+
 FAULTS = {
+    "powershell-4": powershell_4,
     "agent-stopped": agent_stopped,
     "agent-disabled": agent_disabled,
     "agent-missing": agent_missing,

@@ -8,6 +8,7 @@ wants: it only keeps state and changes it the way Windows would.
 State schema (JSON; keys are stable, new keys may be added, none renamed)::
 
     {"name": "win01", "locale": "en" | "de", "os": "Windows Server 2019 Datacenter",
+     "powershell_version": "5.1.17763.592", "os_build": "10.0.17763.0",   # added: below 5.1 Ansible refuses
      "services": {"<Name as Windows spells it>": {
          "display_name": str, "state": "running" | "stopped",
          "start_mode": "auto" | "delayed" | "manual" | "disabled",
@@ -454,6 +455,8 @@ def default_state(name: str, locale: str = "en") -> dict:
         raise ValueError("locale must be 'en' or 'de', not %r" % locale)
     state = {
         "name": name, "locale": locale, "os": "Windows Server 2019 Datacenter",
+        # $PSVersionTable.PSVersion and [Environment]::OSVersion.Version of Server 2019 (build 17763).
+        "powershell_version": "5.1.17763.592", "os_build": "10.0.17763.0",
         "services": {}, "registry": {}, "files": {}, "dirs": [], "acls": {},
         "certificates": {"LocalMachine\\My": [], "LocalMachine\\Root": [], "CurrentUser\\My": []},
         "vss_writers": [], "products": [], "msi_catalog": {}, "processes": [],
@@ -605,6 +608,11 @@ class SimHost:
             result = _sibling("modules").run(self, name, dict(args or {}))
             self.save()
             return result
+
+    def run_raw(self, tag: str) -> str:
+        """What a tagged raw PowerShell command prints (scripts.RAW); KeyError for an unknown tag."""
+        with self.lock:
+            return _sibling("scripts").RAW[tag](self)
 
     # files
     def put_file(self, path: str, data: bytes) -> str:

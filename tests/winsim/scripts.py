@@ -246,6 +246,17 @@ SCRIPTS = {
 }
 
 
+def host_powershell_version(host) -> str:
+    """'{0}|{1}' -f $PSVersionTable.PSVersion, [Environment]::OSVersion.Version"""
+    return "%s|%s" % (host.state.get("powershell_version", "5.1"), host.state.get("os_build", "10.0.17763.0"))
+
+
+# Raw commands (no module wrapper): tag -> what the command prints.
+RAW = {
+    "host.powershell_version": host_powershell_version,
+}
+
+
 def run(host, tag: str, parameters: dict) -> dict:
     """One script run: its $Ansible.Result, or failed with the terminating error. LookupError for a
     script the simulator has no twin of; any other exception is a bug in the twin and surfaces as one."""

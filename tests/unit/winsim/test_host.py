@@ -778,6 +778,7 @@ def _svc(state, name):
 
 
 FAULT_CHECKS = {
+    "powershell-4": lambda s: s["powershell_version"] == "4.0" and s["os_build"].startswith("6.3."),
     "agent-stopped": lambda s: all(_svc(s, n)["state"] == "stopped" and _svc(s, n)["start_mode"] == "auto"
                                    for n in ("WindowsAzureGuestAgent", "RdAgent"))
     and not any(p["service"] in ("WindowsAzureGuestAgent", "RdAgent") for p in s["processes"]),

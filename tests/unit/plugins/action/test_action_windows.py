@@ -151,3 +151,23 @@ def test_vssadmin_failing_is_a_clear_error():
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and "VSS_WRITERS on win01" in result["msg"] and "exit code 2" in result["msg"]
     assert "unexpected error" in result["msg"]
+
+
+def test_powershell_below_5_1_is_one_clear_finding_not_an_error_per_cause():
+    refusal = {"failed": True, "msg": "Ansible requires PowerShell v5.1"}  # ansible-core's bootstrap_wrapper.ps1
+    plugin = action(win_vss_writers, {}, [refusal])
+    plugin._low_level_execute_command = MagicMock(return_value={"rc": 0, "stdout": "4.0|6.3.9600.0\r\n", "stderr": ""})
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and result["unsupported_host"] and not result["changed"]
+    [entry] = result["findings"]
+    assert (entry["id"], entry["check"], entry["status"]) == ("HOST", "powershell", "failed")
+    assert entry["summary"].startswith("PowerShell 4.0 on win01 (Windows 6.3.9600.0); Ansible's Windows modules need PowerShell 5.1")
+    assert "Windows Management Framework 5.1" in entry["summary"] and result["msg"] == entry["summary"]
+    assert "#azure_backup.remediation/host.powershell_version" in plugin._low_level_execute_command.call_args.args[0]
+
+
+def test_without_the_raw_answer_the_finding_still_says_below_5_1():
+    plugin = action(win_vss_writers, {}, [{"failed": True, "msg": "Ansible requires PowerShell v5.1"}])
+    plugin._low_level_execute_command = MagicMock(return_value={"rc": 1, "stdout": "", "stderr": "boom"})
+    [entry] = plugin.run(task_vars=VARS)["findings"]
+    assert entry["summary"].startswith("PowerShell below 5.1 on win01;")
