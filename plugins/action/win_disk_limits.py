@@ -8,19 +8,31 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils import _d
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
 
 READ = r"""#azure_backup.remediation/disk_limits.read
-# The data disks: every disk but the boot/system disk and Azure's temporary disk. Reads only.
+# Every disk with its boot/system flags and its volumes' letters, labels and whether Azure's
+# data loss warning file is at their root (decided on the controller). Reads only.
 [CmdletBinding(SupportsShouldProcess)]
 param(
-    [string]$TempLabel
+    [string]$MarkerFile
 )
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
-$temp = @(Get-Volume | Where-Object { $_.FileSystemLabel -eq $TempLabel } |
-        Get-Partition -ErrorAction SilentlyContinue | ForEach-Object { $_.DiskNumber })
 $Ansible.Result = @{
-    disks = @(Get-Disk | Where-Object { -not $_.IsBoot -and -not $_.IsSystem -and $temp -notcontains $_.Number } |
-            ForEach-Object { @{ disk = [string]$_.Number; location = $_.Location; size_bytes = [long]$_.Size } })
+    disks = @(Get-Disk | ForEach-Object {
+            $number = $_.Number
+            @{
+                disk = [string]$number; location = $_.Location; size_bytes = [long]$_.Size
+                boot = [bool]$_.IsBoot; system = [bool]$_.IsSystem
+                volumes = @(Get-Partition -DiskNumber $number -ErrorAction SilentlyContinue |
+                        Where-Object { $_.DriveLetter } | ForEach-Object {
+                            $volume = Get-Volume -Partition $_
+                            @{
+                                letter = [string]$_.DriveLetter; label = $volume.FileSystemLabel
+                                dataloss_warning = Test-Path -LiteralPath ('{0}:\{1}' -f $_.DriveLetter, $MarkerFile) -PathType Leaf
+                            }
+                        })
+            }
+        })
 }
 """
 
@@ -30,5 +42,7 @@ class ActionModule(WinCauseAction):
     ARGUMENT_SPEC = {}
 
     def check_and_fix(self) -> None:
-        disks = self.read(READ, "the data disks", TempLabel="Temporary Storage").get("disks") or []
-        self.add("data_disks", *limits.judge(disks))
+        disks = self.read(READ, "the data disks", MarkerFile=limits.DATALOSS_WARNING).get("disks") or []
+        data, left_out = limits.windows_data_disks(disks)
+        status, summary, detail = limits.judge(data)
+        self.add("data_disks", status, summary, dict(detail, not_counted=left_out))

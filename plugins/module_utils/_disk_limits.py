@@ -44,6 +44,37 @@ def data_disks(disks: dict, mounts: str, azure_luns: dict | None = None) -> list
     return [{"disk": d, "lun": None, "size_bytes": disks[d]} for d in sorted(disks) if d not in system]
 
 
+# Azure writes this file to the root of a Windows VM's temporary (resource) disk, whatever the VM's
+# language (cloud-init's Azure data source and WALinuxAgent's resource disk code look for the same
+# name); the volume label "Temporary Storage" is the English image's and is only a second hint.
+DATALOSS_WARNING = "DATALOSS_WARNING_README.txt"
+TEMP_LABEL = "Temporary Storage"
+
+
+def temporary(disk: dict) -> str | None:
+    """Why a Windows disk (the READ script's shape) is Azure's temporary disk, or None when it is not."""
+    for volume in disk.get("volumes") or []:
+        if volume.get("dataloss_warning"):
+            return "%s:\\%s" % (volume.get("letter") or "?", DATALOSS_WARNING)
+    for volume in disk.get("volumes") or []:
+        if volume.get("label") == TEMP_LABEL:
+            return "label '%s'" % TEMP_LABEL
+    return None
+
+
+def windows_data_disks(disks: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(data disks, left out): the boot/system disk and the temporary disk are not data disks."""
+    data, left_out = [], []
+    for disk in disks:
+        why = "boot or system disk" if disk.get("boot") or disk.get("system") else temporary(disk)
+        entry = {"disk": disk["disk"], "location": disk.get("location"), "size_bytes": disk["size_bytes"]}
+        if why:
+            left_out.append(dict(entry, why=why))
+        else:
+            data.append(entry)
+    return data, left_out
+
+
 def limits(data: list[dict]) -> dict:
     """Which limits the data disks break."""
     too_big = [d for d in data if d["size_bytes"] > MAX_DISK_GB * 2**30]

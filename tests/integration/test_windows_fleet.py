@@ -27,7 +27,7 @@ import host as simhost  # noqa: E402  (the simulator, under tests/winsim)
 HOSTS = {
     "win01": ("en", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"]),
     "win02": ("de", ["agent-missing", "iaasvmprovider-disabled", "vss-writer-unknown-service", "winhttp-proxy-wrong",
-                     "comsysapp-stopped", "mgmt-cert"]),
+                     "comsysapp-stopped", "mgmt-cert", "temp-disk-german"]),
     "win03": ("en", ["agent-outdated", "backup-running", "vss-writer-failed", "bitlocker-locked", "bitlocker-on",
                      "too-many-disks", "disk-too-big", "no-dhcp", "high-cpu", "low-memory", "dotnet-old", "wireserver-blocked"]),
     "win04": ("en", ["agent-absent", "iaasvmprovider-missing", "dns-broken", "vss-writer-stuck"]),
@@ -217,3 +217,10 @@ def test_powershell_below_5_1_is_one_finding_per_host_and_its_causes_are_skipped
     with open(runs["tmp"] / "win14.log.jsonl") as handle:
         kinds = [json.loads(line)["kind"] for line in handle]
     assert kinds == ["module", "raw"] * 3
+
+
+def test_the_temporary_disk_is_not_a_data_disk_whatever_its_label(runs):
+    _proc, report = runs["results"]["check"]
+    entry = findings(report, "win02")["DISK_LIMITS/data_disks"]
+    assert entry["status"] == "ok" and entry["detail"]["count"] == 0
+    assert {"disk": "1", "why": "D:\\DATALOSS_WARNING_README.txt"}.items() <= entry["detail"]["not_counted"][1].items()

@@ -177,15 +177,22 @@ def _next_disk(state):
 
 def bitlocker_locked(state):
     """A data volume F: protected by BitLocker and locked."""
-    state["disks"].append({"number": _next_disk(state), "size_gb": 128, "kind": "data"})
+    number = _next_disk(state)
+    state["disks"].append({"number": number, "size_gb": 128, "kind": "data"})
     state["volumes"].append({"mount": "F:", "label": "Data", "bitlocker_protection": "on", "lock_status": "locked",
-                             "size_gb": 128})
+                             "size_gb": 128, "disk": number})
 
 
 def bitlocker_on(state):
     """C: encrypted by BitLocker, unlocked (reported, not a failure on its own)."""
     volume = next(v for v in state["volumes"] if v["mount"] == "C:")
     volume.update(bitlocker_protection="on", lock_status="unlocked")
+
+
+def temp_disk_german(state):
+    """The temporary disk labelled as a German image might label it (no German Azure image was seen:
+    the label is made up; what Azure writes on it, the data loss warning file, is not)."""
+    next(v for v in state["volumes"] if v["mount"] == "D:")["label"] = "Temporärer Speicher"
 
 
 def too_many_disks(state):
@@ -241,6 +248,7 @@ FAULTS = {
     "comsysapp-stopped": comsysapp_stopped,
     "bitlocker-locked": bitlocker_locked,
     "bitlocker-on": bitlocker_on,
+    "temp-disk-german": temp_disk_german,
     "too-many-disks": too_many_disks,
     "disk-too-big": disk_too_big,
     "winhttp-proxy-wrong": winhttp_proxy_wrong,

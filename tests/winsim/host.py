@@ -49,7 +49,7 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          "installs": {"services": {name: service}, "files": {path: file}, "dirs": [path]}}},
      "processes": [{"name": "WaAppAgent.exe", "pid": 1234, "service": "RdAgent" | null}],
      "volumes": [{"mount": "C:", "label": "Windows", "bitlocker_protection": "off" | "on",
-         "lock_status": "unlocked" | "locked", "size_gb": 127}],
+         "lock_status": "unlocked" | "locked", "size_gb": 127, "disk": 0}],   # disk: added (number in disks)
      "disks": [{"number": 0, "size_gb": 127, "kind": "os" | "data" | "temp"}],
      "nics": [{"alias": "Ethernet", "index": 5, "ipv4": "10.0.0.4", "prefix": 24,
          "gateway": "10.0.0.1", "dhcp": true, "primary": true}],
@@ -461,8 +461,8 @@ def default_state(name: str, locale: str = "en") -> dict:
         "certificates": {"LocalMachine\\My": [], "LocalMachine\\Root": [], "CurrentUser\\My": []},
         "vss_writers": [], "products": [], "msi_catalog": {}, "processes": [],
         "volumes": [
-            {"mount": "C:", "label": "Windows", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 127},
-            {"mount": "D:", "label": "Temporary Storage", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 16},
+            {"mount": "C:", "label": "Windows", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 127, "disk": 0},
+            {"mount": "D:", "label": "Temporary Storage", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 16, "disk": 1},
         ],
         "disks": [{"number": 0, "size_gb": 127, "kind": "os"}, {"number": 1, "size_gb": 16, "kind": "temp"}],
         "nics": [{"alias": "Ethernet", "index": 5, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1",
@@ -485,6 +485,8 @@ def default_state(name: str, locale: str = "en") -> dict:
     for path, version in agent_files.items():
         put_file_state(state, path, placeholder_binary(path, version))
     put_file_state(state, VMSNAPSHOT_DIR + "\\iaasvmprovider.dll", placeholder_binary("iaasvmprovider.dll", "1.0.75.0"))
+    # Azure writes this to the root of the temporary disk (see _disk_limits.DATALOSS_WARNING).
+    put_file_state(state, "D:\\DATALOSS_WARNING_README.txt", file_entry(b"WARNING: THIS IS A TEMPORARY DISK.\r\n"))
     put_file_state(state, "C:\\WindowsAzure\\Logs\\WaAppAgent.log",
                    file_entry(b"[00000004] [01/23/2024 19:44:40.12] [INFO]  WindowsAzureGuestAgent starting. Version 2.7.41491.1102\r\n"))
     state["dirs"] = [VMSNAPSHOT_DIR, "C:\\WindowsAzure\\Logs", MACHINEKEYS, "C:\\Windows\\Temp",

@@ -178,11 +178,20 @@ def bitlocker_disable(host, p: dict) -> dict:
 
 
 def disk_limits_read(host, p: dict) -> dict:
-    state = host.state
-    disks = [{"disk": str(d["number"]), "location": "Integrated : Adapter 3 : Port 0 : Target 0 : LUN %d" % i,
-              "size_bytes": d["size_gb"] * 2**30}
-             for i, d in enumerate(x for x in state["disks"] if x["kind"] == "data")]
-    return {"disks": disks}
+    """Get-Disk with each disk's lettered volumes (Get-Partition | Get-Volume) and Test-Path of the marker
+    file at their root. The OS disk is the boot and system disk; data disks sit on LUNs of the SCSI adapter."""
+    out, lun = [], 0
+    for disk in host.state["disks"]:
+        if disk["kind"] == "data":
+            location, lun = "Integrated : Adapter 3 : Port 0 : Target 0 : LUN %d" % lun, lun + 1
+        else:
+            location = "Integrated : Adapter %d : Port 0 : Target 0 : LUN 0" % (0 if disk["kind"] == "os" else 1)
+        volumes = [{"letter": v["mount"].rstrip(":"), "label": v.get("label", ""),
+                    "dataloss_warning": host.is_file(v["mount"] + "\\" + p["MarkerFile"])}
+                   for v in host.state["volumes"] if v.get("disk") == disk["number"] and v.get("mount")]
+        out.append({"disk": str(disk["number"]), "location": location, "size_bytes": disk["size_gb"] * 2**30,
+                    "boot": disk["kind"] == "os", "system": disk["kind"] == "os", "volumes": volumes})
+    return {"disks": out}
 
 
 def _connect(host, endpoint: str, timeout: float) -> dict:

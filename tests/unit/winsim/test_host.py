@@ -819,6 +819,7 @@ FAULT_CHECKS = {
                                       and v["bitlocker_protection"] == "on" for v in s["volumes"]),
     "bitlocker-on": lambda s: next(v for v in s["volumes"] if v["mount"] == "C:")["bitlocker_protection"] == "on"
     and next(v for v in s["volumes"] if v["mount"] == "C:")["lock_status"] == "unlocked",
+    "temp-disk-german": lambda s: next(v for v in s["volumes"] if v["mount"] == "D:")["label"] == "Temporärer Speicher",
     "too-many-disks": lambda s: sum(d["kind"] == "data" for d in s["disks"]) == 17,
     "disk-too-big": lambda s: any(d["size_gb"] == 4096 and d["kind"] == "data" for d in s["disks"]),
     "winhttp-proxy-wrong": lambda s: s["winhttp_proxy"]["proxy"] != "",

@@ -12,6 +12,7 @@ import host as hostmod
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network,
     win_snapshot_status, win_vss_writers)
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _disk_limits as limits
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
@@ -99,8 +100,11 @@ def test_backup_extension_com_msdtc_disk_limits_bitlocker_reads():
     assert ext["versions"] == ["1.0.75.0"] and ext["service"]["start_mode"] == "Disabled"
     com = read(h, win_com_msdtc.READ, Services=list(win_com_msdtc.SERVICES))
     assert [s["state"] for s in com["services"]] == ["Running", "Stopped"]
-    disks = read(hostmod.SimHost.create("win01", "en", ["too-many-disks"]), win_disk_limits.READ, TempLabel="Temporary Storage")
-    assert len(disks["disks"]) == 17  # the OS and the temporary disk are not data disks
+    disks = read(hostmod.SimHost.create("win01", "en", ["too-many-disks", "temp-disk-german"]), win_disk_limits.READ,
+                 MarkerFile=limits.DATALOSS_WARNING)["disks"]
+    data, left_out = limits.windows_data_disks(disks)
+    assert len(data) == 17  # the OS and the temporary disk are not data disks
+    assert [(d["disk"], d["why"]) for d in left_out] == [("0", "boot or system disk"), ("1", "D:\\DATALOSS_WARNING_README.txt")]
     locked = [v for v in read(h, win_bitlocker.READ)["volumes"] if v["lock_status"] == 1]
     assert [(v["mount"], v["protection_status"]) for v in locked] == [("F:", 2)]
 

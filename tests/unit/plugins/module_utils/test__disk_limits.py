@@ -32,3 +32,22 @@ def test_limits():
     over = ok + [{"disk": "sds", "lun": 16, "size_bytes": 4096 * GIB}]
     result = d.limits(over)
     assert result["too_many"] is True and [x["disk"] for x in result["too_big"]] == ["sds"]
+
+
+def windows_disk(number, *volumes, boot=False, size_gb=128):
+    return {"disk": str(number), "location": "LUN %d" % number, "size_bytes": size_gb * GIB, "boot": boot, "system": boot,
+            "volumes": [dict(zip(("letter", "label", "dataloss_warning"), v)) for v in volumes]}
+
+
+def test_the_windows_temporary_disk_is_known_by_azures_warning_file_in_any_language():
+    disks = [windows_disk(0, ("C", "Windows", False), boot=True),
+             windows_disk(1, ("D", "Temporärer Speicher", True), size_gb=16),  # a label in another language
+             windows_disk(2, ("F", "Temporary Storage copy", False))]
+    data, left_out = d.windows_data_disks(disks)
+    assert [x["disk"] for x in data] == ["2"]
+    assert [(x["disk"], x["why"]) for x in left_out] == [("0", "boot or system disk"), ("1", "D:\\DATALOSS_WARNING_README.txt")]
+
+
+def test_the_english_label_is_a_second_hint_where_the_file_was_deleted():
+    data, left_out = d.windows_data_disks([windows_disk(1, ("D", "Temporary Storage", False)), windows_disk(2)])
+    assert [x["disk"] for x in data] == ["2"] and left_out[0]["why"] == "label 'Temporary Storage'"
