@@ -72,8 +72,8 @@ def test_a_failed_read_names_cause_host_and_reason():
 def test_error_details_set_by_the_script_win_over_the_exception_text():
     record = dict(powershell_error("Exception text"), error_details={"message": "What the script said", "recommended_action": None})
     plugin = action(win_agent, {}, [{"failed": True, "error": [record]}])
-    assert plugin.run(task_vars=VARS)["msg"].endswith("failed: What the script said. Nothing was changed. "
-                                                        "The WinRM user must be an administrator.")
+    said = plugin.run(task_vars=VARS)["msg"]
+    assert said.endswith("failed: What the script said. Nothing was changed. The WinRM user must be an administrator.")
 
 
 def test_check_mode_reports_what_it_would_do_and_sends_only_the_read():
