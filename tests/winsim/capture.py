@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Simulated hosts made from captures of real Windows VMs, and the twins checked against them.
 
 A capture (playbooks/capture.yml, format in docs/capture.md) holds what each read script of the

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Builds the reference captures in this folder from the published real outputs in tests/data/reference/windows/.
 
 No Windows VM ran these: each capture holds a real output where one was published, and fills in
