@@ -101,3 +101,11 @@ def test_win_capture_needs_the_switch(tmp_path):
     plugin = action(win_capture, [])
     result = plugin.run(task_vars={"inventory_hostname": "win01"})
     assert result["failed"] and "azure_backup_capture is not on" in result["msg"] and not plugin._execute_module.called
+
+
+def test_a_failed_environment_read_is_written_as_failed(tmp_path):
+    plugin = action(win_capture, [{"failed": True, "error": [{"exception": {"message": "Access is denied."}}]}])
+    result = plugin.run(task_vars=capture_vars(tmp_path))
+    assert not result.get("failed") and result["failed_reads"] == ["capture.read"]
+    environment = json.loads((tmp_path / "win01.json").read_text())["environment"]
+    assert environment["failed"] and environment["error"] == ["Access is denied."]
