@@ -11,11 +11,17 @@ win_powershell runs them in check mode too, and fixes are reported as ``found`` 
 
 from __future__ import annotations
 
+import json
+import os
+
 from ansible.errors import AnsibleError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as capture
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_service as svc
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
 
 # A PowerShell function read scripts put right after their param block: one service as
 # _win_service decides on it. Win32_Service's State and StartMode are not localised.
@@ -67,6 +73,20 @@ class WinCauseAction(ActionBase):
         self.task_vars = task_vars or {}
         self.check_mode = bool(self._task.check_mode)
         self.findings, self.diffs, self.changed = [], [], False
+        # The capture switch (playbooks/capture.yml): every read is also kept on the controller.
+        self.capture_dir, self.captured = self.capture_folder(), []
+        if self.capture_dir and not self.check_mode:
+            return dict(result, failed=True, msg="%s on %s: azure_backup_capture is on but the task is not in check mode; a capture "
+                        "only reads. Nothing was read or changed." % (self.CAUSE, self.host))
+        outcome = self.check_and_report(result)
+        if self.capture_dir:
+            try:
+                self.keep_capture()
+            except OSError as exc:
+                outcome.update(failed=True, msg="%s: cannot keep the capture of %s in %s: %s" % (self.CAUSE, self.host, self.capture_dir, exc))
+        return outcome
+
+    def check_and_report(self, result: dict) -> dict:
         try:
             self.check_and_fix()
         except UnsupportedHost as exc:
@@ -126,11 +146,30 @@ class WinCauseAction(ActionBase):
     def read(self, script: str, purpose: str, **parameters) -> dict:
         """Run a read-only script; its $Ansible.Result. ``purpose`` says what it reads, for the error."""
         answer = self._module("ansible.windows.win_powershell", {"script": script, "parameters": parameters, "depth": _RESULT_DEPTH})
+        if self.capture_dir:
+            self.captured.append(capture.read_entry(self.CAUSE, script, purpose, parameters, answer))
         if answer.get("failed") or answer.get("skipped"):
             raise RemediationError("%s: reading %s on %s failed: %s. %sThe WinRM user must be an administrator."
                                    % (self.CAUSE, purpose, self.host, _why(answer), "" if self.changed else "Nothing was changed. "),
                                    changed=self.changed)
         return answer.get("result") or {}
+
+    def capture_folder(self) -> str | None:
+        """Where captured reads go (azure_backup_capture_dir, default ``captures``), or None when not capturing."""
+        if not boolean(self._templar.template(self.task_vars.get("azure_backup_capture", False)), strict=False):
+            return None
+        return str(self._templar.template(self.task_vars.get("azure_backup_capture_dir") or "captures"))
+
+    def capture_parts(self) -> str:
+        """This host's folder of captured reads, one file per cause, until win_capture joins them."""
+        return os.path.join(self.capture_dir, "." + capture.host_file_name(self.host) + ".parts")
+
+    def keep_capture(self) -> None:
+        """This task's reads, also when it failed: a failing read is worth capturing too."""
+        folder = self.capture_parts()
+        sequence = len(os.listdir(folder)) if os.path.isdir(folder) else 0
+        data = json.dumps(self.captured, indent=1, sort_keys=True, default=str).encode("utf-8")
+        write_atomically(os.path.join(folder, capture.part_name(sequence, self.CAUSE)), data)
 
     def apply(self, module: str, purpose: str, **args) -> dict:
         """Run an ansible.windows module that changes the VM. Never in check mode: callers report instead."""

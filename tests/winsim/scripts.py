@@ -237,6 +237,27 @@ def network_read(host, p: dict) -> dict:
     return {"dns": dns, "tcp": results}
 
 
+# What Windows Server 2019 (the simulated OS) answers for capture.read, per simulator locale.
+# Build 17763 and PowerShell 5.1: Microsoft's Windows Server release information and about_Windows_PowerShell_5.1;
+# LCIDs 1033/1031: [MS-LCID]; ANSI 1252 and OEM 437 (en-US) / 850 (de-DE): Microsoft's "Code Page Identifiers" and
+# the system locales' defaults (Get-WinSystemLocale: "determines which code pages ... the computer uses").
+_ENVIRONMENT = {
+    "en": {"os_language": 1033, "ui_culture": "en-US", "culture": "en-US", "system_locale": "en-US", "ansi_code_page": "1252",
+           "oem_code_page": "437", "output_code_page": 437},
+    "de": {"os_language": 1031, "ui_culture": "de-DE", "culture": "de-DE", "system_locale": "de-DE", "ansi_code_page": "1252",
+           "oem_code_page": "850", "output_code_page": 850},
+}
+
+
+def capture_environment(host, p: dict) -> dict:
+    """$PSVersionTable, Win32_OperatingSystem, Get-UICulture/Get-Culture/Get-WinSystemLocale and the Nls\\CodePage
+    values: a host made from a capture answers what was captured (state "environment")."""
+    if host.state.get("environment"):
+        return dict(host.state["environment"])
+    return dict(_ENVIRONMENT[host.state["locale"]], ps_version="5.1.17763.1", ps_edition="Desktop", clr_version="4.0.30319.42000",
+                os_caption="Microsoft " + host.state["os"], os_version="10.0.17763", os_build="17763")
+
+
 # tag -> twin. Whether a run reports changed is win_powershell's business: read scripts say
 # $Ansible.Changed = $false, as on Windows.
 SCRIPTS = {
@@ -252,6 +273,7 @@ SCRIPTS = {
     "bitlocker.disable": bitlocker_disable,
     "disk_limits.read": disk_limits_read,
     "network.read": network_read,
+    "capture.read": capture_environment,
 }
 
 

@@ -1,0 +1,406 @@
+"""Simulated hosts made from captures of real Windows VMs, and the twins checked against them.
+
+A capture (playbooks/capture.yml, format in docs/capture.md) holds what each read script of the
+collection answered on one VM, with the parameters it ran with. Here it becomes simulator state
+(``state_from_capture``: services, registry values, vssadmin text -> writers, SDDL -> acls,
+certificates, volumes, disks, NICs, DNS), and each captured read is run again through its twin
+with the captured parameters and the collection's script text (``check``). Where the twin's
+answer differs from what Windows answered, the twin is wrong (or the capture is from another
+script version: see ``differences``).
+
+  capture.py state CAPTURE.json --dir DIR   write DIR/<host>.json, a state SimHost.load reads
+  capture.py check CAPTURE.json ...         run every captured read through its twin; exit 1 on a difference
+
+Which fields are compared how (``NORMALISE``; everything else exactly):
+  vss_writers.read text     the writer blocks line by line (CRLF = LF, trailing blank lines dropped);
+                            the preamble before the first writer is not compared (copyright years
+                            differ by Windows version, and published excerpts leave it out)
+  snapshot_status.read      memory_*_kb at MiB (the state keeps MiB); default_route_metric only
+                            whether there is one (the state keeps no metrics)
+  disk_limits.read          size_bytes at GiB; location not compared (the simulator makes it up); volumes exactly
+  network.read              tcp: only which endpoints were tried (the twin dials loopback only)
+  capture.read              not compared: the state copies it
+A read that failed on Windows must fail in the twin too; the messages are not compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import importlib
+import json
+import os
+import pkgutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import host as hostmod  # noqa: E402
+import render  # noqa: E402
+import scripts  # noqa: E402
+
+FORMAT = "azure_backup.remediation/capture"
+FORMAT_VERSION = 1
+TAG_PREFIX = "#azure_backup.remediation/"
+
+_SERVICE_STATE = {v: k for k, v in scripts._SERVICE_STATE.items()}  # pylint: disable=protected-access
+_START_MODE = {"Auto": "auto", "Manual": "manual", "Disabled": "disabled"}
+_VALUE_TYPE = {v: k for k, v in scripts._VALUE_KIND.items()}  # pylint: disable=protected-access
+
+
+def load(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        doc = json.load(handle)
+    if doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION:
+        raise ValueError("%s: not a capture of format %s version %d" % (path, FORMAT, FORMAT_VERSION))
+    return doc
+
+
+# -- capture -> state ------------------------------------------------------------------------------
+
+def parse_vssadmin(text: str) -> tuple[str | None, list[dict]]:
+    """Writers from `vssadmin list writers` as printed (render.py's layouts, English or German):
+    (locale, [{name, id, instance_id, state, last_error}]). A last-error text render.py does not know
+    becomes "unexpected", so the comparison shows the real text against the twin's."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    for locale, labels in render.VSS_TEXT.items():
+        starts = [i for i, line in enumerate(lines) if line.startswith(labels["name"] + ":")]
+        if not starts:
+            continue
+        errors = {words: key for key, words in render.VSS_ERRORS[locale].items()}
+        writers = []
+        for start in starts:
+            name = lines[start].split(":", 1)[1].strip()
+            if name[:1] in "'\"" and name[-1:] == name[:1]:
+                name = name[1:-1]
+            fields = dict(line.strip().split(": ", 1) for line in lines[start + 1:start + 5] if ": " in line)
+            state_text = fields.get(labels["state"], "[0]")
+            writers.append({"name": name, "id": fields.get(labels["id"], ""), "instance_id": fields.get(labels["instance"], ""),
+                            "state": int(state_text[1:state_text.index("]")]),
+                            "last_error": errors.get(fields.get(labels["error"], ""), "unexpected")})
+        return locale, writers
+    return None, []
+
+
+def _services(state: dict, services: list) -> None:
+    """Win32_Service as captured: exists, State, StartMode (+ DelayedAutoStart), PathName."""
+    for seen in services or []:
+        key = hostmod.find_key(state["services"], seen["name"])
+        if not seen.get("exists"):
+            if key:
+                hostmod.remove_service(state, key)
+            continue
+        if key is None:
+            hostmod.add_service(state, seen["name"], seen["name"], seen.get("path") or "", "manual", False)
+            key = seen["name"]
+        service = state["services"][key]
+        service["path"] = seen.get("path") or service["path"]
+        mode = _START_MODE.get(seen.get("start_mode"), "manual")
+        service["start_mode"] = "delayed" if mode == "auto" and seen.get("delayed") else mode
+        wanted = _SERVICE_STATE.get(seen.get("state"), str(seen.get("state")).lower())
+        if wanted == "running":
+            hostmod.set_service_running(state, key)
+        else:
+            hostmod.set_service_stopped(state, key)
+            service["state"] = wanted
+
+
+def _processes(state: dict, names: list) -> None:
+    for name in names or []:
+        if not any(p["name"].lower() == name.lower() + ".exe" for p in state.get("processes", [])):
+            hostmod.add_process(state, name + ".exe")
+
+
+def _win_agent(state: dict, parameters: dict, result: dict) -> None:
+    _services(state, result.get("services"))
+    rd = next((s for s in result.get("services") or [] if s["name"] == "RdAgent" and s.get("exists")), None)
+    if rd:
+        path = rd.get("path", "").strip('"')
+        if result.get("version"):
+            hostmod.put_file_state(state, path, hostmod.placeholder_binary(path, result["version"]))
+        else:
+            hostmod.remove_file_state(state, path)
+    prefix = (parameters.get("ProductName") or "").lower()
+    for product in [p for p in state["products"] if p["name"].lower().startswith(prefix)]:
+        hostmod.unmirror_product(state, product)
+        state["products"].remove(product)
+    for seen in result.get("products") or []:
+        product = {"name": seen["name"], "product_id": seen["product_id"], "version": seen.get("version") or "",
+                   "publisher": "Microsoft Corporation", "uninstall_string": "MsiExec.exe /X" + seen["product_id"],
+                   "upgrade_code": None, "installs": {"services": [], "files": [], "dirs": []}}
+        state["products"].append(product)
+        hostmod.mirror_product(state, product)
+    state["dotnet_release"] = result.get("dotnet_release")
+    if result.get("dotnet_release") is None:
+        hostmod.reg_delete_value(state, hostmod.NDP_KEY, "Release")
+    else:
+        hostmod.reg_set(state, hostmod.NDP_KEY, "Release", "dword", result["dotnet_release"])
+    _processes(state, result.get("backup_processes"))
+
+
+def _vss_writers(state: dict, parameters: dict, result: dict) -> None:
+    _services(state, result.get("services"))
+    _processes(state, result.get("backup_processes"))
+    if result.get("exit_code"):
+        vss = hostmod.find_key(state["services"], "VSS")
+        if vss:  # vssadmin cannot start VSS: the one way the simulator makes it fail
+            hostmod.set_service_stopped(state, vss)
+            state["services"][vss]["start_mode"] = "disabled"
+        return
+    _locale, writers = parse_vssadmin(result.get("text") or "")
+    state["vss_writers"] = []
+    for seen in writers:
+        # Which service hosts a writer is not in the capture: with none, vssadmin's twin always lists it.
+        writer = hostmod.add_writer(state, seen["name"], seen["id"], None, seen["state"], seen["last_error"])
+        writer["instance_id"] = seen["instance_id"]
+
+
+def _machinekeys(state: dict, parameters: dict, result: dict) -> None:
+    state["acls"] = {k: v for k, v in state["acls"].items() if k.lower() != result["path"].lower()}
+    state["acls"][result["path"]] = result["sddl"]
+    state["certificates"]["LocalMachine\\My"] = [dict(c, has_private_key=True) for c in result.get("certificates") or []]
+
+
+def _snapshot_status(state: dict, parameters: dict, result: dict) -> None:
+    value = result.get("copy_backup")
+    if value:
+        hostmod.reg_set(state, parameters["Key"], parameters["ValueName"], _VALUE_TYPE.get(value["type"], value["type"].lower()), value["data"])
+    else:
+        hostmod.reg_delete_value(state, parameters["Key"], parameters["ValueName"])
+    hostmod.reg_delete_tree(state, hostmod.SQL_INSTANCES_KEY)
+    for name in result.get("sql_instances") or []:
+        hostmod.reg_set(state, hostmod.SQL_INSTANCES_KEY, name, "string", "MSSQL." + name)
+    state["nics"] = [{"alias": n["alias"], "index": n["index"], "ipv4": (n.get("addresses") or [None])[0], "prefix": 24,
+                      "gateway": "default route" if n.get("default_route_metric") is not None else None,
+                      "dhcp": n.get("dhcp") == "Enabled", "primary": i == 0} for i, n in enumerate(result.get("nics") or [])]
+    cpu = result.get("cpu_load_percent")
+    state["cpu_load_percent"] = [] if cpu is None else [cpu]
+    state["memory"] = {"total_mb": int(result["memory_total_kb"]) // 1024, "free_mb": int(result["memory_free_kb"]) // 1024}
+
+
+def _backup_extension(state: dict, parameters: dict, result: dict) -> None:
+    _services(state, [result["service"]])
+    folder = parameters["PluginDir"].rstrip("\\")
+    state["dirs"] = [d for d in state["dirs"] if not d.lower().startswith(folder.lower() + "\\")]
+    state["files"] = {p: f for p, f in state["files"].items() if not p.lower().startswith(folder.lower() + "\\")}
+    state["dirs"] += [folder + "\\" + version for version in result.get("versions") or []]
+
+
+def _com_msdtc(state: dict, parameters: dict, result: dict) -> None:
+    _services(state, result.get("services"))
+
+
+def _bitlocker(state: dict, parameters: dict, result: dict) -> None:
+    state["volumes"] = [{"mount": v["mount"], "label": "", "size_gb": 127,
+                         "bitlocker_protection": "on" if v.get("protection_status") == 1 else "off",
+                         "lock_status": "locked" if v.get("lock_status") == 1 else "unlocked"} for v in result.get("volumes") or []]
+
+
+def _disk_limits(state: dict, parameters: dict, result: dict) -> None:
+    """Every disk with its lettered volumes; the marker file where Test-Path found it."""
+    state["disks"], volumes = [], []
+    for d in result.get("disks") or []:
+        number = int(d["disk"])
+        temp = any(v.get("dataloss_warning") for v in d.get("volumes") or [])
+        state["disks"].append({"number": number, "size_gb": int(d["size_bytes"]) // 2**30,
+                               "kind": "os" if d.get("boot") or d.get("system") else "temp" if temp else "data"})
+        for v in d.get("volumes") or []:
+            old = next((x for x in state["volumes"] if x["mount"].upper() == v["letter"].upper() + ":"), {})
+            volumes.append(dict(old, mount=v["letter"] + ":", label=v.get("label") or "", disk=number))
+            if v.get("dataloss_warning"):
+                hostmod.put_file_state(state, "%s:\\%s" % (v["letter"], parameters["MarkerFile"]), hostmod.file_entry(b""))
+    state["volumes"] = volumes + [x for x in state["volumes"] if x["mount"] not in {v["mount"] for v in volumes}]
+
+
+def _network(state: dict, parameters: dict, result: dict) -> None:
+    for seen in result.get("dns") or []:
+        key = hostmod.find_key(state["dns"], seen["endpoint"])
+        if key:
+            del state["dns"][key]
+        if seen.get("addresses"):
+            state["dns"][seen["endpoint"]] = list(seen["addresses"])
+
+
+# tag -> how its answer becomes state. A tag without an entry leaves the state alone.
+TO_STATE = {
+    "win_agent.read": _win_agent,
+    "vss_writers.read": _vss_writers,
+    "machinekeys.read": _machinekeys,
+    "snapshot_status.read": _snapshot_status,
+    "backup_extension.read": _backup_extension,
+    "com_msdtc.read": _com_msdtc,
+    "bitlocker.read": _bitlocker,
+    "disk_limits.read": _disk_limits,
+    "network.read": _network,
+}
+
+
+def locale_of(doc: dict) -> str:
+    """The simulator's locale (en or de) for a capture: the UI culture, else vssadmin's labels."""
+    environment = (doc.get("environment") or {}).get("result") or {}
+    culture = str(environment.get("ui_culture") or "")
+    if culture:
+        return "de" if culture.lower().startswith("de") else "en"
+    for entry in doc.get("reads") or []:
+        if entry["tag"] == "vss_writers.read" and entry.get("result"):
+            found = parse_vssadmin(entry["result"].get("text") or "")[0]
+            if found:
+                return found
+    return "en"
+
+
+def state_from_capture(doc: dict) -> dict:
+    """A healthy simulated VM (host.default_state) changed to what the capture saw."""
+    state = hostmod.default_state(doc["host"], locale_of(doc))
+    state["faults"] = []
+    environment = (doc.get("environment") or {}).get("result")
+    if environment:
+        state["environment"] = dict(environment)
+        state["os"] = str(environment.get("os_caption") or state["os"]).replace("Microsoft ", "", 1)
+    for entry in doc.get("reads") or []:
+        if entry["tag"] in TO_STATE and not entry.get("failed"):
+            TO_STATE[entry["tag"]](state, entry.get("parameters") or {}, entry["result"] or {})
+    return state
+
+
+def host_from_capture(doc: dict, state_dir: str | None = None):
+    host = hostmod.SimHost(state_from_capture(doc), state_dir)
+    host.save()
+    return host
+
+
+# -- twin answers against captured answers ---------------------------------------------------------
+
+def _writer_blocks(text: str) -> list:
+    lines = [line.rstrip() for line in (text or "").replace("\r\n", "\n").split("\n")]
+    # The first writer block starts at the first unindented line followed by an indented one.
+    start = next((i for i in range(len(lines) - 1) if lines[i] and not lines[i][0].isspace() and lines[i + 1].startswith("   ")), len(lines))
+    body = lines[start:]
+    while body and not body[-1]:
+        body.pop()
+    return body
+
+
+def _snapshot(result: dict) -> dict:
+    out = dict(result)
+    for key in ("memory_total_kb", "memory_free_kb"):
+        if out.get(key) is not None:
+            out[key.replace("_kb", "_mib")] = int(out.pop(key)) // 1024
+    if out.get("cpu_load_percent") is not None:
+        out["cpu_load_percent"] = float(out["cpu_load_percent"])
+    out["nics"] = [dict({k: v for k, v in n.items() if k != "default_route_metric"}, default_route=n.get("default_route_metric") is not None)
+                   for n in out.get("nics") or []]
+    return out
+
+
+NORMALISE = {
+    "vss_writers.read": lambda r: dict(r, text=_writer_blocks(r.get("text"))),
+    "snapshot_status.read": _snapshot,
+    "disk_limits.read": lambda r: dict(r, disks=[dict({k: v for k, v in d.items() if k not in ("size_bytes", "location")},
+                                                      size_gib=int(d.get("size_bytes") or 0) // 2**30) for d in r.get("disks") or []]),
+    "network.read": lambda r: dict(r, tcp=[t.get("endpoint") for t in r.get("tcp") or []]),
+}
+NOT_COMPARED = {"capture.read"}
+
+
+def _walk(path: str, seen, answered, extra_ok: bool, out: list) -> None:
+    if isinstance(seen, dict) and isinstance(answered, dict):
+        for key in seen:
+            if key not in answered:
+                out.append("%s.%s: Windows answered %r, the twin has no such field" % (path, key, seen[key]))
+            else:
+                _walk("%s.%s" % (path, key), seen[key], answered[key], extra_ok, out)
+        if not extra_ok:
+            out += ["%s.%s: the twin answers %r, Windows had no such field" % (path, k, answered[k]) for k in answered if k not in seen]
+    elif isinstance(seen, list) and isinstance(answered, list):
+        if len(seen) != len(answered):
+            out.append("%s: Windows answered %d items, the twin %d: %r vs %r" % (path, len(seen), len(answered), seen, answered))
+        else:
+            for i, (a, b) in enumerate(zip(seen, answered)):
+                _walk("%s[%d]" % (path, i), a, b, extra_ok, out)
+    elif seen != answered:
+        out.append("%s: Windows answered %r, the twin %r" % (path, seen, answered))
+
+
+def differences(entry: dict, answer: dict, script_sha256: str | None) -> list[str]:
+    """How the twin's win_powershell answer differs from the captured one. Fields Windows answered are
+    compared always; fields only the twin answers count only when the script is the captured version
+    (a newer script may add fields the capture cannot have)."""
+    tag = entry["tag"]
+    if tag in NOT_COMPARED:
+        return []
+    if bool(entry.get("failed")) != bool(answer.get("failed")):
+        return ["%s: Windows %s, the twin %s (%s)" % (tag, "failed" if entry.get("failed") else "answered",
+                                                      "failed" if answer.get("failed") else "answered",
+                                                      answer.get("error") or entry.get("error"))]
+    if entry.get("failed"):
+        return []
+    normalise = NORMALISE.get(tag, lambda r: r)
+    out: list = []
+    same_script = bool(script_sha256) and entry.get("script_sha256") == script_sha256
+    _walk(tag, normalise(copy.deepcopy(entry["result"] or {})), normalise(copy.deepcopy(answer.get("result") or {})), not same_script, out)
+    return out
+
+
+def collection_scripts() -> dict:
+    """Tag -> script text of every PowerShell script in the collection's action plugins."""
+    sys.path.insert(0, os.path.join(ROOT, ".collections"))
+    package = importlib.import_module("ansible_collections.azure_backup.remediation.plugins.action")
+    found = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module("%s.%s" % (package.__name__, info.name))
+        for value in vars(module).values():
+            if isinstance(value, str) and value.startswith(TAG_PREFIX):
+                found[value.split("\n", 1)[0][len(TAG_PREFIX):].strip()] = value
+    return found
+
+
+def run_read(host, script: str, parameters: dict) -> dict:
+    """A read as the action plugins send it: win_powershell in check mode, result depth 6."""
+    return host.run_module("ansible.windows.win_powershell", {"script": script, "parameters": dict(parameters or {}), "depth": 6,
+                                                             "_ansible_check_mode": True})
+
+
+def check(doc: dict, texts: dict | None = None) -> list[str]:
+    """Every captured read through its twin on a host made from the capture: the differences."""
+    texts = texts if texts is not None else collection_scripts()
+    host = host_from_capture(doc)
+    out = []
+    for entry in doc.get("reads") or []:
+        script = texts.get(entry["tag"])
+        if script is None:
+            out.append("%s: the collection has no script with this tag any more" % entry["tag"])
+            continue
+        out += differences(entry, run_read(host, script, entry.get("parameters")), hashlib.sha256(script.encode("utf-8")).hexdigest())
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    state = sub.add_parser("state", help="write the simulator state of a capture")
+    state.add_argument("capture")
+    state.add_argument("--dir", required=True)
+    checking = sub.add_parser("check", help="compare every captured read with its twin")
+    checking.add_argument("captures", nargs="+")
+    args = parser.parse_args(argv)
+    if args.command == "state":
+        host = host_from_capture(load(args.capture), args.dir)
+        print(host.state_path())
+        return 0
+    texts, failed = collection_scripts(), 0
+    for path in args.captures:
+        found = check(load(path), texts)
+        print("%s: %s" % (path, "twins agree" if not found else "%d differences" % len(found)))
+        for line in found:
+            print("  " + line)
+        failed += bool(found)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
