@@ -823,6 +823,12 @@ FAULT_CHECKS = {
     "winhttp-proxy-wrong": lambda s: s["winhttp_proxy"]["proxy"] != "",
     "wireserver-blocked": lambda s: {80, 32526} <= set(s["blocked_ports"]),
     "dns-broken": lambda s: s["dns"] == {},
+    "vss-wmi-writer-failed": lambda s: hostmod.find_writer(s, "WMI Writer")["state"] == 7
+    and not hostmod.find_writer(s, "WMI Writer")["stuck"] and hostmod.depended_by(s, "Winmgmt") == ["iphlpsvc"],
+    "vss-service-hangs": lambda s: hostmod.find_writer(s, "System Writer")["state"] == 7 and _svc(s, "CryptSvc").get("stop_hangs") is True,
+    "vss-registry-writer-failed": lambda s: hostmod.find_writer(s, "Registry Writer")["state"] == 8,
+    "vss-exchange-writer-failed": lambda s: (hostmod.find_writer(s, "Microsoft Exchange Writer") or {}).get("service") == "MSExchangeIS"
+    and _svc(s, "MSExchangeIS")["state"] == "running" and hostmod.find_writer(s, "Microsoft Exchange Writer")["state"] == 7,
 }
 
 
