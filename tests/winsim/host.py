@@ -739,6 +739,12 @@ class SimHost:
         stopped = []
         for dep in running_deps:
             stopped += self.stop_service(dep, True) + [dep]
+        if svc.get("stop_hangs") and svc["state"] != "stopped":
+            # Stop-Service waits without end while the service is StopPending (PowerShell Service.cs,
+            # DoWaitForStatus); the simulator fails the call instead of hanging the test.
+            svc["state"] = "stop_pending"
+            raise ServiceError("Service '%s (%s)' stays in StopPending: Stop-Service would wait for it without end "
+                               "(simulated)" % (svc["display_name"], key))
         if svc["state"] != "stopped":
             set_service_stopped(self.state, key)
         return stopped

@@ -920,3 +920,14 @@ def test_shadowstorage_renders_like_the_reference_capture():
     with open(os.path.join(REFERENCE, "vssadmin-shadowstorage-en-2-4gb.txt"), encoding="utf-8") as handle:
         reference = handle.read().splitlines()[4:]  # after the command echo, the tool's banner and a blank line
     assert text.split("\r\n")[3:9] == reference[:6]
+
+
+def test_win_service_fails_on_a_service_that_hangs_stopping_and_on_winmgmt_with_dependants():
+    h = make("vss-service-hangs")
+    answer = h.run_module("ansible.windows.win_service", {"name": "CryptSvc", "state": "restarted"})
+    assert answer["failed"] and "stays in StopPending" in answer["msg"]
+    assert h.state["services"]["CryptSvc"]["state"] == "stop_pending"
+    # Restart-Service without -Force refuses a service with a running dependant (PowerShell Service.cs, DoStopService).
+    answer = h.run_module("ansible.windows.win_service", {"name": "Winmgmt", "state": "restarted"})
+    assert answer["failed"] and "because it has dependent services" in answer["msg"]
+    assert h.state["services"]["iphlpsvc"]["state"] == "running"
