@@ -231,7 +231,9 @@ class ActionModule(WinCauseAction):
             self.summary(writers)
             return
         dependants = vss.running_dependants(state)
-        self.diff("services restarted", "", "".join("%s\n" % s for s in restart for s in dependants.get(s, []) + [s]))
+        # Everything that stops, in the order it stops.
+        stopping = [name for service in restart for name in dependants.get(service, []) + [service]]
+        self.diff("services restarted", "", "".join("%s\n" % name for name in stopping))
         if self.check_mode:
             for writer in restartable:
                 service = services[writer["name"]]
@@ -259,7 +261,7 @@ class ActionModule(WinCauseAction):
         except (RemediationError, ValueError) as exc:
             self.changed = True  # the script may have stopped something before it failed
             error = exc.msg if isinstance(exc, RemediationError) else str(exc)
-            return {s: {"name": s, "status": "stop_failed", "error": error, "dependants": [], "restarted": [], "not_restarted": []}
+            return {s: {"name": s, "status": "script_failed", "error": error, "dependants": [], "restarted": [], "not_restarted": []}
                     for s in restart}
 
     def report(self, writer: dict, service: str, outcomes: dict, now: dict | None) -> None:

@@ -188,6 +188,9 @@ def restart_failure(outcome: dict, timeout: int) -> str | None:
         return None
     if status == "missing":
         return "%s is not installed" % name
+    if status == "script_failed":
+        # Nothing says how far it got: the writers listed again and the services' state tell.
+        return "the restart script failed (%s), so what state %s and its dependants are in is not known" % (outcome.get("error"), name)
     if status == "stuck" and outcome.get("stuck") == name:
         text = "%s did not stop within %d s and is stuck in StopPending" % (name, timeout)
     elif status == "stuck":
