@@ -112,9 +112,9 @@ class ActionModule(WinCauseAction):
         write_atomically(path, (json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8"))
         shutil.rmtree(parts, ignore_errors=True)
         failed = sorted({r["tag"] for r in reads + [environment] if r["failed"]})
+        said = "; failed: " + ", ".join(failed) if failed else ""
         return {"path": path, "reads": len(reads) + 1, "failed_reads": failed,
-                "msg": "wrote %s: %d reads by %d scripts%s" % (path, len(reads) + 1, len(doc["scripts"]),
-                                                              "; failed: " + ", ".join(failed) if failed else "")}
+                "msg": "wrote %s: %d reads by %d scripts%s" % (path, len(reads) + 1, len(doc["scripts"]), said)}
 
     def keep_capture(self) -> None:
         """This task writes the capture itself; it keeps no part of its own."""

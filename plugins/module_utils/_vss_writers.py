@@ -121,3 +121,89 @@ def plan(writers: list[dict], services: dict) -> tuple[list[str], list[dict]]:
 def describe(writer: dict) -> str:
     """"'System Writer' [7] Failed, last error: Retryable error"."""
     return "'%s' [%d] %s, last error: %s" % (writer["name"], writer["state"], writer["state_text"], writer["last_error"])
+
+
+# Writers whose service cannot restart without taking a workload down with it. They are reported, not
+# restarted, unless the inventory names them in vss_writers_restart_workloads. The reason is reported.
+WORKLOAD_WRITERS = {
+    # The Information Store hosts the mailbox databases: stopping it dismounts every one of them.
+    "Microsoft Exchange Writer": "restarting its service dismounts every mailbox database on this server",
+    # The Replication service copies and replays database logs; stopping it suspends every database copy.
+    "Microsoft Exchange Replica Writer": "restarting its service suspends replication of every database copy",
+    # Active Directory Domain Services: a restart takes the directory on this domain controller offline.
+    "NTDS": "restarting its service takes Active Directory on this domain controller offline",
+}
+
+# Win32_Service.State of a service that was asked to stop and has not stopped yet (not localised).
+STOP_PENDING = "Stop Pending"
+
+# What the restart script says per service (plugins/action/win_vss_writers.py RESTART).
+RESTART_STATUSES = ("restarted", "stuck", "stop_failed", "start_failed", "dependants_failed", "missing")
+
+
+def workload(name: str, opted_in) -> str | None:
+    """Why a writer is report-only, or None when its service may be restarted."""
+    if name in WORKLOAD_WRITERS and name not in set(opted_in or ()):
+        return WORKLOAD_WRITERS[name]
+    return None
+
+
+def stop_pending(services: list[dict]) -> list[str]:
+    """Installed services the read found stuck in StopPending: never touched, only reported."""
+    return [s["name"] for s in services if s.get("exists") and s.get("state") == STOP_PENDING]
+
+
+def running_dependants(state: dict) -> dict:
+    """Service -> its running dependants (dependants of dependants too) in the order they are stopped."""
+    return {entry["name"]: list(entry.get("running") or []) for entry in state.get("dependants") or []}
+
+
+def read_restart(result: dict, services: list[str]) -> dict:
+    """The restart script's answer, service -> outcome. A service it does not answer for is a ValueError."""
+    outcomes = {}
+    for entry in (result or {}).get("services") or []:
+        if not isinstance(entry, dict) or entry.get("status") not in RESTART_STATUSES:
+            raise ValueError("the restart script gave an entry it should not: %r" % (entry,))
+        outcomes[entry["name"]] = dict(entry, dependants=list(entry.get("dependants") or []),
+                                       restarted=list(entry.get("restarted") or []),
+                                       not_restarted=list(entry.get("not_restarted") or []))
+    missing = [s for s in services if s not in outcomes]
+    if missing:
+        raise ValueError("the restart script said nothing about %s" % ", ".join(missing))
+    return outcomes
+
+
+def would_restart(service: str, dependants: list[str]) -> str:
+    """"restart Winmgmt (stopping its running dependants iphlpsvc first and starting them again after)"."""
+    if not dependants:
+        return "restart %s" % service
+    return "restart %s (stopping its running dependants %s first and starting them again after)" % (service, ", ".join(dependants))
+
+
+def restart_failure(outcome: dict, timeout: int) -> str | None:
+    """What went wrong restarting one service, in words; None when it and its dependants run again."""
+    name, status = outcome["name"], outcome["status"]
+    error = (": %s" % outcome["error"]) if outcome.get("error") else ""
+    if status == "restarted":
+        return None
+    if status == "missing":
+        return "%s is not installed" % name
+    if status == "script_failed":
+        # Nothing says how far it got: the writers listed again and the services' state tell.
+        return "the restart script failed (%s), so what state %s and its dependants are in is not known" % (outcome.get("error"), name)
+    if status == "stuck" and outcome.get("stuck") == name:
+        text = "%s did not stop within %d s and is stuck in StopPending" % (name, timeout)
+    elif status == "stuck":
+        text = "its dependant %s did not stop within %d s and is stuck in StopPending, so %s was not stopped" % (
+            outcome.get("stuck"), timeout, name)
+    elif status == "stop_failed":
+        text = "%s refused to stop%s" % (name, error)
+    elif status == "start_failed":
+        text = "%s stopped but did not run again within %d s%s" % (name, timeout, error)
+    else:
+        text = "%s was restarted" % name
+    if outcome["not_restarted"]:
+        text += "; its dependants %s do not run again%s" % (", ".join(outcome["not_restarted"]), error if status == "dependants_failed" else "")
+    if outcome["restarted"]:
+        text += "; its dependants %s were started again" % ", ".join(outcome["restarted"])
+    return text

@@ -18,6 +18,14 @@ description:
   - A writer's service comes from a built-in table (the community table, without its rows known to be wrong) and
     O(services). A writer with no known service is reported, never guessed at.
   - Restarts nothing while the backup extension is taking a snapshot, because writers change state during a backup.
+  - All services are restarted by one PowerShell script, not by M(ansible.windows.win_service), whose C(state=restarted) is
+    C(Restart-Service). That refuses a service with running dependants (such as C(Winmgmt)) and, with C(force_dependent_services),
+    waits without end for a service that never leaves StopPending. Here, the running dependants (and their dependants) stop
+    first and start again after the service; every stop and start waits at most O(service_timeout) seconds; a service that
+    fails is reported and the other services are still restarted; the writers are listed again in every case.
+  - A service already stuck in StopPending is reported and not touched.
+  - Writers whose service restart takes a workload down (C(Microsoft Exchange Writer), C(Microsoft Exchange Replica Writer),
+    C(NTDS)) are reported only, unless named in O(restart_workloads).
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -25,6 +33,19 @@ options:
     description: Writer name to service name, on top of the built-in table. An empty value removes a built-in row.
     type: dict
     default: {}
+  restart_workloads:
+    description:
+      - Workload writers whose service may be restarted anyway, for example in a maintenance window.
+      - Without this, C(Microsoft Exchange Writer), C(Microsoft Exchange Replica Writer) and C(NTDS) are reported only.
+    type: list
+    elements: str
+    default: []
+  service_timeout:
+    description:
+      - Seconds to wait for each service and each dependant to stop, and again to start. Must be above 0.
+      - A service still stopping after that is reported as stuck in StopPending.
+    type: int
+    default: 60
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.WINDOWS
@@ -39,11 +60,20 @@ EXAMPLES = r"""
   azure_backup.remediation.win_vss_writers:
     services:
       Task Scheduler Writer: Schedule
+
+- name: Allow the Exchange writer's service to be restarted, waiting up to 2 minutes per service
+  azure_backup.remediation.win_vss_writers:
+    restart_workloads:
+      - Microsoft Exchange Writer
+    service_timeout: 120
 """
 
 RETURN = r"""
 findings:
-  description: C(writers) (every writer with state and last error) and one C(writer_<name>) per writer in a bad state.
+  description:
+    - C(writers) (every writer with state and last error) and one C(writer_<name>) per writer in a bad state; its C(detail.restart)
+      says what happened to the service and its dependants.
+    - C(service_<name>) for a service found stuck in StopPending before anything was done.
   returned: always
   type: list
   elements: dict

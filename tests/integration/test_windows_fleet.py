@@ -34,6 +34,8 @@ HOSTS = {
     "win05": ("en", []),
     # Server 2012 R2 without WMF 5.1: ansible-core refuses every module there.
     "win14": ("en", ["powershell-4"]),
+    "win06": ("en", ["vss-wmi-writer-failed", "vss-exchange-writer-failed"]),
+    "win07": ("en", ["vss-service-hangs", "vss-registry-writer-failed"]),
 }
 PROXY = "proxy.example.internal:3128"
 WIRESERVER = "127.63.129.16"
@@ -224,3 +226,51 @@ def test_the_temporary_disk_is_not_a_data_disk_whatever_its_label(runs):
     entry = findings(report, "win02")["DISK_LIMITS/data_disks"]
     assert entry["status"] == "ok" and entry["detail"]["count"] == 0
     assert {"disk": "1", "why": "D:\\DATALOSS_WARNING_README.txt"}.items() <= entry["detail"]["not_counted"][1].items()
+
+
+def test_vss_check_mode_names_the_dependants_it_would_restart(runs):
+    _proc, report = runs["results"]["check"]
+    wmi = findings(report, "win06")["VSS_WRITERS/writer_wmi_writer"]
+    assert wmi["status"] == "found" and "would restart Winmgmt (stopping its running dependants iphlpsvc first" in wmi["summary"]
+    assert findings(report, "win07")["VSS_WRITERS/writer_system_writer"]["status"] == "found"
+
+
+def test_vss_restart_brings_winmgmt_dependants_back_and_holds_workloads(runs):
+    _proc, report = runs["results"]["apply"]
+    before, after = runs["states"]["before"]["win06"], runs["states"]["apply"]["win06"]
+    wmi = findings(report, "win06")["VSS_WRITERS/writer_wmi_writer"]
+    assert wmi["status"] == "fixed" and wmi["detail"]["restart"]["restarted"] == ["iphlpsvc"], wmi
+    assert after["services"]["Winmgmt"]["state"] == after["services"]["iphlpsvc"]["state"] == "running"
+    # Both really went down and came back: their processes are new.
+    pids = {p["service"]: p["pid"] for p in before["processes"]}
+    assert all(p["pid"] != pids[p["service"]] for p in after["processes"] if p["service"] in ("Winmgmt", "iphlpsvc"))
+    assert [w["state"] for w in after["vss_writers"] if w["name"] == "WMI Writer"] == [1]
+    # Exchange's writer is report-only: its service was never stopped.
+    exchange = findings(report, "win06")["VSS_WRITERS/writer_microsoft_exchange_writer"]
+    assert exchange["status"] == "found" and "vss_writers_restart_workloads" in exchange["summary"]
+    assert [p["pid"] for p in after["processes"] if p["service"] == "MSExchangeIS"] == \
+        [p["pid"] for p in before["processes"] if p["service"] == "MSExchangeIS"]
+
+
+def test_vss_a_service_stuck_stopping_fails_alone_and_the_play_goes_on(runs):
+    proc, report = runs["results"]["apply"]
+    after = runs["states"]["apply"]["win07"]
+    stuck = findings(report, "win07")["VSS_WRITERS/writer_system_writer"]
+    assert stuck["status"] == "failed" and "CryptSvc did not stop within 60 s and is stuck in StopPending" in stuck["summary"]
+    assert after["services"]["CryptSvc"]["state"] == "stop_pending"
+    # The other bad writer, on a healthy service, is still restarted and fixed.
+    registry = findings(report, "win07")["VSS_WRITERS/writer_registry_writer"]
+    assert registry["status"] == "fixed" and [w["state"] for w in after["vss_writers"] if w["name"] == "Registry Writer"] == [1]
+    # The writers were listed again after the failure, and the rest of the play ran.
+    listed = findings(report, "win07")["VSS_WRITERS/writers"]["detail"]["writers"]
+    assert "Registry Writer" in [w["name"] for w in listed] and "System Writer" not in [w["name"] for w in listed]
+    assert "DISK_LIMITS/data_disks" in findings(report, "win07") and recap(proc, "win07")["failed"] == "1"
+
+
+def test_vss_second_apply_leaves_restarted_and_stuck_services_alone(runs):
+    _proc, report = runs["results"]["again"]
+    assert runs["states"]["again"]["win06"] == runs["states"]["apply"]["win06"]
+    assert "VSS_WRITERS/writer_wmi_writer" not in findings(report, "win06")
+    stuck = findings(report, "win07")["VSS_WRITERS/service_cryptsvc"]
+    assert stuck["status"] == "found" and "stuck in StopPending and is left alone" in stuck["summary"]
+    assert runs["states"]["again"]["win07"]["services"] == runs["states"]["apply"]["win07"]["services"]

@@ -361,8 +361,8 @@ def collection_scripts() -> dict:
 
 def run_read(host, script: str, parameters: dict) -> dict:
     """A read as the action plugins send it: win_powershell in check mode, result depth 6."""
-    return host.run_module("ansible.windows.win_powershell", {"script": script, "parameters": dict(parameters or {}), "depth": 6,
-                                                             "_ansible_check_mode": True})
+    args = {"script": script, "parameters": dict(parameters or {}), "depth": 6, "_ansible_check_mode": True}
+    return host.run_module("ansible.windows.win_powershell", args)
 
 
 def check(doc: dict, texts: dict | None = None) -> list[str]:

@@ -114,6 +114,35 @@ def vss_writer_unknown_service(state):
     hostmod.find_writer(state, "NTDS").update(state=9, last_error="non_retryable")
 
 
+def vss_wmi_writer_failed(state):
+    """WMI Writer failed with a retryable error; restarting Winmgmt (its host) clears it. Winmgmt has a
+    running dependant (iphlpsvc, host.add_known_dependants), so it cannot stop alone."""
+    hostmod.find_writer(state, "WMI Writer").update(state=7, last_error="retryable")
+
+
+def vss_service_hangs(state):
+    """System Writer failed, and its service CryptSvc never finishes stopping: a stop leaves it in
+    StopPending for good (a service that does not answer the stop control)."""
+    hostmod.find_writer(state, "System Writer").update(state=7, last_error="retryable")
+    _svc(state, "CryptSvc")[1]["stop_hangs"] = True
+
+
+def vss_registry_writer_failed(state):
+    """Registry Writer failed; it lives in VSS, whose restart clears it."""
+    hostmod.find_writer(state, "Registry Writer").update(state=8, last_error="retryable")
+
+
+def vss_exchange_writer_failed(state):
+    """Exchange 2019 installed; its writer (in the Information Store, MSExchangeIS) failed."""
+    hostmod.add_service(state, "MSExchangeIS", "Microsoft Exchange Information Store",
+                        "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Microsoft.Exchange.Store.Service.exe",
+                        "auto", True, "LocalSystem", [])
+    # Writer id as real vssadmin output lists it (shared/reference/windows/vssadmin-writers-en-1.txt);
+    # the service's image path is made up.
+    hostmod.add_writer(state, "Microsoft Exchange Writer", "{76fe1ac4-15f7-4bcd-987e-8e1acb462fb7}", "MSExchangeIS",
+                       vss_state=7, last_error="retryable")
+
+
 def machinekeys_acl(state):
     """Everyone lost write access and an extra ACE (BUILTIN\\Users read/execute) was added."""
     state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;0x1200a9;;;BU)"
@@ -235,6 +264,10 @@ FAULTS = {
     "vss-writer-failed": vss_writer_failed,
     "vss-writer-stuck": vss_writer_stuck,
     "vss-writer-unknown-service": vss_writer_unknown_service,
+    "vss-wmi-writer-failed": vss_wmi_writer_failed,
+    "vss-service-hangs": vss_service_hangs,
+    "vss-registry-writer-failed": vss_registry_writer_failed,
+    "vss-exchange-writer-failed": vss_exchange_writer_failed,
     "machinekeys-acl": machinekeys_acl,
     "crp-cert": crp_cert,
     "mgmt-cert": mgmt_cert,

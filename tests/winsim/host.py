@@ -15,6 +15,8 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          "path": str, "username": "LocalSystem" | "NT AUTHORITY\\NETWORK SERVICE" | ...,
          "dependencies": [service names], "start_fails": false,
          "description": str | null}},            # description: added
+         # added: "state" may also be "stop_pending" (asked to stop, never got there), and
+         # "stop_hangs": true makes every stop of the service end in "stop_pending" (see faults.py).
      "registry": {"HKLM:\\SOFTWARE\\Microsoft\\BCDRAGENT": {
          "USEVSSCOPYBACKUP": {"type": "string", "data": "TRUE"}}},
          # keys as PowerShell paths, looked up case-insensitively; parents of a listed key exist too.
@@ -335,6 +337,34 @@ def depended_by(state: dict, name: str) -> list:
             if any(dep.lower() == name.lower() for dep in svc.get("dependencies", []))]
 
 
+def running_dependants(state: dict, name: str) -> list:
+    """Every dependant of ``name`` that is not stopped, dependants of dependants too, each after everything
+    that depends on it: the order to stop them in (the reverse of the start order, as EnumDependentServices
+    returns them: learn.microsoft.com, EnumDependentServicesW, lpServices)."""
+    seen, order = set(), []
+
+    def visit(service):
+        for dep in depended_by(state, service):
+            if dep.lower() in seen:
+                continue
+            seen.add(dep.lower())
+            visit(dep)
+            if state["services"][dep]["state"] != "stopped":
+                order.append(dep)
+    visit(name)
+    return order
+
+
+def add_known_dependants(state: dict) -> None:
+    """Services that depend on the simulated services a VSS writer lives in, so stopping one means
+    stopping them first. IP Helper depends on Winmgmt: issue 10 names it among Winmgmt's dependants on a
+    normal server. No published `sc enumdepend winmgmt` / `Get-Service -DependentServices` listing was
+    found to take a complete graph from, so only this edge is modelled, and IP Helper's own other
+    dependencies are left out."""
+    add_service(state, "iphlpsvc", "IP Helper", "C:\\Windows\\System32\\svchost.exe -k NetSvcs -p", "auto", True,
+                "LocalSystem", ["Winmgmt"])
+
+
 def reg_set(state: dict, key: str, name: str, vtype: str, data) -> None:
     reg = state.setdefault("registry", {})
     real = find_key(reg, key) or key
@@ -516,6 +546,7 @@ def default_state(name: str, locale: str = "en") -> dict:
         add_service(state, sname, display, path, mode, True, user, deps)
     add_service(state, "BITS", "Background Intelligent Transfer Service", "C:\\Windows\\System32\\svchost.exe -k netsvcs -p",
                 "manual", False, "LocalSystem", ["RpcSs"])
+    add_known_dependants(state)
     for wname, wid, wsvc in DEFAULT_WRITERS:
         add_writer(state, wname, wid, wsvc)
 
@@ -718,6 +749,12 @@ class SimHost:
         stopped = []
         for dep in running_deps:
             stopped += self.stop_service(dep, True) + [dep]
+        if svc.get("stop_hangs") and svc["state"] != "stopped":
+            # Stop-Service waits without end while the service is StopPending (PowerShell Service.cs,
+            # DoWaitForStatus); the simulator fails the call instead of hanging the test.
+            svc["state"] = "stop_pending"
+            raise ServiceError("Service '%s (%s)' stays in StopPending: Stop-Service would wait for it without end "
+                               "(simulated)" % (svc["display_name"], key))
         if svc["state"] != "stopped":
             set_service_stopped(self.state, key)
         return stopped

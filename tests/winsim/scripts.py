@@ -21,7 +21,8 @@ import host as hostmod
 import render
 
 # Win32_Service's words for the simulator's states (not localised on Windows).
-_SERVICE_STATE = {"running": "Running", "stopped": "Stopped", "paused": "Paused"}
+_SERVICE_STATE = {"running": "Running", "stopped": "Stopped", "paused": "Paused",
+                  "stop_pending": "Stop Pending"}  # Win32_Service.State (learn.microsoft.com, Win32_Service class)
 _START_MODE = {"auto": "Auto", "delayed": "Auto", "manual": "Manual", "disabled": "Disabled"}
 # RegistryValueKind names, as [string]$key.GetValueKind() prints them, for win_regedit's type names.
 _VALUE_KIND = {"string": "String", "expandstring": "ExpandString", "multistring": "MultiString", "dword": "DWord",
@@ -75,13 +76,91 @@ def win_agent_read(host, p: dict) -> dict:
 
 def vss_writers_read(host, p: dict) -> dict:
     common = {"services": [_service_state(host, name) for name in p["Services"]],
-              "backup_processes": _processes(host, p["BackupProcesses"])}
+              "backup_processes": _processes(host, p["BackupProcesses"]),
+              "dependants": [{"name": name, "running": _running_dependants(host, name)} for name in p["Services"]]}
     # vssadmin starts VSS on demand, and lists only the writers whose service runs.
     try:
         host.start_service("VSS")
     except hostmod.ServiceError:
         return dict(common, text=render.vssadmin_error("vss_unavailable", host.state["locale"]), exit_code=2)
     return dict(common, text=render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), exit_code=0)
+
+
+def _running_dependants(host, name: str) -> list:
+    """Get-RunningDependent: a missing service has none (Get-Service -ErrorAction SilentlyContinue)."""
+    key = host.find_service(name)[0]
+    return hostmod.running_dependants(host.state, key) if key else []
+
+
+def _service_stop(host, key: str) -> bool:
+    """ServiceController.Stop() then WaitForStatus(Stopped, timeout): whether it got to Stopped.
+    A service that hangs stays in StopPending with its process; the wait ends at the timeout,
+    which passes in simulated time (no real waiting)."""
+    svc = host.state["services"][key]
+    if svc["state"] == "stopped":
+        return True
+    if svc.get("stop_hangs"):
+        svc["state"] = "stop_pending"
+        return False
+    hostmod.set_service_stopped(host.state, key)
+    return True
+
+
+def _service_start(host, key: str) -> None:
+    """ServiceController.Start(): the SCM starts what the service depends on first. A service, or a
+    dependency, still in StopPending cannot start: StartService fails (ERROR_SERVICE_ALREADY_RUNNING
+    for the service itself, ERROR_SERVICE_DEPENDENCY_FAIL for a dependency; learn.microsoft.com,
+    StartServiceW, Return value)."""
+    svc = host.state["services"][key]
+    if svc["state"] == "stop_pending":
+        raise hostmod.ServiceError("Cannot start service %s on computer '.'. An instance of the service is already running" % key)
+    for dep in svc.get("dependencies", []):
+        dkey, dsvc = host.find_service(dep)
+        if dsvc is not None and dsvc["state"] == "stop_pending":
+            raise hostmod.ServiceError("Cannot start service %s on computer '.'. The dependency service or group failed to start" % key)
+        if dsvc is not None and dsvc["state"] != "running":
+            _service_start(host, dkey)
+    host.start_service(key)
+
+
+def vss_writers_restart(host, p: dict) -> dict:
+    """The restart script, service by service: dependants (deepest first) and the service stop, then the
+    service and the dependants start again. Each wait is bounded; one failure does not stop the others."""
+    results = []
+    for name in p["Services"]:
+        entry = {"name": name, "status": "restarted", "stuck": None, "error": "", "dependants": [], "restarted": [],
+                 "not_restarted": []}
+        results.append(entry)
+        key, svc = host.find_service(name)
+        if svc is None:
+            entry["status"] = "missing"
+            continue
+        if svc["state"] == "stop_pending":
+            entry.update(status="stuck", stuck=key)
+            continue
+        dependants = hostmod.running_dependants(host.state, key)
+        entry["dependants"] = list(dependants)
+        stopped = []
+        for one in dependants + [key]:
+            if not _service_stop(host, one):
+                entry.update(status="stuck", stuck=one)
+                break
+            stopped.append(one)
+        for one in reversed(stopped):
+            try:
+                _service_start(host, one)
+            except hostmod.ServiceError as exc:
+                entry["error"] = entry["error"] or "%s: %s" % (one, exc)
+        if entry["status"] == "restarted" and host.state["services"][key]["state"] != "running":
+            entry["status"] = "start_failed"
+        for dep in dependants:
+            if host.state["services"][dep]["state"] != "running":
+                entry["not_restarted"].append(dep)
+            elif dep in stopped:
+                entry["restarted"].append(dep)
+        if entry["status"] == "restarted" and entry["not_restarted"]:
+            entry["status"] = "dependants_failed"
+    return {"services": results}
 
 
 def machinekeys_read(host, p: dict) -> dict:
@@ -263,6 +342,7 @@ def capture_environment(host, p: dict) -> dict:
 SCRIPTS = {
     "win_agent.read": win_agent_read,
     "vss_writers.read": vss_writers_read,
+    "vss_writers.restart": vss_writers_restart,
     "machinekeys.read": machinekeys_read,
     "machinekeys.reset": machinekeys_reset,
     "snapshot_status.read": snapshot_status_read,

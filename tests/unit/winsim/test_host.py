@@ -825,6 +825,12 @@ FAULT_CHECKS = {
     "winhttp-proxy-wrong": lambda s: s["winhttp_proxy"]["proxy"] != "",
     "wireserver-blocked": lambda s: {80, 32526} <= set(s["blocked_ports"]),
     "dns-broken": lambda s: s["dns"] == {},
+    "vss-wmi-writer-failed": lambda s: hostmod.find_writer(s, "WMI Writer")["state"] == 7
+    and not hostmod.find_writer(s, "WMI Writer")["stuck"] and hostmod.depended_by(s, "Winmgmt") == ["iphlpsvc"],
+    "vss-service-hangs": lambda s: hostmod.find_writer(s, "System Writer")["state"] == 7 and _svc(s, "CryptSvc").get("stop_hangs") is True,
+    "vss-registry-writer-failed": lambda s: hostmod.find_writer(s, "Registry Writer")["state"] == 8,
+    "vss-exchange-writer-failed": lambda s: (hostmod.find_writer(s, "Microsoft Exchange Writer") or {}).get("service") == "MSExchangeIS"
+    and _svc(s, "MSExchangeIS")["state"] == "running" and hostmod.find_writer(s, "Microsoft Exchange Writer")["state"] == 7,
 }
 
 
@@ -916,3 +922,14 @@ def test_shadowstorage_renders_like_the_reference_capture():
     with open(os.path.join(REFERENCE, "vssadmin-shadowstorage-en-2-4gb.txt"), encoding="utf-8") as handle:
         reference = handle.read().splitlines()[4:]  # after the command echo, the tool's banner and a blank line
     assert text.split("\r\n")[3:9] == reference[:6]
+
+
+def test_win_service_fails_on_a_service_that_hangs_stopping_and_on_winmgmt_with_dependants():
+    h = make("vss-service-hangs")
+    answer = h.run_module("ansible.windows.win_service", {"name": "CryptSvc", "state": "restarted"})
+    assert answer["failed"] and "stays in StopPending" in answer["msg"]
+    assert h.state["services"]["CryptSvc"]["state"] == "stop_pending"
+    # Restart-Service without -Force refuses a service with a running dependant (PowerShell Service.cs, DoStopService).
+    answer = h.run_module("ansible.windows.win_service", {"name": "Winmgmt", "state": "restarted"})
+    assert answer["failed"] and "because it has dependent services" in answer["msg"]
+    assert h.state["services"]["iphlpsvc"]["state"] == "running"

@@ -124,3 +124,51 @@ def test_network_read_names_each_failure_in_simulated_time():
     assert time.monotonic() - start < 5  # no connection dialled outside loopback, no real wait for a timeout
     assert [d["error_code"] for d in state["dns"]] == ["", "HostNotFound"]
     assert [t["error_code"] for t in state["tcp"]] == ["", "ConnectionRefused", "TimedOut", "TimedOut"]
+
+
+def restart(h, services, timeout=60):
+    answer = powershell(h, win_vss_writers.RESTART, Services=services, TimeoutSeconds=timeout)
+    return vss.read_restart(answer["result"], services)
+
+
+def pid(h, service):
+    return [p["pid"] for p in h.state["processes"] if p["service"] == service]
+
+
+def test_vss_writers_restart_stops_dependants_first_and_starts_them_again():
+    h = hostmod.SimHost.create("win01", "en", ["vss-wmi-writer-failed"])
+    # A dependant of a dependant (made up for the test) is restarted too.
+    hostmod.add_service(h.state, "ChainTest", "Chain test", "C:\\chain.exe", "manual", True, "LocalSystem", ["iphlpsvc"])
+    state = read(h, win_vss_writers.READ, Services=["Winmgmt"], BackupProcesses=[])
+    assert vss.running_dependants(state) == {"Winmgmt": ["ChainTest", "iphlpsvc"]}
+    before = {s: pid(h, s) for s in ("Winmgmt", "iphlpsvc", "ChainTest")}
+    outcome = restart(h, ["Winmgmt"])["Winmgmt"]
+    assert outcome["status"] == "restarted" and outcome["restarted"] == ["ChainTest", "iphlpsvc"] and outcome["not_restarted"] == []
+    assert vss.restart_failure(outcome, 60) is None
+    for service, pids in before.items():
+        assert h.state["services"][service]["state"] == "running" and pid(h, service) != pids, service
+    assert hostmod.find_writer(h.state, "WMI Writer")["state"] == 1
+
+
+def test_vss_writers_restart_reports_a_service_stuck_stopping_and_goes_on():
+    h = hostmod.SimHost.create("win01", "en", ["vss-service-hangs", "vss-registry-writer-failed"])
+    start = time.monotonic()
+    outcomes = restart(h, ["CryptSvc", "VSS"], timeout=600)
+    assert time.monotonic() - start < 5  # the bounded wait passes in simulated time
+    assert outcomes["CryptSvc"]["status"] == "stuck" and outcomes["CryptSvc"]["stuck"] == "CryptSvc"
+    assert outcomes["VSS"]["status"] == "restarted" and hostmod.find_writer(h.state, "Registry Writer")["state"] == 1
+    state = read(h, win_vss_writers.READ, Services=["CryptSvc", "VSS"], BackupProcesses=[])
+    assert vss.stop_pending(state["services"]) == ["CryptSvc"]
+    assert "System Writer" not in [w["name"] for w in vss.parse(state["text"])]
+    # Asked again, the stuck service is not touched.
+    assert restart(h, ["CryptSvc"])["CryptSvc"]["status"] == "stuck" and h.state["services"]["CryptSvc"]["state"] == "stop_pending"
+
+
+def test_vss_writers_restart_leaves_the_service_running_when_a_dependant_hangs():
+    h = hostmod.SimHost.create("win01", "en", ["vss-wmi-writer-failed"])
+    h.state["services"]["iphlpsvc"]["stop_hangs"] = True
+    winmgmt = pid(h, "Winmgmt")
+    outcome = restart(h, ["Winmgmt"])["Winmgmt"]
+    assert outcome["status"] == "stuck" and outcome["stuck"] == "iphlpsvc" and outcome["not_restarted"] == ["iphlpsvc"]
+    assert h.state["services"]["Winmgmt"]["state"] == "running" and pid(h, "Winmgmt") == winmgmt
+    assert "its dependant iphlpsvc did not stop within 60 s" in vss.restart_failure(outcome, 60)

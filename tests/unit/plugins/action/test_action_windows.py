@@ -171,3 +171,115 @@ def test_without_the_raw_answer_the_finding_still_says_below_5_1():
     plugin._low_level_execute_command = MagicMock(return_value={"rc": 1, "stdout": "", "stderr": "boom"})
     [entry] = plugin.run(task_vars=VARS)["findings"]
     assert entry["summary"].startswith("PowerShell below 5.1 on win01;")
+
+
+def vssadmin(*writers):
+    """`vssadmin list writers` text for (name, state number, state text) triples."""
+    block = ("Writer name: '%s'\n   Writer Id: {%08d-0000-0000-0000-000000000000}\n   Writer Instance Id: "
+             "{%08d-1111-1111-1111-111111111111}\n   State: [%d] %s\n   Last error: %s\n")
+    blocks = [block % (name, i, i, state, text, "No error" if state == 1 else "Retryable error")
+              for i, (name, state, text) in enumerate(writers)]
+    return "vssadmin 1.1 - Volume Shadow Copy Service administrative command-line tool\n\n" + "\n".join(blocks)
+
+
+def vss_read(writers, services, dependants=None):
+    return read_answer(text=vssadmin(*writers), exit_code=0, backup_processes=[],
+                       services=[{"name": n, "exists": True, "state": s, "start_mode": "Auto"} for n, s in services.items()],
+                       dependants=[{"name": n, "running": r} for n, r in (dependants or {}).items()])
+
+
+def restart_answer(*outcomes):
+    return {"changed": True, "result": {"services": [dict({"stuck": None, "error": "", "dependants": [], "restarted": [], "not_restarted": []}, **o)
+                                                     for o in outcomes]}}
+
+
+def scripts_sent(plugin):
+    return [c.kwargs["module_args"]["script"].split("\n", 1)[0] for c in plugin._execute_module.call_args_list]
+
+
+def vss_findings(result):
+    return {f["check"]: f for f in result["findings"]}
+
+
+EXCHANGE = [("Microsoft Exchange Writer", 7, "Failed"), ("System Writer", 1, "Stable")]
+EXCHANGE_SERVICES = {"MSExchangeIS": "Running", "CryptSvc": "Running"}
+
+
+def test_a_workload_writer_is_reported_not_restarted():
+    plugin = action(win_vss_writers, {}, [vss_read(EXCHANGE, EXCHANGE_SERVICES)])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and not result["changed"] and not result.get("failed")
+    held = vss_findings(result)["writer_microsoft_exchange_writer"]
+    assert held["status"] == "found" and "MSExchangeIS is not restarted, because restarting its service dismounts every mailbox database" in held["summary"]
+    assert "Add 'Microsoft Exchange Writer' to vss_writers_restart_workloads" in held["summary"]
+
+
+def test_a_workload_writer_named_in_the_inventory_is_restarted():
+    stable = [("Microsoft Exchange Writer", 1, "Stable"), ("System Writer", 1, "Stable")]
+    plugin = action(win_vss_writers, {"restart_workloads": ["Microsoft Exchange Writer"]},
+                    [vss_read(EXCHANGE, EXCHANGE_SERVICES), restart_answer({"name": "MSExchangeIS", "status": "restarted"}),
+                     vss_read(stable, EXCHANGE_SERVICES)])
+    result = plugin.run(task_vars=VARS)
+    assert scripts_sent(plugin) == ["#azure_backup.remediation/vss_writers.read", "#azure_backup.remediation/vss_writers.restart",
+                                    "#azure_backup.remediation/vss_writers.read"]
+    assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"] == {"Services": ["MSExchangeIS"], "TimeoutSeconds": 60}
+    assert vss_findings(result)["writer_microsoft_exchange_writer"]["status"] == "fixed" and result["changed"]
+
+
+def test_a_timeout_that_is_not_above_zero_fails_before_any_round_trip():
+    plugin = action(win_vss_writers, {"service_timeout": 0}, [])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "vss_writers_service_timeout must be a number of seconds above 0" in result["msg"]
+    assert not plugin._execute_module.called
+
+
+def test_check_mode_names_the_dependants_and_sends_only_the_read():
+    plugin = action(win_vss_writers, {}, [vss_read([("WMI Writer", 7, "Failed")], {"Winmgmt": "Running"}, {"Winmgmt": ["iphlpsvc"]})],
+                    check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
+    assert vss_findings(result)["writer_wmi_writer"]["summary"].endswith(
+        "would restart Winmgmt (stopping its running dependants iphlpsvc first and starting them again after)")
+    assert result["diff"][0]["after"] == "iphlpsvc\nWinmgmt\n"
+
+
+TWO_BAD = [("System Writer", 7, "Failed"), ("Registry Writer", 8, "Failed")]
+TWO_SERVICES = {"CryptSvc": "Running", "VSS": "Running"}
+
+
+def test_one_stuck_service_fails_alone_and_the_writers_are_listed_again():
+    plugin = action(win_vss_writers, {"service_timeout": 30},
+                    [vss_read(TWO_BAD, TWO_SERVICES),
+                     restart_answer({"name": "CryptSvc", "status": "stuck", "stuck": "CryptSvc"}, {"name": "VSS", "status": "restarted"}),
+                     vss_read([("Registry Writer", 1, "Stable")], {"CryptSvc": "Stop Pending", "VSS": "Running"})])
+    result = plugin.run(task_vars=VARS)
+    assert scripts_sent(plugin)[1:] == ["#azure_backup.remediation/vss_writers.restart", "#azure_backup.remediation/vss_writers.read"]
+    assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"] == {"Services": ["CryptSvc", "VSS"], "TimeoutSeconds": 30}
+    found = vss_findings(result)
+    assert found["writer_system_writer"]["status"] == "failed"
+    assert "restarting CryptSvc failed: CryptSvc did not stop within 30 s and is stuck in StopPending" in found["writer_system_writer"]["summary"]
+    assert found["writer_registry_writer"]["status"] == "fixed"
+    assert found["writers"]["detail"]["writers"][0]["name"] == "Registry Writer"
+    assert result["failed"] and "CryptSvc" in result["msg"]
+
+
+def test_a_failing_restart_script_still_lists_the_writers_again():
+    plugin = action(win_vss_writers, {}, [vss_read(TWO_BAD, TWO_SERVICES),
+                                          {"failed": True, "error": [powershell_error("Access is denied")]},
+                                          vss_read(TWO_BAD, TWO_SERVICES)])
+    result = plugin.run(task_vars=VARS)
+    assert len(sent(plugin)) == 3 and result["failed"]
+    found = vss_findings(result)
+    assert found["writer_system_writer"]["status"] == found["writer_registry_writer"]["status"] == "failed"
+    assert "the restart script failed (VSS_WRITERS: restarting CryptSvc, VSS for their VSS writers on win01 failed: Access is denied), so what state CryptSvc" \
+        in found["writer_system_writer"]["summary"] and found["writers"]["status"] == "found"
+
+
+def test_a_service_already_stuck_stopping_is_reported_and_left_alone():
+    plugin = action(win_vss_writers, {}, [vss_read([("Registry Writer", 8, "Failed")], {"CryptSvc": "Stop Pending", "VSS": "Running"}),
+                                          restart_answer({"name": "VSS", "status": "restarted"}),
+                                          vss_read([("Registry Writer", 1, "Stable")], {"CryptSvc": "Stop Pending", "VSS": "Running"})])
+    result = plugin.run(task_vars=VARS)
+    assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]["Services"] == ["VSS"]
+    stuck = vss_findings(result)["service_cryptsvc"]
+    assert stuck["status"] == "found" and "CryptSvc is stuck in StopPending and is left alone" in stuck["summary"]

@@ -82,3 +82,50 @@ def test_the_map_matches_the_community_table_except_the_doubtful_rows():
     rows = dict(line.split("\t") for line in _ref("vss-writer-service-map-community.tsv").splitlines() if line and not line.startswith("#"))
     doubtful = {"NTDS", "NPS VSS Writer", "Certificate Authority", "MS Search Service Writer"}
     assert vss.WRITER_SERVICES == {k: v for k, v in rows.items() if k not in doubtful}
+
+
+def test_workload_writers_are_held_unless_opted_in():
+    assert "dismounts every mailbox database" in vss.workload("Microsoft Exchange Writer", [])
+    assert vss.workload("NTDS", ["Microsoft Exchange Writer"])
+    assert vss.workload("Microsoft Exchange Writer", ["Microsoft Exchange Writer"]) is None
+    assert vss.workload("System Writer", []) is None
+
+
+def test_services_stuck_in_stop_pending_are_found():
+    services = [{"name": "CryptSvc", "exists": True, "state": "Stop Pending"}, {"name": "VSS", "exists": True, "state": "Running"},
+                {"name": "SQLWriter", "exists": False}]
+    assert vss.stop_pending(services) == ["CryptSvc"]
+
+
+def test_the_restart_answer_must_cover_every_service_with_a_known_status():
+    entry = {"name": "Winmgmt", "status": "restarted", "dependants": ["iphlpsvc"], "restarted": ["iphlpsvc"], "not_restarted": None}
+    assert vss.read_restart({"services": [entry]}, ["Winmgmt"])["Winmgmt"]["not_restarted"] == []
+    with pytest.raises(ValueError, match="said nothing about VSS"):
+        vss.read_restart({"services": [entry]}, ["Winmgmt", "VSS"])
+    with pytest.raises(ValueError, match="should not"):
+        vss.read_restart({"services": [dict(entry, status="fine")]}, ["Winmgmt"])
+
+
+def _outcome(**kw):
+    return dict({"name": "Winmgmt", "status": "restarted", "stuck": None, "error": "", "dependants": [], "restarted": [],
+                 "not_restarted": []}, **kw)
+
+
+def test_restart_failures_say_which_service_and_what_state_it_is_in():
+    assert vss.restart_failure(_outcome(restarted=["iphlpsvc"]), 60) is None
+    assert vss.restart_failure(_outcome(name="CryptSvc", status="stuck", stuck="CryptSvc"), 30) == \
+        "CryptSvc did not stop within 30 s and is stuck in StopPending"
+    text = vss.restart_failure(_outcome(status="stuck", stuck="iphlpsvc", dependants=["iphlpsvc", "SharedAccess"],
+                                        restarted=["SharedAccess"], not_restarted=["iphlpsvc"]), 60)
+    assert text.startswith("its dependant iphlpsvc did not stop within 60 s and is stuck in StopPending, so Winmgmt was not stopped")
+    assert "its dependants iphlpsvc do not run again" in text and "its dependants SharedAccess were started again" in text
+    assert vss.restart_failure(_outcome(status="dependants_failed", not_restarted=["iphlpsvc"], error="iphlpsvc: disabled"), 60) == \
+        "Winmgmt was restarted; its dependants iphlpsvc do not run again: iphlpsvc: disabled"
+    assert "did not run again within 60 s: Winmgmt: access denied" in vss.restart_failure(
+        _outcome(status="start_failed", error="Winmgmt: access denied"), 60)
+
+
+def test_would_restart_names_the_dependants():
+    assert vss.would_restart("VSS", []) == "restart VSS"
+    assert vss.would_restart("Winmgmt", ["iphlpsvc"]) == \
+        "restart Winmgmt (stopping its running dependants iphlpsvc first and starting them again after)"
