@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -21,18 +20,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
 import capture as simcapture  # noqa: E402  (the simulator side of captures, under tests/winsim)
+from azure import free_port, free_wireserver  # noqa: E402
 
 PASSWORD = "Sim-Passw0rd!"
 HOSTS = {
     "cap01": ("en", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "bitlocker-locked"]),
     "cap02": ("de", ["agent-missing", "iaasvmprovider-disabled", "msdtc-stopped", "no-dhcp", "too-many-disks", "dns-broken"]),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load(path):
@@ -50,7 +44,7 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-capture")
     spec = {"username": "azureadmin", "password": PASSWORD,
             "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in HOSTS.items()],
-            "azure": {"wireserver": "127.63.129.16", "storage_host": "127.0.0.1", "storage_ports": [free_port(), free_port()],
+            "azure": {"wireserver": free_wireserver(), "storage_host": "127.0.0.1", "storage_ports": [free_port(), free_port()],
                       "msi_port": free_port()}}
     (tmp / "spec.json").write_text(json.dumps(spec))
     subprocess.run([WINSIM, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)

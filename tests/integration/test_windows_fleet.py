@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -23,6 +22,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
 import host as simhost  # noqa: E402  (the simulator, under tests/winsim)
+from azure import free_port, free_wireserver  # noqa: E402
 
 HOSTS = {
     "win01": ("en", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"]),
@@ -38,13 +38,8 @@ HOSTS = {
     "win07": ("en", ["vss-service-hangs", "vss-registry-writer-failed"]),
 }
 PROXY = "proxy.example.internal:3128"
-WIRESERVER = "127.63.129.16"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+WIRESERVER = free_wireserver()
 
 
 def load(tmp, name):

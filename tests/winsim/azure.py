@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import ipaddress
+import random
 import socket
 import threading
 
@@ -18,6 +19,28 @@ import host as hostmod
 
 WIRESERVER_PORTS = (80, 32526)  # the real ports, at a loopback address that mirrors 168.63.129.16
 MSI_PATH = "/WindowsAzureVmAgent.msi"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_wireserver() -> str:
+    """A loopback address that mirrors 168.63.129.16 and whose real ports are free here, so that runs side by
+    side (a developer's and CI's, or two work trees) do not take each other's wireserver."""
+    for _try in range(50):
+        address = "127.63.%d.%d" % (random.randint(1, 254), random.randint(1, 254))
+        try:
+            for port in WIRESERVER_PORTS:
+                with socket.socket() as sock:
+                    sock.bind((address, port))
+            return address
+        except OSError:
+            continue
+    raise RuntimeError("no free loopback address for the simulated wireserver")
 
 
 def _loopback(address: str) -> str:
