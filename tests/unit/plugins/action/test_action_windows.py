@@ -110,9 +110,11 @@ def test_no_install_while_a_backup_runs():
 def test_an_install_that_leaves_the_agent_old_fails_the_host():
     old = agent_state(version="2.7.41491.949")
     done = {"changed": True}
-    plugin = action(win_agent, {}, [old, done, done, old])
+    installed = {"changed": True, "result": {"mode": "upgrade", "rc": 0, "attempts": 1, "steps": ["installed the agent MSI (exit code 0)"]}}
+    plugin = action(win_agent, {}, [old, done, installed, old])
     result = plugin.run(task_vars=VARS)
-    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_get_url", "ansible.windows.win_package",
+    # The MSI is installed by the install script on the VM (win_agent.install), not by win_package.
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_get_url", "ansible.windows.win_powershell",
                             "ansible.windows.win_powershell"]
     assert result["failed"] and result["changed"]
     assert "the agent MSI was installed but agent 2.7.41491.949 is older than 2.7.41491.1010" in result["msg"]
