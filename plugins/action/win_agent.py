@@ -138,7 +138,7 @@ function Restore-Agent {
                 if ($record.description) { Set-Service -Name $record.name -Description $record.description }
                 $result.steps.Add("re-created the service $($record.name)")
             }
-            if ($record.was_running) {
+            if ($record.was_running -and (Get-Service -Name $record.name).Status -ne 'Running') {
                 Start-Service -Name $record.name
                 $result.steps.Add("started $($record.name)")
             }

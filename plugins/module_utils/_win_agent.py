@@ -151,7 +151,8 @@ def install_summary(result: dict) -> tuple[str, str]:
                           "backup job has finished." % (", ".join(refused.get("processes") or []), refused.get("step"),
                                                         _left(result), done))
     if result.get("error"):
-        return "failed", "the agent was not installed: %s. Done: %s; %s." % (result["error"], done, _left(result))
+        code = " (msiexec %s)" % msi_exit(rc) if rc is not None and rc not in MSI_SUCCESS else ""
+        return "failed", "the agent was not installed%s: %s. Done: %s; %s." % (code, result["error"], done, _left(result))
     return "fixed", "the agent MSI was installed%s (msiexec %s). Done: %s." % (wait_words, msi_exit(rc), done)
 
 

@@ -1579,7 +1579,7 @@ def win_powershell(m: Module):
     depth = p["depth"]
     m.result["result"] = convert_output(out.get("result", {}), depth)
     # $Ansible.Changed starts true; a script that reports no change sets it false itself.
-    m.result["changed"] = not SETS_UNCHANGED.search(script)
+    m.result["changed"] = out["changed"] if "changed" in out else not SETS_UNCHANGED.search(script)
     m.result["failed"] = bool(out.get("failed", False))
     m.result["output"] = convert_output(list(out.get("output", [])), depth)
     m.result["error"] = [_error_entry(e) for e in out.get("error", [])]

@@ -158,7 +158,7 @@ def win_agent_install(host, p: dict) -> dict:
                     hostmod.add_service(state, record["name"], record["display_name"], record["path"], mode, False,
                                         description=record["description"])
                     result["steps"].append("re-created the service %s" % record["name"])
-                if record["was_running"]:
+                if record["was_running"] and host.find_service(record["name"])[1]["state"] != "running":
                     host.start_service(record["name"])
                     result["steps"].append("started %s" % record["name"])
             except hostmod.ServiceError as exc:
@@ -190,6 +190,7 @@ def win_agent_install(host, p: dict) -> dict:
             folders = [n for n in _child_dirs(host, p["AgentRoot"]) if n.lower().startswith(("packages", "guestagent"))]
             if folders:
                 result["old_dir"] = "%s\\OLD\\%s" % (hostmod.norm_path(p["AgentRoot"]), time.strftime("%Y%m%d_%H%M%S"))
+                state["dirs"].append(result["old_dir"])  # New-Item -ItemType Directory; it stays, empty, after a restore
             for name in folders:
                 source = "%s\\%s" % (hostmod.norm_path(p["AgentRoot"]), name)
                 assert_no_backup("move %s aside" % source)
@@ -208,7 +209,7 @@ def win_agent_install(host, p: dict) -> dict:
         if p["Mode"] == "reinstall":
             restore()
     result["services"] = [_service_state(host, n) for n in p["Services"]]
-    return result
+    return result, bool(result["steps"])  # $Ansible.Changed = $result.steps.Count -gt 0
 
 
 def vss_writers_read(host, p: dict) -> dict:
@@ -391,6 +392,9 @@ def run(host, tag: str, parameters: dict) -> dict:
     if tag not in SCRIPTS:
         raise LookupError("no simulated script '%s'" % tag)
     try:
-        return {"result": SCRIPTS[tag](host, dict(parameters or {}))}
+        out = SCRIPTS[tag](host, dict(parameters or {}))
+        if isinstance(out, tuple):  # (result, changed) of a script that sets $Ansible.Changed from what it did
+            return {"result": out[0], "changed": out[1]}
+        return {"result": out}
     except ScriptError as exc:
         return {"failed": True, "error": [{"message": str(exc)}]}
