@@ -21,7 +21,7 @@ description:
     O(msi_url), or copied from the controller from O(msi_src) for air-gapped fleets, and checked against O(msi_checksum) when given.
   - An outdated agent whose services exist is updated by installing the MSI over it; a failed install is rolled back by
     Windows Installer and the old agent keeps running.
-  - When a service is missing, follows Microsoft's reinstall procedure ("Troubleshoot Azure Windows VM Agent issues"):
+  - When a service is missing, follows the reinstall procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues"; it
     records and stops the services that are left, deletes them, moves C(C:\WindowsAzure\Packages*) and C(GuestAgent*) into
     C(C:\WindowsAzure\OLD\<time>), then installs. When the install fails, the folders are moved back and the services
     re-created as recorded and started again; the finding says what was done and in which state the VM is.
@@ -85,7 +85,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: The checks C(dotnet), C(install) and C(reboot) (when needed), C(restart) (when refused), C(version), C(service_windowsazureguestagent) and C(service_rdagent).
+  description:
+    - The checks C(dotnet), C(install) and C(reboot) (when needed), C(restart) (when refused), C(version),
+      C(service_windowsazureguestagent) and C(service_rdagent).
   returned: always
   type: list
   elements: dict

@@ -153,8 +153,8 @@ def test_win_agent_read_gives_the_guest_agent_image_version():
     h.state["files"][hostmod.PACKAGES_DIR + "\\WaAppAgent.exe"]["version"] = "2.7.41491.900"
     state = agent_read(h)
     assert state["version"] == "2.7.41491.900" and state["guest_agent_version"] == "2.7.41491.949"
-    assert agent.running_version(state["services"], state["version"], state["guest_agent_version"]) == ("2.7.41491.949",
-                                                                                                         "WindowsAzureGuestAgent")
+    running = agent.running_version(state["services"], state["version"], state["guest_agent_version"])
+    assert running == ("2.7.41491.949", "WindowsAzureGuestAgent")
 
 
 def test_a_failed_reinstall_puts_folders_and_services_back():

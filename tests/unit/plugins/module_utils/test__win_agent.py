@@ -104,9 +104,8 @@ def test_install_summary_of_a_failure_says_what_state_the_vm_is_in():
 
 
 def test_install_summary_of_a_backup_that_started_midway():
-    status, summary = agent.install_summary({"mode": "reinstall", "refused": {"step": "move C:\\WindowsAzure\\GuestAgent_1 aside",
-                                                                             "processes": ["IaaSBcdrExtension"]},
-                                             "error": "a backup snapshot is running", "steps": ["stopped RdAgent"],
-                                             "moved": [], "removed": [{"name": "RdAgent", "was_running": True}]})
+    refused = {"step": "move C:\\WindowsAzure\\GuestAgent_1 aside", "processes": ["IaaSBcdrExtension"]}
+    status, summary = agent.install_summary({"mode": "reinstall", "refused": refused, "error": "a backup snapshot is running",
+                                             "steps": ["stopped RdAgent"], "moved": [], "removed": [{"name": "RdAgent", "was_running": True}]})
     assert status == "failed" and "a backup snapshot started (IaaSBcdrExtension) before 'move" in summary
     assert "Run again when the backup job has finished" in summary
