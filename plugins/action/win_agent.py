@@ -175,8 +175,10 @@ try {
             $record.deleted = $true
             $result.steps.Add("deleted the service $($record.name)")
         }
-        $folders = @(Get-ChildItem -LiteralPath $AgentRoot -Directory |
-                Where-Object { $_.Name -like 'Packages*' -or $_.Name -like 'GuestAgent*' })
+        # A VM that never had the agent may have no C:\WindowsAzure at all: then there is nothing to move.
+        $folders = @(if (Test-Path -LiteralPath $AgentRoot) {
+                Get-ChildItem -LiteralPath $AgentRoot -Directory | Where-Object { $_.Name -like 'Packages*' -or $_.Name -like 'GuestAgent*' }
+            })
         if ($folders.Count -gt 0) {
             $result.old_dir = Join-Path $AgentRoot ('OLD\' + (Get-Date -Format 'yyyyMMdd_HHmmss'))
             $null = New-Item -ItemType Directory -Path $result.old_dir -Force

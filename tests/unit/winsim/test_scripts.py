@@ -228,3 +228,11 @@ def test_no_step_is_taken_while_a_backup_runs():
     answer = agent_install(h, "reinstall")
     assert answer["result"]["refused"]["step"] == "stop RdAgent" and not answer["changed"]
     assert _without_noise(h.state) == _without_noise(before)
+
+
+def test_a_vm_without_c_windowsazure_gets_the_agent_installed():
+    h = hostmod.SimHost.create("win04", "en", ["agent-absent"])
+    hostmod.remove_tree_state(h.state, "C:\\WindowsAzure")
+    result = agent_install(h, "reinstall")["result"]
+    assert result["error"] is None and result["moved"] == [] and result["old_dir"] is None
+    assert [p["version"] for p in h.state["products"]] == [hostmod.NEW_AGENT_VERSION]
