@@ -243,6 +243,8 @@ class ActionModule(WinCauseAction):
                 raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s. See %s and "
                                        r"C:\WindowsAzure\Logs\TransparentInstaller.log on the VM, and whether the MSI is the current "
                                        "agent." % (self.host, still, MSI_LOG), changed=True)
+        elif reason and self.changed:
+            state = self.read_state()  # an install that failed and was undone: the services as they are now
         self.check_version(state)
         restart = self.args["restart"] and self.restart_allowed(state)
         for service in state["services"]:
@@ -318,7 +320,7 @@ class ActionModule(WinCauseAction):
         detail.update(result=result)
         self.add("install", status, "%s: %s" % (reason, summary), detail)
         if status == "failed":
-            return False  # the finding fails the host; the services are reported as the read found them
+            return False  # the finding fails the host
         if result.get("rc") in agent.MSI_REBOOT:
             self.add("reboot", "found", "msiexec returned %s: the agent is installed, and a reboot of the VM completes the "
                      "installation" % agent.msi_exit(result["rc"]), {"rc": result["rc"], "log": MSI_LOG}, severity="warning")

@@ -214,12 +214,13 @@ def test_a_failed_install_fails_the_host_and_says_what_was_put_back():
     missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
     failed = install_answer(rc=1603, error="msiexec /i ended with exit code 1603", steps=["stopped RdAgent", "started RdAgent"],
                             removed=[{"name": "RdAgent", "was_running": True}], restored=True)
-    plugin = action(win_agent, {}, [agent_state(services=missing), {"changed": True}, failed])
+    plugin = action(win_agent, {}, [agent_state(services=missing), {"changed": True}, failed, agent_state(services=missing)])
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and result["changed"]
     assert "1603 (ERROR_INSTALL_FAILURE)" in result["msg"] and "everything was put back" in result["msg"]
-    # No read after a failed install: the services are reported as they were read.
-    assert len(plugin._execute_module.call_args_list) == 3
+    # Read again after the failed install: the services are reported as the VM has them now, the missing one by the install.
+    assert sent(plugin)[-1] == "ansible.windows.win_powershell" and len(sent(plugin)) == 4
+    assert [(f["check"], f["status"]) for f in result["findings"] if f["check"].startswith("service_")] == [("service_rdagent", "ok")]
 
 
 def test_restart_is_refused_while_a_backup_runs():
