@@ -64,3 +64,107 @@ def backup_running(processes: list[str]) -> list[str]:
     """The backup processes among running process names (without .exe, any case)."""
     wanted = [p.lower() for p in BACKUP_PROCESSES]
     return [p for p in processes if re.sub(r"\.exe$", "", p.lower()) in wanted]
+
+
+# -- installing the MSI ------------------------------------------------------------------------------
+
+# msiexec exit codes (Microsoft, "MsiExec.exe and InstMsi.exe error messages"): ERROR_SUCCESS,
+# ERROR_SUCCESS_REBOOT_INITIATED and ERROR_SUCCESS_REBOOT_REQUIRED mean success; 1618 means another
+# installation is running and the same command may succeed later.
+MSI_EXIT_CODES = {
+    0: "ERROR_SUCCESS", 1602: "ERROR_INSTALL_USEREXIT", 1603: "ERROR_INSTALL_FAILURE", 1618: "ERROR_INSTALL_ALREADY_RUNNING",
+    1619: "ERROR_INSTALL_PACKAGE_OPEN_FAILED", 1620: "ERROR_INSTALL_PACKAGE_INVALID", 1638: "ERROR_PRODUCT_VERSION",
+    1641: "ERROR_SUCCESS_REBOOT_INITIATED", 3010: "ERROR_SUCCESS_REBOOT_REQUIRED",
+}
+MSI_SUCCESS = (0, 1641, 3010)
+MSI_REBOOT = (1641, 3010)
+MSI_BUSY = 1618
+# Bounds of the wait for another installation (1618): a run must end within half an hour.
+MAX_BUSY_RETRIES = 20
+MAX_BUSY_WAIT_SECONDS = 600
+MAX_BUSY_TOTAL_SECONDS = 1800
+# How long the script waits for the new agent's services to reach Running after msiexec returned.
+START_WAIT_SECONDS = 120
+
+
+def validate_busy(retries, wait) -> None:
+    """win_agent_msi_busy_retries / win_agent_msi_busy_wait: whole numbers, bounded so a run ends."""
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= MAX_BUSY_RETRIES:
+        raise ValueError("win_agent_msi_busy_retries %r is not a whole number from 0 to %d" % (retries, MAX_BUSY_RETRIES))
+    if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= MAX_BUSY_WAIT_SECONDS:
+        raise ValueError("win_agent_msi_busy_wait %r is not a number of seconds from 1 to %d" % (wait, MAX_BUSY_WAIT_SECONDS))
+    if retries * wait > MAX_BUSY_TOTAL_SECONDS:
+        raise ValueError("win_agent_msi_busy_retries x win_agent_msi_busy_wait is %d seconds, more than %d"
+                         % (retries * wait, MAX_BUSY_TOTAL_SECONDS))
+
+
+def msi_exit(rc) -> str:
+    """'1603 (ERROR_INSTALL_FAILURE)' for an msiexec exit code."""
+    if rc is None:
+        return "no exit code (msiexec did not run)"
+    return "%s (%s)" % (rc, MSI_EXIT_CODES.get(rc, "see Microsoft's MsiExec.exe error codes"))
+
+
+def running_version(services: list[dict], rdagent_version: str | None, guest_agent_version: str | None) -> tuple[str | None, str]:
+    """The agent version that runs, and where it was read. The agent updates itself into
+    C:\\WindowsAzure\\GuestAgent_<version>_<date>, so the WindowsAzureGuestAgent service's image says
+    which agent runs; WaAppAgent.exe (RdAgent) keeps the version the MSI put there. WaAppAgent.exe is
+    the fallback when the guest agent service or its image cannot be read."""
+    guest = file_version(guest_agent_version)
+    if guest and any(s["name"] == "WindowsAzureGuestAgent" and s.get("exists") for s in services):
+        return guest, "WindowsAzureGuestAgent"
+    rdagent = file_version(rdagent_version)
+    return (rdagent, "WaAppAgent.exe") if rdagent else (None, "")
+
+
+def install_mode(services: list[dict]) -> str:
+    """How the MSI is installed. 'upgrade' when every agent service exists: installing the newer MSI over a
+    working agent is how Microsoft says to update it (reinstall the binaries, no backup running), and a failed
+    install is rolled back by Windows Installer, leaving the old agent running. 'reinstall' when a service
+    is missing: the support article's procedure (stop and delete the services, move Packages*/GuestAgent*
+    aside into C:\\WindowsAzure\\OLD, install), undone on the VM when the install fails."""
+    return "upgrade" if all(s.get("exists") for s in services) else "reinstall"
+
+
+def install_steps(mode: str, services: list[dict]) -> list[str]:
+    """What the install script will do, in words, for the finding and check mode."""
+    if mode == "upgrade":
+        return ["install the agent MSI over the running agent (msiexec /i, a failed install leaves the old agent)"]
+    present = [s["name"] for s in services if s.get("exists")]
+    steps = []
+    if present:
+        steps += ["stop %s" % " and ".join(present), "delete the service%s %s" % ("s" if len(present) > 1 else "", " and ".join(present))]
+    steps += [r"move C:\WindowsAzure\Packages* and GuestAgent* into C:\WindowsAzure\OLD\<time>", "install the agent MSI (msiexec /i)",
+              "put everything back if the install fails"]
+    return steps
+
+
+def install_summary(result: dict) -> tuple[str, str]:
+    """(status, summary) of an install script's result. ``result`` is what win_agent.install returns."""
+    rc, waited = result.get("rc"), result.get("waited_seconds") or 0
+    done = "; ".join(result.get("steps") or []) or "nothing was changed"
+    wait_words = (" after waiting %d s for another installation (msiexec %s, %d attempts)"
+                  % (waited, msi_exit(MSI_BUSY), result.get("attempts") or 0)) if waited else ""
+    if result.get("refused"):
+        refused = result["refused"]
+        return "failed", ("a backup snapshot started (%s) before '%s': stopped there and %s. Done: %s. Run again when the "
+                          "backup job has finished." % (", ".join(refused.get("processes") or []), refused.get("step"),
+                                                        _left(result), done))
+    if result.get("error"):
+        code = " (msiexec %s)" % msi_exit(rc) if rc is not None and rc not in MSI_SUCCESS else ""
+        return "failed", "the agent was not installed%s: %s. Done: %s; %s." % (code, result["error"], done, _left(result))
+    return "fixed", "the agent MSI was installed%s (msiexec %s). Done: %s." % (wait_words, msi_exit(rc), done)
+
+
+def _left(result: dict) -> str:
+    """In what state a failed install left the VM."""
+    if result.get("mode") == "upgrade":
+        return "the agent that was there is left as it was (Windows Installer rolls back a failed install)"
+    if not result.get("moved") and not result.get("removed"):
+        return "nothing had been moved or removed"
+    if result.get("restore_errors"):
+        return "putting things back failed: %s. The moved folders are in %s" % ("; ".join(result["restore_errors"]), result.get("old_dir"))
+    return "everything was put back: %d folder%s moved back, %d service%s re-created as recorded%s" % (
+        len(result.get("moved") or []), "" if len(result.get("moved") or []) == 1 else "s",
+        len(result.get("removed") or []), "" if len(result.get("removed") or []) == 1 else "s",
+        " and started again" if any(r.get("was_running") for r in result.get("removed") or []) else "")

@@ -13,13 +13,24 @@ version_added: 0.2.0
 description:
   - Checks that the services C(WindowsAzureGuestAgent) and C(RdAgent) exist, start automatically and run, and
     starts them or sets their start type where they do not (restarts them too with O(restart)).
-  - Reads the agent's version from C(WaAppAgent.exe) (the image of C(RdAgent)) and compares it with O(min_version).
-  - When a service is missing or the agent is older than O(min_version), installs the agent MSI (see O(install)).
-    An old "Windows Azure VM Agent" among installed programs is uninstalled first when the services are missing;
-    the MSI is downloaded by the VM from O(msi_url), or copied from the controller from O(msi_src) for air-gapped
-    fleets, and checked against O(msi_checksum) when given.
+  - Reads the version of the agent that runs from the image of C(WindowsAzureGuestAgent), in the
+    C(C:\WindowsAzure\GuestAgent_<version>_<date>) folder the agent updates itself into, and falls back to C(WaAppAgent.exe)
+    (the image of C(RdAgent)); compares it with O(min_version).
+  - When a service is missing or the agent is older than O(min_version), installs the agent MSI (see O(install)) with one
+    script that runs on the VM, so a dropped connection cannot leave it half done. The MSI is downloaded by the VM from
+    O(msi_url), or copied from the controller from O(msi_src) for air-gapped fleets, and checked against O(msi_checksum) when given.
+  - An outdated agent whose services exist is updated by installing the MSI over it; a failed install is rolled back by
+    Windows Installer and the old agent keeps running.
+  - When a service is missing, follows the reinstall procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues"; it
+    records and stops the services that are left, deletes them, moves C(C:\WindowsAzure\Packages*) and C(GuestAgent*) into
+    C(C:\WindowsAzure\OLD\<time>), then installs. When the install fails, the folders are moved back and the services
+    re-created as recorded and started again; the finding says what was done and in which state the VM is.
+  - msiexec 1618 (another installation is running) is retried O(msi_busy_retries) times, O(msi_busy_wait) seconds apart.
+    3010 (reboot required) counts as installed and adds a C(reboot) finding. The log is C(C:\Windows\Panther\msiexec.log).
   - B(Refuses) to install or update the agent while the backup extension is taking a snapshot on the VM
     (process C(IaaSBcdrExtension) running), as Microsoft's article demands; that finding fails the host with the reason.
+    The install script checks again right before each step that changes the VM, and stops there (putting back what it moved).
+  - Does not restart the services for O(restart) while a snapshot runs (a C(restart) finding says so).
   - Reports a missing .NET Framework 4.5 or later (the agent needs it); does not install it.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
@@ -42,6 +53,16 @@ options:
   msi_checksum:
     description: The MSI's SHA-256. Checked by the VM after the download, or on the controller before copying O(msi_src).
     type: str
+  msi_busy_retries:
+    description:
+      - How often the install is tried again while msiexec answers 1618 (another installation is running), 0 to 20.
+      - O(msi_busy_retries) times O(msi_busy_wait) may be at most 1800 seconds.
+    type: int
+    default: 10
+  msi_busy_wait:
+    description: Seconds to wait before each new try after msiexec answered 1618, 1 to 600.
+    type: int
+    default: 30
   restart:
     description: Restart both services even when they run (the article's first step for an unresponsive agent).
     type: bool
@@ -64,7 +85,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: The checks C(dotnet), C(install) (when needed), C(version), C(service_windowsazureguestagent) and C(service_rdagent).
+  description:
+    - The checks C(dotnet), C(install) and C(reboot) (when needed), C(restart) (when refused), C(version),
+      C(service_windowsazureguestagent) and C(service_rdagent).
   returned: always
   type: list
   elements: dict

@@ -23,6 +23,7 @@ WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
 import host as simhost  # noqa: E402  (the simulator, under tests/winsim)
 from azure import free_port, free_wireserver  # noqa: E402
+import faults  # noqa: E402
 
 HOSTS = {
     "win01": ("en", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"]),
@@ -36,6 +37,10 @@ HOSTS = {
     "win14": ("en", ["powershell-4"]),
     "win06": ("en", ["vss-wmi-writer-failed", "vss-exchange-writer-failed"]),
     "win07": ("en", ["vss-service-hangs", "vss-registry-writer-failed"]),
+    # The agent reinstall (issue 10): an install that fails, msiexec busy, leftovers that hang a new agent.
+    "win09": ("en", ["agent-guest-service-missing", "msi-fails"]),
+    "win10": ("en", ["agent-outdated", "msi-busy"]),
+    "win15": ("en", ["agent-leftovers"]),
 }
 PROXY = "proxy.example.internal:3128"
 
@@ -81,6 +86,8 @@ def runs(tmp_path_factory):
         (host_vars / "win02.yml").write_text("network_http_proxy_host: proxy.example.internal\nnetwork_http_proxy_port: 3128\n")
         (host_vars / "win03.yml").write_text("snapshot_status_fix_dhcp: true\n")
         (host_vars / "win04.yml").write_text("win_agent_msi_src: %s\n" % msi)
+        (host_vars / "win09.yml").write_text("win_agent_msi_src: %s\n" % msi)
+        (host_vars / "win15.yml").write_text("win_agent_msi_src: %s\n" % msi)
         states = {"before": {n: load(tmp, n) for n in HOSTS}}
         results = {}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
@@ -184,7 +191,8 @@ def test_findings_say_what_was_seen(runs):
 
 def test_a_second_apply_changes_nothing(runs):
     proc, _report = runs["results"]["again"]
-    for name in HOSTS:
+    # win09's MSI always fails: each apply tries the reinstall again and puts everything back, which is a change.
+    for name in (n for n in HOSTS if n != "win09"):
         assert recap(proc, name)["changed"] == "0", name
     for name in ("win01", "win02", "win05"):
         assert runs["states"]["again"][name] == runs["states"]["apply"][name], name
@@ -269,3 +277,51 @@ def test_vss_second_apply_leaves_restarted_and_stuck_services_alone(runs):
     stuck = findings(report, "win07")["VSS_WRITERS/service_cryptsvc"]
     assert stuck["status"] == "found" and "stuck in StopPending and is left alone" in stuck["summary"]
     assert runs["states"]["again"]["win07"]["services"] == runs["states"]["apply"]["win07"]["services"]
+# -- the agent reinstall (issue 10) -----------------------------------------------------------------
+
+
+def _agent_files(state):
+    return {p.lower(): f["sha256"] for p, f in state["files"].items() if p.lower().startswith("c:\\windowsazure\\")}
+
+
+def test_a_failed_reinstall_leaves_the_vm_as_it_was(runs):
+    _proc, report = runs["results"]["apply"]
+    before, after = runs["states"]["before"]["win09"], runs["states"]["apply"]["win09"]
+    failed = findings(report, "win09", "failed")["WIN_AGENT/install"]
+    assert "1603 (ERROR_INSTALL_FAILURE)" in failed["summary"] and "everything was put back" in failed["summary"]
+    result = failed["detail"]["result"]
+    assert [m["from"] for m in result["moved"]] == [simhost.GUEST_AGENT_DIR, simhost.PACKAGES_DIR]
+    assert result["restored"] and [r["name"] for r in result["removed"]] == ["RdAgent"]
+    # The folders are back where they were, with the same files; OLD keeps nothing of them.
+    assert {p: h for p, h in _agent_files(after).items() if "\\old\\" not in p} == _agent_files(before)
+    assert not [p for p in _agent_files(after) if "\\old\\" in p]
+    # RdAgent is re-created as it was and runs again; the installed programs are untouched.
+    assert {k: v for k, v in after["services"]["RdAgent"].items()} == before["services"]["RdAgent"]
+    assert "WindowsAzureGuestAgent" not in after["services"] and after["products"] == before["products"]
+    assert [p["service"] for p in after["processes"] if p["name"] == "WaAppAgent.exe"] == ["RdAgent"]
+
+
+def test_a_busy_windows_installer_is_waited_for(runs):
+    _proc, report = runs["results"]["apply"]
+    fixed = findings(report, "win10", "fixed")["WIN_AGENT/install"]
+    assert "after waiting 60 s for another installation" in fixed["summary"] and "3 attempts" in fixed["summary"]
+    assert fixed["detail"]["result"]["mode"] == "upgrade" and fixed["detail"]["result"]["removed"] == []
+    after = runs["states"]["apply"]["win10"]
+    assert [p["version"] for p in after["products"] if p["name"].startswith("Windows Azure VM Agent")] == [simhost.NEW_AGENT_VERSION]
+    assert {after["services"][s]["state"] for s in ("WindowsAzureGuestAgent", "RdAgent")} == {"running"}
+    assert findings(report, "win10")["WIN_AGENT/version"]["detail"]["read_from"] == "WindowsAzureGuestAgent"
+
+
+def test_leftovers_are_moved_aside_and_the_new_agent_runs(runs):
+    _proc, report = runs["results"]["apply"]
+    fixed = findings(report, "win15", "fixed")["WIN_AGENT/install"]
+    old_dir = fixed["detail"]["result"]["old_dir"]
+    assert old_dir.startswith("C:\\WindowsAzure\\OLD\\")
+    after = runs["states"]["apply"]["win15"]
+    assert {after["services"][s]["state"] for s in ("WindowsAzureGuestAgent", "RdAgent")} == {"running"}
+    # The old agent's folders are kept, under OLD, not deleted.
+    for leftover in (faults.LEFTOVER_GUEST_AGENT_DIR, faults.LEFTOVER_PACKAGES_DIR):
+        name = leftover.rsplit("\\", 1)[-1]
+        assert not [p for p in after["files"] if p.lower().startswith(leftover.lower() + "\\")]
+        assert [p for p in after["files"] if p.lower().startswith((old_dir + "\\" + name + "\\").lower())], name
+    assert recap(runs["results"]["again"][0], "win15")["failed"] == "0"

@@ -84,6 +84,44 @@ def agent_outdated(state):
     hostmod.mirror_product(state, product)
 
 
+# An agent folder pair from before an update (the agent updates itself into new GuestAgent_* folders and leaves
+# old ones behind; names as in agent-names-and-paths.tsv, this build's date made up).
+LEFTOVER_GUEST_AGENT_DIR = "C:\\WindowsAzure\\GuestAgent_2.7.41491.993_2020-09-11_230341"
+LEFTOVER_PACKAGES_DIR = "C:\\WindowsAzure\\Packages_20200911_230341"
+
+
+def agent_guest_service_missing(state):
+    """WindowsAzureGuestAgent deleted (a broken install), its folder still there; RdAgent still runs."""
+    hostmod.remove_service(state, "WindowsAzureGuestAgent")
+
+
+def agent_leftovers(state):
+    """A broken install: services gone, product still listed, and an older agent's folders left under
+    C:\\WindowsAzure, beside which a newly installed agent hangs in Start Pending (see modules.msi_install)."""
+    _remove_agent_binaries(state)
+    for directory, exe in ((LEFTOVER_GUEST_AGENT_DIR, "WindowsAzureGuestAgent.exe"), (LEFTOVER_PACKAGES_DIR, "WaAppAgent.exe")):
+        path = directory + "\\" + exe
+        hostmod.put_file_state(state, path, hostmod.placeholder_binary(path, "2.7.41491.993"))
+    state["agent_hangs_with_leftovers"] = True
+
+
+def msi_busy(state):
+    """Another installation holds the Windows Installer for the next two msiexec runs (they get 1618)."""
+    state["msi_busy_attempts"] = 2
+
+
+def msi_fails(state):
+    """The agent MSI fails after it started: msiexec returns 1603 (ERROR_INSTALL_FAILURE) and rolls back."""
+    for entry in state["msi_catalog"].values():
+        entry["rc"] = 1603
+
+
+def msi_reboot_required(state):
+    """The agent MSI installs and asks for a reboot: 3010 (ERROR_SUCCESS_REBOOT_REQUIRED)."""
+    for entry in state["msi_catalog"].values():
+        entry["rc"] = 3010
+
+
 def backup_running(state):
     """A snapshot in progress: the backup extension's process runs (no service of its own)."""
     hostmod.add_process(state, "IaaSBcdrExtension.exe", None)
@@ -260,6 +298,11 @@ FAULTS = {
     "agent-absent": agent_absent,
     "agent-outdated": agent_outdated,
     "backup-running": backup_running,
+    "agent-guest-service-missing": agent_guest_service_missing,
+    "agent-leftovers": agent_leftovers,
+    "msi-busy": msi_busy,
+    "msi-fails": msi_fails,
+    "msi-reboot-required": msi_reboot_required,
     "dotnet-old": dotnet_old,
     "vss-writer-failed": vss_writer_failed,
     "vss-writer-stuck": vss_writer_stuck,

@@ -22,7 +22,9 @@ import render
 
 # Win32_Service's words for the simulator's states (not localised on Windows).
 _SERVICE_STATE = {"running": "Running", "stopped": "Stopped", "paused": "Paused",
-                  "stop_pending": "Stop Pending"}  # Win32_Service.State (learn.microsoft.com, Win32_Service class)
+                  # Win32_Service State of a service whose stop or start has not completed (learn.microsoft.com,
+                  # Win32_Service class, State).
+                  "stop_pending": "Stop Pending", "start_pending": "Start Pending"}
 _START_MODE = {"auto": "Auto", "delayed": "Auto", "manual": "Manual", "disabled": "Disabled"}
 # RegistryValueKind names, as [string]$key.GetValueKind() prints them, for win_regedit's type names.
 _VALUE_KIND = {"string": "String", "expandstring": "ExpandString", "multistring": "MultiString", "dword": "DWord",
@@ -62,6 +64,9 @@ def win_agent_read(host, p: dict) -> dict:
     if rd:
         info = host.find_file(rd["path"].strip('"'))[1]
         version = info.get("version") if info else None
+    # The WindowsAzureGuestAgent service's image, in the GuestAgent_* folder the agent updated itself into.
+    guest = next((s for s in services if s["name"] == "WindowsAzureGuestAgent" and s["exists"]), None)
+    guest_info = host.find_file(guest["path"].strip('"'))[1] if guest else None
     # Get-ItemProperty ...\Uninstall\*: every subkey's values, the subkey's name as PSChildName.
     products = []
     prefix = hostmod.UNINSTALL_KEY.lower() + "\\"
@@ -70,8 +75,142 @@ def win_agent_read(host, p: dict) -> dict:
         if key.lower().startswith(prefix) and "\\" not in key[len(prefix):] and name.lower().startswith(p["ProductName"].lower()):
             products.append({"name": name, "version": (values.get("DisplayVersion") or {}).get("data"), "product_id": key[len(prefix):]})
     release = (host.reg_values(hostmod.NDP_KEY).get("Release") or {}).get("data")
-    return {"services": services, "version": version, "products": products, "dotnet_release": release,
+    return {"services": services, "version": version, "guest_agent_version": guest_info.get("version") if guest_info else None,
+            "products": products, "dotnet_release": release,
             "backup_processes": _processes(host, p["BackupProcesses"])}
+
+
+def _child_dirs(host, root: str) -> list:
+    """Get-ChildItem -LiteralPath root -Directory: the names of the folders directly under root."""
+    prefix = hostmod.path_key(root) + "\\"
+    names = {}
+    for path in list(host.state.get("dirs", [])) + list(host.state.get("files", {})):
+        norm = hostmod.norm_path(path)
+        if not norm.lower().startswith(prefix):
+            continue
+        rest = norm[len(prefix):]
+        if "\\" in rest or norm in host.state.get("dirs", []):  # a file's parent, or a listed folder
+            names.setdefault(rest.split("\\", 1)[0].lower(), rest.split("\\", 1)[0])
+    return sorted(names.values(), key=str.lower)
+
+
+def _move_tree(host, source: str, destination: str) -> None:
+    """Move-Item of a folder: everything under it changes its path; an existing destination is an error."""
+    if host.exists(destination):
+        raise ScriptError("Cannot create a file when that file already exists.")
+    if not host.is_dir(source):
+        raise ScriptError("Cannot find path '%s' because it does not exist." % source)
+    state, low = host.state, hostmod.path_key(source)
+
+    def moved(path):
+        key = path.lower()
+        if key == low or key.startswith(low + "\\"):
+            return hostmod.norm_path(destination) + path[len(low):]
+        return path
+    state["files"] = {moved(p): e for p, e in state.get("files", {}).items()}
+    state["dirs"] = [moved(d) for d in state.get("dirs", [])]
+    if hostmod.norm_path(destination) not in state["dirs"]:
+        state["dirs"].append(hostmod.norm_path(destination))
+
+
+def win_agent_install(host, p: dict) -> dict:
+    """The reinstall procedure of "Troubleshoot Azure Windows VM Agent issues" (Microsoft support article), step
+    by step as the script does it, each step refused while the backup extension's process runs."""
+    modules = hostmod._sibling("modules")  # pylint: disable=protected-access  # modules imports this file
+    state = host.state
+    result = {"mode": p["Mode"], "steps": [], "refused": None, "error": None, "rc": None, "attempts": 0, "waited_seconds": 0,
+              "log": p["LogPath"], "old_dir": None, "moved": [], "removed": [], "restored": False, "restore_errors": [],
+              "services": []}
+
+    def assert_no_backup(step):
+        running = _processes(host, p["BackupProcesses"])
+        if running:
+            result["refused"] = {"step": step, "processes": running}
+            raise ScriptError("a backup snapshot is running (%s)" % ", ".join(running))
+
+    def msiexec():
+        # Start-Process msiexec.exe /i <msi> /qn /norestart /L*v <log> -Wait -PassThru, retried on 1618.
+        while True:
+            assert_no_backup("install the agent MSI")
+            result["attempts"] += 1
+            key, entry = host.find_file(p["MsiPath"])
+            if key is None:
+                result["rc"] = 1619  # ERROR_INSTALL_PACKAGE_OPEN_FAILED
+            else:
+                result["rc"] = modules.msiexec_install(state, state.get("msi_catalog", {}).get(entry["sha256"]))
+            hostmod.put_file_state(state, p["LogPath"], hostmod.file_entry(
+                ("=== Verbose logging (simulated) === MainEngineThread is returning %d\r\n" % result["rc"]).encode()))
+            if result["rc"] != modules.MSI_BUSY_RC or result["attempts"] > int(p["BusyRetries"]):
+                return
+            result["waited_seconds"] += int(p["BusyWaitSeconds"])  # Start-Sleep, in simulated time
+
+    def restore():
+        for move in reversed(result["moved"]):
+            try:
+                _move_tree(host, move["to"], move["from"])
+                result["steps"].append("moved %s back" % move["to"])
+            except ScriptError as exc:
+                result["restore_errors"].append("moving %s back: %s" % (move["to"], exc))
+        for record in result["removed"]:
+            try:
+                if record["deleted"] and host.find_service(record["name"])[0] is None:
+                    # New-Service -StartupType, then sc.exe config start= delayed-auto for a delayed one.
+                    mode = {"Auto": "delayed" if record["delayed"] else "auto", "Manual": "manual", "Disabled": "disabled"}[record["start_mode"]]
+                    hostmod.add_service(state, record["name"], record["display_name"], record["path"], mode, False,
+                                        description=record["description"])
+                    result["steps"].append("re-created the service %s" % record["name"])
+                if record["was_running"] and host.find_service(record["name"])[1]["state"] != "running":
+                    host.start_service(record["name"])
+                    result["steps"].append("started %s" % record["name"])
+            except hostmod.ServiceError as exc:
+                result["restore_errors"].append("%s: %s" % (record["name"], exc))
+        result["restored"] = not result["restore_errors"]
+
+    try:
+        if p["Mode"] == "reinstall":
+            for name in p["Services"]:
+                key, svc = host.find_service(name)
+                if key is None:
+                    continue
+                record = {"name": name, "display_name": svc["display_name"], "path": svc["path"],
+                          "start_mode": _START_MODE[svc["start_mode"]], "delayed": svc["start_mode"] == "delayed",
+                          "account": svc.get("username"), "description": svc.get("description"),
+                          "was_running": svc["state"] == "running", "deleted": False}
+                if record["account"] and record["account"] != "LocalSystem":
+                    raise ScriptError("%s runs as %s, whose password cannot be restored; not removing it" % (name, record["account"]))
+                result["removed"].append(record)
+            for record in result["removed"]:
+                assert_no_backup("stop %s" % record["name"])
+                host.stop_service(record["name"], force=True)
+                result["steps"].append("stopped %s" % record["name"])
+            for record in result["removed"]:
+                assert_no_backup("delete the service %s" % record["name"])
+                hostmod.remove_service(state, record["name"])  # sc.exe delete of a stopped service
+                record["deleted"] = True
+                result["steps"].append("deleted the service %s" % record["name"])
+            folders = [n for n in _child_dirs(host, p["AgentRoot"]) if n.lower().startswith(("packages", "guestagent"))]
+            if folders:
+                result["old_dir"] = "%s\\OLD\\%s" % (hostmod.norm_path(p["AgentRoot"]), time.strftime("%Y%m%d_%H%M%S"))
+                state["dirs"].append(result["old_dir"])  # New-Item -ItemType Directory; it stays, empty, after a restore
+            for name in folders:
+                source = "%s\\%s" % (hostmod.norm_path(p["AgentRoot"]), name)
+                assert_no_backup("move %s aside" % source)
+                target = "%s\\%s" % (result["old_dir"], name)
+                _move_tree(host, source, target)
+                result["moved"].append({"from": source, "to": target})
+                result["steps"].append("moved %s to %s" % (source, target))
+        msiexec()
+        if result["rc"] not in (0, 1641, 3010):
+            busy = " after %d attempts" % result["attempts"] if result["rc"] == modules.MSI_BUSY_RC else ""
+            raise ScriptError("msiexec /i ended with exit code %d%s; its log is %s" % (result["rc"], busy, p["LogPath"]))
+        result["steps"].append("installed the agent MSI (exit code %d)" % result["rc"])
+        # The wait for Running: simulated services do not change on their own, so one look is the whole wait.
+    except (ScriptError, hostmod.ServiceError) as exc:
+        result["error"] = str(exc)
+        if p["Mode"] == "reinstall":
+            restore()
+    result["services"] = [_service_state(host, n) for n in p["Services"]]
+    return result, bool(result["steps"])  # $Ansible.Changed = $result.steps.Count -gt 0
 
 
 def vss_writers_read(host, p: dict) -> dict:
@@ -341,6 +480,7 @@ def capture_environment(host, p: dict) -> dict:
 # $Ansible.Changed = $false, as on Windows.
 SCRIPTS = {
     "win_agent.read": win_agent_read,
+    "win_agent.install": win_agent_install,
     "vss_writers.read": vss_writers_read,
     "vss_writers.restart": vss_writers_restart,
     "machinekeys.read": machinekeys_read,
@@ -374,6 +514,9 @@ def run(host, tag: str, parameters: dict) -> dict:
     if tag not in SCRIPTS:
         raise LookupError("no simulated script '%s'" % tag)
     try:
-        return {"result": SCRIPTS[tag](host, dict(parameters or {}))}
+        out = SCRIPTS[tag](host, dict(parameters or {}))
+        if isinstance(out, tuple):  # (result, changed) of a script that sets $Ansible.Changed from what it did
+            return {"result": out[0], "changed": out[1]}
+        return {"result": out}
     except ScriptError as exc:
         return {"failed": True, "error": [{"message": str(exc)}]}

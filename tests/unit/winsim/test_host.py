@@ -834,6 +834,18 @@ FAULT_CHECKS = {
 }
 
 
+# The agent install faults (issue 10).
+FAULT_CHECKS.update({
+    "agent-guest-service-missing": lambda s: _svc(s, "WindowsAzureGuestAgent") is None and _svc(s, "RdAgent")["state"] == "running"
+    and hostmod.GUEST_AGENT_DIR + "\\WindowsAzureGuestAgent.exe" in s["files"],
+    "agent-leftovers": lambda s: _svc(s, "RdAgent") is None and len(s["products"]) == 1 and s.get("agent_hangs_with_leftovers")
+    and faults.LEFTOVER_GUEST_AGENT_DIR + "\\WindowsAzureGuestAgent.exe" in s["files"],
+    "msi-busy": lambda s: s.get("msi_busy_attempts") == 2,
+    "msi-fails": lambda s: {e.get("rc") for e in s["msi_catalog"].values()} == {1603},
+    "msi-reboot-required": lambda s: {e.get("rc") for e in s["msi_catalog"].values()} == {3010},
+})
+
+
 def test_every_fault_has_a_check():
     assert set(FAULT_CHECKS) == set(faults.FAULTS)
 

@@ -3,11 +3,13 @@ simulator's win_powershell, against a simulated host with and without the fault 
 The product's parsers read what the twins answer, so a twin that drifted from its script's
 result shape fails here, not only in the integration stage."""
 
+import json
 import socket
 import time
 
 import pytest
 
+import faults
 import host as hostmod
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network,
@@ -172,3 +174,116 @@ def test_vss_writers_restart_leaves_the_service_running_when_a_dependant_hangs()
     assert outcome["status"] == "stuck" and outcome["stuck"] == "iphlpsvc" and outcome["not_restarted"] == ["iphlpsvc"]
     assert h.state["services"]["Winmgmt"]["state"] == "running" and pid(h, "Winmgmt") == winmgmt
     assert "its dependant iphlpsvc did not stop within 60 s" in vss.restart_failure(outcome, 60)
+# -- win_agent.install (issue 10) --------------------------------------------------------------------
+
+
+def agent_install(h, mode, **overrides):
+    """The install script as the action plugin sends it, after the MSI was put on the VM."""
+    h.put_file(win_agent.MSI_DEST, hostmod.AGENT_MSI)
+    parameters = {"Mode": mode, "MsiPath": win_agent.MSI_DEST, "LogPath": win_agent.MSI_LOG, "Services": list(agent.SERVICES),
+                  "AgentRoot": win_agent.AGENT_ROOT, "BackupProcesses": list(agent.BACKUP_PROCESSES), "BusyRetries": 10,
+                  "BusyWaitSeconds": 30, "StartWaitSeconds": agent.START_WAIT_SECONDS}
+    parameters.update(overrides)
+    answer = h.run_module("ansible.windows.win_powershell", {"script": win_agent.INSTALL, "parameters": parameters, "depth": 6})
+    assert not answer["failed"], answer
+    return answer
+
+
+def _without_noise(state):
+    """A state without what a restore cannot keep: process ids, the OLD folder it made, the msiexec log."""
+    state = dict(state, processes=[p["name"] for p in state["processes"]], next_pid=0)
+    state["dirs"] = sorted(d for d in state["dirs"] if "\\OLD" not in d and hostmod.norm_path(d) not in
+                           (hostmod.GUEST_AGENT_DIR, hostmod.PACKAGES_DIR))
+    state["files"] = {p: dict(f, mtime="") for p, f in state["files"].items() if p not in (win_agent.MSI_DEST, win_agent.MSI_LOG)}
+    state["processes"].sort()
+    return state
+
+
+def test_win_agent_read_gives_the_guest_agent_image_version():
+    h = hostmod.SimHost.create("win01", "en", ["agent-outdated"])
+    h.state["files"][hostmod.PACKAGES_DIR + "\\WaAppAgent.exe"]["version"] = "2.7.41491.900"
+    state = agent_read(h)
+    assert state["version"] == "2.7.41491.900" and state["guest_agent_version"] == "2.7.41491.949"
+    running = agent.running_version(state["services"], state["version"], state["guest_agent_version"])
+    assert running == ("2.7.41491.949", "WindowsAzureGuestAgent")
+
+
+def test_a_failed_reinstall_puts_folders_and_services_back():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing", "msi-fails"])
+    h.put_file(win_agent.MSI_DEST, hostmod.AGENT_MSI)
+    before = json.loads(json.dumps(h.state))
+    answer = agent_install(h, "reinstall")
+    result = answer["result"]
+    assert answer["changed"] and result["rc"] == 1603 and "1603" in result["error"] and result["restored"]
+    assert result["steps"][:3] == ["stopped RdAgent", "deleted the service RdAgent",
+                                   "moved %s to %s\\%s" % (hostmod.GUEST_AGENT_DIR, result["old_dir"], hostmod.GUEST_AGENT_DIR.rsplit("\\", 1)[1])]
+    assert result["steps"][-2:] == ["re-created the service RdAgent", "started RdAgent"]
+    assert _without_noise(h.state) == _without_noise(before)
+
+
+def test_leftovers_are_moved_aside_before_the_install_so_the_new_agent_runs():
+    h = hostmod.SimHost.create("win15", "en", ["agent-leftovers"])
+    result = agent_install(h, "reinstall")["result"]
+    assert result["error"] is None and result["rc"] == 0 and result["removed"] == []
+    assert [m["from"] for m in result["moved"]] == [faults.LEFTOVER_GUEST_AGENT_DIR, faults.LEFTOVER_PACKAGES_DIR]
+    assert [(s["name"], s["state"]) for s in result["services"]] == [("WindowsAzureGuestAgent", "Running"), ("RdAgent", "Running")]
+
+
+def test_without_moving_the_leftovers_the_new_agent_hangs_in_start_pending():
+    # What the simulator does with an install beside the leftovers (the upgrade path moves nothing).
+    h = hostmod.SimHost.create("win15", "en", ["agent-leftovers"])
+    result = agent_install(h, "upgrade")["result"]
+    assert result["rc"] == 0 and {s["state"] for s in result["services"]} == {"Start Pending"}
+
+
+def test_msiexec_busy_is_retried_within_the_bound():
+    h = hostmod.SimHost.create("win10", "en", ["agent-outdated", "msi-busy"])
+    result = agent_install(h, "upgrade", BusyWaitSeconds=5)["result"]
+    assert (result["rc"], result["attempts"], result["waited_seconds"], result["error"]) == (0, 3, 10, None)
+    gave_up = hostmod.SimHost.create("win10", "en", ["agent-outdated", "msi-busy"])
+    products = json.loads(json.dumps(gave_up.state["products"]))
+    result = agent_install(gave_up, "upgrade", BusyRetries=1)["result"]
+    assert (result["rc"], result["attempts"], result["waited_seconds"]) == (1618, 2, 30)
+    assert "after 2 attempts" in result["error"] and gave_up.state["products"] == products
+
+
+def test_3010_is_an_installed_agent():
+    h = hostmod.SimHost.create("win01", "en", ["agent-outdated", "msi-reboot-required"])
+    result = agent_install(h, "upgrade")["result"]
+    assert result["rc"] == 3010 and result["error"] is None and status_of(result) == "fixed"
+    assert [p["version"] for p in h.state["products"]] == [hostmod.NEW_AGENT_VERSION]
+
+
+def status_of(result):
+    return agent.install_summary(result)[0]
+
+
+def test_a_backup_that_starts_midway_stops_the_procedure_and_everything_is_put_back():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing"])
+    stop = h.stop_service
+
+    def stop_then_backup_starts(*args, **kwargs):
+        stopped = stop(*args, **kwargs)
+        hostmod.add_process(h.state, "IaaSBcdrExtension.exe")
+        return stopped
+    h.stop_service = stop_then_backup_starts
+    result = agent_install(h, "reinstall")["result"]
+    assert result["refused"] == {"step": "delete the service RdAgent", "processes": ["IaaSBcdrExtension"]}
+    assert result["moved"] == [] and result["steps"] == ["stopped RdAgent", "started RdAgent"]
+    assert h.state["services"]["RdAgent"]["state"] == "running" and result["rc"] is None
+
+
+def test_no_step_is_taken_while_a_backup_runs():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing", "backup-running"])
+    before = json.loads(json.dumps(h.state))
+    answer = agent_install(h, "reinstall")
+    assert answer["result"]["refused"]["step"] == "stop RdAgent" and not answer["changed"]
+    assert _without_noise(h.state) == _without_noise(before)
+
+
+def test_a_vm_without_c_windowsazure_gets_the_agent_installed():
+    h = hostmod.SimHost.create("win04", "en", ["agent-absent"])
+    hostmod.remove_tree_state(h.state, "C:\\WindowsAzure")
+    result = agent_install(h, "reinstall")["result"]
+    assert result["error"] is None and result["moved"] == [] and result["old_dir"] is None
+    assert [p["version"] for p in h.state["products"]] == [hostmod.NEW_AGENT_VERSION]

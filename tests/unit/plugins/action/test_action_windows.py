@@ -110,9 +110,11 @@ def test_no_install_while_a_backup_runs():
 def test_an_install_that_leaves_the_agent_old_fails_the_host():
     old = agent_state(version="2.7.41491.949")
     done = {"changed": True}
-    plugin = action(win_agent, {}, [old, done, done, old])
+    installed = {"changed": True, "result": {"mode": "upgrade", "rc": 0, "attempts": 1, "steps": ["installed the agent MSI (exit code 0)"]}}
+    plugin = action(win_agent, {}, [old, done, installed, old])
     result = plugin.run(task_vars=VARS)
-    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_get_url", "ansible.windows.win_package",
+    # The MSI is installed by the install script on the VM (win_agent.install), not by win_package.
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_get_url", "ansible.windows.win_powershell",
                             "ansible.windows.win_powershell"]
     assert result["failed"] and result["changed"]
     assert "the agent MSI was installed but agent 2.7.41491.949 is older than 2.7.41491.1010" in result["msg"]
@@ -283,3 +285,92 @@ def test_a_service_already_stuck_stopping_is_reported_and_left_alone():
     assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]["Services"] == ["VSS"]
     stuck = vss_findings(result)["service_cryptsvc"]
     assert stuck["status"] == "found" and "CryptSvc is stuck in StopPending and is left alone" in stuck["summary"]
+# -- the agent install and restart (issue 10) -----------------------------------------------------------
+
+
+def install_answer(**result):
+    base = {"mode": "reinstall", "rc": 0, "attempts": 1, "waited_seconds": 0, "steps": ["installed the agent MSI (exit code 0)"],
+            "moved": [], "removed": [], "refused": None, "error": None}
+    return {"changed": True, "result": dict(base, **result)}
+
+
+def test_wrong_busy_bounds_fail_before_any_round_trip():
+    plugin = action(win_agent, {"msi_busy_retries": 20, "msi_busy_wait": 600}, [])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "more than 1800" in result["msg"] and not plugin._execute_module.called
+
+
+def test_a_broken_agent_is_reinstalled_by_the_script_with_the_busy_bounds():
+    missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
+    plugin = action(win_agent, {"msi_busy_retries": 3, "msi_busy_wait": 7},
+                    [agent_state(services=missing, version="2.7.41491.1102"), {"changed": True}, install_answer(), agent_state()])
+    result = plugin.run(task_vars=VARS)
+    assert not result.get("failed") and result["changed"]
+    script = plugin._execute_module.call_args_list[2].kwargs["module_args"]
+    assert script["script"] == win_agent.INSTALL
+    assert {k: script["parameters"][k] for k in ("Mode", "BusyRetries", "BusyWaitSeconds")} == {
+        "Mode": "reinstall", "BusyRetries": 3, "BusyWaitSeconds": 7}
+    assert [f["status"] for f in result["findings"] if f["check"] == "install"] == ["fixed"]
+
+
+def test_an_outdated_working_agent_is_updated_in_place():
+    old = agent_state(version="2.7.41491.949")
+    plugin = action(win_agent, {}, [old, {"changed": True}, install_answer(mode="upgrade"), agent_state()])
+    plugin.run(task_vars=VARS)
+    assert plugin._execute_module.call_args_list[2].kwargs["module_args"]["parameters"]["Mode"] == "upgrade"
+
+
+def test_the_version_that_runs_decides_not_waappagent():
+    # WaAppAgent.exe is old, but the agent updated itself into GuestAgent_2.7.41491.1102: nothing to install.
+    state = agent_state(version="2.7.41491.949")
+    state["result"]["guest_agent_version"] = "2.7.41491.1102"
+    plugin = action(win_agent, {}, [state])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and not result["changed"]
+    version = [f for f in result["findings"] if f["check"] == "version"][0]
+    assert version["status"] == "ok" and version["detail"]["read_from"] == "WindowsAzureGuestAgent"
+
+
+def test_3010_is_installed_and_a_reboot_finding():
+    old = agent_state(version="2.7.41491.949")
+    plugin = action(win_agent, {}, [old, {"changed": True}, install_answer(mode="upgrade", rc=3010), agent_state()])
+    result = plugin.run(task_vars=VARS)
+    assert not result.get("failed")
+    checks = {f["check"]: f for f in result["findings"]}
+    assert checks["install"]["status"] == "fixed" and "3010 (ERROR_SUCCESS_REBOOT_REQUIRED)" in checks["install"]["summary"]
+    assert checks["reboot"]["status"] == "found" and "a reboot of the VM completes the installation" in checks["reboot"]["summary"]
+
+
+def test_a_failed_install_fails_the_host_and_says_what_was_put_back():
+    missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
+    failed = install_answer(rc=1603, error="msiexec /i ended with exit code 1603", steps=["stopped RdAgent", "started RdAgent"],
+                            removed=[{"name": "RdAgent", "was_running": True}], restored=True)
+    plugin = action(win_agent, {}, [agent_state(services=missing), {"changed": True}, failed, agent_state(services=missing)])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and result["changed"]
+    assert "1603 (ERROR_INSTALL_FAILURE)" in result["msg"] and "everything was put back" in result["msg"]
+    # Read again after the failed install: the services are reported as the VM has them now, the missing one by the install.
+    assert sent(plugin)[-1] == "ansible.windows.win_powershell" and len(sent(plugin)) == 4
+    assert [(f["check"], f["status"]) for f in result["findings"] if f["check"].startswith("service_")] == [("service_rdagent", "ok")]
+
+
+def test_restart_is_refused_while_a_backup_runs():
+    plugin = action(win_agent, {"restart": True}, [agent_state(processes=["IaaSBcdrExtension"])])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and not result["changed"]
+    refused = [f for f in result["findings"] if f["check"] == "restart"]
+    assert refused[0]["status"] == "skipped" and "not restarted while a backup runs" in refused[0]["summary"]
+
+
+def test_restart_checks_the_backup_again_right_before():
+    # No backup at the first read; one has started by the time the restart would be sent.
+    plugin = action(win_agent, {"restart": True}, [agent_state(), agent_state(processes=["IaaSBcdrExtension"])])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell"]
+    assert [f["status"] for f in result["findings"] if f["check"] == "restart"] == ["skipped"]
+
+
+def test_restart_without_a_backup_restarts_both_services():
+    plugin = action(win_agent, {"restart": True}, [agent_state(), agent_state(), {"changed": True}, {"changed": True}])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin)[2:] == ["ansible.windows.win_service", "ansible.windows.win_service"] and result["changed"]
