@@ -32,6 +32,8 @@ HOSTS = {
                      "too-many-disks", "disk-too-big", "no-dhcp", "high-cpu", "low-memory", "dotnet-old", "wireserver-blocked"]),
     "win04": ("en", ["agent-absent", "iaasvmprovider-missing", "dns-broken", "vss-writer-stuck"]),
     "win05": ("en", []),
+    # The NIC carrying WinRM has a static address and DNS servers an admin set; SQL Server is 32-bit only.
+    "win08": ("en", ["no-dhcp", "admin-dns", "sql-32bit"]),
 }
 PROXY = "proxy.example.internal:3128"
 WIRESERVER = "127.63.129.16"
@@ -81,6 +83,7 @@ def runs(tmp_path_factory):
         host_vars.mkdir()
         (host_vars / "win02.yml").write_text("network_http_proxy_host: proxy.example.internal\nnetwork_http_proxy_port: 3128\n")
         (host_vars / "win03.yml").write_text("snapshot_status_fix_dhcp: true\n")
+        (host_vars / "win08.yml").write_text("snapshot_status_fix_dhcp: true\n")
         (host_vars / "win04.yml").write_text("win_agent_msi_src: %s\n" % msi)
         states = {"before": {n: load(tmp, n) for n in HOSTS}}
         results = {}
@@ -199,3 +202,26 @@ def test_one_unreachable_or_failing_host_does_not_stop_the_others(runs):
         for name in ("win01", "win02", "win05"):
             assert recap(proc, name)["failed"] == "0", (step, name)
             assert "DISK_LIMITS/data_disks" in findings(report, name), (step, name)
+
+
+def test_the_dhcp_switch_survives_losing_the_winrm_connection(runs):
+    before, check, apply = (runs["states"][step]["win08"] for step in ("before", "check", "apply"))
+    _proc, checked = runs["results"]["check"]
+    assert findings(checked, "win08")["SNAPSHOT_STATUS/guest_dhcp"]["status"] == "found"
+    assert "SQLEXPRESS (32-bit)" in findings(checked, "win08")["SNAPSHOT_STATUS/vss_copy_backup"]["summary"]
+    assert check == before
+    proc, report = runs["results"]["apply"]
+    [nic] = apply["nics"]
+    assert nic["dhcp"] is True and nic["ipv4"] == before["nics"][0]["ipv4"] and nic["dns_servers"] == ["10.0.0.10", "10.0.0.11"]
+    switched = findings(report, "win08")["SNAPSHOT_STATUS/guest_dhcp"]
+    assert switched["status"] == "fixed" and "DNS servers kept (10.0.0.10, 10.0.0.11)" in switched["summary"]
+    assert switched["detail"]["before"]["dhcp"] == "Disabled" and switched["detail"]["after"]["dhcp"] == "Enabled"
+    assert switched["detail"]["marker"].lower() in {p.lower() for p in apply["files"]}
+    assert apply["registry"][simhost.BCDRAGENT_KEY]["USEVSSCOPYBACKUP"] == {"type": "string", "data": "TRUE"}
+    # The connection was really lost on the way, the host did not fail, and the causes after it still ran.
+    log = (runs["tmp"] / "winsim.log").read_text()
+    assert "win08: connection lost" in log and "win03: connection lost" in log
+    assert recap(proc, "win08")["failed"] == "0" and recap(proc, "win08")["unreachable"] == "0"
+    assert {"NETWORK/wireserver", "DISK_LIMITS/data_disks", "COM_MSDTC/service_msdtc"} <= set(findings(report, "win08"))
+    _proc, again = runs["results"]["again"]
+    assert findings(again, "win08")["SNAPSHOT_STATUS/guest_dhcp"]["status"] == "ok"
