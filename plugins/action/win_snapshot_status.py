@@ -294,20 +294,22 @@ class ActionModule(WinCauseAction):
             return
         self.changed = True
         detail["register_answer_lost"] = answer_lost
-        marker, last_error = self.wait_for_marker(names)
+        marker, seen = self.wait_for_marker(names)
         if marker is None:
-            self.add("guest_dhcp", "failed", "%s: switching %s to DHCP: no result within %d s, so its state is unknown. The task %s "
-                     "writes %s when it has run; check there or run again%s"
-                     % (static, nic["alias"], self.args["dhcp_timeout"], names["task"], names["marker"],
-                        " (last error: %s)" % last_error if last_error else ""), dict(detail, last_error=last_error))
+            task = "the task %s is %s" % (names["task"], "registered (%s)" % seen["task_state"] if seen["task_state"] else "not registered")
+            self.add("guest_dhcp", "failed", "%s: switching %s to DHCP: no result within %d s, so its state is unknown; %s. It writes %s "
+                     "when it has run: check there or run again%s"
+                     % (static, nic["alias"], self.args["dhcp_timeout"], task, names["marker"],
+                        " (last error: %s)" % seen["error"] if seen["error"] else ""), dict(detail, last_error=seen["error"], task_state=seen["task_state"]))
             return
         status, said, outcome = snap.dhcp_switch_outcome(marker)
         self.add("guest_dhcp", status, "%s: %s" % (static, said), dict(detail, **outcome))
 
-    def wait_for_marker(self, names: dict) -> tuple[dict | None, str | None]:
-        """The switch task's marker, or None when it did not come within dhcp_timeout; the last error seen."""
+    def wait_for_marker(self, names: dict) -> tuple[dict | None, dict]:
+        """The switch task's marker, or None when it did not come within dhcp_timeout; and what was seen
+        last: the task's state, an error."""
         deadline = self._now() + self.args["dhcp_timeout"]
-        last_error = None
+        seen: dict = {"task_state": None, "error": None}
         while True:
             self._sleep(3)
             try:
@@ -315,21 +317,22 @@ class ActionModule(WinCauseAction):
                     module_name="ansible.windows.win_powershell", task_vars=self.task_vars,
                     module_args={"script": READ_DHCP_SWITCH, "parameters": {"MarkerPath": names["marker"], "TaskName": names["task"]}})
                 if answer.get("failed"):
-                    last_error = _why(answer)
+                    seen["error"] = _why(answer)
                 else:
+                    seen["task_state"] = (answer.get("result") or {}).get("task_state")
                     text = (answer.get("result") or {}).get("marker")
                     if text:
-                        return json.loads(text.lstrip("\ufeff")), last_error
+                        return json.loads(text.lstrip("\ufeff")), seen
             except (AnsibleConnectionFailure, OSError) as exc:
-                last_error = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+                seen["error"] = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
                 try:
                     self._connection.reset()
                 except (AnsibleConnectionFailure, OSError):
                     pass
             except ValueError as exc:  # a marker that is not JSON: say so rather than guess
-                last_error = "the marker is not JSON: %s" % exc
+                seen["error"] = "the marker is not JSON: %s" % exc
             if self._now() >= deadline:
-                return None, last_error
+                return None, seen
 
     def check_load(self, state: dict) -> None:
         cpu = state.get("cpu_load_percent")

@@ -204,6 +204,7 @@ def test_a_dhcp_switch_that_never_reports_is_unknown_and_names_the_marker():
     result = plugin.run(task_vars=VARS)
     finding = dhcp_finding(result)
     assert finding["status"] == "failed" and "state is unknown" in finding["summary"]
+    assert "the task azure-backup-dhcp-" in finding["summary"] and "is registered (Ready)" in finding["summary"]
     assert finding["detail"]["marker"] in finding["summary"] and finding["detail"]["marker"].startswith("C:\\ProgramData\\azure-backup\\dhcp\\")
     assert plugin._execute_module.call_count < 100  # bounded
 
