@@ -296,7 +296,8 @@ class ActionModule(WinCauseAction):
         detail["register_answer_lost"] = answer_lost
         marker, seen = self.wait_for_marker(names)
         if marker is None:
-            task = "the task %s is %s" % (names["task"], "registered (%s)" % seen["task_state"] if seen["task_state"] else "not registered")
+            task = "the task %s is %s" % (names["task"], "registered (%s)" % seen["task_state"] if seen["task_state"]
+                                          else "not registered" if seen["answered"] else "of unknown state (no read-back answered)")
             self.add("guest_dhcp", "failed", "%s: switching %s to DHCP: no result within %d s, so its state is unknown; %s. It writes %s "
                      "when it has run: check there or run again%s"
                      % (static, nic["alias"], self.args["dhcp_timeout"], task, names["marker"],
@@ -309,7 +310,7 @@ class ActionModule(WinCauseAction):
         """The switch task's marker, or None when it did not come within dhcp_timeout; and what was seen
         last: the task's state, an error."""
         deadline = self._now() + self.args["dhcp_timeout"]
-        seen: dict = {"task_state": None, "error": None}
+        seen: dict = {"task_state": None, "error": None, "answered": False}
         while True:
             self._sleep(3)
             try:
@@ -319,6 +320,7 @@ class ActionModule(WinCauseAction):
                 if answer.get("failed"):
                     seen["error"] = _why(answer)
                 else:
+                    seen["answered"] = True
                     seen["task_state"] = (answer.get("result") or {}).get("task_state")
                     text = (answer.get("result") or {}).get("marker")
                     if text:
