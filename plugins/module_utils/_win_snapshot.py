@@ -38,3 +38,76 @@ def memory_percent_used(total_kb, free_kb) -> float | None:
     if not total_kb:
         return None
     return round(100.0 * (int(total_kb) - int(free_kb)) / int(total_kb), 1)
+
+
+# SQL Server registers its instances here; a 32-bit SQL Server on 64-bit Windows writes to the
+# 32-bit view of HKLM\SOFTWARE, which 64-bit PowerShell sees under WOW6432Node (Microsoft Learn,
+# "Registry Redirector": 32-bit HKLM\Software goes to HKLM\Software\WOW6432Node).
+SQL_INSTANCE_KEYS = {
+    "64-bit": r"HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server\Instance Names\SQL",
+    "32-bit": r"HKLM:\SOFTWARE\WOW6432Node\Microsoft\Microsoft SQL Server\Instance Names\SQL",
+}
+
+
+def sql_instances(by_view: dict | None) -> list[str]:
+    """The instance names of both registry views, once each; a 32-bit one says so."""
+    names: list[str] = []
+    for view in SQL_INSTANCE_KEYS:
+        for name in (by_view or {}).get(view) or []:
+            label = name if view == "64-bit" else "%s (32-bit)" % name
+            if name not in names and label not in names:
+                names.append(label)
+    return names
+
+
+# The DHCP switch runs in a one-shot scheduled task, outside the WinRM session it may cut.
+DHCP_SWITCH_DIR = r"C:\ProgramData\azure-backup\dhcp"
+
+
+def dhcp_switch_names(stamp: str) -> dict:
+    """Task name, and the marker file the task writes, for one run (stamp: a UTC time, no separators)."""
+    task = "azure-backup-dhcp-%s" % stamp
+    return {"task": task, "marker": "%s\\%s.json" % (DHCP_SWITCH_DIR, task)}
+
+
+def _ips(side: dict) -> list[str]:
+    return [a.get("ip") if isinstance(a, dict) else str(a) for a in side.get("addresses") or []]
+
+
+def dhcp_switch_outcome(marker: dict) -> tuple[str, str, dict]:
+    """(status, what happened, detail) from the marker the switch task wrote.
+
+    fixed: DHCP is on and the interface has a DHCP address. failed: netsh failed, or DHCP gave no
+    address (then the task put the static address back: the marker says whether that worked)."""
+    before, after = marker.get("before") or {}, marker.get("after") or {}
+    detail = {
+        "before": {"dhcp": before.get("dhcp"), "addresses": _ips(before), "gateways": before.get("gateways") or [],
+                   "dns_servers": before.get("dns_servers") or []},
+        "after": {"dhcp": after.get("dhcp"), "addresses": _ips(after), "gateways": after.get("gateways") or [],
+                  "dns_servers": after.get("dns_servers") or []},
+        "netsh": marker.get("netsh"), "leased": bool(marker.get("leased")),
+        "dns_kept": (before.get("dns_servers") or []) == (after.get("dns_servers") or []) or not before.get("dns_servers"),
+        "dns_restored": bool(marker.get("dns_restored")), "rollback": marker.get("rollback"),
+        "error": marker.get("error"), "started": marker.get("started"), "finished": marker.get("finished"),
+    }
+    was = "%s -> %s" % (", ".join(detail["before"]["addresses"]) or "no address", ", ".join(detail["after"]["addresses"]) or "no address")
+    dns = "DNS servers kept (%s)" % (", ".join(detail["after"]["dns_servers"]) or "none")
+    if detail["dns_restored"]:
+        dns = "DNS servers put back (%s)" % ", ".join(detail["after"]["dns_servers"])
+    if not detail["dns_kept"]:
+        dns = "DNS servers changed: %s -> %s" % (", ".join(detail["before"]["dns_servers"]), ", ".join(detail["after"]["dns_servers"]) or "none")
+    if detail["error"]:
+        return "failed", "the switch task stopped with an error (%s); IPv4 now: DHCP %s, %s; %s" % (
+            detail["error"], after.get("dhcp") or "unknown", was, dns), detail
+    netsh = marker.get("netsh") or {}
+    if netsh.get("exit_code") not in (0, None):
+        return "failed", "netsh failed (exit code %s: %s); IPv4 now: DHCP %s, %s; %s" % (
+            netsh.get("exit_code"), (netsh.get("output") or "").strip() or "no output", after.get("dhcp"), was, dns), detail
+    if after.get("dhcp") == "Enabled" and detail["leased"]:
+        return ("fixed" if detail["dns_kept"] else "failed"), "switched to DHCP: %s; %s" % (was, dns), detail
+    rollback = marker.get("rollback")
+    if rollback and rollback.get("exit_code") == 0:
+        return "failed", "DHCP gave no address in time, so the static address was put back (%s); %s" % (was, dns), detail
+    return "failed", "DHCP gave no address in time and putting the static address back %s; IPv4 now: DHCP %s, %s; %s" % (
+        "failed (exit code %s)" % rollback.get("exit_code") if rollback else "was not possible (no static address seen)",
+        after.get("dhcp"), was, dns), detail

@@ -11,8 +11,9 @@ module: win_snapshot_status
 short_description: Check what keeps a Windows VM's snapshot from being taken (cause SNAPSHOT_STATUS)
 version_added: 0.2.0
 description:
-  - Sets C(HKLM\SOFTWARE\Microsoft\BCDRAGENT) C(USEVSSCOPYBACKUP) to C(TRUE) (REG_SZ) where SQL Server is installed,
-    or on request (O(use_vss_copy_backup)), as article 001 says for VMs with SQL Server backups.
+  - Sets C(HKLM\SOFTWARE\Microsoft\BCDRAGENT) C(USEVSSCOPYBACKUP) to C(TRUE) (REG_SZ) where SQL Server is installed
+    (instances registered in the 64-bit or the 32-bit registry view, C(WOW6432Node)), or on request
+    (O(use_vss_copy_backup)), as article 001 says for VMs with SQL Server backups.
   - Reports a primary network interface with a static IPv4 address (Azure gives the address by DHCP); switches it to
     DHCP only with O(fix_dhcp).
   - Reports CPU load and memory use above the thresholds, with the figures.
@@ -24,9 +25,18 @@ options:
     type: bool
     default: false
   fix_dhcp:
-    description: Switch a static primary interface to DHCP. The WinRM connection may drop for a moment.
+    description:
+      - Switch a static primary interface to DHCP. The switch takes away the address WinRM runs over, so it runs in a
+        one-shot scheduled task (as SYSTEM, a few seconds later, deleted once expired) that calls
+        C(netsh interface ipv4 set address name=<interface> source=dhcp), waits up to 60 s for a DHCP address, puts the
+        static address back if none came, keeps the DNS servers, and writes a JSON marker under
+        C(C:\ProgramData\azure-backup\dhcp). The action reads the marker back, reconnecting when the connection drops.
     type: bool
     default: false
+  dhcp_timeout:
+    description: Seconds to wait for the marker of the DHCP switch (at least 75); past it the state is reported as unknown.
+    type: int
+    default: 180
   cpu_threshold:
     description: Processor load in percent above which the VM is reported as busy.
     type: float

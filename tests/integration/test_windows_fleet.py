@@ -41,6 +41,8 @@ HOSTS = {
     "win09": ("en", ["agent-guest-service-missing", "msi-fails"]),
     "win10": ("en", ["agent-outdated", "msi-busy"]),
     "win15": ("en", ["agent-leftovers"]),
+    # The NIC carrying WinRM has a static address and DNS servers an admin set; SQL Server is 32-bit only.
+    "win08": ("en", ["no-dhcp", "admin-dns", "sql-32bit"]),
 }
 PROXY = "proxy.example.internal:3128"
 
@@ -85,6 +87,7 @@ def runs(tmp_path_factory):
         host_vars.mkdir()
         (host_vars / "win02.yml").write_text("network_http_proxy_host: proxy.example.internal\nnetwork_http_proxy_port: 3128\n")
         (host_vars / "win03.yml").write_text("snapshot_status_fix_dhcp: true\n")
+        (host_vars / "win08.yml").write_text("snapshot_status_fix_dhcp: true\n")
         (host_vars / "win04.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win09.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win15.yml").write_text("win_agent_msi_src: %s\n" % msi)
@@ -325,3 +328,26 @@ def test_leftovers_are_moved_aside_and_the_new_agent_runs(runs):
         assert not [p for p in after["files"] if p.lower().startswith(leftover.lower() + "\\")]
         assert [p for p in after["files"] if p.lower().startswith((old_dir + "\\" + name + "\\").lower())], name
     assert recap(runs["results"]["again"][0], "win15")["failed"] == "0"
+
+
+def test_the_dhcp_switch_survives_losing_the_winrm_connection(runs):
+    before, check, apply = (runs["states"][step]["win08"] for step in ("before", "check", "apply"))
+    _proc, checked = runs["results"]["check"]
+    assert findings(checked, "win08")["SNAPSHOT_STATUS/guest_dhcp"]["status"] == "found"
+    assert "SQLEXPRESS (32-bit)" in findings(checked, "win08")["SNAPSHOT_STATUS/vss_copy_backup"]["summary"]
+    assert check == before
+    proc, report = runs["results"]["apply"]
+    [nic] = apply["nics"]
+    assert nic["dhcp"] is True and nic["ipv4"] == before["nics"][0]["ipv4"] and nic["dns_servers"] == ["10.0.0.10", "10.0.0.11"]
+    switched = findings(report, "win08")["SNAPSHOT_STATUS/guest_dhcp"]
+    assert switched["status"] == "fixed" and "DNS servers kept (10.0.0.10, 10.0.0.11)" in switched["summary"]
+    assert switched["detail"]["before"]["dhcp"] == "Disabled" and switched["detail"]["after"]["dhcp"] == "Enabled"
+    assert switched["detail"]["marker"].lower() in {p.lower() for p in apply["files"]}
+    assert apply["registry"][simhost.BCDRAGENT_KEY]["USEVSSCOPYBACKUP"] == {"type": "string", "data": "TRUE"}
+    # The connection was really lost on the way, the host did not fail, and the causes after it still ran.
+    log = (runs["tmp"] / "winsim.log").read_text()
+    assert "win08: connection lost" in log and "win03: connection lost" in log
+    assert recap(proc, "win08")["failed"] == "0" and recap(proc, "win08")["unreachable"] == "0"
+    assert {"NETWORK/wireserver", "DISK_LIMITS/data_disks", "COM_MSDTC/service_msdtc"} <= set(findings(report, "win08"))
+    _proc, again = runs["results"]["again"]
+    assert findings(again, "win08")["SNAPSHOT_STATUS/guest_dhcp"]["status"] == "ok"

@@ -171,12 +171,20 @@ def _snapshot_status(state: dict, parameters: dict, result: dict) -> None:
         hostmod.reg_set(state, parameters["Key"], parameters["ValueName"], _VALUE_TYPE.get(value["type"], value["type"].lower()), value["data"])
     else:
         hostmod.reg_delete_value(state, parameters["Key"], parameters["ValueName"])
-    hostmod.reg_delete_tree(state, hostmod.SQL_INSTANCES_KEY)
-    for name in result.get("sql_instances") or []:
-        hostmod.reg_set(state, hostmod.SQL_INSTANCES_KEY, name, "string", "MSSQL." + name)
+    # Per registry view (the script's SqlKeys); a capture by the older script has one list, the 64-bit view.
+    found = result.get("sql_instances") or []
+    by_key = {parameters["SqlKeys"][view]: names for view, names in found.items()} if isinstance(found, dict) \
+        else {hostmod.SQL_INSTANCES_KEY: found}
+    for key in {hostmod.SQL_INSTANCES_KEY, hostmod.SQL_INSTANCES_KEY_WOW64} | set(by_key):
+        hostmod.reg_delete_tree(state, key)
+    for key, names in by_key.items():
+        for name in names:
+            hostmod.reg_set(state, key, name, "string", "MSSQL." + name)
     state["nics"] = [{"alias": n["alias"], "index": n["index"], "ipv4": (n.get("addresses") or [None])[0], "prefix": 24,
                       "gateway": "default route" if n.get("default_route_metric") is not None else None,
-                      "dhcp": n.get("dhcp") == "Enabled", "primary": i == 0} for i, n in enumerate(result.get("nics") or [])]
+                      "dhcp": n.get("dhcp") == "Enabled", "primary": i == 0, "dns_servers": list(n.get("dns_servers") or []),
+                      # A capture cannot tell who set them; DHCP's only when the NIC takes DHCP.
+                      "dns_static": n.get("dhcp") != "Enabled"} for i, n in enumerate(result.get("nics") or [])]
     cpu = result.get("cpu_load_percent")
     state["cpu_load_percent"] = [] if cpu is None else [cpu]
     state["memory"] = {"total_mb": int(result["memory_total_kb"]) // 1024, "free_mb": int(result["memory_free_kb"]) // 1024}

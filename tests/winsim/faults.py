@@ -214,6 +214,18 @@ def no_dhcp(state):
     nic["dhcp"] = False
 
 
+def admin_dns(state):
+    """DNS servers an admin set on the primary NIC (two domain controllers); Windows keeps static DNS
+    servers over DHCP's (Set-DnsClientServerAddress: they override any DHCP configuration)."""
+    nic = next(n for n in state["nics"] if n.get("primary"))
+    nic.update(dns_servers=["10.0.0.10", "10.0.0.11"], dns_static=True)
+
+
+def sql_32bit(state):
+    """A 32-bit SQL Server Express only: its instance is in the 32-bit registry view (WOW6432Node)."""
+    hostmod.reg_set(state, hostmod.SQL_INSTANCES_KEY_WOW64, "SQLEXPRESS", "string", "MSSQL10_50.SQLEXPRESS")
+
+
 def high_cpu(state):
     state["cpu_load_percent"] = [97, 99, 98]
 
@@ -316,6 +328,8 @@ FAULTS = {
     "mgmt-cert": mgmt_cert,
     "sql-no-copy-backup": sql_no_copy_backup,
     "no-dhcp": no_dhcp,
+    "admin-dns": admin_dns,
+    "sql-32bit": sql_32bit,
     "high-cpu": high_cpu,
     "low-memory": low_memory,
     "iaasvmprovider-disabled": iaasvmprovider_disabled,

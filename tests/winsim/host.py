@@ -54,7 +54,12 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          "lock_status": "unlocked" | "locked", "size_gb": 127, "disk": 0}],   # disk: added (number in disks)
      "disks": [{"number": 0, "size_gb": 127, "kind": "os" | "data" | "temp"}],
      "nics": [{"alias": "Ethernet", "index": 5, "ipv4": "10.0.0.4", "prefix": 24,
-         "gateway": "10.0.0.1", "dhcp": true, "primary": true}],
+         "gateway": "10.0.0.1", "dhcp": true, "primary": true,
+         "dns_servers": ["168.63.129.16"], "dns_static": false,   # added: Get-DnsClientServerAddress; admin-set?
+         "platform_ipv4": "10.0.0.4"}],   # added, optional: what Azure's DHCP hands out (default: ipv4)
+     "scheduled_tasks": [{"name": str, "start": epoch seconds, "user": "SYSTEM", "tag": script tag,
+         "parameters": {...}}],     # added: one-shot tasks, run by run_due_tasks() (see there)
+     "dhcp_silent": false,          # added: true = no DHCP answer reaches the VM
      "cpu_load_percent": [12, 15, 10], "memory": {"total_mb": 8192, "free_mb": 5000},
      "dotnet_release": 528040,      # mirrored in registry (NDP\\v4\\Full Release) at creation
      "sql_server": false,           # true: registry Instance Names\\SQL, services MSSQLSERVER, SQLWriter
@@ -108,6 +113,8 @@ MACHINEKEYS_DEFAULT_SDDL = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"
 UNINSTALL_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 NDP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 SQL_INSTANCES_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"
+# Where a 32-bit SQL Server's instances appear to 64-bit PowerShell (Microsoft Learn, "Registry Redirector").
+SQL_INSTANCES_KEY_WOW64 = "HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL"
 BCDRAGENT_KEY = "HKLM:\\SOFTWARE\\Microsoft\\BCDRAGENT"
 # Made up for the simulation: the real product and upgrade codes of the agent MSI are not known here.
 AGENT_PRODUCT_ID = "{5CF4D04A-F16C-4892-9196-6025EA61F964}"
@@ -495,8 +502,10 @@ def default_state(name: str, locale: str = "en") -> dict:
             {"mount": "D:", "label": "Temporary Storage", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 16, "disk": 1},
         ],
         "disks": [{"number": 0, "size_gb": 127, "kind": "os"}, {"number": 1, "size_gb": 16, "kind": "temp"}],
+        # dns_servers: what Get-DnsClientServerAddress lists; Azure's DHCP hands out 168.63.129.16
+        # (Microsoft Learn, "What is IP address 168.63.129.16?"). dns_static: set by an admin, kept over DHCP's.
         "nics": [{"alias": "Ethernet", "index": 5, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1",
-                  "dhcp": True, "primary": True}],
+                  "dhcp": True, "primary": True, "dns_servers": ["168.63.129.16"], "dns_static": False}],
         "cpu_load_percent": [12, 15, 10], "memory": {"total_mb": 8192, "free_mb": 5000},
         "dotnet_release": 528040, "sql_server": False,
         "winhttp_proxy": {"proxy": "", "bypass": ""}, "ie_proxy": {"proxy": "", "bypass": ""},
@@ -580,6 +589,8 @@ class SimHost:
         self.state_dir = state_dir
         self.lock = threading.RLock()
         self.calls: list[dict] = []
+        # Set when the address carrying WinRM went away: the request in flight loses its answer.
+        self.connection_lost = False
 
     @property
     def name(self) -> str:
@@ -638,6 +649,7 @@ class SimHost:
     def run_module(self, name: str, args: dict) -> dict:
         # Not logged here: the WinRM server logs every command it runs (wsman.py calls log()).
         with self.lock:
+            self.run_due_tasks()
             result = _sibling("modules").run(self, name, dict(args or {}))
             self.save()
             return result
@@ -646,6 +658,28 @@ class SimHost:
         """What a tagged raw PowerShell command prints (scripts.RAW); KeyError for an unknown tag."""
         with self.lock:
             return _sibling("scripts").RAW[tag](self)
+
+    # scheduled tasks
+    def run_due_tasks(self) -> None:
+        """Run the scheduled tasks whose time has come (real time). The Task Scheduler starts them on its
+        own; here they run at the first WinRM request at or after their start time, which is when anyone
+        could first see what they did. One-shot tasks are removed once run: the real ones go when their
+        trigger's EndBoundary has passed (DeleteExpiredTaskAfter), a few minutes later."""
+        due = [t for t in self.state.get("scheduled_tasks", []) if t["start"] <= time.time()]
+        for task in due:
+            self.state["scheduled_tasks"].remove(task)
+            _sibling("scripts").run_task(self, task)
+        if due:
+            self.save()
+
+    def lose_connection(self) -> None:
+        self.connection_lost = True
+
+    def take_connection_loss(self) -> bool:
+        """Whether the WinRM connection of the request in flight went away (once per loss)."""
+        with self.lock:
+            lost, self.connection_lost = self.connection_lost, False
+            return lost
 
     # files
     def put_file(self, path: str, data: bytes) -> str:

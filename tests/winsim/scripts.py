@@ -13,6 +13,9 @@ what its script does when either changes.
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 import socket
 import threading
 import time
@@ -29,6 +32,10 @@ _START_MODE = {"auto": "Auto", "delayed": "Auto", "manual": "Manual", "disabled"
 # RegistryValueKind names, as [string]$key.GetValueKind() prints them, for win_regedit's type names.
 _VALUE_KIND = {"string": "String", "expandstring": "ExpandString", "multistring": "MultiString", "dword": "DWord",
                "qword": "QWord", "binary": "Binary", "none": "None"}
+
+
+# The first line of every collection script (a task's script too).
+SCRIPT_TAG = re.compile(r"#\s*azure_backup\.remediation/([\w.-]+)")
 
 
 class ScriptError(Exception):
@@ -332,17 +339,19 @@ def snapshot_status_read(host, p: dict) -> dict:
     values = host.reg_values(p["Key"])
     found = hostmod.find_key(values, p["ValueName"])
     value = values[found] if found else None
-    sql = host.reg_values(hostmod.SQL_INSTANCES_KEY)
+    # Each registry view's key as the script names it; a 32-bit SQL Server writes under WOW6432Node.
+    sql = {view: list(host.reg_values(key)) for view, key in (p.get("SqlKeys") or {}).items()}
     nics = []
     for nic in state["nics"]:
         nics.append({"alias": nic["alias"], "index": nic["index"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled",
                      "addresses": [nic["ipv4"]] if nic.get("ipv4") else [],
+                     "dns_servers": list(nic.get("dns_servers", [])),
                      # RouteMetric 0 of the default route plus Azure's interface metric.
                      "default_route_metric": 15 if nic.get("gateway") else None})
     loads = state.get("cpu_load_percent") or []
     return {
         "copy_backup": {"type": _VALUE_KIND.get(value["type"], value["type"]), "data": str(value["data"])} if value else None,
-        "sql_instances": list(sql),
+        "sql_instances": sql if "SqlKeys" in p else list(host.reg_values(hostmod.SQL_INSTANCES_KEY)),
         "nics": nics,
         "cpu_load_percent": sum(loads) / len(loads) if loads else None,
         "memory_total_kb": state["memory"]["total_mb"] * 1024,
@@ -350,13 +359,107 @@ def snapshot_status_read(host, p: dict) -> dict:
     }
 
 
-def snapshot_status_enable_dhcp(host, p: dict) -> dict:
-    state = host.state
-    nic = next((n for n in state["nics"] if n["index"] == int(p["Index"])), None)
+# Azure's DHCP hands a NIC the private address the platform has for it (the one set in Azure, static or
+# dynamic): Microsoft Learn, "Configure private IP addresses for a virtual machine" and the backup
+# troubleshooting article (seeds/000): set a static address in Azure, keep DHCP on in the guest.
+AZURE_DNS = "168.63.129.16"  # what Azure's DHCP gives as DNS server unless the VNet names others
+
+
+def _nic_by_index(host, index) -> dict | None:
+    return next((n for n in host.state["nics"] if n["index"] == int(index)), None)
+
+
+def _ipv4_state(nic: dict) -> dict:
+    """Get-NetIPInterface/Get-NetIPAddress/Get-NetRoute/Get-DnsClientServerAddress of one NIC, as the task's
+    Get-Ipv4State builds it. PrefixOrigin Manual for a static address, Dhcp for a leased one."""
+    addresses = [{"ip": nic["ipv4"], "prefix": nic.get("prefix", 24), "origin": "Dhcp" if nic["dhcp"] else "Manual"}] if nic.get("ipv4") else []
+    return {"alias": nic["alias"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled", "addresses": addresses,
+            "gateways": [nic["gateway"]] if nic.get("gateway") else [], "dns_servers": list(nic.get("dns_servers", []))}
+
+
+def _netsh_set_address(host, alias: str, source: str, address: str = "", mask: str = "", gateway: str = "") -> dict:
+    """netsh interface ipv4 set address name=<alias> source=dhcp|static [address=a mask=m] [gateway=g]
+    (Microsoft Learn, "netsh interface"): changes the address source of the interface only; its DNS
+    servers are another setting (set dnsservers). Taking the static address away drops the TCP
+    connections over it: the WinRM session of a NIC that carries it is lost."""
+    nic = next((n for n in host.state["nics"] if n["alias"].lower() == alias.lower()), None)
     if nic is None:
-        raise ScriptError("No MSFT_NetIPInterface objects found with property 'InterfaceIndex' equal to '%s'." % p["Index"])
-    nic["dhcp"] = True
-    return {"dhcp": "Enabled"}
+        return {"exit_code": 1, "output": "The filename, directory name, or volume label syntax is incorrect."}
+    if source == "dhcp":
+        if nic["dhcp"]:
+            return {"exit_code": 1, "output": "DHCP is already enabled on this interface."}
+        nic["dhcp"] = True
+        if nic.get("primary"):
+            host.lose_connection()
+        if host.state.get("dhcp_silent"):
+            nic.pop("ipv4", None)
+            nic.pop("gateway", None)
+        else:
+            nic["ipv4"] = nic.get("platform_ipv4", nic.get("ipv4"))
+        if not nic.get("dns_static"):
+            nic["dns_servers"] = [] if host.state.get("dhcp_silent") else [AZURE_DNS]
+        return {"exit_code": 0, "output": ""}
+    prefix = bin(int(ipaddress.IPv4Address(mask))).count("1") if mask else 32
+    nic.update(dhcp=False, ipv4=address, prefix=prefix)
+    if gateway:
+        nic["gateway"] = gateway
+    return {"exit_code": 0, "output": ""}
+
+
+def snapshot_status_register_dhcp_switch(host, p: dict) -> dict:
+    """Set-Content of the task script, then Register-ScheduledTask -Force (a task of the same name is
+    replaced) with a one-time trigger DelaySeconds from now, run as SYSTEM."""
+    directory = p["Directory"].rstrip("\\")
+    script = "%s\\%s.ps1" % (directory, p["TaskName"])
+    marker = "%s\\%s.json" % (directory, p["TaskName"])
+    hostmod.put_file_state(host.state, script, hostmod.file_entry(b"\xef\xbb\xbf" + p["TaskScript"].encode("utf-8")))
+    tag = SCRIPT_TAG.search(p["TaskScript"])
+    tasks = host.state.setdefault("scheduled_tasks", [])
+    tasks[:] = [t for t in tasks if t["name"].lower() != p["TaskName"].lower()]
+    start = time.time() + int(p["DelaySeconds"])
+    tasks.append({"name": p["TaskName"], "start": start, "user": "SYSTEM", "tag": tag.group(1) if tag else None,
+                  "parameters": {"Index": int(p["Index"]), "MarkerPath": marker, "WaitSeconds": int(p["WaitSeconds"])}})
+    return {"task": p["TaskName"], "script": script, "marker": marker,
+            "start": time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(start))}
+
+
+def snapshot_status_dhcp_task(host, p: dict) -> None:
+    """What the switch task does, run by the simulated Task Scheduler (no WinRM session around it)."""
+    marker = {"index": int(p["Index"]), "started": hostmod.now_iso()}
+    nic = _nic_by_index(host, p["Index"])
+    if nic is None:
+        marker["error"] = "No MSFT_NetIPInterface objects found with property 'InterfaceIndex' equal to '%s'." % p["Index"]
+        marker["after"] = None
+    else:
+        before = _ipv4_state(nic)
+        marker["before"] = before
+        marker["netsh"] = _netsh_set_address(host, before["alias"], "dhcp")
+        # Azure's DHCP answers at once; a silent one leaves no DHCP address within WaitSeconds (not waited here).
+        marker["leased"] = bool(nic["dhcp"] and nic.get("ipv4"))
+        static = next((a for a in before["addresses"] if a["origin"] == "Manual"), None)
+        if not marker["leased"] and static:
+            mask = str(ipaddress.IPv4Network("0.0.0.0/%d" % static["prefix"]).netmask)
+            marker["rollback"] = _netsh_set_address(host, before["alias"], "static", static["ip"], mask,
+                                                    before["gateways"][0] if before["gateways"] else "")
+        after = _ipv4_state(nic)
+        if before["dns_servers"] and after["dns_servers"] != before["dns_servers"]:
+            # Set-DnsClientServerAddress -ServerAddresses: static DNS servers, which override DHCP's.
+            nic.update(dns_servers=list(before["dns_servers"]), dns_static=True)
+            marker["dns_restored"] = True
+            after = _ipv4_state(nic)
+        marker["after"] = after
+    marker["finished"] = hostmod.now_iso()
+    # ConvertTo-Json | Set-Content -Encoding UTF8 (Windows PowerShell writes a BOM), then renamed into place.
+    text = json.dumps(marker, indent=4)
+    hostmod.put_file_state(host.state, p["MarkerPath"], hostmod.file_entry(b"\xef\xbb\xbf" + text.encode("utf-8") + b"\r\n"))
+
+
+def snapshot_status_dhcp_switch_read(host, p: dict) -> dict:
+    data = host.read_file(p["MarkerPath"])
+    # Get-Content -Raw decodes by the BOM, which it drops.
+    text = data.decode("utf-8-sig") if data is not None else None
+    task = next((t for t in host.state.get("scheduled_tasks", []) if t["name"].lower() == p["TaskName"].lower()), None)
+    return {"marker": text, "task_state": "Ready" if task else None}
 
 
 def backup_extension_read(host, p: dict) -> dict:
@@ -486,7 +589,9 @@ SCRIPTS = {
     "machinekeys.read": machinekeys_read,
     "machinekeys.reset": machinekeys_reset,
     "snapshot_status.read": snapshot_status_read,
-    "snapshot_status.enable_dhcp": snapshot_status_enable_dhcp,
+    "snapshot_status.register_dhcp_switch": snapshot_status_register_dhcp_switch,
+    "snapshot_status.dhcp_switch.read": snapshot_status_dhcp_switch_read,
+    "snapshot_status.dhcp_task": snapshot_status_dhcp_task,
     "backup_extension.read": backup_extension_read,
     "com_msdtc.read": com_msdtc_read,
     "bitlocker.read": bitlocker_read,
@@ -506,6 +611,16 @@ def host_powershell_version(host) -> str:
 RAW = {
     "host.powershell_version": host_powershell_version,
 }
+
+
+def run_task(host, task: dict) -> None:
+    """A scheduled task's run: powershell.exe -File <its script>. Its errors stay in the task's last
+    result on Windows; nobody waits for them, so they are dropped here."""
+    if task.get("tag") in SCRIPTS:
+        try:
+            SCRIPTS[task["tag"]](host, dict(task["parameters"]))
+        except ScriptError:
+            pass
 
 
 def run(host, tag: str, parameters: dict) -> dict:

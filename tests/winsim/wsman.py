@@ -85,6 +85,10 @@ class WSManFault(Exception):
         self.reason, self.wsman_code, self.subcode, self.code, self.status = reason, wsman_code, subcode, code, status
 
 
+class ConnectionLost(Exception):
+    """The address this connection runs over went away on the host: no answer, the socket just closes."""
+
+
 class Command:
     def __init__(self, shell: "Shell", command: str, arguments: str):
         self.id = str(uuid.uuid4()).upper()
@@ -341,6 +345,10 @@ class Handler(BaseHTTPRequestHandler):
                 response_action, out = handler(header, soap_body, shell)
             log.debug("%s: %s -> %s", srv.host_name, action, response_action)
             self._reply(200, _envelope(response_action, relates_to, out))
+        except ConnectionLost:
+            log.info("%s: connection lost (the address carrying it went away)", srv.host_name)
+            self.close_connection = True
+            return None
         except WSManFault as fault:
             log.info("%s: fault %s %s", srv.host_name, fault.wsman_code, fault.reason)
             self._reply(fault.status, _fault_envelope(fault, relates_to, srv.host_name))
@@ -463,6 +471,9 @@ class Handler(BaseHTTPRequestHandler):
                                  code="s:Receiver")
 
         outcome = self.server.run_command(cmd)
+        lost = getattr(self.server.sim_host, "take_connection_loss", None)
+        if lost is not None and lost():
+            raise ConnectionLost()
 
         # Keep each response under the client's MaxEnvelopeSize (base64 grows by 4/3).
         try:

@@ -19,6 +19,7 @@ from ansible_collections.azure_backup.remediation.plugins.action import (
     win_snapshot_status, win_vss_writers)
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as cap
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 CAPTURES = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "captures", "*.json")))
@@ -100,7 +101,8 @@ def _simulated_capture(h):
     reads = [(win_agent.READ, dict(Services=list(agent.SERVICES), ProductName=agent.PRODUCT_NAME, BackupProcesses=list(agent.BACKUP_PROCESSES))),
              (win_vss_writers.READ, dict(Services=["CryptSvc", "VSS", "Winmgmt", "Schedule", "SQLWriter"], BackupProcesses=[])),
              (win_machinekeys.READ, dict(Path="")),
-             (win_snapshot_status.READ, dict(Key=r"HKLM:\SOFTWARE\Microsoft\BCDRAGENT", ValueName="USEVSSCOPYBACKUP")),
+             (win_snapshot_status.READ, dict(Key=r"HKLM:\SOFTWARE\Microsoft\BCDRAGENT", ValueName="USEVSSCOPYBACKUP",
+                                             SqlKeys=dict(snap.SQL_INSTANCE_KEYS))),
              (win_backup_extension.READ, dict(Service="IaaSVmProvider", PluginDir=win_backup_extension.PLUGIN_DIR)),
              (win_com_msdtc.READ, dict(Services=list(win_com_msdtc.SERVICES))),
              (win_bitlocker.READ, {}),
@@ -115,7 +117,7 @@ def _simulated_capture(h):
     ("en", []),
     ("de", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "no-dhcp", "high-cpu",
             "bitlocker-locked", "too-many-disks", "iaasvmprovider-disabled", "msdtc-stopped", "dns-broken"]),
-    ("en", ["agent-missing", "iaasvmprovider-missing", "dotnet-old", "backup-running", "low-memory"]),
+    ("en", ["agent-missing", "iaasvmprovider-missing", "dotnet-old", "backup-running", "low-memory", "sql-32bit", "admin-dns"]),
 ])
 def test_a_capture_of_a_simulated_host_makes_the_same_host_again(locale, faults):
     # Every tag's capture -> state mapping: a host made from a capture answers every read as the captured one did.

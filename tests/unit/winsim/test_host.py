@@ -808,6 +808,8 @@ FAULT_CHECKS = {
     and "USEVSSCOPYBACKUP" not in s["registry"].get(hostmod.BCDRAGENT_KEY, {})
     and hostmod.find_writer(s, "SqlServerWriter")["service"] == "SQLWriter",
     "no-dhcp": lambda s: not next(n for n in s["nics"] if n["primary"])["dhcp"],
+    "admin-dns": lambda s: next(n for n in s["nics"] if n["primary"])["dns_servers"] == ["10.0.0.10", "10.0.0.11"],
+    "sql-32bit": lambda s: "SQLEXPRESS" in s["registry"].get(hostmod.SQL_INSTANCES_KEY_WOW64, {}) and hostmod.SQL_INSTANCES_KEY not in s["registry"],
     "high-cpu": lambda s: min(s["cpu_load_percent"]) >= 97,
     "low-memory": lambda s: s["memory"]["free_mb"] == s["memory"]["total_mb"] * 3 // 100,
     "iaasvmprovider-disabled": lambda s: _svc(s, "IaaSVmProvider")["start_mode"] == "disabled"

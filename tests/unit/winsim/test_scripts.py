@@ -18,6 +18,7 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils import _d
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
 
 
 def powershell(h, script, check=False, **parameters):
@@ -85,15 +86,61 @@ def test_machinekeys_read_and_reset():
 
 def test_snapshot_status_read_and_dhcp():
     h = hostmod.SimHost.create("win01", "en", ["sql-no-copy-backup", "no-dhcp", "high-cpu"])
-    state = read(h, win_snapshot_status.READ, Key=r"HKLM:\SOFTWARE\Microsoft\BCDRAGENT", ValueName="USEVSSCOPYBACKUP")
-    assert state["copy_backup"] is None and state["sql_instances"] == ["MSSQLSERVER"] and state["cpu_load_percent"] > 90
+    state = snapshot_read(h)
+    assert state["copy_backup"] is None and state["sql_instances"] == {"64-bit": ["MSSQLSERVER"], "32-bit": []}
+    assert state["cpu_load_percent"] > 90
     [nic] = state["nics"]
     assert nic["dhcp"] == "Disabled" and nic["default_route_metric"] is not None
     h.run_module("ansible.windows.win_regedit", {"path": r"HKLM:\SOFTWARE\Microsoft\BCDRAGENT", "name": "USEVSSCOPYBACKUP",
                                                  "data": "TRUE", "type": "string"})
-    again = read(h, win_snapshot_status.READ, Key=r"HKLM:\SOFTWARE\Microsoft\BCDRAGENT", ValueName="USEVSSCOPYBACKUP")
+    again = snapshot_read(h)
     assert again["copy_backup"] == {"type": "String", "data": "TRUE"}
-    assert powershell(h, win_snapshot_status.ENABLE_DHCP, Index=nic["index"])["result"] == {"dhcp": "Enabled"}
+
+
+def snapshot_read(h):
+    return read(h, win_snapshot_status.READ, Key=r"HKLM:\SOFTWARE\Microsoft\BCDRAGENT", ValueName="USEVSSCOPYBACKUP",
+                SqlKeys=dict(snap.SQL_INSTANCE_KEYS))
+
+
+def test_snapshot_status_read_finds_sql_server_in_the_32_bit_registry_view():
+    state = snapshot_read(hostmod.SimHost.create("win08", "en", ["sql-32bit"]))
+    assert snap.sql_instances(state["sql_instances"]) == ["SQLEXPRESS (32-bit)"]
+
+
+def switch_dhcp(h, nic):
+    """Register the switch task, let its start time come, and read the marker back."""
+    names = snap.dhcp_switch_names("20260101T000000Z")
+    registered = powershell(h, win_snapshot_status.REGISTER_DHCP_SWITCH, Index=nic["index"], TaskName=names["task"],
+                            Directory=snap.DHCP_SWITCH_DIR, TaskScript=win_snapshot_status.DHCP_SWITCH_TASK, DelaySeconds=0, WaitSeconds=60)
+    assert registered["changed"] is True and registered["result"]["marker"] == names["marker"]
+    assert h.read_file(registered["result"]["script"]).decode("utf-8-sig") == win_snapshot_status.DHCP_SWITCH_TASK
+    assert [t["user"] for t in h.state["scheduled_tasks"]] == ["SYSTEM"] and h.connection_lost is False
+    # The task runs at the next request after its start time; the address goes away under it.
+    answer = read(h, win_snapshot_status.READ_DHCP_SWITCH, MarkerPath=names["marker"], TaskName=names["task"])
+    assert h.take_connection_loss() is True and h.take_connection_loss() is False
+    return snap.dhcp_switch_outcome(__import__("json").loads(answer["marker"]))
+
+
+def test_the_dhcp_switch_task_keeps_the_address_and_the_admins_dns_servers():
+    h = hostmod.SimHost.create("win08", "en", ["no-dhcp", "admin-dns"])
+    [nic] = snapshot_read(h)["nics"]
+    assert nic["dns_servers"] == ["10.0.0.10", "10.0.0.11"]
+    status, said, detail = switch_dhcp(h, nic)
+    assert status == "fixed" and "10.0.0.4 -> 10.0.0.4" in said and "DNS servers kept (10.0.0.10, 10.0.0.11)" in said
+    assert detail["before"]["dhcp"] == "Disabled" and detail["after"]["dhcp"] == "Enabled" and detail["netsh"]["exit_code"] == 0
+    assert h.state["nics"][0]["dhcp"] is True and h.state["nics"][0]["dns_servers"] == ["10.0.0.10", "10.0.0.11"]
+    assert h.state["scheduled_tasks"] == []
+    assert snapshot_read(h)["nics"][0]["dhcp"] == "Enabled"
+
+
+def test_without_a_dhcp_answer_the_task_puts_the_static_address_back():
+    h = hostmod.SimHost.create("win08", "en", ["no-dhcp"])
+    h.state["dhcp_silent"] = True
+    [nic] = snapshot_read(h)["nics"]
+    status, said, detail = switch_dhcp(h, nic)
+    assert status == "failed" and "static address was put back" in said and detail["rollback"]["exit_code"] == 0
+    assert {k: h.state["nics"][0].get(k) for k in ("dhcp", "ipv4", "prefix", "gateway")} == {
+        "dhcp": False, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1"}
 
 
 def test_backup_extension_com_msdtc_disk_limits_bitlocker_reads():

@@ -4,12 +4,14 @@ that could change the VM. The whole flow against simulated hosts is tests/integr
 from __future__ import annotations
 
 import hashlib
+import json
 from unittest.mock import MagicMock
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
-from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_machinekeys, win_vss_writers
+from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_machinekeys, win_snapshot_status, win_vss_writers
 
 VARS = {"inventory_hostname": "win01"}
 RUNNING = [{"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
@@ -374,3 +376,79 @@ def test_restart_without_a_backup_restarts_both_services():
     plugin = action(win_agent, {"restart": True}, [agent_state(), agent_state(), {"changed": True}, {"changed": True}])
     result = plugin.run(task_vars=VARS)
     assert sent(plugin)[2:] == ["ansible.windows.win_service", "ansible.windows.win_service"] and result["changed"]
+
+
+def snapshot_state(dhcp="Disabled", sql=None):
+    return read_answer(copy_backup=None, sql_instances=sql or {"64-bit": [], "32-bit": []}, cpu_load_percent=5,
+                       memory_total_kb=8388608, memory_free_kb=4194304,
+                       nics=[{"alias": "Ethernet", "index": 5, "dhcp": dhcp, "addresses": ["10.0.0.4"],
+                              "dns_servers": ["10.0.0.10", "10.0.0.11"], "default_route_metric": 15}])
+
+
+def snapshot_action(answers, check_mode=False, **args):
+    plugin = action(win_snapshot_status, dict({"fix_dhcp": True}, **args), answers, check_mode)
+    plugin._sleep = lambda seconds: None
+    clock = iter(range(0, 10000, 3))
+    plugin._now = lambda: next(clock)
+    return plugin
+
+
+MARKER = {"index": 5, "started": "2026-12-02T10:00:05Z", "finished": "2026-12-02T10:00:09Z", "leased": True,
+          "netsh": {"exit_code": 0, "output": ""},
+          "before": {"alias": "Ethernet", "dhcp": "Disabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Manual"}],
+                     "gateways": ["10.0.0.1"], "dns_servers": ["10.0.0.10", "10.0.0.11"]},
+          "after": {"alias": "Ethernet", "dhcp": "Enabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Dhcp"}],
+                    "gateways": ["10.0.0.1"], "dns_servers": ["10.0.0.10", "10.0.0.11"]}}
+
+
+def dhcp_finding(result):
+    return next(f for f in result["findings"] if f["check"] == "guest_dhcp")
+
+
+def test_the_dhcp_switch_survives_losing_every_answer_on_the_way():
+    # The registering call and the first read-back lose their answers to the switch; the next read finds the marker.
+    lost = ConnectionResetError(104, "Connection reset by peer")
+    plugin = snapshot_action([snapshot_state(), AnsibleConnectionFailure("winrm connection error"), lost,
+                              read_answer(marker="\ufeff" + json.dumps(MARKER), task_state="Ready")])
+    result = plugin.run(task_vars=VARS)
+    finding = dhcp_finding(result)
+    assert finding["status"] == "fixed" and result["changed"] and not result.get("failed")
+    assert "10.0.0.4 -> 10.0.0.4" in finding["summary"] and "DNS servers kept (10.0.0.10, 10.0.0.11)" in finding["summary"]
+    assert finding["detail"]["register_answer_lost"] == "winrm connection error" and finding["detail"]["dns_kept"]
+    assert plugin._connection.reset.call_count == 1
+    scripts = [c.kwargs["module_args"]["script"] for c in plugin._execute_module.call_args_list]
+    assert scripts[1] == win_snapshot_status.REGISTER_DHCP_SWITCH and scripts[2:] == [win_snapshot_status.READ_DHCP_SWITCH] * 2
+    assert {f["check"] for f in result["findings"]} >= {"cpu_load", "memory_pressure"}  # the later checks still ran
+
+
+def test_a_dhcp_switch_that_never_reports_is_unknown_and_names_the_marker():
+    plugin = snapshot_action([snapshot_state(), read_answer(task="t")] + [read_answer(marker=None, task_state="Ready")] * 100,
+                             dhcp_timeout=90)
+    result = plugin.run(task_vars=VARS)
+    finding = dhcp_finding(result)
+    assert finding["status"] == "failed" and "state is unknown" in finding["summary"]
+    assert "the task azure-backup-dhcp-" in finding["summary"] and "is registered (Ready)" in finding["summary"]
+    assert finding["detail"]["marker"] in finding["summary"] and finding["detail"]["marker"].startswith("C:\\ProgramData\\azure-backup\\dhcp\\")
+    assert plugin._execute_module.call_count < 100  # bounded
+
+
+def test_check_mode_sends_only_the_read_for_dhcp():
+    plugin = snapshot_action([snapshot_state()], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert plugin._execute_module.call_count == 1 and dhcp_finding(result)["status"] == "found"
+    assert "keeping the DNS servers (10.0.0.10, 10.0.0.11)" in dhcp_finding(result)["summary"]
+
+
+def test_a_too_short_dhcp_timeout_fails_before_any_round_trip():
+    plugin = snapshot_action([], dhcp_timeout=10)
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "snapshot_status_dhcp_timeout" in result["msg"] and not plugin._execute_module.called
+
+
+def test_sql_server_in_the_32_bit_registry_view_asks_for_copy_backups():
+    plugin = snapshot_action([snapshot_state(dhcp="Enabled", sql={"64-bit": [], "32-bit": ["SQLEXPRESS"]})], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    finding = next(f for f in result["findings"] if f["check"] == "vss_copy_backup")
+    assert finding["status"] == "found" and "SQL Server is installed (SQLEXPRESS (32-bit))" in finding["summary"]
+    assert plugin._execute_module.call_args.kwargs["module_args"]["parameters"]["SqlKeys"]["32-bit"].endswith(
+        "WOW6432Node\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL")

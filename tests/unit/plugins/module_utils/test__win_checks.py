@@ -44,3 +44,36 @@ def test_bitlocker_locked_and_protected():
                {"mount": "G:", "protection_status": 0, "lock_status": 0}]
     assert bitlocker.locked(volumes) == [{"volume": "F:", "protection": "unknown", "lock": "locked"}]
     assert bitlocker.protected(volumes) == [{"volume": "C:", "protection": "on", "lock": "unlocked"}]
+
+
+def test_sql_instances_of_both_registry_views_once_each():
+    assert snap.sql_instances({"64-bit": ["MSSQLSERVER"], "32-bit": ["SQLEXPRESS"]}) == ["MSSQLSERVER", "SQLEXPRESS (32-bit)"]
+    assert snap.sql_instances({"64-bit": ["A"], "32-bit": ["A"]}) == ["A"]
+    assert snap.sql_instances(None) == [] and snap.sql_instances({"32-bit": []}) == []
+
+
+def _marker(**changes):
+    side = {"dhcp": "Disabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Manual"}], "gateways": ["10.0.0.1"],
+            "dns_servers": ["10.0.0.10"]}
+    marker = {"netsh": {"exit_code": 0, "output": ""}, "leased": True, "before": side,
+              "after": dict(side, dhcp="Enabled", addresses=[{"ip": "10.0.0.4", "prefix": 24, "origin": "Dhcp"}])}
+    marker.update(changes)
+    return marker
+
+
+def test_dhcp_switch_outcome_says_what_happened():
+    status, said, detail = snap.dhcp_switch_outcome(_marker())
+    assert status == "fixed" and said == "switched to DHCP: 10.0.0.4 -> 10.0.0.4; DNS servers kept (10.0.0.10)"
+    assert detail["after"]["addresses"] == ["10.0.0.4"] and detail["dns_kept"]
+    status, said, _detail = snap.dhcp_switch_outcome(_marker(netsh={"exit_code": 1, "output": "DHCP is already enabled on this interface."}))
+    assert status == "failed" and "exit code 1: DHCP is already enabled" in said
+    lost = _marker(leased=False, rollback={"exit_code": 0, "output": ""})
+    lost["after"] = lost["before"]
+    said = "DHCP gave no address in time, so the static address was put back (10.0.0.4 -> 10.0.0.4); DNS servers kept (10.0.0.10)"
+    assert snap.dhcp_switch_outcome(lost)[:2] == ("failed", said)
+    changed = _marker()
+    changed["after"] = dict(changed["after"], dns_servers=["168.63.129.16"])
+    status, said, _detail = snap.dhcp_switch_outcome(changed)
+    assert status == "failed" and "DNS servers changed: 10.0.0.10 -> 168.63.129.16" in said
+    status, said, _detail = snap.dhcp_switch_outcome(_marker(error="Access is denied."))
+    assert status == "failed" and "stopped with an error (Access is denied.)" in said
