@@ -8,6 +8,7 @@ Pure functions only; the action plugins run the scripts and write the files.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 
@@ -44,7 +45,8 @@ def read_entry(cause: str, script: str, purpose: str, parameters: dict, answer: 
         "script_sha256": script_hash(script),
         "parameters": redact(parameters),
         "failed": failed,
-        "result": None if failed else answer.get("result") or {},
+        # A copy: the cause goes on to work with the same answer and may change it.
+        "result": None if failed else copy.deepcopy(answer.get("result") or {}),
         # What win_powershell said when the script failed: its error records' messages.
         "error": [str((e.get("exception") or {}).get("message") or e.get("output") or e) if isinstance(e, dict) else str(e)
                   for e in answer.get("error") or []] or ([answer["msg"]] if failed and answer.get("msg") else []),

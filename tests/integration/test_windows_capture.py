@@ -74,7 +74,8 @@ def test_the_capture_changes_nothing_and_sends_only_reads_in_check_mode(run):
 
 
 def test_one_file_per_host_with_every_read_script_and_no_password(run):
-    read_tags = {tag for tag in simcapture.collection_scripts() if tag.endswith(".read")}
+    # The DHCP switch's read-back follows a switch only: a run in check mode has no marker to read.
+    read_tags = {tag for tag in simcapture.collection_scripts() if tag.endswith(".read")} - {"snapshot_status.dhcp_switch.read"}
     assert sorted(os.listdir(run["tmp"] / "captures")) == ["cap01.json", "cap02.json"]  # no parts left behind
     for name, (locale, _faults) in HOSTS.items():
         text = (run["tmp"] / "captures" / ("%s.json" % name)).read_text()

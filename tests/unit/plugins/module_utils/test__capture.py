@@ -44,3 +44,10 @@ def test_the_document_names_format_version_and_script_hashes():
 def test_file_names_are_safe():
     assert capture.host_file_name("../win 01") == ".._win_01.json"
     assert capture.part_name(3, "WIN_AGENT") == "003-WIN_AGENT.json"
+
+
+def test_a_read_is_kept_as_windows_answered_even_when_the_cause_changes_the_answer_afterwards():
+    answer = {"result": {"sql_instances": {"64-bit": ["MSSQLSERVER"], "32-bit": []}}}
+    entry = capture.read_entry("SNAPSHOT_STATUS", "#azure_backup.remediation/snapshot_status.read\n", "", {}, answer)
+    answer["result"]["sql_instances"] = ["MSSQLSERVER"]  # what win_snapshot_status does with its state
+    assert entry["result"] == {"sql_instances": {"64-bit": ["MSSQLSERVER"], "32-bit": []}}
