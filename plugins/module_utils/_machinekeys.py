@@ -162,6 +162,9 @@ FILE_READ_DATA = 0x1
 # administrator): Administrators, Everyone, Authenticated Users, NETWORK (a network logon), Users.
 ADMIN_SIDS = ("S-1-5-32-544", "S-1-1-0", "S-1-5-11", "S-1-5-2", "S-1-5-32-545")
 OWNER_RIGHTS = "S-1-3-4"
+# The agent runs as LocalSystem, whose token holds SYSTEM and Administrators ("LocalSystem Account",
+# Microsoft Learn) besides Everyone and Authenticated Users.
+SYSTEM_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-1-0", "S-1-5-11")
 _OWNER = re.compile(r"O:(.+?)(?=[GDS]:|$)")
 
 

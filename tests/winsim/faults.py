@@ -119,6 +119,21 @@ def machinekeys_acl(state):
     state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;0x1200a9;;;BU)"
 
 
+# A key file's name in MachineKeys: <key container hash>_<machine GUID> (the names here are made up).
+MACHINEKEYS_INHERITING_FILE = hostmod.MACHINEKEYS + "\\f686aace6942fb7f7ceb231212eef4a4_c2a8c2f3-6a3e-4b0e-9d21-3b1d8e0f7a11"
+MACHINEKEYS_OWN_ACL_FILE = hostmod.MACHINEKEYS + "\\6de9cb26d2b98c01ec4e9e8b34824aa2_c2a8c2f3-6a3e-4b0e-9d21-3b1d8e0f7a11"
+
+
+def machinekeys_no_write_dac(state):
+    """Someone left only Everyone read on MachineKeys, inheritable: Administrators lost WRITE_DAC. One key file
+    has only what it inherits from the folder; another has its own protected ACL, as CryptoAPI writes it."""
+    state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)"
+    for path, sddl in ((MACHINEKEYS_INHERITING_FILE, "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"),
+                       (MACHINEKEYS_OWN_ACL_FILE, "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)")):
+        hostmod.put_file_state(state, path, hostmod.file_entry(b"RSA1 key container (simulated)"))
+        state["acls"][path] = sddl
+
+
 def _certificate(state, subject):
     thumb = hashlib.sha1(("%s:%s" % (state["name"], subject)).encode()).hexdigest().upper()
     state["certificates"].setdefault("LocalMachine\\My", []).append(
@@ -223,6 +238,7 @@ FAULTS = {
     "vss-writer-stuck": vss_writer_stuck,
     "vss-writer-unknown-service": vss_writer_unknown_service,
     "machinekeys-acl": machinekeys_acl,
+    "machinekeys-no-write-dac": machinekeys_no_write_dac,
     "crp-cert": crp_cert,
     "mgmt-cert": mgmt_cert,
     "sql-no-copy-backup": sql_no_copy_backup,

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 
+import acl
 import host as hostmod
 import render
 
@@ -90,23 +91,68 @@ def machinekeys_read(host, p: dict) -> dict:
     if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % path)
     sddl = host.state["acls"][key]
+    # Get-Acl opens the object for READ_CONTROL (access check in acl.py).
+    if not acl.granted(sddl, acl.CALLER_SIDS, acl.READ_CONTROL):
+        raise ScriptError(acl.UNAUTHORIZED)
+    key_files = []
+    for child in acl.children(host.state, key):
+        if acl.is_dir(host.state, child):
+            continue
+        if not acl.granted(host.state["acls"][child], acl.CALLER_SIDS, acl.READ_CONTROL):
+            key_files.append({"path": child, "error": acl.UNAUTHORIZED})
+        elif "P" not in render.parse_sddl(host.state["acls"][child])["dacl_flags"]:  # AreAccessRulesProtected
+            key_files.append({"path": child, "sddl": host.state["acls"][child]})
     certificates = [{"thumbprint": c["thumbprint"], "subject": c["subject"], "issuer": c["issuer"], "not_after": c["not_after"]}
                     for c in host.state["certificates"].get("LocalMachine\\My", [])]
-    return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, host.state["locale"]), "certificates": certificates}
+    return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, host.state["locale"]), "key_files": key_files,
+            "caller": {"user": acl.CALLER_USER, "groups": list(acl.CALLER_SIDS[1:])}, "certificates": certificates,
+            "agent": _service_state(host, p["AgentService"]), "backup_processes": _processes(host, p["BackupProcesses"])}
 
 
 def machinekeys_reset(host, p: dict) -> dict:
-    key = hostmod.find_key(host.state["acls"], p["Path"])
+    state = host.state
+    key = hostmod.find_key(state["acls"], p["Path"])
     if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % p["Path"])
-    if not p["Dacl"].startswith("D:"):
-        raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
-    before = host.state["acls"][key]
-    backup = "%s\\MachineKeys-%s.sddl" % (p["BackupDir"].rstrip("\\"), time.strftime("%Y%m%dT%H%M%S"))
-    hostmod.put_file_state(host.state, backup, hostmod.file_entry((before + "\r\n").encode("ascii")))
-    # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
-    host.state["acls"][key] = before.split("D:", 1)[0] + p["Dacl"]
-    return {"before": before, "after": host.state["acls"][key], "backup": backup}
+    before = state["acls"][key]
+    done = []
+    result = {"before": before, "done": done, "files_before": {}, "files_after": {}}
+    files = list(p.get("ProtectFiles") or [])
+    try:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        result["backup"] = "%s\\MachineKeys-%s.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
+        hostmod.put_file_state(state, result["backup"], hostmod.file_entry((before + "\r\n").encode("ascii")))
+        if files:
+            for path in files:
+                result["files_before"][path] = state["acls"][acl.find(state, path)]
+            result["files_backup"] = "%s\\MachineKeys-%s-files.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
+            text = "".join("%s\t%s\r\n" % (result["files_before"][f], f) for f in files)
+            hostmod.put_file_state(state, result["files_backup"], hostmod.file_entry(text.encode("ascii")))
+        if p.get("TakeOwnership"):
+            acl.take_ownership(state, key)
+            done.append("took ownership of %s" % p["Path"])
+        for path in files:
+            if path.lower() in [f.lower() for f in p.get("TakeFileOwnership") or []]:
+                acl.take_ownership(state, path)
+                done.append("took ownership of %s" % path)
+            # SetAccessControl opens the file for WRITE_DAC.
+            if not acl.granted(state["acls"][acl.find(state, path)], acl.CALLER_SIDS, acl.WRITE_DAC):
+                raise ScriptError(acl.UNAUTHORIZED)
+            acl.protect(state, path)
+            done.append("protected %s" % path)
+        if not p["Dacl"].startswith("D:"):
+            raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
+        if not acl.granted(state["acls"][key], acl.CALLER_SIDS, acl.WRITE_DAC):
+            raise ScriptError(acl.UNAUTHORIZED)
+        # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
+        acl.set_dacl(state, key, p["Dacl"])
+        done.append("set the DACL of %s" % p["Path"])
+    except ScriptError as exc:  # the script's catch: the error is reported with what was done
+        result["error"] = str(exc)
+    result["after"] = state["acls"][key]
+    for path in files:
+        result["files_after"][path] = state["acls"][acl.find(state, path)]
+    return result
 
 
 def snapshot_status_read(host, p: dict) -> dict:

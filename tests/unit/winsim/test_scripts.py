@@ -70,7 +70,7 @@ def test_vss_writers_read_when_vss_cannot_start():
 
 def test_machinekeys_read_and_reset():
     h = hostmod.SimHost.create("win01", "de", ["machinekeys-acl", "crp-cert"])
-    state = read(h, win_machinekeys.READ, Path="")
+    state = _machinekeys_read(h)
     assert state["path"] == hostmod.MACHINEKEYS and not keys.compare(state["sddl"])["default"]
     assert "Jeder:" in state["icacls"] and len(keys.stale_certificates(state["certificates"])) == 1
     reset = powershell(h, win_machinekeys.RESET, Path=state["path"], Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
@@ -120,3 +120,46 @@ def test_network_read_names_each_failure_in_simulated_time():
     assert time.monotonic() - start < 5  # no connection dialled outside loopback, no real wait for a timeout
     assert [d["error_code"] for d in state["dns"]] == ["", "HostNotFound"]
     assert [t["error_code"] for t in state["tcp"]] == ["", "ConnectionRefused", "TimedOut", "TimedOut"]
+
+
+def _machinekeys_read(h):
+    return read(h, win_machinekeys.READ, Path="", AgentService=agent.SERVICES[0], BackupProcesses=list(agent.BACKUP_PROCESSES))
+
+
+def test_machinekeys_reset_regains_write_dac_and_keeps_inheriting_key_files_readable():
+    import faults
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
+    state = _machinekeys_read(h)
+    sids = [state["caller"]["user"]] + state["caller"]["groups"]
+    assert keys.needs_ownership(state["sddl"], sids)
+    protect = keys.files_to_protect(state["key_files"])
+    assert [(f["path"], f["only_inherited"]) for f in protect] == [(faults.MACHINEKEYS_INHERITING_FILE, True)]
+    parameters = {"Path": state["path"], "Dacl": keys.dacl_part(keys.DEFAULT_SDDL), "BackupDir": r"C:\ProgramData\azure-backup\backups"}
+    # Without ownership the DACL cannot be written: the error is reported and the folder is as it was.
+    refused = powershell(h, win_machinekeys.RESET, TakeOwnership=False, **parameters)["result"]
+    assert refused["error"] == "Attempted to perform an unauthorized operation." and refused["after"] == state["sddl"]
+    reset = powershell(h, win_machinekeys.RESET, TakeOwnership=True, ProtectFiles=[faults.MACHINEKEYS_INHERITING_FILE],
+                       TakeFileOwnership=[f["path"] for f in protect if keys.needs_ownership(f["sddl"], sids)], **parameters)["result"]
+    assert "error" not in reset and reset["done"][0] == "took ownership of %s" % state["path"]
+    assert keys.compare(reset["after"])["default"] and keys.owner(reset["after"]) == "S-1-5-32-544"
+    kept = h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE]
+    assert keys.granted(kept, keys.SYSTEM_SIDS, keys.FILE_READ_DATA) and keys.granted(kept, keys.ADMIN_SIDS, keys.FILE_READ_DATA)
+    assert h.state["acls"][faults.MACHINEKEYS_OWN_ACL_FILE] == "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"
+    assert h.read_file(reset["files_backup"]).decode().startswith("O:SYG:SYD:AI(A;ID;0x120089;;;WD)\t")
+
+
+def test_machinekeys_reset_without_protecting_leaves_an_inheriting_key_file_with_an_empty_dacl():
+    import faults
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
+    powershell(h, win_machinekeys.RESET, Path=hostmod.MACHINEKEYS, Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
+               BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)
+    # The default DACL has nothing inheritable: the file's inherited copies go, and nothing is left.
+    assert h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] == "O:SYG:SYD:AI"
+    assert not keys.granted("O:SYG:SYD:AI", keys.SYSTEM_SIDS, keys.FILE_READ_DATA)
+
+
+def test_machinekeys_read_accepts_domain_aliases_in_the_dacl():
+    h = hostmod.SimHost.create("win01", "en", [])
+    h.state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FA;;;DA)"
+    state = _machinekeys_read(h)
+    assert keys.compare(state["sddl"])["extra"] == ["allow Domain Admins (DA) 0x1f01ff"]

@@ -151,3 +151,74 @@ def test_vssadmin_failing_is_a_clear_error():
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and "VSS_WRITERS on win01" in result["msg"] and "exit code 2" in result["msg"]
     assert "unexpected error" in result["msg"]
+
+
+MK = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
+KEY_FILE = MK + "\\f686aace_c2a8"
+CRP = {"thumbprint": "D0", "subject": "DC=Windows Azure CRP Certificate Generator", "issuer": "DC=Windows Azure CRP Certificate Generator",
+       "not_after": "2025-06-30T12:00:00"}
+
+
+def machinekeys_state(sddl="O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", processes=(), key_files=None):
+    return read_answer(path=MK, sddl=sddl, icacls="", certificates=[CRP], caller={"user": "S-1-5-21-1-2-3-500", "groups": ["S-1-5-32-544", "S-1-1-0"]},
+                       key_files=[{"path": KEY_FILE, "sddl": "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"}] if key_files is None else key_files,
+                       agent={"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
+                       backup_processes=list(processes))
+
+
+def test_machinekeys_check_mode_says_it_would_take_ownership_and_protect_the_key_file():
+    plugin = action(win_machinekeys, {}, [machinekeys_state()], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
+    acl = next(f for f in result["findings"] if f["check"] == "acl")
+    assert "would take ownership of %s as Administrators" % MK in acl["summary"]
+    assert "take ownership of and protect %s keeping its only, inherited ACEs" % KEY_FILE in acl["summary"]
+    assert acl["detail"]["owner"] == "S-1-5-18" and acl["detail"]["only_inherited"] == [KEY_FILE]
+    assert [f["summary"] for f in result["findings"] if f["check"] == "agent_restart"] == [
+        "would restart WindowsAzureGuestAgent so it makes a new certificate"]
+
+
+def test_machinekeys_apply_takes_ownership_only_when_needed_then_restarts_the_agent():
+    after = {"changed": True, "result": {"before": "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", "after": "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)",
+                                         "backup": "C:\\b\\MachineKeys-1.sddl", "done": ["took ownership of " + MK, "protected " + KEY_FILE],
+                                         "files_after": {KEY_FILE: "O:BAG:SYD:PAI(A;;0x120089;;;WD)"}}}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), after, {"changed": True}, {"changed": True}])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell", "ansible.windows.win_certificate_store",
+                            "ansible.windows.win_service"]
+    reset = plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]
+    assert reset["TakeOwnership"] is True and reset["ProtectFiles"] == [KEY_FILE] and reset["TakeFileOwnership"] == [KEY_FILE]
+    assert plugin._execute_module.call_args_list[3].kwargs["module_args"] == {"name": "WindowsAzureGuestAgent", "state": "restarted"}
+    acl = next(f for f in result["findings"] if f["check"] == "acl")
+    assert acl["status"] == "fixed" and "took ownership of %s" % MK in acl["summary"] and not result.get("failed")
+    # Administrators can write the default DACL: no ownership taken, no file to protect.
+    plugin = action(win_machinekeys, {}, [machinekeys_state("O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)", key_files=[])], check_mode=True)
+    acl = next(f for f in plugin.run(task_vars=VARS)["findings"] if f["check"] == "acl")
+    assert acl["detail"]["take_ownership"] is False and "ownership" not in acl["summary"]
+
+
+def test_machinekeys_a_reset_that_stops_part_way_says_what_was_done_and_restarts_nothing():
+    stopped = {"changed": True, "result": {"before": "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", "after": "O:BAG:SYD:PAI(A;OICI;0x120089;;;WD)",
+                                           "backup": "C:\\b\\MachineKeys-1.sddl", "done": ["took ownership of " + MK],
+                                           "error": "Attempted to perform an unauthorized operation."}}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), stopped])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell"] and result["failed"]
+    assert "Done before that: took ownership of %s" % MK in result["msg"] and "unauthorized" in result["msg"]
+
+
+def test_machinekeys_never_restarts_the_agent_while_a_backup_runs():
+    after = {"changed": True, "result": {"before": "x", "after": "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", "backup": "b", "done": []}}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(processes=["IaaSBcdrExtension"], key_files=[]), after, {"changed": True}])
+    result = plugin.run(task_vars=VARS)
+    assert "ansible.windows.win_service" not in sent(plugin)
+    restart = next(f for f in result["findings"] if f["check"] == "agent_restart")
+    assert restart["status"] == "found" and "IaaSBcdrExtension" in restart["summary"]
+
+
+def test_machinekeys_domain_aliases_in_the_dacl_are_reported_not_an_exception():
+    plugin = action(win_machinekeys, {}, [machinekeys_state("O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FA;;;DA)(A;;FR;;;EA)")],
+                    check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    acl = next(f for f in result["findings"] if f["check"] == "acl")
+    assert not result.get("failed") and acl["detail"]["extra"] == ["allow Domain Admins (DA) 0x1f01ff", "allow Enterprise Admins (EA) 0x120089"]
