@@ -203,6 +203,28 @@ def bitlocker_on(state):
     volume.update(bitlocker_protection="on", lock_status="unlocked")
 
 
+def bitlocker_auto_unlock(state):
+    """C: encrypted and holding the auto-unlock key of a data volume that has no drive letter (mounted in a
+    folder, say); E:, another data volume, encrypted without auto-unlock (its own protector)."""
+    bitlocker_on(state)
+    hidden = "\\\\?\\Volume{6f1c2b9e-4d0a-4c55-9a3e-0c7e2d5b8a41}\\"
+    for mount, device_id in (("", hidden), ("E:", "\\\\?\\Volume{0b9d6a77-31e2-4f7c-8d0e-5a2c4e9b1f03}\\")):
+        state["disks"].append({"number": _next_disk(state), "size_gb": 64, "kind": "data"})
+        state["volumes"].append({"mount": mount, "device_id": device_id, "volume_type": "data", "label": "Data",
+                                 "bitlocker_protection": "on", "lock_status": "unlocked", "size_gb": 64})
+    state["bitlocker_auto_unlock_keys"] = [hidden]
+
+
+# Where the agent unpacks an extension: C:\Packages\Plugins\<publisher>.<type>\<version> (as VMSnapshot's,
+# reference/windows/agent-names-and-paths.tsv); the ADE version here is made up.
+ADE_DIR = "C:\\Packages\\Plugins\\Microsoft.Azure.Security.AzureDiskEncryption\\2.4.0.23"
+
+
+def ade_installed(state):
+    """Azure Disk Encryption's extension installed (it turned BitLocker on: use with bitlocker-on)."""
+    state["dirs"].append(ADE_DIR)
+
+
 def too_many_disks(state):
     for _disk in range(17):
         state["disks"].append({"number": _next_disk(state), "size_gb": 128, "kind": "data"})
@@ -251,6 +273,8 @@ FAULTS = {
     "comsysapp-stopped": comsysapp_stopped,
     "bitlocker-locked": bitlocker_locked,
     "bitlocker-on": bitlocker_on,
+    "bitlocker-auto-unlock": bitlocker_auto_unlock,
+    "ade-installed": ade_installed,
     "too-many-disks": too_many_disks,
     "disk-too-big": disk_too_big,
     "winhttp-proxy-wrong": winhttp_proxy_wrong,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 
 import acl
 import host as hostmod
@@ -198,28 +199,87 @@ def com_msdtc_read(host, p: dict) -> dict:
     return {"services": [_service_state(host, n) for n in p["Services"]]}
 
 
+# Win32_EncryptableVolume (Microsoft Learn, "Win32_EncryptableVolume class" and its methods):
+# VolumeType 0 = the OS volume; GetConversionStatus 0 fully decrypted, 1 fully encrypted, 3 decrypting;
+# return codes FVE_E_LOCKED_VOLUME 0x80310000, FVE_E_NOT_ACTIVATED 0x80310008, FVE_E_NOT_OS_VOLUME 0x80310028,
+# FVE_E_AUTOUNLOCK_ENABLED 0x80310029 (Decrypt on the OS volume while auto-unlock keys are stored on it).
+FVE_E_LOCKED_VOLUME, FVE_E_NOT_ACTIVATED, FVE_E_NOT_OS_VOLUME, FVE_E_AUTOUNLOCK_ENABLED = 0x80310000, 0x80310008, 0x80310028, 0x80310029
+_CONVERSION = {"decrypted": 0, "encrypted": 1, "decrypting": 3}
+
+
+def _volume_id(host, volume: dict) -> str:
+    """DeviceID: the volume path every volume has (made up from the host and letter when the state has none)."""
+    return volume.get("device_id") or "\\\\?\\Volume{%s}\\" % uuid.uuid5(uuid.NAMESPACE_URL, host.name + "/" + volume["mount"])
+
+
+def _is_os(volume: dict) -> bool:
+    return volume.get("volume_type", "os" if volume["mount"].upper() == "C:" else "data") == "os"
+
+
+def _conversion(volume: dict) -> int:
+    return _CONVERSION[volume.get("conversion") or ("encrypted" if volume.get("bitlocker_protection") == "on" else "decrypted")]
+
+
+def _activated(volume: dict) -> bool:
+    return _conversion(volume) != 0
+
+
 def bitlocker_read(host, p: dict) -> dict:
     state = host.state
+    keys = state.get("bitlocker_auto_unlock_keys", [])
     volumes = []
     for volume in state.get("volumes", []):
         locked = volume.get("lock_status") == "locked"
         # Windows cannot tell the protection of a locked volume: ProtectionStatus 2 (unknown).
         protection = 2 if locked else (1 if volume.get("bitlocker_protection") == "on" else 0)
-        volumes.append({"mount": volume["mount"], "protection_status": protection, "lock_status": 1 if locked else 0})
-    return {"volumes": volumes}
+        entry = {"mount": volume["mount"] or None, "device_id": _volume_id(host, volume), "volume_type": 0 if _is_os(volume) else 1,
+                 "protection_status": protection, "lock_status": 1 if locked else 0}
+        if not locked:
+            entry["conversion_status"] = _conversion(volume)
+            # IsAutoUnlockKeyStored (OS volume) / IsAutoUnlockEnabled (data volume); FVE_E_NOT_ACTIVATED reads as false.
+            if _is_os(volume):
+                entry["auto_unlock_keys_stored"] = _activated(volume) and bool(keys)
+            else:
+                entry["auto_unlock"] = _activated(volume) and entry["device_id"] in keys
+        volumes.append(entry)
+    prefix = p["AdeDir"].rstrip("\\").lower() + "\\"
+    ade = sorted({d[len(prefix):].split("\\")[0] for d in state.get("dirs", []) if d.lower().startswith(prefix)})
+    return {"volumes": volumes, "ade_versions": ade}
 
 
 def bitlocker_disable(host, p: dict) -> dict:
     state = host.state
     out = []
-    for mount in p["MountPoints"]:
-        volume = next((v for v in state.get("volumes", []) if v["mount"].lower() == mount.lower()), None)
+    for device_id in p["DeviceIds"]:
+        volume = next((v for v in state.get("volumes", []) if _volume_id(host, v) == device_id), None)
+        entry = {"device_id": device_id, "volume": (volume or {}).get("mount") or device_id}
+        out.append(entry)
         if volume is None:
-            raise ScriptError("Disable-BitLocker : Cannot find the volume %s." % mount)
+            entry.update(status="failed", error="no such volume")
+            continue
+        cleared = 0
+        if p.get("ClearAutoUnlock") and _is_os(volume):
+            # ClearAllAutoUnlockKeys: removes every key stored on the running OS volume.
+            cleared = FVE_E_NOT_ACTIVATED if not _activated(volume) else 0
+            if cleared == 0:
+                state["bitlocker_auto_unlock_keys"] = []
+            entry["auto_unlock_cleared"] = cleared == 0
+        if cleared:
+            entry.update(status="failed", return_value=cleared,
+                         error="ClearAllAutoUnlockKeys failed: the auto-unlock keys stay and BitLocker stays on")
+            continue
         if volume.get("lock_status") == "locked":
-            raise ScriptError("Disable-BitLocker : This drive is locked by BitLocker Drive Encryption. (Exception from HRESULT: 0x80310000)")
-        volume["bitlocker_protection"] = "off"
-        out.append({"mount": mount, "status": "DecryptionInProgress"})
+            code = FVE_E_LOCKED_VOLUME
+        elif _is_os(volume) and state.get("bitlocker_auto_unlock_keys"):
+            code = FVE_E_AUTOUNLOCK_ENABLED
+        else:
+            code = 0
+            if _activated(volume):
+                volume.update(bitlocker_protection="off", conversion="decrypting")
+        if code:
+            entry.update(status="failed", return_value=code, error="Decrypt refused")
+        else:
+            entry.update(status="started", conversion_status=_conversion(volume))
     return {"volumes": out}
 
 

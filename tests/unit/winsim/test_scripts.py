@@ -101,7 +101,7 @@ def test_backup_extension_com_msdtc_disk_limits_bitlocker_reads():
     assert [s["state"] for s in com["services"]] == ["Running", "Stopped"]
     disks = read(hostmod.SimHost.create("win01", "en", ["too-many-disks"]), win_disk_limits.READ, TempLabel="Temporary Storage")
     assert len(disks["disks"]) == 17  # the OS and the temporary disk are not data disks
-    locked = [v for v in read(h, win_bitlocker.READ)["volumes"] if v["lock_status"] == 1]
+    locked = [v for v in read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR)["volumes"] if v["lock_status"] == 1]
     assert [(v["mount"], v["protection_status"]) for v in locked] == [("F:", 2)]
 
 
@@ -163,3 +163,31 @@ def test_machinekeys_read_accepts_domain_aliases_in_the_dacl():
     h.state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FA;;;DA)"
     state = _machinekeys_read(h)
     assert keys.compare(state["sddl"])["extra"] == ["allow Domain Admins (DA) 0x1f01ff"]
+
+
+def _bitlocker_read(h):
+    return read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR)
+
+
+def test_bitlocker_os_volume_refused_until_auto_unlock_keys_are_cleared_and_letterless_volumes_by_path():
+    from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
+    h = hostmod.SimHost.create("win12", "en", ["bitlocker-auto-unlock"])
+    state = _bitlocker_read(h)
+    os_volume = next(v for v in state["volumes"] if v["volume_type"] == 0)
+    hidden = next(v for v in state["volumes"] if v["mount"] is None)
+    assert os_volume["auto_unlock_keys_stored"] and hidden["auto_unlock"] and hidden["device_id"].startswith("\\\\?\\Volume{")
+    # Decrypt refuses the OS volume while the keys are stored (FVE_E_AUTOUNLOCK_ENABLED).
+    [refused] = powershell(h, win_bitlocker.DISABLE, DeviceIds=[os_volume["device_id"]], ClearAutoUnlock=False)["result"]["volumes"]
+    assert refused["status"] == "failed" and refused["return_value"] == bitlocker.FVE_E_AUTOUNLOCK_ENABLED
+    assert {v["mount"]: v["bitlocker_protection"] for v in h.state["volumes"]}["C:"] == "on"
+    data = powershell(h, win_bitlocker.DISABLE, DeviceIds=[hidden["device_id"]], ClearAutoUnlock=False)["result"]["volumes"]
+    assert [(r["volume"], r["status"], r["conversion_status"]) for r in data] == [(hidden["device_id"], "started", 3)]
+    [done] = powershell(h, win_bitlocker.DISABLE, DeviceIds=[os_volume["device_id"]], ClearAutoUnlock=True)["result"]["volumes"]
+    assert done["status"] == "started" and done["auto_unlock_cleared"] and h.state["bitlocker_auto_unlock_keys"] == []
+    after = _bitlocker_read(h)
+    assert sorted((v["mount"] or "", v["protection_status"]) for v in after["volumes"]) == [("", 0), ("C:", 0), ("D:", 0), ("E:", 1)]
+
+
+def test_bitlocker_read_names_the_ade_extension():
+    assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on", "ade-installed"]))["ade_versions"] == ["2.4.0.23"]
+    assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on"]))["ade_versions"] == []

@@ -9,7 +9,7 @@ from unittest.mock import MagicMock
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
-from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_machinekeys, win_vss_writers
+from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_bitlocker, win_machinekeys, win_vss_writers
 
 VARS = {"inventory_hostname": "win01"}
 RUNNING = [{"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
@@ -222,3 +222,60 @@ def test_machinekeys_domain_aliases_in_the_dacl_are_reported_not_an_exception():
     result = plugin.run(task_vars=VARS)
     acl = next(f for f in result["findings"] if f["check"] == "acl")
     assert not result.get("failed") and acl["detail"]["extra"] == ["allow Domain Admins (DA) 0x1f01ff", "allow Enterprise Admins (EA) 0x120089"]
+
+
+OS_VOL = {"mount": "C:", "device_id": "\\\\?\\Volume{c}\\", "volume_type": 0, "protection_status": 1, "lock_status": 0,
+          "conversion_status": 1, "auto_unlock_keys_stored": True}
+HIDDEN = {"mount": None, "device_id": "\\\\?\\Volume{h}\\", "volume_type": 1, "protection_status": 1, "lock_status": 0,
+          "conversion_status": 1, "auto_unlock": True}
+
+
+def disabled(*entries):
+    return {"changed": True, "result": {"volumes": list(entries)}}
+
+
+def test_bitlocker_under_ade_is_refused_with_the_platform_route_and_nothing_sent():
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL], ade_versions=["2.4.0.23"])])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and not result["changed"] and result["failed"]
+    refused = next(f for f in result["findings"] if f["check"] == "protection")
+    assert "Microsoft.Azure.Security.AzureDiskEncryption" in refused["summary"] and "Disable-AzVMDiskEncryption" in refused["summary"]
+    assert "az vm encryption disable" in refused["summary"]
+
+
+def test_bitlocker_data_volumes_first_then_the_os_volume_with_its_auto_unlock_keys_cleared():
+    plugin = action(win_bitlocker, {"disable": True}, [
+        read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[]),
+        disabled({"device_id": HIDDEN["device_id"], "volume": HIDDEN["device_id"], "status": "started", "conversion_status": 3}),
+        disabled({"device_id": OS_VOL["device_id"], "volume": "C:", "status": "started", "conversion_status": 3, "auto_unlock_cleared": True})])
+    result = plugin.run(task_vars=VARS)
+    calls = [c.kwargs["module_args"]["parameters"] for c in plugin._execute_module.call_args_list[1:]]
+    assert calls == [{"DeviceIds": [HIDDEN["device_id"]], "ClearAutoUnlock": False}, {"DeviceIds": [OS_VOL["device_id"]], "ClearAutoUnlock": True}]
+    protection = next(f for f in result["findings"] if f["check"] == "protection")
+    assert protection["status"] == "fixed" and "\\\\?\\Volume{h}\\ decryption started (decrypting); C: decryption started" in protection["summary"]
+
+
+def test_bitlocker_the_os_volume_is_not_tried_when_an_auto_unlocked_data_volume_failed():
+    plugin = action(win_bitlocker, {"disable": True}, [
+        read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[]),
+        disabled({"device_id": HIDDEN["device_id"], "volume": HIDDEN["device_id"], "status": "failed", "return_value": 2150694912,
+                  "error": "Decrypt refused"})])
+    result = plugin.run(task_vars=VARS)
+    assert len(sent(plugin)) == 2 and result["failed"]
+    summary = next(f for f in result["findings"] if f["check"] == "protection")["summary"]
+    assert "Volume{h}\\ failed: Decrypt refused (0x80310000)" in summary and "C: not tried" in summary
+
+
+def test_bitlocker_check_mode_says_it_would_clear_auto_unlock_first():
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[])], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
+    assert "would clear the auto-unlock keys on C:, then turn it off" in next(f for f in result["findings"] if f["check"] == "protection")["summary"]
+
+
+def test_bitlocker_the_os_volume_stays_on_while_a_locked_volume_may_need_its_keys():
+    locked = {"mount": "F:", "device_id": "\\\\?\\Volume{f}\\", "volume_type": 1, "protection_status": 2, "lock_status": 1}
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL, locked], ade_versions=[])], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    kept = next(f for f in result["findings"] if f["check"] == "os_volume")
+    assert "F: stays protected" in kept["summary"] and not [f for f in result["findings"] if f["check"] == "protection"]
