@@ -19,7 +19,7 @@ description:
   - Accounts are compared as SIDs; an alias without a fixed SID (a domain group such as C(DA), or one this module does
     not know) is compared and shown as it is, never an error.
   - When the DACL gives this session no WRITE_DAC, it first takes ownership of the folder as Administrators
-    (C(takeown /A), the take-ownership privilege an administrator has): the owner may always write the DACL. The new
+    (C(takeown /A), the take-ownership privilege an administrator has), since the owner may always write the DACL. The new
     owner stays; the old one is in the saved security descriptor, and the finding says so.
   - Key files whose DACL is not protected and holds ACEs inherited from the folder would lose them when the folder's DACL
     is replaced (a file with nothing else would be readable by no one). Their DACL is protected first, keeping the
