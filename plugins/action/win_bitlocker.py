@@ -150,7 +150,8 @@ class ActionModule(WinCauseAction):
         if not targets:
             return
         target_names = [bitlocker.name(v) for v in targets]
-        clear = "clear the auto-unlock keys on %s, then " % bitlocker.name(todo["os"]) if todo["os"] and todo["clear_auto_unlock"] else ""
+        clear = ("clear the auto-unlock keys on %s (those of data volumes not attached now go too), then " % bitlocker.name(todo["os"])
+                 if todo["os"] and todo["clear_auto_unlock"] else "")
         self.diff("BitLocker", "".join("%s on\n" % n for n in target_names), "".join("%s off (decrypting)\n" % n for n in target_names))
         if self.check_mode:
             self.add("protection", self.fixed_or_found(), "BitLocker is on for %s: would %sturn it off" % (", ".join(target_names), clear), detail)

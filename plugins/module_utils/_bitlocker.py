@@ -30,6 +30,13 @@ CONVERSION = {0: "fully decrypted", 1: "fully encrypted", 2: "encrypting", 3: "d
               5: "decryption paused"}
 OS_VOLUME = 0
 FVE_E_AUTOUNLOCK_ENABLED = 0x80310029
+# What the return codes mean, as the Decrypt and ClearAllAutoUnlockKeys method pages describe them.
+RETURN_CODES = {
+    0x80310000: "FVE_E_LOCKED_VOLUME: the volume is locked",
+    0x80310008: "FVE_E_NOT_ACTIVATED: BitLocker is not enabled on the volume",
+    0x80310028: "FVE_E_NOT_OS_VOLUME: only for the running operating system volume",
+    FVE_E_AUTOUNLOCK_ENABLED: "FVE_E_AUTOUNLOCK_ENABLED: keys used to automatically unlock data volumes are available",
+}
 ADE_EXTENSION = "Microsoft.Azure.Security.AzureDiskEncryption"
 ADE_ROUTE = ("turn encryption off from the platform, not in the guest: Disable-AzVMDiskEncryption -ResourceGroupName <rg> -VMName <vm> "
              "-VolumeType All, or az vm encryption disable --resource-group <rg> --name <vm> --volume-type ALL")
@@ -95,5 +102,8 @@ def outcome(result: dict) -> str:
     if result.get("status") == "started":
         return "%s decryption started (%s)" % (result["volume"], CONVERSION.get(result.get("conversion_status"), "unknown"))
     code = result.get("return_value")
-    return "%s failed: %s%s" % (result["volume"], result.get("error") or "no reason given",
-                                 " (0x%08X)" % (int(code) & 0xFFFFFFFF) if code not in (None, "") else "")
+    if code in (None, ""):
+        return "%s failed: %s" % (result["volume"], result.get("error") or "no reason given")
+    code = int(code) & 0xFFFFFFFF
+    meaning = RETURN_CODES.get(code)
+    return "%s failed: %s (0x%08X%s)" % (result["volume"], result.get("error") or "no reason given", code, ", " + meaning if meaning else "")

@@ -235,7 +235,8 @@ def test_machinekeys_without_write_dac_is_reset_by_taking_ownership_and_key_file
 
 def test_bitlocker_off_clears_auto_unlock_and_reaches_a_volume_without_a_letter(runs):
     _proc, check = runs["results"]["check"]
-    assert "would clear the auto-unlock keys on C:, then turn it off" in findings(check, "win12")["BITLOCKER/protection"]["summary"]
+    summary = findings(check, "win12")["BITLOCKER/protection"]["summary"]
+    assert "would clear the auto-unlock keys on C: (those of data volumes not attached now go too), then turn it off" in summary
     _proc, report = runs["results"]["apply"]
     after = runs["states"]["apply"]["win12"]
     protection = findings(report, "win12")["BITLOCKER/protection"]

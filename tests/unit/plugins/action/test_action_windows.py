@@ -263,14 +263,15 @@ def test_bitlocker_the_os_volume_is_not_tried_when_an_auto_unlocked_data_volume_
     result = plugin.run(task_vars=VARS)
     assert len(sent(plugin)) == 2 and result["failed"]
     summary = next(f for f in result["findings"] if f["check"] == "protection")["summary"]
-    assert "Volume{h}\\ failed: Decrypt refused (0x80310000)" in summary and "C: not tried" in summary
+    assert "Volume{h}\\ failed: Decrypt refused (0x80310000, FVE_E_LOCKED_VOLUME: the volume is locked)" in summary and "C: not tried" in summary
 
 
 def test_bitlocker_check_mode_says_it_would_clear_auto_unlock_first():
     plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[])], check_mode=True)
     result = plugin.run(task_vars=VARS)
     assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
-    assert "would clear the auto-unlock keys on C:, then turn it off" in next(f for f in result["findings"] if f["check"] == "protection")["summary"]
+    summary = next(f for f in result["findings"] if f["check"] == "protection")["summary"]
+    assert "would clear the auto-unlock keys on C: (those of data volumes not attached now go too), then turn it off" in summary
 
 
 def test_bitlocker_the_os_volume_stays_on_while_a_locked_volume_may_need_its_keys():
