@@ -217,8 +217,9 @@ class ActionModule(WinCauseAction):
         if take_ownership:
             steps.append("take ownership of %s as Administrators (no WRITE_DAC for this session without it)" % path)
         for entry in protect:
-            steps.append("%sprotect %s keeping its %sinherited ACEs" % ("take ownership of and " if entry["path"] in take_file_ownership else "",
-                                                                         entry["path"], "only, " if entry["only_inherited"] else ""))
+            owner = "take ownership of and " if entry["path"] in take_file_ownership else ""
+            others = " (it had no others)" if entry["only_inherited"] else ""
+            steps.append("%sprotect %s keeping its inherited ACEs as explicit ones%s" % (owner, entry["path"], others))
         steps.append("reset the DACL")
         return "; ".join(steps)
 

@@ -172,7 +172,7 @@ def test_machinekeys_check_mode_says_it_would_take_ownership_and_protect_the_key
     assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
     acl = next(f for f in result["findings"] if f["check"] == "acl")
     assert "would take ownership of %s as Administrators" % MK in acl["summary"]
-    assert "take ownership of and protect %s keeping its only, inherited ACEs" % KEY_FILE in acl["summary"]
+    assert "take ownership of and protect %s keeping its inherited ACEs as explicit ones (it had no others)" % KEY_FILE in acl["summary"]
     assert acl["detail"]["owner"] == "S-1-5-18" and acl["detail"]["only_inherited"] == [KEY_FILE]
     assert [f["summary"] for f in result["findings"] if f["check"] == "agent_restart"] == [
         "would restart WindowsAzureGuestAgent so it makes a new certificate"]
