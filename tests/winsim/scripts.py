@@ -92,7 +92,8 @@ def machinekeys_read(host, p: dict) -> dict:
     if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % path)
     sddl = host.state["acls"][key]
-    # Get-Acl opens the object for READ_CONTROL (access check in acl.py).
+    # Get-Acl reads owner and DACL: GetNamedSecurityInfo needs READ_CONTROL granted, or the caller to be the owner
+    # (Microsoft Learn, GetNamedSecurityInfo; access check in acl.py).
     if not acl.granted(sddl, acl.CALLER_SIDS, acl.READ_CONTROL):
         raise ScriptError(acl.UNAUTHORIZED)
     key_files = []
@@ -136,7 +137,8 @@ def machinekeys_reset(host, p: dict) -> dict:
             if path.lower() in [f.lower() for f in p.get("TakeFileOwnership") or []]:
                 acl.take_ownership(state, path)
                 done.append("took ownership of %s" % path)
-            # SetAccessControl opens the file for WRITE_DAC.
+            # SetAccessControl writes the DACL: WRITE_DAC (or being the owner) is needed (Microsoft Learn,
+            # SetNamedSecurityInfo and "Ownership of objects"; access check in acl.py).
             if not acl.granted(state["acls"][acl.find(state, path)], acl.CALLER_SIDS, acl.WRITE_DAC):
                 raise ScriptError(acl.UNAUTHORIZED)
             acl.protect(state, path)
