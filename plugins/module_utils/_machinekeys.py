@@ -178,8 +178,10 @@ def granted(sddl: str, sids, wanted: int) -> bool:
     """Whether a caller whose token holds ``sids`` gets every right in ``wanted`` from this security descriptor.
 
     Windows' access check ("How DACLs Control Access to an Object"): ACEs in order, inherit-only ones skipped; a
-    deny ACE for a right not yet granted refuses it, an allow ACE grants. The owner gets READ_CONTROL and WRITE_DAC
-    without an ACE unless an OWNER RIGHTS ACE says otherwise ("Ownership of objects"; OWNER RIGHTS SID docs).
+    deny ACE for a right not yet granted refuses it, an allow ACE grants. The owner gets WRITE_DAC without an ACE
+    ("Owner of a New Object") and may read the security descriptor (GetNamedSecurityInfo), unless an OWNER RIGHTS
+    ACE says otherwise (OWNER RIGHTS in "Well-known SIDs"). Taking ownership as Administrators to regain WRITE_DAC
+    is Microsoft's own example ("Taking Object Ownership in C++").
     Generic bits are mapped to file rights as RIGHTS does.
     """
     sids = {_sid(s) for s in sids}

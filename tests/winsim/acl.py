@@ -5,9 +5,9 @@ State: ``state["acls"][path] = SDDL`` for every object whose security descriptor
 
 - Access check ("How DACLs Control Access to an Object", Microsoft Learn, Win32 security): the ACEs of
   the DACL in order; an inherit-only ACE does not apply to the object itself; a deny ACE for a right
-  not yet granted refuses it; an allow ACE grants it. The owner is granted READ_CONTROL and WRITE_DAC
-  without any ACE unless the DACL has an OWNER RIGHTS (S-1-3-4) ACE ("Ownership of objects" and the
-  OWNER RIGHTS entry of "Well-known SIDs", Microsoft Learn).
+  not yet granted refuses it; an allow ACE grants it. The owner has WRITE_DAC without any ACE ("Owner
+  of a New Object") and may read the descriptor (GetNamedSecurityInfo: READ_CONTROL "or the caller must
+  be the owner"), unless the DACL has an OWNER RIGHTS (S-1-3-4) ACE ("Well-known SIDs", Microsoft Learn).
 - Take ownership: ``takeown /F <path> /A`` "gives ownership to the Administrators group"
   (Windows Commands, takeown); an administrator holds "Take ownership of files or other objects"
   (SeTakeOwnershipPrivilege, granted to Administrators by default: Microsoft Learn, user rights
