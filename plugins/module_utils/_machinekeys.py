@@ -27,6 +27,15 @@ SID_ALIASES = {
     "RE": "S-1-5-32-552", "RU": "S-1-5-32-554", "RD": "S-1-5-32-555", "NO": "S-1-5-32-556", "IS": "S-1-5-32-568",
     "AC": "S-1-15-2-1", "LW": "S-1-16-4096", "ME": "S-1-16-8192", "HI": "S-1-16-12288", "SI": "S-1-16-16384",
 }
+# Aliases [MS-DTYP] 2.4.2.4 defines relative to the domain or the machine (DA = <domain SID>-512...): the
+# SDDL does not say which domain, so they are compared as the alias itself and named for people.
+RELATIVE_ALIASES = {
+    "DA": "Domain Admins", "DG": "Domain Guests", "DU": "Domain Users", "DC": "Domain Computers", "DD": "Domain Controllers",
+    "CA": "Cert Publishers", "SA": "Schema Admins", "EA": "Enterprise Admins", "PA": "Group Policy Creator Owners",
+    "RO": "Enterprise Read-only Domain Controllers", "RS": "RAS Servers", "CN": "Cloneable Domain Controllers",
+    "AP": "Protected Users", "KA": "Key Admins", "EK": "Enterprise Key Admins", "LA": "local Administrator",
+    "LG": "local Guest", "UD": "User-mode Drivers",
+}
 # The English names, for people reading a finding; the comparison never uses them.
 SID_NAMES = {
     "S-1-1-0": "Everyone", "S-1-3-0": "CREATOR OWNER", "S-1-5-11": "NT AUTHORITY\\Authenticated Users",
@@ -63,11 +72,14 @@ def _mask(rights: str) -> int:
 
 
 def _sid(text: str) -> str:
-    if text in SID_ALIASES:
-        return SID_ALIASES[text]
-    if re.match(r"^S-\d+(-\d+)+$", text):
-        return text
-    raise ValueError("unknown account %r" % text)
+    """The SID an ACE's account field stands for; an alias without a fixed SID (a domain group, one this
+    list does not know) or anything else Windows printed is kept as it is: compared as text, never an error."""
+    text = text.strip()
+    if text.upper() in SID_ALIASES:
+        return SID_ALIASES[text.upper()]
+    if re.match(r"^[sS]-\d+(-\d+)+$", text):
+        return text.upper()
+    return text
 
 
 def _flags(text: str) -> tuple:
@@ -97,7 +109,7 @@ def _key(ace: dict) -> tuple:
 
 def describe_ace(ace: dict) -> str:
     """"allow Everyone (S-1-1-0) 0x12019f" -- for people, in English."""
-    name = SID_NAMES.get(ace["sid"])
+    name = SID_NAMES.get(ace["sid"]) or RELATIVE_ALIASES.get(ace["sid"])
     who = "%s (%s)" % (name, ace["sid"]) if name else ace["sid"]
     flags = " [%s]" % ",".join(ace["flags"]) if ace["flags"] else ""
     return "%s %s 0x%x%s" % (ace["type"], who, ace["mask"], flags)
@@ -140,3 +152,84 @@ def stale_certificates(certificates: list[dict], names: tuple = CERTIFICATE_NAME
 
     return [c for c in certificates
             if any(cn in wanted for cn in common_names(c.get("subject", "")) + common_names(c.get("issuer", "")))]
+
+
+# Access rights the reset needs ([MS-DTYP] 2.4.3 ACCESS_MASK; FILE_READ_DATA from "File Security and Access Rights").
+WRITE_DAC = 0x40000
+READ_CONTROL = 0x20000
+FILE_READ_DATA = 0x1
+# Who an administrator connected through WinRM is, when the read did not say (the WinRM user must be an
+# administrator): Administrators, Everyone, Authenticated Users, NETWORK (a network logon), Users.
+ADMIN_SIDS = ("S-1-5-32-544", "S-1-1-0", "S-1-5-11", "S-1-5-2", "S-1-5-32-545")
+OWNER_RIGHTS = "S-1-3-4"
+# The agent runs as LocalSystem, whose token holds SYSTEM and Administrators ("LocalSystem Account",
+# Microsoft Learn) besides Everyone and Authenticated Users.
+SYSTEM_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-1-0", "S-1-5-11")
+_OWNER = re.compile(r"O:(.+?)(?=[GDS]:|$)")
+
+
+def owner(sddl: str) -> str | None:
+    """The owner's SID of an SDDL string (an alias turned into its SID), None when it has none."""
+    match = _OWNER.search(sddl or "")
+    return _sid(match.group(1)) if match else None
+
+
+def granted(sddl: str, sids, wanted: int) -> bool:
+    """Whether a caller whose token holds ``sids`` gets every right in ``wanted`` from this security descriptor.
+
+    Windows' access check ("How DACLs Control Access to an Object"): ACEs in order, inherit-only ones skipped; a
+    deny ACE for a right not yet granted refuses it, an allow ACE grants. The owner gets WRITE_DAC without an ACE
+    ("Owner of a New Object") and may read the security descriptor (GetNamedSecurityInfo), unless an OWNER RIGHTS
+    ACE says otherwise (OWNER RIGHTS in "Well-known SIDs"). Taking ownership as Administrators to regain WRITE_DAC
+    is Microsoft's own example ("Taking Object Ownership in C++").
+    Generic bits are mapped to file rights as RIGHTS does.
+    """
+    sids = {_sid(s) for s in sids}
+    dacl = parse_dacl(sddl)
+    allowed = denied = 0
+    if owner(sddl) in sids and not any(a["sid"] == OWNER_RIGHTS for a in dacl["aces"]):
+        allowed = READ_CONTROL | WRITE_DAC
+    for ace in dacl["aces"]:
+        if "IO" in ace["flags"] or ace["sid"] not in sids:
+            continue
+        mask = _generic(ace["mask"])
+        if ace["type"] == "deny":
+            denied |= mask & ~allowed
+        elif ace["type"] == "allow":
+            allowed |= mask & ~denied
+    return allowed & wanted == wanted
+
+
+def _generic(mask: int) -> int:
+    """GENERIC_ALL/READ/WRITE/EXECUTE (0x10000000, 0x80000000, 0x40000000, 0x20000000) as the file rights they map to."""
+    for bit, right in ((0x10000000, RIGHTS["FA"]), (0x80000000, RIGHTS["FR"]), (0x40000000, RIGHTS["FW"]), (0x20000000, RIGHTS["FX"])):
+        if mask & bit:
+            mask = (mask & ~bit) | right
+    return mask
+
+
+def needs_ownership(sddl: str, caller_sids=ADMIN_SIDS) -> bool:
+    """True when the caller cannot write this DACL (no WRITE_DAC): it must take ownership first."""
+    return not granted(sddl, caller_sids or ADMIN_SIDS, WRITE_DAC)
+
+
+def inherited_aces(sddl: str) -> list[dict]:
+    return [a for a in parse_dacl(sddl)["aces"] if "ID" in a["flags"]]
+
+
+def files_to_protect(files: list[dict]) -> list[dict]:
+    """Key files the reset of the folder would change: their DACL is not protected and holds ACEs inherited
+    from the folder. Replacing the folder's DACL removes those copies ("Automatic Propagation of Inheritable
+    ACEs"); a file with nothing else would be left with an empty DACL that grants no one access. Each is
+    {path, sddl, only_inherited}; a file whose SDDL cannot be parsed is left out (it is shown, not changed)."""
+    out = []
+    for entry in files:
+        try:
+            dacl = parse_dacl(entry.get("sddl") or "")
+        except ValueError:
+            continue
+        inherited = [a for a in dacl["aces"] if "ID" in a["flags"]]
+        if dacl["protected"] or not inherited:
+            continue
+        out.append({"path": entry["path"], "sddl": entry["sddl"], "only_inherited": len(inherited) == len(dacl["aces"])})
+    return out

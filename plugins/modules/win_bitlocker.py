@@ -15,6 +15,14 @@ description:
     so a person does it) and volumes with protection on.
   - With O(disable), turns BitLocker off on unlocked protected volumes, as article 000 advises when snapshots fail
     with BitLocker's VSS error. Windows decrypts them in the background.
+  - Volumes are addressed by volume path (C(\\?\Volume{GUID}\)), so volumes without a drive letter are turned off too.
+  - Data volumes go first. The OS volume refuses while it stores keys that unlock data volumes automatically
+    (FVE_E_AUTOUNLOCK_ENABLED), so those keys are cleared first, but only when every data volume that uses them started
+    decrypting; otherwise the OS volume stays on and the finding says which volume still needs them.
+  - Each volume is reported on its own (decryption started, or failed with Windows' return code), so a failure part-way
+    says what is already decrypting.
+  - With Azure Disk Encryption's extension (C(Microsoft.Azure.Security.AzureDiskEncryption)) installed, nothing is turned
+    off in the guest; the finding names the platform route (C(Disable-AzVMDiskEncryption), C(az vm encryption disable)).
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -35,7 +43,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: The check C(locked), and C(protection) where BitLocker is on.
+  description:
+    - The check C(locked), and C(protection) where BitLocker is on; with O(disable), C(detail.after) lists each volume's outcome.
+    - C(os_volume) when the OS volume stays on because a data volume still needs its auto-unlock keys.
   returned: always
   type: list
   elements: dict

@@ -16,6 +16,16 @@ description:
   - Where it differs, saves the old security descriptor to O(backup_dir) on the VM, resets the DACL, returns the old
     SDDL, and deletes the certificates issued to C(Windows Azure Service Management for Extensions) or by
     C(Windows Azure CRP Certificate Generator) from C(LocalMachine\My); the agent makes a new one. Then retry the backup.
+  - Accounts are compared as SIDs; an alias without a fixed SID (a domain group such as C(DA), or one this module does
+    not know) is compared and shown as it is, never an error.
+  - When the DACL gives this session no WRITE_DAC, it first takes ownership of the folder as Administrators
+    (C(takeown /A), the take-ownership privilege an administrator has), since the owner may always write the DACL. The new
+    owner stays; the old one is in the saved security descriptor, and the finding says so.
+  - Key files whose DACL is not protected and holds ACEs inherited from the folder would lose them when the folder's DACL
+    is replaced (a file with nothing else would be readable by no one). Their DACL is protected first, keeping the
+    inherited ACEs as explicit ones (taking ownership of a file where needed); their old SDDL is saved beside the folder's.
+  - After deleting the certificates, restarts C(WindowsAzureGuestAgent) so it makes a new one, unless a backup snapshot
+    runs (C(IaaSBcdrExtension)).
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -35,6 +45,10 @@ options:
     description: After a reset, delete the extensions' certificate as article 000 says.
     type: bool
     default: true
+  restart_agent:
+    description: After deleting the certificates, restart C(WindowsAzureGuestAgent) so it makes a new one.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.WINDOWS
@@ -49,8 +63,10 @@ EXAMPLES = r"""
 RETURN = r"""
 findings:
   description:
-    - C(acl), with C(sddl), C(icacls), C(missing), C(extra), and after a reset C(before_sddl) and C(backup).
-    - One C(certificate) per certificate deleted.
+    - C(acl), with C(sddl), C(icacls), C(missing), C(extra), C(owner), C(take_ownership), C(protect_files),
+      C(only_inherited), and after a reset C(before_sddl), C(after_sddl), C(backup), C(files_backup), C(files_after), C(done).
+    - C(key_files) (failed) when a key file is no longer readable by SYSTEM after the reset.
+    - One C(certificate) per certificate deleted, then C(agent_restart).
   returned: always
   type: list
   elements: dict

@@ -43,6 +43,9 @@ HOSTS = {
     "win15": ("en", ["agent-leftovers"]),
     # The NIC carrying WinRM has a static address and DNS servers an admin set; SQL Server is 32-bit only.
     "win08": ("en", ["no-dhcp", "admin-dns", "sql-32bit"]),
+    "win11": ("en", ["machinekeys-no-write-dac", "crp-cert"]),
+    "win12": ("en", ["bitlocker-auto-unlock"]),
+    "win13": ("en", ["bitlocker-on", "ade-installed"]),
 }
 PROXY = "proxy.example.internal:3128"
 
@@ -91,6 +94,9 @@ def runs(tmp_path_factory):
         (host_vars / "win04.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win09.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win15.yml").write_text("win_agent_msi_src: %s\n" % msi)
+        # win12 and win13 ask for BitLocker to be turned off.
+        (host_vars / "win12.yml").write_text("bitlocker_disable: true\n")
+        (host_vars / "win13.yml").write_text("bitlocker_disable: true\n")
         states = {"before": {n: load(tmp, n) for n in HOSTS}}
         results = {}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
@@ -351,3 +357,55 @@ def test_the_dhcp_switch_survives_losing_the_winrm_connection(runs):
     assert {"NETWORK/wireserver", "DISK_LIMITS/data_disks", "COM_MSDTC/service_msdtc"} <= set(findings(report, "win08"))
     _proc, again = runs["results"]["again"]
     assert findings(again, "win08")["SNAPSHOT_STATUS/guest_dhcp"]["status"] == "ok"
+
+
+def test_machinekeys_without_write_dac_is_reset_by_taking_ownership_and_key_files_stay_readable(runs):
+    import acl
+    import faults
+    _proc, check = runs["results"]["check"]
+    would = findings(check, "win11")["MACHINEKEYS/acl"]
+    assert would["status"] == "found" and "would take ownership of %s as Administrators" % simhost.MACHINEKEYS in would["summary"]
+    _proc, report = runs["results"]["apply"]
+    before, after = runs["states"]["before"]["win11"], runs["states"]["apply"]["win11"]
+    done = findings(report, "win11")["MACHINEKEYS/acl"]
+    assert done["status"] == "fixed" and "took ownership of %s" % simhost.MACHINEKEYS in done["summary"]
+    assert done["detail"]["before_sddl"] == before["acls"][simhost.MACHINEKEYS] == "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)"
+    assert after["acls"][simhost.MACHINEKEYS] == "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)"  # the old owner is in the backup
+    assert done["detail"]["only_inherited"] == [faults.MACHINEKEYS_INHERITING_FILE]
+    kept = after["acls"][faults.MACHINEKEYS_INHERITING_FILE]
+    assert acl.granted(kept, ("S-1-5-18", "S-1-5-32-544", "S-1-1-0"), acl.FILE_READ_DATA)
+    assert acl.granted(kept, acl.CALLER_SIDS, acl.FILE_READ_DATA)
+    assert after["acls"][faults.MACHINEKEYS_OWN_ACL_FILE] == before["acls"][faults.MACHINEKEYS_OWN_ACL_FILE]
+    assert not [c for c in after["certificates"]["LocalMachine\\My"] if "CRP" in c["issuer"]]
+    assert findings(report, "win11")["MACHINEKEYS/agent_restart"]["status"] == "fixed"
+    assert after["services"]["WindowsAzureGuestAgent"]["state"] == "running"
+    # The restart shows as a new process of the service.
+    pids = [[p["pid"] for p in state["processes"] if p["service"] == "WindowsAzureGuestAgent"] for state in (before, after)]
+    assert pids[0] and pids[1] and pids[0] != pids[1]
+    assert runs["states"]["again"]["win11"] == after
+
+
+def test_bitlocker_off_clears_auto_unlock_and_reaches_a_volume_without_a_letter(runs):
+    _proc, check = runs["results"]["check"]
+    summary = findings(check, "win12")["BITLOCKER/protection"]["summary"]
+    assert "would clear the auto-unlock keys on C: (those of data volumes not attached now go too), then turn it off" in summary
+    _proc, report = runs["results"]["apply"]
+    after = runs["states"]["apply"]["win12"]
+    protection = findings(report, "win12")["BITLOCKER/protection"]
+    assert protection["status"] == "fixed"
+    assert [r["status"] for r in protection["detail"]["after"]] == ["started"] * 3
+    assert protection["detail"]["after"][-1]["volume"] == "C:"  # the OS volume last, after its keys were cleared
+    assert {v["mount"]: v["bitlocker_protection"] for v in after["volumes"]} == {"C:": "off", "D:": "off", "": "off", "E:": "off"}
+    assert after["bitlocker_auto_unlock_keys"] == []
+    assert runs["states"]["again"]["win12"] == after
+    _proc, again = runs["results"]["again"]
+    assert "BITLOCKER/protection" not in findings(again, "win12")
+
+
+def test_bitlocker_under_azure_disk_encryption_is_refused_with_the_platform_route(runs):
+    proc, report = runs["results"]["apply"]
+    refused = findings(report, "win13")["BITLOCKER/protection"]
+    assert refused["status"] == "failed" and "Microsoft.Azure.Security.AzureDiskEncryption" in refused["summary"]
+    assert "Disable-AzVMDiskEncryption" in refused["summary"] and "az vm encryption disable" in refused["summary"]
+    assert runs["states"]["apply"]["win13"] == runs["states"]["before"]["win13"]
+    assert recap(proc, "win13")["changed"] == "0"

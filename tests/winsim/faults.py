@@ -186,6 +186,21 @@ def machinekeys_acl(state):
     state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)(A;;0x1200a9;;;BU)"
 
 
+# A key file's name in MachineKeys: <key container hash>_<machine GUID> (the names here are made up).
+MACHINEKEYS_INHERITING_FILE = hostmod.MACHINEKEYS + "\\f686aace6942fb7f7ceb231212eef4a4_c2a8c2f3-6a3e-4b0e-9d21-3b1d8e0f7a11"
+MACHINEKEYS_OWN_ACL_FILE = hostmod.MACHINEKEYS + "\\6de9cb26d2b98c01ec4e9e8b34824aa2_c2a8c2f3-6a3e-4b0e-9d21-3b1d8e0f7a11"
+
+
+def machinekeys_no_write_dac(state):
+    """Someone left only Everyone read on MachineKeys, inheritable: Administrators lost WRITE_DAC. One key file
+    has only what it inherits from the folder; another has its own protected ACL, as CryptoAPI writes it."""
+    state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)"
+    for path, sddl in ((MACHINEKEYS_INHERITING_FILE, "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"),
+                       (MACHINEKEYS_OWN_ACL_FILE, "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)")):
+        hostmod.put_file_state(state, path, hostmod.file_entry(b"RSA1 key container (simulated)"))
+        state["acls"][path] = sddl
+
+
 def _certificate(state, subject):
     thumb = hashlib.sha1(("%s:%s" % (state["name"], subject)).encode()).hexdigest().upper()
     state["certificates"].setdefault("LocalMachine\\My", []).append(
@@ -274,6 +289,29 @@ def temp_disk_german(state):
     next(v for v in state["volumes"] if v["mount"] == "D:")["label"] = "Temporärer Speicher"
 
 
+def bitlocker_auto_unlock(state):
+    """C: encrypted and holding the auto-unlock key of a data volume that has no drive letter (mounted in a
+    folder, say); E:, another data volume, encrypted without auto-unlock (its own protector)."""
+    bitlocker_on(state)
+    hidden = "\\\\?\\Volume{6f1c2b9e-4d0a-4c55-9a3e-0c7e2d5b8a41}\\"
+    for mount, device_id in (("", hidden), ("E:", "\\\\?\\Volume{0b9d6a77-31e2-4f7c-8d0e-5a2c4e9b1f03}\\")):
+        number = _next_disk(state)
+        state["disks"].append({"number": number, "size_gb": 64, "kind": "data"})
+        state["volumes"].append({"mount": mount, "device_id": device_id, "volume_type": "data", "label": "Data",
+                                 "bitlocker_protection": "on", "lock_status": "unlocked", "size_gb": 64, "disk": number})
+    state["bitlocker_auto_unlock_keys"] = [hidden]
+
+
+# Where the agent unpacks an extension: C:\Packages\Plugins\<publisher>.<type>\<version> (as VMSnapshot's,
+# reference/windows/agent-names-and-paths.tsv); the ADE version here is made up.
+ADE_DIR = "C:\\Packages\\Plugins\\Microsoft.Azure.Security.AzureDiskEncryption\\2.4.0.23"
+
+
+def ade_installed(state):
+    """Azure Disk Encryption's extension installed (it turned BitLocker on: use with bitlocker-on)."""
+    state["dirs"].append(ADE_DIR)
+
+
 def too_many_disks(state):
     for _disk in range(17):
         state["disks"].append({"number": _next_disk(state), "size_gb": 128, "kind": "data"})
@@ -324,6 +362,7 @@ FAULTS = {
     "vss-registry-writer-failed": vss_registry_writer_failed,
     "vss-exchange-writer-failed": vss_exchange_writer_failed,
     "machinekeys-acl": machinekeys_acl,
+    "machinekeys-no-write-dac": machinekeys_no_write_dac,
     "crp-cert": crp_cert,
     "mgmt-cert": mgmt_cert,
     "sql-no-copy-backup": sql_no_copy_backup,
@@ -339,6 +378,8 @@ FAULTS = {
     "bitlocker-locked": bitlocker_locked,
     "bitlocker-on": bitlocker_on,
     "temp-disk-german": temp_disk_german,
+    "bitlocker-auto-unlock": bitlocker_auto_unlock,
+    "ade-installed": ade_installed,
     "too-many-disks": too_many_disks,
     "disk-too-big": disk_too_big,
     "winhttp-proxy-wrong": winhttp_proxy_wrong,

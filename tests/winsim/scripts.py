@@ -19,7 +19,9 @@ import re
 import socket
 import threading
 import time
+import uuid
 
+import acl
 import host as hostmod
 import render
 
@@ -315,23 +317,71 @@ def machinekeys_read(host, p: dict) -> dict:
     if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % path)
     sddl = host.state["acls"][key]
+    # Get-Acl reads owner and DACL: GetNamedSecurityInfo needs READ_CONTROL granted, or the caller to be the owner
+    # (Microsoft Learn, GetNamedSecurityInfo; access check in acl.py).
+    if not acl.granted(sddl, acl.CALLER_SIDS, acl.READ_CONTROL):
+        raise ScriptError(acl.UNAUTHORIZED)
+    key_files = []
+    for child in acl.children(host.state, key):
+        if acl.is_dir(host.state, child):
+            continue
+        if not acl.granted(host.state["acls"][child], acl.CALLER_SIDS, acl.READ_CONTROL):
+            key_files.append({"path": child, "error": acl.UNAUTHORIZED})
+        elif "P" not in render.parse_sddl(host.state["acls"][child])["dacl_flags"]:  # AreAccessRulesProtected
+            key_files.append({"path": child, "sddl": host.state["acls"][child]})
     certificates = [{"thumbprint": c["thumbprint"], "subject": c["subject"], "issuer": c["issuer"], "not_after": c["not_after"]}
                     for c in host.state["certificates"].get("LocalMachine\\My", [])]
-    return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, host.state["locale"]), "certificates": certificates}
+    return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, host.state["locale"]), "key_files": key_files,
+            "caller": {"user": acl.CALLER_USER, "groups": list(acl.CALLER_SIDS[1:])}, "certificates": certificates,
+            # A capture by an older script sends neither: PowerShell binds a missing [string] as "", [string[]] as $null.
+            "agent": _service_state(host, p.get("AgentService") or ""), "backup_processes": _processes(host, p.get("BackupProcesses"))}
 
 
 def machinekeys_reset(host, p: dict) -> dict:
-    key = hostmod.find_key(host.state["acls"], p["Path"])
+    state = host.state
+    key = hostmod.find_key(state["acls"], p["Path"])
     if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % p["Path"])
-    if not p["Dacl"].startswith("D:"):
-        raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
-    before = host.state["acls"][key]
-    backup = "%s\\MachineKeys-%s.sddl" % (p["BackupDir"].rstrip("\\"), time.strftime("%Y%m%dT%H%M%S"))
-    hostmod.put_file_state(host.state, backup, hostmod.file_entry((before + "\r\n").encode("ascii")))
-    # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
-    host.state["acls"][key] = before.split("D:", 1)[0] + p["Dacl"]
-    return {"before": before, "after": host.state["acls"][key], "backup": backup}
+    before = state["acls"][key]
+    done = []
+    result = {"before": before, "done": done, "files_before": {}, "files_after": {}}
+    files = list(p.get("ProtectFiles") or [])
+    try:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        result["backup"] = "%s\\MachineKeys-%s.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
+        hostmod.put_file_state(state, result["backup"], hostmod.file_entry((before + "\r\n").encode("ascii")))
+        if files:
+            for path in files:
+                result["files_before"][path] = state["acls"][acl.find(state, path)]
+            result["files_backup"] = "%s\\MachineKeys-%s-files.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
+            text = "".join("%s\t%s\r\n" % (result["files_before"][f], f) for f in files)
+            hostmod.put_file_state(state, result["files_backup"], hostmod.file_entry(text.encode("ascii")))
+        if p.get("TakeOwnership"):
+            acl.take_ownership(state, key)
+            done.append("took ownership of %s" % p["Path"])
+        for path in files:
+            if path.lower() in [f.lower() for f in p.get("TakeFileOwnership") or []]:
+                acl.take_ownership(state, path)
+                done.append("took ownership of %s" % path)
+            # SetAccessControl writes the DACL: WRITE_DAC (or being the owner) is needed (Microsoft Learn,
+            # SetNamedSecurityInfo and "Ownership of objects"; access check in acl.py).
+            if not acl.granted(state["acls"][acl.find(state, path)], acl.CALLER_SIDS, acl.WRITE_DAC):
+                raise ScriptError(acl.UNAUTHORIZED)
+            acl.protect(state, path)
+            done.append("protected %s" % path)
+        if not p["Dacl"].startswith("D:"):
+            raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
+        if not acl.granted(state["acls"][key], acl.CALLER_SIDS, acl.WRITE_DAC):
+            raise ScriptError(acl.UNAUTHORIZED)
+        # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
+        acl.set_dacl(state, key, p["Dacl"])
+        done.append("set the DACL of %s" % p["Path"])
+    except ScriptError as exc:  # the script's catch: the error is reported with what was done
+        result["error"] = str(exc)
+    result["after"] = state["acls"][key]
+    for path in files:
+        result["files_after"][path] = state["acls"][acl.find(state, path)]
+    return result
 
 
 def snapshot_status_read(host, p: dict) -> dict:
@@ -473,28 +523,87 @@ def com_msdtc_read(host, p: dict) -> dict:
     return {"services": [_service_state(host, n) for n in p["Services"]]}
 
 
+# Win32_EncryptableVolume (Microsoft Learn, "Win32_EncryptableVolume class" and its methods):
+# VolumeType 0 = the OS volume; GetConversionStatus 0 fully decrypted, 1 fully encrypted, 3 decrypting;
+# return codes FVE_E_LOCKED_VOLUME 0x80310000, FVE_E_NOT_ACTIVATED 0x80310008, FVE_E_NOT_OS_VOLUME 0x80310028,
+# FVE_E_AUTOUNLOCK_ENABLED 0x80310029 (Decrypt on the OS volume while auto-unlock keys are stored on it).
+FVE_E_LOCKED_VOLUME, FVE_E_NOT_ACTIVATED, FVE_E_NOT_OS_VOLUME, FVE_E_AUTOUNLOCK_ENABLED = 0x80310000, 0x80310008, 0x80310028, 0x80310029
+_CONVERSION = {"decrypted": 0, "encrypted": 1, "decrypting": 3}
+
+
+def _volume_id(host, volume: dict) -> str:
+    """DeviceID: the volume path every volume has (made up from the host and letter when the state has none)."""
+    return volume.get("device_id") or "\\\\?\\Volume{%s}\\" % uuid.uuid5(uuid.NAMESPACE_URL, host.name + "/" + volume["mount"])
+
+
+def _is_os(volume: dict) -> bool:
+    return volume.get("volume_type", "os" if volume["mount"].upper() == "C:" else "data") == "os"
+
+
+def _conversion(volume: dict) -> int:
+    return _CONVERSION[volume.get("conversion") or ("encrypted" if volume.get("bitlocker_protection") == "on" else "decrypted")]
+
+
+def _activated(volume: dict) -> bool:
+    return _conversion(volume) != 0
+
+
 def bitlocker_read(host, p: dict) -> dict:
     state = host.state
+    keys = state.get("bitlocker_auto_unlock_keys", [])
     volumes = []
     for volume in state.get("volumes", []):
         locked = volume.get("lock_status") == "locked"
         # Windows cannot tell the protection of a locked volume: ProtectionStatus 2 (unknown).
         protection = 2 if locked else (1 if volume.get("bitlocker_protection") == "on" else 0)
-        volumes.append({"mount": volume["mount"], "protection_status": protection, "lock_status": 1 if locked else 0})
-    return {"volumes": volumes}
+        entry = {"mount": volume["mount"] or None, "device_id": _volume_id(host, volume), "volume_type": 0 if _is_os(volume) else 1,
+                 "protection_status": protection, "lock_status": 1 if locked else 0}
+        if not locked:
+            entry["conversion_status"] = _conversion(volume)
+            # IsAutoUnlockKeyStored (OS volume) / IsAutoUnlockEnabled (data volume); FVE_E_NOT_ACTIVATED reads as false.
+            if _is_os(volume):
+                entry["auto_unlock_keys_stored"] = _activated(volume) and bool(keys)
+            else:
+                entry["auto_unlock"] = _activated(volume) and entry["device_id"] in keys
+        volumes.append(entry)
+    prefix = (p.get("AdeDir") or "?").rstrip("\\").lower() + "\\"  # an older script sends none: nothing matches
+    ade = sorted({d[len(prefix):].split("\\")[0] for d in state.get("dirs", []) if d.lower().startswith(prefix)})
+    return {"volumes": volumes, "ade_versions": ade}
 
 
 def bitlocker_disable(host, p: dict) -> dict:
     state = host.state
     out = []
-    for mount in p["MountPoints"]:
-        volume = next((v for v in state.get("volumes", []) if v["mount"].lower() == mount.lower()), None)
+    for device_id in p["DeviceIds"]:
+        volume = next((v for v in state.get("volumes", []) if _volume_id(host, v) == device_id), None)
+        entry = {"device_id": device_id, "volume": (volume or {}).get("mount") or device_id}
+        out.append(entry)
         if volume is None:
-            raise ScriptError("Disable-BitLocker : Cannot find the volume %s." % mount)
+            entry.update(status="failed", error="no such volume")
+            continue
+        cleared = 0
+        if p.get("ClearAutoUnlock") and _is_os(volume):
+            # ClearAllAutoUnlockKeys: removes every key stored on the running OS volume.
+            cleared = FVE_E_NOT_ACTIVATED if not _activated(volume) else 0
+            if cleared == 0:
+                state["bitlocker_auto_unlock_keys"] = []
+            entry["auto_unlock_cleared"] = cleared == 0
+        if cleared:
+            entry.update(status="failed", return_value=cleared,
+                         error="ClearAllAutoUnlockKeys failed: the auto-unlock keys stay and BitLocker stays on")
+            continue
         if volume.get("lock_status") == "locked":
-            raise ScriptError("Disable-BitLocker : This drive is locked by BitLocker Drive Encryption. (Exception from HRESULT: 0x80310000)")
-        volume["bitlocker_protection"] = "off"
-        out.append({"mount": mount, "status": "DecryptionInProgress"})
+            code = FVE_E_LOCKED_VOLUME
+        elif _is_os(volume) and state.get("bitlocker_auto_unlock_keys"):
+            code = FVE_E_AUTOUNLOCK_ENABLED
+        else:
+            code = 0
+            if _activated(volume):
+                volume.update(bitlocker_protection="off", conversion="decrypting")
+        if code:
+            entry.update(status="failed", return_value=code, error="Decrypt refused")
+        else:
+            entry.update(status="started", conversion_status=_conversion(volume))
     return {"volumes": out}
 
 
@@ -508,7 +617,7 @@ def disk_limits_read(host, p: dict) -> dict:
         else:
             location = "Integrated : Adapter %d : Port 0 : Target 0 : LUN 0" % (0 if disk["kind"] == "os" else 1)
         volumes = [{"letter": v["mount"].rstrip(":"), "label": v.get("label", ""),
-                    "dataloss_warning": host.is_file(v["mount"] + "\\" + p["MarkerFile"])}
+                    "dataloss_warning": bool(p.get("MarkerFile")) and host.is_file(v["mount"] + "\\" + p["MarkerFile"])}
                    for v in host.state["volumes"] if v.get("disk") == disk["number"] and v.get("mount")]
         out.append({"disk": str(disk["number"]), "location": location, "size_bytes": disk["size_gb"] * 2**30,
                     "boot": disk["kind"] == "os", "system": disk["kind"] == "os", "volumes": volumes})

@@ -100,12 +100,12 @@ def _simulated_capture(h):
     """A capture of a simulated host, made of each read the action plugins send (as capture.yml would)."""
     reads = [(win_agent.READ, dict(Services=list(agent.SERVICES), ProductName=agent.PRODUCT_NAME, BackupProcesses=list(agent.BACKUP_PROCESSES))),
              (win_vss_writers.READ, dict(Services=["CryptSvc", "VSS", "Winmgmt", "Schedule", "SQLWriter"], BackupProcesses=[])),
-             (win_machinekeys.READ, dict(Path="")),
+             (win_machinekeys.READ, dict(Path="", AgentService=agent.SERVICES[0], BackupProcesses=list(agent.BACKUP_PROCESSES))),
              (win_snapshot_status.READ, dict(Key=r"HKLM:\SOFTWARE\Microsoft\BCDRAGENT", ValueName="USEVSSCOPYBACKUP",
                                              SqlKeys=dict(snap.SQL_INSTANCE_KEYS))),
              (win_backup_extension.READ, dict(Service="IaaSVmProvider", PluginDir=win_backup_extension.PLUGIN_DIR)),
              (win_com_msdtc.READ, dict(Services=list(win_com_msdtc.SERVICES))),
-             (win_bitlocker.READ, {}),
+             (win_bitlocker.READ, dict(AdeDir=win_bitlocker.ADE_DIR)),
              (win_disk_limits.READ, dict(MarkerFile="DATALOSS_WARNING_README.txt")),
              (win_network.READ, dict(Names=["management.azure.com", "nowhere.example"], Endpoints=["10.0.0.1:443"], TimeoutMs=500))]
     entries = [cap.read_entry("X", s, "", p, capture.run_read(h, s, p)) for s, p in reads]

@@ -799,6 +799,11 @@ FAULT_CHECKS = {
     "vss-writer-unknown-service": lambda s: (hostmod.find_writer(s, "NTDS") or {}).get("state") == 9
     and hostmod.find_writer(s, "NTDS")["service"] is None,
     "machinekeys-acl": lambda s: "(A;;0x120089;;;WD)" in s["acls"][MACHINEKEYS] and s["acls"][MACHINEKEYS].count("(A;") == 3,
+    "bitlocker-auto-unlock": lambda s: len(s.get("bitlocker_auto_unlock_keys", [])) == 1
+    and [v["mount"] for v in s["volumes"] if v["bitlocker_protection"] == "on"] == ["C:", "", "E:"],
+    "ade-installed": lambda s: any("Microsoft.Azure.Security.AzureDiskEncryption" in d for d in s["dirs"]),
+    "machinekeys-no-write-dac": lambda s: s["acls"][MACHINEKEYS] == "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)"
+    and sum(1 for p in s["acls"] if p.lower().startswith(MACHINEKEYS.lower() + "\\")) == 2,
     "crp-cert": lambda s: any("Windows Azure CRP Certificate Generator" in c["issuer"]
                               for c in s["certificates"]["LocalMachine\\My"]),
     "mgmt-cert": lambda s: any(c["subject"] == "CN=Windows Azure Service Management for Extensions"

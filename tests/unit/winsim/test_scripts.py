@@ -74,7 +74,7 @@ def test_vss_writers_read_when_vss_cannot_start():
 
 def test_machinekeys_read_and_reset():
     h = hostmod.SimHost.create("win01", "de", ["machinekeys-acl", "crp-cert"])
-    state = read(h, win_machinekeys.READ, Path="")
+    state = _machinekeys_read(h)
     assert state["path"] == hostmod.MACHINEKEYS and not keys.compare(state["sddl"])["default"]
     assert "Jeder:" in state["icacls"] and len(keys.stale_certificates(state["certificates"])) == 1
     reset = powershell(h, win_machinekeys.RESET, Path=state["path"], Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
@@ -154,7 +154,7 @@ def test_backup_extension_com_msdtc_disk_limits_bitlocker_reads():
     data, left_out = limits.windows_data_disks(disks)
     assert len(data) == 17  # the OS and the temporary disk are not data disks
     assert [(d["disk"], d["why"]) for d in left_out] == [("0", "boot or system disk"), ("1", "D:\\DATALOSS_WARNING_README.txt")]
-    locked = [v for v in read(h, win_bitlocker.READ)["volumes"] if v["lock_status"] == 1]
+    locked = [v for v in read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR)["volumes"] if v["lock_status"] == 1]
     assert [(v["mount"], v["protection_status"]) for v in locked] == [("F:", 2)]
 
 
@@ -334,3 +334,74 @@ def test_a_vm_without_c_windowsazure_gets_the_agent_installed():
     result = agent_install(h, "reinstall")["result"]
     assert result["error"] is None and result["moved"] == [] and result["old_dir"] is None
     assert [p["version"] for p in h.state["products"]] == [hostmod.NEW_AGENT_VERSION]
+
+
+def _machinekeys_read(h):
+    return read(h, win_machinekeys.READ, Path="", AgentService=agent.SERVICES[0], BackupProcesses=list(agent.BACKUP_PROCESSES))
+
+
+def test_machinekeys_reset_regains_write_dac_and_keeps_inheriting_key_files_readable():
+    import faults
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
+    state = _machinekeys_read(h)
+    sids = [state["caller"]["user"]] + state["caller"]["groups"]
+    assert keys.needs_ownership(state["sddl"], sids)
+    protect = keys.files_to_protect(state["key_files"])
+    assert [(f["path"], f["only_inherited"]) for f in protect] == [(faults.MACHINEKEYS_INHERITING_FILE, True)]
+    parameters = {"Path": state["path"], "Dacl": keys.dacl_part(keys.DEFAULT_SDDL), "BackupDir": r"C:\ProgramData\azure-backup\backups"}
+    # Without ownership the DACL cannot be written: the error is reported and the folder is as it was.
+    refused = powershell(h, win_machinekeys.RESET, TakeOwnership=False, **parameters)["result"]
+    assert refused["error"] == "Attempted to perform an unauthorized operation." and refused["after"] == state["sddl"]
+    reset = powershell(h, win_machinekeys.RESET, TakeOwnership=True, ProtectFiles=[faults.MACHINEKEYS_INHERITING_FILE],
+                       TakeFileOwnership=[f["path"] for f in protect if keys.needs_ownership(f["sddl"], sids)], **parameters)["result"]
+    assert "error" not in reset and reset["done"][0] == "took ownership of %s" % state["path"]
+    assert keys.compare(reset["after"])["default"] and keys.owner(reset["after"]) == "S-1-5-32-544"
+    kept = h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE]
+    assert keys.granted(kept, keys.SYSTEM_SIDS, keys.FILE_READ_DATA) and keys.granted(kept, keys.ADMIN_SIDS, keys.FILE_READ_DATA)
+    assert h.state["acls"][faults.MACHINEKEYS_OWN_ACL_FILE] == "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"
+    assert h.read_file(reset["files_backup"]).decode().startswith("O:SYG:SYD:AI(A;ID;0x120089;;;WD)\t")
+
+
+def test_machinekeys_reset_without_protecting_leaves_an_inheriting_key_file_with_an_empty_dacl():
+    import faults
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
+    powershell(h, win_machinekeys.RESET, Path=hostmod.MACHINEKEYS, Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
+               BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)
+    # The default DACL has nothing inheritable: the file's inherited copies go, and nothing is left.
+    assert h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] == "O:SYG:SYD:AI"
+    assert not keys.granted("O:SYG:SYD:AI", keys.SYSTEM_SIDS, keys.FILE_READ_DATA)
+
+
+def test_machinekeys_read_accepts_domain_aliases_in_the_dacl():
+    h = hostmod.SimHost.create("win01", "en", [])
+    h.state["acls"][hostmod.MACHINEKEYS] = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FA;;;DA)"
+    state = _machinekeys_read(h)
+    assert keys.compare(state["sddl"])["extra"] == ["allow Domain Admins (DA) 0x1f01ff"]
+
+
+def _bitlocker_read(h):
+    return read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR)
+
+
+def test_bitlocker_os_volume_refused_until_auto_unlock_keys_are_cleared_and_letterless_volumes_by_path():
+    from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
+    h = hostmod.SimHost.create("win12", "en", ["bitlocker-auto-unlock"])
+    state = _bitlocker_read(h)
+    os_volume = next(v for v in state["volumes"] if v["volume_type"] == 0)
+    hidden = next(v for v in state["volumes"] if v["mount"] is None)
+    assert os_volume["auto_unlock_keys_stored"] and hidden["auto_unlock"] and hidden["device_id"].startswith("\\\\?\\Volume{")
+    # Decrypt refuses the OS volume while the keys are stored (FVE_E_AUTOUNLOCK_ENABLED).
+    [refused] = powershell(h, win_bitlocker.DISABLE, DeviceIds=[os_volume["device_id"]], ClearAutoUnlock=False)["result"]["volumes"]
+    assert refused["status"] == "failed" and refused["return_value"] == bitlocker.FVE_E_AUTOUNLOCK_ENABLED
+    assert {v["mount"]: v["bitlocker_protection"] for v in h.state["volumes"]}["C:"] == "on"
+    data = powershell(h, win_bitlocker.DISABLE, DeviceIds=[hidden["device_id"]], ClearAutoUnlock=False)["result"]["volumes"]
+    assert [(r["volume"], r["status"], r["conversion_status"]) for r in data] == [(hidden["device_id"], "started", 3)]
+    [done] = powershell(h, win_bitlocker.DISABLE, DeviceIds=[os_volume["device_id"]], ClearAutoUnlock=True)["result"]["volumes"]
+    assert done["status"] == "started" and done["auto_unlock_cleared"] and h.state["bitlocker_auto_unlock_keys"] == []
+    after = _bitlocker_read(h)
+    assert sorted((v["mount"] or "", v["protection_status"]) for v in after["volumes"]) == [("", 0), ("C:", 0), ("D:", 0), ("E:", 1)]
+
+
+def test_bitlocker_read_names_the_ade_extension():
+    assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on", "ade-installed"]))["ade_versions"] == ["2.4.0.23"]
+    assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on"]))["ade_versions"] == []

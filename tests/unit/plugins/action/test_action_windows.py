@@ -11,7 +11,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
-from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_machinekeys, win_snapshot_status, win_vss_writers
+from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_bitlocker, win_machinekeys, win_snapshot_status, win_vss_writers
 
 VARS = {"inventory_hostname": "win01"}
 RUNNING = [{"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
@@ -452,3 +452,132 @@ def test_sql_server_in_the_32_bit_registry_view_asks_for_copy_backups():
     assert finding["status"] == "found" and "SQL Server is installed (SQLEXPRESS (32-bit))" in finding["summary"]
     assert plugin._execute_module.call_args.kwargs["module_args"]["parameters"]["SqlKeys"]["32-bit"].endswith(
         "WOW6432Node\\Microsoft\\Microsoft SQL Server\\Instance Names\\SQL")
+
+
+MK = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
+KEY_FILE = MK + "\\f686aace_c2a8"
+CRP = {"thumbprint": "D0", "subject": "DC=Windows Azure CRP Certificate Generator", "issuer": "DC=Windows Azure CRP Certificate Generator",
+       "not_after": "2025-06-30T12:00:00"}
+
+
+def machinekeys_state(sddl="O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", processes=(), key_files=None):
+    return read_answer(path=MK, sddl=sddl, icacls="", certificates=[CRP], caller={"user": "S-1-5-21-1-2-3-500", "groups": ["S-1-5-32-544", "S-1-1-0"]},
+                       key_files=[{"path": KEY_FILE, "sddl": "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"}] if key_files is None else key_files,
+                       agent={"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
+                       backup_processes=list(processes))
+
+
+def test_machinekeys_check_mode_says_it_would_take_ownership_and_protect_the_key_file():
+    plugin = action(win_machinekeys, {}, [machinekeys_state()], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
+    acl = next(f for f in result["findings"] if f["check"] == "acl")
+    assert "would take ownership of %s as Administrators" % MK in acl["summary"]
+    assert "take ownership of and protect %s keeping its inherited ACEs as explicit ones (it had no others)" % KEY_FILE in acl["summary"]
+    assert acl["detail"]["owner"] == "S-1-5-18" and acl["detail"]["only_inherited"] == [KEY_FILE]
+    assert [f["summary"] for f in result["findings"] if f["check"] == "agent_restart"] == [
+        "would restart WindowsAzureGuestAgent so it makes a new certificate"]
+
+
+def test_machinekeys_apply_takes_ownership_only_when_needed_then_restarts_the_agent():
+    after = {"changed": True, "result": {"before": "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", "after": "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)",
+                                         "backup": "C:\\b\\MachineKeys-1.sddl", "done": ["took ownership of " + MK, "protected " + KEY_FILE],
+                                         "files_after": {KEY_FILE: "O:BAG:SYD:PAI(A;;0x120089;;;WD)"}}}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), after, {"changed": True}, {"changed": True}])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell", "ansible.windows.win_certificate_store",
+                            "ansible.windows.win_service"]
+    reset = plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]
+    assert reset["TakeOwnership"] is True and reset["ProtectFiles"] == [KEY_FILE] and reset["TakeFileOwnership"] == [KEY_FILE]
+    assert plugin._execute_module.call_args_list[3].kwargs["module_args"] == {"name": "WindowsAzureGuestAgent", "state": "restarted"}
+    acl = next(f for f in result["findings"] if f["check"] == "acl")
+    assert acl["status"] == "fixed" and "took ownership of %s" % MK in acl["summary"] and not result.get("failed")
+    # Administrators can write the default DACL: no ownership taken, no file to protect.
+    plugin = action(win_machinekeys, {}, [machinekeys_state("O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)", key_files=[])], check_mode=True)
+    acl = next(f for f in plugin.run(task_vars=VARS)["findings"] if f["check"] == "acl")
+    assert acl["detail"]["take_ownership"] is False and "ownership" not in acl["summary"]
+
+
+def test_machinekeys_a_reset_that_stops_part_way_says_what_was_done_and_restarts_nothing():
+    stopped = {"changed": True, "result": {"before": "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", "after": "O:BAG:SYD:PAI(A;OICI;0x120089;;;WD)",
+                                           "backup": "C:\\b\\MachineKeys-1.sddl", "done": ["took ownership of " + MK],
+                                           "error": "Attempted to perform an unauthorized operation."}}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), stopped])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell"] and result["failed"]
+    assert "Done before that: took ownership of %s" % MK in result["msg"] and "unauthorized" in result["msg"]
+
+
+def test_machinekeys_never_restarts_the_agent_while_a_backup_runs():
+    after = {"changed": True, "result": {"before": "x", "after": "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", "backup": "b", "done": []}}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(processes=["IaaSBcdrExtension"], key_files=[]), after, {"changed": True}])
+    result = plugin.run(task_vars=VARS)
+    assert "ansible.windows.win_service" not in sent(plugin)
+    restart = next(f for f in result["findings"] if f["check"] == "agent_restart")
+    assert restart["status"] == "found" and "IaaSBcdrExtension" in restart["summary"]
+
+
+def test_machinekeys_domain_aliases_in_the_dacl_are_reported_not_an_exception():
+    plugin = action(win_machinekeys, {}, [machinekeys_state("O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FA;;;DA)(A;;FR;;;EA)")],
+                    check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    acl = next(f for f in result["findings"] if f["check"] == "acl")
+    assert not result.get("failed") and acl["detail"]["extra"] == ["allow Domain Admins (DA) 0x1f01ff", "allow Enterprise Admins (EA) 0x120089"]
+
+
+OS_VOL = {"mount": "C:", "device_id": "\\\\?\\Volume{c}\\", "volume_type": 0, "protection_status": 1, "lock_status": 0,
+          "conversion_status": 1, "auto_unlock_keys_stored": True}
+HIDDEN = {"mount": None, "device_id": "\\\\?\\Volume{h}\\", "volume_type": 1, "protection_status": 1, "lock_status": 0,
+          "conversion_status": 1, "auto_unlock": True}
+
+
+def disabled(*entries):
+    return {"changed": True, "result": {"volumes": list(entries)}}
+
+
+def test_bitlocker_under_ade_is_refused_with_the_platform_route_and_nothing_sent():
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL], ade_versions=["2.4.0.23"])])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and not result["changed"] and result["failed"]
+    refused = next(f for f in result["findings"] if f["check"] == "protection")
+    assert "Microsoft.Azure.Security.AzureDiskEncryption" in refused["summary"] and "Disable-AzVMDiskEncryption" in refused["summary"]
+    assert "az vm encryption disable" in refused["summary"]
+
+
+def test_bitlocker_data_volumes_first_then_the_os_volume_with_its_auto_unlock_keys_cleared():
+    plugin = action(win_bitlocker, {"disable": True}, [
+        read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[]),
+        disabled({"device_id": HIDDEN["device_id"], "volume": HIDDEN["device_id"], "status": "started", "conversion_status": 3}),
+        disabled({"device_id": OS_VOL["device_id"], "volume": "C:", "status": "started", "conversion_status": 3, "auto_unlock_cleared": True})])
+    result = plugin.run(task_vars=VARS)
+    calls = [c.kwargs["module_args"]["parameters"] for c in plugin._execute_module.call_args_list[1:]]
+    assert calls == [{"DeviceIds": [HIDDEN["device_id"]], "ClearAutoUnlock": False}, {"DeviceIds": [OS_VOL["device_id"]], "ClearAutoUnlock": True}]
+    protection = next(f for f in result["findings"] if f["check"] == "protection")
+    assert protection["status"] == "fixed" and "\\\\?\\Volume{h}\\ decryption started (decrypting); C: decryption started" in protection["summary"]
+
+
+def test_bitlocker_the_os_volume_is_not_tried_when_an_auto_unlocked_data_volume_failed():
+    plugin = action(win_bitlocker, {"disable": True}, [
+        read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[]),
+        disabled({"device_id": HIDDEN["device_id"], "volume": HIDDEN["device_id"], "status": "failed", "return_value": 2150694912,
+                  "error": "Decrypt refused"})])
+    result = plugin.run(task_vars=VARS)
+    assert len(sent(plugin)) == 2 and result["failed"]
+    summary = next(f for f in result["findings"] if f["check"] == "protection")["summary"]
+    assert "Volume{h}\\ failed: Decrypt refused (0x80310000, FVE_E_LOCKED_VOLUME: the volume is locked)" in summary and "C: not tried" in summary
+
+
+def test_bitlocker_check_mode_says_it_would_clear_auto_unlock_first():
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[])], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
+    summary = next(f for f in result["findings"] if f["check"] == "protection")["summary"]
+    assert "would clear the auto-unlock keys on C: (those of data volumes not attached now go too), then turn it off" in summary
+
+
+def test_bitlocker_the_os_volume_stays_on_while_a_locked_volume_may_need_its_keys():
+    locked = {"mount": "F:", "device_id": "\\\\?\\Volume{f}\\", "volume_type": 1, "protection_status": 2, "lock_status": 1}
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL, locked], ade_versions=[])], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    kept = next(f for f in result["findings"] if f["check"] == "os_volume")
+    assert "F: stays protected" in kept["summary"] and not [f for f in result["findings"] if f["check"] == "protection"]

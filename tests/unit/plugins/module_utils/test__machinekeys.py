@@ -44,7 +44,7 @@ def test_a_duplicated_ace_differs():
     assert not keys.compare("O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FA;;;BA)")["default"]
 
 
-@pytest.mark.parametrize("bad", ["", "O:SYG:SY", "D:PAI(A;;0x12019f;;;XX)", "D:PAI(A;;ZZ;;;WD)", "D:PAI(Q;;FA;;;WD)", "D:P(A;QQ;FA;;;WD)"])
+@pytest.mark.parametrize("bad", ["", "O:SYG:SY", "D:PAI(A;;ZZ;;;WD)", "D:PAI(Q;;FA;;;WD)", "D:P(A;QQ;FA;;;WD)"])
 def test_what_is_not_sddl_is_an_error(bad):
     with pytest.raises(ValueError):
         keys.compare(bad)
@@ -62,3 +62,44 @@ def test_stale_certificates_by_subject_or_issuer():
         {"thumbprint": "D", "subject": "CN=Windows Azure Service Management for Extensions Backup", "issuer": "CN=x"},
     ]
     assert [c["thumbprint"] for c in keys.stale_certificates(certs)] == ["A", "B"]
+
+
+@pytest.mark.parametrize("alias", ["DA", "DU", "EA", "SA", "CA", "RO", "LA", "XX", "S-1-5-21-1004336348-1177238915-682003330-512", "s-1-5-18"])
+def test_any_account_windows_prints_is_compared_and_shown_never_an_error(alias):
+    result = keys.compare("O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FA;;;%s)" % alias)
+    assert not result["default"] or alias == "s-1-5-18"
+    if alias != "s-1-5-18":
+        assert len(result["extra"]) == 1 and alias in result["extra"][0]
+
+
+def test_domain_aliases_are_named_for_people_and_lower_case_sids_are_sids():
+    assert keys.compare("O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)(A;;FR;;;DA)")["extra"] == ["allow Domain Admins (DA) 0x120089"]
+    assert keys.owner("O:s-1-5-18G:SYD:P") == "S-1-5-18"
+    assert keys.owner("O:DAG:DUD:P") == "DA"
+
+
+def test_write_dac_comes_from_an_ace_or_from_owning_the_folder():
+    everyone_reads = "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)"
+    assert keys.needs_ownership(everyone_reads)
+    assert not keys.needs_ownership(keys.DEFAULT_SDDL)  # Administrators: full control
+    assert not keys.needs_ownership("O:BAG:SYD:PAI(A;OICI;0x120089;;;WD)")  # the owner's implicit WRITE_DAC
+    # OWNER RIGHTS takes the implicit rights away from the owner.
+    assert keys.needs_ownership("O:BAG:SYD:PAI(A;;0x120089;;;OW)")
+    # A deny before the allow wins; an inherit-only ACE does not apply to the folder itself.
+    assert keys.needs_ownership("O:SYG:SYD:PAI(D;;WD;;;BA)(A;;FA;;;BA)")
+    assert keys.needs_ownership("O:SYG:SYD:PAI(A;OICIIO;FA;;;BA)")
+    # GENERIC_ALL is full control; the caller's own groups count, not only Administrators.
+    assert not keys.needs_ownership("O:SYG:SYD:PAI(A;;GA;;;BA)")
+    assert not keys.needs_ownership("O:SYG:SYD:PAI(A;;FA;;;S-1-5-21-1-2-3-500)", ["S-1-5-21-1-2-3-500"])
+    assert keys.needs_ownership("O:SYG:SYD:PAI(A;;FA;;;DA)", ["S-1-5-21-1-2-3-500", "S-1-5-32-544"])
+
+
+def test_files_to_protect_are_those_that_inherit_from_the_folder():
+    files = [
+        {"path": "K\\a", "sddl": "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"},                       # only inherited
+        {"path": "K\\b", "sddl": "O:SYG:SYD:AI(A;;FA;;;SY)(A;ID;0x120089;;;WD)"},           # explicit + inherited
+        {"path": "K\\c", "sddl": "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"},                  # protected
+        {"path": "K\\d", "sddl": "O:SYG:SYD:AI(A;;FA;;;SY)"},                               # nothing inherited
+        {"path": "K\\e", "sddl": "not sddl"},
+    ]
+    assert [(f["path"], f["only_inherited"]) for f in keys.files_to_protect(files)] == [("K\\a", True), ("K\\b", False)]
