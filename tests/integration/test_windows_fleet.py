@@ -305,7 +305,7 @@ def test_a_failed_reinstall_leaves_the_vm_as_it_was(runs):
     assert {p: h for p, h in _agent_files(after).items() if "\\old\\" not in p} == _agent_files(before)
     assert not [p for p in _agent_files(after) if "\\old\\" in p]
     # RdAgent is re-created as it was and runs again; the installed programs are untouched.
-    assert {k: v for k, v in after["services"]["RdAgent"].items()} == before["services"]["RdAgent"]
+    assert after["services"]["RdAgent"] == before["services"]["RdAgent"]
     assert "WindowsAzureGuestAgent" not in after["services"] and after["products"] == before["products"]
     assert [p["service"] for p in after["processes"] if p["name"] == "WaAppAgent.exe"] == ["RdAgent"]
 

@@ -211,7 +211,7 @@ def win_agent_install(host, p: dict) -> dict:
         msiexec()
         if result["rc"] not in (0, 1641, 3010):
             busy = " after %d attempts" % result["attempts"] if result["rc"] == modules.MSI_BUSY_RC else ""
-            raise ScriptError("msiexec /i ended with exit code %d%s; its log is %s" % (result["rc"], busy, p["LogPath"]))
+            raise ScriptError("msiexec /i ended with exit code %s%s; its log is %s" % (result["rc"], busy, p["LogPath"]))
         result["steps"].append("installed the agent MSI (exit code %d)" % result["rc"])
         # The wait for Running: simulated services do not change on their own, so one look is the whole wait.
     except (ScriptError, hostmod.ServiceError) as exc:
