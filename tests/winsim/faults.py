@@ -122,6 +122,52 @@ def msi_reboot_required(state):
         entry["rc"] = 3010
 
 
+def agent_same_version_registered(state):
+    """The current agent MSI was installed (its product code is registered) and both services were deleted since:
+    msiexec /i of the same package is then only a maintenance run (see modules.msiexec_install)."""
+    product = _agent_product(state)
+    hostmod.unmirror_product(state, product)
+    product.update(name="Windows Azure VM Agent - " + hostmod.NEW_AGENT_VERSION, version=hostmod.NEW_AGENT_VERSION,
+                   product_id=hostmod.NEW_AGENT_PRODUCT_ID, uninstall_string="MsiExec.exe /X" + hostmod.NEW_AGENT_PRODUCT_ID)
+    hostmod.mirror_product(state, product)
+    for name in AGENT_SERVICES:
+        hostmod.remove_service(state, name)
+
+
+def agent_service_hangs(state):
+    """The agent's services that exist hang when asked to stop (they stay in StopPending)."""
+    for name in AGENT_SERVICES:
+        key = hostmod.find_key(state["services"], name)
+        if key is not None:
+            state["services"][key]["stop_hangs"] = True
+
+
+def agent_delete_pending(state):
+    """Another program (a Services console, a monitoring agent) holds handles to the agent's services."""
+    for name in AGENT_SERVICES:
+        key = hostmod.find_key(state["services"], name)
+        if key is not None:
+            state["services"][key]["handle_held"] = True
+
+
+def msi_unsigned(state):
+    """The agent MSI on offer carries no Authenticode signature."""
+    for entry in state["msi_catalog"].values():
+        entry["signature"] = None
+
+
+# A local user's SID (made up): the owner of a folder that user created under C:\ProgramData.
+LOCAL_USER_SID = "S-1-5-21-3623811015-3361044348-30300820-1013"
+AGENT_MSI_DIR = "C:\\ProgramData\\azure-backup\\agent"
+
+
+def msi_folder_foreign(state):
+    """A local user created the folder the agent MSI goes into before the collection did, and owns it."""
+    state["dirs"].append(AGENT_MSI_DIR)
+    state["acls"][AGENT_MSI_DIR] = ("O:%sG:%sD:AI(A;OICI;FA;;;%s)(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)"
+                                    % (LOCAL_USER_SID, LOCAL_USER_SID, LOCAL_USER_SID))
+
+
 def backup_running(state):
     """A snapshot in progress: the backup extension's process runs (no service of its own)."""
     hostmod.add_process(state, "IaaSBcdrExtension.exe", None)
@@ -353,6 +399,11 @@ FAULTS = {
     "msi-busy": msi_busy,
     "msi-fails": msi_fails,
     "msi-reboot-required": msi_reboot_required,
+    "agent-same-version-registered": agent_same_version_registered,
+    "agent-service-hangs": agent_service_hangs,
+    "agent-delete-pending": agent_delete_pending,
+    "msi-unsigned": msi_unsigned,
+    "msi-folder-foreign": msi_folder_foreign,
     "dotnet-old": dotnet_old,
     "vss-writer-failed": vss_writer_failed,
     "vss-writer-stuck": vss_writer_stuck,

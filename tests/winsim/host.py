@@ -15,6 +15,9 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          "path": str, "username": "LocalSystem" | "NT AUTHORITY\\NETWORK SERVICE" | ...,
          "dependencies": [service names], "start_fails": false,
          "description": str | null}},            # description: added
+         # added: "sid_type": 0|1|3 (ServiceSidType), "failure_actions": {"reset_seconds": int, "actions":
+         # [{"type": 0-3, "delay_ms": int}], "command": str|null, "non_crash": bool} (FailureActions & co.),
+         # "handle_held": true (another program keeps a handle open: sc delete only marks it), "marked_for_delete".
          # added: "state" may also be "stop_pending" (asked to stop, never got there), and
          # "stop_hangs": true makes every stop of the service end in "stop_pending" (see faults.py).
      "registry": {"HKLM:\\SOFTWARE\\Microsoft\\BCDRAGENT": {
@@ -48,6 +51,7 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          # mirrored as HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\<product_id>
      "msi_catalog": {"<sha256 of file content>": {"product_id": str, "name": str, "version": str,
          "publisher": str, "upgrade_code": str | null, "rc": 0 (msiexec exit code, default 0),
+         "signature": {"status": "Valid", "signer": "CN=..., O=..."} | null (added: Authenticode),
          "installs": {"services": {name: service}, "files": {path: file}, "dirs": [path]}}},
      "processes": [{"name": "WaAppAgent.exe", "pid": 1234, "service": "RdAgent" | null}],
      "volumes": [{"mount": "C:", "label": "Windows", "bitlocker_protection": "off" | "on",
@@ -468,12 +472,18 @@ NEW_AGENT_PRODUCT_ID = "{2E4A1C7B-5D3F-4E8A-9B6C-1F0D2A3B4C5E}"  # made up, like
 AGENT_MSI = b"simulated WindowsAzureVmAgent.amd64_2.7.41491.1193_2601261193.fre.msi\r\n"
 
 
+MICROSOFT_SIGNER = "CN=Microsoft Corporation, O=Microsoft Corporation, L=Redmond, S=Washington, C=US"
+
+
 def agent_msi_entry() -> dict:
     guest = "C:\\WindowsAzure\\GuestAgent_%s_2026-01-26_115300" % NEW_AGENT_VERSION
     packages = "C:\\WindowsAzure\\Packages_20260126_115300"
     return {
         "product_id": NEW_AGENT_PRODUCT_ID, "name": "Windows Azure VM Agent - " + NEW_AGENT_VERSION,
         "version": NEW_AGENT_VERSION, "publisher": "Microsoft Corporation", "upgrade_code": AGENT_UPGRADE_CODE,
+        # added: the Authenticode signature embedded in the package, as Get-AuthenticodeSignature reports it
+        # (the agent MSI is signed by Microsoft; the subject is the usual one of Microsoft's code signing certificates).
+        "signature": {"status": "Valid", "signer": MICROSOFT_SIGNER},
         "installs": {
             "dirs": [guest, packages],
             "files": {guest + "\\WindowsAzureGuestAgent.exe": {"version": NEW_AGENT_VERSION},

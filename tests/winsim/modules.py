@@ -1192,6 +1192,12 @@ def msiexec_install(state: dict, entry: dict | None) -> int:
         return MSI_BUSY_RC
     if entry is None:
         return 1620
+    if any(pr["product_id"].lower() == entry["product_id"].lower() for pr in state.get("products", [])):
+        # The same product code is registered: msiexec /i is a maintenance run of the installed product. Without
+        # REINSTALL on the command line nothing is reinstalled (Microsoft Learn, REINSTALL property: "only those
+        # features that were already installed previously are reinstalled", and only when REINSTALL is set; the
+        # Installed property is set when the product is installed), so missing services and files stay missing.
+        return 0
     rc = int(entry.get("rc", 0))
     if rc in (0, 1641, 3010):  # the success codes of the same Microsoft page
         msi_install(state, entry)
@@ -1248,6 +1254,18 @@ def msi_install(state: dict, entry: dict) -> dict:
     state.setdefault("products", []).append(product)
     hostmod.mirror_product(state, product)
     return product
+
+
+def msiexec_uninstall(state: dict, product_code: str) -> int:
+    """msiexec /x {product code}: 0 after removing the product, 1605 ERROR_UNKNOWN_PRODUCT when no such product is
+    installed, 1618 while another installation runs (Microsoft Learn, MsiExec.exe and InstMsi.exe error messages)."""
+    if msi_busy(state):
+        return MSI_BUSY_RC
+    product = next((pr for pr in state.get("products", []) if pr["product_id"].lower() == product_code.lower()), None)
+    if product is None:
+        return 1605
+    msi_uninstall(state, product)
+    return 0
 
 
 def msi_uninstall(state: dict, product: dict) -> None:

@@ -850,6 +850,12 @@ FAULT_CHECKS.update({
     "msi-busy": lambda s: s.get("msi_busy_attempts") == 2,
     "msi-fails": lambda s: {e.get("rc") for e in s["msi_catalog"].values()} == {1603},
     "msi-reboot-required": lambda s: {e.get("rc") for e in s["msi_catalog"].values()} == {3010},
+    "agent-same-version-registered": lambda s: [p["product_id"] for p in s["products"] if p["name"].startswith("Windows Azure VM Agent")]
+    == [hostmod.NEW_AGENT_PRODUCT_ID] and not {"WindowsAzureGuestAgent", "RdAgent"} & set(s["services"]),
+    "agent-service-hangs": lambda s: all(_svc(s, n).get("stop_hangs") for n in ("WindowsAzureGuestAgent", "RdAgent")),
+    "agent-delete-pending": lambda s: all(_svc(s, n).get("handle_held") for n in ("WindowsAzureGuestAgent", "RdAgent")),
+    "msi-unsigned": lambda s: all(e.get("signature") is None for e in s["msi_catalog"].values()),
+    "msi-folder-foreign": lambda s: faults.LOCAL_USER_SID in s["acls"].get(faults.AGENT_MSI_DIR, ""),
 })
 
 
