@@ -14,11 +14,88 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils import _w
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction, _why
 
-# Where the MSI is put on the VM before win_package installs it; left there, as a record of what was installed.
-MSI_DEST = r"C:\Windows\Temp\azure-backup-WindowsAzureVmAgent.msi"
-# Where the support article has msiexec write its log, and where C:\WindowsAzure keeps the agent.
-MSI_LOG = r"C:\Windows\Panther\msiexec.log"
+# Where the agent MSI is put on the VM before it is installed: a folder only SYSTEM and Administrators may
+# write to, so no other local user can swap the package msiexec runs as SYSTEM (C:\Windows\Temp and
+# C:\ProgramData let any user create files and folders and own them). The MSI stays there, as a record.
+WORK_ROOT = r"C:\ProgramData\azure-backup"
+MSI_DIR = WORK_ROOT + r"\agent"
+MSI_DEST = MSI_DIR + r"\WindowsAzureVmAgent.msi"
+# Where msiexec writes its logs, each under its own time-stamped name: C:\Windows\Panther\msiexec.log is
+# the provisioning log support asks for and is left alone.
+MSI_LOG_DIR = r"C:\Windows\Panther"
 AGENT_ROOT = r"C:\WindowsAzure"
+
+# A PowerShell function both scripts use: the executable of a service's image path. Quoted: what is
+# between the quotes; unquoted: everything up to and with the first ".exe" (an unquoted image path may
+# carry arguments after it).
+GET_IMAGE_FILE = r"""
+function Get-ImageFile {
+    param([string]$ImagePath)
+    if ($ImagePath -match '^\s*"([^"]+)"') { return $Matches[1] }
+    if ($ImagePath -match '^\s*(.*?\.exe)(\s|$)') { return $Matches[1] }
+    $ImagePath.Trim()
+}
+"""
+
+WORKDIR = r"""#azure_backup.remediation/win_agent.workdir
+# The folder the agent MSI is put in (Folder, under Root). A missing one is created with a protected DACL
+# (SYSTEM and Administrators only, owner Administrators) in the same call that creates it. An existing
+# one is refused when it is a junction or link, owned by anyone else, or when anyone else may write in it;
+# Root only must not let anyone else delete, rename or re-permission what is in it (letting users create
+# their own files there, as a folder made under C:\ProgramData inherits, does not reach Folder).
+param(
+    [string]$Root,
+    [string]$Folder
+)
+$ErrorActionPreference = 'Stop'
+$trusted = @('S-1-5-18', 'S-1-5-32-544')
+# FILE_WRITE_DATA, FILE_APPEND_DATA, FILE_WRITE_EA, FILE_WRITE_ATTRIBUTES, FILE_DELETE_CHILD, DELETE, WRITE_DAC, WRITE_OWNER
+$anyWrite = 0xD0156
+# FILE_DELETE_CHILD, DELETE, WRITE_DAC, WRITE_OWNER
+$takeOver = 0xD0040
+$result = @{ created = @(); refused = $null; checked = @() }
+
+function Test-Folder {
+    param([string]$Path, [int64]$Forbidden)
+    $item = Get-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+    if (-not $item) {
+        $security = [System.Security.AccessControl.DirectorySecurity]::new()
+        $security.SetOwner([System.Security.Principal.SecurityIdentifier]::new('S-1-5-32-544'))
+        $security.SetAccessRuleProtection($true, $false)
+        foreach ($sid in $trusted) {
+            $security.AddAccessRule([System.Security.AccessControl.FileSystemAccessRule]::new(
+                    [System.Security.Principal.SecurityIdentifier]::new($sid), 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow'))
+        }
+        # Created with its security descriptor in one call: no moment in which another user could open it.
+        $null = [System.IO.Directory]::CreateDirectory($Path, $security)
+        $result.created += $Path
+        return $true
+    }
+    $acl = Get-Acl -LiteralPath $Path
+    $owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+    $others = @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]) | Where-Object {
+            $mask = [int64]$_.FileSystemRights
+            # GENERIC_ALL and GENERIC_WRITE as the file rights they stand for (FILE_ALL_ACCESS, FILE_GENERIC_WRITE).
+            if ($mask -band 0x10000000) { $mask = $mask -bor 0x1F01FF }
+            if ($mask -band 0x40000000) { $mask = $mask -bor 0x120116 }
+            $_.AccessControlType -eq 'Allow' -and $trusted -notcontains $_.IdentityReference.Value -and ($mask -band $Forbidden)
+        } | ForEach-Object { $_.IdentityReference.Value })
+    $why = if (-not $item.PSIsContainer) { 'it is a file' }
+    elseif ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) { 'it is a junction or link' }
+    elseif ($trusted -notcontains $owner) { "it is owned by $owner" }
+    elseif ($others.Count -gt 0) { "$(@($others | Select-Object -Unique) -join ', ') may change what is in it" }
+    if ($why) {
+        $result.refused = @{ path = $Path; reason = $why; owner = $owner; sddl = $acl.Sddl }
+        return $false
+    }
+    $result.checked += $Path
+    $true
+}
+
+if (Test-Folder -Path $Root -Forbidden $takeOver) { $null = Test-Folder -Path $Folder -Forbidden $anyWrite }
+$Ansible.Changed = $result.created.Count -gt 0
+$Ansible.Result = $result
+"""
 
 READ = r"""#azure_backup.remediation/win_agent.read
 # The guest agent's services, the version of WaAppAgent.exe, the agent among installed programs,
@@ -31,7 +108,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
-""" + GET_SERVICE_STATE + r"""
+""" + GET_SERVICE_STATE + GET_IMAGE_FILE + r"""
 $found = @(foreach ($name in $Services) { Get-ServiceState -Name $name })
 
 # The product version of a service's image (the path without quotes and arguments), or $null.
@@ -39,7 +116,7 @@ function Get-ImageVersion {
     param([string]$Name)
     $service = $found | Where-Object { $_.name -eq $Name -and $_.exists }
     if (-not $service) { return $null }
-    $exe = $service.path -replace '^"([^"]+)".*$', '$1'
+    $exe = Get-ImageFile -ImagePath $service.path
     if (-not (Test-Path -LiteralPath $exe)) { return $null }
     (Get-Item -LiteralPath $exe).VersionInfo.ProductVersion
 }
@@ -71,31 +148,42 @@ $Ansible.Result = @{
 
 
 INSTALL = r"""#azure_backup.remediation/win_agent.install
-# Installs the agent MSI in one run on the VM, so a dropped connection cannot leave it half done.
+# Installs the agent MSI on the VM.
 # upgrade: msiexec /i over the working agent; Windows Installer rolls a failed install back, the old agent stays.
 # reinstall (a service is missing): the procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues":
-# stop and delete the services, move C:\WindowsAzure\Packages* and GuestAgent* into OLD, install; when the
-# install fails, the folders go back and the services are re-created as recorded and started again.
-# Right before each step that changes the VM, no backup snapshot may be running.
+# stop and delete the services, move C:\WindowsAzure\Packages* and GuestAgent* into OLD, uninstall the
+# registered agent (msiexec /x), install. When a step fails, or the install leaves a service or its image
+# missing, the folders go back and the services are re-created as recorded (recovery actions, dependencies,
+# service SID type included) and started again.
+# Right before each step that changes the VM, no backup snapshot may be running. Every wait is bounded.
 param(
     [ValidateSet('upgrade', 'reinstall')][string]$Mode,
     [string]$MsiPath,
-    [string]$LogPath,
+    [string]$LogDir,
     [string[]]$Services,
     [string]$AgentRoot,
     [string[]]$BackupProcesses,
     [int]$BusyRetries,
     [int]$BusyWaitSeconds,
-    [int]$StartWaitSeconds
+    [int]$StartWaitSeconds,
+    [int]$ServiceWaitSeconds,
+    [int]$DeleteWaitSeconds,
+    [string[]]$ProductCodes,
+    [bool]$CheckSignature,
+    [string]$Signer
 )
 $ErrorActionPreference = 'Stop'
-""" + GET_SERVICE_STATE + r"""
+""" + GET_SERVICE_STATE + GET_IMAGE_FILE + r"""
+$stamp = Get-Date -Format 'yyyyMMdd_HHmmss'
 $result = @{
     mode = $Mode; steps = [System.Collections.Generic.List[string]]::new(); refused = $null; error = $null
-    rc = $null; attempts = 0; waited_seconds = 0; log = $LogPath; old_dir = $null
+    rc = $null; attempts = 0; waited_seconds = 0; log = Join-Path $LogDir "azure-backup-agent-install-$stamp.log"; old_dir = $null
     moved = [System.Collections.Generic.List[object]]::new(); removed = [System.Collections.Generic.List[object]]::new()
     restored = $false; restore_errors = [System.Collections.Generic.List[string]]::new(); services = @()
+    signature = $null; hung = $null; marked_for_deletion = @(); missing_after_install = @()
+    uninstalled = [System.Collections.Generic.List[object]]::new()
 }
+$waitTime = [TimeSpan]::FromSeconds($ServiceWaitSeconds)
 
 function Assert-NoBackup {
     param([string]$Step)
@@ -106,25 +194,115 @@ function Assert-NoBackup {
     }
 }
 
-function Invoke-AgentMsi {
-    $arguments = @('/i', "`"$MsiPath`"", '/qn', '/norestart', '/L*v', "`"$LogPath`"")
+# Unless the MSI's SHA-256 was given and matched, it must carry a valid Authenticode signature of Microsoft.
+function Assert-MsiSignature {
+    if (-not $CheckSignature) { return }
+    $signature = Get-AuthenticodeSignature -LiteralPath $MsiPath
+    $subject = if ($signature.SignerCertificate) { $signature.SignerCertificate.Subject } else { '' }
+    $result.signature = @{ status = [string]$signature.Status; signer = $subject }
+    if ([string]$signature.Status -ne 'Valid' -or $subject -notmatch ('(^|,\s*)O=' + [regex]::Escape($Signer) + '(,|$)')) {
+        throw "the MSI's Authenticode signature is $($signature.Status)$(if ($subject) { " by $subject" }), not a valid signature of $Signer; not installing it"
+    }
+}
+
+# msiexec with its own log, retried while another installation runs (1618 ERROR_INSTALL_ALREADY_RUNNING),
+# a bounded number of times. Returns the exit code.
+function Invoke-Msiexec {
+    param([string[]]$Arguments, [string]$Step, [string]$Log)
+    $attempt = 0
     while ($true) {
-        Assert-NoBackup -Step 'install the agent MSI'
+        Assert-NoBackup -Step $Step
+        $attempt++
         $result.attempts++
-        $msiexec = Start-Process -FilePath "$env:SystemRoot\System32\msiexec.exe" -ArgumentList $arguments -Wait -PassThru
-        $result.rc = $msiexec.ExitCode
-        # 1618 ERROR_INSTALL_ALREADY_RUNNING: another installation runs; wait for it, a bounded number of times.
-        if ($result.rc -ne 1618 -or $result.attempts -gt $BusyRetries) { return }
+        $all = $Arguments + @('/qn', '/norestart', '/L*v', "`"$Log`"")
+        $msiexec = Start-Process -FilePath "$env:SystemRoot\System32\msiexec.exe" -ArgumentList $all -Wait -PassThru
+        if ($msiexec.ExitCode -ne 1618 -or $attempt -gt $BusyRetries) { return $msiexec.ExitCode }
         Start-Sleep -Seconds $BusyWaitSeconds
         $result.waited_seconds += $BusyWaitSeconds
     }
 }
 
+# ServiceController.Stop/Start and WaitForStatus with a timeout (it throws when the time is up): a hung
+# agent service is reported, not waited for without end.
+function Stop-AgentService {
+    param([string]$Name)
+    $service = [System.ServiceProcess.ServiceController]::new($Name)
+    if ($service.Status -eq 'Stopped') { return }
+    if ($service.Status -ne 'StopPending') { $service.Stop() }
+    try { $service.WaitForStatus('Stopped', $waitTime) } catch { $null = $_ }
+    $service.Refresh()
+    if ($service.Status -ne 'Stopped') {
+        $result.hung = $Name
+        throw "$Name did not stop within $ServiceWaitSeconds s (it is $($service.Status)): the service hangs"
+    }
+}
+
+function Start-AgentService {
+    param([string]$Name)
+    $service = [System.ServiceProcess.ServiceController]::new($Name)
+    if ($service.Status -eq 'Running') { return }
+    $service.Start()
+    try { $service.WaitForStatus('Running', $waitTime) } catch { $null = $_ }
+    $service.Refresh()
+    if ($service.Status -ne 'Running') { throw "$Name did not start within $ServiceWaitSeconds s (it is $($service.Status))" }
+}
+
+# What the SCM keeps beside the basics, read from the service's key (HKLM\SYSTEM\CurrentControlSet\Services\<name>),
+# so that a service re-created by Restore-Agent gets it back. FailureActions is a SERVICE_FAILURE_ACTIONS:
+# reset period (s) at 0, the number of actions at 12, then from 20 one SC_ACTION (type, delay in ms) each.
+function Get-ServiceSettings {
+    param([string]$Name)
+    $key = Get-Item -LiteralPath "HKLM:\SYSTEM\CurrentControlSet\Services\$Name"
+    $settings = @{
+        depends_on = @($key.GetValue('DependOnService') | Where-Object { $_ }); sid_type = $key.GetValue('ServiceSidType')
+        failure_command = $key.GetValue('FailureCommand'); failure_non_crash = $key.GetValue('FailureActionsOnNonCrashFailures')
+        reset_seconds = $null; actions = @()
+    }
+    $failure = [byte[]]$key.GetValue('FailureActions')
+    if ($failure -and $failure.Length -ge 20) {
+        $settings.reset_seconds = [BitConverter]::ToUInt32($failure, 0)
+        $count = [BitConverter]::ToUInt32($failure, 12)
+        $settings.actions = @(for ($i = 0; $i -lt $count -and 28 + 8 * $i -le $failure.Length; $i++) {
+                @{ type = [BitConverter]::ToUInt32($failure, 20 + 8 * $i); delay_ms = [BitConverter]::ToUInt32($failure, 24 + 8 * $i) }
+            })
+    }
+    $settings
+}
+
+function Invoke-Sc {
+    param([string[]]$Arguments)
+    $output = & sc.exe @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "sc.exe $($Arguments -join ' ') failed with $($LASTEXITCODE): $output" }
+}
+
+# The recorded settings back on a re-created service, through the SCM (sc.exe), which keeps them.
+function Set-ServiceSettings {
+    param($Record)
+    $settings = $Record.settings
+    if ($null -ne $settings.sid_type) {
+        $type = @{ 0 = 'none'; 1 = 'unrestricted'; 3 = 'restricted' }[[int]$settings.sid_type]
+        if ($type) { Invoke-Sc -Arguments @('sidtype', $Record.name, $type) }
+    }
+    if (@($settings.actions).Count -gt 0) {
+        $words = @{ 0 = ''; 1 = 'restart'; 2 = 'reboot'; 3 = 'run' }
+        $actions = (@($settings.actions) | ForEach-Object { '{0}/{1}' -f $words[[int]$_.type], $_.delay_ms }) -join '/'
+        $arguments = @('failure', $Record.name, 'reset=', [string]$settings.reset_seconds, 'actions=', $actions)
+        if ($settings.failure_command) { $arguments += @('command=', $settings.failure_command) }
+        Invoke-Sc -Arguments $arguments
+    }
+    if ($settings.failure_non_crash -eq 1) { Invoke-Sc -Arguments @('failureflag', $Record.name, '1') }
+}
+
 function Restore-Agent {
-    # Folders first: the recorded services' images live in them.
+    # Folders first: the recorded services' images live in them. A folder whose place is taken again is not
+    # moved into it (Move-Item would put it inside), but reported.
     for ($i = $result.moved.Count - 1; $i -ge 0; $i--) {
         $move = $result.moved[$i]
         try {
+            if (Test-Path -LiteralPath $move.from) {
+                $result.restore_errors.Add("$($move.from) exists again, so $($move.to) was not moved back")
+                continue
+            }
             Move-Item -LiteralPath $move.to -Destination $move.from
             $result.steps.Add("moved $($move.to) back")
         } catch { $result.restore_errors.Add("moving $($move.to) back: $($_.Exception.Message)") }
@@ -133,13 +311,17 @@ function Restore-Agent {
         try {
             if ($record.deleted -and -not (Get-CimInstance -ClassName Win32_Service -Filter "Name='$($record.name)'")) {
                 $startup = @{ Auto = 'Automatic'; Manual = 'Manual'; Disabled = 'Disabled' }[$record.start_mode]
-                New-Service -Name $record.name -BinaryPathName $record.path -DisplayName $record.display_name -StartupType $startup | Out-Null
-                if ($record.delayed) { $null = & sc.exe config $record.name start= delayed-auto }
+                $new = @{ Name = $record.name; BinaryPathName = $record.path; DisplayName = $record.display_name; StartupType = $startup }
+                if (@($record.settings.depends_on).Count -gt 0) { $new.DependsOn = @($record.settings.depends_on) }
+                New-Service @new | Out-Null
+                if ($record.delayed) { Invoke-Sc -Arguments @('config', $record.name, 'start=', 'delayed-auto') }
                 if ($record.description) { Set-Service -Name $record.name -Description $record.description }
+                Set-ServiceSettings -Record $record
                 $result.steps.Add("re-created the service $($record.name)")
             }
-            if ($record.was_running -and (Get-Service -Name $record.name).Status -ne 'Running') {
-                Start-Service -Name $record.name
+            # A service that hangs in stopping cannot be started until it has stopped: reported, not retried.
+            if ($record.was_running -and $record.name -ne $result.hung -and (Get-Service -Name $record.name).Status -ne 'Running') {
+                Start-AgentService -Name $record.name
                 $result.steps.Add("started $($record.name)")
             }
         } catch { $result.restore_errors.Add("$($record.name): $($_.Exception.Message)") }
@@ -148,6 +330,7 @@ function Restore-Agent {
 }
 
 try {
+    Assert-MsiSignature
     if ($Mode -eq 'reinstall') {
         foreach ($name in $Services) {
             $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='$name'"
@@ -156,7 +339,7 @@ try {
             $record = @{
                 name = $name; display_name = $service.DisplayName; path = $service.PathName; start_mode = $service.StartMode
                 delayed = [bool]$service.DelayedAutoStart; account = $service.StartName; description = $service.Description
-                was_running = $service.State -eq 'Running'; deleted = $false
+                was_running = $service.State -eq 'Running'; deleted = $false; settings = Get-ServiceSettings -Name $name
             }
             if ($record.account -and $record.account -ne 'LocalSystem') {
                 throw "$name runs as $($record.account), whose password cannot be restored; not removing it"
@@ -165,22 +348,33 @@ try {
         }
         foreach ($record in $result.removed) {
             Assert-NoBackup -Step "stop $($record.name)"
-            Stop-Service -Name $record.name -Force
+            Stop-AgentService -Name $record.name
             $result.steps.Add("stopped $($record.name)")
         }
         foreach ($record in $result.removed) {
             Assert-NoBackup -Step "delete the service $($record.name)"
-            $output = & sc.exe delete $record.name
-            if ($LASTEXITCODE -ne 0) { throw "sc.exe delete $($record.name) failed with $($LASTEXITCODE): $output" }
+            Invoke-Sc -Arguments @('delete', $record.name)
             $record.deleted = $true
             $result.steps.Add("deleted the service $($record.name)")
+        }
+        # sc delete only marks a service for deletion while another process holds a handle to it; it is gone
+        # when the last handle closes. Nothing is moved before both are really gone.
+        $deadline = (Get-Date).AddSeconds($DeleteWaitSeconds)
+        while ($true) {
+            $left = @($result.removed | Where-Object { Get-CimInstance -ClassName Win32_Service -Filter "Name='$($_.name)'" } | ForEach-Object { $_.name })
+            if ($left.Count -eq 0 -or (Get-Date) -ge $deadline) { break }
+            Start-Sleep -Seconds 2
+        }
+        if ($left.Count -gt 0) {
+            $result.marked_for_deletion = $left
+            throw "$($left -join ' and ') stayed marked for deletion for $DeleteWaitSeconds s (another program holds a handle to it)"
         }
         # A VM that never had the agent may have no C:\WindowsAzure at all: then there is nothing to move.
         $folders = @(if (Test-Path -LiteralPath $AgentRoot) {
                 Get-ChildItem -LiteralPath $AgentRoot -Directory | Where-Object { $_.Name -like 'Packages*' -or $_.Name -like 'GuestAgent*' }
             })
         if ($folders.Count -gt 0) {
-            $result.old_dir = Join-Path $AgentRoot ('OLD\' + (Get-Date -Format 'yyyyMMdd_HHmmss'))
+            $result.old_dir = Join-Path $AgentRoot ('OLD\' + $stamp)
             $null = New-Item -ItemType Directory -Path $result.old_dir -Force
         }
         foreach ($folder in $folders) {
@@ -190,14 +384,34 @@ try {
             $result.moved.Add(@{ from = $folder.FullName; to = $to })
             $result.steps.Add("moved $($folder.FullName) to $to")
         }
+        # The registered agent is uninstalled before the install: while its product code is registered,
+        # msiexec /i of the same package is only a maintenance run that puts back neither services nor files.
+        foreach ($code in $ProductCodes) {
+            $log = Join-Path $LogDir "azure-backup-agent-uninstall-$stamp-$($code.Trim('{}')).log"
+            $rc = Invoke-Msiexec -Arguments @('/x', $code) -Step "uninstall $code" -Log $log
+            $result.uninstalled.Add(@{ product_code = $code; rc = $rc; log = $log })
+            # 1605 ERROR_UNKNOWN_PRODUCT: not installed (any more), nothing to uninstall.
+            if ($rc -notin 0, 1605, 1641, 3010) { throw "msiexec /x $code ended with exit code $rc; its log is $log" }
+            if ($rc -ne 1605) { $result.steps.Add("uninstalled $code (exit code $rc)") }
+        }
     }
-    Invoke-AgentMsi
+    Assert-MsiSignature
+    $result.rc = Invoke-Msiexec -Arguments @('/i', "`"$MsiPath`"") -Step 'install the agent MSI' -Log $result.log
     # 0, 1641 and 3010 are success; 3010 and 1641 also mean a reboot completes the installation.
     if ($result.rc -notin 0, 1641, 3010) {
         $busy = if ($result.rc -eq 1618) { " after $($result.attempts) attempts" } else { '' }
-        throw "msiexec /i ended with exit code $($result.rc)$busy; its log is $LogPath"
+        throw "msiexec /i ended with exit code $($result.rc)$busy; its log is $($result.log)"
     }
     $result.steps.Add("installed the agent MSI (exit code $($result.rc))")
+    # An exit code of 0 is not enough: each service and its image must be there.
+    $result.missing_after_install = @(foreach ($name in $Services) {
+            $state = Get-ServiceState -Name $name
+            if (-not $state.exists) { "the service $name" }
+            elseif (-not (Test-Path -LiteralPath (Get-ImageFile -ImagePath $state.path) -PathType Leaf)) { "the image of $name ($($state.path))" }
+        })
+    if ($result.missing_after_install.Count -gt 0) {
+        throw "msiexec /i returned $($result.rc), but $($result.missing_after_install -join ' and ') is missing"
+    }
     $deadline = (Get-Date).AddSeconds($StartWaitSeconds)
     do {
         $states = @(foreach ($name in $Services) { Get-ServiceState -Name $name })
@@ -227,6 +441,8 @@ class ActionModule(WinCauseAction):
         "restart": {"type": "bool", "default": False},
     }
 
+    install_log = None
+
     def check_and_fix(self) -> None:
         try:
             agent.validate_minimum(self.args["min_version"])
@@ -242,7 +458,7 @@ class ActionModule(WinCauseAction):
             if still:
                 raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s. See %s and "
                                        r"C:\WindowsAzure\Logs\TransparentInstaller.log on the VM, and whether the MSI is the current "
-                                       "agent." % (self.host, still, MSI_LOG), changed=True)
+                                       "agent." % (self.host, still, self.install_log or MSI_LOG_DIR), changed=True)
         elif reason and self.changed:
             state = self.read_state()  # an install that failed and was undone: the services as they are now
         self.check_version(state)
@@ -299,7 +515,7 @@ class ActionModule(WinCauseAction):
     def install(self, state: dict, reason: str) -> bool:
         """Install the agent MSI; False when it may not be, with a finding that says why."""
         mode = agent.install_mode(state["services"])
-        steps = agent.install_steps(mode, state["services"])
+        steps = agent.install_steps(mode, state["services"], state["products"])
         detail = {"reason": reason, "mode": mode, "products": state["products"], "source": self.args["msi_src"] or self.args["msi_url"]}
         running = agent.backup_running(state["backup_processes"])
         if running:
@@ -315,7 +531,7 @@ class ActionModule(WinCauseAction):
             self.add("install", self.fixed_or_found(), "%s: would %s" % (reason, ", then ".join(steps)), detail)
             return True
         self.put_msi()
-        result = self.run_install(mode)
+        result = self.run_install(mode, agent.product_codes(state["products"]) if mode == "reinstall" else [])
         status, summary = agent.install_summary(result)
         detail.update(result=result)
         self.add("install", status, "%s: %s" % (reason, summary), detail)
@@ -323,19 +539,17 @@ class ActionModule(WinCauseAction):
             return False  # the finding fails the host
         if result.get("rc") in agent.MSI_REBOOT:
             self.add("reboot", "found", "msiexec returned %s: the agent is installed, and a reboot of the VM completes the "
-                     "installation" % agent.msi_exit(result["rc"]), {"rc": result["rc"], "log": MSI_LOG}, severity="warning")
+                     "installation" % agent.msi_exit(result["rc"]), {"rc": result["rc"], "log": result.get("log")}, severity="warning")
         return True
 
-    def run_install(self, mode: str) -> dict:
+    def run_install(self, mode: str, product_codes: list) -> dict:
         """The install script, on the VM in one run. Its result says what was done, also when it failed."""
         answer = self._execute_module(
             module_name="ansible.windows.win_powershell",
-            module_args={"script": INSTALL, "depth": 6, "parameters": {
-                "Mode": mode, "MsiPath": MSI_DEST, "LogPath": MSI_LOG, "Services": list(agent.SERVICES), "AgentRoot": AGENT_ROOT,
-                "BackupProcesses": list(agent.BACKUP_PROCESSES), "BusyRetries": self.args["msi_busy_retries"],
-                "BusyWaitSeconds": self.args["msi_busy_wait"], "StartWaitSeconds": agent.START_WAIT_SECONDS}},
+            module_args={"script": INSTALL, "depth": 6, "parameters": self.install_parameters(mode, product_codes)},
             task_vars=self.task_vars)
         result = answer.get("result") or {}
+        self.install_log = result.get("log")
         self.changed = self.changed or bool(answer.get("changed"))
         if answer.get("failed") and not result:
             raise RemediationError("WIN_AGENT: the install script on %s failed before it could report: %s. Look at the agent's "
@@ -343,10 +557,31 @@ class ActionModule(WinCauseAction):
                                    changed=True)
         return result
 
+    def install_parameters(self, mode: str, product_codes: list) -> dict:
+        return {"Mode": mode, "MsiPath": MSI_DEST, "LogDir": MSI_LOG_DIR, "Services": list(agent.SERVICES), "AgentRoot": AGENT_ROOT,
+                "BackupProcesses": list(agent.BACKUP_PROCESSES), "BusyRetries": self.args["msi_busy_retries"],
+                "BusyWaitSeconds": self.args["msi_busy_wait"], "StartWaitSeconds": agent.START_WAIT_SECONDS,
+                "ServiceWaitSeconds": agent.SERVICE_WAIT_SECONDS, "DeleteWaitSeconds": agent.DELETE_WAIT_SECONDS,
+                "ProductCodes": list(product_codes), "CheckSignature": agent.signature_required(self.args["msi_checksum"]),
+                "Signer": agent.MSI_SIGNER}
+
+    def prepare_msi_folder(self) -> None:
+        """The protected folder the MSI goes into: created for SYSTEM and Administrators only, or refused."""
+        answer = self.apply("win_powershell", "preparing the folder for the agent MSI", script=WORKDIR,
+                            parameters={"Root": WORK_ROOT, "Folder": MSI_DIR})
+        refused = (answer.get("result") or {}).get("refused")
+        if refused:
+            raise RemediationError("WIN_AGENT on %s: %s already exists and %s, so another user could change the agent MSI that "
+                                   "msiexec runs as SYSTEM. Nothing was installed; remove or re-secure that folder (owner "
+                                   "Administrators, write access for SYSTEM and Administrators only) and run again."
+                                   % (self.host, refused.get("path"), refused.get("reason")), changed=self.changed)
+
     def put_msi(self) -> None:
-        """The MSI onto the VM: copied from the controller (air-gapped fleets) or downloaded by the VM."""
+        """The MSI onto the VM, into its protected folder: copied from the controller (air-gapped fleets), checked
+        first, or downloaded by the VM."""
         src, checksum = self.args["msi_src"], (self.args["msi_checksum"] or "").lower() or None
         if not src:
+            self.prepare_msi_folder()
             args = {"url": self.args["msi_url"], "dest": MSI_DEST, "force": True}
             if checksum:
                 args.update(checksum=checksum, checksum_algorithm="sha256")
@@ -363,5 +598,6 @@ class ActionModule(WinCauseAction):
             if actual != checksum:
                 raise RemediationError("WIN_AGENT on %s: %s has SHA-256 %s, not %s (win_agent_msi_checksum). Nothing was "
                                        "changed." % (self.host, src, actual, checksum))
+        self.prepare_msi_folder()
         self._connection.put_file(src, MSI_DEST)
         self.changed = True

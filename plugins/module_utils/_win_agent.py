@@ -73,7 +73,8 @@ def backup_running(processes: list[str]) -> list[str]:
 # installation is running and the same command may succeed later.
 MSI_EXIT_CODES = {
     0: "ERROR_SUCCESS", 1602: "ERROR_INSTALL_USEREXIT", 1603: "ERROR_INSTALL_FAILURE", 1618: "ERROR_INSTALL_ALREADY_RUNNING",
-    1619: "ERROR_INSTALL_PACKAGE_OPEN_FAILED", 1620: "ERROR_INSTALL_PACKAGE_INVALID", 1638: "ERROR_PRODUCT_VERSION",
+    1605: "ERROR_UNKNOWN_PRODUCT", 1619: "ERROR_INSTALL_PACKAGE_OPEN_FAILED", 1620: "ERROR_INSTALL_PACKAGE_INVALID",
+    1638: "ERROR_PRODUCT_VERSION",
     1641: "ERROR_SUCCESS_REBOOT_INITIATED", 3010: "ERROR_SUCCESS_REBOOT_REQUIRED",
 }
 MSI_SUCCESS = (0, 1641, 3010)
@@ -85,6 +86,26 @@ MAX_BUSY_WAIT_SECONDS = 600
 MAX_BUSY_TOTAL_SECONDS = 1800
 # How long the script waits for the new agent's services to reach Running after msiexec returned.
 START_WAIT_SECONDS = 120
+# How long one stop or start of an agent service may take before the service counts as hung.
+SERVICE_WAIT_SECONDS = 60
+# How long a deleted service may stay "marked for deletion" (a handle to it still open elsewhere).
+DELETE_WAIT_SECONDS = 30
+# Whose Authenticode signature the agent MSI must carry when no SHA-256 of it was given (the O= of the signer).
+MSI_SIGNER = "Microsoft Corporation"
+# 1605 ERROR_UNKNOWN_PRODUCT: msiexec /x of a product that is not installed (Microsoft, MsiExec.exe error codes).
+MSI_UNKNOWN_PRODUCT = 1605
+_PRODUCT_CODE = re.compile(r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$")
+
+
+def product_codes(products: list[dict]) -> list[str]:
+    """The Windows Installer product codes among the agent's installed-programs entries: the names of their
+    Uninstall keys, when they are a product code ({GUID}); other entries are not msiexec's to remove."""
+    return [p["product_id"] for p in products if _PRODUCT_CODE.match(p.get("product_id") or "")]
+
+
+def signature_required(checksum) -> bool:
+    """The MSI's Authenticode signature is checked unless its SHA-256 was given (and so already matched)."""
+    return not (checksum or "").strip()
 
 
 def validate_busy(retries, wait) -> None:
@@ -126,7 +147,7 @@ def install_mode(services: list[dict]) -> str:
     return "upgrade" if all(s.get("exists") for s in services) else "reinstall"
 
 
-def install_steps(mode: str, services: list[dict]) -> list[str]:
+def install_steps(mode: str, services: list[dict], products: list[dict] | None = None) -> list[str]:
     """What the install script will do, in words, for the finding and check mode."""
     if mode == "upgrade":
         return ["install the agent MSI over the running agent (msiexec /i, a failed install leaves the old agent)"]
@@ -134,8 +155,12 @@ def install_steps(mode: str, services: list[dict]) -> list[str]:
     steps = []
     if present:
         steps += ["stop %s" % " and ".join(present), "delete the service%s %s" % ("s" if len(present) > 1 else "", " and ".join(present))]
-    steps += [r"move C:\WindowsAzure\Packages* and GuestAgent* into C:\WindowsAzure\OLD\<time>", "install the agent MSI (msiexec /i)",
-              "put everything back if the install fails"]
+    steps += [r"move C:\WindowsAzure\Packages* and GuestAgent* into C:\WindowsAzure\OLD\<time>"]
+    codes = product_codes(products or [])
+    if codes:
+        steps += ["uninstall the registered agent (msiexec /x %s)" % ", ".join(codes)]
+    steps += ["install the agent MSI (msiexec /i) and check that both services and their images are there",
+              "put everything back if the install fails or leaves a service or its image missing"]
     return steps
 
 
@@ -150,6 +175,8 @@ def install_summary(result: dict) -> tuple[str, str]:
         return "failed", ("a backup snapshot started (%s) before '%s': stopped there and %s. Done: %s. Run again when the "
                           "backup job has finished." % (", ".join(refused.get("processes") or []), refused.get("step"),
                                                         _left(result), done))
+    if result.get("error") and rc is None and not result.get("removed") and not result.get("steps"):
+        return "failed", "the agent was not installed: %s. Nothing was changed." % result["error"]
     if result.get("error"):
         code = " (msiexec %s)" % msi_exit(rc) if rc is not None and rc not in MSI_SUCCESS else ""
         return "failed", "the agent was not installed%s: %s. Done: %s; %s." % (code, result["error"], done, _left(result))
@@ -157,14 +184,29 @@ def install_summary(result: dict) -> tuple[str, str]:
 
 
 def _left(result: dict) -> str:
-    """In what state a failed install left the VM."""
+    """In what state a failed install left the VM, and what to do about a hung or half-deleted service."""
     if result.get("mode") == "upgrade":
         return "the agent that was there is left as it was (Windows Installer rolls back a failed install)"
-    if not result.get("moved") and not result.get("removed"):
-        return "nothing had been moved or removed"
+    hint = ""
+    if result.get("hung"):
+        hint = (". %s hangs in stopping: look at C:\\WindowsAzure\\Logs\\WaAppAgent.log, end its process or restart the VM, "
+                "then run again" % result["hung"])
+    elif result.get("marked_for_deletion"):
+        hint = (". %s is only marked for deletion: Windows removes it when the last program holding it closes (Services "
+                "console, Event Viewer, a monitoring agent) or at the next restart; then run again" % " and ".join(result["marked_for_deletion"]))
+    if not result.get("moved") and not any(r.get("deleted") for r in result.get("removed") or []) and not result.get("steps"):
+        return "nothing had been moved or removed" + hint
+    uninstalled = [u["product_code"] for u in result.get("uninstalled") or [] if u.get("rc") != MSI_UNKNOWN_PRODUCT]
+    gone = ("; the agent's installed-programs entry (%s) stays removed: it was uninstalled" % ", ".join(uninstalled)) if uninstalled else ""
     if result.get("restore_errors"):
-        return "putting things back failed: %s. The moved folders are in %s" % ("; ".join(result["restore_errors"]), result.get("old_dir"))
+        return "putting things back failed: %s. The moved folders are in %s%s%s" % (
+            "; ".join(result["restore_errors"]), result.get("old_dir"), gone, hint)
+    return _put_back(result) + gone + hint
+
+
+def _put_back(result: dict) -> str:
+    steps = result.get("steps") or []
+    moved, created = len(result.get("moved") or []), len([s for s in steps if s.startswith("re-created the service")])
+    started = len([s for s in steps if s.startswith("started ")])
     return "everything was put back: %d folder%s moved back, %d service%s re-created as recorded%s" % (
-        len(result.get("moved") or []), "" if len(result.get("moved") or []) == 1 else "s",
-        len(result.get("removed") or []), "" if len(result.get("removed") or []) == 1 else "s",
-        " and started again" if any(r.get("was_running") for r in result.get("removed") or []) else "")
+        moved, "" if moved == 1 else "s", created, "" if created == 1 else "s", " and started again" if started else "")

@@ -17,16 +17,25 @@ description:
     C(C:\WindowsAzure\GuestAgent_<version>_<date>) folder the agent updates itself into, and falls back to C(WaAppAgent.exe)
     (the image of C(RdAgent)); compares it with O(min_version).
   - When a service is missing or the agent is older than O(min_version), installs the agent MSI (see O(install)) with one
-    script that runs on the VM, so a dropped connection cannot leave it half done. The MSI is downloaded by the VM from
-    O(msi_url), or copied from the controller from O(msi_src) for air-gapped fleets, and checked against O(msi_checksum) when given.
+    script that runs on the VM. The MSI is downloaded by the VM from O(msi_url), or copied from the controller from O(msi_src)
+    for air-gapped fleets, into C(C:\ProgramData\azure-backup\agent), a folder created for SYSTEM and Administrators only
+    (an existing one owned by anyone else, or that anyone else may write to, is refused and nothing is installed).
+    It is checked against O(msi_checksum) when given; otherwise, right before msiexec, it must carry a valid Authenticode
+    signature of Microsoft Corporation, or nothing is changed.
   - An outdated agent whose services exist is updated by installing the MSI over it; a failed install is rolled back by
     Windows Installer and the old agent keeps running.
-  - When a service is missing, follows the reinstall procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues"; it
-    records and stops the services that are left, deletes them, moves C(C:\WindowsAzure\Packages*) and C(GuestAgent*) into
-    C(C:\WindowsAzure\OLD\<time>), then installs. When the install fails, the folders are moved back and the services
-    re-created as recorded and started again; the finding says what was done and in which state the VM is.
+  - When a service is missing, follows the reinstall procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues":
+    it records the services that are left (with their recovery actions, dependencies and service SID type), stops them
+    (each stop bounded: a hung service is reported), deletes them and waits until Windows has really removed them (a service
+    only marked for deletion stops the procedure before anything is moved), moves C(C:\WindowsAzure\Packages*) and
+    C(GuestAgent*) into C(C:\WindowsAzure\OLD\<time>), uninstalls the registered agent (C(msiexec /x), so the install is
+    not a maintenance run that brings nothing back), installs, and checks that both services and their images are there.
+    When a step fails, the folders are moved back (never into a folder that took their place) and the services re-created
+    as recorded and started again; the agent's installed-programs entry stays removed once it was uninstalled. The finding
+    says what was done and in which state the VM is.
   - msiexec 1618 (another installation is running) is retried O(msi_busy_retries) times, O(msi_busy_wait) seconds apart.
-    3010 (reboot required) counts as installed and adds a C(reboot) finding. The log is C(C:\Windows\Panther\msiexec.log).
+    3010 (reboot required) counts as installed and adds a C(reboot) finding. The logs go to
+    C(C:\Windows\Panther\azure-backup-agent-install-<time>.log) (and C(-uninstall-)), never over C(msiexec.log).
   - B(Refuses) to install or update the agent while the backup extension is taking a snapshot on the VM
     (process C(IaaSBcdrExtension) running), as Microsoft's article demands; that finding fails the host with the reason.
     The install script checks again right before each step that changes the VM, and stops there (putting back what it moved).

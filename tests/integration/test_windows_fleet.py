@@ -41,6 +41,8 @@ HOSTS = {
     "win09": ("en", ["agent-guest-service-missing", "msi-fails"]),
     "win10": ("en", ["agent-outdated", "msi-busy"]),
     "win15": ("en", ["agent-leftovers"]),
+    # The current agent is still registered, both services deleted: without an uninstall, msiexec /i is a maintenance run.
+    "win17": ("en", ["agent-same-version-registered"]),
     # The NIC carrying WinRM has a static address and DNS servers an admin set; SQL Server is 32-bit only.
     "win08": ("en", ["no-dhcp", "admin-dns", "sql-32bit"]),
     "win11": ("en", ["machinekeys-no-write-dac", "crp-cert"]),
@@ -94,6 +96,7 @@ def runs(tmp_path_factory):
         (host_vars / "win04.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win09.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win15.yml").write_text("win_agent_msi_src: %s\n" % msi)
+        (host_vars / "win17.yml").write_text("win_agent_msi_src: %s\n" % msi)
         # win12 and win13 ask for BitLocker to be turned off.
         (host_vars / "win12.yml").write_text("bitlocker_disable: true\n")
         (host_vars / "win13.yml").write_text("bitlocker_disable: true\n")
@@ -306,7 +309,9 @@ def test_a_failed_reinstall_leaves_the_vm_as_it_was(runs):
     assert not [p for p in _agent_files(after) if "\\old\\" in p]
     # RdAgent is re-created as it was and runs again; the installed programs are untouched.
     assert after["services"]["RdAgent"] == before["services"]["RdAgent"]
-    assert "WindowsAzureGuestAgent" not in after["services"] and after["products"] == before["products"]
+    # The registered agent was uninstalled before the install (review item 1), and the finding says its entry stays removed.
+    assert "WindowsAzureGuestAgent" not in after["services"] and after["products"] == []
+    assert "installed-programs entry (%s) stays removed" % simhost.AGENT_PRODUCT_ID in failed["summary"]
     assert [p["service"] for p in after["processes"] if p["name"] == "WaAppAgent.exe"] == ["RdAgent"]
 
 
@@ -409,3 +414,19 @@ def test_bitlocker_under_azure_disk_encryption_is_refused_with_the_platform_rout
     assert "Disable-AzVMDiskEncryption" in refused["summary"] and "az vm encryption disable" in refused["summary"]
     assert runs["states"]["apply"]["win13"] == runs["states"]["before"]["win13"]
     assert recap(proc, "win13")["changed"] == "0"
+
+
+def test_a_registered_agent_is_uninstalled_before_the_reinstall_and_the_msi_sits_in_a_protected_folder(runs):
+    _proc, report = runs["results"]["apply"]
+    fixed = findings(report, "win17", "fixed")["WIN_AGENT/install"]
+    result = fixed["detail"]["result"]
+    assert [(u["product_code"], u["rc"]) for u in result["uninstalled"]] == [(simhost.NEW_AGENT_PRODUCT_ID, 0)]
+    # The inventory gives the MSI's SHA-256, matched on the controller: no Authenticode check then.
+    assert result["missing_after_install"] == [] and result["signature"] is None
+    assert result["log"].startswith("C:\\Windows\\Panther\\azure-backup-agent-install-")
+    after = runs["states"]["apply"]["win17"]
+    assert {after["services"][s]["state"] for s in ("WindowsAzureGuestAgent", "RdAgent")} == {"running"}
+    assert [p["version"] for p in after["products"] if p["name"].startswith("Windows Azure VM Agent")] == [simhost.NEW_AGENT_VERSION]
+    assert after["acls"]["C:\\ProgramData\\azure-backup\\agent"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+    assert "C:\\ProgramData\\azure-backup\\agent\\WindowsAzureVmAgent.msi" in after["files"]
+    assert recap(runs["results"]["again"][0], "win17")["failed"] == "0"

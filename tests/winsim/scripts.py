@@ -71,11 +71,11 @@ def win_agent_read(host, p: dict) -> dict:
     version = None
     rd = next((s for s in services if s["name"] == "RdAgent" and s["exists"]), None)
     if rd:
-        info = host.find_file(rd["path"].strip('"'))[1]
+        info = host.find_file(_image_file(rd["path"]))[1]
         version = info.get("version") if info else None
     # The WindowsAzureGuestAgent service's image, in the GuestAgent_* folder the agent updated itself into.
     guest = next((s for s in services if s["name"] == "WindowsAzureGuestAgent" and s["exists"]), None)
-    guest_info = host.find_file(guest["path"].strip('"'))[1] if guest else None
+    guest_info = host.find_file(_image_file(guest["path"]))[1] if guest else None
     # Get-ItemProperty ...\Uninstall\*: every subkey's values, the subkey's name as PSChildName.
     products = []
     prefix = hostmod.UNINSTALL_KEY.lower() + "\\"
@@ -87,6 +87,15 @@ def win_agent_read(host, p: dict) -> dict:
     return {"services": services, "version": version, "guest_agent_version": guest_info.get("version") if guest_info else None,
             "products": products, "dotnet_release": release,
             "backup_processes": _processes(host, p["BackupProcesses"])}
+
+
+def _image_file(image_path: str) -> str:
+    """Get-ImageFile of the agent scripts: the quoted part, or an unquoted path up to and with ".exe"."""
+    quoted = re.match(r'^\s*"([^"]+)"', image_path or "")
+    if quoted:
+        return quoted.group(1)
+    unquoted = re.match(r"^\s*(.*?\.exe)(\s|$)", image_path or "", re.IGNORECASE)
+    return unquoted.group(1) if unquoted else (image_path or "").strip()
 
 
 def _child_dirs(host, root: str) -> list:
@@ -104,7 +113,11 @@ def _child_dirs(host, root: str) -> list:
 
 
 def _move_tree(host, source: str, destination: str) -> None:
-    """Move-Item of a folder: everything under it changes its path; an existing destination is an error."""
+    """Move-Item of a folder: everything under it changes its path. An existing folder as destination takes
+    the item inside it, under its own name (Move-Item, Microsoft Learn: "Example 2: Move a directory and its
+    contents to another directory"); an existing item of that name is an error."""
+    if host.is_dir(destination):
+        destination = "%s\\%s" % (hostmod.norm_path(destination), hostmod.norm_path(source).rsplit("\\", 1)[-1])
     if host.exists(destination):
         raise ScriptError("Cannot create a file when that file already exists.")
     if not host.is_dir(source):
@@ -122,14 +135,114 @@ def _move_tree(host, source: str, destination: str) -> None:
         state["dirs"].append(hostmod.norm_path(destination))
 
 
+# SC_ACTION types as sc.exe failure names them (learn.microsoft.com, SC_ACTION structure; sc.exe failure).
+_SC_ACTIONS = {0: "", 1: "restart", 2: "reboot", 3: "run"}
+
+
+def _service_settings(svc: dict) -> dict:
+    """Get-ServiceSettings: what the service's key under HKLM\\SYSTEM\\CurrentControlSet\\Services holds beside the
+    basics (DependOnService, ServiceSidType, FailureActions, FailureCommand, FailureActionsOnNonCrashFailures:
+    Microsoft Learn, "HKLM\\SYSTEM\\CurrentControlSet\\Services Registry Tree", SERVICE_FAILURE_ACTIONS)."""
+    failure = svc.get("failure_actions") or {}
+    return {"depends_on": list(svc.get("dependencies") or []), "sid_type": svc.get("sid_type"),
+            "failure_command": failure.get("command"), "failure_non_crash": 1 if failure.get("non_crash") else None,
+            "reset_seconds": failure.get("reset_seconds"), "actions": [dict(a) for a in failure.get("actions") or []]}
+
+
+def _set_service_settings(svc: dict, settings: dict) -> None:
+    """sc.exe sidtype / failure / failureflag (ChangeServiceConfig2 through the SCM) on a re-created service."""
+    if settings.get("sid_type") in (0, 1, 3):
+        svc["sid_type"] = settings["sid_type"]
+    if settings.get("actions"):
+        svc["failure_actions"] = {"reset_seconds": settings["reset_seconds"], "actions": [dict(a) for a in settings["actions"]],
+                                  "command": settings.get("failure_command"), "non_crash": settings.get("failure_non_crash") == 1}
+
+
+def _sc_delete(host, name: str) -> None:
+    """sc.exe delete: DeleteService marks the service for deletion; the SCM removes it (and its registry key)
+    once no handle to it is open and it does not run. While a handle is held elsewhere the service stays listed,
+    its Start set to disabled, and sc.exe still exits 0 (Microsoft Learn, DeleteService remarks; [MS-SCMR]
+    3.1.4.3 RDeleteService)."""
+    key, svc = host.find_service(name)
+    if svc.get("handle_held"):
+        svc.update(marked_for_delete=True, start_mode="disabled")
+        return
+    hostmod.remove_service(host.state, key)
+
+
+def _signature(host, path: str) -> dict:
+    """Get-AuthenticodeSignature: the signature embedded in the file, so a property of its bytes (the catalog entry
+    of its SHA-256); a file without one is NotSigned with an empty signer (Microsoft Learn, Get-AuthenticodeSignature)."""
+    entry = host.find_file(path)[1]
+    known = host.state.get("msi_catalog", {}).get(entry["sha256"]) if entry else None
+    signature = (known or {}).get("signature")
+    if not signature:
+        return {"status": "NotSigned", "signer": ""}
+    return {"status": signature["status"], "signer": signature["signer"]}
+
+
+def win_agent_workdir(host, p: dict) -> dict:
+    """Get-Item / Get-Acl of Root and Folder; a missing one created with its protected DACL in one call
+    (Directory.CreateDirectory(path, DirectorySecurity)). A folder whose descriptor the simulation does not know
+    was made under C:\\ProgramData by an administrator and inherits its ACL: Users may create files and folders
+    there (the review's finding 3; the owner is the creator)."""
+    trusted = ("S-1-5-18", acl.ADMINISTRATORS)
+    result = {"created": [], "refused": None, "checked": []}
+    changed = False
+
+    def check(path, forbidden):
+        nonlocal changed
+        if not host.exists(path):
+            host.state["dirs"].append(hostmod.norm_path(path))
+            host.state["acls"][hostmod.norm_path(path)] = PROTECTED_SDDL
+            result["created"].append(path)
+            changed = True
+            return True
+        sddl = host.state["acls"].get(acl.find(host.state, path) or "", PROGRAMDATA_CHILD_SDDL)
+        parsed = render.parse_sddl(sddl)
+        others = []
+        for ace in parsed["aces"]:
+            mask = ace["mask"]
+            if mask & 0x10000000:
+                mask |= 0x1F01FF
+            if mask & 0x40000000:
+                mask |= 0x120116
+            if ace["type"] == "A" and ace["sid"] not in trusted and mask & forbidden and ace["sid"] not in others:
+                others.append(ace["sid"])
+        why = None
+        if not host.is_dir(path):
+            why = "it is a file"
+        elif parsed["owner"] not in trusted:
+            why = "it is owned by %s" % parsed["owner"]
+        elif others:
+            why = "%s may change what is in it" % ", ".join(others)
+        if why:
+            result["refused"] = {"path": path, "reason": why, "owner": parsed["owner"], "sddl": sddl}
+            return False
+        result["checked"].append(path)
+        return True
+
+    if check(p["Root"], 0xD0040):
+        check(p["Folder"], 0xD0156)
+    return result, changed
+
+
+# What the workdir script gives a folder it creates, and what a folder made under C:\ProgramData without it
+# inherits (owner: its creator, an administrator here; Users: read, and create files and folders).
+PROTECTED_SDDL = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+PROGRAMDATA_CHILD_SDDL = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)(A;CIID;DCLCRPCR;;;BU)"
+
+
 def win_agent_install(host, p: dict) -> dict:
     """The reinstall procedure of "Troubleshoot Azure Windows VM Agent issues" (Microsoft support article), step
     by step as the script does it, each step refused while the backup extension's process runs."""
     modules = hostmod._sibling("modules")  # pylint: disable=protected-access  # modules imports this file
     state = host.state
+    stamp = time.strftime("%Y%m%d_%H%M%S")
     result = {"mode": p["Mode"], "steps": [], "refused": None, "error": None, "rc": None, "attempts": 0, "waited_seconds": 0,
-              "log": p["LogPath"], "old_dir": None, "moved": [], "removed": [], "restored": False, "restore_errors": [],
-              "services": []}
+              "log": "%s\\azure-backup-agent-install-%s.log" % (p["LogDir"], stamp), "old_dir": None, "moved": [], "removed": [],
+              "restored": False, "restore_errors": [], "services": [], "signature": None, "hung": None, "marked_for_deletion": [],
+              "missing_after_install": [], "uninstalled": []}
 
     def assert_no_backup(step):
         running = _processes(host, p["BackupProcesses"])
@@ -137,24 +250,54 @@ def win_agent_install(host, p: dict) -> dict:
             result["refused"] = {"step": step, "processes": running}
             raise ScriptError("a backup snapshot is running (%s)" % ", ".join(running))
 
-    def msiexec():
-        # Start-Process msiexec.exe /i <msi> /qn /norestart /L*v <log> -Wait -PassThru, retried on 1618.
+    def assert_signature():
+        if not p["CheckSignature"]:
+            return
+        result["signature"] = _signature(host, p["MsiPath"])
+        status, subject = result["signature"]["status"], result["signature"]["signer"]
+        if status != "Valid" or not re.search(r"(^|,\s*)O=%s(,|$)" % re.escape(p["Signer"]), subject, re.IGNORECASE):
+            raise ScriptError("the MSI's Authenticode signature is %s%s, not a valid signature of %s; not installing it"
+                              % (status, " by %s" % subject if subject else "", p["Signer"]))
+
+    def msiexec(run, step, log):
+        # Start-Process msiexec.exe <arguments> /qn /norestart /L*v <log> -Wait -PassThru, retried on 1618.
+        attempt = 0
         while True:
-            assert_no_backup("install the agent MSI")
+            assert_no_backup(step)
+            attempt += 1
             result["attempts"] += 1
-            key, entry = host.find_file(p["MsiPath"])
-            if key is None:
-                result["rc"] = 1619  # ERROR_INSTALL_PACKAGE_OPEN_FAILED
-            else:
-                result["rc"] = modules.msiexec_install(state, state.get("msi_catalog", {}).get(entry["sha256"]))
-            hostmod.put_file_state(state, p["LogPath"], hostmod.file_entry(
-                ("=== Verbose logging (simulated) === MainEngineThread is returning %d\r\n" % result["rc"]).encode()))
-            if result["rc"] != modules.MSI_BUSY_RC or result["attempts"] > int(p["BusyRetries"]):
-                return
+            rc = run()
+            hostmod.put_file_state(state, log, hostmod.file_entry(
+                ("=== Verbose logging (simulated) === MainEngineThread is returning %d\r\n" % rc).encode()))
+            if rc != modules.MSI_BUSY_RC or attempt > int(p["BusyRetries"]):
+                return rc
             result["waited_seconds"] += int(p["BusyWaitSeconds"])  # Start-Sleep, in simulated time
+
+    def install():
+        key, entry = host.find_file(p["MsiPath"])
+        if key is None:
+            return 1619  # ERROR_INSTALL_PACKAGE_OPEN_FAILED
+        return modules.msiexec_install(state, state.get("msi_catalog", {}).get(entry["sha256"]))
+
+    def stop(name):
+        # ServiceController.Stop() + WaitForStatus(Stopped, timeout): a hung service stays in StopPending.
+        key = host.find_service(name)[0]
+        if not _service_stop(host, key):
+            result["hung"] = name
+            raise ScriptError("%s did not stop within %s s (it is StopPending): the service hangs" % (name, p["ServiceWaitSeconds"]))
+
+    def start(name):
+        key, svc = host.find_service(name)
+        if svc.get("marked_for_delete"):
+            # StartService of a service marked for deletion: ERROR_SERVICE_MARKED_FOR_DELETE (1072).
+            raise hostmod.ServiceError("Cannot start service %s on computer '.'. The specified service has been marked for deletion" % name)
+        _service_start(host, key)
 
     def restore():
         for move in reversed(result["moved"]):
+            if host.exists(move["from"]):
+                result["restore_errors"].append("%s exists again, so %s was not moved back" % (move["from"], move["to"]))
+                continue
             try:
                 _move_tree(host, move["to"], move["from"])
                 result["steps"].append("moved %s back" % move["to"])
@@ -163,19 +306,22 @@ def win_agent_install(host, p: dict) -> dict:
         for record in result["removed"]:
             try:
                 if record["deleted"] and host.find_service(record["name"])[0] is None:
-                    # New-Service -StartupType, then sc.exe config start= delayed-auto for a delayed one.
+                    # New-Service -StartupType [-DependsOn], then sc.exe config start= delayed-auto for a delayed one.
                     mode = {"Auto": "delayed" if record["delayed"] else "auto", "Manual": "manual", "Disabled": "disabled"}[record["start_mode"]]
-                    hostmod.add_service(state, record["name"], record["display_name"], record["path"], mode, False,
-                                        description=record["description"])
+                    svc = hostmod.add_service(state, record["name"], record["display_name"], record["path"], mode, False,
+                                              dependencies=record["settings"]["depends_on"], description=record["description"])
+                    _set_service_settings(svc, record["settings"])
                     result["steps"].append("re-created the service %s" % record["name"])
-                if record["was_running"] and host.find_service(record["name"])[1]["state"] != "running":
-                    host.start_service(record["name"])
+                if (record["was_running"] and record["name"] != result["hung"]
+                        and host.find_service(record["name"])[1]["state"] != "running"):
+                    start(record["name"])
                     result["steps"].append("started %s" % record["name"])
             except hostmod.ServiceError as exc:
                 result["restore_errors"].append("%s: %s" % (record["name"], exc))
         result["restored"] = not result["restore_errors"]
 
     try:
+        assert_signature()
         if p["Mode"] == "reinstall":
             for name in p["Services"]:
                 key, svc = host.find_service(name)
@@ -184,22 +330,28 @@ def win_agent_install(host, p: dict) -> dict:
                 record = {"name": name, "display_name": svc["display_name"], "path": svc["path"],
                           "start_mode": _START_MODE[svc["start_mode"]], "delayed": svc["start_mode"] == "delayed",
                           "account": svc.get("username"), "description": svc.get("description"),
-                          "was_running": svc["state"] == "running", "deleted": False}
+                          "was_running": svc["state"] == "running", "deleted": False, "settings": _service_settings(svc)}
                 if record["account"] and record["account"] != "LocalSystem":
                     raise ScriptError("%s runs as %s, whose password cannot be restored; not removing it" % (name, record["account"]))
                 result["removed"].append(record)
             for record in result["removed"]:
                 assert_no_backup("stop %s" % record["name"])
-                host.stop_service(record["name"], force=True)
+                stop(record["name"])
                 result["steps"].append("stopped %s" % record["name"])
             for record in result["removed"]:
                 assert_no_backup("delete the service %s" % record["name"])
-                hostmod.remove_service(state, record["name"])  # sc.exe delete of a stopped service
+                _sc_delete(host, record["name"])
                 record["deleted"] = True
                 result["steps"].append("deleted the service %s" % record["name"])
+            # The bounded poll: simulated handles are never closed, so one look is the whole wait.
+            left = [r["name"] for r in result["removed"] if host.find_service(r["name"])[0] is not None]
+            if left:
+                result["marked_for_deletion"] = left
+                raise ScriptError("%s stayed marked for deletion for %s s (another program holds a handle to it)"
+                                  % (" and ".join(left), p["DeleteWaitSeconds"]))
             folders = [n for n in _child_dirs(host, p["AgentRoot"]) if n.lower().startswith(("packages", "guestagent"))]
             if folders:
-                result["old_dir"] = "%s\\OLD\\%s" % (hostmod.norm_path(p["AgentRoot"]), time.strftime("%Y%m%d_%H%M%S"))
+                result["old_dir"] = "%s\\OLD\\%s" % (hostmod.norm_path(p["AgentRoot"]), stamp)
                 state["dirs"].append(result["old_dir"])  # New-Item -ItemType Directory; it stays, empty, after a restore
             for name in folders:
                 source = "%s\\%s" % (hostmod.norm_path(p["AgentRoot"]), name)
@@ -208,11 +360,30 @@ def win_agent_install(host, p: dict) -> dict:
                 _move_tree(host, source, target)
                 result["moved"].append({"from": source, "to": target})
                 result["steps"].append("moved %s to %s" % (source, target))
-        msiexec()
+            for code in p["ProductCodes"] or []:
+                log = "%s\\azure-backup-agent-uninstall-%s-%s.log" % (p["LogDir"], stamp, code.strip("{}"))
+                rc = msiexec(lambda code=code: modules.msiexec_uninstall(state, code), "uninstall %s" % code, log)
+                result["uninstalled"].append({"product_code": code, "rc": rc, "log": log})
+                if rc not in (0, 1605, 1641, 3010):
+                    raise ScriptError("msiexec /x %s ended with exit code %s; its log is %s" % (code, rc, log))
+                if rc != 1605:
+                    result["steps"].append("uninstalled %s (exit code %d)" % (code, rc))
+        assert_signature()
+        result["rc"] = msiexec(install, "install the agent MSI", result["log"])
         if result["rc"] not in (0, 1641, 3010):
             busy = " after %d attempts" % result["attempts"] if result["rc"] == modules.MSI_BUSY_RC else ""
-            raise ScriptError("msiexec /i ended with exit code %s%s; its log is %s" % (result["rc"], busy, p["LogPath"]))
+            raise ScriptError("msiexec /i ended with exit code %s%s; its log is %s" % (result["rc"], busy, result["log"]))
         result["steps"].append("installed the agent MSI (exit code %d)" % result["rc"])
+        missing = []
+        for name in p["Services"]:
+            svc = _service_state(host, name)
+            if not svc["exists"]:
+                missing.append("the service %s" % name)
+            elif not host.is_file(_image_file(svc["path"])):
+                missing.append("the image of %s (%s)" % (name, svc["path"]))
+        result["missing_after_install"] = missing
+        if missing:
+            raise ScriptError("msiexec /i returned %s, but %s is missing" % (result["rc"], " and ".join(missing)))
         # The wait for Running: simulated services do not change on their own, so one look is the whole wait.
     except (ScriptError, hostmod.ServiceError) as exc:
         result["error"] = str(exc)
@@ -693,6 +864,7 @@ def capture_environment(host, p: dict) -> dict:
 SCRIPTS = {
     "win_agent.read": win_agent_read,
     "win_agent.install": win_agent_install,
+    "win_agent.workdir": win_agent_workdir,
     "vss_writers.read": vss_writers_read,
     "vss_writers.restart": vss_writers_restart,
     "machinekeys.read": machinekeys_read,

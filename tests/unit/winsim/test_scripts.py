@@ -3,6 +3,7 @@ simulator's win_powershell, against a simulated host with and without the fault 
 The product's parsers read what the twins answer, so a twin that drifted from its script's
 result shape fails here, not only in the integration stage."""
 
+import hashlib
 import json
 import socket
 import time
@@ -11,6 +12,7 @@ import pytest
 
 import faults
 import host as hostmod
+import scripts
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network,
     win_snapshot_status, win_vss_writers)
@@ -227,9 +229,12 @@ def test_vss_writers_restart_leaves_the_service_running_when_a_dependant_hangs()
 def agent_install(h, mode, **overrides):
     """The install script as the action plugin sends it, after the MSI was put on the VM."""
     h.put_file(win_agent.MSI_DEST, hostmod.AGENT_MSI)
-    parameters = {"Mode": mode, "MsiPath": win_agent.MSI_DEST, "LogPath": win_agent.MSI_LOG, "Services": list(agent.SERVICES),
+    parameters = {"Mode": mode, "MsiPath": win_agent.MSI_DEST, "LogDir": win_agent.MSI_LOG_DIR, "Services": list(agent.SERVICES),
                   "AgentRoot": win_agent.AGENT_ROOT, "BackupProcesses": list(agent.BACKUP_PROCESSES), "BusyRetries": 10,
-                  "BusyWaitSeconds": 30, "StartWaitSeconds": agent.START_WAIT_SECONDS}
+                  "BusyWaitSeconds": 30, "StartWaitSeconds": agent.START_WAIT_SECONDS,
+                  "ServiceWaitSeconds": agent.SERVICE_WAIT_SECONDS, "DeleteWaitSeconds": agent.DELETE_WAIT_SECONDS,
+                  "ProductCodes": agent.product_codes(agent_read(h)["products"]) if mode == "reinstall" else [],
+                  "CheckSignature": True, "Signer": agent.MSI_SIGNER}
     parameters.update(overrides)
     answer = h.run_module("ansible.windows.win_powershell", {"script": win_agent.INSTALL, "parameters": parameters, "depth": 6})
     assert not answer["failed"], answer
@@ -241,7 +246,8 @@ def _without_noise(state):
     state = dict(state, processes=[p["name"] for p in state["processes"]], next_pid=0)
     state["dirs"] = sorted(d for d in state["dirs"] if "\\OLD" not in d and hostmod.norm_path(d) not in
                            (hostmod.GUEST_AGENT_DIR, hostmod.PACKAGES_DIR))
-    state["files"] = {p: dict(f, mtime="") for p, f in state["files"].items() if p not in (win_agent.MSI_DEST, win_agent.MSI_LOG)}
+    state["files"] = {p: dict(f, mtime="") for p, f in state["files"].items()
+                      if p != win_agent.MSI_DEST and not p.startswith(win_agent.MSI_LOG_DIR + "\\azure-backup-agent-")}
     state["processes"].sort()
     return state
 
@@ -265,7 +271,15 @@ def test_a_failed_reinstall_puts_folders_and_services_back():
     assert result["steps"][:3] == ["stopped RdAgent", "deleted the service RdAgent",
                                    "moved %s to %s\\%s" % (hostmod.GUEST_AGENT_DIR, result["old_dir"], hostmod.GUEST_AGENT_DIR.rsplit("\\", 1)[1])]
     assert result["steps"][-2:] == ["re-created the service RdAgent", "started RdAgent"]
-    assert _without_noise(h.state) == _without_noise(before)
+    # The registered agent was uninstalled before the install (review item 1): its installed-programs entry stays
+    # gone, and the finding says so; everything else is as it was.
+    assert [u["product_code"] for u in result["uninstalled"]] == [hostmod.AGENT_PRODUCT_ID]
+    assert "installed-programs entry (%s) stays removed" % hostmod.AGENT_PRODUCT_ID in agent.install_summary(result)[1]
+    assert not h.state["products"] and not [k for k in h.state["registry"] if hostmod.AGENT_PRODUCT_ID in k]
+    expected = _without_noise(before)
+    expected["products"] = []
+    expected["registry"] = {k: v for k, v in expected["registry"].items() if hostmod.AGENT_PRODUCT_ID not in k}
+    assert _without_noise(h.state) == expected
 
 
 def test_leftovers_are_moved_aside_before_the_install_so_the_new_agent_runs():
@@ -305,15 +319,15 @@ def status_of(result):
     return agent.install_summary(result)[0]
 
 
-def test_a_backup_that_starts_midway_stops_the_procedure_and_everything_is_put_back():
+def test_a_backup_that_starts_midway_stops_the_procedure_and_everything_is_put_back(monkeypatch):
     h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing"])
-    stop = h.stop_service
+    stop = scripts._service_stop  # pylint: disable=protected-access
 
     def stop_then_backup_starts(*args, **kwargs):
         stopped = stop(*args, **kwargs)
         hostmod.add_process(h.state, "IaaSBcdrExtension.exe")
         return stopped
-    h.stop_service = stop_then_backup_starts
+    monkeypatch.setattr(scripts, "_service_stop", stop_then_backup_starts)
     result = agent_install(h, "reinstall")["result"]
     assert result["refused"] == {"step": "delete the service RdAgent", "processes": ["IaaSBcdrExtension"]}
     assert result["moved"] == [] and result["steps"] == ["stopped RdAgent", "started RdAgent"]
@@ -405,3 +419,121 @@ def test_bitlocker_os_volume_refused_until_auto_unlock_keys_are_cleared_and_lett
 def test_bitlocker_read_names_the_ade_extension():
     assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on", "ade-installed"]))["ade_versions"] == ["2.4.0.23"]
     assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on"]))["ade_versions"] == []
+
+
+# -- win_agent.install made safe (issue 10, second round) ------------------------------------------------------
+
+
+def _agent_services(h):
+    return {n: h.state["services"][n]["state"] for n in agent.SERVICES if n in h.state["services"]}
+
+
+def test_a_registered_agent_of_the_same_version_is_uninstalled_first_so_the_install_brings_the_services_back():
+    h = hostmod.SimHost.create("win17", "en", ["agent-same-version-registered"])
+    result = agent_install(h, "reinstall")["result"]
+    assert result["error"] is None and result["uninstalled"][0]["product_code"] == hostmod.NEW_AGENT_PRODUCT_ID
+    assert result["uninstalled"][0]["rc"] == 0 and result["uninstalled"][0]["log"].startswith(win_agent.MSI_LOG_DIR + "\\azure-backup-agent-uninstall-")
+    assert _agent_services(h) == {"WindowsAzureGuestAgent": "running", "RdAgent": "running"}
+
+
+def test_an_install_that_brings_no_services_back_is_a_failure_and_everything_is_put_back():
+    # Without the uninstall, msiexec /i of the registered product is only a maintenance run: exit code 0, nothing back.
+    h = hostmod.SimHost.create("win17", "en", ["agent-same-version-registered"])
+    before = json.loads(json.dumps(h.state))
+    result = agent_install(h, "reinstall", ProductCodes=[])["result"]
+    assert result["rc"] == 0 and "but the service WindowsAzureGuestAgent and the service RdAgent is missing" in result["error"]
+    assert result["restored"] and status_of(result) == "failed"
+    assert _without_noise(h.state) == _without_noise(before)
+
+
+def test_an_unsigned_msi_changes_nothing():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing", "msi-unsigned"])
+    h.put_file(win_agent.MSI_DEST, hostmod.AGENT_MSI)
+    before = json.loads(json.dumps(h.state))
+    answer = agent_install(h, "reinstall")
+    result = answer["result"]
+    assert result["signature"] == {"status": "NotSigned", "signer": ""} and "not a valid signature of Microsoft Corporation" in result["error"]
+    assert not answer["changed"] and _without_noise(h.state) == _without_noise(before)
+    assert agent.install_summary(result)[1].endswith("Nothing was changed.")
+    # With the MSI's SHA-256 given (and matched on the way), the signature is not asked for.
+    assert agent_install(h, "reinstall", CheckSignature=False)["result"]["error"] is None
+
+
+def test_the_microsoft_signed_msi_passes_the_signature_check():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing"])
+    result = agent_install(h, "reinstall")["result"]
+    assert result["signature"] == {"status": "Valid", "signer": hostmod.MICROSOFT_SIGNER} and result["error"] is None
+
+
+def test_a_hung_agent_service_is_reported_not_waited_for():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing", "agent-service-hangs"])
+    result = agent_install(h, "reinstall")["result"]
+    assert result["hung"] == "RdAgent" and "RdAgent did not stop within 60 s" in result["error"]
+    assert "RdAgent" in h.state["services"] and result["moved"] == [] and result["restore_errors"] == []
+    summary = agent.install_summary(result)[1]
+    assert "RdAgent hangs in stopping" in summary and "nothing had been moved or removed" in summary
+
+
+def test_a_service_only_marked_for_deletion_stops_the_procedure_before_anything_moves():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing", "agent-delete-pending"])
+    files = dict(h.state["files"])
+    result = agent_install(h, "reinstall")["result"]
+    assert result["marked_for_deletion"] == ["RdAgent"] and "stayed marked for deletion for 30 s" in result["error"]
+    assert result["moved"] == [] and result["rc"] is None and set(files) <= set(h.state["files"])
+    # It cannot be started again until Windows has removed it: said, not hidden.
+    assert result["restore_errors"] == ["RdAgent: Cannot start service RdAgent on computer '.'. The specified service has been marked for deletion"]
+    assert "only marked for deletion" in agent.install_summary(result)[1]
+
+
+def test_a_recreated_service_gets_its_recovery_actions_dependencies_and_sid_type_back():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing", "msi-fails"])
+    rdagent = h.state["services"]["RdAgent"]
+    rdagent.update(sid_type=1, dependencies=["RpcSs"], failure_actions={
+        "reset_seconds": 86400, "actions": [{"type": 1, "delay_ms": 60000}, {"type": 1, "delay_ms": 60000}, {"type": 0, "delay_ms": 0}],
+        "command": None, "non_crash": True})
+    before = json.loads(json.dumps(rdagent))
+    result = agent_install(h, "reinstall")["result"]
+    assert result["restored"] and result["removed"][0]["settings"]["actions"][0] == {"type": 1, "delay_ms": 60000}
+    assert h.state["services"]["RdAgent"] == before
+
+
+def test_a_folder_whose_place_is_taken_again_is_not_moved_into_it():
+    h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing"])
+    # A package that makes a GuestAgent folder of the same name, and no service.
+    h.state["msi_catalog"][hashlib.sha256(hostmod.AGENT_MSI).hexdigest()]["installs"] = {
+        "dirs": [hostmod.GUEST_AGENT_DIR], "files": {hostmod.GUEST_AGENT_DIR + "\\new.txt": {}}, "services": {}}
+    result = agent_install(h, "reinstall")["result"]
+    assert "is missing" in result["error"] and not result["restored"]
+    assert result["restore_errors"] == ["%s exists again, so %s\\%s was not moved back" % (
+        hostmod.GUEST_AGENT_DIR, result["old_dir"], hostmod.GUEST_AGENT_DIR.rsplit("\\", 1)[1])]
+    nested = hostmod.GUEST_AGENT_DIR + "\\" + hostmod.GUEST_AGENT_DIR.rsplit("\\", 1)[1]
+    assert not [p for p in h.state["files"] if p.lower().startswith(nested.lower())]
+    assert "putting things back failed" in agent.install_summary(result)[1]
+
+
+def test_the_version_of_an_unquoted_image_path_with_arguments_is_read():
+    h = hostmod.SimHost.create("win01", "en", [])
+    h.state["services"]["RdAgent"]["path"] = hostmod.PACKAGES_DIR + "\\WaAppAgent.exe -service"
+    assert agent_read(h)["version"] == hostmod.AGENT_VERSION
+
+
+def workdir(h):
+    return powershell(h, win_agent.WORKDIR, Root=win_agent.WORK_ROOT, Folder=win_agent.MSI_DIR)
+
+
+def test_the_msi_folder_is_created_for_system_and_administrators_only():
+    h = hostmod.SimHost.create("win01", "en", [])
+    answer = workdir(h)
+    assert answer["changed"] and answer["result"]["created"] == [win_agent.WORK_ROOT, win_agent.MSI_DIR]
+    assert h.state["acls"][win_agent.MSI_DIR] == scripts.PROTECTED_SDDL
+    again = workdir(h)
+    assert not again["changed"] and again["result"]["checked"] == [win_agent.WORK_ROOT, win_agent.MSI_DIR]
+
+
+def test_a_root_made_by_an_administrator_under_programdata_is_used_but_a_users_folder_is_refused():
+    h = hostmod.SimHost.create("win01", "en", [])
+    h.state["dirs"].append(win_agent.WORK_ROOT)  # made earlier with New-Item: it inherits C:\ProgramData's ACL
+    assert workdir(h)["result"]["created"] == [win_agent.MSI_DIR]
+    foreign = hostmod.SimHost.create("win01", "en", ["msi-folder-foreign"])
+    result = workdir(foreign)["result"]
+    assert result["refused"]["path"] == win_agent.MSI_DIR and result["refused"]["reason"] == "it is owned by %s" % faults.LOCAL_USER_SID

@@ -109,15 +109,19 @@ def test_no_install_while_a_backup_runs():
     assert not [f for f in result["findings"] if f["check"].startswith("service_")]
 
 
+# The answer of the script that makes the protected folder for the MSI (win_agent.workdir), before the MSI goes there.
+WORKDIR_MADE = {"changed": True, "result": {"created": [win_agent.WORK_ROOT, win_agent.MSI_DIR], "refused": None, "checked": []}}
+
+
 def test_an_install_that_leaves_the_agent_old_fails_the_host():
     old = agent_state(version="2.7.41491.949")
     done = {"changed": True}
     installed = {"changed": True, "result": {"mode": "upgrade", "rc": 0, "attempts": 1, "steps": ["installed the agent MSI (exit code 0)"]}}
-    plugin = action(win_agent, {}, [old, done, installed, old])
+    plugin = action(win_agent, {}, [old, WORKDIR_MADE, done, installed, old])
     result = plugin.run(task_vars=VARS)
     # The MSI is installed by the install script on the VM (win_agent.install), not by win_package.
-    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_get_url", "ansible.windows.win_powershell",
-                            "ansible.windows.win_powershell"]
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell", "ansible.windows.win_get_url",
+                            "ansible.windows.win_powershell", "ansible.windows.win_powershell"]
     assert result["failed"] and result["changed"]
     assert "the agent MSI was installed but agent 2.7.41491.949 is older than 2.7.41491.1010" in result["msg"]
 
@@ -305,10 +309,10 @@ def test_wrong_busy_bounds_fail_before_any_round_trip():
 def test_a_broken_agent_is_reinstalled_by_the_script_with_the_busy_bounds():
     missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
     plugin = action(win_agent, {"msi_busy_retries": 3, "msi_busy_wait": 7},
-                    [agent_state(services=missing, version="2.7.41491.1102"), {"changed": True}, install_answer(), agent_state()])
+                    [agent_state(services=missing, version="2.7.41491.1102"), WORKDIR_MADE, {"changed": True}, install_answer(), agent_state()])
     result = plugin.run(task_vars=VARS)
     assert not result.get("failed") and result["changed"]
-    script = plugin._execute_module.call_args_list[2].kwargs["module_args"]
+    script = plugin._execute_module.call_args_list[3].kwargs["module_args"]
     assert script["script"] == win_agent.INSTALL
     assert {k: script["parameters"][k] for k in ("Mode", "BusyRetries", "BusyWaitSeconds")} == {
         "Mode": "reinstall", "BusyRetries": 3, "BusyWaitSeconds": 7}
@@ -317,9 +321,9 @@ def test_a_broken_agent_is_reinstalled_by_the_script_with_the_busy_bounds():
 
 def test_an_outdated_working_agent_is_updated_in_place():
     old = agent_state(version="2.7.41491.949")
-    plugin = action(win_agent, {}, [old, {"changed": True}, install_answer(mode="upgrade"), agent_state()])
+    plugin = action(win_agent, {}, [old, WORKDIR_MADE, {"changed": True}, install_answer(mode="upgrade"), agent_state()])
     plugin.run(task_vars=VARS)
-    assert plugin._execute_module.call_args_list[2].kwargs["module_args"]["parameters"]["Mode"] == "upgrade"
+    assert plugin._execute_module.call_args_list[3].kwargs["module_args"]["parameters"]["Mode"] == "upgrade"
 
 
 def test_the_version_that_runs_decides_not_waappagent():
@@ -335,7 +339,7 @@ def test_the_version_that_runs_decides_not_waappagent():
 
 def test_3010_is_installed_and_a_reboot_finding():
     old = agent_state(version="2.7.41491.949")
-    plugin = action(win_agent, {}, [old, {"changed": True}, install_answer(mode="upgrade", rc=3010), agent_state()])
+    plugin = action(win_agent, {}, [old, WORKDIR_MADE, {"changed": True}, install_answer(mode="upgrade", rc=3010), agent_state()])
     result = plugin.run(task_vars=VARS)
     assert not result.get("failed")
     checks = {f["check"]: f for f in result["findings"]}
@@ -347,12 +351,12 @@ def test_a_failed_install_fails_the_host_and_says_what_was_put_back():
     missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
     failed = install_answer(rc=1603, error="msiexec /i ended with exit code 1603", steps=["stopped RdAgent", "started RdAgent"],
                             removed=[{"name": "RdAgent", "was_running": True}], restored=True)
-    plugin = action(win_agent, {}, [agent_state(services=missing), {"changed": True}, failed, agent_state(services=missing)])
+    plugin = action(win_agent, {}, [agent_state(services=missing), WORKDIR_MADE, {"changed": True}, failed, agent_state(services=missing)])
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and result["changed"]
     assert "1603 (ERROR_INSTALL_FAILURE)" in result["msg"] and "everything was put back" in result["msg"]
     # Read again after the failed install: the services are reported as the VM has them now, the missing one by the install.
-    assert sent(plugin)[-1] == "ansible.windows.win_powershell" and len(sent(plugin)) == 4
+    assert sent(plugin)[-1] == "ansible.windows.win_powershell" and len(sent(plugin)) == 5
     assert [(f["check"], f["status"]) for f in result["findings"] if f["check"].startswith("service_")] == [("service_rdagent", "ok")]
 
 

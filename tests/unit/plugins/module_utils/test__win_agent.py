@@ -62,7 +62,7 @@ def test_install_mode_updates_a_working_agent_and_reinstalls_a_broken_one():
     assert agent.install_mode(PRESENT) == "upgrade"
     assert agent.install_mode(HALF) == "reinstall"
     assert agent.install_steps("reinstall", HALF)[:2] == ["stop RdAgent", "delete the service RdAgent"]
-    assert "put everything back if the install fails" in agent.install_steps("reinstall", HALF)
+    assert "put everything back if the install fails or leaves a service or its image missing" in agent.install_steps("reinstall", HALF)
     assert agent.install_steps("reinstall", [dict(s, exists=False) for s in PRESENT])[0].startswith("move ")
 
 
@@ -92,8 +92,9 @@ def test_install_summary_says_it_waited():
 
 
 def test_install_summary_of_a_failure_says_what_state_the_vm_is_in():
-    restored = {"mode": "reinstall", "rc": 1603, "error": "msiexec /i ended with exit code 1603", "steps": ["stopped RdAgent"],
-                "moved": [{"from": "a", "to": "b"}], "removed": [{"name": "RdAgent", "was_running": True}]}
+    restored = {"mode": "reinstall", "rc": 1603, "error": "msiexec /i ended with exit code 1603",
+                "steps": ["stopped RdAgent", "moved b back", "re-created the service RdAgent", "started RdAgent"],
+                "moved": [{"from": "a", "to": "b"}], "removed": [{"name": "RdAgent", "was_running": True, "deleted": True}]}
     status, summary = agent.install_summary(restored)
     assert status == "failed"
     assert "everything was put back: 1 folder moved back, 1 service re-created as recorded and started again" in summary
