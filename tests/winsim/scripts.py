@@ -13,6 +13,8 @@ what its script does when either changes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import json
 import re
@@ -688,6 +690,163 @@ def capture_environment(host, p: dict) -> dict:
                 os_caption="Microsoft " + host.state["os"], os_version="10.0.17763", os_build="17763")
 
 
+# -- detached runs (plugins/plugin_utils/_win_detached.py) ----------------------------------------
+
+# SYSTEM, Administrators, TrustedInstaller (Microsoft Learn, "Well-known SIDs"; TrustedInstaller's service SID),
+# and the administrator the simulated WinRM session runs as.
+_TRUSTED_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", acl.CALLER_USER)
+# What DirectorySecurity with SetOwner(Administrators), SetAccessRuleProtection(true, false) and two FullControl
+# (ContainerInherit, ObjectInherit) rules for SYSTEM and Administrators gives the new folder.
+PROTECTED_FOLDER_SDDL = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+# A folder an administrator made under C:\ProgramData with New-Item: owner Administrators (the default owner
+# of objects made by members of Administrators), the ACEs inherited from C:\ProgramData, whose default ACL
+# lets Users create files and folders (Users:(CI)(WD,AD,WEA,WA)) and gives CREATOR OWNER full control of
+# what they create (the review's item 3; `icacls C:\ProgramData` on Windows Server). Used when the
+# simulation holds no descriptor of an existing folder.
+PROGRAMDATA_CHILD_SDDL = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIIOID;GA;;;CO)(A;OICIID;0x1200a9;;;BU)(A;CIID;0x116;;;BU)"
+
+
+def _folder_problem(host, path: str, forbidden: int) -> str | None:
+    """Get-FolderProblem: a file, a foreign owner, or an allow ACE (not inherit-only) of anyone untrusted with a
+    forbidden right. FileSystemAccessRule.PropagationFlags InheritOnly: the ACE applies to children only
+    ("ACE Inheritance Rules", Microsoft Learn)."""
+    if host.is_file(path):
+        return "%s is a file" % path
+    key = acl.find(host.state, path)
+    parsed = render.parse_sddl(host.state["acls"][key] if key else PROGRAMDATA_CHILD_SDDL)
+    if parsed["owner"] not in _TRUSTED_SIDS:
+        return "%s is owned by %s, not by SYSTEM or Administrators" % (path, parsed["owner"])
+    for ace in parsed["aces"]:
+        if ace["type"] != "A" or ace["sid"] in _TRUSTED_SIDS or "IO" in ace["flags"]:
+            continue
+        if ace["mask"] & forbidden:
+            return "%s lets %s change it (%s)" % (path, ace["sid"], render.icacls_rights(ace["mask"]))
+    return None
+
+
+def _task_command(bootstrap: str, job: str, sha: str, marker: str, delay) -> str:
+    """The register script's $command and $arguments: the bootstrap in a script block, its arguments quoted."""
+    command = "& {\n" + bootstrap + "\n} -JobPath '" + job.replace("'", "''") + "' -Sha256 '" + sha + "' -MarkerPath '" + \
+        marker.replace("'", "''") + "' -DelaySeconds " + str(delay)
+    return "-NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand " + base64.b64encode(command.encode("utf-16-le")).decode("ascii")
+
+
+def detached_register(host, p: dict) -> dict:
+    state = host.state
+    for folder in (p["Root"], p["Directory"]):
+        if not host.exists(folder):
+            # Directory.CreateDirectory(path, DirectorySecurity): made with that descriptor in one call.
+            state.setdefault("dirs", []).append(folder)
+            state.setdefault("acls", {})[folder] = PROTECTED_FOLDER_SDDL
+    problem = _folder_problem(host, p["Root"], 0x100D0040) or _folder_problem(host, p["Directory"], 0x500D0156)
+    if problem:
+        raise ScriptError("refusing to run a SYSTEM task from %s: %s. Look at what is in it, delete it, and run again: it is "
+                          "created for SYSTEM and Administrators only" % (p["Directory"], problem))
+    job = "%s\\%s.job" % (p["Directory"], p["TaskName"])
+    marker = "%s\\%s.json" % (p["Directory"], p["TaskName"])
+    if host.exists(job):  # FileMode.CreateNew (.NET IOException text)
+        raise ScriptError("The file '%s' already exists." % job)
+    # The simulation keeps the job as JSON where Windows keeps PSSerializer's CliXml; the hash is of what is stored.
+    data = json.dumps({"script": p["Script"], "parameters": p.get("Parameters") or {}}).encode("utf-8")
+    hostmod.put_file_state(state, job, hostmod.file_entry(data))
+    sha = hashlib.sha256(data).hexdigest()
+    execute = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+    arguments = _task_command(p["Bootstrap"], job, sha, marker, p["DelaySeconds"])
+    if len(execute) + 3 + len(arguments) > int(p["CommandLimit"]):
+        hostmod.remove_file_state(state, job)
+        raise ScriptError("the task's command line would be %d characters, more than %s" % (len(execute) + 3 + len(arguments), p["CommandLimit"]))
+    tasks = state.setdefault("scheduled_tasks", [])
+    tasks[:] = [t for t in tasks if t["name"].lower() != p["TaskName"].lower()]  # Register-ScheduledTask -Force
+    # Start-ScheduledTask starts it now; the bootstrap waits DelaySeconds before doing anything, so here it
+    # runs at the first request after that.
+    tasks.append({"name": p["TaskName"], "start": time.time() + int(p["DelaySeconds"]), "user": "S-1-5-18",
+                  "execute": execute, "arguments": arguments})
+    return {"task": p["TaskName"], "job": job, "sha256": sha, "marker": marker, "command_line_length": len(execute) + 3 + len(arguments)}
+
+
+def detached_bootstrap(host, p: dict) -> None:
+    """The bootstrap, run by the simulated Task Scheduler: lock, hash check, the job's twin, the marker."""
+    state, marker = host.state, p["MarkerPath"]
+    if host.exists(marker + ".lock"):  # FileMode.CreateNew fails: started before
+        return
+    hostmod.put_file_state(state, marker + ".lock", hostmod.file_entry(b""))
+    outcome = {"state": "failed", "started": hostmod.now_iso()}
+    data = host.read_file(p["JobPath"])
+    if data is None:  # File.ReadAllBytes (.NET FileNotFoundException text)
+        outcome["error"] = "Could not find file '%s'." % p["JobPath"]
+    elif hashlib.sha256(data).hexdigest() != p["Sha256"].lower():
+        outcome["error"] = "the job file %s is not the one registered (SHA-256 %s, not %s); nothing was run" % (
+            p["JobPath"], hashlib.sha256(data).hexdigest(), p["Sha256"])
+    else:
+        job = json.loads(data.decode("utf-8"))
+        hostmod.remove_file_state(state, p["JobPath"])
+        tag = SCRIPT_TAG.search(job["script"])
+        try:
+            if tag is None or tag.group(1) not in SCRIPTS:
+                raise ScriptError("the simulator has no twin of the job's script")
+            result = SCRIPTS[tag.group(1)](host, dict(job["parameters"]))
+            result = result[0] if isinstance(result, tuple) else result
+            if not isinstance(result, dict):
+                raise ScriptError("the script gave no result")
+            outcome.update(state="done", result=result)
+        except ScriptError as exc:
+            outcome["error"] = str(exc)
+    outcome["finished"] = hostmod.now_iso()
+    # ConvertTo-Json into File.WriteAllText (UTF-8 without a BOM), then renamed into place.
+    hostmod.put_file_state(state, marker, hostmod.file_entry(json.dumps(outcome, indent=4).encode("utf-8")))
+
+
+def detached_read(host, p: dict) -> dict:
+    data = host.read_file(p["MarkerPath"])
+    task = next((t for t in host.state.get("scheduled_tasks", []) if t["name"].lower() == p["TaskName"].lower()), None)
+    # LastTaskResult 0x41303 (267011): SCHED_S_TASK_HAS_NOT_RUN (Microsoft Learn, Task Scheduler error and success constants).
+    return {"marker": data.decode("utf-8-sig") if data is not None else None, "started": host.exists(p["MarkerPath"] + ".lock"),
+            "task_state": "Ready" if task else None, "last_result": 267011 if task else None}
+
+
+_NAMED_ARGUMENT = re.compile(r"-(\w+)\s+(?:'((?:[^']|'')*)'|\"([^\"]*)\"|(\S+))")
+
+
+def _named_arguments(text: str) -> dict:
+    return {m.group(1): (m.group(2).replace("''", "'") if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4))
+            for m in _NAMED_ARGUMENT.finditer(text)}
+
+
+def _signature_required(host) -> bool:
+    """An execution policy set by Group Policy (MachinePolicy, UserPolicy) wins over -ExecutionPolicy, which
+    sets only the Process scope; AllSigned and Restricted refuse an unsigned script file (Microsoft Learn,
+    about_Execution_Policies: scopes and precedence, policies)."""
+    policy = (host.state.get("execution_policy") or {})
+    for scope in ("MachinePolicy", "UserPolicy"):
+        if policy.get(scope):
+            return policy[scope] in ("AllSigned", "Restricted")
+    return False
+
+
+def _run_task_command(host, task: dict) -> None:
+    """powershell.exe -EncodedCommand: a command, which no execution policy applies to; -File <script>: a script
+    file, which an AllSigned or Restricted Group Policy refuses when unsigned (the task ends with exit code 1)."""
+    arguments = task["arguments"]
+    encoded = re.search(r"-EncodedCommand\s+(\S+)", arguments, re.IGNORECASE)
+    if encoded:
+        command = base64.b64decode(encoded.group(1)).decode("utf-16-le")
+        block_end = command.rfind("\n}")
+        text, trailing = (command[:block_end], command[block_end + 2:]) if block_end >= 0 else (command, "")
+    else:
+        script = re.search(r"-File\s+(?:\"([^\"]+)\"|(\S+))(.*)", arguments, re.IGNORECASE)
+        if not script or _signature_required(host):
+            task["last_result"] = 1
+            return
+        data = host.read_file(script.group(1) or script.group(2))
+        text, trailing = (data or b"").decode("utf-8-sig"), script.group(3)
+    tag = SCRIPT_TAG.search(text)
+    if tag and tag.group(1) in SCRIPTS:
+        try:
+            SCRIPTS[tag.group(1)](host, _named_arguments(trailing))
+        except ScriptError:
+            pass
+
+
 # tag -> twin. Whether a run reports changed is win_powershell's business: read scripts say
 # $Ansible.Changed = $false, as on Windows.
 SCRIPTS = {
@@ -708,6 +867,9 @@ SCRIPTS = {
     "disk_limits.read": disk_limits_read,
     "network.read": network_read,
     "capture.read": capture_environment,
+    "detached.register": detached_register,
+    "detached.bootstrap": detached_bootstrap,
+    "detached.read": detached_read,
 }
 
 
@@ -725,6 +887,9 @@ RAW = {
 def run_task(host, task: dict) -> None:
     """A scheduled task's run: powershell.exe -File <its script>. Its errors stay in the task's last
     result on Windows; nobody waits for them, so they are dropped here."""
+    if task.get("arguments") is not None:  # a task registered with its real command line
+        _run_task_command(host, task)
+        return
     if task.get("tag") in SCRIPTS:
         try:
             SCRIPTS[task["tag"]](host, dict(task["parameters"]))

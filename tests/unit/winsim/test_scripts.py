@@ -405,3 +405,82 @@ def test_bitlocker_os_volume_refused_until_auto_unlock_keys_are_cleared_and_lett
 def test_bitlocker_read_names_the_ade_extension():
     assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on", "ade-installed"]))["ade_versions"] == ["2.4.0.23"]
     assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on"]))["ade_versions"] == []
+
+
+# -- the detached runner (plugins/plugin_utils/_win_detached.py) -----------------------------------------------
+
+def detached_register(h, script, tag, **parameters):
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+    names = detached.run_names(tag, "20260101T000000Z")
+    return names, h.run_module("ansible.windows.win_powershell", {"script": detached.REGISTER, "depth": 6, "parameters": {
+        "Root": detached.ROOT, "Directory": detached.WORK_DIR, "TaskName": names["task"], "Script": script, "Parameters": parameters,
+        "Bootstrap": detached.BOOTSTRAP, "DelaySeconds": 0, "TimeLimitSeconds": 400, "CommandLimit": detached.COMMAND_LINE_LIMIT}})
+
+
+def detached_read(h, names):
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+    return read(h, detached.READ, MarkerPath=names["marker"], TaskName=names["task"])
+
+
+def test_a_detached_run_goes_through_a_protected_folder_and_an_encoded_command():
+    from ansible_collections.azure_backup.remediation.plugins.action import win_capture
+    h = hostmod.SimHost.create("win16", "en", [])
+    names, registered = detached_register(h, win_capture.ENVIRONMENT, "capture.read")
+    assert not registered["failed"] and registered["changed"] is True, registered
+    assert h.state["acls"]["C:\\ProgramData\\azure-backup\\tasks"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+    [task] = h.state["scheduled_tasks"]
+    assert task["user"] == "S-1-5-18" and "-EncodedCommand " in task["arguments"] and "-File" not in task["arguments"]
+    outcome = json.loads(detached_read(h, names)["marker"])
+    assert outcome["state"] == "done" and outcome["result"]["os_build"] == "17763"
+    assert not h.is_file(names["job"])  # the bootstrap deletes the job once read
+
+
+def test_a_folder_a_user_made_first_is_refused_and_nothing_is_registered():
+    h = hostmod.SimHost.create("win16", "en", ["foreign-workdir"])
+    names, registered = detached_register(h, "#azure_backup.remediation/capture.read\n", "capture.read")
+    assert registered["failed"] and "is owned by " + faults.LOCAL_USER in registered["error"][0]["exception"]["message"]
+    assert not h.state.get("scheduled_tasks") and not h.is_file(names["job"])
+
+
+def test_a_folder_an_admin_made_with_inherited_acls_is_refused_as_the_working_folder():
+    # New-Item under C:\ProgramData: owner Administrators, but Users may add files (inherited from C:\ProgramData).
+    h = hostmod.SimHost.create("win16", "en", [])
+    h.state["dirs"].append("C:\\ProgramData\\azure-backup\\tasks")
+    _names, registered = detached_register(h, "#azure_backup.remediation/capture.read\n", "capture.read")
+    assert registered["failed"] and "lets S-1-5-32-545 change it" in registered["error"][0]["exception"]["message"]
+
+
+def test_a_swapped_job_file_is_never_run():
+    from ansible_collections.azure_backup.remediation.plugins.action import win_capture
+    h = hostmod.SimHost.create("win16", "en", [])
+    names, _registered = detached_register(h, win_capture.ENVIRONMENT, "capture.read")
+    swapped = json.dumps({"script": "#azure_backup.remediation/capture.read\n", "parameters": {"evil": True}}).encode()
+    hostmod.put_file_state(h.state, names["job"], hostmod.file_entry(swapped))
+    outcome = json.loads(detached_read(h, names)["marker"])
+    assert outcome["state"] == "failed" and "is not the one registered" in outcome["error"]
+
+
+def test_an_allsigned_group_policy_stops_a_script_file_but_not_the_encoded_command():
+    from ansible_collections.azure_backup.remediation.plugins.action import win_capture
+    h = hostmod.SimHost.create("win16", "en", ["allsigned-policy"])
+    names, _registered = detached_register(h, win_capture.ENVIRONMENT, "capture.read")
+    assert json.loads(detached_read(h, names)["marker"])["state"] == "done"
+    # The way the first round ran its task: -ExecutionPolicy Bypass -File <script>. The policy wins; nothing runs.
+    h.put_file("C:\\ProgramData\\azure-backup\\old.ps1", win_capture.ENVIRONMENT.encode())
+    h.state["scheduled_tasks"].append({"name": "old", "start": 0, "user": "SYSTEM", "execute": "powershell.exe",
+                                       "arguments": '-ExecutionPolicy Bypass -File "C:\\ProgramData\\azure-backup\\old.ps1"'})
+    h.state["execution_policy"] = {"MachinePolicy": "AllSigned"}
+    ran = []
+    import scripts as twins
+    original = twins.SCRIPTS["capture.read"]
+    twins.SCRIPTS["capture.read"] = lambda host, p: ran.append(p) or original(host, p)
+    try:
+        h.run_due_tasks()
+        assert ran == []
+        h.state["execution_policy"] = {}
+        h.state["scheduled_tasks"].append({"name": "old", "start": 0, "user": "SYSTEM", "execute": "powershell.exe",
+                                           "arguments": '-ExecutionPolicy Bypass -File "C:\\ProgramData\\azure-backup\\old.ps1"'})
+        h.run_due_tasks()
+        assert len(ran) == 1
+    finally:
+        twins.SCRIPTS["capture.read"] = original
