@@ -396,7 +396,7 @@ def snapshot_status_read(host, p: dict) -> dict:
     nics = []
     for nic in state["nics"]:
         nics.append({"alias": nic["alias"], "index": nic["index"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled",
-                     "addresses": [nic["ipv4"]] if nic.get("ipv4") else [],
+                     "addresses": ([nic["ipv4"]] if nic.get("ipv4") else []) + [a["ip"] for a in nic.get("secondary_ipv4", [])],
                      "dns_servers": list(nic.get("dns_servers", [])),
                      # RouteMetric 0 of the default route plus Azure's interface metric.
                      "default_route_metric": 15 if nic.get("gateway") else None})
@@ -425,6 +425,7 @@ def _ipv4_state(nic: dict) -> dict:
     """Get-NetIPInterface/Get-NetIPAddress/Get-NetRoute/Get-DnsClientServerAddress of one NIC, as the task's
     Get-Ipv4State builds it. PrefixOrigin Manual for a static address, Dhcp for a leased one."""
     addresses = [{"ip": nic["ipv4"], "prefix": nic.get("prefix", 24), "origin": "Dhcp" if nic["dhcp"] else "Manual"}] if nic.get("ipv4") else []
+    addresses += [{"ip": a["ip"], "prefix": a.get("prefix", 24), "origin": "Manual"} for a in nic.get("secondary_ipv4", [])]
     return {"alias": nic["alias"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled", "addresses": addresses,
             "gateways": [nic["gateway"]] if nic.get("gateway") else [], "dns_servers": list(nic.get("dns_servers", []))}
 
@@ -434,13 +435,17 @@ def _netsh_set_address(host, alias: str, source: str, address: str = "", mask: s
     (Microsoft Learn, "netsh interface"): changes the address source of the interface only; its DNS
     servers are another setting (set dnsservers). Taking the static address away drops the TCP
     connections over it: the WinRM session of a NIC that carries it is lost."""
-    nic = next((n for n in host.state["nics"] if n["alias"].lower() == alias.lower()), None)
+    # name= takes the interface's name or its index (netsh interface ipv4 set address /?: "name - Interface name or index").
+    nic = next((n for n in host.state["nics"] if n["alias"].lower() == alias.lower() or (alias.isdigit() and n["index"] == int(alias))), None)
     if nic is None:
         return {"exit_code": 1, "output": "The filename, directory name, or volume label syntax is incorrect."}
     if source == "dhcp":
         if nic["dhcp"]:
             return {"exit_code": 1, "output": "DHCP is already enabled on this interface."}
         nic["dhcp"] = True
+        # The static configuration goes, every static address with it; Azure's DHCP gives the primary one only
+        # ("Assign multiple IP addresses to virtual machines", Microsoft Learn; the review's item 2).
+        nic.pop("secondary_ipv4", None)
         if nic.get("primary"):
             host.lose_connection()
         if host.state.get("dhcp_silent"):
@@ -458,60 +463,40 @@ def _netsh_set_address(host, alias: str, source: str, address: str = "", mask: s
     return {"exit_code": 0, "output": ""}
 
 
-def snapshot_status_register_dhcp_switch(host, p: dict) -> dict:
-    """Set-Content of the task script, then Register-ScheduledTask -Force (a task of the same name is
-    replaced) with a one-time trigger DelaySeconds from now, run as SYSTEM."""
-    directory = p["Directory"].rstrip("\\")
-    script = "%s\\%s.ps1" % (directory, p["TaskName"])
-    marker = "%s\\%s.json" % (directory, p["TaskName"])
-    hostmod.put_file_state(host.state, script, hostmod.file_entry(b"\xef\xbb\xbf" + p["TaskScript"].encode("utf-8")))
-    tag = SCRIPT_TAG.search(p["TaskScript"])
-    tasks = host.state.setdefault("scheduled_tasks", [])
-    tasks[:] = [t for t in tasks if t["name"].lower() != p["TaskName"].lower()]
-    start = time.time() + int(p["DelaySeconds"])
-    tasks.append({"name": p["TaskName"], "start": start, "user": "SYSTEM", "tag": tag.group(1) if tag else None,
-                  "parameters": {"Index": int(p["Index"]), "MarkerPath": marker, "WaitSeconds": int(p["WaitSeconds"])}})
-    return {"task": p["TaskName"], "script": script, "marker": marker,
-            "start": time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(start))}
-
-
-def snapshot_status_dhcp_task(host, p: dict) -> None:
-    """What the switch task does, run by the simulated Task Scheduler (no WinRM session around it)."""
-    marker = {"index": int(p["Index"]), "started": hostmod.now_iso()}
+def snapshot_status_dhcp_task(host, p: dict) -> dict:
+    """What the switch task does, run detached by the simulated Task Scheduler (no WinRM session around it)."""
+    result = {"index": int(p["Index"]), "leased": False, "lease_address": None, "same_address": False}
     nic = _nic_by_index(host, p["Index"])
     if nic is None:
-        marker["error"] = "No MSFT_NetIPInterface objects found with property 'InterfaceIndex' equal to '%s'." % p["Index"]
-        marker["after"] = None
-    else:
-        before = _ipv4_state(nic)
-        marker["before"] = before
-        marker["netsh"] = _netsh_set_address(host, before["alias"], "dhcp")
+        result["error"] = "No MSFT_NetIPInterface objects found with property 'InterfaceIndex' equal to '%s'." % p["Index"]
+        result["after"] = None
+        return result
+    before = _ipv4_state(nic)
+    result["before"] = before
+    if len(before["addresses"]) != 1 or before["addresses"][0]["origin"] != "Manual":
+        result["error"] = "the interface has %d IPv4 address(es) (%s), not one static address; not switched" % (
+            len(before["addresses"]), ", ".join("%s %s" % (a["ip"], a["origin"]) for a in before["addresses"]))
+        result["after"] = before
+        return result
+    static = before["addresses"][0]
+    result["netsh"] = _netsh_set_address(host, str(p["Index"]), "dhcp")
+    if result["netsh"]["exit_code"] == 0:
         # Azure's DHCP answers at once; a silent one leaves no DHCP address within WaitSeconds (not waited here).
-        marker["leased"] = bool(nic["dhcp"] and nic.get("ipv4"))
-        static = next((a for a in before["addresses"] if a["origin"] == "Manual"), None)
-        if not marker["leased"] and static:
+        result["leased"] = bool(nic["dhcp"] and nic.get("ipv4"))
+        result["lease_address"] = nic.get("ipv4") if result["leased"] else None
+        result["same_address"] = result["leased"] and nic["ipv4"] == static["ip"]
+        if not result["same_address"]:
             mask = str(ipaddress.IPv4Network("0.0.0.0/%d" % static["prefix"]).netmask)
-            marker["rollback"] = _netsh_set_address(host, before["alias"], "static", static["ip"], mask,
+            result["rollback"] = _netsh_set_address(host, str(p["Index"]), "static", static["ip"], mask,
                                                     before["gateways"][0] if before["gateways"] else "")
+    after = _ipv4_state(nic)
+    if before["dns_servers"] and after["dns_servers"] != before["dns_servers"]:
+        # Set-DnsClientServerAddress -ServerAddresses: static DNS servers, which override DHCP's.
+        nic.update(dns_servers=list(before["dns_servers"]), dns_static=True)
+        result["dns_restored"] = True
         after = _ipv4_state(nic)
-        if before["dns_servers"] and after["dns_servers"] != before["dns_servers"]:
-            # Set-DnsClientServerAddress -ServerAddresses: static DNS servers, which override DHCP's.
-            nic.update(dns_servers=list(before["dns_servers"]), dns_static=True)
-            marker["dns_restored"] = True
-            after = _ipv4_state(nic)
-        marker["after"] = after
-    marker["finished"] = hostmod.now_iso()
-    # ConvertTo-Json | Set-Content -Encoding UTF8 (Windows PowerShell writes a BOM), then renamed into place.
-    text = json.dumps(marker, indent=4)
-    hostmod.put_file_state(host.state, p["MarkerPath"], hostmod.file_entry(b"\xef\xbb\xbf" + text.encode("utf-8") + b"\r\n"))
-
-
-def snapshot_status_dhcp_switch_read(host, p: dict) -> dict:
-    data = host.read_file(p["MarkerPath"])
-    # Get-Content -Raw decodes by the BOM, which it drops.
-    text = data.decode("utf-8-sig") if data is not None else None
-    task = next((t for t in host.state.get("scheduled_tasks", []) if t["name"].lower() == p["TaskName"].lower()), None)
-    return {"marker": text, "task_state": "Ready" if task else None}
+    result["after"] = after
+    return result
 
 
 def backup_extension_read(host, p: dict) -> dict:
@@ -857,8 +842,6 @@ SCRIPTS = {
     "machinekeys.read": machinekeys_read,
     "machinekeys.reset": machinekeys_reset,
     "snapshot_status.read": snapshot_status_read,
-    "snapshot_status.register_dhcp_switch": snapshot_status_register_dhcp_switch,
-    "snapshot_status.dhcp_switch.read": snapshot_status_dhcp_switch_read,
     "snapshot_status.dhcp_task": snapshot_status_dhcp_task,
     "backup_extension.read": backup_extension_read,
     "com_msdtc.read": com_msdtc_read,

@@ -107,18 +107,17 @@ def test_snapshot_status_read_finds_sql_server_in_the_32_bit_registry_view():
     assert snap.sql_instances(state["sql_instances"]) == ["SQLEXPRESS (32-bit)"]
 
 
-def switch_dhcp(h, nic):
-    """Register the switch task, let its start time come, and read the marker back."""
-    names = snap.dhcp_switch_names("20260101T000000Z")
-    registered = powershell(h, win_snapshot_status.REGISTER_DHCP_SWITCH, Index=nic["index"], TaskName=names["task"],
-                            Directory=snap.DHCP_SWITCH_DIR, TaskScript=win_snapshot_status.DHCP_SWITCH_TASK, DelaySeconds=0, WaitSeconds=60)
-    assert registered["changed"] is True and registered["result"]["marker"] == names["marker"]
-    assert h.read_file(registered["result"]["script"]).decode("utf-8-sig") == win_snapshot_status.DHCP_SWITCH_TASK
-    assert [t["user"] for t in h.state["scheduled_tasks"]] == ["SYSTEM"] and h.connection_lost is False
+def switch_dhcp(h, nic, lost=True):
+    """Register the switch as a detached run, let its start time come, and read its marker back."""
+    names, registered = detached_register(h, win_snapshot_status.DHCP_SWITCH_TASK, "snapshot_status.dhcp_task", Index=nic["index"], WaitSeconds=60)
+    assert registered["changed"] is True and registered["result"]["marker"] == names["marker"], registered
+    assert [t["user"] for t in h.state["scheduled_tasks"]] == ["S-1-5-18"] and h.connection_lost is False
     # The task runs at the next request after its start time; the address goes away under it.
-    answer = read(h, win_snapshot_status.READ_DHCP_SWITCH, MarkerPath=names["marker"], TaskName=names["task"])
-    assert h.take_connection_loss() is True and h.take_connection_loss() is False
-    return snap.dhcp_switch_outcome(__import__("json").loads(answer["marker"]))
+    answer = detached_read(h, names)
+    assert h.take_connection_loss() is lost and h.take_connection_loss() is False
+    outcome = json.loads(answer["marker"])
+    assert outcome["state"] == "done", outcome
+    return snap.dhcp_switch_outcome(outcome["result"])
 
 
 def test_the_dhcp_switch_task_keeps_the_address_and_the_admins_dns_servers():
@@ -133,12 +132,39 @@ def test_the_dhcp_switch_task_keeps_the_address_and_the_admins_dns_servers():
     assert snapshot_read(h)["nics"][0]["dhcp"] == "Enabled"
 
 
+def test_dhcp_handing_out_another_address_brings_the_static_configuration_back():
+    h = hostmod.SimHost.create("win08", "en", ["no-dhcp", "dhcp-other-address"])
+    [nic] = snapshot_read(h)["nics"]
+    status, said, detail = switch_dhcp(h, nic)
+    assert status == "failed" and "DHCP handed out 10.0.0.7, not 10.0.0.4" in said and "static configuration was put back" in said
+    assert detail["rollback"]["exit_code"] == 0 and detail["after"]["addresses"] == ["10.0.0.4"]
+    assert {k: h.state["nics"][0].get(k) for k in ("dhcp", "ipv4", "prefix", "gateway")} == {
+        "dhcp": False, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1"}
+
+
+def test_the_switch_task_itself_refuses_an_interface_with_a_second_address():
+    # Read and switch are two steps: the task checks again right before netsh.
+    h = hostmod.SimHost.create("win16", "en", ["no-dhcp", "nic-secondary-address"])
+    [nic] = snapshot_read(h)["nics"]
+    assert nic["addresses"] == ["10.0.0.4", "10.0.0.5"] and snap.dhcp_switch_refusal(nic["addresses"])
+    status, said, detail = switch_dhcp(h, nic, lost=False)
+    assert status == "failed" and "2 IPv4 address(es)" in said and detail["netsh"] is None
+    assert h.state["nics"][0]["dhcp"] is False and h.state["nics"][0]["secondary_ipv4"] == [{"ip": "10.0.0.5", "prefix": 24}]
+
+
+def test_netsh_takes_the_interface_index_and_drops_every_static_address():
+    h = hostmod.SimHost.create("win16", "en", ["no-dhcp", "nic-secondary-address"])
+    import scripts as twins
+    assert twins._netsh_set_address(h, "5", "dhcp")["exit_code"] == 0
+    assert h.state["nics"][0]["dhcp"] is True and "secondary_ipv4" not in h.state["nics"][0]
+
+
 def test_without_a_dhcp_answer_the_task_puts_the_static_address_back():
     h = hostmod.SimHost.create("win08", "en", ["no-dhcp"])
     h.state["dhcp_silent"] = True
     [nic] = snapshot_read(h)["nics"]
     status, said, detail = switch_dhcp(h, nic)
-    assert status == "failed" and "static address was put back" in said and detail["rollback"]["exit_code"] == 0
+    assert status == "failed" and "static configuration was put back" in said and detail["rollback"]["exit_code"] == 0
     assert {k: h.state["nics"][0].get(k) for k in ("dhcp", "ipv4", "prefix", "gateway")} == {
         "dhcp": False, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1"}
 

@@ -12,6 +12,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_bitlocker, win_machinekeys, win_snapshot_status, win_vss_writers
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
 
 VARS = {"inventory_hostname": "win01"}
 RUNNING = [{"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
@@ -393,12 +394,13 @@ def snapshot_action(answers, check_mode=False, **args):
     return plugin
 
 
-MARKER = {"index": 5, "started": "2026-12-02T10:00:05Z", "finished": "2026-12-02T10:00:09Z", "leased": True,
+RESULT = {"index": 5, "leased": True, "lease_address": "10.0.0.4", "same_address": True,
           "netsh": {"exit_code": 0, "output": ""},
           "before": {"alias": "Ethernet", "dhcp": "Disabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Manual"}],
                      "gateways": ["10.0.0.1"], "dns_servers": ["10.0.0.10", "10.0.0.11"]},
           "after": {"alias": "Ethernet", "dhcp": "Enabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Dhcp"}],
                     "gateways": ["10.0.0.1"], "dns_servers": ["10.0.0.10", "10.0.0.11"]}}
+MARKER = {"state": "done", "result": RESULT, "started": "2026-12-02T10:00:05Z", "finished": "2026-12-02T10:00:09Z"}
 
 
 def dhcp_finding(result):
@@ -415,9 +417,11 @@ def test_the_dhcp_switch_survives_losing_every_answer_on_the_way():
     assert finding["status"] == "fixed" and result["changed"] and not result.get("failed")
     assert "10.0.0.4 -> 10.0.0.4" in finding["summary"] and "DNS servers kept (10.0.0.10, 10.0.0.11)" in finding["summary"]
     assert finding["detail"]["register_answer_lost"] == "winrm connection error" and finding["detail"]["dns_kept"]
-    assert plugin._connection.reset.call_count == 1
+    assert plugin._connection.reset.call_count == 2
     scripts = [c.kwargs["module_args"]["script"] for c in plugin._execute_module.call_args_list]
-    assert scripts[1] == win_snapshot_status.REGISTER_DHCP_SWITCH and scripts[2:] == [win_snapshot_status.READ_DHCP_SWITCH] * 2
+    assert scripts[1] == detached.REGISTER and scripts[2:] == [detached.READ] * 2
+    sent = plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]
+    assert sent["Script"] == win_snapshot_status.DHCP_SWITCH_TASK and sent["Parameters"] == {"Index": 5, "WaitSeconds": 60}
     assert {f["check"] for f in result["findings"]} >= {"cpu_load", "memory_pressure"}  # the later checks still ran
 
 
@@ -427,9 +431,47 @@ def test_a_dhcp_switch_that_never_reports_is_unknown_and_names_the_marker():
     result = plugin.run(task_vars=VARS)
     finding = dhcp_finding(result)
     assert finding["status"] == "failed" and "state is unknown" in finding["summary"]
-    assert "the task azure-backup-dhcp-" in finding["summary"] and "is registered (Ready)" in finding["summary"]
-    assert finding["detail"]["marker"] in finding["summary"] and finding["detail"]["marker"].startswith("C:\\ProgramData\\azure-backup\\dhcp\\")
+    assert "the task azure-backup-snapshot-status-dhcp-task-" in finding["summary"] and "is registered (Ready)" in finding["summary"]
+    assert finding["detail"]["marker"] in finding["summary"] and finding["detail"]["marker"].startswith("C:\\ProgramData\\azure-backup\\tasks\\")
     assert plugin._execute_module.call_count < 100  # bounded
+
+
+def test_an_interface_with_a_second_address_is_refused_and_nothing_is_sent():
+    state = snapshot_state()
+    state["result"]["nics"][0]["addresses"] = ["10.0.0.4", "10.0.0.5"]
+    for check_mode in (False, True):
+        plugin = snapshot_action([state], check_mode=check_mode)
+        result = plugin.run(task_vars=VARS)
+        finding = dhcp_finding(result)
+        assert finding["status"] == "found" and finding["detail"]["refused"] and not result.get("failed")
+        assert "2 IPv4 addresses (10.0.0.4, 10.0.0.5)" in finding["summary"] and "not switched" in finding["summary"]
+        assert plugin._execute_module.call_count == 1 and not result["changed"] and not result.get("diff")
+
+
+def test_dhcp_handing_out_another_address_is_rolled_back_and_said():
+    other = dict(MARKER, result=dict(RESULT, lease_address="10.0.0.7", same_address=False, rollback={"exit_code": 0, "output": ""},
+                                     after=dict(RESULT["before"])))
+    plugin = snapshot_action([snapshot_state(), read_answer(task="t"), read_answer(marker=json.dumps(other))])
+    finding = dhcp_finding(plugin.run(task_vars=VARS))
+    assert finding["status"] == "failed" and "DHCP handed out 10.0.0.7, not 10.0.0.4" in finding["summary"]
+    assert "static configuration was put back" in finding["summary"] and finding["detail"]["after"]["dhcp"] == "Disabled"
+
+
+def test_a_refused_working_folder_is_a_failed_finding_and_the_nic_untouched():
+    refused = {"failed": True, "error": [{"exception": {"message": "refusing to run a SYSTEM task from C:\\ProgramData\\azure-backup\\tasks: "
+                                                                   "C:\\ProgramData\\azure-backup is owned by S-1-5-21-1-2-3-1013"}}]}
+    plugin = snapshot_action([snapshot_state(), refused])
+    result = plugin.run(task_vars=VARS)
+    finding = dhcp_finding(result)
+    assert finding["status"] == "failed" and "is owned by S-1-5-21-1-2-3-1013" in finding["summary"]
+    assert "the interface was not touched" in finding["summary"] and plugin._execute_module.call_count == 2
+
+
+def test_a_switch_task_that_threw_is_failed_with_its_message():
+    plugin = snapshot_action([snapshot_state(), read_answer(task="t"),
+                              read_answer(marker=json.dumps({"state": "failed", "error": "the job file is not the one registered"}))])
+    finding = dhcp_finding(plugin.run(task_vars=VARS))
+    assert finding["status"] == "failed" and "the job file is not the one registered" in finding["summary"]
 
 
 def test_check_mode_sends_only_the_read_for_dhcp():
