@@ -12,14 +12,13 @@ from ansible.errors import AnsibleError
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction, _why
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE
 
-# Where the agent MSI is put on the VM before it is installed: a folder only SYSTEM and Administrators may
-# write to, so no other local user can swap the package msiexec runs as SYSTEM (C:\Windows\Temp and
-# C:\ProgramData let any user create files and folders and own them). The MSI stays there, as a record.
-WORK_ROOT = r"C:\ProgramData\azure-backup"
-MSI_DIR = WORK_ROOT + r"\agent"
-MSI_DEST = MSI_DIR + r"\WindowsAzureVmAgent.msi"
+# Where the agent MSI is put on the VM before it is installed: the detached runner's working folder, which
+# only SYSTEM and Administrators may write to, so no other local user can swap the package msiexec runs as
+# SYSTEM (C:\Windows\Temp and C:\ProgramData let any user create files and folders and own them).
+MSI_DEST = detached.WORK_DIR + r"\WindowsAzureVmAgent.msi"
 # Where msiexec writes its logs, each under its own time-stamped name: C:\Windows\Panther\msiexec.log is
 # the provisioning log support asks for and is left alone.
 MSI_LOG_DIR = r"C:\Windows\Panther"
@@ -35,66 +34,6 @@ function Get-ImageFile {
     if ($ImagePath -match '^\s*(.*?\.exe)(\s|$)') { return $Matches[1] }
     $ImagePath.Trim()
 }
-"""
-
-WORKDIR = r"""#azure_backup.remediation/win_agent.workdir
-# The folder the agent MSI is put in (Folder, under Root). A missing one is created with a protected DACL
-# (SYSTEM and Administrators only, owner Administrators) in the same call that creates it. An existing
-# one is refused when it is a junction or link, owned by anyone else, or when anyone else may write in it;
-# Root only must not let anyone else delete, rename or re-permission what is in it (letting users create
-# their own files there, as a folder made under C:\ProgramData inherits, does not reach Folder).
-param(
-    [string]$Root,
-    [string]$Folder
-)
-$ErrorActionPreference = 'Stop'
-$trusted = @('S-1-5-18', 'S-1-5-32-544')
-# FILE_WRITE_DATA, FILE_APPEND_DATA, FILE_WRITE_EA, FILE_WRITE_ATTRIBUTES, FILE_DELETE_CHILD, DELETE, WRITE_DAC, WRITE_OWNER
-$anyWrite = 0xD0156
-# FILE_DELETE_CHILD, DELETE, WRITE_DAC, WRITE_OWNER
-$takeOver = 0xD0040
-$result = @{ created = @(); refused = $null; checked = @() }
-
-function Test-Folder {
-    param([string]$Path, [int64]$Forbidden)
-    $item = Get-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
-    if (-not $item) {
-        $security = [System.Security.AccessControl.DirectorySecurity]::new()
-        $security.SetOwner([System.Security.Principal.SecurityIdentifier]::new('S-1-5-32-544'))
-        $security.SetAccessRuleProtection($true, $false)
-        foreach ($sid in $trusted) {
-            $security.AddAccessRule([System.Security.AccessControl.FileSystemAccessRule]::new(
-                    [System.Security.Principal.SecurityIdentifier]::new($sid), 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow'))
-        }
-        # Created with its security descriptor in one call: no moment in which another user could open it.
-        $null = [System.IO.Directory]::CreateDirectory($Path, $security)
-        $result.created += $Path
-        return $true
-    }
-    $acl = Get-Acl -LiteralPath $Path
-    $owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
-    $others = @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]) | Where-Object {
-            $mask = [int64]$_.FileSystemRights
-            # GENERIC_ALL and GENERIC_WRITE as the file rights they stand for (FILE_ALL_ACCESS, FILE_GENERIC_WRITE).
-            if ($mask -band 0x10000000) { $mask = $mask -bor 0x1F01FF }
-            if ($mask -band 0x40000000) { $mask = $mask -bor 0x120116 }
-            $_.AccessControlType -eq 'Allow' -and $trusted -notcontains $_.IdentityReference.Value -and ($mask -band $Forbidden)
-        } | ForEach-Object { $_.IdentityReference.Value })
-    $why = if (-not $item.PSIsContainer) { 'it is a file' }
-    elseif ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) { 'it is a junction or link' }
-    elseif ($trusted -notcontains $owner) { "it is owned by $owner" }
-    elseif ($others.Count -gt 0) { "$(@($others | Select-Object -Unique) -join ', ') may change what is in it" }
-    if ($why) {
-        $result.refused = @{ path = $Path; reason = $why; owner = $owner; sddl = $acl.Sddl }
-        return $false
-    }
-    $result.checked += $Path
-    $true
-}
-
-if (Test-Folder -Path $Root -Forbidden $takeOver) { $null = Test-Folder -Path $Folder -Forbidden $anyWrite }
-$Ansible.Changed = $result.created.Count -gt 0
-$Ansible.Result = $result
 """
 
 READ = r"""#azure_backup.remediation/win_agent.read
@@ -148,7 +87,8 @@ $Ansible.Result = @{
 
 
 INSTALL = r"""#azure_backup.remediation/win_agent.install
-# Installs the agent MSI on the VM.
+# Installs the agent MSI on the VM. Runs detached from the WinRM session (plugin_utils/_win_detached.py), as
+# SYSTEM, so that a dropped connection cannot end it half-way; it emits its result.
 # upgrade: msiexec /i over the working agent; Windows Installer rolls a failed install back, the old agent stays.
 # reinstall (a service is missing): the procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues":
 # stop and delete the services, move C:\WindowsAzure\Packages* and GuestAgent* into OLD, uninstall the
@@ -423,12 +363,12 @@ try {
     if ($Mode -eq 'reinstall') { Restore-Agent }
 }
 $result.services = @(foreach ($name in $Services) { Get-ServiceState -Name $name })
-$Ansible.Changed = $result.steps.Count -gt 0
-$Ansible.Result = $result
+$result.changed = $result.steps.Count -gt 0
+$result
 """
 
 
-class ActionModule(WinCauseAction):
+class ActionModule(detached.WinDetachedAction):
     CAUSE = "WIN_AGENT"
     ARGUMENT_SPEC = {
         "min_version": {"type": "str", "default": agent.MIN_VERSION},
@@ -543,19 +483,19 @@ class ActionModule(WinCauseAction):
         return True
 
     def run_install(self, mode: str, product_codes: list) -> dict:
-        """The install script, on the VM in one run. Its result says what was done, also when it failed."""
-        answer = self._execute_module(
-            module_name="ansible.windows.win_powershell",
-            module_args={"script": INSTALL, "depth": 6, "parameters": self.install_parameters(mode, product_codes)},
-            task_vars=self.task_vars)
-        result = answer.get("result") or {}
-        self.install_log = result.get("log")
-        self.changed = self.changed or bool(answer.get("changed"))
-        if answer.get("failed") and not result:
-            raise RemediationError("WIN_AGENT: the install script on %s failed before it could report: %s. Look at the agent's "
-                                   r"services and C:\WindowsAzure\OLD on the VM." % (self.host, _why(answer)),
-                                   changed=True)
-        return result
+        """The install script, on the VM in one detached run. Its result says what was done, also when it failed."""
+        outcome = self.run_detached("win_agent.install", INSTALL, self.install_parameters(mode, product_codes), "the agent install",
+                                    agent.install_timeout(self.args["msi_busy_retries"], self.args["msi_busy_wait"]))
+        where = "the agent's services and %s\\OLD on the VM; what the run wrote is in %s" % (AGENT_ROOT, outcome["marker"])
+        if outcome["state"] == "unknown":
+            seen = outcome.get("last_error") or "no error seen"
+            raise RemediationError("WIN_AGENT: the install on %s gave no answer within its time (%s); it may still be running or "
+                                   "have been stopped. Look at %s, and run again once it has ended." % (self.host, seen, where), changed=True)
+        if outcome["state"] == "failed":
+            raise RemediationError("WIN_AGENT: the install script on %s failed before it could report: %s. Look at %s."
+                                   % (self.host, outcome["error"], where), changed=True)
+        self.install_log = outcome["result"].get("log")
+        return outcome["result"]
 
     def install_parameters(self, mode: str, product_codes: list) -> dict:
         return {"Mode": mode, "MsiPath": MSI_DEST, "LogDir": MSI_LOG_DIR, "Services": list(agent.SERVICES), "AgentRoot": AGENT_ROOT,
@@ -565,23 +505,12 @@ class ActionModule(WinCauseAction):
                 "ProductCodes": list(product_codes), "CheckSignature": agent.signature_required(self.args["msi_checksum"]),
                 "Signer": agent.MSI_SIGNER}
 
-    def prepare_msi_folder(self) -> None:
-        """The protected folder the MSI goes into: created for SYSTEM and Administrators only, or refused."""
-        answer = self.apply("win_powershell", "preparing the folder for the agent MSI", script=WORKDIR,
-                            parameters={"Root": WORK_ROOT, "Folder": MSI_DIR})
-        refused = (answer.get("result") or {}).get("refused")
-        if refused:
-            raise RemediationError("WIN_AGENT on %s: %s already exists and %s, so another user could change the agent MSI that "
-                                   "msiexec runs as SYSTEM. Nothing was installed; remove or re-secure that folder (owner "
-                                   "Administrators, write access for SYSTEM and Administrators only) and run again."
-                                   % (self.host, refused.get("path"), refused.get("reason")), changed=self.changed)
-
     def put_msi(self) -> None:
         """The MSI onto the VM, into its protected folder: copied from the controller (air-gapped fleets), checked
         first, or downloaded by the VM."""
         src, checksum = self.args["msi_src"], (self.args["msi_checksum"] or "").lower() or None
         if not src:
-            self.prepare_msi_folder()
+            self.prepare_work_folder("the agent MSI")
             args = {"url": self.args["msi_url"], "dest": MSI_DEST, "force": True}
             if checksum:
                 args.update(checksum=checksum, checksum_algorithm="sha256")
@@ -598,6 +527,6 @@ class ActionModule(WinCauseAction):
             if actual != checksum:
                 raise RemediationError("WIN_AGENT on %s: %s has SHA-256 %s, not %s (win_agent_msi_checksum). Nothing was "
                                        "changed." % (self.host, src, actual, checksum))
-        self.prepare_msi_folder()
+        self.prepare_work_folder("the agent MSI")
         self._connection.put_file(src, MSI_DEST)
         self.changed = True

@@ -5,14 +5,11 @@ CPU and memory pressure."""
 
 from __future__ import annotations
 
-import json
-import time
-
-from ansible.errors import AnsibleConnectionFailure
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _snapshot_status as load
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction, _why
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_detached import WinDetachedAction
 
 READ = r"""#azure_backup.remediation/snapshot_status.read
 # The BCDRAGENT value, SQL Server instances (both registry views), the IPv4 interfaces with their DHCP setting and default
@@ -67,51 +64,14 @@ $Ansible.Result = @{
 }
 """
 
-REGISTER_DHCP_SWITCH = r"""#azure_backup.remediation/snapshot_status.register_dhcp_switch
-# Registers a one-shot scheduled task, run as SYSTEM a few seconds from now, that switches one
-# interface to DHCP (DHCP_SWITCH_TASK, written beside its marker). The switch may cut this WinRM
-# session, so it runs outside it; the controller reads the marker back. Changes the VM: sent only
-# on request, never in check mode.
-[CmdletBinding()]
-param(
-    [int]$Index,
-    [string]$TaskName,
-    [string]$Directory,
-    [string]$TaskScript,
-    [int]$DelaySeconds,
-    [int]$WaitSeconds
-)
-$ErrorActionPreference = 'Stop'
-
-New-Item -ItemType Directory -Path $Directory -Force | Out-Null
-$script = Join-Path -Path $Directory -ChildPath "$TaskName.ps1"
-$marker = Join-Path -Path $Directory -ChildPath "$TaskName.json"
-Set-Content -LiteralPath $script -Value $TaskScript -Encoding UTF8
-
-$arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}" -Index {1} -MarkerPath "{2}" -WaitSeconds {3}' -f `
-    $script, $Index, $marker, $WaitSeconds
-$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $arguments
-$start = (Get-Date).AddSeconds($DelaySeconds)
-$trigger = New-ScheduledTaskTrigger -Once -At $start
-# A task expires after the EndBoundary of its trigger; DeleteExpiredTaskAfter then removes it.
-$trigger.EndBoundary = $start.AddSeconds($WaitSeconds + 600).ToString('s')
-$settings = New-ScheduledTaskSettingsSet -DeleteExpiredTaskAfter (New-TimeSpan -Seconds 0) -AllowStartIfOnBatteries `
-    -DontStopIfGoingOnBatteries -ExecutionTimeLimit (New-TimeSpan -Seconds ($WaitSeconds + 120))
-$principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-Register-ScheduledTask -TaskName $TaskName -Action $action -Trigger $trigger -Settings $settings -Principal $principal -Force | Out-Null
-
-$Ansible.Result = @{ task = $TaskName; script = $script; marker = $marker; start = $start.ToUniversalTime().ToString('o') }
-"""
-
 DHCP_SWITCH_TASK = r"""#azure_backup.remediation/snapshot_status.dhcp_task
-# Run by the one-shot scheduled task as SYSTEM, outside any WinRM session. Switches one interface from
-# its static IPv4 address to DHCP in one netsh step, waits (bounded) for DHCP to give it an address,
-# puts the static address back if none came, keeps the DNS servers as they were, and writes what
-# happened to a JSON marker the controller reads back.
+# Run detached (plugin_utils/_win_detached.py), as SYSTEM, outside any WinRM session. Switches one interface
+# with one static IPv4 address to DHCP in one netsh step (by interface index), waits (bounded) for a DHCP
+# address, and puts the static configuration back when none came or DHCP handed out another address than
+# the static one. Keeps the DNS servers as they were. Emits what happened as one hashtable.
 [CmdletBinding()]
 param(
     [int]$Index,
-    [string]$MarkerPath,
     [int]$WaitSeconds
 )
 $ErrorActionPreference = 'Stop'
@@ -137,75 +97,63 @@ function Invoke-Netsh {
     @{ exit_code = $LASTEXITCODE; output = ($output | Out-String).Trim() }
 }
 
-$marker = @{ index = $Index; started = (Get-Date).ToUniversalTime().ToString('o') }
+$result = @{ index = $Index; leased = $false; lease_address = $null; same_address = $false }
 try {
     $before = Get-Ipv4State
-    $marker.before = $before
-    # netsh changes the address source only; DNS servers are a separate setting (set dnsservers).
-    $marker.netsh = Invoke-Netsh -Arguments @('interface', 'ipv4', 'set', 'address', "name=$($before.alias)", 'source=dhcp')
-
-    $lease = $null
-    $deadline = (Get-Date).AddSeconds($WaitSeconds)
-    while (-not $lease -and (Get-Date) -lt $deadline) {
-        Start-Sleep -Seconds 2
-        $lease = Get-NetIPAddress -InterfaceIndex $Index -AddressFamily IPv4 -PrefixOrigin Dhcp -ErrorAction SilentlyContinue |
-            Where-Object { [string]$_.AddressState -eq 'Preferred' }
+    $result.before = $before
+    # Checked again here, just before the change: netsh source=dhcp removes every static address of the
+    # interface, and Azure's DHCP gives back only the primary one.
+    $addresses = @($before.addresses)
+    if ($addresses.Count -ne 1 -or $addresses[0].origin -ne 'Manual') {
+        throw ('the interface has {0} IPv4 address(es) ({1}), not one static address; not switched' -f $addresses.Count,
+            (($addresses | ForEach-Object { '{0} {1}' -f $_.ip, $_.origin }) -join ', '))
     }
-    $marker.leased = [bool]$lease
+    $static = $addresses[0]
+    # netsh takes the interface index as name=; it changes the address source only, DNS servers are another setting.
+    $result.netsh = Invoke-Netsh -Arguments @('interface', 'ipv4', 'set', 'address', "name=$Index", 'source=dhcp')
 
-    $static = $before.addresses | Where-Object { $_.origin -eq 'Manual' } | Select-Object -First 1
-    if (-not $lease -and $static) {
-        # No DHCP answer: the static address (and gateway) as it was, so the VM stays reachable.
-        $bits = ('1' * $static.prefix).PadRight(32, '0')
-        $mask = (0..3 | ForEach-Object { [Convert]::ToByte($bits.Substring($_ * 8, 8), 2) }) -join '.'
-        $restore = @('interface', 'ipv4', 'set', 'address', "name=$($before.alias)", 'source=static', "address=$($static.ip)", "mask=$mask")
-        if ($before.gateways) { $restore += "gateway=$($before.gateways[0])" }
-        $marker.rollback = Invoke-Netsh -Arguments $restore
+    if ($result.netsh.exit_code -eq 0) {
+        $lease = $null
+        $deadline = (Get-Date).AddSeconds($WaitSeconds)
+        while (-not $lease -and (Get-Date) -lt $deadline) {
+            Start-Sleep -Seconds 2
+            $lease = Get-NetIPAddress -InterfaceIndex $Index -AddressFamily IPv4 -PrefixOrigin Dhcp -ErrorAction SilentlyContinue |
+                Where-Object { [string]$_.AddressState -eq 'Preferred' } | Select-Object -First 1
+        }
+        $result.leased = [bool]$lease
+        $result.lease_address = if ($lease) { $lease.IPAddress } else { $null }
+        $result.same_address = [bool]$lease -and $lease.IPAddress -eq $static.ip
+        if (-not $result.same_address) {
+            # No DHCP address, or another one than the address the VM is known by: the static configuration as it was.
+            $bits = ('1' * $static.prefix).PadRight(32, '0')
+            $mask = (0..3 | ForEach-Object { [Convert]::ToByte($bits.Substring($_ * 8, 8), 2) }) -join '.'
+            $restore = @('interface', 'ipv4', 'set', 'address', "name=$Index", 'source=static', "address=$($static.ip)", "mask=$mask")
+            if ($before.gateways) { $restore += "gateway=$($before.gateways[0])" }
+            $result.rollback = Invoke-Netsh -Arguments $restore
+        }
     }
 
     $after = Get-Ipv4State
     if ($before.dns_servers -and ((@($after.dns_servers) -join ',') -ne (@($before.dns_servers) -join ','))) {
         # The admin's DNS servers (domain controllers) stay: set statically, they override DHCP's.
         Set-DnsClientServerAddress -InterfaceIndex $Index -ServerAddresses $before.dns_servers
-        $marker.dns_restored = $true
+        $result.dns_restored = $true
         $after = Get-Ipv4State
     }
-    $marker.after = $after
+    $result.after = $after
 }
 catch {
-    $marker.error = $_.Exception.Message
-    try { $marker.after = Get-Ipv4State } catch { $marker.after = $null }
+    $result.error = $_.Exception.Message
+    try { $result.after = Get-Ipv4State } catch { $result.after = $null }
 }
-$marker.finished = (Get-Date).ToUniversalTime().ToString('o')
-# Written whole, then renamed: a reader never sees half a marker.
-$marker | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath "$MarkerPath.tmp" -Encoding UTF8
-Move-Item -LiteralPath "$MarkerPath.tmp" -Destination $MarkerPath -Force
+$result
 """
 
-READ_DHCP_SWITCH = r"""#azure_backup.remediation/snapshot_status.dhcp_switch.read
-# The marker the DHCP switch task wrote (null until it finished) and the task's state. Reads only.
-[CmdletBinding(SupportsShouldProcess)]
-param(
-    [string]$MarkerPath,
-    [string]$TaskName
-)
-$ErrorActionPreference = 'Stop'
-$Ansible.Changed = $false
-
-$text = $null
-if (Test-Path -LiteralPath $MarkerPath) {
-    $text = Get-Content -LiteralPath $MarkerPath -Raw
-}
-$task = Get-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue
-$Ansible.Result = @{ marker = $text; task_state = if ($task) { [string]$task.State } else { $null } }
-"""
-
-# Seconds before the task starts (the registering call answers first), and that it waits for DHCP.
-DHCP_TASK_DELAY = 5
+# Seconds the switch task waits for DHCP.
 DHCP_LEASE_WAIT = 60
 
 
-class ActionModule(WinCauseAction):
+class ActionModule(WinDetachedAction):
     CAUSE = "SNAPSHOT_STATUS"
     ARGUMENT_SPEC = {
         "use_vss_copy_backup": {"type": "bool", "default": False},
@@ -216,11 +164,11 @@ class ActionModule(WinCauseAction):
     }
 
     def check_and_fix(self) -> None:
-        least = DHCP_TASK_DELAY + DHCP_LEASE_WAIT + 10
+        least = detached.START_DELAY + DHCP_LEASE_WAIT + 10
         if self.args["fix_dhcp"] and self.args["dhcp_timeout"] < least:
             raise RemediationError("%s: snapshot_status_dhcp_timeout must be at least %d seconds (the switch task starts after %d s and "
                                    "waits up to %d s for DHCP), not %d. Nothing was changed."
-                                   % (self.CAUSE, least, DHCP_TASK_DELAY, DHCP_LEASE_WAIT, self.args["dhcp_timeout"]))
+                                   % (self.CAUSE, least, detached.START_DELAY, DHCP_LEASE_WAIT, self.args["dhcp_timeout"]))
         state = self.read(READ, "the snapshot settings", Key=snap.BCDRAGENT_KEY, ValueName=snap.COPY_BACKUP_VALUE,
                           SqlKeys=dict(snap.SQL_INSTANCE_KEYS))
         state["sql_instances"] = snap.sql_instances(state.get("sql_instances"))
@@ -262,6 +210,10 @@ class ActionModule(WinCauseAction):
         if not self.args["fix_dhcp"]:
             self.add("guest_dhcp", "found", static + ". Set snapshot_status_fix_dhcp to switch it, or configure the address in Azure", detail)
             return
+        refusal = snap.dhcp_switch_refusal(detail["addresses"])
+        if refusal:
+            self.add("guest_dhcp", "found", "%s: %s" % (static, refusal), dict(detail, refused=True))
+            return
         self.diff("IPv4 of %s" % nic["alias"], "DHCP Disabled\n", "DHCP Enabled\n")
         if self.check_mode:
             self.add("guest_dhcp", self.fixed_or_found(), static + ": would switch it to DHCP with netsh in a one-shot scheduled task, "
@@ -269,72 +221,31 @@ class ActionModule(WinCauseAction):
             return
         self.switch_dhcp(nic, static, detail)
 
-    # Test seams: the clock and the pause between read-backs.
-    _now = staticmethod(time.monotonic)
-    _sleep = staticmethod(time.sleep)
-
     def switch_dhcp(self, nic: dict, static: str, detail: dict) -> None:
-        """Register the one-shot switch task, then read its marker back until it is there or time is up.
-        The switch takes away the address this WinRM connection runs over, so any call may lose its
-        answer: the connection is reset and the read repeated (as ansible-core's reboot action does)."""
-        names = snap.dhcp_switch_names(time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-        detail = dict(detail, task=names["task"], marker=names["marker"])
-        answer_lost = None
+        """The switch takes away the address this WinRM connection runs over, so it runs detached: a one-shot
+        SYSTEM task whose result is read back, the connection reset as often as it drops."""
         try:
-            answer = self._execute_module(
-                module_name="ansible.windows.win_powershell", task_vars=self.task_vars,
-                module_args={"script": REGISTER_DHCP_SWITCH, "parameters": {
-                    "Index": nic["index"], "TaskName": names["task"], "Directory": snap.DHCP_SWITCH_DIR,
-                    "TaskScript": DHCP_SWITCH_TASK, "DelaySeconds": DHCP_TASK_DELAY, "WaitSeconds": DHCP_LEASE_WAIT}})
-        except (AnsibleConnectionFailure, OSError) as exc:  # requests' ConnectionError is an OSError
-            answer, answer_lost = {}, str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
-        if answer.get("failed"):
-            self.add("guest_dhcp", "failed", static + ": registering the switch task failed (%s); the interface was not touched"
-                     % _why(answer), detail)
+            run = self.run_detached("snapshot_status.dhcp_task", DHCP_SWITCH_TASK, {"Index": nic["index"], "WaitSeconds": DHCP_LEASE_WAIT},
+                                    "the DHCP switch", self.args["dhcp_timeout"])
+        except RemediationError as exc:
+            self.add("guest_dhcp", "failed", "%s: %s; the interface was not touched" % (static, exc.msg), detail)
             return
-        self.changed = True
-        detail["register_answer_lost"] = answer_lost
-        marker, seen = self.wait_for_marker(names)
-        if marker is None:
-            task = "the task %s is %s" % (names["task"], "registered (%s)" % seen["task_state"] if seen["task_state"]
-                                          else "not registered" if seen["answered"] else "of unknown state (no read-back answered)")
-            self.add("guest_dhcp", "failed", "%s: switching %s to DHCP: no result within %d s, so its state is unknown; %s. It writes %s "
+        detail = dict(detail, task=run.get("task"), marker=run["marker"], register_answer_lost=run.get("register_answer_lost"))
+        if run["state"] == "unknown":
+            task = "the task %s is %s" % (run["task"], "registered (%s)" % run["task_state"] if run["task_state"]
+                                          else "not registered" if not run["registered"] else "of unknown state")
+            self.add("guest_dhcp", "failed", "%s: switching %s to DHCP: no result within %d s, so its state is unknown; %s%s. It writes %s "
                      "when it has run: check there or run again%s"
-                     % (static, nic["alias"], self.args["dhcp_timeout"], task, names["marker"],
-                        " (last error: %s)" % seen["error"] if seen["error"] else ""), dict(detail, last_error=seen["error"], task_state=seen["task_state"]))
+                     % (static, nic["alias"], self.args["dhcp_timeout"], task, ", started" if run.get("started") else "", run["marker"],
+                        " (last error: %s)" % run["last_error"] if run.get("last_error") else ""),
+                     dict(detail, last_error=run.get("last_error"), task_state=run.get("task_state"), last_result=run.get("last_result")))
             return
-        status, said, outcome = snap.dhcp_switch_outcome(marker)
+        if run["state"] == "failed":
+            self.add("guest_dhcp", "failed", "%s: the switch task failed before it reported (%s); the interface is as the task left it: "
+                     "look at it" % (static, run["error"]), dict(detail, error=run["error"]))
+            return
+        status, said, outcome = snap.dhcp_switch_outcome(run["result"])
         self.add("guest_dhcp", status, "%s: %s" % (static, said), dict(detail, **outcome))
-
-    def wait_for_marker(self, names: dict) -> tuple[dict | None, dict]:
-        """The switch task's marker, or None when it did not come within dhcp_timeout; and what was seen
-        last: the task's state, an error."""
-        deadline = self._now() + self.args["dhcp_timeout"]
-        seen: dict = {"task_state": None, "error": None, "answered": False}
-        while True:
-            self._sleep(3)
-            try:
-                answer = self._execute_module(
-                    module_name="ansible.windows.win_powershell", task_vars=self.task_vars,
-                    module_args={"script": READ_DHCP_SWITCH, "parameters": {"MarkerPath": names["marker"], "TaskName": names["task"]}})
-                if answer.get("failed"):
-                    seen["error"] = _why(answer)
-                else:
-                    seen["answered"] = True
-                    seen["task_state"] = (answer.get("result") or {}).get("task_state")
-                    text = (answer.get("result") or {}).get("marker")
-                    if text:
-                        return json.loads(text.lstrip("\ufeff")), seen
-            except (AnsibleConnectionFailure, OSError) as exc:
-                seen["error"] = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
-                try:
-                    self._connection.reset()
-                except (AnsibleConnectionFailure, OSError):
-                    pass
-            except ValueError as exc:  # a marker that is not JSON: say so rather than guess
-                seen["error"] = "the marker is not JSON: %s" % exc
-            if self._now() >= deadline:
-                return None, seen
 
     def check_load(self, state: dict) -> None:
         cpu = state.get("cpu_load_percent")

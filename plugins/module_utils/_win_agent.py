@@ -119,6 +119,12 @@ def validate_busy(retries, wait) -> None:
                          % (retries * wait, MAX_BUSY_TOTAL_SECONDS))
 
 
+def install_timeout(retries: int, wait: int) -> int:
+    """Seconds the install script may take: 1618 waits for the uninstall and the install, each service stopped,
+    each deletion, the wait for the new services to run, and a margin for msiexec's own work."""
+    return 2 * retries * wait + 2 * len(SERVICES) * SERVICE_WAIT_SECONDS + len(SERVICES) * DELETE_WAIT_SECONDS + START_WAIT_SECONDS + 600
+
+
 def msi_exit(rc) -> str:
     """'1603 (ERROR_INSTALL_FAILURE)' for an msiexec exit code."""
     if rc is None:

@@ -60,35 +60,38 @@ def sql_instances(by_view: dict | None) -> list[str]:
     return names
 
 
-# The DHCP switch runs in a one-shot scheduled task, outside the WinRM session it may cut.
-DHCP_SWITCH_DIR = r"C:\ProgramData\azure-backup\dhcp"
-
-
-def dhcp_switch_names(stamp: str) -> dict:
-    """Task name, and the marker file the task writes, for one run (stamp: a UTC time, no separators)."""
-    task = "azure-backup-dhcp-%s" % stamp
-    return {"task": task, "marker": "%s\\%s.json" % (DHCP_SWITCH_DIR, task)}
+def dhcp_switch_refusal(addresses: list[str]) -> str | None:
+    """Why a static interface must not be switched to DHCP, or None. netsh ... source=dhcp removes every static
+    IPv4 address of the interface, and Azure's DHCP hands out the primary address only: secondary IP
+    configurations are set statically in the guest ("Assign multiple IP addresses to virtual machines",
+    Microsoft Learn). Such an interface stays as it is."""
+    if len(addresses) > 1:
+        return ("it has %d IPv4 addresses (%s); switching to DHCP would remove all of them and DHCP gives back only the primary one, "
+                "so it was not switched. Keep it static, with every address also set as an IP configuration of the NIC in Azure"
+                % (len(addresses), ", ".join(addresses)))
+    return None
 
 
 def _ips(side: dict) -> list[str]:
     return [a.get("ip") if isinstance(a, dict) else str(a) for a in side.get("addresses") or []]
 
 
-def dhcp_switch_outcome(marker: dict) -> tuple[str, str, dict]:
-    """(status, what happened, detail) from the marker the switch task wrote.
+def dhcp_switch_outcome(result: dict) -> tuple[str, str, dict]:
+    """(status, what happened, detail) from what the switch task reported.
 
-    fixed: DHCP is on and the interface has a DHCP address. failed: netsh failed, or DHCP gave no
-    address (then the task put the static address back: the marker says whether that worked)."""
-    before, after = marker.get("before") or {}, marker.get("after") or {}
+    fixed: DHCP is on and handed out the address the interface had statically. failed: the task stopped
+    with an error, netsh failed, or DHCP gave no address or another one (then the task put the static
+    configuration back: the result says whether that worked)."""
+    before, after = result.get("before") or {}, result.get("after") or {}
     detail = {
         "before": {"dhcp": before.get("dhcp"), "addresses": _ips(before), "gateways": before.get("gateways") or [],
                    "dns_servers": before.get("dns_servers") or []},
         "after": {"dhcp": after.get("dhcp"), "addresses": _ips(after), "gateways": after.get("gateways") or [],
                   "dns_servers": after.get("dns_servers") or []},
-        "netsh": marker.get("netsh"), "leased": bool(marker.get("leased")),
+        "netsh": result.get("netsh"), "leased": bool(result.get("leased")), "lease_address": result.get("lease_address"),
+        "same_address": bool(result.get("same_address")),
         "dns_kept": (before.get("dns_servers") or []) == (after.get("dns_servers") or []) or not before.get("dns_servers"),
-        "dns_restored": bool(marker.get("dns_restored")), "rollback": marker.get("rollback"),
-        "error": marker.get("error"), "started": marker.get("started"), "finished": marker.get("finished"),
+        "dns_restored": bool(result.get("dns_restored")), "rollback": result.get("rollback"), "error": result.get("error"),
     }
     was = "%s -> %s" % (", ".join(detail["before"]["addresses"]) or "no address", ", ".join(detail["after"]["addresses"]) or "no address")
     dns = "DNS servers kept (%s)" % (", ".join(detail["after"]["dns_servers"]) or "none")
@@ -99,15 +102,18 @@ def dhcp_switch_outcome(marker: dict) -> tuple[str, str, dict]:
     if detail["error"]:
         return "failed", "the switch task stopped with an error (%s); IPv4 now: DHCP %s, %s; %s" % (
             detail["error"], after.get("dhcp") or "unknown", was, dns), detail
-    netsh = marker.get("netsh") or {}
+    netsh = result.get("netsh") or {}
     if netsh.get("exit_code") not in (0, None):
         return "failed", "netsh failed (exit code %s: %s); IPv4 now: DHCP %s, %s; %s" % (
             netsh.get("exit_code"), (netsh.get("output") or "").strip() or "no output", after.get("dhcp"), was, dns), detail
-    if after.get("dhcp") == "Enabled" and detail["leased"]:
+    if after.get("dhcp") == "Enabled" and detail["same_address"]:
         return ("fixed" if detail["dns_kept"] else "failed"), "switched to DHCP: %s; %s" % (was, dns), detail
-    rollback = marker.get("rollback")
+    static = ", ".join(detail["before"]["addresses"]) or "the static address"
+    why = ("DHCP handed out %s, not %s (the address Azure has for the NIC differs: set it in Azure, then run again)"
+           % (detail["lease_address"], static) if detail["leased"] else "DHCP gave no address in time")
+    rollback = result.get("rollback")
     if rollback and rollback.get("exit_code") == 0:
-        return "failed", "DHCP gave no address in time, so the static address was put back (%s); %s" % (was, dns), detail
-    return "failed", "DHCP gave no address in time and putting the static address back %s; IPv4 now: DHCP %s, %s; %s" % (
-        "failed (exit code %s)" % rollback.get("exit_code") if rollback else "was not possible (no static address seen)",
-        after.get("dhcp"), was, dns), detail
+        return "failed", "%s, so the static configuration was put back (%s); %s" % (why, was, dns), detail
+    return "failed", "%s and putting the static configuration back %s; IPv4 now: DHCP %s, %s; %s" % (
+        why, "failed (exit code %s: %s)" % (rollback.get("exit_code"), (rollback.get("output") or "").strip() or "no output")
+        if rollback else "was not tried", after.get("dhcp"), was, dns), detail

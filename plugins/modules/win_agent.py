@@ -17,8 +17,9 @@ description:
     C(C:\WindowsAzure\GuestAgent_<version>_<date>) folder the agent updates itself into, and falls back to C(WaAppAgent.exe)
     (the image of C(RdAgent)); compares it with O(min_version).
   - When a service is missing or the agent is older than O(min_version), installs the agent MSI (see O(install)) with one
-    script that runs on the VM. The MSI is downloaded by the VM from O(msi_url), or copied from the controller from O(msi_src)
-    for air-gapped fleets, into C(C:\ProgramData\azure-backup\agent), a folder created for SYSTEM and Administrators only
+    script that runs on the VM as SYSTEM, from a one-shot scheduled task, so that a dropped WinRM connection cannot end it
+    half-way; the play reads its outcome back. The MSI is downloaded by the VM from O(msi_url), or copied from the controller from O(msi_src)
+    for air-gapped fleets, into C(C:\ProgramData\azure-backup\tasks), a folder created for SYSTEM and Administrators only
     (an existing one owned by anyone else, or that anyone else may write to, is refused and nothing is installed).
     It is checked against O(msi_checksum) when given; otherwise, right before msiexec, it must carry a valid Authenticode
     signature of Microsoft Corporation, or nothing is changed.

@@ -26,11 +26,17 @@ options:
     default: false
   fix_dhcp:
     description:
-      - Switch a static primary interface to DHCP. The switch takes away the address WinRM runs over, so it runs in a
-        one-shot scheduled task (as SYSTEM, a few seconds later, deleted once expired) that calls
-        C(netsh interface ipv4 set address name=<interface> source=dhcp), waits up to 60 s for a DHCP address, puts the
-        static address back if none came, keeps the DNS servers, and writes a JSON marker under
-        C(C:\ProgramData\azure-backup\dhcp). The action reads the marker back, reconnecting when the connection drops.
+      - Switch a static primary interface to DHCP. Refused (reported as C(found), nothing changed) when the interface has
+        more than one IPv4 address, because C(netsh ... source=dhcp) removes every static address and Azure's DHCP gives
+        back only the primary one.
+      - The switch takes away the address WinRM runs over, so it runs detached, in a one-shot scheduled task as SYSTEM
+        (S-1-5-18) started at once and deleted once expired. The task runs C(powershell.exe -EncodedCommand), so no
+        script file is run and an AllSigned execution policy set by Group Policy does not stop it; its job and result
+        are kept in C(C:\ProgramData\azure-backup\tasks), created for SYSTEM and Administrators only (a folder of that
+        name owned by anyone else, or that others may write to, is refused).
+      - The task calls C(netsh interface ipv4 set address name=<index> source=dhcp), waits up to 60 s for a DHCP
+        address, and puts the static configuration back if none came or if DHCP handed out another address than the
+        static one; it keeps the DNS servers. The action reads the result back, reconnecting when the connection drops.
     type: bool
     default: false
   dhcp_timeout:

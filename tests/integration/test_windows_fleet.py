@@ -48,6 +48,8 @@ HOSTS = {
     "win11": ("en", ["machinekeys-no-write-dac", "crp-cert"]),
     "win12": ("en", ["bitlocker-auto-unlock"]),
     "win13": ("en", ["bitlocker-on", "ade-installed"]),
+    # A static NIC with a second address (a second IP configuration), DHCP switch on: refused, nothing changed.
+    "win16": ("en", ["no-dhcp", "nic-secondary-address"]),
 }
 PROXY = "proxy.example.internal:3128"
 
@@ -93,6 +95,7 @@ def runs(tmp_path_factory):
         (host_vars / "win02.yml").write_text("network_http_proxy_host: proxy.example.internal\nnetwork_http_proxy_port: 3128\n")
         (host_vars / "win03.yml").write_text("snapshot_status_fix_dhcp: true\n")
         (host_vars / "win08.yml").write_text("snapshot_status_fix_dhcp: true\n")
+        (host_vars / "win16.yml").write_text("snapshot_status_fix_dhcp: true\n")
         (host_vars / "win04.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win09.yml").write_text("win_agent_msi_src: %s\n" % msi)
         (host_vars / "win15.yml").write_text("win_agent_msi_src: %s\n" % msi)
@@ -364,6 +367,29 @@ def test_the_dhcp_switch_survives_losing_the_winrm_connection(runs):
     assert findings(again, "win08")["SNAPSHOT_STATUS/guest_dhcp"]["status"] == "ok"
 
 
+def test_a_nic_with_a_second_address_is_never_switched_to_dhcp(runs):
+    before = runs["states"]["before"]["win16"]
+    for step in ("check", "apply", "again"):
+        proc, report = runs["results"][step]
+        refused = findings(report, "win16")["SNAPSHOT_STATUS/guest_dhcp"]
+        assert refused["status"] == "found" and refused["detail"]["refused"], (step, refused)
+        assert "2 IPv4 addresses (10.0.0.4, 10.0.0.5)" in refused["summary"] and "not switched" in refused["summary"]
+        assert recap(proc, "win16")["failed"] == "0"
+        assert runs["states"][step]["win16"]["nics"] == before["nics"], step
+        assert not runs["states"][step]["win16"].get("scheduled_tasks"), step
+    log = (runs["tmp"] / "winsim.log").read_text()
+    assert "win16: connection lost" not in log
+
+
+def test_the_dhcp_switch_runs_from_a_protected_folder_by_encoded_command(runs):
+    apply = runs["states"]["apply"]["win08"]
+    assert apply["acls"]["C:\\ProgramData\\azure-backup\\tasks"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+    _proc, report = runs["results"]["apply"]
+    marker = findings(report, "win08")["SNAPSHOT_STATUS/guest_dhcp"]["detail"]["marker"]
+    assert marker.lower().startswith("c:\\programdata\\azure-backup\\tasks\\azure-backup-snapshot-status-dhcp-task-")
+    assert not [p for p in apply["files"] if p.lower().endswith((".ps1", ".job"))]  # no script file left to run or swap
+
+
 def test_machinekeys_without_write_dac_is_reset_by_taking_ownership_and_key_files_stay_readable(runs):
     import acl
     import faults
@@ -427,6 +453,9 @@ def test_a_registered_agent_is_uninstalled_before_the_reinstall_and_the_msi_sits
     after = runs["states"]["apply"]["win17"]
     assert {after["services"][s]["state"] for s in ("WindowsAzureGuestAgent", "RdAgent")} == {"running"}
     assert [p["version"] for p in after["products"] if p["name"].startswith("Windows Azure VM Agent")] == [simhost.NEW_AGENT_VERSION]
-    assert after["acls"]["C:\\ProgramData\\azure-backup\\agent"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
-    assert "C:\\ProgramData\\azure-backup\\agent\\WindowsAzureVmAgent.msi" in after["files"]
+    assert after["acls"]["C:\\ProgramData\\azure-backup\\tasks"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+    assert "C:\\ProgramData\\azure-backup\\tasks\\WindowsAzureVmAgent.msi" in after["files"]
+    # The install ran detached, as SYSTEM from a scheduled task, and wrote its marker.
+    assert any(p.startswith("C:\\ProgramData\\azure-backup\\tasks\\azure-backup-win-agent-install-") and p.endswith(".json")
+               for p in after["files"])
     assert recap(runs["results"]["again"][0], "win17")["failed"] == "0"

@@ -156,18 +156,6 @@ def msi_unsigned(state):
         entry["signature"] = None
 
 
-# A local user's SID (made up): the owner of a folder that user created under C:\ProgramData.
-LOCAL_USER_SID = "S-1-5-21-3623811015-3361044348-30300820-1013"
-AGENT_MSI_DIR = "C:\\ProgramData\\azure-backup\\agent"
-
-
-def msi_folder_foreign(state):
-    """A local user created the folder the agent MSI goes into before the collection did, and owns it."""
-    state["dirs"].append(AGENT_MSI_DIR)
-    state["acls"][AGENT_MSI_DIR] = ("O:%sG:%sD:AI(A;OICI;FA;;;%s)(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)"
-                                    % (LOCAL_USER_SID, LOCAL_USER_SID, LOCAL_USER_SID))
-
-
 def backup_running(state):
     """A snapshot in progress: the backup extension's process runs (no service of its own)."""
     hostmod.add_process(state, "IaaSBcdrExtension.exe", None)
@@ -386,6 +374,41 @@ def powershell_4(state):
     state.update(os="Windows Server 2012 R2 Datacenter", powershell_version="4.0", os_build="6.3.9600.0")
 
 
+def nic_secondary_address(state):
+    """A second static IPv4 address on the primary NIC (a second IP configuration in Azure, set in the guest as
+    Microsoft says for several IP configurations: "Assign multiple IP addresses to virtual machines", Microsoft
+    Learn: Azure's DHCP gives the guest the primary address only)."""
+    nic = next(n for n in state["nics"] if n.get("primary"))
+    nic["secondary_ipv4"] = [{"ip": "10.0.0.5", "prefix": 24}]
+
+
+def dhcp_other_address(state):
+    """Azure holds another private address for the NIC than the one set statically in the guest; Azure's DHCP
+    hands out Azure's ("Configure private IP addresses for a virtual machine", Microsoft Learn)."""
+    nic = next(n for n in state["nics"] if n.get("primary"))
+    nic["platform_ipv4"] = "10.0.0.7"
+
+
+def allsigned_policy(state):
+    """Group Policy "Turn on Script Execution" set to allow only signed scripts: MachinePolicy AllSigned, which
+    -ExecutionPolicy (the Process scope) cannot override (Microsoft Learn, about_Execution_Policies)."""
+    state["execution_policy"] = {"MachinePolicy": "AllSigned"}
+
+
+# A local user's SID (made up): the owner of what that user creates.
+LOCAL_USER = "S-1-5-21-3623811015-3361044348-30300820-1013"
+
+
+def foreign_workdir(state):
+    """C:\\ProgramData\\azure-backup made by an ordinary local user before the collection ran: Users may create
+    folders under C:\\ProgramData, and the creator owns the folder and, through CREATOR OWNER, has full control
+    of it (the review's item 3; `icacls C:\\ProgramData` on Windows Server)."""
+    folder = "C:\\ProgramData\\azure-backup"
+    state.setdefault("dirs", []).append(folder)
+    state.setdefault("acls", {})[folder] = ("O:%sG:%sD:AI(A;ID;FA;;;%s)(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIIOID;GA;;;CO)"
+                                            "(A;OICIID;0x1200a9;;;BU)(A;CIID;0x116;;;BU)" % (LOCAL_USER, LOCAL_USER, LOCAL_USER))
+
+
 FAULTS = {
     "powershell-4": powershell_4,
     "agent-stopped": agent_stopped,
@@ -403,7 +426,6 @@ FAULTS = {
     "agent-service-hangs": agent_service_hangs,
     "agent-delete-pending": agent_delete_pending,
     "msi-unsigned": msi_unsigned,
-    "msi-folder-foreign": msi_folder_foreign,
     "dotnet-old": dotnet_old,
     "vss-writer-failed": vss_writer_failed,
     "vss-writer-stuck": vss_writer_stuck,
@@ -436,6 +458,10 @@ FAULTS = {
     "winhttp-proxy-wrong": winhttp_proxy_wrong,
     "wireserver-blocked": wireserver_blocked,
     "dns-broken": dns_broken,
+    "nic-secondary-address": nic_secondary_address,
+    "dhcp-other-address": dhcp_other_address,
+    "allsigned-policy": allsigned_policy,
+    "foreign-workdir": foreign_workdir,
 }
 
 

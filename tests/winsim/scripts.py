@@ -13,6 +13,8 @@ what its script does when either changes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import json
 import re
@@ -181,58 +183,6 @@ def _signature(host, path: str) -> dict:
     return {"status": signature["status"], "signer": signature["signer"]}
 
 
-def win_agent_workdir(host, p: dict) -> dict:
-    """Get-Item / Get-Acl of Root and Folder; a missing one created with its protected DACL in one call
-    (Directory.CreateDirectory(path, DirectorySecurity)). A folder whose descriptor the simulation does not know
-    was made under C:\\ProgramData by an administrator and inherits its ACL: Users may create files and folders
-    there (the review's finding 3; the owner is the creator)."""
-    trusted = ("S-1-5-18", acl.ADMINISTRATORS)
-    result = {"created": [], "refused": None, "checked": []}
-    changed = False
-
-    def check(path, forbidden):
-        nonlocal changed
-        if not host.exists(path):
-            host.state["dirs"].append(hostmod.norm_path(path))
-            host.state["acls"][hostmod.norm_path(path)] = PROTECTED_SDDL
-            result["created"].append(path)
-            changed = True
-            return True
-        sddl = host.state["acls"].get(acl.find(host.state, path) or "", PROGRAMDATA_CHILD_SDDL)
-        parsed = render.parse_sddl(sddl)
-        others = []
-        for ace in parsed["aces"]:
-            mask = ace["mask"]
-            if mask & 0x10000000:
-                mask |= 0x1F01FF
-            if mask & 0x40000000:
-                mask |= 0x120116
-            if ace["type"] == "A" and ace["sid"] not in trusted and mask & forbidden and ace["sid"] not in others:
-                others.append(ace["sid"])
-        why = None
-        if not host.is_dir(path):
-            why = "it is a file"
-        elif parsed["owner"] not in trusted:
-            why = "it is owned by %s" % parsed["owner"]
-        elif others:
-            why = "%s may change what is in it" % ", ".join(others)
-        if why:
-            result["refused"] = {"path": path, "reason": why, "owner": parsed["owner"], "sddl": sddl}
-            return False
-        result["checked"].append(path)
-        return True
-
-    if check(p["Root"], 0xD0040):
-        check(p["Folder"], 0xD0156)
-    return result, changed
-
-
-# What the workdir script gives a folder it creates, and what a folder made under C:\ProgramData without it
-# inherits (owner: its creator, an administrator here; Users: read, and create files and folders).
-PROTECTED_SDDL = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
-PROGRAMDATA_CHILD_SDDL = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)(A;CIID;DCLCRPCR;;;BU)"
-
-
 def win_agent_install(host, p: dict) -> dict:
     """The reinstall procedure of "Troubleshoot Azure Windows VM Agent issues" (Microsoft support article), step
     by step as the script does it, each step refused while the backup extension's process runs."""
@@ -390,7 +340,8 @@ def win_agent_install(host, p: dict) -> dict:
         if p["Mode"] == "reinstall":
             restore()
     result["services"] = [_service_state(host, n) for n in p["Services"]]
-    return result, bool(result["steps"])  # $Ansible.Changed = $result.steps.Count -gt 0
+    result["changed"] = bool(result["steps"])  # $result.changed = $result.steps.Count -gt 0
+    return result
 
 
 def vss_writers_read(host, p: dict) -> dict:
@@ -565,7 +516,7 @@ def snapshot_status_read(host, p: dict) -> dict:
     nics = []
     for nic in state["nics"]:
         nics.append({"alias": nic["alias"], "index": nic["index"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled",
-                     "addresses": [nic["ipv4"]] if nic.get("ipv4") else [],
+                     "addresses": ([nic["ipv4"]] if nic.get("ipv4") else []) + [a["ip"] for a in nic.get("secondary_ipv4", [])],
                      "dns_servers": list(nic.get("dns_servers", [])),
                      # RouteMetric 0 of the default route plus Azure's interface metric.
                      "default_route_metric": 15 if nic.get("gateway") else None})
@@ -594,6 +545,7 @@ def _ipv4_state(nic: dict) -> dict:
     """Get-NetIPInterface/Get-NetIPAddress/Get-NetRoute/Get-DnsClientServerAddress of one NIC, as the task's
     Get-Ipv4State builds it. PrefixOrigin Manual for a static address, Dhcp for a leased one."""
     addresses = [{"ip": nic["ipv4"], "prefix": nic.get("prefix", 24), "origin": "Dhcp" if nic["dhcp"] else "Manual"}] if nic.get("ipv4") else []
+    addresses += [{"ip": a["ip"], "prefix": a.get("prefix", 24), "origin": "Manual"} for a in nic.get("secondary_ipv4", [])]
     return {"alias": nic["alias"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled", "addresses": addresses,
             "gateways": [nic["gateway"]] if nic.get("gateway") else [], "dns_servers": list(nic.get("dns_servers", []))}
 
@@ -603,13 +555,17 @@ def _netsh_set_address(host, alias: str, source: str, address: str = "", mask: s
     (Microsoft Learn, "netsh interface"): changes the address source of the interface only; its DNS
     servers are another setting (set dnsservers). Taking the static address away drops the TCP
     connections over it: the WinRM session of a NIC that carries it is lost."""
-    nic = next((n for n in host.state["nics"] if n["alias"].lower() == alias.lower()), None)
+    # name= takes the interface's name or its index (netsh interface ipv4 set address /?: "name - Interface name or index").
+    nic = next((n for n in host.state["nics"] if n["alias"].lower() == alias.lower() or (alias.isdigit() and n["index"] == int(alias))), None)
     if nic is None:
         return {"exit_code": 1, "output": "The filename, directory name, or volume label syntax is incorrect."}
     if source == "dhcp":
         if nic["dhcp"]:
             return {"exit_code": 1, "output": "DHCP is already enabled on this interface."}
         nic["dhcp"] = True
+        # The static configuration goes, every static address with it; Azure's DHCP gives the primary one only
+        # ("Assign multiple IP addresses to virtual machines", Microsoft Learn; the review's item 2).
+        nic.pop("secondary_ipv4", None)
         if nic.get("primary"):
             host.lose_connection()
         if host.state.get("dhcp_silent"):
@@ -627,60 +583,40 @@ def _netsh_set_address(host, alias: str, source: str, address: str = "", mask: s
     return {"exit_code": 0, "output": ""}
 
 
-def snapshot_status_register_dhcp_switch(host, p: dict) -> dict:
-    """Set-Content of the task script, then Register-ScheduledTask -Force (a task of the same name is
-    replaced) with a one-time trigger DelaySeconds from now, run as SYSTEM."""
-    directory = p["Directory"].rstrip("\\")
-    script = "%s\\%s.ps1" % (directory, p["TaskName"])
-    marker = "%s\\%s.json" % (directory, p["TaskName"])
-    hostmod.put_file_state(host.state, script, hostmod.file_entry(b"\xef\xbb\xbf" + p["TaskScript"].encode("utf-8")))
-    tag = SCRIPT_TAG.search(p["TaskScript"])
-    tasks = host.state.setdefault("scheduled_tasks", [])
-    tasks[:] = [t for t in tasks if t["name"].lower() != p["TaskName"].lower()]
-    start = time.time() + int(p["DelaySeconds"])
-    tasks.append({"name": p["TaskName"], "start": start, "user": "SYSTEM", "tag": tag.group(1) if tag else None,
-                  "parameters": {"Index": int(p["Index"]), "MarkerPath": marker, "WaitSeconds": int(p["WaitSeconds"])}})
-    return {"task": p["TaskName"], "script": script, "marker": marker,
-            "start": time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(start))}
-
-
-def snapshot_status_dhcp_task(host, p: dict) -> None:
-    """What the switch task does, run by the simulated Task Scheduler (no WinRM session around it)."""
-    marker = {"index": int(p["Index"]), "started": hostmod.now_iso()}
+def snapshot_status_dhcp_task(host, p: dict) -> dict:
+    """What the switch task does, run detached by the simulated Task Scheduler (no WinRM session around it)."""
+    result = {"index": int(p["Index"]), "leased": False, "lease_address": None, "same_address": False}
     nic = _nic_by_index(host, p["Index"])
     if nic is None:
-        marker["error"] = "No MSFT_NetIPInterface objects found with property 'InterfaceIndex' equal to '%s'." % p["Index"]
-        marker["after"] = None
-    else:
-        before = _ipv4_state(nic)
-        marker["before"] = before
-        marker["netsh"] = _netsh_set_address(host, before["alias"], "dhcp")
+        result["error"] = "No MSFT_NetIPInterface objects found with property 'InterfaceIndex' equal to '%s'." % p["Index"]
+        result["after"] = None
+        return result
+    before = _ipv4_state(nic)
+    result["before"] = before
+    if len(before["addresses"]) != 1 or before["addresses"][0]["origin"] != "Manual":
+        result["error"] = "the interface has %d IPv4 address(es) (%s), not one static address; not switched" % (
+            len(before["addresses"]), ", ".join("%s %s" % (a["ip"], a["origin"]) for a in before["addresses"]))
+        result["after"] = before
+        return result
+    static = before["addresses"][0]
+    result["netsh"] = _netsh_set_address(host, str(p["Index"]), "dhcp")
+    if result["netsh"]["exit_code"] == 0:
         # Azure's DHCP answers at once; a silent one leaves no DHCP address within WaitSeconds (not waited here).
-        marker["leased"] = bool(nic["dhcp"] and nic.get("ipv4"))
-        static = next((a for a in before["addresses"] if a["origin"] == "Manual"), None)
-        if not marker["leased"] and static:
+        result["leased"] = bool(nic["dhcp"] and nic.get("ipv4"))
+        result["lease_address"] = nic.get("ipv4") if result["leased"] else None
+        result["same_address"] = result["leased"] and nic["ipv4"] == static["ip"]
+        if not result["same_address"]:
             mask = str(ipaddress.IPv4Network("0.0.0.0/%d" % static["prefix"]).netmask)
-            marker["rollback"] = _netsh_set_address(host, before["alias"], "static", static["ip"], mask,
+            result["rollback"] = _netsh_set_address(host, str(p["Index"]), "static", static["ip"], mask,
                                                     before["gateways"][0] if before["gateways"] else "")
+    after = _ipv4_state(nic)
+    if before["dns_servers"] and after["dns_servers"] != before["dns_servers"]:
+        # Set-DnsClientServerAddress -ServerAddresses: static DNS servers, which override DHCP's.
+        nic.update(dns_servers=list(before["dns_servers"]), dns_static=True)
+        result["dns_restored"] = True
         after = _ipv4_state(nic)
-        if before["dns_servers"] and after["dns_servers"] != before["dns_servers"]:
-            # Set-DnsClientServerAddress -ServerAddresses: static DNS servers, which override DHCP's.
-            nic.update(dns_servers=list(before["dns_servers"]), dns_static=True)
-            marker["dns_restored"] = True
-            after = _ipv4_state(nic)
-        marker["after"] = after
-    marker["finished"] = hostmod.now_iso()
-    # ConvertTo-Json | Set-Content -Encoding UTF8 (Windows PowerShell writes a BOM), then renamed into place.
-    text = json.dumps(marker, indent=4)
-    hostmod.put_file_state(host.state, p["MarkerPath"], hostmod.file_entry(b"\xef\xbb\xbf" + text.encode("utf-8") + b"\r\n"))
-
-
-def snapshot_status_dhcp_switch_read(host, p: dict) -> dict:
-    data = host.read_file(p["MarkerPath"])
-    # Get-Content -Raw decodes by the BOM, which it drops.
-    text = data.decode("utf-8-sig") if data is not None else None
-    task = next((t for t in host.state.get("scheduled_tasks", []) if t["name"].lower() == p["TaskName"].lower()), None)
-    return {"marker": text, "task_state": "Ready" if task else None}
+    result["after"] = after
+    return result
 
 
 def backup_extension_read(host, p: dict) -> dict:
@@ -859,19 +795,187 @@ def capture_environment(host, p: dict) -> dict:
                 os_caption="Microsoft " + host.state["os"], os_version="10.0.17763", os_build="17763")
 
 
+# -- detached runs (plugins/plugin_utils/_win_detached.py) ----------------------------------------
+
+# SYSTEM, Administrators, TrustedInstaller (Microsoft Learn, "Well-known SIDs"; TrustedInstaller's service SID),
+# and the administrator the simulated WinRM session runs as.
+_TRUSTED_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", acl.CALLER_USER)
+# What DirectorySecurity with SetOwner(Administrators), SetAccessRuleProtection(true, false) and two FullControl
+# (ContainerInherit, ObjectInherit) rules for SYSTEM and Administrators gives the new folder.
+PROTECTED_FOLDER_SDDL = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+# A folder an administrator made under C:\ProgramData with New-Item: owner Administrators (the default owner
+# of objects made by members of Administrators), the ACEs inherited from C:\ProgramData, whose default ACL
+# lets Users create files and folders (Users:(CI)(WD,AD,WEA,WA)) and gives CREATOR OWNER full control of
+# what they create (the review's item 3; `icacls C:\ProgramData` on Windows Server). Used when the
+# simulation holds no descriptor of an existing folder.
+PROGRAMDATA_CHILD_SDDL = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIIOID;GA;;;CO)(A;OICIID;0x1200a9;;;BU)(A;CIID;0x116;;;BU)"
+
+
+def _folder_problem(host, path: str, forbidden: int) -> str | None:
+    """Get-FolderProblem: a file, a foreign owner, or an allow ACE (not inherit-only) of anyone untrusted with a
+    forbidden right. FileSystemAccessRule.PropagationFlags InheritOnly: the ACE applies to children only
+    ("ACE Inheritance Rules", Microsoft Learn)."""
+    if host.is_file(path):
+        return "%s is a file" % path
+    key = acl.find(host.state, path)
+    parsed = render.parse_sddl(host.state["acls"][key] if key else PROGRAMDATA_CHILD_SDDL)
+    if parsed["owner"] not in _TRUSTED_SIDS:
+        return "%s is owned by %s, not by SYSTEM or Administrators" % (path, parsed["owner"])
+    for ace in parsed["aces"]:
+        if ace["type"] != "A" or ace["sid"] in _TRUSTED_SIDS or "IO" in ace["flags"]:
+            continue
+        if ace["mask"] & forbidden:
+            return "%s lets %s change it (%s)" % (path, ace["sid"], render.icacls_rights(ace["mask"]))
+    return None
+
+
+def _task_command(bootstrap: str, job: str, sha: str, marker: str, delay) -> str:
+    """The register script's $command and $arguments: the bootstrap in a script block, its arguments quoted."""
+    command = "& {\n" + bootstrap + "\n} -JobPath '" + job.replace("'", "''") + "' -Sha256 '" + sha + "' -MarkerPath '" + \
+        marker.replace("'", "''") + "' -DelaySeconds " + str(delay)
+    return "-NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand " + base64.b64encode(command.encode("utf-16-le")).decode("ascii")
+
+
+def _assert_work_folder(host, root: str, directory: str) -> bool:
+    """Assert-WorkFolder: Root and Directory made if missing (whether any was), or the refusal."""
+    created, problem = False, None
+    for folder, forbidden in ((root, 0x100D0040), (directory, 0x500D0156)):
+        if not host.exists(folder):
+            # Directory.CreateDirectory(path, DirectorySecurity): made with that descriptor in one call.
+            host.state.setdefault("dirs", []).append(folder)
+            host.state.setdefault("acls", {})[folder] = PROTECTED_FOLDER_SDDL
+            created = True
+        problem = _folder_problem(host, folder, forbidden)
+        if problem:
+            break
+    if problem:
+        raise ScriptError("refusing to use %s for what runs as SYSTEM: %s. Look at what is in it, delete it, and run again: it "
+                          "is created for SYSTEM and Administrators only" % (directory, problem))
+    return created
+
+
+def detached_prepare(host, p: dict) -> tuple:
+    return {"directory": p["Directory"]}, _assert_work_folder(host, p["Root"], p["Directory"])
+
+
+def detached_register(host, p: dict) -> dict:
+    state = host.state
+    _assert_work_folder(host, p["Root"], p["Directory"])
+    job = "%s\\%s.job" % (p["Directory"], p["TaskName"])
+    marker = "%s\\%s.json" % (p["Directory"], p["TaskName"])
+    if host.exists(job):  # FileMode.CreateNew (.NET IOException text)
+        raise ScriptError("The file '%s' already exists." % job)
+    # The simulation keeps the job as JSON where Windows keeps PSSerializer's CliXml; the hash is of what is stored.
+    data = json.dumps({"script": p["Script"], "parameters": p.get("Parameters") or {}}).encode("utf-8")
+    hostmod.put_file_state(state, job, hostmod.file_entry(data))
+    sha = hashlib.sha256(data).hexdigest()
+    execute = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+    arguments = _task_command(p["Bootstrap"], job, sha, marker, p["DelaySeconds"])
+    if len(execute) + 3 + len(arguments) > int(p["CommandLimit"]):
+        hostmod.remove_file_state(state, job)
+        raise ScriptError("the task's command line would be %d characters, more than %s" % (len(execute) + 3 + len(arguments), p["CommandLimit"]))
+    tasks = state.setdefault("scheduled_tasks", [])
+    tasks[:] = [t for t in tasks if t["name"].lower() != p["TaskName"].lower()]  # Register-ScheduledTask -Force
+    # Start-ScheduledTask starts it now; the bootstrap waits DelaySeconds before doing anything, so here it
+    # runs at the first request after that.
+    tasks.append({"name": p["TaskName"], "start": time.time() + int(p["DelaySeconds"]), "user": "S-1-5-18",
+                  "execute": execute, "arguments": arguments})
+    return {"task": p["TaskName"], "job": job, "sha256": sha, "marker": marker, "command_line_length": len(execute) + 3 + len(arguments)}
+
+
+def detached_bootstrap(host, p: dict) -> None:
+    """The bootstrap, run by the simulated Task Scheduler: lock, hash check, the job's twin, the marker."""
+    state, marker = host.state, p["MarkerPath"]
+    if host.exists(marker + ".lock"):  # FileMode.CreateNew fails: started before
+        return
+    hostmod.put_file_state(state, marker + ".lock", hostmod.file_entry(b""))
+    outcome = {"state": "failed", "started": hostmod.now_iso()}
+    data = host.read_file(p["JobPath"])
+    if data is None:  # File.ReadAllBytes (.NET FileNotFoundException text)
+        outcome["error"] = "Could not find file '%s'." % p["JobPath"]
+    elif hashlib.sha256(data).hexdigest() != p["Sha256"].lower():
+        outcome["error"] = "the job file %s is not the one registered (SHA-256 %s, not %s); nothing was run" % (
+            p["JobPath"], hashlib.sha256(data).hexdigest(), p["Sha256"])
+    else:
+        job = json.loads(data.decode("utf-8"))
+        hostmod.remove_file_state(state, p["JobPath"])
+        tag = SCRIPT_TAG.search(job["script"])
+        try:
+            if tag is None or tag.group(1) not in SCRIPTS:
+                raise ScriptError("the simulator has no twin of the job's script")
+            result = SCRIPTS[tag.group(1)](host, dict(job["parameters"]))
+            result = result[0] if isinstance(result, tuple) else result
+            if not isinstance(result, dict):
+                raise ScriptError("the script gave no result")
+            outcome.update(state="done", result=result)
+        except ScriptError as exc:
+            outcome["error"] = str(exc)
+    outcome["finished"] = hostmod.now_iso()
+    # ConvertTo-Json into File.WriteAllText (UTF-8 without a BOM), then renamed into place.
+    hostmod.put_file_state(state, marker, hostmod.file_entry(json.dumps(outcome, indent=4).encode("utf-8")))
+
+
+def detached_read(host, p: dict) -> dict:
+    data = host.read_file(p["MarkerPath"])
+    task = next((t for t in host.state.get("scheduled_tasks", []) if t["name"].lower() == p["TaskName"].lower()), None)
+    # LastTaskResult 0x41303 (267011): SCHED_S_TASK_HAS_NOT_RUN (Microsoft Learn, Task Scheduler error and success constants).
+    return {"marker": data.decode("utf-8-sig") if data is not None else None, "started": host.exists(p["MarkerPath"] + ".lock"),
+            "task_state": "Ready" if task else None, "last_result": 267011 if task else None}
+
+
+_NAMED_ARGUMENT = re.compile(r"-(\w+)\s+(?:'((?:[^']|'')*)'|\"([^\"]*)\"|(\S+))")
+
+
+def _named_arguments(text: str) -> dict:
+    return {m.group(1): (m.group(2).replace("''", "'") if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4))
+            for m in _NAMED_ARGUMENT.finditer(text)}
+
+
+def _signature_required(host) -> bool:
+    """An execution policy set by Group Policy (MachinePolicy, UserPolicy) wins over -ExecutionPolicy, which
+    sets only the Process scope; AllSigned and Restricted refuse an unsigned script file (Microsoft Learn,
+    about_Execution_Policies: scopes and precedence, policies)."""
+    policy = (host.state.get("execution_policy") or {})
+    for scope in ("MachinePolicy", "UserPolicy"):
+        if policy.get(scope):
+            return policy[scope] in ("AllSigned", "Restricted")
+    return False
+
+
+def _run_task_command(host, task: dict) -> None:
+    """powershell.exe -EncodedCommand: a command, which no execution policy applies to; -File <script>: a script
+    file, which an AllSigned or Restricted Group Policy refuses when unsigned (the task ends with exit code 1)."""
+    arguments = task["arguments"]
+    encoded = re.search(r"-EncodedCommand\s+(\S+)", arguments, re.IGNORECASE)
+    if encoded:
+        command = base64.b64decode(encoded.group(1)).decode("utf-16-le")
+        block_end = command.rfind("\n}")
+        text, trailing = (command[:block_end], command[block_end + 2:]) if block_end >= 0 else (command, "")
+    else:
+        script = re.search(r"-File\s+(?:\"([^\"]+)\"|(\S+))(.*)", arguments, re.IGNORECASE)
+        if not script or _signature_required(host):
+            task["last_result"] = 1
+            return
+        data = host.read_file(script.group(1) or script.group(2))
+        text, trailing = (data or b"").decode("utf-8-sig"), script.group(3)
+    tag = SCRIPT_TAG.search(text)
+    if tag and tag.group(1) in SCRIPTS:
+        try:
+            SCRIPTS[tag.group(1)](host, _named_arguments(trailing))
+        except ScriptError:
+            pass
+
+
 # tag -> twin. Whether a run reports changed is win_powershell's business: read scripts say
 # $Ansible.Changed = $false, as on Windows.
 SCRIPTS = {
     "win_agent.read": win_agent_read,
     "win_agent.install": win_agent_install,
-    "win_agent.workdir": win_agent_workdir,
     "vss_writers.read": vss_writers_read,
     "vss_writers.restart": vss_writers_restart,
     "machinekeys.read": machinekeys_read,
     "machinekeys.reset": machinekeys_reset,
     "snapshot_status.read": snapshot_status_read,
-    "snapshot_status.register_dhcp_switch": snapshot_status_register_dhcp_switch,
-    "snapshot_status.dhcp_switch.read": snapshot_status_dhcp_switch_read,
     "snapshot_status.dhcp_task": snapshot_status_dhcp_task,
     "backup_extension.read": backup_extension_read,
     "com_msdtc.read": com_msdtc_read,
@@ -880,6 +984,10 @@ SCRIPTS = {
     "disk_limits.read": disk_limits_read,
     "network.read": network_read,
     "capture.read": capture_environment,
+    "detached.prepare": detached_prepare,
+    "detached.register": detached_register,
+    "detached.bootstrap": detached_bootstrap,
+    "detached.read": detached_read,
 }
 
 
@@ -897,6 +1005,9 @@ RAW = {
 def run_task(host, task: dict) -> None:
     """A scheduled task's run: powershell.exe -File <its script>. Its errors stay in the task's last
     result on Windows; nobody waits for them, so they are dropped here."""
+    if task.get("arguments") is not None:  # a task registered with its real command line
+        _run_task_command(host, task)
+        return
     if task.get("tag") in SCRIPTS:
         try:
             SCRIPTS[task["tag"]](host, dict(task["parameters"]))

@@ -855,7 +855,6 @@ FAULT_CHECKS.update({
     "agent-service-hangs": lambda s: all(_svc(s, n).get("stop_hangs") for n in ("WindowsAzureGuestAgent", "RdAgent")),
     "agent-delete-pending": lambda s: all(_svc(s, n).get("handle_held") for n in ("WindowsAzureGuestAgent", "RdAgent")),
     "msi-unsigned": lambda s: all(e.get("signature") is None for e in s["msi_catalog"].values()),
-    "msi-folder-foreign": lambda s: faults.LOCAL_USER_SID in s["acls"].get(faults.AGENT_MSI_DIR, ""),
 })
 
 
@@ -958,3 +957,12 @@ def test_win_service_fails_on_a_service_that_hangs_stopping_and_on_winmgmt_with_
     answer = h.run_module("ansible.windows.win_service", {"name": "Winmgmt", "state": "restarted"})
     assert answer["failed"] and "because it has dependent services" in answer["msg"]
     assert h.state["services"]["iphlpsvc"]["state"] == "running"
+
+
+# The detached runner's and the DHCP switch's faults (issue 10, second round).
+FAULT_CHECKS.update({
+    "nic-secondary-address": lambda s: [a["ip"] for a in s["nics"][0].get("secondary_ipv4", [])] == ["10.0.0.5"],
+    "dhcp-other-address": lambda s: s["nics"][0].get("platform_ipv4") not in (None, s["nics"][0]["ipv4"]),
+    "allsigned-policy": lambda s: (s.get("execution_policy") or {}).get("MachinePolicy") == "AllSigned",
+    "foreign-workdir": lambda s: (s.get("acls") or {}).get("C:\\ProgramData\\azure-backup", "").startswith("O:" + faults.LOCAL_USER),
+})

@@ -21,6 +21,7 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils import _m
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
 
 
 def powershell(h, script, check=False, **parameters):
@@ -109,18 +110,17 @@ def test_snapshot_status_read_finds_sql_server_in_the_32_bit_registry_view():
     assert snap.sql_instances(state["sql_instances"]) == ["SQLEXPRESS (32-bit)"]
 
 
-def switch_dhcp(h, nic):
-    """Register the switch task, let its start time come, and read the marker back."""
-    names = snap.dhcp_switch_names("20260101T000000Z")
-    registered = powershell(h, win_snapshot_status.REGISTER_DHCP_SWITCH, Index=nic["index"], TaskName=names["task"],
-                            Directory=snap.DHCP_SWITCH_DIR, TaskScript=win_snapshot_status.DHCP_SWITCH_TASK, DelaySeconds=0, WaitSeconds=60)
-    assert registered["changed"] is True and registered["result"]["marker"] == names["marker"]
-    assert h.read_file(registered["result"]["script"]).decode("utf-8-sig") == win_snapshot_status.DHCP_SWITCH_TASK
-    assert [t["user"] for t in h.state["scheduled_tasks"]] == ["SYSTEM"] and h.connection_lost is False
+def switch_dhcp(h, nic, lost=True):
+    """Register the switch as a detached run, let its start time come, and read its marker back."""
+    names, registered = detached_register(h, win_snapshot_status.DHCP_SWITCH_TASK, "snapshot_status.dhcp_task", Index=nic["index"], WaitSeconds=60)
+    assert registered["changed"] is True and registered["result"]["marker"] == names["marker"], registered
+    assert [t["user"] for t in h.state["scheduled_tasks"]] == ["S-1-5-18"] and h.connection_lost is False
     # The task runs at the next request after its start time; the address goes away under it.
-    answer = read(h, win_snapshot_status.READ_DHCP_SWITCH, MarkerPath=names["marker"], TaskName=names["task"])
-    assert h.take_connection_loss() is True and h.take_connection_loss() is False
-    return snap.dhcp_switch_outcome(__import__("json").loads(answer["marker"]))
+    answer = detached_read(h, names)
+    assert h.take_connection_loss() is lost and h.take_connection_loss() is False
+    outcome = json.loads(answer["marker"])
+    assert outcome["state"] == "done", outcome
+    return snap.dhcp_switch_outcome(outcome["result"])
 
 
 def test_the_dhcp_switch_task_keeps_the_address_and_the_admins_dns_servers():
@@ -135,12 +135,39 @@ def test_the_dhcp_switch_task_keeps_the_address_and_the_admins_dns_servers():
     assert snapshot_read(h)["nics"][0]["dhcp"] == "Enabled"
 
 
+def test_dhcp_handing_out_another_address_brings_the_static_configuration_back():
+    h = hostmod.SimHost.create("win08", "en", ["no-dhcp", "dhcp-other-address"])
+    [nic] = snapshot_read(h)["nics"]
+    status, said, detail = switch_dhcp(h, nic)
+    assert status == "failed" and "DHCP handed out 10.0.0.7, not 10.0.0.4" in said and "static configuration was put back" in said
+    assert detail["rollback"]["exit_code"] == 0 and detail["after"]["addresses"] == ["10.0.0.4"]
+    assert {k: h.state["nics"][0].get(k) for k in ("dhcp", "ipv4", "prefix", "gateway")} == {
+        "dhcp": False, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1"}
+
+
+def test_the_switch_task_itself_refuses_an_interface_with_a_second_address():
+    # Read and switch are two steps: the task checks again right before netsh.
+    h = hostmod.SimHost.create("win16", "en", ["no-dhcp", "nic-secondary-address"])
+    [nic] = snapshot_read(h)["nics"]
+    assert nic["addresses"] == ["10.0.0.4", "10.0.0.5"] and snap.dhcp_switch_refusal(nic["addresses"])
+    status, said, detail = switch_dhcp(h, nic, lost=False)
+    assert status == "failed" and "2 IPv4 address(es)" in said and detail["netsh"] is None
+    assert h.state["nics"][0]["dhcp"] is False and h.state["nics"][0]["secondary_ipv4"] == [{"ip": "10.0.0.5", "prefix": 24}]
+
+
+def test_netsh_takes_the_interface_index_and_drops_every_static_address():
+    h = hostmod.SimHost.create("win16", "en", ["no-dhcp", "nic-secondary-address"])
+    import scripts as twins
+    assert twins._netsh_set_address(h, "5", "dhcp")["exit_code"] == 0
+    assert h.state["nics"][0]["dhcp"] is True and "secondary_ipv4" not in h.state["nics"][0]
+
+
 def test_without_a_dhcp_answer_the_task_puts_the_static_address_back():
     h = hostmod.SimHost.create("win08", "en", ["no-dhcp"])
     h.state["dhcp_silent"] = True
     [nic] = snapshot_read(h)["nics"]
     status, said, detail = switch_dhcp(h, nic)
-    assert status == "failed" and "static address was put back" in said and detail["rollback"]["exit_code"] == 0
+    assert status == "failed" and "static configuration was put back" in said and detail["rollback"]["exit_code"] == 0
     assert {k: h.state["nics"][0].get(k) for k in ("dhcp", "ipv4", "prefix", "gateway")} == {
         "dhcp": False, "ipv4": "10.0.0.4", "prefix": 24, "gateway": "10.0.0.1"}
 
@@ -223,6 +250,8 @@ def test_vss_writers_restart_leaves_the_service_running_when_a_dependant_hangs()
     assert outcome["status"] == "stuck" and outcome["stuck"] == "iphlpsvc" and outcome["not_restarted"] == ["iphlpsvc"]
     assert h.state["services"]["Winmgmt"]["state"] == "running" and pid(h, "Winmgmt") == winmgmt
     assert "its dependant iphlpsvc did not stop within 60 s" in vss.restart_failure(outcome, 60)
+
+
 # -- win_agent.install (issue 10) --------------------------------------------------------------------
 
 
@@ -267,7 +296,7 @@ def test_a_failed_reinstall_puts_folders_and_services_back():
     before = json.loads(json.dumps(h.state))
     answer = agent_install(h, "reinstall")
     result = answer["result"]
-    assert answer["changed"] and result["rc"] == 1603 and "1603" in result["error"] and result["restored"]
+    assert answer["result"]["changed"] and result["rc"] == 1603 and "1603" in result["error"] and result["restored"]
     assert result["steps"][:3] == ["stopped RdAgent", "deleted the service RdAgent",
                                    "moved %s to %s\\%s" % (hostmod.GUEST_AGENT_DIR, result["old_dir"], hostmod.GUEST_AGENT_DIR.rsplit("\\", 1)[1])]
     assert result["steps"][-2:] == ["re-created the service RdAgent", "started RdAgent"]
@@ -338,7 +367,7 @@ def test_no_step_is_taken_while_a_backup_runs():
     h = hostmod.SimHost.create("win09", "en", ["agent-guest-service-missing", "backup-running"])
     before = json.loads(json.dumps(h.state))
     answer = agent_install(h, "reinstall")
-    assert answer["result"]["refused"]["step"] == "stop RdAgent" and not answer["changed"]
+    assert answer["result"]["refused"]["step"] == "stop RdAgent" and not answer["result"]["changed"]
     assert _without_noise(h.state) == _without_noise(before)
 
 
@@ -453,7 +482,7 @@ def test_an_unsigned_msi_changes_nothing():
     answer = agent_install(h, "reinstall")
     result = answer["result"]
     assert result["signature"] == {"status": "NotSigned", "signer": ""} and "not a valid signature of Microsoft Corporation" in result["error"]
-    assert not answer["changed"] and _without_noise(h.state) == _without_noise(before)
+    assert not answer["result"]["changed"] and _without_noise(h.state) == _without_noise(before)
     assert agent.install_summary(result)[1].endswith("Nothing was changed.")
     # With the MSI's SHA-256 given (and matched on the way), the signature is not asked for.
     assert agent_install(h, "reinstall", CheckSignature=False)["result"]["error"] is None
@@ -517,23 +546,105 @@ def test_the_version_of_an_unquoted_image_path_with_arguments_is_read():
     assert agent_read(h)["version"] == hostmod.AGENT_VERSION
 
 
-def workdir(h):
-    return powershell(h, win_agent.WORKDIR, Root=win_agent.WORK_ROOT, Folder=win_agent.MSI_DIR)
+def prepare(h):
+    return powershell(h, detached.PREPARE, Root=detached.ROOT, Directory=detached.WORK_DIR)
 
 
 def test_the_msi_folder_is_created_for_system_and_administrators_only():
     h = hostmod.SimHost.create("win01", "en", [])
-    answer = workdir(h)
-    assert answer["changed"] and answer["result"]["created"] == [win_agent.WORK_ROOT, win_agent.MSI_DIR]
-    assert h.state["acls"][win_agent.MSI_DIR] == scripts.PROTECTED_SDDL
-    again = workdir(h)
-    assert not again["changed"] and again["result"]["checked"] == [win_agent.WORK_ROOT, win_agent.MSI_DIR]
+    answer = prepare(h)
+    assert answer["changed"] and answer["result"] == {"directory": detached.WORK_DIR}
+    assert h.state["acls"][detached.WORK_DIR] == h.state["acls"][detached.ROOT] == scripts.PROTECTED_FOLDER_SDDL
+    assert not prepare(h)["changed"]
+    assert win_agent.MSI_DEST.startswith(detached.WORK_DIR + "\\")
 
 
 def test_a_root_made_by_an_administrator_under_programdata_is_used_but_a_users_folder_is_refused():
     h = hostmod.SimHost.create("win01", "en", [])
-    h.state["dirs"].append(win_agent.WORK_ROOT)  # made earlier with New-Item: it inherits C:\ProgramData's ACL
-    assert workdir(h)["result"]["created"] == [win_agent.MSI_DIR]
-    foreign = hostmod.SimHost.create("win01", "en", ["msi-folder-foreign"])
-    result = workdir(foreign)["result"]
-    assert result["refused"]["path"] == win_agent.MSI_DIR and result["refused"]["reason"] == "it is owned by %s" % faults.LOCAL_USER_SID
+    h.state["dirs"].append(detached.ROOT)  # made earlier with New-Item: it inherits C:\ProgramData's ACL
+    assert prepare(h)["changed"] and h.state["acls"][detached.WORK_DIR] == scripts.PROTECTED_FOLDER_SDDL
+    foreign = hostmod.SimHost.create("win01", "en", ["foreign-workdir"])
+    args = {"script": detached.PREPARE, "depth": 6, "parameters": {"Root": detached.ROOT, "Directory": detached.WORK_DIR}}
+    answer = foreign.run_module("ansible.windows.win_powershell", args)
+    assert answer["failed"] and "is owned by %s, not by SYSTEM or Administrators" % faults.LOCAL_USER in answer["error"][0]["exception"]["message"]
+    assert not foreign.exists(detached.WORK_DIR)
+
+
+# -- the detached runner (plugins/plugin_utils/_win_detached.py) -----------------------------------------------
+
+
+def detached_register(h, script, tag, **parameters):
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+    names = detached.run_names(tag, "20260101T000000Z")
+    return names, h.run_module("ansible.windows.win_powershell", {"script": detached.REGISTER, "depth": 6, "parameters": {
+        "Root": detached.ROOT, "Directory": detached.WORK_DIR, "TaskName": names["task"], "Script": script, "Parameters": parameters,
+        "Bootstrap": detached.BOOTSTRAP, "DelaySeconds": 0, "TimeLimitSeconds": 400, "CommandLimit": detached.COMMAND_LINE_LIMIT}})
+
+
+def detached_read(h, names):
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+    return read(h, detached.READ, MarkerPath=names["marker"], TaskName=names["task"])
+
+
+def test_a_detached_run_goes_through_a_protected_folder_and_an_encoded_command():
+    from ansible_collections.azure_backup.remediation.plugins.action import win_capture
+    h = hostmod.SimHost.create("win16", "en", [])
+    names, registered = detached_register(h, win_capture.ENVIRONMENT, "capture.read")
+    assert not registered["failed"] and registered["changed"] is True, registered
+    assert h.state["acls"]["C:\\ProgramData\\azure-backup\\tasks"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+    [task] = h.state["scheduled_tasks"]
+    assert task["user"] == "S-1-5-18" and "-EncodedCommand " in task["arguments"] and "-File" not in task["arguments"]
+    outcome = json.loads(detached_read(h, names)["marker"])
+    assert outcome["state"] == "done" and outcome["result"]["os_build"] == "17763"
+    assert not h.is_file(names["job"])  # the bootstrap deletes the job once read
+
+
+def test_a_folder_a_user_made_first_is_refused_and_nothing_is_registered():
+    h = hostmod.SimHost.create("win16", "en", ["foreign-workdir"])
+    names, registered = detached_register(h, "#azure_backup.remediation/capture.read\n", "capture.read")
+    assert registered["failed"] and "is owned by " + faults.LOCAL_USER in registered["error"][0]["exception"]["message"]
+    assert not h.state.get("scheduled_tasks") and not h.is_file(names["job"])
+
+
+def test_a_folder_an_admin_made_with_inherited_acls_is_refused_as_the_working_folder():
+    # New-Item under C:\ProgramData: owner Administrators, but Users may add files (inherited from C:\ProgramData).
+    h = hostmod.SimHost.create("win16", "en", [])
+    h.state["dirs"].append("C:\\ProgramData\\azure-backup\\tasks")
+    _names, registered = detached_register(h, "#azure_backup.remediation/capture.read\n", "capture.read")
+    assert registered["failed"] and "lets S-1-5-32-545 change it" in registered["error"][0]["exception"]["message"]
+
+
+def test_a_swapped_job_file_is_never_run():
+    from ansible_collections.azure_backup.remediation.plugins.action import win_capture
+    h = hostmod.SimHost.create("win16", "en", [])
+    names, _registered = detached_register(h, win_capture.ENVIRONMENT, "capture.read")
+    swapped = json.dumps({"script": "#azure_backup.remediation/capture.read\n", "parameters": {"evil": True}}).encode()
+    hostmod.put_file_state(h.state, names["job"], hostmod.file_entry(swapped))
+    outcome = json.loads(detached_read(h, names)["marker"])
+    assert outcome["state"] == "failed" and "is not the one registered" in outcome["error"]
+
+
+def test_an_allsigned_group_policy_stops_a_script_file_but_not_the_encoded_command():
+    from ansible_collections.azure_backup.remediation.plugins.action import win_capture
+    h = hostmod.SimHost.create("win16", "en", ["allsigned-policy"])
+    names, _registered = detached_register(h, win_capture.ENVIRONMENT, "capture.read")
+    assert json.loads(detached_read(h, names)["marker"])["state"] == "done"
+    # The way the first round ran its task: -ExecutionPolicy Bypass -File <script>. The policy wins; nothing runs.
+    h.put_file("C:\\ProgramData\\azure-backup\\old.ps1", win_capture.ENVIRONMENT.encode())
+    h.state["scheduled_tasks"].append({"name": "old", "start": 0, "user": "SYSTEM", "execute": "powershell.exe",
+                                       "arguments": '-ExecutionPolicy Bypass -File "C:\\ProgramData\\azure-backup\\old.ps1"'})
+    h.state["execution_policy"] = {"MachinePolicy": "AllSigned"}
+    ran = []
+    import scripts as twins
+    original = twins.SCRIPTS["capture.read"]
+    twins.SCRIPTS["capture.read"] = lambda host, p: ran.append(p) or original(host, p)
+    try:
+        h.run_due_tasks()
+        assert ran == []
+        h.state["execution_policy"] = {}
+        h.state["scheduled_tasks"].append({"name": "old", "start": 0, "user": "SYSTEM", "execute": "powershell.exe",
+                                           "arguments": '-ExecutionPolicy Bypass -File "C:\\ProgramData\\azure-backup\\old.ps1"'})
+        h.run_due_tasks()
+        assert len(ran) == 1
+    finally:
+        twins.SCRIPTS["capture.read"] = original

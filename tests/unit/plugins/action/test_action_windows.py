@@ -12,6 +12,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_bitlocker, win_machinekeys, win_snapshot_status, win_vss_writers
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
 
 VARS = {"inventory_hostname": "win01"}
 RUNNING = [{"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
@@ -28,6 +30,7 @@ def action(module, task_args, answers, check_mode=False):
     plugin = module.ActionModule(task, MagicMock(), MagicMock(), loader=DataLoader(), templar=MagicMock(Templar), shared_loader_obj=None)
     plugin._execute_module = MagicMock(side_effect=list(answers))
     plugin._connection = MagicMock()
+    plugin._sleep = lambda _seconds: None  # the detached runner's pause between read-backs
     return plugin
 
 
@@ -109,19 +112,34 @@ def test_no_install_while_a_backup_runs():
     assert not [f for f in result["findings"] if f["check"].startswith("service_")]
 
 
-# The answer of the script that makes the protected folder for the MSI (win_agent.workdir), before the MSI goes there.
-WORKDIR_MADE = {"changed": True, "result": {"created": [win_agent.WORK_ROOT, win_agent.MSI_DIR], "refused": None, "checked": []}}
+# The answers of the detached runner around the install script: its working folder made (before the MSI goes
+# there), the task registered; then install_answer() is the read-back that finds the marker.
+PREPARED = {"changed": True, "result": {"directory": detached.WORK_DIR}}
+REGISTERED = {"changed": True, "result": {"task": "azure-backup-win-agent-install-x"}}
+
+
+def install_answer(**result):
+    base = {"mode": "reinstall", "rc": 0, "attempts": 1, "waited_seconds": 0, "steps": ["installed the agent MSI (exit code 0)"],
+            "moved": [], "removed": [], "refused": None, "error": None, "changed": True}
+    marker = json.dumps({"state": "done", "result": dict(base, **result), "started": "t0", "finished": "t1"})
+    return {"changed": False, "result": {"marker": marker, "started": True, "task_state": "Ready", "last_result": 0}}
+
+
+def install_parameters(plugin):
+    """What the install script was run with: the register call's parameters."""
+    [register] = [c for c in plugin._execute_module.call_args_list if c.kwargs["module_args"].get("script") == detached.REGISTER]
+    assert register.kwargs["module_args"]["parameters"]["Script"] == win_agent.INSTALL
+    return register.kwargs["module_args"]["parameters"]["Parameters"]
 
 
 def test_an_install_that_leaves_the_agent_old_fails_the_host():
     old = agent_state(version="2.7.41491.949")
     done = {"changed": True}
-    installed = {"changed": True, "result": {"mode": "upgrade", "rc": 0, "attempts": 1, "steps": ["installed the agent MSI (exit code 0)"]}}
-    plugin = action(win_agent, {}, [old, WORKDIR_MADE, done, installed, old])
+    plugin = action(win_agent, {}, [old, PREPARED, done, REGISTERED, install_answer(mode="upgrade"), old])
     result = plugin.run(task_vars=VARS)
     # The MSI is installed by the install script on the VM (win_agent.install), not by win_package.
     assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell", "ansible.windows.win_get_url",
-                            "ansible.windows.win_powershell", "ansible.windows.win_powershell"]
+                            "ansible.windows.win_powershell", "ansible.windows.win_powershell", "ansible.windows.win_powershell"]
     assert result["failed"] and result["changed"]
     assert "the agent MSI was installed but agent 2.7.41491.949 is older than 2.7.41491.1010" in result["msg"]
 
@@ -294,12 +312,6 @@ def test_a_service_already_stuck_stopping_is_reported_and_left_alone():
 # -- the agent install and restart (issue 10) -----------------------------------------------------------
 
 
-def install_answer(**result):
-    base = {"mode": "reinstall", "rc": 0, "attempts": 1, "waited_seconds": 0, "steps": ["installed the agent MSI (exit code 0)"],
-            "moved": [], "removed": [], "refused": None, "error": None}
-    return {"changed": True, "result": dict(base, **result)}
-
-
 def test_wrong_busy_bounds_fail_before_any_round_trip():
     plugin = action(win_agent, {"msi_busy_retries": 20, "msi_busy_wait": 600}, [])
     result = plugin.run(task_vars=VARS)
@@ -309,21 +321,20 @@ def test_wrong_busy_bounds_fail_before_any_round_trip():
 def test_a_broken_agent_is_reinstalled_by_the_script_with_the_busy_bounds():
     missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
     plugin = action(win_agent, {"msi_busy_retries": 3, "msi_busy_wait": 7},
-                    [agent_state(services=missing, version="2.7.41491.1102"), WORKDIR_MADE, {"changed": True}, install_answer(), agent_state()])
+                    [agent_state(services=missing, version="2.7.41491.1102"), PREPARED, {"changed": True}, REGISTERED, install_answer(), agent_state()])
     result = plugin.run(task_vars=VARS)
     assert not result.get("failed") and result["changed"]
-    script = plugin._execute_module.call_args_list[3].kwargs["module_args"]
-    assert script["script"] == win_agent.INSTALL
-    assert {k: script["parameters"][k] for k in ("Mode", "BusyRetries", "BusyWaitSeconds")} == {
+    parameters = install_parameters(plugin)
+    assert {k: parameters[k] for k in ("Mode", "BusyRetries", "BusyWaitSeconds")} == {
         "Mode": "reinstall", "BusyRetries": 3, "BusyWaitSeconds": 7}
     assert [f["status"] for f in result["findings"] if f["check"] == "install"] == ["fixed"]
 
 
 def test_an_outdated_working_agent_is_updated_in_place():
     old = agent_state(version="2.7.41491.949")
-    plugin = action(win_agent, {}, [old, WORKDIR_MADE, {"changed": True}, install_answer(mode="upgrade"), agent_state()])
+    plugin = action(win_agent, {}, [old, PREPARED, {"changed": True}, REGISTERED, install_answer(mode="upgrade"), agent_state()])
     plugin.run(task_vars=VARS)
-    assert plugin._execute_module.call_args_list[3].kwargs["module_args"]["parameters"]["Mode"] == "upgrade"
+    assert install_parameters(plugin)["Mode"] == "upgrade"
 
 
 def test_the_version_that_runs_decides_not_waappagent():
@@ -339,7 +350,7 @@ def test_the_version_that_runs_decides_not_waappagent():
 
 def test_3010_is_installed_and_a_reboot_finding():
     old = agent_state(version="2.7.41491.949")
-    plugin = action(win_agent, {}, [old, WORKDIR_MADE, {"changed": True}, install_answer(mode="upgrade", rc=3010), agent_state()])
+    plugin = action(win_agent, {}, [old, PREPARED, {"changed": True}, REGISTERED, install_answer(mode="upgrade", rc=3010), agent_state()])
     result = plugin.run(task_vars=VARS)
     assert not result.get("failed")
     checks = {f["check"]: f for f in result["findings"]}
@@ -351,12 +362,12 @@ def test_a_failed_install_fails_the_host_and_says_what_was_put_back():
     missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
     failed = install_answer(rc=1603, error="msiexec /i ended with exit code 1603", steps=["stopped RdAgent", "started RdAgent"],
                             removed=[{"name": "RdAgent", "was_running": True}], restored=True)
-    plugin = action(win_agent, {}, [agent_state(services=missing), WORKDIR_MADE, {"changed": True}, failed, agent_state(services=missing)])
+    plugin = action(win_agent, {}, [agent_state(services=missing), PREPARED, {"changed": True}, REGISTERED, failed, agent_state(services=missing)])
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and result["changed"]
     assert "1603 (ERROR_INSTALL_FAILURE)" in result["msg"] and "everything was put back" in result["msg"]
     # Read again after the failed install: the services are reported as the VM has them now, the missing one by the install.
-    assert sent(plugin)[-1] == "ansible.windows.win_powershell" and len(sent(plugin)) == 5
+    assert sent(plugin)[-1] == "ansible.windows.win_powershell" and len(sent(plugin)) == 6
     assert [(f["check"], f["status"]) for f in result["findings"] if f["check"].startswith("service_")] == [("service_rdagent", "ok")]
 
 
@@ -397,12 +408,13 @@ def snapshot_action(answers, check_mode=False, **args):
     return plugin
 
 
-MARKER = {"index": 5, "started": "2026-12-02T10:00:05Z", "finished": "2026-12-02T10:00:09Z", "leased": True,
+RESULT = {"index": 5, "leased": True, "lease_address": "10.0.0.4", "same_address": True,
           "netsh": {"exit_code": 0, "output": ""},
           "before": {"alias": "Ethernet", "dhcp": "Disabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Manual"}],
                      "gateways": ["10.0.0.1"], "dns_servers": ["10.0.0.10", "10.0.0.11"]},
           "after": {"alias": "Ethernet", "dhcp": "Enabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Dhcp"}],
                     "gateways": ["10.0.0.1"], "dns_servers": ["10.0.0.10", "10.0.0.11"]}}
+MARKER = {"state": "done", "result": RESULT, "started": "2026-12-02T10:00:05Z", "finished": "2026-12-02T10:00:09Z"}
 
 
 def dhcp_finding(result):
@@ -419,9 +431,11 @@ def test_the_dhcp_switch_survives_losing_every_answer_on_the_way():
     assert finding["status"] == "fixed" and result["changed"] and not result.get("failed")
     assert "10.0.0.4 -> 10.0.0.4" in finding["summary"] and "DNS servers kept (10.0.0.10, 10.0.0.11)" in finding["summary"]
     assert finding["detail"]["register_answer_lost"] == "winrm connection error" and finding["detail"]["dns_kept"]
-    assert plugin._connection.reset.call_count == 1
+    assert plugin._connection.reset.call_count == 2
     scripts = [c.kwargs["module_args"]["script"] for c in plugin._execute_module.call_args_list]
-    assert scripts[1] == win_snapshot_status.REGISTER_DHCP_SWITCH and scripts[2:] == [win_snapshot_status.READ_DHCP_SWITCH] * 2
+    assert scripts[1] == detached.REGISTER and scripts[2:] == [detached.READ] * 2
+    sent = plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]
+    assert sent["Script"] == win_snapshot_status.DHCP_SWITCH_TASK and sent["Parameters"] == {"Index": 5, "WaitSeconds": 60}
     assert {f["check"] for f in result["findings"]} >= {"cpu_load", "memory_pressure"}  # the later checks still ran
 
 
@@ -431,9 +445,47 @@ def test_a_dhcp_switch_that_never_reports_is_unknown_and_names_the_marker():
     result = plugin.run(task_vars=VARS)
     finding = dhcp_finding(result)
     assert finding["status"] == "failed" and "state is unknown" in finding["summary"]
-    assert "the task azure-backup-dhcp-" in finding["summary"] and "is registered (Ready)" in finding["summary"]
-    assert finding["detail"]["marker"] in finding["summary"] and finding["detail"]["marker"].startswith("C:\\ProgramData\\azure-backup\\dhcp\\")
+    assert "the task azure-backup-snapshot-status-dhcp-task-" in finding["summary"] and "is registered (Ready)" in finding["summary"]
+    assert finding["detail"]["marker"] in finding["summary"] and finding["detail"]["marker"].startswith("C:\\ProgramData\\azure-backup\\tasks\\")
     assert plugin._execute_module.call_count < 100  # bounded
+
+
+def test_an_interface_with_a_second_address_is_refused_and_nothing_is_sent():
+    state = snapshot_state()
+    state["result"]["nics"][0]["addresses"] = ["10.0.0.4", "10.0.0.5"]
+    for check_mode in (False, True):
+        plugin = snapshot_action([state], check_mode=check_mode)
+        result = plugin.run(task_vars=VARS)
+        finding = dhcp_finding(result)
+        assert finding["status"] == "found" and finding["detail"]["refused"] and not result.get("failed")
+        assert "2 IPv4 addresses (10.0.0.4, 10.0.0.5)" in finding["summary"] and "not switched" in finding["summary"]
+        assert plugin._execute_module.call_count == 1 and not result["changed"] and not result.get("diff")
+
+
+def test_dhcp_handing_out_another_address_is_rolled_back_and_said():
+    other = dict(MARKER, result=dict(RESULT, lease_address="10.0.0.7", same_address=False, rollback={"exit_code": 0, "output": ""},
+                                     after=dict(RESULT["before"])))
+    plugin = snapshot_action([snapshot_state(), read_answer(task="t"), read_answer(marker=json.dumps(other))])
+    finding = dhcp_finding(plugin.run(task_vars=VARS))
+    assert finding["status"] == "failed" and "DHCP handed out 10.0.0.7, not 10.0.0.4" in finding["summary"]
+    assert "static configuration was put back" in finding["summary"] and finding["detail"]["after"]["dhcp"] == "Disabled"
+
+
+def test_a_refused_working_folder_is_a_failed_finding_and_the_nic_untouched():
+    refused = {"failed": True, "error": [{"exception": {"message": "refusing to run a SYSTEM task from C:\\ProgramData\\azure-backup\\tasks: "
+                                                                   "C:\\ProgramData\\azure-backup is owned by S-1-5-21-1-2-3-1013"}}]}
+    plugin = snapshot_action([snapshot_state(), refused])
+    result = plugin.run(task_vars=VARS)
+    finding = dhcp_finding(result)
+    assert finding["status"] == "failed" and "is owned by S-1-5-21-1-2-3-1013" in finding["summary"]
+    assert "the interface was not touched" in finding["summary"] and plugin._execute_module.call_count == 2
+
+
+def test_a_switch_task_that_threw_is_failed_with_its_message():
+    plugin = snapshot_action([snapshot_state(), read_answer(task="t"),
+                              read_answer(marker=json.dumps({"state": "failed", "error": "the job file is not the one registered"}))])
+    finding = dhcp_finding(plugin.run(task_vars=VARS))
+    assert finding["status"] == "failed" and "the job file is not the one registered" in finding["summary"]
 
 
 def test_check_mode_sends_only_the_read_for_dhcp():
@@ -585,3 +637,27 @@ def test_bitlocker_the_os_volume_stays_on_while_a_locked_volume_may_need_its_key
     result = plugin.run(task_vars=VARS)
     kept = next(f for f in result["findings"] if f["check"] == "os_volume")
     assert "F: stays protected" in kept["summary"] and not [f for f in result["findings"] if f["check"] == "protection"]
+
+
+def test_the_install_runs_detached_and_survives_a_lost_connection():
+    # The install is a scheduled task on the VM: a read-back that loses its connection is read again, and the
+    # install, which the connection never carried, is reported as it ended.
+    missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
+    lost = AnsibleConnectionFailure("winrm send_input failed")
+    plugin = action(win_agent, {}, [agent_state(services=missing), PREPARED, {"changed": True}, REGISTERED, lost, install_answer(),
+                                    agent_state()])
+    result = plugin.run(task_vars=VARS)
+    assert not result.get("failed") and [f["status"] for f in result["findings"] if f["check"] == "install"] == ["fixed"]
+    assert plugin._connection.reset.called
+
+
+def test_an_install_that_gives_no_answer_in_time_says_it_may_still_run_and_where_to_look():
+    missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
+    nothing_yet = {"changed": False, "result": {"marker": None, "started": True, "task_state": "Running", "last_result": 267009}}
+    plugin = action(win_agent, {}, [agent_state(services=missing), PREPARED, {"changed": True}, REGISTERED] + [nothing_yet] * 3)
+    clock = iter(range(0, 100000, 5000))
+    plugin._now = lambda: next(clock)
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and result["changed"]
+    assert "gave no answer within its time" in result["msg"] and "it may still be running" in result["msg"]
+    assert "C:\\WindowsAzure\\OLD" in result["msg"] and detached.WORK_DIR in result["msg"]

@@ -55,7 +55,7 @@ def test_sql_instances_of_both_registry_views_once_each():
 def _marker(**changes):
     side = {"dhcp": "Disabled", "addresses": [{"ip": "10.0.0.4", "prefix": 24, "origin": "Manual"}], "gateways": ["10.0.0.1"],
             "dns_servers": ["10.0.0.10"]}
-    marker = {"netsh": {"exit_code": 0, "output": ""}, "leased": True, "before": side,
+    marker = {"netsh": {"exit_code": 0, "output": ""}, "leased": True, "lease_address": "10.0.0.4", "same_address": True, "before": side,
               "after": dict(side, dhcp="Enabled", addresses=[{"ip": "10.0.0.4", "prefix": 24, "origin": "Dhcp"}])}
     marker.update(changes)
     return marker
@@ -67,9 +67,9 @@ def test_dhcp_switch_outcome_says_what_happened():
     assert detail["after"]["addresses"] == ["10.0.0.4"] and detail["dns_kept"]
     status, said, _detail = snap.dhcp_switch_outcome(_marker(netsh={"exit_code": 1, "output": "DHCP is already enabled on this interface."}))
     assert status == "failed" and "exit code 1: DHCP is already enabled" in said
-    lost = _marker(leased=False, rollback={"exit_code": 0, "output": ""})
+    lost = _marker(leased=False, lease_address=None, same_address=False, rollback={"exit_code": 0, "output": ""})
     lost["after"] = lost["before"]
-    said = "DHCP gave no address in time, so the static address was put back (10.0.0.4 -> 10.0.0.4); DNS servers kept (10.0.0.10)"
+    said = "DHCP gave no address in time, so the static configuration was put back (10.0.0.4 -> 10.0.0.4); DNS servers kept (10.0.0.10)"
     assert snap.dhcp_switch_outcome(lost)[:2] == ("failed", said)
     changed = _marker()
     changed["after"] = dict(changed["after"], dns_servers=["168.63.129.16"])
@@ -77,3 +77,16 @@ def test_dhcp_switch_outcome_says_what_happened():
     assert status == "failed" and "DNS servers changed: 10.0.0.10 -> 168.63.129.16" in said
     status, said, _detail = snap.dhcp_switch_outcome(_marker(error="Access is denied."))
     assert status == "failed" and "stopped with an error (Access is denied.)" in said
+
+
+def test_dhcp_with_another_address_is_not_a_fix():
+    other = _marker(lease_address="10.0.0.7", same_address=False, rollback={"exit_code": 1, "output": "The object already exists."})
+    other["after"] = dict(other["after"], addresses=[{"ip": "10.0.0.7", "prefix": 24, "origin": "Dhcp"}])
+    status, said, detail = snap.dhcp_switch_outcome(other)
+    assert status == "failed" and said.startswith("DHCP handed out 10.0.0.7, not 10.0.0.4")
+    assert "putting the static configuration back failed (exit code 1: The object already exists.)" in said and not detail["same_address"]
+
+
+def test_an_interface_with_several_addresses_is_never_switched():
+    assert snap.dhcp_switch_refusal(["10.0.0.4"]) is None and snap.dhcp_switch_refusal([]) is None
+    assert "2 IPv4 addresses (10.0.0.4, 10.0.0.5)" in snap.dhcp_switch_refusal(["10.0.0.4", "10.0.0.5"])
