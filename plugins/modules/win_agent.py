@@ -25,9 +25,9 @@ description:
     signature of Microsoft Corporation, or nothing is changed.
   - An outdated agent whose services exist is updated by installing the MSI over it; a failed install is rolled back by
     Windows Installer and the old agent keeps running.
-  - When a service is missing, follows the reinstall procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues":
+  - When a service is missing, follows the reinstall procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues";
     it records the services that are left (with their recovery actions, dependencies and service SID type), stops them
-    (each stop bounded: a hung service is reported), deletes them and waits until Windows has really removed them (a service
+    (each stop bounded, a hung service is reported), deletes them and waits until Windows has really removed them (a service
     only marked for deletion stops the procedure before anything is moved), moves C(C:\WindowsAzure\Packages*) and
     C(GuestAgent*) into C(C:\WindowsAzure\OLD\<time>), uninstalls the registered agent (C(msiexec /x), so the install is
     not a maintenance run that brings nothing back), installs, and checks that both services and their images are there.
