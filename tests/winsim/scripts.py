@@ -230,6 +230,8 @@ def vss_writers_read(host, p: dict) -> dict:
     try:
         host.start_service("VSS")
     except hostmod.ServiceError:
+        # vssadmin's exit codes are not documented (Microsoft Learn, "vssadmin list writers" names none); a failure is
+        # non-zero, which is all the capture compares and the product reports. 2 stands for "some non-zero code".
         return dict(common, text=render.vssadmin_error("vss_unavailable", host.state["locale"]), exit_code=2)
     return dict(common, text=render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), exit_code=0)
 
@@ -396,7 +398,10 @@ def snapshot_status_read(host, p: dict) -> dict:
         nics.append({"alias": nic["alias"], "index": nic["index"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled",
                      "addresses": [nic["ipv4"]] if nic.get("ipv4") else [],
                      "dns_servers": list(nic.get("dns_servers", [])),
-                     # RouteMetric 0 of the default route plus Azure's interface metric.
+                     # RouteMetric + InterfaceMetric, as the script sums them: "the overall metric ... is the sum of the route
+                     # metric and the interface metric", the interface metric automatic by link speed, 5 to 50 (Microsoft
+                     # Learn, Microsoft-Windows-TCPIP Ipv4Settings Metric). 15 is one value of that range, not a measured
+                     # Azure one: the product only picks the lowest, and the capture compares only whether there is one.
                      "default_route_metric": 15 if nic.get("gateway") else None})
     loads = state.get("cpu_load_percent") or []
     return {
@@ -513,9 +518,7 @@ def snapshot_status_dhcp_switch_read(host, p: dict) -> dict:
 
 
 def backup_extension_read(host, p: dict) -> dict:
-    state = host.state
-    prefix = p["PluginDir"].rstrip("\\").lower() + "\\"
-    versions = sorted({d[len(prefix):].split("\\")[0] for d in state.get("dirs", []) if d.lower().startswith(prefix)})
+    versions = _child_dirs(host, p["PluginDir"])  # Get-ChildItem -Directory: folders that only hold files count too
     return {"service": _service_state(host, p["Service"]), "versions": versions}
 
 
@@ -566,8 +569,7 @@ def bitlocker_read(host, p: dict) -> dict:
             else:
                 entry["auto_unlock"] = _activated(volume) and entry["device_id"] in keys
         volumes.append(entry)
-    prefix = (p.get("AdeDir") or "?").rstrip("\\").lower() + "\\"  # an older script sends none: nothing matches
-    ade = sorted({d[len(prefix):].split("\\")[0] for d in state.get("dirs", []) if d.lower().startswith(prefix)})
+    ade = _child_dirs(host, p["AdeDir"]) if p.get("AdeDir") else []  # an older script sends none: nothing to list
     return {"volumes": volumes, "ade_versions": ade}
 
 

@@ -118,7 +118,7 @@ def switch_dhcp(h, nic):
     # The task runs at the next request after its start time; the address goes away under it.
     answer = read(h, win_snapshot_status.READ_DHCP_SWITCH, MarkerPath=names["marker"], TaskName=names["task"])
     assert h.take_connection_loss() is True and h.take_connection_loss() is False
-    return snap.dhcp_switch_outcome(__import__("json").loads(answer["marker"]))
+    return snap.dhcp_switch_outcome(json.loads(answer["marker"]))
 
 
 def test_the_dhcp_switch_task_keeps_the_address_and_the_admins_dns_servers():
@@ -341,7 +341,6 @@ def _machinekeys_read(h):
 
 
 def test_machinekeys_reset_regains_write_dac_and_keeps_inheriting_key_files_readable():
-    import faults
     h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
     state = _machinekeys_read(h)
     sids = [state["caller"]["user"]] + state["caller"]["groups"]
@@ -363,7 +362,6 @@ def test_machinekeys_reset_regains_write_dac_and_keeps_inheriting_key_files_read
 
 
 def test_machinekeys_reset_without_protecting_leaves_an_inheriting_key_file_with_an_empty_dacl():
-    import faults
     h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
     powershell(h, win_machinekeys.RESET, Path=hostmod.MACHINEKEYS, Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
                BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)
@@ -405,3 +403,12 @@ def test_bitlocker_os_volume_refused_until_auto_unlock_keys_are_cleared_and_lett
 def test_bitlocker_read_names_the_ade_extension():
     assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on", "ade-installed"]))["ade_versions"] == ["2.4.0.23"]
     assert _bitlocker_read(hostmod.SimHost.create("win13", "en", ["bitlocker-on"]))["ade_versions"] == []
+
+
+def test_a_folder_that_only_holds_files_is_listed_by_the_backup_extension_and_bitlocker_reads():
+    # Get-ChildItem -Directory lists every folder under the path, also one the state knows only as a file's parent.
+    h = hostmod.SimHost.create("win01", "en", [])
+    for root in (win_backup_extension.PLUGIN_DIR, win_bitlocker.ADE_DIR):
+        hostmod.put_file_state(h.state, root + "\\9.9.9.9\\plugin.dll", hostmod.file_entry(b"x"))
+    assert "9.9.9.9" in read(h, win_backup_extension.READ, Service="IaaSVmProvider", PluginDir=win_backup_extension.PLUGIN_DIR)["versions"]
+    assert read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR)["ade_versions"] == ["9.9.9.9"]
