@@ -321,20 +321,20 @@ def machinekeys_read(host, p: dict) -> dict:
     sddl = host.state["acls"][key]
     # Get-Acl reads owner and DACL: GetNamedSecurityInfo needs READ_CONTROL granted, or the caller to be the owner
     # (Microsoft Learn, GetNamedSecurityInfo; access check in acl.py).
-    if not acl.granted(sddl, acl.CALLER_SIDS, acl.READ_CONTROL):
+    if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):
         raise ScriptError(acl.UNAUTHORIZED)
     key_files = []
     for child in acl.children(host.state, key):
         if acl.is_dir(host.state, child):
             continue
-        if not acl.granted(host.state["acls"][child], acl.CALLER_SIDS, acl.READ_CONTROL):
+        if not acl.granted(host.state["acls"][child], acl.caller_sids(host.state), acl.READ_CONTROL):
             key_files.append({"path": child, "error": acl.UNAUTHORIZED})
         elif "P" not in render.parse_sddl(host.state["acls"][child])["dacl_flags"]:  # AreAccessRulesProtected
             key_files.append({"path": child, "sddl": host.state["acls"][child]})
     certificates = [{"thumbprint": c["thumbprint"], "subject": c["subject"], "issuer": c["issuer"], "not_after": c["not_after"]}
                     for c in host.state["certificates"].get("LocalMachine\\My", [])]
     return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, host.state["locale"]), "key_files": key_files,
-            "caller": {"user": acl.CALLER_USER, "groups": list(acl.CALLER_SIDS[1:])}, "certificates": certificates,
+            "caller": {"user": acl.caller_sids(host.state)[0], "groups": list(acl.caller_sids(host.state)[1:])}, "certificates": certificates,
             # A capture by an older script sends neither: PowerShell binds a missing [string] as "", [string[]] as $null.
             "agent": _service_state(host, p.get("AgentService") or ""), "backup_processes": _processes(host, p.get("BackupProcesses"))}
 
@@ -367,13 +367,13 @@ def machinekeys_reset(host, p: dict) -> dict:
                 done.append("took ownership of %s" % path)
             # SetAccessControl writes the DACL: WRITE_DAC (or being the owner) is needed (Microsoft Learn,
             # SetNamedSecurityInfo and "Ownership of objects"; access check in acl.py).
-            if not acl.granted(state["acls"][acl.find(state, path)], acl.CALLER_SIDS, acl.WRITE_DAC):
+            if not acl.granted(state["acls"][acl.find(state, path)], acl.caller_sids(state), acl.WRITE_DAC):
                 raise ScriptError(acl.UNAUTHORIZED)
             acl.protect(state, path)
             done.append("protected %s" % path)
         if not p["Dacl"].startswith("D:"):
             raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
-        if not acl.granted(state["acls"][key], acl.CALLER_SIDS, acl.WRITE_DAC):
+        if not acl.granted(state["acls"][key], acl.caller_sids(state), acl.WRITE_DAC):
             raise ScriptError(acl.UNAUTHORIZED)
         # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
         acl.set_dacl(state, key, p["Dacl"])

@@ -5,6 +5,7 @@ that changes what it sends changes the tests' input with it."""
 
 from __future__ import annotations
 
+import copy
 from unittest.mock import MagicMock
 
 from ansible.parsing.dataloader import DataLoader
@@ -41,7 +42,8 @@ def sent_reads(host, module, task_args: dict | None = None) -> list[tuple[str, d
     def execute(module_name, module_args, task_vars=None):  # pylint: disable=unused-argument
         answer = host.run_module(module_name, dict(module_args, _ansible_check_mode=True))
         if module_name.endswith("win_powershell"):
-            sent.append((module_args["script"], dict(module_args.get("parameters") or {}), answer))
+            # A copy: a plugin may change the answer it got afterwards; this is the answer as it came.
+            sent.append((module_args["script"], copy.deepcopy(dict(module_args.get("parameters") or {})), copy.deepcopy(answer)))
         return answer
 
     _plugin(module, task_args or {}, execute).run(task_vars={"inventory_hostname": host.name})
