@@ -16,12 +16,8 @@ import host as hostmod
 import plugin_reads
 import render
 import scripts
-from ansible_collections.azure_backup.remediation.plugins.action import (
-    win_agent, win_backup_extension, win_bitlocker, win_capture, win_com_msdtc, win_disk_limits, win_machinekeys, win_network,
-    win_snapshot_status, win_vss_writers)
+from ansible_collections.azure_backup.remediation.plugins.action import win_capture
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as cap
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 CAPTURES = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "captures", "*.json")))
@@ -152,8 +148,8 @@ def test_a_twin_field_the_importer_drops_is_caught(monkeypatch):
     doc = _simulated_capture(hostmod.SimHost.create("sim01", "en", ["ade-installed"]))
     real = capture.TO_STATE["bitlocker.read"]
     monkeypatch.setitem(capture.TO_STATE, "bitlocker.read", lambda state, p, r: real(state, dict(p, AdeDir=""), r))
-    [difference] = capture.check(doc, TEXTS)
-    assert difference.startswith("bitlocker.read.ade_versions: Windows answered 1 items, the twin 0")
+    differences = capture.check(doc, TEXTS)
+    assert len(differences) == 1 and differences[0].startswith("bitlocker.read.ade_versions: Windows answered 1 items, the twin 0")
 
 
 def test_when_the_script_is_the_captured_one_a_field_only_the_twin_has_counts(monkeypatch):
