@@ -39,6 +39,14 @@ CALLER_USER = "S-1-5-21-3623811015-3361044348-30300820-500"
 CALLER_SIDS = (CALLER_USER, ADMINISTRATORS, "S-1-1-0", "S-1-5-32-545", "S-1-5-2", "S-1-5-11")
 UNAUTHORIZED = "Attempted to perform an unauthorized operation."
 
+
+def caller_sids(state: dict) -> tuple:
+    """The WinRM user's SIDs on this host: its own first, then its groups (a host made from a capture has the
+    captured caller in state "caller"; any other host the made-up administrator above)."""
+    caller = state.get("caller")
+    return (caller["user"], *caller["groups"]) if caller else CALLER_SIDS
+
+
 _DACL = re.compile(r"D:([A-Z]*)((?:\([^)]*\))*)")
 _GENERIC = ((0x10000000, 0x1F01FF), (0x80000000, 0x120089), (0x40000000, 0x120116), (0x20000000, 0x1200A0))
 

@@ -39,6 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import acl  # noqa: E402
 import host as hostmod  # noqa: E402
 import render  # noqa: E402
 import scripts  # noqa: E402
@@ -124,6 +125,13 @@ def _win_agent(state: dict, parameters: dict, result: dict) -> None:
             hostmod.put_file_state(state, path, hostmod.placeholder_binary(path, result["version"]))
         else:
             hostmod.remove_file_state(state, path)
+    guest = next((s for s in result.get("services") or [] if s["name"] == "WindowsAzureGuestAgent" and s.get("exists")), None)
+    if guest and guest.get("path"):
+        path = guest["path"].strip('"')
+        if result.get("guest_agent_version"):
+            hostmod.put_file_state(state, path, hostmod.placeholder_binary(path, result["guest_agent_version"]))
+        else:
+            hostmod.remove_file_state(state, path)
     prefix = (parameters.get("ProductName") or "").lower()
     for product in [p for p in state["products"] if p["name"].lower().startswith(prefix)]:
         hostmod.unmirror_product(state, product)
@@ -142,9 +150,31 @@ def _win_agent(state: dict, parameters: dict, result: dict) -> None:
     _processes(state, result.get("backup_processes"))
 
 
+def _dependants(state: dict, entries: list) -> None:
+    """Get-RunningDependent as captured: each service's running dependants run (made, depending on it, when the
+    state has no such service) and its other dependants are stopped."""
+    for entry in entries or []:
+        key = hostmod.find_key(state["services"], entry["name"])
+        if key is None:
+            continue
+        running = [name.lower() for name in entry.get("running") or []]
+        for name in hostmod.running_dependants(state, key):
+            if name.lower() not in running:
+                hostmod.set_service_stopped(state, name)
+        for name in entry.get("running") or []:
+            dep = hostmod.find_key(state["services"], name)
+            if dep is None:
+                hostmod.add_service(state, name, name, "", "manual", False, dependencies=[key])
+                dep = name
+            elif name.lower() not in [d.lower() for d in hostmod.depended_by(state, key)] + [d.lower() for d in hostmod.running_dependants(state, key)]:
+                state["services"][dep].setdefault("dependencies", []).append(key)
+            hostmod.set_service_running(state, dep)
+
+
 def _vss_writers(state: dict, parameters: dict, result: dict) -> None:
     _services(state, result.get("services"))
     _processes(state, result.get("backup_processes"))
+    _dependants(state, result.get("dependants"))
     if result.get("exit_code"):
         vss = hostmod.find_key(state["services"], "VSS")
         if vss:  # vssadmin cannot start VSS: the one way the simulator makes it fail
@@ -152,17 +182,36 @@ def _vss_writers(state: dict, parameters: dict, result: dict) -> None:
             state["services"][vss]["start_mode"] = "disabled"
         return
     _locale, writers = parse_vssadmin(result.get("text") or "")
+    # Which service hosts a writer is not in the capture: a writer the healthy VM has keeps its service (the
+    # simulator's writer -> service map, tests/data/reference/windows/vss-writer-service-map-community.tsv);
+    # another has none, and vssadmin's twin always lists it.
+    hosts = {w["name"].lower(): w.get("service") for w in state.get("vss_writers", [])}
     state["vss_writers"] = []
     for seen in writers:
-        # Which service hosts a writer is not in the capture: with none, vssadmin's twin always lists it.
-        writer = hostmod.add_writer(state, seen["name"], seen["id"], None, seen["state"], seen["last_error"])
+        writer = hostmod.add_writer(state, seen["name"], seen["id"], hosts.get(seen["name"].lower()), seen["state"], seen["last_error"])
         writer["instance_id"] = seen["instance_id"]
 
 
+# A key file Get-Acl could not read: owned by SYSTEM, nothing granted to anyone else (so no READ_CONTROL for the caller).
+_UNREADABLE_SDDL = "O:SYG:SYD:P(A;;FA;;;SY)"
+
+
 def _machinekeys(state: dict, parameters: dict, result: dict) -> None:
-    state["acls"] = {k: v for k, v in state["acls"].items() if k.lower() != result["path"].lower()}
+    folder = result["path"].lower()
+    # The folder and its key files as captured; the capture lists only the key files that inherit or could not be read.
+    state["acls"] = {k: v for k, v in state["acls"].items()
+                     if k.lower() != folder and not (k.lower().startswith(folder + "\\") and not acl.is_dir(state, k))}
     state["acls"][result["path"]] = result["sddl"]
+    for key_file in result.get("key_files") or []:
+        state["acls"][key_file["path"]] = key_file.get("sddl") or _UNREADABLE_SDDL
+        hostmod.put_file_state(state, key_file["path"], hostmod.file_entry(b""))
+    caller = result.get("caller") or {}
+    if caller.get("user"):
+        state["caller"] = {"user": caller["user"], "groups": list(caller.get("groups") or [])}
     state["certificates"]["LocalMachine\\My"] = [dict(c, has_private_key=True) for c in result.get("certificates") or []]
+    if result.get("agent", {}).get("name"):
+        _services(state, [result["agent"]])
+    _processes(state, result.get("backup_processes"))
 
 
 def _snapshot_status(state: dict, parameters: dict, result: dict) -> None:
@@ -181,6 +230,8 @@ def _snapshot_status(state: dict, parameters: dict, result: dict) -> None:
         for name in names:
             hostmod.reg_set(state, key, name, "string", "MSSQL." + name)
     state["nics"] = [{"alias": n["alias"], "index": n["index"], "ipv4": (n.get("addresses") or [None])[0], "prefix": 24,
+                      # Further addresses of the NIC (Get-NetIPAddress lists the primary first here, as the twin does).
+                      "secondary_ipv4": [{"ip": a, "prefix": 24} for a in (n.get("addresses") or [])[1:]],
                       "gateway": "default route" if n.get("default_route_metric") is not None else None,
                       "dhcp": n.get("dhcp") == "Enabled", "primary": i == 0, "dns_servers": list(n.get("dns_servers") or []),
                       # A capture cannot tell who set them; DHCP's only when the NIC takes DHCP.
@@ -202,10 +253,33 @@ def _com_msdtc(state: dict, parameters: dict, result: dict) -> None:
     _services(state, result.get("services"))
 
 
+_CONVERSION = {v: k for k, v in scripts._CONVERSION.items()}  # pylint: disable=protected-access
+
+
 def _bitlocker(state: dict, parameters: dict, result: dict) -> None:
-    state["volumes"] = [{"mount": v["mount"], "label": "", "size_gb": 127,
-                         "bitlocker_protection": "on" if v.get("protection_status") == 1 else "off",
-                         "lock_status": "locked" if v.get("lock_status") == 1 else "unlocked"} for v in result.get("volumes") or []]
+    """Win32_EncryptableVolume as captured: volume path, letter (none for a volume without one), OS or data volume,
+    protection, lock, conversion and auto-unlock; the ADE extension's version folders."""
+    old = {v.get("mount", "").upper(): v for v in state["volumes"] if v.get("mount")}
+    state["volumes"], keys = [], []
+    for v in result.get("volumes") or []:
+        mount = (v.get("mount") or "").upper()
+        volume = dict(old.get(mount, {"label": "", "size_gb": 127}) if mount else {"label": "", "size_gb": 127},
+                      mount=mount, device_id=v.get("device_id"), volume_type="os" if v.get("volume_type") == 0 else "data",
+                      bitlocker_protection="on" if v.get("protection_status") == 1 else "off",
+                      lock_status="locked" if v.get("lock_status") == 1 else "unlocked")
+        if v.get("conversion_status") is not None:
+            volume["conversion"] = _CONVERSION.get(v["conversion_status"], "encrypted")
+        if v.get("auto_unlock"):
+            keys.append(v.get("device_id"))
+        state["volumes"].append(volume)
+    if not keys and any(v.get("auto_unlock_keys_stored") for v in result.get("volumes") or []):
+        keys.append("(a data volume not attached now)")  # IsAutoUnlockKeyStored: some key is stored on the OS volume
+    state["bitlocker_auto_unlock_keys"] = keys
+    folder = (parameters.get("AdeDir") or "").rstrip("\\")
+    if folder:
+        state["dirs"] = [d for d in state["dirs"] if not d.lower().startswith(folder.lower() + "\\")]
+        state["files"] = {p: f for p, f in state["files"].items() if not p.lower().startswith(folder.lower() + "\\")}
+        state["dirs"] += [folder + "\\" + version for version in result.get("ade_versions") or []]
 
 
 def _disk_limits(state: dict, parameters: dict, result: dict) -> None:
@@ -217,11 +291,15 @@ def _disk_limits(state: dict, parameters: dict, result: dict) -> None:
         state["disks"].append({"number": number, "size_gb": int(d["size_bytes"]) // 2**30,
                                "kind": "os" if d.get("boot") or d.get("system") else "temp" if temp else "data"})
         for v in d.get("volumes") or []:
-            old = next((x for x in state["volumes"] if x["mount"].upper() == v["letter"].upper() + ":"), {})
-            volumes.append(dict(old, mount=v["letter"] + ":", label=v.get("label") or "", disk=number))
+            old = next((x for x in state["volumes"] if (x["mount"] or "").upper() == v["letter"].upper() + ":"), None)
+            if old is None:  # a volume no other read named: after the others
+                old = {}
+                volumes.append(old)
+            old.update(mount=v["letter"] + ":", label=v.get("label") or "", disk=number)
             if v.get("dataloss_warning"):
                 hostmod.put_file_state(state, "%s:\\%s" % (v["letter"], parameters["MarkerFile"]), hostmod.file_entry(b""))
-    state["volumes"] = volumes + [x for x in state["volumes"] if x["mount"] not in {v["mount"] for v in volumes}]
+    # The volumes keep their order (Win32_EncryptableVolume's, when BitLocker's read came first).
+    state["volumes"] += volumes
 
 
 def _network(state: dict, parameters: dict, result: dict) -> None:
@@ -244,6 +322,29 @@ TO_STATE = {
     "bitlocker.read": _bitlocker,
     "disk_limits.read": _disk_limits,
     "network.read": _network,
+}
+
+
+# tag -> every field its read answers -> what the importer above makes of it. A field missing here is a field a
+# capture cannot carry into the simulated host, so a twin's error in it goes unseen: the round-trip test
+# (tests/unit/winsim/test_captures.py) names each such read and field. Add a line with the importer's change.
+IMPORTED = {
+    "win_agent.read": {"services": "services", "version": "RdAgent's image file version", "guest_agent_version":
+                       "WindowsAzureGuestAgent's image file version", "products": "Uninstall keys", "dotnet_release": "NDP Release value",
+                       "backup_processes": "processes"},
+    "vss_writers.read": {"services": "services", "backup_processes": "processes", "dependants": "running dependent services",
+                         "text": "writers (vssadmin text parsed)", "exit_code": "VSS disabled when non-zero"},
+    "machinekeys.read": {"path": "the folder's ACL key", "sddl": "the folder's ACL", "icacls": "not imported: printed from sddl",
+                         "key_files": "key files' ACLs", "caller": "the WinRM user's SIDs", "certificates": "LocalMachine\\My",
+                         "agent": "services", "backup_processes": "processes"},
+    "snapshot_status.read": {"copy_backup": "registry value", "sql_instances": "registry values per view", "nics": "NICs",
+                             "cpu_load_percent": "CPU load", "memory_total_kb": "memory (MiB)", "memory_free_kb": "memory (MiB)"},
+    "backup_extension.read": {"service": "services", "versions": "version folders"},
+    "com_msdtc.read": {"services": "services"},
+    "bitlocker.read": {"volumes": "volumes with device id, type, protection, lock, conversion, auto-unlock",
+                       "ade_versions": "ADE version folders"},
+    "disk_limits.read": {"disks": "disks and lettered volumes, marker files"},
+    "network.read": {"dns": "DNS answers", "tcp": "not imported: the twin dials loopback only (only endpoints are compared)"},
 }
 
 

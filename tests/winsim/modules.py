@@ -32,6 +32,7 @@ import traceback
 import urllib.parse
 
 import host as hostmod  # tests/winsim is on sys.path (no package: the winsim CLI and the tests run it as files)
+import psbind
 import scripts
 
 NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -1579,6 +1580,13 @@ def win_powershell(m: Module):
         _script_failed(m, "the simulator cannot run arbitrary PowerShell: it carries no '# azure_backup.remediation/<name>' tag")
         return
     tag = match.group(1)
+    try:
+        # $ps.AddScript(script).AddParameters(parameters): PowerShell binds them to the script's param() block
+        # before it runs (ansible.windows win_powershell.ps1 ~781-839; the rules in psbind.py).
+        parameters = psbind.bind(script, parameters, supports_should_process(script))
+    except psbind.BindingError as exc:
+        _binding_failed(m, exc)
+        return
     # A script that declares SupportsShouldProcess runs in check mode; whether it changes anything then
     # is the script's business (its twin's), as on Windows, so the fake's check-mode guard stands aside.
     m.check_mode_writes = True
@@ -1616,6 +1624,27 @@ def _script_failed(m: Module, message: str):
     m.result["changed"] = False
     m.result["msg"] = message
     m.result["error"] = [error_record(message, "SimulatorCannotRunScript")]
+
+
+# ErrorCategory of a ParameterBindingException by its error id (System.Management.Automation.ErrorCategory:
+# InvalidArgument = 5, InvalidData = 6).
+_BINDING_CATEGORY = {"ParameterArgumentTransformationError": ("InvalidData", 6), "ParameterArgumentValidationError": ("InvalidData", 6)}
+
+
+def _binding_failed(m: Module, exc) -> None:
+    """win_powershell when PowerShell refuses the parameters: $ps.Invoke() throws a ParameterBindingException
+    (a RuntimeException), which the module catches and reports as failed with its error record; the script
+    never ran, so $Ansible keeps Changed = $true and Result = @{} (win_powershell.ps1 ~665-667 and ~842-851)."""
+    category, category_id = _BINDING_CATEGORY.get(exc.error_id, ("InvalidArgument", 5))
+    record = error_record(str(exc), exc.error_id)
+    record["output"] = "%s\r\n    + CategoryInfo          : %s: (:) [], ParameterBindingException\r\n" \
+                       "    + FullyQualifiedErrorId : %s\r\n \r\n" % (exc, category, exc.error_id)
+    record["exception"].update(type="System.Management.Automation.ParameterBindingException")
+    record["category_info"].update(category=category, category_id=category_id, activity="", reason="ParameterBindingException")
+    record["script_stack_trace"] = ""
+    m.result["failed"] = True
+    m.result["changed"] = True
+    m.result["error"] = [record]
 
 
 def _ansible_path_exists(host, path: str) -> bool:

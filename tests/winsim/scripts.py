@@ -352,6 +352,8 @@ def vss_writers_read(host, p: dict) -> dict:
     try:
         host.start_service("VSS")
     except hostmod.ServiceError:
+        # vssadmin's exit codes are not documented (Microsoft Learn, "vssadmin list writers" names none); a failure is
+        # non-zero, which is all the capture compares and the product reports. 2 stands for "some non-zero code".
         return dict(common, text=render.vssadmin_error("vss_unavailable", host.state["locale"]), exit_code=2)
     return dict(common, text=render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), exit_code=0)
 
@@ -441,20 +443,20 @@ def machinekeys_read(host, p: dict) -> dict:
     sddl = host.state["acls"][key]
     # Get-Acl reads owner and DACL: GetNamedSecurityInfo needs READ_CONTROL granted, or the caller to be the owner
     # (Microsoft Learn, GetNamedSecurityInfo; access check in acl.py).
-    if not acl.granted(sddl, acl.CALLER_SIDS, acl.READ_CONTROL):
+    if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):
         raise ScriptError(acl.UNAUTHORIZED)
     key_files = []
     for child in acl.children(host.state, key):
         if acl.is_dir(host.state, child):
             continue
-        if not acl.granted(host.state["acls"][child], acl.CALLER_SIDS, acl.READ_CONTROL):
+        if not acl.granted(host.state["acls"][child], acl.caller_sids(host.state), acl.READ_CONTROL):
             key_files.append({"path": child, "error": acl.UNAUTHORIZED})
         elif "P" not in render.parse_sddl(host.state["acls"][child])["dacl_flags"]:  # AreAccessRulesProtected
             key_files.append({"path": child, "sddl": host.state["acls"][child]})
     certificates = [{"thumbprint": c["thumbprint"], "subject": c["subject"], "issuer": c["issuer"], "not_after": c["not_after"]}
                     for c in host.state["certificates"].get("LocalMachine\\My", [])]
     return {"path": path, "sddl": sddl, "icacls": render.icacls(path, sddl, host.state["locale"]), "key_files": key_files,
-            "caller": {"user": acl.CALLER_USER, "groups": list(acl.CALLER_SIDS[1:])}, "certificates": certificates,
+            "caller": {"user": acl.caller_sids(host.state)[0], "groups": list(acl.caller_sids(host.state)[1:])}, "certificates": certificates,
             # A capture by an older script sends neither: PowerShell binds a missing [string] as "", [string[]] as $null.
             "agent": _service_state(host, p.get("AgentService") or ""), "backup_processes": _processes(host, p.get("BackupProcesses"))}
 
@@ -487,13 +489,13 @@ def machinekeys_reset(host, p: dict) -> dict:
                 done.append("took ownership of %s" % path)
             # SetAccessControl writes the DACL: WRITE_DAC (or being the owner) is needed (Microsoft Learn,
             # SetNamedSecurityInfo and "Ownership of objects"; access check in acl.py).
-            if not acl.granted(state["acls"][acl.find(state, path)], acl.CALLER_SIDS, acl.WRITE_DAC):
+            if not acl.granted(state["acls"][acl.find(state, path)], acl.caller_sids(state), acl.WRITE_DAC):
                 raise ScriptError(acl.UNAUTHORIZED)
             acl.protect(state, path)
             done.append("protected %s" % path)
         if not p["Dacl"].startswith("D:"):
             raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
-        if not acl.granted(state["acls"][key], acl.CALLER_SIDS, acl.WRITE_DAC):
+        if not acl.granted(state["acls"][key], acl.caller_sids(state), acl.WRITE_DAC):
             raise ScriptError(acl.UNAUTHORIZED)
         # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
         acl.set_dacl(state, key, p["Dacl"])
@@ -518,7 +520,10 @@ def snapshot_status_read(host, p: dict) -> dict:
         nics.append({"alias": nic["alias"], "index": nic["index"], "dhcp": "Enabled" if nic["dhcp"] else "Disabled",
                      "addresses": ([nic["ipv4"]] if nic.get("ipv4") else []) + [a["ip"] for a in nic.get("secondary_ipv4", [])],
                      "dns_servers": list(nic.get("dns_servers", [])),
-                     # RouteMetric 0 of the default route plus Azure's interface metric.
+                     # RouteMetric + InterfaceMetric, as the script sums them: "the overall metric ... is the sum of the route
+                     # metric and the interface metric", the interface metric automatic by link speed, 5 to 50 (Microsoft
+                     # Learn, Microsoft-Windows-TCPIP Ipv4Settings Metric). 15 is one value of that range, not a measured
+                     # Azure one: the product only picks the lowest, and the capture compares only whether there is one.
                      "default_route_metric": 15 if nic.get("gateway") else None})
     loads = state.get("cpu_load_percent") or []
     return {
@@ -620,9 +625,7 @@ def snapshot_status_dhcp_task(host, p: dict) -> dict:
 
 
 def backup_extension_read(host, p: dict) -> dict:
-    state = host.state
-    prefix = p["PluginDir"].rstrip("\\").lower() + "\\"
-    versions = sorted({d[len(prefix):].split("\\")[0] for d in state.get("dirs", []) if d.lower().startswith(prefix)})
+    versions = _child_dirs(host, p["PluginDir"])  # Get-ChildItem -Directory: folders that only hold files count too
     return {"service": _service_state(host, p["Service"]), "versions": versions}
 
 
@@ -673,8 +676,7 @@ def bitlocker_read(host, p: dict) -> dict:
             else:
                 entry["auto_unlock"] = _activated(volume) and entry["device_id"] in keys
         volumes.append(entry)
-    prefix = (p.get("AdeDir") or "?").rstrip("\\").lower() + "\\"  # an older script sends none: nothing matches
-    ade = sorted({d[len(prefix):].split("\\")[0] for d in state.get("dirs", []) if d.lower().startswith(prefix)})
+    ade = _child_dirs(host, p["AdeDir"]) if p.get("AdeDir") else []  # an older script sends none: nothing to list
     return {"volumes": volumes, "ade_versions": ade}
 
 

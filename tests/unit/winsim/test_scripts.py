@@ -384,7 +384,6 @@ def _machinekeys_read(h):
 
 
 def test_machinekeys_reset_regains_write_dac_and_keeps_inheriting_key_files_readable():
-    import faults
     h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
     state = _machinekeys_read(h)
     sids = [state["caller"]["user"]] + state["caller"]["groups"]
@@ -406,7 +405,6 @@ def test_machinekeys_reset_regains_write_dac_and_keeps_inheriting_key_files_read
 
 
 def test_machinekeys_reset_without_protecting_leaves_an_inheriting_key_file_with_an_empty_dacl():
-    import faults
     h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
     powershell(h, win_machinekeys.RESET, Path=hostmod.MACHINEKEYS, Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
                BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)
@@ -648,3 +646,12 @@ def test_an_allsigned_group_policy_stops_a_script_file_but_not_the_encoded_comma
         assert len(ran) == 1
     finally:
         twins.SCRIPTS["capture.read"] = original
+
+
+def test_a_folder_that_only_holds_files_is_listed_by_the_backup_extension_and_bitlocker_reads():
+    # Get-ChildItem -Directory lists every folder under the path, also one the state knows only as a file's parent.
+    h = hostmod.SimHost.create("win01", "en", [])
+    for root in (win_backup_extension.PLUGIN_DIR, win_bitlocker.ADE_DIR):
+        hostmod.put_file_state(h.state, root + "\\9.9.9.9\\plugin.dll", hostmod.file_entry(b"x"))
+    assert "9.9.9.9" in read(h, win_backup_extension.READ, Service="IaaSVmProvider", PluginDir=win_backup_extension.PLUGIN_DIR)["versions"]
+    assert read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR)["ade_versions"] == ["9.9.9.9"]

@@ -6,11 +6,16 @@ import json
 import os
 from unittest.mock import MagicMock
 
+import yaml
+
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import win_capture, win_com_msdtc
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as capture
+
+with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "galaxy.yml"), encoding="utf-8") as _galaxy:
+    GALAXY_VERSION = yaml.safe_load(_galaxy)["version"]
 
 SERVICES = [{"name": "COMSysApp", "exists": True, "state": "Stopped", "start_mode": "Manual"},
             {"name": "MSDTC", "exists": True, "state": "Running", "start_mode": "Auto"}]
@@ -81,7 +86,7 @@ def test_win_capture_joins_the_reads_and_the_environment_into_one_file(tmp_path)
     assert not result.get("failed") and not result["changed"], result
     assert result["path"] == str(tmp_path / "win01.json") and result["reads"] == 3 and result["failed_reads"] == ["com_msdtc.read"]
     doc = json.loads((tmp_path / "win01.json").read_text())
-    assert capture.check_document(doc) == [] and doc["host"] == "win01" and doc["collection_version"] == "0.2.0"
+    assert capture.check_document(doc) == [] and doc["host"] == "win01" and doc["collection_version"] == GALAXY_VERSION
     assert doc["environment"]["result"] == environment and doc["environment"]["tag"] == "capture.read"
     assert [(r["tag"], r["failed"]) for r in doc["reads"]] == [("com_msdtc.read", False), ("com_msdtc.read", True)]
     assert doc["scripts"] == {"com_msdtc.read": [capture.script_hash(win_com_msdtc.READ)],
