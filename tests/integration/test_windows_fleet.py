@@ -27,6 +27,7 @@ import faults  # noqa: E402
 import acl  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, ".collections"))  # the checkout as ansible_collections.azure_backup.remediation
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached  # noqa: E402
 
 HOSTS = {
     "win01": ("en", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"]),
@@ -488,11 +489,14 @@ def test_a_second_failing_reinstall_adds_only_its_empty_old_folder_and_log(runs)
     assert not [p for p in again["files"] if p.lower().startswith(old_dir.lower() + "\\")]
     differences = _differences(dict(apply, dirs=None, processes=None), dict(again, dirs=None, processes=None))
     log = failed["detail"]["result"]["log"]
-    msi = [p for p in apply["files"] if p.lower().endswith(".msi") and p.lower().startswith("c:\\windows\\temp\\")]
+    work = detached.WORK_DIR.lower() + "\\"
+    msi = [p for p in apply["files"] if p.lower().endswith(".msi") and p.lower().startswith(work)]
     # The MSI is staged again before each reinstall: same bytes, a new write time.
     assert [apply["files"][p]["sha256"] for p in msi] == [again["files"][p]["sha256"] for p in msi] and len(msi) == 1
     allowed = {"/files/%s/mtime" % msi[0], "/clock", "/next_pid"}
-    assert {k for k in differences if not k.lower().startswith("/files/" + log.lower())} <= allowed, differences
+    # Each detached run leaves its marker and lock beside the MSI, as a record of what it did.
+    own = ("/files/" + log.lower(), "/files/" + work + "azure-backup-win-agent-install-")
+    assert {k for k in differences if not k.lower().startswith(own)} <= allowed, differences
     assert [p["name"] for p in again["processes"]] == [p["name"] for p in apply["processes"]]
 
 
@@ -506,6 +510,8 @@ CHECK_MODE_FINDS = {
     "win12": ["BITLOCKER/protection"],
     "win13": [],
     "win15": ["WIN_AGENT/install"],
+    "win16": ["SNAPSHOT_STATUS/guest_dhcp"],
+    "win17": ["WIN_AGENT/install"],
 }
 
 
