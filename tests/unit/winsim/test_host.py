@@ -952,3 +952,18 @@ def test_win_service_fails_on_a_service_that_hangs_stopping_and_on_winmgmt_with_
     answer = h.run_module("ansible.windows.win_service", {"name": "Winmgmt", "state": "restarted"})
     assert answer["failed"] and "because it has dependent services" in answer["msg"]
     assert h.state["services"]["iphlpsvc"]["state"] == "running"
+
+
+# Faults of the second round on issue 10 (disks, BitLocker, VSS, MachineKeys).
+FAULT_CHECKS.update({
+    "vssadmin-stderr": lambda s: bool(s.get("native_stderr", {}).get("vssadmin.exe")),
+    "takeown-denied": lambda s: s.get("takeown_denied") is True,
+    "agent-stop-hangs": lambda s: _svc(s, "WindowsAzureGuestAgent").get("stop_hangs") is True,
+    "backup-starts-during-restart": lambda s: s.get("backup_starts_after_stops") == 1,
+    "vss-restart-connection-lost": lambda s: s.get("restart_connection_lost") is True,
+    "bek-volume": lambda s: [v["label"] for v in s["volumes"] if v.get("disk") == 0] == ["Windows", "Bek Volume"],
+    "bitlocker-auto-unlock-detached": lambda s: len(s.get("bitlocker_auto_unlock_keys", [])) == 2
+    and s["bitlocker_auto_unlock_keys"][1] not in [v.get("device_id") for v in s["volumes"]],
+    "bitlocker-wmi-error": lambda s: [v["mount"] for v in s["volumes"] if v.get("wmi_error")] == ["E:"],
+    "generation-1": lambda s: s.get("generation") == 1,
+})
