@@ -290,6 +290,6 @@ class ActionModule(WinCauseAction):
         """The agent's service read again after a lost connection; None when the host does not answer."""
         try:
             return self.read(READ, "the guest agent's service", Path=state["path"], AgentService=(state.get("agent") or {})["name"],
-                             BackupProcesses=[]).get("agent")
+                             BackupProcesses=list(agent.BACKUP_PROCESSES)).get("agent")
         except (RemediationError,) + CONNECTION_ERRORS:
             return None

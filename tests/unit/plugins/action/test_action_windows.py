@@ -685,3 +685,22 @@ def test_bitlocker_auto_unlock_keys_of_volumes_not_listed_keep_the_os_volume_on(
     assert calls == [{"DeviceIds": [HIDDEN["device_id"]], "ClearAutoUnlock": False}]
     kept = next(f for f in result["findings"] if f["check"] == "os_volume")
     assert "2 auto-unlock keys are stored on C:, but only 1 listed volume unlocks with one" in kept["summary"]
+
+
+def test_machinekeys_an_agent_restart_that_loses_its_connection_reads_the_agent_again():
+    stopped = machinekeys_state("O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", key_files={})
+    stopped["result"]["agent"] = {"name": "WindowsAzureGuestAgent", "exists": True, "state": "Stopped", "start_mode": "Auto"}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), RESET_DONE, {"changed": True},
+                                          AnsibleConnectionFailure("winrm connection error"), stopped])
+    result = plugin.run(task_vars=VARS)
+    assert plugin._connection.reset.called and result["failed"]
+    restart = next(f for f in result["findings"] if f["check"] == "agent_restart")
+    assert restart["status"] == "failed" and "WindowsAzureGuestAgent is not running: start it" in restart["summary"]
+    assert plugin._execute_module.call_args_list[4].kwargs["module_args"]["parameters"]["BackupProcesses"] == ["IaaSBcdrExtension"]
+
+
+def test_machinekeys_a_timeout_that_is_not_above_zero_fails_before_any_round_trip():
+    plugin = action(win_machinekeys, {"service_timeout": 0}, [])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "machinekeys_service_timeout must be a number of seconds above 0" in result["msg"]
+    assert not plugin._execute_module.called
