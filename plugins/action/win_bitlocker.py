@@ -16,7 +16,8 @@ READ = r"""#azure_backup.remediation/bitlocker.read
 # encrypted then; any other error (access denied) is an error.
 [CmdletBinding(SupportsShouldProcess)]
 param(
-    [string]$AdeDir
+    [string]$AdeDir,
+    [string]$BekLabel
 )
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
@@ -54,9 +55,25 @@ $volumes = @(foreach ($volume in $encryptable) {
         $entry
     })
 
+# Where Windows keeps the auto-unlock keys is not documented beyond "the registry of the running OS volume"
+# (IsAutoUnlockKeyStored); FVEAutoUnlock is where they are seen. Its entries are counted, subkeys or values,
+# whichever it holds, and compared on the controller with the volumes listed above.
+$autoUnlockKey = 'HKLM:\SYSTEM\CurrentControlSet\Control\FVEAutoUnlock'
+$autoUnlockEntries = $null
+if (Test-Path -LiteralPath $autoUnlockKey) {
+    $key = Get-Item -LiteralPath $autoUnlockKey
+    $autoUnlockEntries = [Math]::Max($key.SubKeyCount, $key.ValueCount)
+}
+
 $Ansible.Result = @{
     volumes = $volumes
     ade_versions = @(Get-ChildItem -LiteralPath $AdeDir -Directory -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })
+    # Azure Disk Encryption keeps its key file on a volume labelled "Bek Volume", also after the extension is removed.
+    bek_volumes = @(Get-Volume | Where-Object { $_.FileSystemLabel -eq $BekLabel } | ForEach-Object {
+            if ([char]::IsLetter([char]$_.DriveLetter)) { '{0}:' -f $_.DriveLetter } else { $_.Path } })
+    # Volumes on an offline disk are not listed by Win32_EncryptableVolume, but their auto-unlock keys are stored.
+    offline_disks = @(Get-Disk | Where-Object { $_.IsOffline } | ForEach-Object { [string]$_.Number })
+    auto_unlock_entries = $autoUnlockEntries
 }
 """
 
@@ -64,7 +81,7 @@ DISABLE = r"""#azure_backup.remediation/bitlocker.disable
 # Turns BitLocker off (Win32_EncryptableVolume.Decrypt) on the given volumes, found by volume path, so
 # volumes without a drive letter are reached too; Windows decrypts in the background. With
 # -ClearAutoUnlock, the OS volume's auto-unlock keys are removed first (ClearAllAutoUnlockKeys), which
-# Decrypt requires of the OS volume. Each volume is tried and reported on its own. Changes the VM: sent
+# Decrypt requires of the OS volume. Each volume is tried and reported on its own, a WMI error too. Changes the VM: sent
 # only on request, never in check mode.
 [CmdletBinding()]
 param(
@@ -78,33 +95,40 @@ $Ansible.Result = @{
     volumes = @(foreach ($id in $DeviceIds) {
             $volume = $all | Where-Object { $_.DeviceID -eq $id } | Select-Object -First 1
             $entry = @{ device_id = $id; volume = if ($volume -and $volume.DriveLetter) { $volume.DriveLetter } else { $id } }
-            if (-not $volume) {
-                $entry.status = 'failed'
-                $entry.error = 'no such volume'
-            }
-            else {
-                $cleared = 0
-                if ($ClearAutoUnlock -and $volume.VolumeType -eq 0) {
-                    $cleared = (Invoke-CimMethod -InputObject $volume -MethodName ClearAllAutoUnlockKeys).ReturnValue
-                    $entry.auto_unlock_cleared = ($cleared -eq 0)
-                }
-                if ($cleared -ne 0) {
+            # One volume's WMI error is that volume's outcome: the others are still tried and reported.
+            try {
+                if (-not $volume) {
                     $entry.status = 'failed'
-                    $entry.return_value = $cleared
-                    $entry.error = 'ClearAllAutoUnlockKeys failed: the auto-unlock keys stay and BitLocker stays on'
+                    $entry.error = 'no such volume'
                 }
                 else {
-                    $code = (Invoke-CimMethod -InputObject $volume -MethodName Decrypt).ReturnValue
-                    if ($code -eq 0) {
-                        $entry.status = 'started'
-                        $entry.conversion_status = [int](Invoke-CimMethod -InputObject $volume -MethodName GetConversionStatus).ConversionStatus
+                    $cleared = 0
+                    if ($ClearAutoUnlock -and $volume.VolumeType -eq 0) {
+                        $cleared = (Invoke-CimMethod -InputObject $volume -MethodName ClearAllAutoUnlockKeys).ReturnValue
+                        $entry.auto_unlock_cleared = ($cleared -eq 0)
+                    }
+                    if ($cleared -ne 0) {
+                        $entry.status = 'failed'
+                        $entry.return_value = $cleared
+                        $entry.error = 'ClearAllAutoUnlockKeys failed: the auto-unlock keys stay and BitLocker stays on'
                     }
                     else {
-                        $entry.status = 'failed'
-                        $entry.return_value = $code
-                        $entry.error = 'Decrypt refused'
+                        $code = (Invoke-CimMethod -InputObject $volume -MethodName Decrypt).ReturnValue
+                        if ($code -eq 0) {
+                            $entry.status = 'started'
+                            $entry.conversion_status = [int](Invoke-CimMethod -InputObject $volume -MethodName GetConversionStatus).ConversionStatus
+                        }
+                        else {
+                            $entry.status = 'failed'
+                            $entry.return_value = $code
+                            $entry.error = 'Decrypt refused'
+                        }
                     }
                 }
+            }
+            catch {
+                $entry.status = 'failed'
+                $entry.error = 'WMI error: {0}' -f $_.Exception.Message
             }
             $entry
         })
@@ -121,10 +145,12 @@ class ActionModule(WinCauseAction):
     }
 
     def check_and_fix(self) -> None:
-        state = self.read(READ, "BitLocker's volumes", AdeDir=ADE_DIR)
+        state = self.read(READ, "BitLocker's volumes", AdeDir=ADE_DIR, BekLabel=bitlocker.BEK_LABEL)
         volumes = state.get("volumes") or []
         locked, protected = bitlocker.locked(volumes), bitlocker.protected(volumes)
-        detail = {"volumes": [bitlocker.describe(v) for v in volumes], "ade_versions": state.get("ade_versions") or []}
+        detail = {"volumes": [bitlocker.describe(v) for v in volumes], "ade_versions": state.get("ade_versions") or [],
+                  "bek_volumes": state.get("bek_volumes") or [], "offline_disks": state.get("offline_disks") or [],
+                  "auto_unlock_entries": state.get("auto_unlock_entries")}
         if locked:
             self.add("locked", "found", "locked by BitLocker: %s. VSS cannot snapshot a locked volume: unlock it with its "
                      "recovery key (manage-bde -unlock), then run again" % ", ".join(v["volume"] for v in locked), detail)
@@ -142,7 +168,12 @@ class ActionModule(WinCauseAction):
                      "in the guest; %s" % (", ".join(names), bitlocker.ADE_EXTENSION, ", ".join(detail["ade_versions"]), bitlocker.ADE_ROUTE),
                      detail)
             return
-        todo = bitlocker.plan(volumes)
+        if detail["bek_volumes"]:
+            self.add("protection", "failed", "BitLocker is on for %s and Azure Disk Encryption's key volume '%s' is present (%s), so ADE "
+                     "manages it even without its extension installed: not turned off in the guest; %s"
+                     % (", ".join(names), bitlocker.BEK_LABEL, ", ".join(detail["bek_volumes"]), bitlocker.ADE_ROUTE), detail)
+            return
+        todo = bitlocker.plan(volumes, state.get("auto_unlock_entries"), detail["offline_disks"])
         if todo["keep_os"]:
             self.add("os_volume", "found", "%s: BitLocker stays on: %s" % (bitlocker.name(todo["os"]), todo["keep_os"]), detail)
             todo["os"] = None

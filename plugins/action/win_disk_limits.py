@@ -23,11 +23,14 @@ $Ansible.Result = @{
             @{
                 disk = [string]$number; location = $_.Location; size_bytes = [long]$_.Size
                 boot = [bool]$_.IsBoot; system = [bool]$_.IsSystem
+                # DriveLetter is [char]0 on a partition without a letter (EFI, MSR, System Reserved), and
+                # [char]0 is true in PowerShell: only a letter counts. The MSR partition has no volume, so
+                # Get-Volume errors on it; a volume that cannot be read is skipped, not fatal.
                 volumes = @(Get-Partition -DiskNumber $number -ErrorAction SilentlyContinue |
-                        Where-Object { $_.DriveLetter } | ForEach-Object {
-                            $volume = Get-Volume -Partition $_
+                        Where-Object { [char]::IsLetter($_.DriveLetter) } | ForEach-Object {
+                            $volume = Get-Volume -Partition $_ -ErrorAction SilentlyContinue
                             @{
-                                letter = [string]$_.DriveLetter; label = $volume.FileSystemLabel
+                                letter = [string]$_.DriveLetter; label = if ($volume) { $volume.FileSystemLabel } else { '' }
                                 dataloss_warning = Test-Path -LiteralPath ('{0}:\{1}' -f $_.DriveLetter, $MarkerFile) -PathType Leaf
                             }
                         })

@@ -6,13 +6,15 @@ deleted after a reset so the agent makes a new one (article 000, "parsing failur
 from __future__ import annotations
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys
+from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_scripts import CONNECTION_ERRORS, INVOKE_NATIVE, restart_services
 
 READ = r"""#azure_backup.remediation/machinekeys.read
 # The MachineKeys folder's security descriptor as SDDL (compared on the controller), icacls' view of
-# it for people, the key files that inherit from it, who this session is (its SIDs), the certificates
+# it for people, how many key files inherit from it, who this session is (its SIDs), the certificates
 # in LocalMachine\My, the guest agent's service and a running backup. Reads only.
 [CmdletBinding(SupportsShouldProcess)]
 param(
@@ -22,24 +24,30 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
-""" + GET_SERVICE_STATE + r"""
+""" + GET_SERVICE_STATE + INVOKE_NATIVE + r"""
 if (-not $Path) {
     $Path = Join-Path -Path $env:SystemDrive -ChildPath 'ProgramData\Microsoft\Crypto\RSA\MachineKeys'
 }
 $acl = Get-Acl -LiteralPath $Path
-$icacls = & icacls.exe $Path | Out-String
-# Only files whose DACL is not protected can change when the folder's DACL does.
-$keyFiles = @(Get-ChildItem -LiteralPath $Path -File -Force | ForEach-Object {
-        try {
-            $fileAcl = Get-Acl -LiteralPath $_.FullName
-            if (-not $fileAcl.AreAccessRulesProtected) {
-                @{ path = $_.FullName; sddl = $fileAcl.Sddl }
-            }
+$icacls = Invoke-Native -FilePath 'icacls.exe' -ArgumentList $Path
+# Only files whose DACL is not protected can change when the folder's DACL does. Counted, not listed: an
+# RDS or IIS server can hold a hundred thousand key files; the reset finds them again right before it acts.
+$keyFiles = @{ total = 0; inheriting = 0; only_inherited = 0; unreadable = 0 }
+foreach ($file in @(Get-ChildItem -LiteralPath $Path -File -Force)) {
+    $keyFiles.total++
+    try {
+        $fileAcl = $file.GetAccessControl([System.Security.AccessControl.AccessControlSections]::Access)
+        $rules = @($fileAcl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]))
+        $inherited = @($rules | Where-Object { $_.IsInherited }).Count
+        if (-not $fileAcl.AreAccessRulesProtected -and $inherited) {
+            $keyFiles.inheriting++
+            if ($inherited -eq $rules.Count) { $keyFiles.only_inherited++ }
         }
-        catch {
-            @{ path = $_.TargetObject; error = $_.Exception.Message }
-        }
-    })
+    }
+    catch {
+        $keyFiles.unreadable++
+    }
+}
 $identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
 $certificates = @(Get-ChildItem -LiteralPath 'Cert:\LocalMachine\My' | ForEach-Object {
         @{ thumbprint = $_.Thumbprint; subject = $_.Subject; issuer = $_.Issuer; not_after = $_.NotAfter.ToString('o') }
@@ -48,7 +56,8 @@ $certificates = @(Get-ChildItem -LiteralPath 'Cert:\LocalMachine\My' | ForEach-O
 $Ansible.Result = @{
     path = $Path
     sddl = $acl.Sddl
-    icacls = $icacls
+    icacls = $icacls.output
+    icacls_exit_code = $icacls.exit_code
     key_files = $keyFiles
     caller = @{ user = $identity.User.Value; groups = @($identity.Groups | ForEach-Object { $_.Value }) }
     certificates = $certificates
@@ -58,75 +67,90 @@ $Ansible.Result = @{
 """
 
 RESET = r"""#azure_backup.remediation/machinekeys.reset
-# Saves the folder's and the given key files' security descriptors to the backup folder; takes ownership
-# (as Administrators) where asked, because only the owner regains WRITE_DAC without an ACE; protects the
-# given key files' DACLs keeping their inherited ACEs as explicit ones, so the folder's new DACL does not
-# take them away; then sets the folder's DACL (owner and group stay). Stops at the first error and says
-# what was done by then. Changes the VM: never sent in check mode.
+# Saves the folder's security descriptor to the backup folder; takes ownership (as Administrators) where
+# asked, because only the owner regains WRITE_DAC without an ACE; then, right before the folder's DACL is
+# set, finds the key files whose DACL is not protected and holds inherited ACEs (a file created since the
+# read too), saves their SDDL and protects their DACLs keeping the inherited ACEs as explicit ones, so the
+# folder's new DACL does not take them away (a key file it cannot write it takes ownership of first); then
+# sets the folder's DACL (owner and group stay). Answers with counts and the protected paths, not each
+# file's SDDL. Stops at the first error and says what was done by then. Never sent in check mode.
 [CmdletBinding()]
 param(
     [string]$Path,
     [string]$Dacl,
     [string]$BackupDir,
-    [bool]$TakeOwnership,
-    [string[]]$ProtectFiles = @(),
-    [string[]]$TakeFileOwnership = @()
+    [bool]$TakeOwnership
 )
 $ErrorActionPreference = 'Stop'
-
+""" + INVOKE_NATIVE + r"""
 function Set-OwnerToAdministrators {
     param([string]$LiteralPath)
     # takeown /A: "Gives ownership to the Administrators group"; it uses the take-ownership privilege.
-    $output = & takeown.exe /F $LiteralPath /A 2>&1 | Out-String
-    if ($LASTEXITCODE -ne 0) {
-        throw "takeown.exe /F $LiteralPath /A failed ($LASTEXITCODE): $output"
+    $takeown = Invoke-Native -FilePath 'takeown.exe' -ArgumentList '/F', $LiteralPath, '/A'
+    if ($takeown.exit_code -ne 0) {
+        throw "takeown.exe /F $LiteralPath /A failed (exit code $($takeown.exit_code)): $($takeown.output)"
     }
 }
 
+# Who must still read a key file once it is protected: the agent runs as LocalSystem, whose token holds SYSTEM,
+# Administrators, Everyone and Authenticated Users.
+$readers = @('S-1-5-18', 'S-1-5-32-544', 'S-1-1-0', 'S-1-5-11')
+$access = [System.Security.AccessControl.AccessControlSections]::Access
+$sid = [System.Security.Principal.SecurityIdentifier]
 $done = [System.Collections.Generic.List[string]]::new()
-$result = @{ before = (Get-Acl -LiteralPath $Path).Sddl; done = $done; files_before = @{}; files_after = @{} }
+$protected = [System.Collections.Generic.List[string]]::new()
+$onlyInherited = [System.Collections.Generic.List[string]]::new()
+$unreadable = [System.Collections.Generic.List[string]]::new()
+$owned = 0
+$result = @{ before = (Get-Acl -LiteralPath $Path).Sddl; done = $done; protected = $protected; only_inherited = $onlyInherited
+    unreadable = $unreadable }
 try {
     New-Item -Path $BackupDir -ItemType Directory -Force | Out-Null
     $stamp = '{0:yyyyMMddTHHmmss}' -f (Get-Date)
     $result.backup = Join-Path -Path $BackupDir -ChildPath "MachineKeys-$stamp.sddl"
     Set-Content -LiteralPath $result.backup -Value $result.before -Encoding ASCII
-    if ($ProtectFiles.Count) {
-        foreach ($file in $ProtectFiles) {
-            $result.files_before[$file] = (Get-Acl -LiteralPath $file).Sddl
-        }
-        $result.files_backup = Join-Path -Path $BackupDir -ChildPath "MachineKeys-$stamp-files.sddl"
-        Set-Content -LiteralPath $result.files_backup -Encoding ASCII -Value @(
-            foreach ($file in $ProtectFiles) { "{0}`t{1}" -f $result.files_before[$file], $file })
-    }
     if ($TakeOwnership) {
         Set-OwnerToAdministrators -LiteralPath $Path
         $done.Add("took ownership of $Path")
     }
-    foreach ($file in $ProtectFiles) {
-        if ($file -in $TakeFileOwnership) {
-            Set-OwnerToAdministrators -LiteralPath $file
-            $done.Add("took ownership of $file")
-        }
+    $result.files_backup = Join-Path -Path $BackupDir -ChildPath "MachineKeys-$stamp-files.sddl"
+    foreach ($file in @(Get-ChildItem -LiteralPath $Path -File -Force)) {
+        $fileAcl = $file.GetAccessControl($access)
+        $rules = @($fileAcl.GetAccessRules($true, $true, $sid))
+        $inherited = @($rules | Where-Object { $_.IsInherited }).Count
+        if ($fileAcl.AreAccessRulesProtected -or -not $inherited) { continue }
+        Add-Content -LiteralPath $result.files_backup -Encoding ASCII -Value ("{0}`t{1}" -f $fileAcl.GetSecurityDescriptorSddlForm($access), $file.FullName)
         # Only the DACL is read and written back: writing the owner too needs the restore privilege.
-        $item = Get-Item -LiteralPath $file -Force
-        $fileAcl = $item.GetAccessControl([System.Security.AccessControl.AccessControlSections]::Access)
         $fileAcl.SetAccessRuleProtection($true, $true)
-        $item.SetAccessControl($fileAcl)
-        $done.Add("protected $file")
+        try {
+            $file.SetAccessControl($fileAcl)
+        }
+        catch [System.UnauthorizedAccessException] {
+            Set-OwnerToAdministrators -LiteralPath $file.FullName
+            $owned++
+            $file.SetAccessControl($fileAcl)
+        }
+        $protected.Add($file.FullName)
+        if ($inherited -eq $rules.Count) { $onlyInherited.Add($file.FullName) }
+        $readable = @($file.GetAccessControl($access).GetAccessRules($true, $true, $sid) | Where-Object {
+                $_.AccessControlType -eq 'Allow' -and $readers -contains $_.IdentityReference.Value -and
+                ($_.FileSystemRights -band [System.Security.AccessControl.FileSystemRights]::ReadData) })
+        if (-not $readable) { $unreadable.Add($file.FullName) }
     }
+    if ($owned) { $done.Add("took ownership of $owned key file(s) it could not write") }
+    if ($protected.Count) { $done.Add("protected $($protected.Count) key file(s), keeping their inherited ACEs as explicit ones") }
     $folder = Get-Item -LiteralPath $Path
-    $acl = $folder.GetAccessControl([System.Security.AccessControl.AccessControlSections]::Access)
-    $acl.SetSecurityDescriptorSddlForm($Dacl, [System.Security.AccessControl.AccessControlSections]::Access)
+    $acl = $folder.GetAccessControl($access)
+    $acl.SetSecurityDescriptorSddlForm($Dacl, $access)
     $folder.SetAccessControl($acl)
     $done.Add("set the DACL of $Path")
 }
 catch {
     $result.error = $_.Exception.Message
 }
-$result.after = (Get-Acl -LiteralPath $Path).Sddl
-foreach ($file in $ProtectFiles) {
-    $result.files_after[$file] = (Get-Acl -LiteralPath $file).Sddl
-}
+$after = Get-Acl -LiteralPath $Path
+$result.after = $after.Sddl
+$result.owner = $after.GetOwner($sid).Value
 $Ansible.Result = $result
 """
 
@@ -139,9 +163,13 @@ class ActionModule(WinCauseAction):
         "backup_dir": {"type": "str", "default": r"C:\ProgramData\azure-backup\backups"},
         "delete_certificates": {"type": "bool", "default": True},
         "restart_agent": {"type": "bool", "default": True},
+        "service_timeout": {"type": "int", "default": 60},
     }
 
     def check_and_fix(self) -> None:
+        if self.args["service_timeout"] <= 0:
+            raise RemediationError("MACHINEKEYS on %s: machinekeys_service_timeout must be a number of seconds above 0, not %s"
+                                   % (self.host, self.args["service_timeout"]))
         try:
             keys.parse_dacl(self.args["default_sddl"])
         except ValueError as exc:
@@ -165,11 +193,9 @@ class ActionModule(WinCauseAction):
         caller = state.get("caller") or {}
         sids = [s for s in [caller.get("user")] + list(caller.get("groups") or []) if s] or list(keys.ADMIN_SIDS)
         take_ownership = keys.needs_ownership(state["sddl"], sids)
-        protect = keys.files_to_protect(state.get("key_files") or [])
-        take_file_ownership = [f["path"] for f in protect if keys.needs_ownership(f["sddl"], sids)]
-        detail.update(owner=keys.owner(state["sddl"]), take_ownership=take_ownership,
-                      protect_files=[f["path"] for f in protect], only_inherited=[f["path"] for f in protect if f["only_inherited"]])
-        steps = self._steps(state["path"], take_ownership, protect, take_file_ownership)
+        files = keys.key_file_counts(state.get("key_files"))
+        detail.update(owner=keys.owner(state["sddl"]), take_ownership=take_ownership, key_files=files)
+        steps = self._steps(state["path"], take_ownership, files)
         self.diff("DACL of %s" % state["path"], keys.dacl_part(state["sddl"]) + "\n", keys.dacl_part(self.args["default_sddl"]) + "\n")
         stale = keys.stale_certificates(state.get("certificates") or []) if self.args["delete_certificates"] else []
         if stale:
@@ -183,14 +209,12 @@ class ActionModule(WinCauseAction):
             return
         reset = self.apply("win_powershell", "resetting the permissions of %s" % state["path"], script=RESET,
                            parameters={"Path": state["path"], "Dacl": keys.dacl_part(self.args["default_sddl"]),
-                                       "BackupDir": self.args["backup_dir"], "TakeOwnership": take_ownership,
-                                       "ProtectFiles": [f["path"] for f in protect], "TakeFileOwnership": take_file_ownership})
+                                       "BackupDir": self.args["backup_dir"], "TakeOwnership": take_ownership})
         result = reset.get("result") or {}
         detail.update(before_sddl=result.get("before"), after_sddl=result.get("after"), backup=result.get("backup"),
-                      files_backup=result.get("files_backup"), files_before=result.get("files_before"),
-                      files_after=result.get("files_after"), done=result.get("done"))
-        unreadable = [path for path, sddl in (result.get("files_after") or {}).items()
-                      if not keys.granted(sddl, keys.SYSTEM_SIDS, keys.FILE_READ_DATA)]
+                      files_backup=result.get("files_backup"), protected=result.get("protected") or [],
+                      only_inherited=result.get("only_inherited") or [], done=result.get("done"), owner_after=result.get("owner"))
+        unreadable = result.get("unreadable") or []
         if result.get("error") or not keys.compare(result.get("after") or "", self.args["default_sddl"])["default"]:
             self.add("acl", "failed", "%s: the reset stopped (%s). Done before that: %s. Now: %s; the old SDDL is in %s"
                      % (state["path"], result.get("error") or "the DACL still differs", "; ".join(result.get("done") or []) or "nothing",
@@ -199,8 +223,9 @@ class ActionModule(WinCauseAction):
         if unreadable:
             self.add("key_files", "failed", "after the reset SYSTEM cannot read %s; their old SDDL is in %s"
                      % (", ".join(unreadable), result.get("files_backup")), detail)
-        self.add("acl", self.fixed_or_found(), "%s differed from the default (%s): %s; the old SDDL is in %s"
-                 % (state["path"], what, "; ".join(result.get("done") or []), result.get("backup")), detail)
+        self.add("acl", self.fixed_or_found(), "%s differed from the default (%s): %s%s; the old SDDL is in %s"
+                 % (state["path"], what, "; ".join(result.get("done") or []), keys.owner_note(take_ownership, detail["owner"], result.get("owner")),
+                    result.get("backup")), detail)
         # Article 000: after the reset, delete the certificate so the agent makes a new one with a readable key.
         for cert in stale:
             self.apply("win_certificate_store", "deleting certificate %s" % cert["thumbprint"], thumbprint=cert["thumbprint"],
@@ -211,15 +236,15 @@ class ActionModule(WinCauseAction):
             self._restart_agent(state)
 
     @staticmethod
-    def _steps(path: str, take_ownership: bool, protect: list[dict], take_file_ownership: list[str]) -> str:
+    def _steps(path: str, take_ownership: bool, files: dict) -> str:
         """What the reset does, in order, for the finding."""
         steps = []
         if take_ownership:
             steps.append("take ownership of %s as Administrators (no WRITE_DAC for this session without it)" % path)
-        for entry in protect:
-            owner = "take ownership of and " if entry["path"] in take_file_ownership else ""
-            others = " (it had no others)" if entry["only_inherited"] else ""
-            steps.append("%sprotect %s keeping its inherited ACEs as explicit ones%s" % (owner, entry["path"], others))
+        if files["inheriting"]:
+            others = " (%d of them have no others)" % files["only_inherited"] if files["only_inherited"] else ""
+            steps.append("protect the key files that inherit from it (%d at the read)%s, keeping their inherited ACEs as explicit ones"
+                         % (files["inheriting"], others))
         steps.append("reset the DACL")
         return "; ".join(steps)
 
@@ -244,5 +269,27 @@ class ActionModule(WinCauseAction):
         if self.check_mode:
             self.add("agent_restart", self.fixed_or_found(), "would restart %s so it makes a new certificate" % service["name"], detail)
             return
-        self.apply("win_service", "restarting %s" % service["name"], name=service["name"], state="restarted")
-        self.add("agent_restart", self.fixed_or_found(), "restarted %s so it makes a new certificate" % service["name"], detail)
+        # Bounded, and checked for a backup right before the stop: the restart script VSS_WRITERS sends.
+        outcome = restart_services(self, [service["name"]], self.args["service_timeout"], agent.BACKUP_PROCESSES,
+                                   "restarting %s" % service["name"])[service["name"]]
+        if outcome["status"] == "connection_lost":
+            now = self.read_agent(state)
+            vss.services_not_running({service["name"]: outcome}, [now] if now else [], {service["name"]: outcome["dependants"]})
+        detail["restart"] = outcome
+        failure = vss.restart_failure(outcome, self.args["service_timeout"])
+        if outcome["status"] == "backup_running":
+            self.add("agent_restart", "found", "%s not restarted: %s. Restart it when the backup job has finished, so it makes a new "
+                     "certificate" % (service["name"], failure), detail)
+        elif failure:
+            self.add("agent_restart", "failed", "restarting %s failed: %s. It makes a new certificate once it runs again: check it in "
+                     "services.msc; a service stuck in StopPending needs its process ended or the VM restarted" % (service["name"], failure), detail)
+        else:
+            self.add("agent_restart", self.fixed_or_found(), "restarted %s so it makes a new certificate" % service["name"], detail)
+
+    def read_agent(self, state: dict) -> dict | None:
+        """The agent's service read again after a lost connection; None when the host does not answer."""
+        try:
+            return self.read(READ, "the guest agent's service", Path=state["path"], AgentService=(state.get("agent") or {})["name"],
+                             BackupProcesses=list(agent.BACKUP_PROCESSES)).get("agent")
+        except (RemediationError,) + CONNECTION_ERRORS:
+            return None

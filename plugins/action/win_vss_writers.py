@@ -3,11 +3,8 @@
 """VSS_WRITERS: every VSS writer not in state [1] gets its service restarted, then the writers are
 listed again and what is still bad is reported.
 
-Not through win_service state=restarted: that is Restart-Service (ansible.windows win_service.ps1,
-Set-ServiceState), which without force_dependent_services refuses a service with running dependants
-(Winmgmt has them) and with it waits without end for a service that never leaves StopPending
-(PowerShell Service.cs, DoWaitForStatus loops while the status is the pending one). One script
-restarts every service instead, each stop and start bounded by vss_writers_service_timeout.
+One script restarts every service, each stop and start bounded by vss_writers_service_timeout, never
+through win_service state=restarted (plugin_utils/_win_scripts.py says why).
 """
 
 from __future__ import annotations
@@ -16,30 +13,8 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils import _v
 from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
-
-DEPENDANTS = r"""
-# Every running dependant of a service, dependants of dependants too, in the order to stop them: a
-# service only after everything that depends on it. ServiceController.DependentServices is
-# EnumDependentServices (dotnet/runtime ServiceController.cs); walking it again costs nothing if it
-# already lists indirect dependants.
-function Get-RunningDependent {
-    param([string]$Name)
-    $seen = @{}
-    $order = [System.Collections.Generic.List[string]]::new()
-    $visit = {
-        param($Service)
-        foreach ($dependant in $Service.DependentServices) {
-            if ($seen.ContainsKey($dependant.ServiceName)) { continue }
-            $seen[$dependant.ServiceName] = $true
-            & $visit $dependant
-            if ($dependant.Status -ne 'Stopped') { $order.Add($dependant.ServiceName) }
-        }
-    }
-    $service = Get-Service -Name $Name -ErrorAction SilentlyContinue
-    if ($service) { & $visit $service }
-    $order
-}
-"""
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_scripts
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_scripts import CONNECTION_ERRORS, DEPENDANTS, INVOKE_NATIVE, restart_services
 
 READ = r"""#azure_backup.remediation/vss_writers.read
 # vssadmin's list of writers as it prints it (parsed on the controller), the state of the services
@@ -51,124 +26,20 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
-""" + GET_SERVICE_STATE + DEPENDANTS + r"""
-# No 2>&1: with ErrorActionPreference Stop, Windows PowerShell turns a native stderr line into a terminating error.
-$text = & vssadmin.exe list writers | Out-String
-$exitCode = $LASTEXITCODE
+""" + GET_SERVICE_STATE + DEPENDANTS + INVOKE_NATIVE + r"""
+$vssadmin = Invoke-Native -FilePath 'vssadmin.exe' -ArgumentList 'list', 'writers'
 
 $Ansible.Result = @{
-    text = $text
-    exit_code = $exitCode
+    text = $vssadmin.output
+    exit_code = $vssadmin.exit_code
     services = @(foreach ($name in $Services) { Get-ServiceState -Name $name })
     dependants = @(foreach ($name in $Services) { @{ name = $name; running = @(Get-RunningDependent -Name $name) } })
     backup_processes = @(Get-Process -Name $BackupProcesses -ErrorAction SilentlyContinue | ForEach-Object { $_.Name })
 }
 """
 
-
-RESTART = r"""#azure_backup.remediation/vss_writers.restart
-# Restarts each service: its running dependants stop first (deepest first), then the service; the
-# service starts again, then the dependants that ran. Every wait is bounded by TimeoutSeconds
-# (ServiceController.WaitForStatus with a TimeSpan throws when it passes), so a service stuck in
-# StopPending is reported instead of hanging the play. One service failing does not stop the others.
-[CmdletBinding()]
-param(
-    [string[]]$Services,
-    [int]$TimeoutSeconds
-)
-$ErrorActionPreference = 'Stop'
-$timeout = [TimeSpan]::FromSeconds($TimeoutSeconds)
-$changed = $false
-""" + DEPENDANTS + r"""
-function Wait-ServiceStatus {
-    param($Service, [string]$Status)
-    try {
-        $Service.WaitForStatus($Status, $timeout)
-    }
-    catch {
-        # System.ServiceProcess.TimeoutException: the status is read again below.
-        $null = $_
-    }
-    $Service.Refresh()
-    $Service.Status -eq $Status
-}
-
-function Get-Reason {
-    param($ErrorRecord)
-    $ErrorRecord.Exception.GetBaseException().Message
-}
-
-$results = foreach ($name in $Services) {
-    $entry = @{ name = $name; status = 'restarted'; stuck = $null; error = ''; dependants = @(); restarted = @(); not_restarted = @() }
-    $service = Get-Service -Name $name -ErrorAction SilentlyContinue
-    if (-not $service) {
-        $entry.status = 'missing'
-        $entry
-        continue
-    }
-    if ($service.Status -eq 'StopPending') {
-        # Stuck before we came: not touched.
-        $entry.status = 'stuck'
-        $entry.stuck = $name
-        $entry
-        continue
-    }
-    $dependants = @(Get-RunningDependent -Name $name | ForEach-Object { Get-Service -Name $_ })
-    $entry.dependants = @($dependants | ForEach-Object { $_.ServiceName })
-    $stopped = [System.Collections.Generic.List[object]]::new()
-    foreach ($one in @($dependants) + @($service)) {
-        try {
-            if ($one.Status -ne 'Stopped') {
-                $one.Stop()
-                $changed = $true
-            }
-        }
-        catch {
-            $entry.status = 'stop_failed'
-            $entry.error = "$($one.ServiceName): $(Get-Reason $_)"
-            break
-        }
-        if (-not (Wait-ServiceStatus -Service $one -Status 'Stopped')) {
-            $entry.status = 'stuck'
-            $entry.stuck = $one.ServiceName
-            break
-        }
-        $stopped.Add($one)
-    }
-    # What was stopped runs again: the service first, then its dependants in start order.
-    $stopped.Reverse()
-    foreach ($one in $stopped) {
-        try {
-            $one.Start()
-            $changed = $true
-            $null = Wait-ServiceStatus -Service $one -Status 'Running'
-        }
-        catch {
-            if (-not $entry.error) { $entry.error = "$($one.ServiceName): $(Get-Reason $_)" }
-        }
-    }
-    $service.Refresh()
-    if ($entry.status -eq 'restarted' -and $service.Status -ne 'Running') {
-        $entry.status = 'start_failed'
-    }
-    foreach ($dependant in $dependants) {
-        $dependant.Refresh()
-        if ($dependant.Status -ne 'Running') {
-            $entry.not_restarted += $dependant.ServiceName
-        }
-        elseif ($stopped -contains $dependant) {
-            $entry.restarted += $dependant.ServiceName
-        }
-    }
-    if ($entry.status -eq 'restarted' -and $entry.not_restarted) {
-        $entry.status = 'dependants_failed'
-    }
-    $entry
-}
-
-$Ansible.Changed = $changed
-$Ansible.Result = @{ services = @($results) }
-"""
+# The restart script (plugin_utils/_win_scripts.py), also sent by MACHINEKEYS to restart the agent.
+RESTART = _win_scripts.RESTART_SERVICES
 
 
 def _check(writer: dict) -> str:
@@ -243,32 +114,36 @@ class ActionModule(WinCauseAction):
             self.summary(writers)
             return
         outcomes = self.restart(restart)
-        # Listed again whatever happened, so the report says what the writers are now.
-        listed = self.writers(self.read_state(services))
+        # Listed again whatever happened, so the report says what the writers are now; the dependants that
+        # were stopped are read too, for a restart whose connection was lost on the way.
+        try:
+            now = self.read_state(services, [name for service in restart for name in dependants.get(service, [])])
+        except (RemediationError,) + CONNECTION_ERRORS:
+            if not any(o["status"] == "connection_lost" for o in outcomes.values()):
+                raise
+            for writer in restartable:  # the host did not answer again: what is known is reported
+                self.report(writer, services[writer["name"]], outcomes, None)
+            return
+        listed = self.writers(now)
+        vss.services_not_running(outcomes, now.get("services") or [], dependants)
         after = {w["name"]: w for w in listed}
         for writer in restartable:
             self.report(writer, services[writer["name"]], outcomes, after.get(writer["name"]))
         self.summary(listed)
 
     def restart(self, restart: list[str]) -> dict:
-        """Every service restarted in one script run: service -> outcome (see _vss_writers.read_restart).
-        When the script itself fails, every service gets that failure as its outcome."""
-        timeout = self.args["service_timeout"]
-        try:
-            answer = self.apply("win_powershell", "restarting %s for their VSS writers" % ", ".join(restart),
-                                script=RESTART, parameters={"Services": restart, "TimeoutSeconds": timeout}, depth=6)
-            return vss.read_restart(answer.get("result") or {}, restart)
-        except (RemediationError, ValueError) as exc:
-            self.changed = True  # the script may have stopped something before it failed
-            error = exc.msg if isinstance(exc, RemediationError) else str(exc)
-            return {s: {"name": s, "status": "script_failed", "error": error, "dependants": [], "restarted": [], "not_restarted": []}
-                    for s in restart}
+        """Every service restarted in one script run: service -> outcome (see _vss_writers.read_restart)."""
+        return restart_services(self, restart, self.args["service_timeout"], agent.BACKUP_PROCESSES,
+                                "restarting %s for their VSS writers" % ", ".join(restart))
 
     def report(self, writer: dict, service: str, outcomes: dict, now: dict | None) -> None:
         outcome = outcomes[service]
         failure = vss.restart_failure(outcome, self.args["service_timeout"])
         detail = {"writer": writer, "service": service, "restart": outcome, "after": now}
-        if failure:
+        if outcome["status"] == "backup_running":
+            self.add(_check(writer), "found", "%s: not restarted: %s. Run again when the backup job has finished." % (vss.describe(writer), failure),
+                     detail)
+        elif failure:
             self.add(_check(writer), "failed", "%s: restarting %s failed: %s. Check the service in services.msc and the System event "
                      "log; a service stuck in StopPending needs its process ended or the VM restarted" % (writer["name"], service, failure),
                      detail)
@@ -286,8 +161,8 @@ class ActionModule(WinCauseAction):
         self.add("writers", "ok" if stable == len(writers) else "found", "%d of %d VSS writers stable" % (stable, len(writers)),
                  {"writers": writers})
 
-    def read_state(self, services: dict) -> dict:
-        return self.read(READ, "the VSS writers", Services=sorted(set(services.values())),
+    def read_state(self, services: dict, also=()) -> dict:
+        return self.read(READ, "the VSS writers", Services=sorted(set(services.values()) | set(also)),
                          BackupProcesses=list(agent.BACKUP_PROCESSES))
 
     def writers(self, state: dict) -> list[dict]:

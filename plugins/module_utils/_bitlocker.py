@@ -38,6 +38,9 @@ RETURN_CODES = {
     FVE_E_AUTOUNLOCK_ENABLED: "FVE_E_AUTOUNLOCK_ENABLED: keys used to automatically unlock data volumes are available",
 }
 ADE_EXTENSION = "Microsoft.Azure.Security.AzureDiskEncryption"
+# The label of the volume Azure Disk Encryption keeps its BitLocker key file (BEK) on (Microsoft Learn, "Azure Disk
+# Encryption for Windows VMs FAQ" and the ADE troubleshooting guide: do not delete or change the "Bek Volume").
+BEK_LABEL = "Bek Volume"
 ADE_ROUTE = ("turn encryption off from the platform, not in the guest: Disable-AzVMDiskEncryption -ResourceGroupName <rg> -VMName <vm> "
              "-VolumeType All, or az vm encryption disable --resource-group <rg> --name <vm> --volume-type ALL")
 
@@ -72,7 +75,38 @@ def protected(volumes: list[dict]) -> list[dict]:
     return [describe(v) for v in volumes if v.get("protection_status") == 1 and v.get("lock_status") != 1]
 
 
-def plan(volumes: list[dict]) -> dict:
+def unseen_auto_unlock(volumes: list[dict], stored_entries, offline_disks=()) -> str | None:
+    """Why clearing the OS volume's auto-unlock keys could lock a volume this read cannot see; None when it cannot.
+
+    ClearAllAutoUnlockKeys also removes the keys of "data volumes that are not currently connected" (Microsoft Learn,
+    ClearAllAutoUnlockKeys, Remarks), and IsAutoUnlockKeyStored can be true "even if automatic unlocking is disabled for
+    all data volumes currently connected" (IsAutoUnlockKeyStored, Remarks). Where the keys are kept is not documented
+    beyond "the registry of the running OS volume"; ``stored_entries`` counts the entries of FVEAutoUnlock, where they
+    are seen (None: not readable). Any stored key that no listed volume accounts for is treated as another volume's.
+    """
+    os_volume = next((v for v in volumes if v.get("volume_type") == OS_VOLUME), None)
+    if not os_volume or not os_volume.get("auto_unlock_keys_stored"):
+        return None
+    reasons = []
+    if offline_disks:
+        reasons.append("disk%s %s %s offline, so BitLocker cannot list %s volumes" % (
+            "s" if len(offline_disks) > 1 else "", ", ".join(offline_disks), "are" if len(offline_disks) > 1 else "is",
+            "their" if len(offline_disks) > 1 else "its"))
+    listed = len([v for v in volumes if v.get("volume_type") != OS_VOLUME and v.get("auto_unlock")])
+    if stored_entries is None and not listed:
+        reasons.append("auto-unlock keys are stored on %s but no listed volume unlocks with one" % name(os_volume))
+    elif stored_entries is not None and int(stored_entries) > listed:
+        reasons.append("%d auto-unlock key%s stored on %s, but only %d listed volume%s unlock%s with one" % (
+            int(stored_entries), "s are" if int(stored_entries) != 1 else " is", name(os_volume), listed, "s" if listed != 1 else "",
+            "" if listed != 1 else "s"))
+    if not reasons:
+        return None
+    return ("%s: clearing them would also remove the keys of volumes not attached or not visible now, which would then stay locked. "
+            "Attach and bring those disks online, or turn auto-unlock off for them (manage-bde -autounlock -disable), then run again"
+            % "; ".join(reasons))
+
+
+def plan(volumes: list[dict], stored_entries=None, offline_disks=()) -> dict:
     """What turning BitLocker off does, in order: {data: [...], os: volume | None, clear_auto_unlock: bool,
     keep_os: reason the OS volume stays on | None}. Data volumes go first, so that the OS volume's
     auto-unlock keys are cleared only once no protected data volume still needs them."""
@@ -88,6 +122,8 @@ def plan(volumes: list[dict]) -> dict:
             out["keep_os"] = ("%s stay%s protected and may unlock with a key stored on %s; clearing the auto-unlock keys would leave "
                               "%s locked after the next restart" % (", ".join(name(v) for v in staying), "s" if len(staying) == 1 else "",
                                                                     name(os_volume), "it" if len(staying) == 1 else "them"))
+        else:
+            out["keep_os"] = unseen_auto_unlock(volumes, stored_entries, offline_disks)
     return out
 
 

@@ -217,19 +217,17 @@ def inherited_aces(sddl: str) -> list[dict]:
     return [a for a in parse_dacl(sddl)["aces"] if "ID" in a["flags"]]
 
 
-def files_to_protect(files: list[dict]) -> list[dict]:
-    """Key files the reset of the folder would change: their DACL is not protected and holds ACEs inherited
-    from the folder. Replacing the folder's DACL removes those copies ("Automatic Propagation of Inheritable
-    ACEs"); a file with nothing else would be left with an empty DACL that grants no one access. Each is
-    {path, sddl, only_inherited}; a file whose SDDL cannot be parsed is left out (it is shown, not changed)."""
-    out = []
-    for entry in files:
-        try:
-            dacl = parse_dacl(entry.get("sddl") or "")
-        except ValueError:
-            continue
-        inherited = [a for a in dacl["aces"] if "ID" in a["flags"]]
-        if dacl["protected"] or not inherited:
-            continue
-        out.append({"path": entry["path"], "sddl": entry["sddl"], "only_inherited": len(inherited) == len(dacl["aces"])})
-    return out
+def key_file_counts(counts) -> dict:
+    """The read's counts of key files (total, inheriting, only_inherited, unreadable), 0 for what it did not say."""
+    counts = counts if isinstance(counts, dict) else {}
+    return {name: int(counts.get(name) or 0) for name in ("total", "inheriting", "only_inherited", "unreadable")}
+
+
+def owner_note(took_ownership: bool, before: str | None, after: str | None) -> str:
+    """"; the owner is now BUILTIN\\Administrators (it was NT AUTHORITY\\SYSTEM)" when the reset took ownership."""
+    if not took_ownership:
+        return ""
+    now = _sid(after) if after else SID_ALIASES["BA"]
+    name_now = SID_NAMES.get(now, now)
+    was = " (it was %s)" % SID_NAMES.get(before, before) if before and before != now else ""
+    return "; the owner is now %s%s: takeown /A gives ownership to the Administrators group" % (name_now, was)

@@ -132,20 +132,42 @@ WORKLOAD_WRITERS = {
     "Microsoft Exchange Replica Writer": "restarting its service suspends replication of every database copy",
     # Active Directory Domain Services: a restart takes the directory on this domain controller offline.
     "NTDS": "restarting its service takes Active Directory on this domain controller offline",
+    # Message Queuing: while MSMQ is down no queue on this server accepts or delivers messages.
+    "MSMQ Writer (MSMQ)": "restarting Message Queuing stops every queue on this server from sending and receiving",
+    # The DHCP Server service: while it is down no client gets or renews a lease from this server.
+    "DHCP Jet Writer": "restarting the DHCP Server service stops this server from giving out and renewing leases",
+    # DFS Replication and its predecessor FRS replicate SYSVOL on a domain controller and replicated folders on
+    # file servers: a restart suspends replication and makes the service re-scan its folders. Held on every server,
+    # not only on domain controllers: a file server's replicated folders are as much a workload, and nothing
+    # is gained by telling them apart.
+    "DFS Replication service writer": "restarting DFS Replication suspends replication of SYSVOL or the replicated folders",
+    "FRS Writer": "restarting the File Replication service suspends replication of SYSVOL or the replicated folders",
+}
+# Writers named by prefix: SharePoint's search (OSearch, OSearch14, OSearch15, SPSearch, SPSearch4...).
+WORKLOAD_WRITER_PREFIXES = {
+    "OSearch": "restarting SharePoint's search service stops crawling and queries of the search index",
+    "SPSearch": "restarting SharePoint's search service stops crawling and queries of the search index",
 }
 
 # Win32_Service.State of a service that was asked to stop and has not stopped yet (not localised).
 STOP_PENDING = "Stop Pending"
 
-# What the restart script says per service (plugins/action/win_vss_writers.py RESTART).
-RESTART_STATUSES = ("restarted", "stuck", "stop_failed", "start_failed", "dependants_failed", "missing")
+# What the restart script says per service (plugins/plugin_utils/_win_scripts.py RESTART_SERVICES).
+RESTART_STATUSES = ("restarted", "stuck", "stop_failed", "start_failed", "dependants_failed", "missing", "backup_running")
 
 
 def workload(name: str, opted_in) -> str | None:
     """Why a writer is report-only, or None when its service may be restarted."""
-    if name in WORKLOAD_WRITERS and name not in set(opted_in or ()):
+    if name in set(opted_in or ()):
+        return None
+    if name in WORKLOAD_WRITERS:
         return WORKLOAD_WRITERS[name]
-    return None
+    return next((why for prefix, why in WORKLOAD_WRITER_PREFIXES.items() if name.startswith(prefix)), None)
+
+
+def failed_outcome(service: str, status: str, error: str) -> dict:
+    """The outcome of a service the restart script did not answer for (it failed, or the connection was lost)."""
+    return {"name": service, "status": status, "error": error, "dependants": [], "restarted": [], "not_restarted": []}
 
 
 def stop_pending(services: list[dict]) -> list[str]:
@@ -188,6 +210,24 @@ def restart_failure(outcome: dict, timeout: int) -> str | None:
         return None
     if status == "missing":
         return "%s is not installed" % name
+    if status == "connection_lost":
+        # The script was ended with the connection; the services were read again after reconnecting.
+        down = outcome.get("not_running")
+        if down is None:
+            return ("the WinRM connection was lost while restarting %s (%s) and the services could not be read again, so what state %s "
+                    "and its dependants are in is not known" % (name, outcome.get("error"), name))
+        if not down:
+            return None
+        return ("the WinRM connection was lost while restarting %s (%s); read again after reconnecting, %s %s not running: start %s"
+                % (name, outcome.get("error"), ", ".join(down), "is" if len(down) == 1 else "are", "it" if len(down) == 1 else "them"))
+    if status == "backup_running":
+        text = ("a backup snapshot started (%s) before %s was to stop, so the restart stopped there"
+                % (", ".join(outcome.get("backup") or []) or "the backup extension", outcome.get("stuck") or name))
+        if outcome["restarted"]:
+            text += "; its dependants %s were started again" % ", ".join(outcome["restarted"])
+        if outcome["not_restarted"]:
+            text += "; its dependants %s do not run again%s" % (", ".join(outcome["not_restarted"]), error)
+        return text
     if status == "script_failed":
         # Nothing says how far it got: the writers listed again and the services' state tell.
         return "the restart script failed (%s), so what state %s and its dependants are in is not known" % (outcome.get("error"), name)
@@ -207,3 +247,17 @@ def restart_failure(outcome: dict, timeout: int) -> str | None:
     if outcome["restarted"]:
         text += "; its dependants %s were started again" % ", ".join(outcome["restarted"])
     return text
+
+
+def services_not_running(outcomes: dict, services: list[dict], dependants: dict) -> None:
+    """For each restart whose WinRM connection was lost, what of the service and its dependants does not run
+    now (``not_running``), from the services read again after reconnecting (Win32_Service State)."""
+    state = {s["name"].lower(): s for s in services}
+    for name, outcome in outcomes.items():
+        if outcome["status"] != "connection_lost":
+            continue
+        names = [name] + list(dependants.get(name, []))
+        if not all(n.lower() in state for n in names):
+            outcome["not_running"] = None
+            continue
+        outcome["not_running"] = [n for n in names if state[n.lower()].get("exists") and state[n.lower()].get("state") != "Running"]

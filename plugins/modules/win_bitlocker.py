@@ -19,10 +19,16 @@ description:
   - Data volumes go first. The OS volume refuses while it stores keys that unlock data volumes automatically
     (FVE_E_AUTOUNLOCK_ENABLED), so those keys are cleared first, but only when every data volume that uses them started
     decrypting; otherwise the OS volume stays on and the finding says which volume still needs them.
-  - Each volume is reported on its own (decryption started, or failed with Windows' return code), so a failure part-way
-    says what is already decrypting.
-  - With Azure Disk Encryption's extension (C(Microsoft.Azure.Security.AzureDiskEncryption)) installed, nothing is turned
-    off in the guest; the finding names the platform route (C(Disable-AzVMDiskEncryption), C(az vm encryption disable)).
+  - The keys are not cleared either (the OS volume stays on) when they may belong to volumes not seen now, because
+    ClearAllAutoUnlockKeys also removes the keys of data volumes not connected; that is when a disk is offline, or when more
+    auto-unlock entries are stored (counted under C(HKLM\SYSTEM\CurrentControlSet\Control\FVEAutoUnlock), where they are
+    seen; Microsoft documents only "the registry") than listed volumes use, or when keys are stored and no listed volume
+    uses one.
+  - Each volume is reported on its own (decryption started, or failed with Windows' return code or the WMI error), so a
+    failure part-way says what is already decrypting.
+  - With Azure Disk Encryption's extension (C(Microsoft.Azure.Security.AzureDiskEncryption)) installed, or its key volume
+    (label C(Bek Volume)) present, nothing is turned off in the guest; the finding names the platform route
+    (C(Disable-AzVMDiskEncryption), C(az vm encryption disable)).
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -45,7 +51,9 @@ RETURN = r"""
 findings:
   description:
     - The check C(locked), and C(protection) where BitLocker is on; with O(disable), C(detail.after) lists each volume's outcome.
-    - C(os_volume) when the OS volume stays on because a data volume still needs its auto-unlock keys.
+    - C(os_volume) when the OS volume stays on because a data volume still needs its auto-unlock keys, or keys of volumes
+      not seen may be stored.
+    - C(detail) also holds C(bek_volumes), C(offline_disks) and C(auto_unlock_entries).
   returned: always
   type: list
   elements: dict

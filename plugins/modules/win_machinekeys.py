@@ -20,12 +20,17 @@ description:
     not know) is compared and shown as it is, never an error.
   - When the DACL gives this session no WRITE_DAC, it first takes ownership of the folder as Administrators
     (C(takeown /A), the take-ownership privilege an administrator has), since the owner may always write the DACL. The new
-    owner stays; the old one is in the saved security descriptor, and the finding says so.
+    owner stays (the fixed finding's summary names it); the old one is in the saved security descriptor.
   - Key files whose DACL is not protected and holds ACEs inherited from the folder would lose them when the folder's DACL
-    is replaced (a file with nothing else would be readable by no one). Their DACL is protected first, keeping the
-    inherited ACEs as explicit ones (taking ownership of a file where needed); their old SDDL is saved beside the folder's.
+    is replaced (a file with nothing else would be readable by no one). The reset script finds them itself, right before
+    it sets the folder's DACL (so a key file made since the read is kept too), and protects their DACL first, keeping the
+    inherited ACEs as explicit ones (taking ownership of a file it cannot write); their old SDDL is saved beside the
+    folder's. The read and the reset answer with counts and the protected paths, not each file's SDDL.
+  - C(icacls) and C(takeown) run with stderr kept as text and their exit code reported.
   - After deleting the certificates, restarts C(WindowsAzureGuestAgent) so it makes a new one, unless a backup snapshot
-    runs (C(IaaSBcdrExtension)).
+    runs (C(IaaSBcdrExtension)), looked for again right before the stop. The restart is the bounded one of
+    M(azure_backup.remediation.win_vss_writers); a stop or start that takes longer than O(service_timeout) is reported,
+    not waited for; a WinRM connection lost on the way is reset and the agent's state read again.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -49,6 +54,12 @@ options:
     description: After deleting the certificates, restart C(WindowsAzureGuestAgent) so it makes a new one.
     type: bool
     default: true
+  service_timeout:
+    description:
+      - Seconds the agent restart waits for C(WindowsAzureGuestAgent) to stop, and again to start. Must be above 0.
+      - An agent still stopping after that is reported as stuck in StopPending.
+    type: int
+    default: 60
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.WINDOWS
@@ -63,10 +74,11 @@ EXAMPLES = r"""
 RETURN = r"""
 findings:
   description:
-    - C(acl), with C(sddl), C(icacls), C(missing), C(extra), C(owner), C(take_ownership), C(protect_files),
-      C(only_inherited), and after a reset C(before_sddl), C(after_sddl), C(backup), C(files_backup), C(files_after), C(done).
+    - C(acl), with C(sddl), C(icacls), C(missing), C(extra), C(owner), C(take_ownership), C(key_files) (the counts C(total),
+      C(inheriting), C(only_inherited), C(unreadable)), and after a reset C(before_sddl), C(after_sddl), C(owner_after),
+      C(backup), C(files_backup), C(protected), C(only_inherited), C(done).
     - C(key_files) (failed) when a key file is no longer readable by SYSTEM after the reset.
-    - One C(certificate) per certificate deleted, then C(agent_restart).
+    - One C(certificate) per certificate deleted, then C(agent_restart) with C(restart) (the restart script's outcome).
   returned: always
   type: list
   elements: dict

@@ -25,7 +25,14 @@ description:
     fails is reported and the other services are still restarted; the writers are listed again in every case.
   - A service already stuck in StopPending is reported and not touched.
   - Writers whose service restart takes a workload down (C(Microsoft Exchange Writer), C(Microsoft Exchange Replica Writer),
-    C(NTDS)) are reported only, unless named in O(restart_workloads).
+    C(NTDS), C(MSMQ Writer (MSMQ)), C(DHCP Jet Writer), C(DFS Replication service writer), C(FRS Writer), and SharePoint's
+    C(OSearch*) and C(SPSearch*) writers) are reported only, unless named in O(restart_workloads). DFS Replication and FRS
+    are held on every server, not only on domain controllers.
+  - Right before each stop the restart looks for the backup extension's process again; a snapshot that started since the
+    read ends the restart there (what was stopped is started again) and is reported, not failed.
+  - If the WinRM connection is lost during the restart (Ansible's winrm connection then ends the script), the connection is
+    reset, the writers and services are read again, and the finding names the services that do not run.
+  - C(vssadmin) runs with its stderr kept as text and its exit code reported.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:

@@ -54,6 +54,12 @@ HOSTS = {
     "win13": ("en", ["bitlocker-on", "ade-installed"]),
     # A static NIC with a second address (a second IP configuration), DHCP switch on: refused, nothing changed.
     "win16": ("en", ["no-dhcp", "nic-secondary-address"]),
+    # Second round on issue 10: the VSS restart loses its connection, vssadmin writes to stderr, MachineKeys as on win11
+    # restarts the agent with the bounded script, and C: holds the auto-unlock key of a volume not attached now.
+    "win18": ("en", ["vss-wmi-writer-failed", "vss-restart-connection-lost", "vssadmin-stderr", "machinekeys-no-write-dac", "crp-cert",
+                     "bitlocker-auto-unlock-detached"]),
+    # A Generation 1 VM (System Reserved partition), ADE's key volume without the extension, a snapshot that starts mid-restart.
+    "win19": ("en", ["generation-1", "bek-volume", "vss-wmi-writer-failed", "backup-starts-during-restart"]),
 }
 PROXY = "proxy.example.internal:3128"
 
@@ -107,6 +113,8 @@ def runs(tmp_path_factory):
         # win12 and win13 ask for BitLocker to be turned off.
         (host_vars / "win12.yml").write_text("bitlocker_disable: true\n")
         (host_vars / "win13.yml").write_text("bitlocker_disable: true\n")
+        (host_vars / "win18.yml").write_text("bitlocker_disable: true\n")
+        (host_vars / "win19.yml").write_text("bitlocker_disable: true\n")
         states = {"before": {n: load(tmp, n) for n in HOSTS}}
         results = {}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
@@ -526,3 +534,67 @@ def test_check_mode_finds_the_faults_of_the_newer_hosts_and_changes_nothing(runs
     assert refused["status"] == "failed" and "Microsoft.Azure.Security.AzureDiskEncryption" in refused["summary"]
     # win14 is checked in test_powershell_below_5_1_is_one_finding_per_host_and_its_causes_are_skipped.
     assert set(CHECK_MODE_FINDS) | {"win14"} == {n for n in HOSTS if n > "win05"}
+
+
+# -- second round on issue 10: disks, BitLocker, VSS, MachineKeys -------------------------------------------
+
+
+def test_disk_limits_reads_letterless_partitions_on_generation_1_and_2(runs):
+    # Every simulated host but win19 is Generation 2 (EFI and MSR partitions without a letter); win19 is Generation 1.
+    _proc, report = runs["results"]["check"]
+    for name in ("win05", "win18", "win19"):
+        entry = findings(report, name)["DISK_LIMITS/data_disks"]
+        assert entry["status"] == "ok" and [d["disk"] for d in entry["detail"]["not_counted"]] == ["0", "1"], name
+
+
+def test_vss_restart_that_loses_its_connection_names_the_services_left_stopped(runs):
+    _proc, check = runs["results"]["check"]
+    # vssadmin's stderr line did not end the read: the writers were listed.
+    assert findings(check, "win18")["VSS_WRITERS/writer_wmi_writer"]["status"] == "found"
+    proc, report = runs["results"]["apply"]
+    lost = findings(report, "win18")["VSS_WRITERS/writer_wmi_writer"]
+    assert lost["status"] == "failed" and "the WinRM connection was lost while restarting Winmgmt" in lost["summary"]
+    assert "read again after reconnecting, Winmgmt, iphlpsvc are not running: start them" in lost["summary"]
+    after = runs["states"]["apply"]["win18"]
+    assert after["services"]["Winmgmt"]["state"] == after["services"]["iphlpsvc"]["state"] == "stopped"
+    assert "win18: connection lost" in (runs["tmp"] / "winsim.log").read_text()
+    # The causes after it still ran, and the host is not unreachable.
+    assert {"DISK_LIMITS/data_disks", "BITLOCKER/protection"} <= set(findings(report, "win18"))
+    assert recap(proc, "win18")["unreachable"] == "0"
+
+
+def test_machinekeys_restarts_the_agent_with_the_bounded_script_and_names_the_new_owner(runs):
+    import faults
+    _proc, report = runs["results"]["apply"]
+    done = findings(report, "win18")["MACHINEKEYS/acl"]
+    assert done["status"] == "fixed" and "the owner is now BUILTIN\\Administrators (it was NT AUTHORITY\\SYSTEM)" in done["summary"]
+    assert done["detail"]["protected"] == [faults.MACHINEKEYS_INHERITING_FILE] and "files_after" not in done["detail"]
+    restart = findings(report, "win18")["MACHINEKEYS/agent_restart"]
+    assert restart["status"] == "fixed" and restart["detail"]["restart"]["status"] == "restarted"
+    with open(runs["tmp"] / "win18.log.jsonl") as handle:
+        sent = [json.loads(line) for line in handle]
+    assert not [e for e in sent if e.get("module") == "ansible.windows.win_service"]
+
+
+def test_bitlocker_keeps_the_os_volume_on_while_a_detached_volume_may_need_its_key(runs):
+    _proc, report = runs["results"]["apply"]
+    kept = findings(report, "win18")["BITLOCKER/os_volume"]
+    assert kept["status"] == "found" and "2 auto-unlock keys are stored on C:, but only 1 listed volume unlocks with one" in kept["summary"]
+    before, after = runs["states"]["before"]["win18"], runs["states"]["apply"]["win18"]
+    assert {v["mount"]: v["bitlocker_protection"] for v in after["volumes"]}["C:"] == "on"
+    assert after["bitlocker_auto_unlock_keys"] == before["bitlocker_auto_unlock_keys"]
+    assert findings(report, "win18")["BITLOCKER/protection"]["status"] == "fixed"  # the data volumes are turned off
+
+
+def test_bitlocker_is_refused_where_ades_key_volume_is_present_and_a_backup_stops_the_vss_restart(runs):
+    proc, report = runs["results"]["apply"]
+    refused = findings(report, "win19")["BITLOCKER/protection"]
+    assert refused["status"] == "failed" and "key volume 'Bek Volume' is present" in refused["summary"]
+    before, after = runs["states"]["before"]["win19"], runs["states"]["apply"]["win19"]
+    assert after["volumes"] == before["volumes"]
+    held = findings(report, "win19")["VSS_WRITERS/writer_wmi_writer"]
+    assert held["status"] == "found" and "a backup snapshot started (IaaSBcdrExtension) before Winmgmt was to stop" in held["summary"]
+    pids = {p["service"]: p["pid"] for p in before["processes"] if p["service"]}
+    assert [p["pid"] for p in after["processes"] if p["service"] == "Winmgmt"] == [pids["Winmgmt"]]  # never stopped
+    assert after["services"]["iphlpsvc"]["state"] == "running"  # stopped before the snapshot started, started again
+    assert recap(runs["results"]["again"][0], "win19")["changed"] == "0"

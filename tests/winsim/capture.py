@@ -182,6 +182,14 @@ def _vss_writers(state: dict, parameters: dict, result: dict) -> None:
             state["services"][vss]["start_mode"] = "disabled"
         return
     _locale, writers = parse_vssadmin(result.get("text") or "")
+    # What the script merged in with 2>&1 after vssadmin's list: its stderr lines (they follow the last writer's
+    # "Last error" line, the fifth of its block).
+    lines = [line.strip() for line in (result.get("text") or "").replace("\r\n", "\n").split("\n")]
+    last = max((i for i, line in enumerate(lines) if writers and writers[-1]["instance_id"].lower() in line.lower()), default=None)
+    stderr = [line for line in lines[last + 3:] if line] if last is not None else []
+    state.setdefault("native_stderr", {}).pop("vssadmin.exe", None)
+    if stderr:
+        state["native_stderr"]["vssadmin.exe"] = stderr
     # Which service hosts a writer is not in the capture: a writer the healthy VM has keeps its service (the
     # simulator's writer -> service map, tests/data/reference/windows/vss-writer-service-map-community.tsv);
     # another has none, and vssadmin's twin always lists it.
@@ -194,6 +202,20 @@ def _vss_writers(state: dict, parameters: dict, result: dict) -> None:
 
 # A key file Get-Acl could not read: owned by SYSTEM, nothing granted to anyone else (so no READ_CONTROL for the caller).
 _UNREADABLE_SDDL = "O:SYG:SYD:P(A;;FA;;;SY)"
+# Key files made up to the read's counts: one that only inherits from the folder, one with an own ACE beside an
+# inherited one, one protected (its own ACEs only).
+_ONLY_INHERITED_SDDL = "O:SYG:SYD:AI(A;ID;0x12019f;;;WD)"
+_INHERITING_SDDL = "O:SYG:SYD:AI(A;;FA;;;SY)(A;ID;0x12019f;;;WD)"
+_PROTECTED_SDDL = "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"
+
+
+def _key_files_for(folder: str, counts: dict) -> list:
+    """Key files with ACLs that give the read's counts (total, inheriting, only inherited, unreadable)."""
+    only = int(counts.get("only_inherited") or 0)
+    kinds = ([None] * int(counts.get("unreadable") or 0) + [_ONLY_INHERITED_SDDL] * only
+             + [_INHERITING_SDDL] * (int(counts.get("inheriting") or 0) - only))
+    kinds += [_PROTECTED_SDDL] * (int(counts.get("total") or 0) - len(kinds))
+    return [{"path": "%s\\key-%03d" % (folder, i), "sddl": sddl} for i, sddl in enumerate(kinds)]
 
 
 def _machinekeys(state: dict, parameters: dict, result: dict) -> None:
@@ -202,7 +224,10 @@ def _machinekeys(state: dict, parameters: dict, result: dict) -> None:
     state["acls"] = {k: v for k, v in state["acls"].items()
                      if k.lower() != folder and not (k.lower().startswith(folder + "\\") and not acl.is_dir(state, k))}
     state["acls"][result["path"]] = result["sddl"]
-    for key_file in result.get("key_files") or []:
+    key_files = result.get("key_files") or []
+    if isinstance(key_files, dict):  # counted, not listed: key files made up to the counts
+        key_files = _key_files_for(result["path"], key_files)
+    for key_file in key_files:
         state["acls"][key_file["path"]] = key_file.get("sddl") or _UNREADABLE_SDDL
         hostmod.put_file_state(state, key_file["path"], hostmod.file_entry(b""))
     caller = result.get("caller") or {}
@@ -274,7 +299,22 @@ def _bitlocker(state: dict, parameters: dict, result: dict) -> None:
         state["volumes"].append(volume)
     if not keys and any(v.get("auto_unlock_keys_stored") for v in result.get("volumes") or []):
         keys.append("(a data volume not attached now)")  # IsAutoUnlockKeyStored: some key is stored on the OS volume
+    # The count of stored entries the read found (FVEAutoUnlock): keys of volumes not listed now stand in as placeholders.
+    keys += ["(a volume not listed now, %d)" % n for n in range(len(keys), int(result.get("auto_unlock_entries") or 0))]
     state["bitlocker_auto_unlock_keys"] = keys
+    for number in result.get("offline_disks") or []:
+        disk = next((d for d in state["disks"] if str(d["number"]) == str(number)), None)
+        if disk is None:
+            disk = {"number": int(number), "size_gb": 64, "kind": "data"}
+            state["disks"].append(disk)
+        disk["offline"] = True
+    for bek in result.get("bek_volumes") or []:  # ADE's key volume, by its letter or volume path
+        volume = next((v for v in state["volumes"] if bek.upper() in ((v.get("mount") or "").upper(), (v.get("device_id") or "").upper())), None)
+        if volume is None:
+            volume = {"mount": bek if len(bek) == 2 else "", "device_id": None if len(bek) == 2 else bek, "size_gb": 1, "disk": 0,
+                      "bitlocker_protection": "off", "lock_status": "unlocked", "volume_type": "data", "not_encryptable": True}
+            state["volumes"].append(volume)
+        volume["label"] = parameters.get("BekLabel") or "Bek Volume"
     folder = (parameters.get("AdeDir") or "").rstrip("\\")
     if folder:
         state["dirs"] = [d for d in state["dirs"] if not d.lower().startswith(folder.lower() + "\\")]
@@ -284,12 +324,15 @@ def _bitlocker(state: dict, parameters: dict, result: dict) -> None:
 
 def _disk_limits(state: dict, parameters: dict, result: dict) -> None:
     """Every disk with its lettered volumes; the marker file where Test-Path found it."""
+    offline = {d["number"] for d in state["disks"] if d.get("offline")}  # what the BitLocker read saw offline
     state["disks"], volumes = [], []
     for d in result.get("disks") or []:
         number = int(d["disk"])
         temp = any(v.get("dataloss_warning") for v in d.get("volumes") or [])
         state["disks"].append({"number": number, "size_gb": int(d["size_bytes"]) // 2**30,
                                "kind": "os" if d.get("boot") or d.get("system") else "temp" if temp else "data"})
+        if number in offline:
+            state["disks"][-1]["offline"] = True
         for v in d.get("volumes") or []:
             old = next((x for x in state["volumes"] if (x["mount"] or "").upper() == v["letter"].upper() + ":"), None)
             if old is None:  # a volume no other read named: after the others
@@ -333,16 +376,18 @@ IMPORTED = {
                        "WindowsAzureGuestAgent's image file version", "products": "Uninstall keys", "dotnet_release": "NDP Release value",
                        "backup_processes": "processes"},
     "vss_writers.read": {"services": "services", "backup_processes": "processes", "dependants": "running dependent services",
-                         "text": "writers (vssadmin text parsed)", "exit_code": "VSS disabled when non-zero"},
+                         "text": "writers (vssadmin text parsed); stderr lines merged after them", "exit_code": "VSS disabled when non-zero"},
     "machinekeys.read": {"path": "the folder's ACL key", "sddl": "the folder's ACL", "icacls": "not imported: printed from sddl",
-                         "key_files": "key files' ACLs", "caller": "the WinRM user's SIDs", "certificates": "LocalMachine\\My",
+                         "icacls_exit_code": "not imported: the simulated icacls fails only under a fault (native_stderr)",
+                         "key_files": "key files' ACLs (listed), or key files made up to the counts", "caller": "the WinRM user's SIDs", "certificates": "LocalMachine\\My",
                          "agent": "services", "backup_processes": "processes"},
     "snapshot_status.read": {"copy_backup": "registry value", "sql_instances": "registry values per view", "nics": "NICs",
                              "cpu_load_percent": "CPU load", "memory_total_kb": "memory (MiB)", "memory_free_kb": "memory (MiB)"},
     "backup_extension.read": {"service": "services", "versions": "version folders"},
     "com_msdtc.read": {"services": "services"},
     "bitlocker.read": {"volumes": "volumes with device id, type, protection, lock, conversion, auto-unlock",
-                       "ade_versions": "ADE version folders"},
+                       "ade_versions": "ADE version folders", "bek_volumes": "the label of ADE's key volume",
+                       "offline_disks": "disks marked offline", "auto_unlock_entries": "stored auto-unlock keys (placeholders)"},
     "disk_limits.read": {"disks": "disks and lettered volumes, marker files"},
     "network.read": {"dns": "DNS answers", "tcp": "not imported: the twin dials loopback only (only endpoints are compared)"},
 }

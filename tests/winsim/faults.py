@@ -465,6 +465,73 @@ FAULTS = {
 }
 
 
+# -- issue 10, second round (disks, BitLocker, VSS, MachineKeys) ------------------------------------------
+
+
+def vssadmin_stderr(state):
+    """vssadmin writes a line to stderr besides its list (the text is made up: any stderr line does the same)."""
+    state.setdefault("native_stderr", {})["vssadmin.exe"] = ["Warning: the shadow copy provider answered late."]
+
+
+def takeown_denied(state):
+    """The Administrators group lacks the "Take ownership of files or other objects" right here (a hardening
+    policy): takeown /A says "ERROR: Access is denied." on stderr and exits 1."""
+    state["takeown_denied"] = True
+
+
+def agent_stop_hangs(state):
+    """The guest agent does not answer a stop: it stays in StopPending (the hung agent article 002 is about)."""
+    _svc(state, "WindowsAzureGuestAgent")[1]["stop_hangs"] = True
+
+
+def backup_starts_during_restart(state):
+    """A backup snapshot starts (the extension's process appears) once the first service of a restart has stopped."""
+    state["backup_starts_after_stops"] = 1
+
+
+def vss_restart_connection_lost(state):
+    """The WinRM connection drops during the VSS restart once the services are stopped; the script is ended with it."""
+    state["restart_connection_lost"] = True
+
+
+def bek_volume(state):
+    """Azure Disk Encryption's key volume ("Bek Volume") is there and C: is encrypted, but the extension's folder
+    is gone (the extension was removed while the disks stayed encrypted)."""
+    bitlocker_on(state)
+    state["volumes"].append({"mount": "", "device_id": "\\\\?\\Volume{3d2f7a10-5b8e-4c61-9f0a-7e4b1c2d9a55}\\", "volume_type": "data",
+                             "label": "Bek Volume", "bitlocker_protection": "off", "lock_status": "unlocked", "size_gb": 1, "disk": 0})
+
+
+def bitlocker_auto_unlock_detached(state):
+    """As bitlocker-auto-unlock, and C: also holds the auto-unlock key of a data volume that is not attached now."""
+    bitlocker_auto_unlock(state)
+    state["bitlocker_auto_unlock_keys"].append("\\\\?\\Volume{9a4e1f3c-0d7b-4e2a-b6c5-2f8d1a7e3b90}\\")
+
+
+def bitlocker_wmi_error(state):
+    """As bitlocker-auto-unlock, and WMI fails on E: (Invoke-CimMethod throws a CimException "Generic failure")."""
+    bitlocker_auto_unlock(state)
+    next(v for v in state["volumes"] if v["mount"] == "E:")["wmi_error"] = "Generic failure"
+
+
+def generation_1(state):
+    """A Generation 1 VM: BIOS boot, an MBR OS disk with a System Reserved partition (no letter) before C:."""
+    state["generation"] = 1
+
+
+FAULTS.update({
+    "vssadmin-stderr": vssadmin_stderr,
+    "takeown-denied": takeown_denied,
+    "agent-stop-hangs": agent_stop_hangs,
+    "backup-starts-during-restart": backup_starts_during_restart,
+    "vss-restart-connection-lost": vss_restart_connection_lost,
+    "bek-volume": bek_volume,
+    "bitlocker-auto-unlock-detached": bitlocker_auto_unlock_detached,
+    "bitlocker-wmi-error": bitlocker_wmi_error,
+    "generation-1": generation_1,
+})
+
+
 def apply(state: dict, names) -> dict:
     """Apply the named faults in order; an unknown name is an error listing the known ones."""
     for name in names:

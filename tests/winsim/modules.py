@@ -1591,7 +1591,10 @@ def win_powershell(m: Module):
     # is the script's business (its twin's), as on Windows, so the fake's check-mode guard stands aside.
     m.check_mode_writes = True
     try:
-        out = scripts.run(host, tag, parameters)
+        if tag in getattr(scripts, "SCRIPT_TEXT", ()):  # twins that do what PowerShell does with the script's own text
+            out = scripts.run(host, tag, parameters, script=script)
+        else:
+            out = scripts.run(host, tag, parameters)
     except LookupError as exc:
         if tag not in str(exc):
             raise

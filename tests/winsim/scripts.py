@@ -716,23 +716,6 @@ def bitlocker_disable(host, p: dict) -> dict:
     return {"volumes": out}
 
 
-def disk_limits_read(host, p: dict) -> dict:
-    """Get-Disk with each disk's lettered volumes (Get-Partition | Get-Volume) and Test-Path of the marker
-    file at their root. The OS disk is the boot and system disk; data disks sit on LUNs of the SCSI adapter."""
-    out, lun = [], 0
-    for disk in host.state["disks"]:
-        if disk["kind"] == "data":
-            location, lun = "Integrated : Adapter 3 : Port 0 : Target 0 : LUN %d" % lun, lun + 1
-        else:
-            location = "Integrated : Adapter %d : Port 0 : Target 0 : LUN 0" % (0 if disk["kind"] == "os" else 1)
-        volumes = [{"letter": v["mount"].rstrip(":"), "label": v.get("label", ""),
-                    "dataloss_warning": bool(p.get("MarkerFile")) and host.is_file(v["mount"] + "\\" + p["MarkerFile"])}
-                   for v in host.state["volumes"] if v.get("disk") == disk["number"] and v.get("mount")]
-        out.append({"disk": str(disk["number"]), "location": location, "size_bytes": disk["size_gb"] * 2**30,
-                    "boot": disk["kind"] == "os", "system": disk["kind"] == "os", "volumes": volumes})
-    return {"disks": out}
-
-
 def _connect(host, endpoint: str, timeout: float) -> dict:
     """TcpClient.ConnectAsync from the simulated VM, routed as its downloads are (SimHost.route):
     only loopback is ever dialled; anything else times out, in simulated time."""
@@ -983,7 +966,6 @@ SCRIPTS = {
     "com_msdtc.read": com_msdtc_read,
     "bitlocker.read": bitlocker_read,
     "bitlocker.disable": bitlocker_disable,
-    "disk_limits.read": disk_limits_read,
     "network.read": network_read,
     "capture.read": capture_environment,
     "detached.prepare": detached_prepare,
@@ -1017,15 +999,426 @@ def run_task(host, task: dict) -> None:
             pass
 
 
-def run(host, tag: str, parameters: dict) -> dict:
+def run(host, tag: str, parameters: dict, script: str | None = None) -> dict:
     """One script run: its $Ansible.Result, or failed with the terminating error. LookupError for a
-    script the simulator has no twin of; any other exception is a bug in the twin and surfaces as one."""
+    script the simulator has no twin of; any other exception is a bug in the twin and surfaces as one.
+    Twins in SCRIPT_TEXT also get the script's text, to do what PowerShell does with it."""
     if tag not in SCRIPTS:
         raise LookupError("no simulated script '%s'" % tag)
     try:
-        out = SCRIPTS[tag](host, dict(parameters or {}))
+        if tag in SCRIPT_TEXT:
+            out = SCRIPTS[tag](host, dict(parameters or {}), script or "")
+        else:
+            out = SCRIPTS[tag](host, dict(parameters or {}))
         if isinstance(out, tuple):  # (result, changed) of a script that sets $Ansible.Changed from what it did
             return {"result": out[0], "changed": out[1]}
         return {"result": out}
     except ScriptError as exc:
         return {"failed": True, "error": [{"message": str(exc)}]}
+
+
+# -- what PowerShell does with a script's own text ----------------------------------------------------
+# Some of Windows' answers depend on how the script calls a command: the filter it applies, the
+# ErrorActionPreference in force where a native command runs, a try around a call. The twins below that
+# need it get the script's text (SCRIPT_TEXT) and read just that much of it.
+
+def _code_only(script: str, keep_strings: bool = False) -> str:
+    """The script with comments (and, unless keep_strings, quoted strings) blanked, positions kept."""
+    out, i, n = list(script), 0, len(script)
+
+    def blank(start, end):
+        for j in range(start, min(end, n)):
+            if out[j] != "\n":
+                out[j] = " "
+    while i < n:
+        c = script[i]
+        if script.startswith("<#", i):
+            end = script.find("#>", i + 2)
+            end = n if end < 0 else end + 2
+            blank(i, end)
+            i = end
+        elif c == "#":
+            end = script.find("\n", i)
+            end = n if end < 0 else end
+            blank(i, end)
+            i = end
+        elif c in "'\"":
+            j = i + 1
+            while j < n:
+                if c == '"' and script[j] == "`":
+                    j += 2
+                    continue
+                if script[j] == c:
+                    if script.startswith(c * 2, j):  # '' or "" inside the string
+                        j += 2
+                        continue
+                    break
+                j += 1
+            if not keep_strings:
+                blank(i + 1, j)
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def _blocks(code: str) -> list:
+    """Every { } block as (open, close) positions."""
+    stack, pairs = [], []
+    for i, c in enumerate(code):
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs.append((stack.pop(), i))
+    return pairs
+
+
+def _enclosing(code: str, pos: int) -> list:
+    return sorted((b for b in _blocks(code) if b[0] < pos < b[1]), key=lambda b: b[0])
+
+
+def _preference_at(script: str, pos: int) -> str:
+    """$ErrorActionPreference where ``pos`` runs: a function's own assignment before it, else the script's.
+    A variable set in a function is local to it (about_Scopes); the scripts set the script's at the top."""
+    code = _code_only(script)
+    preference = "Continue"  # PowerShell's default (about_Preference_Variables)
+    enclosing = _enclosing(code, pos)
+    for match in re.finditer(r"\$ErrorActionPreference\s*=\s*'(\w+)'", _code_only(script, keep_strings=True)):
+        blocks = _enclosing(code, match.start())
+        if not blocks or (blocks[-1] in enclosing and match.start() < pos):
+            preference = match.group(1)
+    return preference
+
+
+def _in_try(script: str, pos: int, after: int = 0) -> bool:
+    """Whether ``pos`` is inside a try { } block that starts after ``after``."""
+    code = _code_only(script)
+    return any(start > after and re.search(r"\btry\s*$", code[:start]) for start, _end in _enclosing(code, pos))
+
+
+def _native_call_site(script: str, exe: str):
+    """Where the script runs ``exe`` (its & ... position) and whether that call merges stderr (2>&1); (None, False)
+    when it does not run it. A call through a function the script defines is followed into that function."""
+    code, with_strings = _code_only(script), _code_only(script, keep_strings=True)
+    at = with_strings.lower().find(exe.lower())
+    if at < 0:
+        return None, False
+    line_start = code.rfind("\n", 0, at) + 1
+    line_end = code.find("\n", at)
+    line = code[line_start:line_end if line_end >= 0 else len(code)]
+    for name in re.findall(r"(?im)^\s*function\s+([\w-]+)", code):
+        if re.search(r"(?i)(?<![\w-])%s(?![\w-])" % re.escape(name), line):
+            body = next(b for b in _blocks(code) if re.search(r"(?i)function\s+%s\s*$" % re.escape(name), code[:b[0]]))
+            call = code.find("& ", body[0], body[1])
+            call_end = code.find("\n", call)
+            return call, "2>&1" in code[call:call_end]
+    call = code.rfind("&", line_start, at)
+    return (call if call >= 0 else at), "2>&1" in line
+
+
+def _native(script: str, exe: str, stdout: str, stderr: list, exit_code: int) -> dict:
+    """A native command as the script runs it: {output, exit_code}. In win_powershell's runspace (its own host,
+    not the console: ansible.windows win_powershell.ps1, [PowerShell]::Create()) Windows PowerShell 5.1 turns each
+    stderr line into an error record (NativeCommandError); where ErrorActionPreference is Stop the first one is a
+    terminating error whose message is the line (PowerShell issue #3996; only PowerShell 7.1 changed it, PR #13361).
+    Merged with 2>&1 under Continue, the lines are part of the output."""
+    call, merged = _native_call_site(script, exe)
+    if stderr and _preference_at(script, call if call is not None else 0).lower() == "stop":
+        raise ScriptError(stderr[0])
+    return {"output": stdout + ("".join(line + "\r\n" for line in stderr) if merged else ""), "exit_code": exit_code}
+
+
+def _native_stderr(host, exe: str) -> list:
+    """Lines a simulated native command writes to stderr on this host (fault native-stderr)."""
+    return list((host.state.get("native_stderr") or {}).get(exe.lower(), []))
+
+
+# -- DISK_LIMITS: partitions as Windows lists them ----------------------------------------------------
+# A Generation 2 VM boots by UEFI from a GPT disk (Microsoft Learn, "Support for generation 2 VMs on Azure"),
+# laid out as "UEFI/GPT-based hard drive partitions" says: the EFI system partition, the Microsoft reserved
+# partition (MSR), Windows, a recovery partition; only Windows gets a drive letter. A Generation 1 VM boots by
+# BIOS from an MBR disk with a "System Reserved" partition before Windows ("BIOS/MBR-based hard drive
+# partitions"), also without a letter. MSFT_Partition.DriveLetter of a partition without a letter is the
+# character 0 (MSFT_Partition class: "DriveLetter ... 0 if none").
+def _partitions(host, disk: dict) -> list:
+    volumes = [v for v in host.state["volumes"] if v.get("disk") == disk["number"] and v.get("mount")]
+    lettered = [{"letter": v["mount"].rstrip(":"), "volume": v} for v in volumes]
+    if disk["kind"] != "os":
+        return lettered
+    if host.state.get("generation", 2) == 1:
+        return [{"letter": "\0", "volume": {"label": "System Reserved"}}] + lettered
+    # The MSR has no file system: Get-Volume -Partition finds no MSFT_Volume for it.
+    return ([{"letter": "\0", "volume": {"label": ""}}, {"letter": "\0", "volume": None}] + lettered
+            + [{"letter": "\0", "volume": {"label": ""}}])
+
+
+def _where_keeps(expression: str, letter: str) -> bool:
+    """Where-Object's verdict on a partition for the filters the script may use. [char]0 is true in PowerShell
+    (LanguagePrimitives.IsTrue: a char is not one of the numeric types it tests, any other object is true)."""
+    expression = " ".join(expression.split())
+    if expression == "$_.DriveLetter":
+        return True
+    if expression == "[char]::IsLetter($_.DriveLetter)":
+        return letter.isalpha()
+    raise ValueError("the simulator does not know the filter { %s }" % expression)
+
+
+def disk_limits_read_partitions(host, p: dict, script: str) -> dict:
+    """Get-Disk, each disk's partitions through the script's own Where-Object filter, Get-Volume -Partition of
+    each (an error for the MSR, unless the script says -ErrorAction SilentlyContinue), and Test-Path of the
+    marker file at the root of each kept letter."""
+    match = re.search(r"Get-Partition\b[^{]*?Where-Object\s*\{(.*?)\}\s*\|", script, re.DOTALL)
+    if not match:
+        raise ValueError("the simulator cannot find the script's partition filter")
+    quiet = bool(re.search(r"Get-Volume\s+-Partition\s+\$_\s+-ErrorAction\s+SilentlyContinue", script))
+    out, lun = [], 0
+    for disk in host.state["disks"]:
+        if disk["kind"] == "data":
+            location, lun = "Integrated : Adapter 3 : Port 0 : Target 0 : LUN %d" % lun, lun + 1
+        else:
+            location = "Integrated : Adapter %d : Port 0 : Target 0 : LUN 0" % (0 if disk["kind"] == "os" else 1)
+        volumes = []
+        for partition in _partitions(host, disk):
+            if not _where_keeps(match.group(1), partition["letter"]):
+                continue
+            volume = partition["volume"]
+            if volume is None and not quiet:
+                raise ScriptError("No MSFT_Volume objects found with property 'Partition' equal to the partition. Verify the value "
+                                  "of the property and retry.")
+            letter = partition["letter"]
+            # Test-Path of a path that is not valid answers false; only a letter makes one.
+            warning = bool(p.get("MarkerFile")) and letter.isalpha() and host.is_file(letter + ":\\" + p["MarkerFile"])
+            volumes.append({"letter": letter, "label": (volume or {}).get("label", ""), "dataloss_warning": warning})
+        out.append({"disk": str(disk["number"]), "location": location, "size_bytes": disk["size_gb"] * 2**30,
+                    "boot": disk["kind"] == "os", "system": disk["kind"] == "os", "volumes": volumes})
+    return {"disks": out}
+
+
+SCRIPT_TEXT = set()
+SCRIPTS["disk_limits.read"] = disk_limits_read_partitions
+SCRIPT_TEXT.add("disk_limits.read")
+
+
+# -- BITLOCKER: what the read sees besides Win32_EncryptableVolume ---------------------------------------
+# Where the OS volume keeps auto-unlock keys is not documented beyond "the registry of the currently running
+# operating system volume" (IsAutoUnlockKeyStored); HKLM\SYSTEM\CurrentControlSet\Control\FVEAutoUnlock is where
+# they are seen (third-party observation, e-ago/bitcracker issue 56). The simulator keeps one entry per stored key.
+def bitlocker_read_all(host, p: dict, script: str) -> dict:
+    out = bitlocker_read(host, p)
+    if "bek_volumes" not in script:  # the first round's read: Win32_EncryptableVolume and the extension's folder only
+        return out
+    state = host.state
+    stored = state.get("bitlocker_auto_unlock_keys", [])
+    # A volume on an offline disk, or on a detached one, is not listed by Win32_EncryptableVolume.
+    offline = {d["number"] for d in state["disks"] if d.get("offline")}
+    listed = [v for v in out["volumes"] if next((s for s in state["volumes"] if _volume_id(host, s) == v["device_id"]), {}).get("disk")
+              not in offline]
+    return dict(out, volumes=listed,
+                # Get-Volume | Where-Object FileSystemLabel -eq $BekLabel: ADE's key volume carries that label.
+                bek_volumes=[v["mount"] or _volume_id(host, v) for v in state["volumes"]
+                             if p.get("BekLabel") and v.get("label") == p["BekLabel"] and v.get("disk") not in offline],
+                offline_disks=[str(n) for n in sorted(offline)],
+                auto_unlock_entries=len(stored) if stored else None)
+
+
+def bitlocker_disable_each(host, p: dict, script: str) -> dict:
+    """The disable script, volume by volume. A volume whose WMI method throws (state wmi_error: a CimException
+    such as "Generic failure" from Invoke-CimMethod) fails alone when the script has a try around the calls inside
+    its loop; without one the exception ends the script ($ErrorActionPreference Stop), and the volumes done
+    before it are not reported."""
+    out = []
+    loop = script.find("foreach ($id in $DeviceIds)")
+    per_volume = _in_try(script, script.find("-MethodName Decrypt"), after=loop)
+    for device_id in p["DeviceIds"]:
+        volume = next((v for v in host.state.get("volumes", []) if _volume_id(host, v) == device_id), None)
+        if volume is not None and volume.get("wmi_error"):
+            if not per_volume:
+                raise ScriptError(volume["wmi_error"])
+            out.append({"device_id": device_id, "volume": volume.get("mount") or device_id, "status": "failed",
+                        "error": "WMI error: %s" % volume["wmi_error"]})
+            continue
+        out += bitlocker_disable(host, dict(p, DeviceIds=[device_id]))["volumes"]
+    return {"volumes": out}
+
+
+SCRIPTS["bitlocker.read"] = bitlocker_read_all
+SCRIPTS["bitlocker.disable"] = bitlocker_disable_each
+SCRIPT_TEXT.update(("bitlocker.read", "bitlocker.disable"))
+
+
+# -- VSS_WRITERS ----------------------------------------------------------------------------------------
+def vss_writers_read_native(host, p: dict, script: str) -> dict:
+    """The read, with vssadmin run as the script runs it (_native)."""
+    out = vss_writers_read(host, p)
+    text = _native(script, "vssadmin.exe", out["text"], _native_stderr(host, "vssadmin.exe"), out["exit_code"])
+    return dict(out, text=text["output"], exit_code=text["exit_code"])
+
+
+def vss_writers_restart_checked(host, p: dict, script: str) -> dict:
+    """The restart, looking for the backup extension's process right before each stop when the script says
+    BackupProcesses. State restart_connection_lost: the WinRM connection goes once the first services have
+    stopped, and ansible's winrm.py then ends the script (its cleanup command): they stay stopped."""
+    del script
+    backup = p.get("BackupProcesses") or []
+    if host.state.pop("restart_connection_lost", False):
+        for name in p["Services"]:
+            key = host.find_service(name)[0]
+            if key:
+                for one in hostmod.running_dependants(host.state, key) + [key]:
+                    _service_stop(host, one)
+                break
+        host.lose_connection()
+        return {"services": []}
+    results = []
+    for name in p["Services"]:
+        key, svc = host.find_service(name)
+        if svc is None or svc["state"] == "stop_pending":
+            results += vss_writers_restart(host, dict(p, Services=[name]))["services"]
+            continue
+        entry = {"name": name, "status": "restarted", "stuck": None, "error": "", "dependants": [], "restarted": [],
+                 "not_restarted": [], "backup": []}
+        results.append(entry)
+        dependants = hostmod.running_dependants(host.state, key)
+        entry["dependants"] = list(dependants)
+        stopped = []
+        for one in dependants + [key]:
+            running = _processes(host, backup)
+            if running:
+                entry.update(status="backup_running", backup=running, stuck=one)
+                break
+            if not _service_stop(host, one):
+                entry.update(status="stuck", stuck=one)
+                break
+            stopped.append(one)
+            # State backup_starts_after_stops: a snapshot starts once that many services have stopped.
+            if host.state.get("backup_starts_after_stops") == len(stopped):
+                hostmod.add_process(host.state, "IaaSBcdrExtension.exe")
+        for one in reversed(stopped):
+            try:
+                _service_start(host, one)
+            except hostmod.ServiceError as exc:
+                entry["error"] = entry["error"] or "%s: %s" % (one, exc)
+        if entry["status"] == "restarted" and host.state["services"][key]["state"] != "running":
+            entry["status"] = "start_failed"
+        for dep in dependants:
+            if host.state["services"][dep]["state"] != "running":
+                entry["not_restarted"].append(dep)
+            elif dep in stopped:
+                entry["restarted"].append(dep)
+        if entry["status"] == "restarted" and entry["not_restarted"]:
+            entry["status"] = "dependants_failed"
+    return {"services": results}
+
+
+SCRIPTS["vss_writers.read"] = vss_writers_read_native
+SCRIPTS["vss_writers.restart"] = vss_writers_restart_checked
+SCRIPT_TEXT.update(("vss_writers.read", "vss_writers.restart"))
+
+
+# -- MACHINEKEYS ----------------------------------------------------------------------------------------
+# Who reads a key file once the reset protected it: the agent runs as LocalSystem (SYSTEM, Administrators,
+# Everyone, Authenticated Users in its token: Microsoft Learn, "LocalSystem Account").
+_KEY_READERS = ("S-1-5-18", "S-1-5-32-544", "S-1-1-0", "S-1-5-11")
+
+
+def _key_files(state: dict, folder: str) -> list:
+    return [c for c in acl.children(state, folder) if not acl.is_dir(state, c)]
+
+
+def _inherited_counts(sddl: str) -> tuple:
+    """(protected, inherited ACEs, all ACEs) of a file's DACL: AreAccessRulesProtected and IsInherited."""
+    parsed = render.parse_sddl(sddl)
+    return "P" in parsed["dacl_flags"], len([a for a in parsed["aces"] if "ID" in a["flags"]]), len(parsed["aces"])
+
+
+def machinekeys_read_counts(host, p: dict, script: str) -> dict:
+    """The read: icacls run as the script runs it; the key files counted, not listed."""
+    out = machinekeys_read(host, p)
+    if "sddl = $fileAcl.Sddl" in script:  # the first round's read: every inheriting key file with its SDDL
+        return out
+    path = out["path"]
+    icacls = _native(script, "icacls.exe", out["icacls"], _native_stderr(host, "icacls.exe"), 0)
+    counts = {"total": 0, "inheriting": 0, "only_inherited": 0, "unreadable": 0}
+    for child in _key_files(host.state, hostmod.find_key(host.state["acls"], path)):
+        counts["total"] += 1
+        sddl = host.state["acls"][child]
+        if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):
+            counts["unreadable"] += 1
+            continue
+        protected, inherited, total = _inherited_counts(sddl)
+        if not protected and inherited:
+            counts["inheriting"] += 1
+            counts["only_inherited"] += inherited == total
+    return dict(out, icacls=icacls["output"], icacls_exit_code=icacls["exit_code"], key_files=counts)
+
+
+def _takeown(host, script: str, path: str) -> None:
+    """takeown /F path /A as the script runs it. Without the take-ownership privilege (state takeown_denied) it
+    says so on stderr and exits 1; the script throws with its exit code."""
+    state = host.state
+    if state.get("takeown_denied"):
+        result = _native(script, "takeown.exe", "", ["ERROR: Access is denied."], 1)
+        raise ScriptError("takeown.exe /F %s /A failed (exit code 1): %s" % (path, result["output"].strip()))
+    _native(script, "takeown.exe", "SUCCESS: The file (or folder): \"%s\" now owned by the administrators group.\r\n" % path, [], 0)
+    acl.take_ownership(state, path)
+
+
+def machinekeys_reset_in_place(host, p: dict, script: str) -> dict:
+    """The reset as the script does it now: the key files to protect are found right before the folder's DACL is
+    set (a file made after the read too); a file it cannot write it takes ownership of first."""
+    if "$ProtectFiles" in script:  # the first round's reset: only the files the controller listed
+        return machinekeys_reset(host, p)
+    state = host.state
+    key = hostmod.find_key(state["acls"], p["Path"])
+    if key is None:
+        raise ScriptError("Cannot find path '%s' because it does not exist." % p["Path"])
+    before = state["acls"][key]
+    done, protected, only, unreadable = [], [], [], []
+    result = {"before": before, "done": done, "protected": protected, "only_inherited": only, "unreadable": unreadable}
+    try:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        result["backup"] = "%s\\MachineKeys-%s.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
+        hostmod.put_file_state(state, result["backup"], hostmod.file_entry((before + "\r\n").encode("ascii")))
+        if p.get("TakeOwnership"):
+            _takeown(host, script, key)
+            done.append("took ownership of %s" % p["Path"])
+        result["files_backup"] = "%s\\MachineKeys-%s-files.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
+        lines, owned = [], 0
+        for path in _key_files(state, key):
+            sddl = state["acls"][path]
+            if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):
+                raise ScriptError(acl.UNAUTHORIZED)  # GetAccessControl needs READ_CONTROL
+            is_protected, inherited, total = _inherited_counts(sddl)
+            if is_protected or not inherited:
+                continue
+            lines.append("%s\t%s\r\n" % (sddl, path))  # Add-Content, line by line
+            hostmod.put_file_state(state, result["files_backup"], hostmod.file_entry("".join(lines).encode("ascii")))
+            if not acl.granted(state["acls"][path], acl.caller_sids(state), acl.WRITE_DAC):
+                _takeown(host, script, path)
+                owned += 1
+            acl.protect(state, path)
+            protected.append(path)
+            if inherited == total:
+                only.append(path)
+            if not acl.granted(state["acls"][path], _KEY_READERS, acl.FILE_READ_DATA):
+                unreadable.append(path)
+        if owned:
+            done.append("took ownership of %d key file(s) it could not write" % owned)
+        if protected:
+            done.append("protected %d key file(s), keeping their inherited ACEs as explicit ones" % len(protected))
+        if not p["Dacl"].startswith("D:"):
+            raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
+        if not acl.granted(state["acls"][key], acl.caller_sids(state), acl.WRITE_DAC):
+            raise ScriptError(acl.UNAUTHORIZED)
+        acl.set_dacl(state, key, p["Dacl"])
+        done.append("set the DACL of %s" % p["Path"])
+    except ScriptError as exc:
+        result["error"] = str(exc)
+    result["after"] = state["acls"][key]
+    result["owner"] = render.parse_sddl(result["after"])["owner"]  # GetOwner(SecurityIdentifier)
+    return result
+
+
+SCRIPTS["machinekeys.read"] = machinekeys_read_counts
+SCRIPTS["machinekeys.reset"] = machinekeys_reset_in_place
+SCRIPT_TEXT.update(("machinekeys.read", "machinekeys.reset"))

@@ -95,6 +95,7 @@ def web():
 
 # -- the host and its state -------------------------------------------------------------------------
 
+
 def test_default_state_is_a_healthy_azure_vm(sim):
     state = sim.state
     for key in ("name", "locale", "os", "services", "registry", "files", "dirs", "acls", "certificates",
@@ -182,6 +183,7 @@ def test_args_are_validated_like_ansible_basic(sim):
 
 # -- win_ping ---------------------------------------------------------------------------------------
 
+
 def test_win_ping(sim):
     assert run(sim, "ansible.windows.win_ping") == {"changed": False, "ping": "pong",
                                                     "invocation": {"module_args": {"data": "pong"}}}
@@ -191,6 +193,7 @@ def test_win_ping(sim):
 
 
 # -- win_service ------------------------------------------------------------------------------------
+
 
 def test_win_service_query_returns_the_real_keys(sim):
     result = run(sim, "ansible.windows.win_service", name="windows azure guest agent")  # display name, any case
@@ -264,6 +267,7 @@ def test_win_service_start_mode_and_display_name_changes(sim):
 
 
 # -- VSS writers and their services -----------------------------------------------------------------
+
 
 def test_restarting_the_writers_service_heals_the_writer():
     h = make("vss-writer-failed")
@@ -470,6 +474,7 @@ def test_win_package_from_a_loopback_url(web):
 
 # -- win_certificate_store --------------------------------------------------------------------------
 
+
 def test_win_certificate_store_removes_by_thumbprint():
     h = make("crp-cert")
     crp = next(c for c in h.state["certificates"]["LocalMachine\\My"] if "CRP" in c["subject"])
@@ -497,6 +502,7 @@ def test_win_certificate_store_imports_a_certificate_file(sim):
 
 
 # -- win_get_url ------------------------------------------------------------------------------------
+
 
 def test_win_get_url_downloads_from_loopback_and_is_idempotent_with_checksum(web):
     h = make()
@@ -569,6 +575,7 @@ def test_win_get_url_redirect_to_outside_is_not_followed_out(web):
 
 # -- win_http_proxy ---------------------------------------------------------------------------------
 
+
 def test_win_http_proxy_set_diff_idempotent_and_remove():
     h = make()
     check = run(h, "ansible.windows.win_http_proxy", check=True, diff=True, proxy="proxy.corp:8080", bypass=["<local>"])
@@ -597,6 +604,7 @@ def test_win_http_proxy_wrong_fault_and_source_ie():
 
 
 # -- win_powershell ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def fake_scripts(monkeypatch):
@@ -773,6 +781,7 @@ def test_icacls_flags_deny_and_names():
 
 # -- faults ------------------------------------------------------------------------------------------
 
+
 def _svc(state, name):
     return state["services"].get(name)
 
@@ -842,6 +851,8 @@ FAULT_CHECKS = {
 
 
 # The agent install faults (issue 10).
+
+
 FAULT_CHECKS.update({
     "agent-guest-service-missing": lambda s: _svc(s, "WindowsAzureGuestAgent") is None and _svc(s, "RdAgent")["state"] == "running"
     and hostmod.GUEST_AGENT_DIR + "\\WindowsAzureGuestAgent.exe" in s["files"],
@@ -960,9 +971,26 @@ def test_win_service_fails_on_a_service_that_hangs_stopping_and_on_winmgmt_with_
 
 
 # The detached runner's and the DHCP switch's faults (issue 10, second round).
+
+
 FAULT_CHECKS.update({
     "nic-secondary-address": lambda s: [a["ip"] for a in s["nics"][0].get("secondary_ipv4", [])] == ["10.0.0.5"],
     "dhcp-other-address": lambda s: s["nics"][0].get("platform_ipv4") not in (None, s["nics"][0]["ipv4"]),
     "allsigned-policy": lambda s: (s.get("execution_policy") or {}).get("MachinePolicy") == "AllSigned",
     "foreign-workdir": lambda s: (s.get("acls") or {}).get("C:\\ProgramData\\azure-backup", "").startswith("O:" + faults.LOCAL_USER),
+})
+# Faults of the second round on issue 10 (disks, BitLocker, VSS, MachineKeys).
+
+
+FAULT_CHECKS.update({
+    "vssadmin-stderr": lambda s: bool(s.get("native_stderr", {}).get("vssadmin.exe")),
+    "takeown-denied": lambda s: s.get("takeown_denied") is True,
+    "agent-stop-hangs": lambda s: _svc(s, "WindowsAzureGuestAgent").get("stop_hangs") is True,
+    "backup-starts-during-restart": lambda s: s.get("backup_starts_after_stops") == 1,
+    "vss-restart-connection-lost": lambda s: s.get("restart_connection_lost") is True,
+    "bek-volume": lambda s: [v["label"] for v in s["volumes"] if v.get("disk") == 0] == ["Windows", "Bek Volume"],
+    "bitlocker-auto-unlock-detached": lambda s: len(s.get("bitlocker_auto_unlock_keys", [])) == 2
+    and s["bitlocker_auto_unlock_keys"][1] not in [v.get("device_id") for v in s["volumes"]],
+    "bitlocker-wmi-error": lambda s: [v["mount"] for v in s["volumes"] if v.get("wmi_error")] == ["E:"],
+    "generation-1": lambda s: s.get("generation") == 1,
 })

@@ -182,8 +182,8 @@ def test_a_fix_script_refused_by_the_binder_never_runs_and_changes_nothing():
 
 def test_the_twin_receives_the_bound_parameters(monkeypatch):
     seen = []
-    monkeypatch.setitem(scripts.SCRIPTS, "bitlocker.read", lambda host, p: seen.append(p) or {})
+    monkeypatch.setitem(scripts.SCRIPTS, "bitlocker.read", lambda host, p, *_script: seen.append(p) or {})
     host = hostmod.SimHost.create("sim01", "en", [])
     capture.run_read(host, win_bitlocker.READ, {"adedir": "C:\\ADE"})
     capture.run_read(host, win_bitlocker.READ, {})
-    assert seen == [{"AdeDir": "C:\\ADE"}, {"AdeDir": ""}]
+    assert seen == [{"AdeDir": "C:\\ADE", "BekLabel": ""}, {"AdeDir": "", "BekLabel": ""}]

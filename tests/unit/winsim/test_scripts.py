@@ -388,29 +388,62 @@ def test_machinekeys_reset_regains_write_dac_and_keeps_inheriting_key_files_read
     state = _machinekeys_read(h)
     sids = [state["caller"]["user"]] + state["caller"]["groups"]
     assert keys.needs_ownership(state["sddl"], sids)
-    protect = keys.files_to_protect(state["key_files"])
-    assert [(f["path"], f["only_inherited"]) for f in protect] == [(faults.MACHINEKEYS_INHERITING_FILE, True)]
+    assert state["key_files"] == {"total": 2, "inheriting": 1, "only_inherited": 1, "unreadable": 0}
     parameters = {"Path": state["path"], "Dacl": keys.dacl_part(keys.DEFAULT_SDDL), "BackupDir": r"C:\ProgramData\azure-backup\backups"}
     # Without ownership the DACL cannot be written: the error is reported and the folder is as it was.
     refused = powershell(h, win_machinekeys.RESET, TakeOwnership=False, **parameters)["result"]
     assert refused["error"] == "Attempted to perform an unauthorized operation." and refused["after"] == state["sddl"]
-    reset = powershell(h, win_machinekeys.RESET, TakeOwnership=True, ProtectFiles=[faults.MACHINEKEYS_INHERITING_FILE],
-                       TakeFileOwnership=[f["path"] for f in protect if keys.needs_ownership(f["sddl"], sids)], **parameters)["result"]
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
+    reset = powershell(h, win_machinekeys.RESET, TakeOwnership=True, **parameters)["result"]
     assert "error" not in reset and reset["done"][0] == "took ownership of %s" % state["path"]
-    assert keys.compare(reset["after"])["default"] and keys.owner(reset["after"]) == "S-1-5-32-544"
+    assert keys.compare(reset["after"])["default"] and keys.owner(reset["after"]) == "S-1-5-32-544" == reset["owner"]
+    assert reset["protected"] == reset["only_inherited"] == [faults.MACHINEKEYS_INHERITING_FILE] and reset["unreadable"] == []
     kept = h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE]
     assert keys.granted(kept, keys.SYSTEM_SIDS, keys.FILE_READ_DATA) and keys.granted(kept, keys.ADMIN_SIDS, keys.FILE_READ_DATA)
     assert h.state["acls"][faults.MACHINEKEYS_OWN_ACL_FILE] == "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"
     assert h.read_file(reset["files_backup"]).decode().startswith("O:SYG:SYD:AI(A;ID;0x120089;;;WD)\t")
 
 
-def test_machinekeys_reset_without_protecting_leaves_an_inheriting_key_file_with_an_empty_dacl():
+def test_machinekeys_a_key_file_made_after_the_read_is_protected_too():
     h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
-    powershell(h, win_machinekeys.RESET, Path=hostmod.MACHINEKEYS, Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
-               BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)
-    # The default DACL has nothing inheritable: the file's inherited copies go, and nothing is left.
-    assert h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] == "O:SYG:SYD:AI"
-    assert not keys.granted("O:SYG:SYD:AI", keys.SYSTEM_SIDS, keys.FILE_READ_DATA)
+    state = _machinekeys_read(h)
+    # CryptoAPI writes a new key file between the read and the reset: it inherits from the folder.
+    late = hostmod.MACHINEKEYS + "\\0123456789abcdef0123456789abcdef_c2a8c2f3-6a3e-4b0e-9d21-3b1d8e0f7a11"
+    hostmod.put_file_state(h.state, late, hostmod.file_entry(b"RSA1 key container (simulated)"))
+    h.state["acls"][late] = "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"
+    reset = powershell(h, win_machinekeys.RESET, Path=state["path"], Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
+                       BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)["result"]
+    assert late in reset["protected"] and "files_after" not in reset and "files_before" not in reset
+    assert keys.granted(h.state["acls"][late], keys.SYSTEM_SIDS, keys.FILE_READ_DATA)
+
+
+def test_machinekeys_takeown_refused_says_its_exit_code_and_changes_nothing_more():
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac", "takeown-denied"])
+    before = h.state["acls"][hostmod.MACHINEKEYS]
+    reset = powershell(h, win_machinekeys.RESET, Path=hostmod.MACHINEKEYS, Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
+                       BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)["result"]
+    assert reset["error"] == "takeown.exe /F %s /A failed (exit code 1): ERROR: Access is denied." % hostmod.MACHINEKEYS
+    assert reset["done"] == [] and h.state["acls"][hostmod.MACHINEKEYS] == before
+
+
+def test_native_stderr_ends_a_script_under_stop_unless_the_call_continues_and_merges_it():
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac", "takeown-denied"])
+    # The call as the first round wrote it: 2>&1 inside a function under the script's Stop.
+    old = win_machinekeys.RESET.replace("$takeown = Invoke-Native -FilePath 'takeown.exe' -ArgumentList '/F', $LiteralPath, '/A'",
+                                        "$output = & takeown.exe /F $LiteralPath /A 2>&1 | Out-String")
+    assert old != win_machinekeys.RESET
+    reset = powershell(h, old, Path=hostmod.MACHINEKEYS, Dacl=keys.dacl_part(keys.DEFAULT_SDDL),
+                       BackupDir=r"C:\ProgramData\azure-backup\backups", TakeOwnership=True)["result"]
+    assert reset["error"] == "ERROR: Access is denied."  # no exit code: the stderr line ended it first
+    noisy = hostmod.SimHost.create("win01", "en", ["vss-writer-failed", "vssadmin-stderr"])
+    state = read(noisy, win_vss_writers.READ, Services=["CryptSvc"], BackupProcesses=[])
+    assert "Warning: the shadow copy provider answered late." in state["text"] and state["exit_code"] == 0
+    assert [w["name"] for w in vss.bad(vss.parse(state["text"]))] == ["System Writer"]
+    old_read = win_vss_writers.READ.replace("$vssadmin = Invoke-Native -FilePath 'vssadmin.exe' -ArgumentList 'list', 'writers'",
+                                            "$text = & vssadmin.exe list writers | Out-String")
+    answer = noisy.run_module("ansible.windows.win_powershell", {"script": old_read, "parameters": {"Services": [], "BackupProcesses": []},
+                                                                 "_ansible_check_mode": True})
+    assert answer["failed"] and answer["error"][0]["exception"]["message"] == "Warning: the shadow copy provider answered late."
 
 
 def test_machinekeys_read_accepts_domain_aliases_in_the_dacl():
@@ -655,3 +688,81 @@ def test_a_folder_that_only_holds_files_is_listed_by_the_backup_extension_and_bi
         hostmod.put_file_state(h.state, root + "\\9.9.9.9\\plugin.dll", hostmod.file_entry(b"x"))
     assert "9.9.9.9" in read(h, win_backup_extension.READ, Service="IaaSVmProvider", PluginDir=win_backup_extension.PLUGIN_DIR)["versions"]
     assert read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR)["ade_versions"] == ["9.9.9.9"]
+
+
+# -- second round on issue 10: disks, BitLocker, VSS --------------------------------------------------
+
+
+def disk_read(h, script=None):
+    return read(h, script or win_disk_limits.READ, MarkerFile=limits.DATALOSS_WARNING)
+
+
+def test_disk_limits_reads_gen2_and_gen1_disks_with_letterless_partitions():
+    for faults_ in ([], ["generation-1"]):
+        state = disk_read(hostmod.SimHost.create("win19", "en", faults_))
+        assert [[v["letter"] for v in d["volumes"]] for d in state["disks"]] == [["C"], ["D"]], faults_
+        data, left_out = limits.windows_data_disks(state["disks"])
+        assert data == [] and [d["why"] for d in left_out] == ["boot or system disk", "D:\\DATALOSS_WARNING_README.txt"]
+
+
+def test_disk_limits_the_first_round_filter_lets_the_msr_through_and_get_volume_fails():
+    old = win_disk_limits.READ.replace("[char]::IsLetter($_.DriveLetter)", "$_.DriveLetter").replace(
+        "Get-Volume -Partition $_ -ErrorAction SilentlyContinue", "Get-Volume -Partition $_")
+    assert old != win_disk_limits.READ
+    h = hostmod.SimHost.create("win19", "en", [])
+    answer = h.run_module("ansible.windows.win_powershell", {"script": old, "parameters": {"MarkerFile": limits.DATALOSS_WARNING},
+                                                             "_ansible_check_mode": True})
+    assert answer["failed"] and "No MSFT_Volume objects found" in answer["error"][0]["exception"]["message"]
+    # Generation 1 has no MSR: the old filter reads, but lists the System Reserved partition with the letter [char]0.
+    state = disk_read(hostmod.SimHost.create("win19", "en", ["generation-1"]), old)
+    assert [v["letter"] for v in state["disks"][0]["volumes"]] == ["\0", "C"]
+
+
+def _bitlocker_read_all(h):
+    return read(h, win_bitlocker.READ, AdeDir=win_bitlocker.ADE_DIR, BekLabel="Bek Volume")
+
+
+def test_bitlocker_read_sees_the_bek_volume_and_counts_stored_auto_unlock_keys():
+    from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
+    assert _bitlocker_read_all(hostmod.SimHost.create("win18", "en", ["bek-volume"]))["bek_volumes"] == [
+        "\\\\?\\Volume{3d2f7a10-5b8e-4c61-9f0a-7e4b1c2d9a55}\\"]
+    state = _bitlocker_read_all(hostmod.SimHost.create("win18", "en", ["bitlocker-auto-unlock-detached"]))
+    assert state["auto_unlock_entries"] == 2 and state["bek_volumes"] == [] and state["offline_disks"] == []
+    todo = bitlocker.plan(state["volumes"], state["auto_unlock_entries"], state["offline_disks"])
+    assert "2 auto-unlock keys are stored on C:, but only 1 listed volume unlocks with one" in todo["keep_os"]
+    # With only the keys of listed volumes stored, the OS volume is turned off as before.
+    state = _bitlocker_read_all(hostmod.SimHost.create("win12", "en", ["bitlocker-auto-unlock"]))
+    assert state["auto_unlock_entries"] == 1 and bitlocker.plan(state["volumes"], 1, [])["keep_os"] is None
+
+
+def test_bitlocker_one_volume_whose_wmi_call_throws_fails_alone():
+    h = hostmod.SimHost.create("win18", "en", ["bitlocker-wmi-error"])
+    state = _bitlocker_read_all(h)
+    ids = [v["device_id"] for v in state["volumes"] if v["volume_type"] == 1 and v["protection_status"] == 1]
+    answer = powershell(h, win_bitlocker.DISABLE, DeviceIds=ids, ClearAutoUnlock=False)["result"]["volumes"]
+    assert [(r["volume"], r["status"]) for r in answer] == [(ids[0], "started"), ("E:", "failed")]
+    assert answer[1]["error"] == "WMI error: Generic failure"
+    # Without the try inside the loop (the first round's script) the exception ends it and no volume is reported.
+    catch = ("            catch {\n                $entry.status = 'failed'\n"
+             "                $entry.error = 'WMI error: {0}' -f $_.Exception.Message\n            }\n")
+    old = win_bitlocker.DISABLE.replace("            try {\n", "            if ($true) {\n", 1).replace(catch, "")
+    assert old != win_bitlocker.DISABLE
+    again = hostmod.SimHost.create("win18", "en", ["bitlocker-wmi-error"])
+    answer = again.run_module("ansible.windows.win_powershell", {"script": old, "parameters": {"DeviceIds": ids, "ClearAutoUnlock": False}})
+    assert answer["failed"] and answer["error"][0]["exception"]["message"] == "Generic failure"
+
+
+def test_vss_restart_stops_before_the_next_stop_when_a_backup_starts():
+    h = hostmod.SimHost.create("win06", "en", ["vss-wmi-writer-failed", "backup-starts-during-restart"])
+    answer = powershell(h, win_vss_writers.RESTART, Services=["Winmgmt"], TimeoutSeconds=60, BackupProcesses=list(agent.BACKUP_PROCESSES))
+    outcome = vss.read_restart(answer["result"], ["Winmgmt"])["Winmgmt"]
+    # iphlpsvc stopped, then the snapshot started: Winmgmt was not stopped and iphlpsvc runs again.
+    assert outcome["status"] == "backup_running" and outcome["stuck"] == "Winmgmt" and outcome["backup"] == ["IaaSBcdrExtension"]
+    assert outcome["restarted"] == ["iphlpsvc"] and h.state["services"]["Winmgmt"]["state"] == "running"
+
+
+def test_vss_restart_whose_connection_is_lost_leaves_the_services_stopped():
+    h = hostmod.SimHost.create("win18", "en", ["vss-wmi-writer-failed", "vss-restart-connection-lost"])
+    powershell(h, win_vss_writers.RESTART, Services=["Winmgmt"], TimeoutSeconds=60, BackupProcesses=[])
+    assert h.take_connection_loss()
+    assert h.state["services"]["Winmgmt"]["state"] == h.state["services"]["iphlpsvc"]["state"] == "stopped"

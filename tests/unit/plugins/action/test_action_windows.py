@@ -248,7 +248,8 @@ def test_a_workload_writer_named_in_the_inventory_is_restarted():
     result = plugin.run(task_vars=VARS)
     assert scripts_sent(plugin) == ["#azure_backup.remediation/vss_writers.read", "#azure_backup.remediation/vss_writers.restart",
                                     "#azure_backup.remediation/vss_writers.read"]
-    assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"] == {"Services": ["MSExchangeIS"], "TimeoutSeconds": 60}
+    assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"] == {
+        "Services": ["MSExchangeIS"], "TimeoutSeconds": 60, "BackupProcesses": ["IaaSBcdrExtension"]}
     assert vss_findings(result)["writer_microsoft_exchange_writer"]["status"] == "fixed" and result["changed"]
 
 
@@ -280,7 +281,8 @@ def test_one_stuck_service_fails_alone_and_the_writers_are_listed_again():
                      vss_read([("Registry Writer", 1, "Stable")], {"CryptSvc": "Stop Pending", "VSS": "Running"})])
     result = plugin.run(task_vars=VARS)
     assert scripts_sent(plugin)[1:] == ["#azure_backup.remediation/vss_writers.restart", "#azure_backup.remediation/vss_writers.read"]
-    assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"] == {"Services": ["CryptSvc", "VSS"], "TimeoutSeconds": 30}
+    assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"] == {
+        "Services": ["CryptSvc", "VSS"], "TimeoutSeconds": 30, "BackupProcesses": ["IaaSBcdrExtension"]}
     found = vss_findings(result)
     assert found["writer_system_writer"]["status"] == "failed"
     assert "restarting CryptSvc failed: CryptSvc did not stop within 30 s and is stuck in StopPending" in found["writer_system_writer"]["summary"]
@@ -309,6 +311,8 @@ def test_a_service_already_stuck_stopping_is_reported_and_left_alone():
     assert plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]["Services"] == ["VSS"]
     stuck = vss_findings(result)["service_cryptsvc"]
     assert stuck["status"] == "found" and "CryptSvc is stuck in StopPending and is left alone" in stuck["summary"]
+
+
 # -- the agent install and restart (issue 10) -----------------------------------------------------------
 
 
@@ -518,7 +522,7 @@ CRP = {"thumbprint": "D0", "subject": "DC=Windows Azure CRP Certificate Generato
 
 def machinekeys_state(sddl="O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", processes=(), key_files=None):
     return read_answer(path=MK, sddl=sddl, icacls="", certificates=[CRP], caller={"user": "S-1-5-21-1-2-3-500", "groups": ["S-1-5-32-544", "S-1-1-0"]},
-                       key_files=[{"path": KEY_FILE, "sddl": "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"}] if key_files is None else key_files,
+                       key_files={"total": 2, "inheriting": 1, "only_inherited": 1, "unreadable": 0} if key_files is None else key_files,
                        agent={"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},
                        backup_processes=list(processes))
 
@@ -529,29 +533,65 @@ def test_machinekeys_check_mode_says_it_would_take_ownership_and_protect_the_key
     assert sent(plugin) == ["ansible.windows.win_powershell"] and result["changed"]
     acl = next(f for f in result["findings"] if f["check"] == "acl")
     assert "would take ownership of %s as Administrators" % MK in acl["summary"]
-    assert "take ownership of and protect %s keeping its inherited ACEs as explicit ones (it had no others)" % KEY_FILE in acl["summary"]
-    assert acl["detail"]["owner"] == "S-1-5-18" and acl["detail"]["only_inherited"] == [KEY_FILE]
+    assert "protect the key files that inherit from it (1 at the read) (1 of them have no others), keeping their inherited ACEs" in acl["summary"]
+    assert acl["detail"]["owner"] == "S-1-5-18" and acl["detail"]["key_files"]["only_inherited"] == 1
     assert [f["summary"] for f in result["findings"] if f["check"] == "agent_restart"] == [
         "would restart WindowsAzureGuestAgent so it makes a new certificate"]
 
 
+RESET_DONE = {"changed": True, "result": {
+    "before": "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", "after": "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", "backup": "C:\\b\\MachineKeys-1.sddl",
+    "owner": "S-1-5-32-544", "protected": [KEY_FILE], "only_inherited": [KEY_FILE], "unreadable": [],
+    "done": ["took ownership of " + MK, "protected 1 key file(s), keeping their inherited ACEs as explicit ones"]}}
+
+
 def test_machinekeys_apply_takes_ownership_only_when_needed_then_restarts_the_agent():
-    after = {"changed": True, "result": {"before": "O:SYG:SYD:PAI(A;OICI;0x120089;;;WD)", "after": "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)",
-                                         "backup": "C:\\b\\MachineKeys-1.sddl", "done": ["took ownership of " + MK, "protected " + KEY_FILE],
-                                         "files_after": {KEY_FILE: "O:BAG:SYD:PAI(A;;0x120089;;;WD)"}}}
-    plugin = action(win_machinekeys, {}, [machinekeys_state(), after, {"changed": True}, {"changed": True}])
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), RESET_DONE, {"changed": True},
+                                          restart_answer({"name": "WindowsAzureGuestAgent", "status": "restarted"})])
     result = plugin.run(task_vars=VARS)
     assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell", "ansible.windows.win_certificate_store",
-                            "ansible.windows.win_service"]
+                            "ansible.windows.win_powershell"]
     reset = plugin._execute_module.call_args_list[1].kwargs["module_args"]["parameters"]
-    assert reset["TakeOwnership"] is True and reset["ProtectFiles"] == [KEY_FILE] and reset["TakeFileOwnership"] == [KEY_FILE]
-    assert plugin._execute_module.call_args_list[3].kwargs["module_args"] == {"name": "WindowsAzureGuestAgent", "state": "restarted"}
+    # The key files to protect are found by the reset script itself, right before it sets the DACL.
+    assert reset == {"Path": MK, "Dacl": "D:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", "BackupDir": "C:\\ProgramData\\azure-backup\\backups",
+                     "TakeOwnership": True}
     acl = next(f for f in result["findings"] if f["check"] == "acl")
     assert acl["status"] == "fixed" and "took ownership of %s" % MK in acl["summary"] and not result.get("failed")
+    assert acl["detail"]["protected"] == [KEY_FILE] and "files_after" not in acl["detail"]
     # Administrators can write the default DACL: no ownership taken, no file to protect.
-    plugin = action(win_machinekeys, {}, [machinekeys_state("O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)", key_files=[])], check_mode=True)
+    plugin = action(win_machinekeys, {}, [machinekeys_state("O:SYG:SYD:PAI(A;;0x120089;;;WD)(A;;FA;;;BA)", key_files={})], check_mode=True)
     acl = next(f for f in plugin.run(task_vars=VARS)["findings"] if f["check"] == "acl")
-    assert acl["detail"]["take_ownership"] is False and "ownership" not in acl["summary"]
+    assert acl["detail"]["take_ownership"] is False and "ownership" not in acl["summary"] and "protect" not in acl["summary"]
+
+
+def test_machinekeys_the_fixed_summary_says_administrators_own_the_folder_now():
+    plugin = action(win_machinekeys, {"delete_certificates": False}, [machinekeys_state(), RESET_DONE])
+    acl = next(f for f in plugin.run(task_vars=VARS)["findings"] if f["check"] == "acl")
+    assert "; the owner is now BUILTIN\\Administrators (it was NT AUTHORITY\\SYSTEM): takeown /A gives ownership" in acl["summary"]
+
+
+def test_machinekeys_the_agent_restart_is_bounded_and_a_stuck_agent_is_reported():
+    plugin = action(win_machinekeys, {"service_timeout": 45}, [
+        machinekeys_state(), RESET_DONE, {"changed": True},
+        restart_answer({"name": "WindowsAzureGuestAgent", "status": "stuck", "stuck": "WindowsAzureGuestAgent"})])
+    result = plugin.run(task_vars=VARS)
+    assert "ansible.windows.win_service" not in sent(plugin)
+    call = plugin._execute_module.call_args_list[3].kwargs["module_args"]
+    assert call["script"].startswith("#azure_backup.remediation/vss_writers.restart")
+    assert call["parameters"] == {"Services": ["WindowsAzureGuestAgent"], "TimeoutSeconds": 45, "BackupProcesses": ["IaaSBcdrExtension"]}
+    restart = next(f for f in result["findings"] if f["check"] == "agent_restart")
+    assert restart["status"] == "failed" and "WindowsAzureGuestAgent did not stop within 45 s and is stuck in StopPending" in restart["summary"]
+
+
+def test_machinekeys_a_backup_that_starts_before_the_agent_stops_is_reported_not_failed():
+    plugin = action(win_machinekeys, {}, [
+        machinekeys_state(), RESET_DONE, {"changed": True},
+        restart_answer({"name": "WindowsAzureGuestAgent", "status": "backup_running", "stuck": "WindowsAzureGuestAgent",
+                        "backup": ["IaaSBcdrExtension"]})])
+    result = plugin.run(task_vars=VARS)
+    restart = next(f for f in result["findings"] if f["check"] == "agent_restart")
+    assert restart["status"] == "found" and "a backup snapshot started (IaaSBcdrExtension) before WindowsAzureGuestAgent was to stop" \
+        in restart["summary"]
 
 
 def test_machinekeys_a_reset_that_stops_part_way_says_what_was_done_and_restarts_nothing():
@@ -568,7 +608,7 @@ def test_machinekeys_never_restarts_the_agent_while_a_backup_runs():
     after = {"changed": True, "result": {"before": "x", "after": "O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", "backup": "b", "done": []}}
     plugin = action(win_machinekeys, {}, [machinekeys_state(processes=["IaaSBcdrExtension"], key_files=[]), after, {"changed": True}])
     result = plugin.run(task_vars=VARS)
-    assert "ansible.windows.win_service" not in sent(plugin)
+    assert len(sent(plugin)) == 3  # read, reset, certificate: no restart
     restart = next(f for f in result["findings"] if f["check"] == "agent_restart")
     assert restart["status"] == "found" and "IaaSBcdrExtension" in restart["summary"]
 
@@ -661,3 +701,88 @@ def test_an_install_that_gives_no_answer_in_time_says_it_may_still_run_and_where
     assert result["failed"] and result["changed"]
     assert "gave no answer within its time" in result["msg"] and "it may still be running" in result["msg"]
     assert "C:\\WindowsAzure\\OLD" in result["msg"] and detached.WORK_DIR in result["msg"]
+
+
+# -- second round on issue 10: VSS restart, BitLocker ------------------------------------------------------
+
+
+def test_vss_a_backup_that_starts_during_the_restart_is_found_not_failed():
+    plugin = action(win_vss_writers, {}, [vss_read([("WMI Writer", 7, "Failed")], {"Winmgmt": "Running"}, {"Winmgmt": ["iphlpsvc"]}),
+                                          restart_answer({"name": "Winmgmt", "status": "backup_running", "stuck": "Winmgmt",
+                                                          "backup": ["IaaSBcdrExtension"], "dependants": ["iphlpsvc"], "restarted": ["iphlpsvc"]}),
+                                          vss_read([("WMI Writer", 7, "Failed")], {"Winmgmt": "Running", "iphlpsvc": "Running"})])
+    result = plugin.run(task_vars=VARS)
+    wmi = vss_findings(result)["writer_wmi_writer"]
+    assert wmi["status"] == "found" and not result.get("failed")
+    assert "a backup snapshot started (IaaSBcdrExtension) before Winmgmt was to stop, so the restart stopped there; its dependants " \
+        "iphlpsvc were started again" in wmi["summary"]
+
+
+def test_vss_a_lost_connection_is_reset_read_again_and_the_stopped_services_named():
+    plugin = action(win_vss_writers, {}, [vss_read([("WMI Writer", 7, "Failed")], {"Winmgmt": "Running"}, {"Winmgmt": ["iphlpsvc"]}),
+                                          AnsibleConnectionFailure("winrm connection error: Connection aborted."),
+                                          vss_read([("System Writer", 1, "Stable")], {"Winmgmt": "Stopped", "iphlpsvc": "Stopped"})])
+    result = plugin.run(task_vars=VARS)
+    assert plugin._connection.reset.called
+    # The second read asks for the dependants that were stopped too.
+    assert "iphlpsvc" in plugin._execute_module.call_args_list[2].kwargs["module_args"]["parameters"]["Services"]
+    wmi = vss_findings(result)["writer_wmi_writer"]
+    assert wmi["status"] == "failed" and result["failed"] and result["changed"]
+    assert "the WinRM connection was lost while restarting Winmgmt (winrm connection error: Connection aborted.); read again after " \
+        "reconnecting, Winmgmt, iphlpsvc are not running: start them" in wmi["summary"]
+
+
+def test_vss_a_lost_connection_with_no_answer_after_is_a_finding_not_a_stack_trace():
+    plugin = action(win_vss_writers, {}, [vss_read([("WMI Writer", 7, "Failed")], {"Winmgmt": "Running"}),
+                                          AnsibleConnectionFailure("winrm connection error"), AnsibleConnectionFailure("still gone")])
+    with_error = plugin.run(task_vars=VARS)
+    assert with_error["failed"] and "not known" in vss_findings(with_error)["writer_wmi_writer"]["summary"]
+
+
+def test_vss_more_workloads_are_report_only():
+    writers = [("MSMQ Writer (MSMQ)", 7, "Failed"), ("OSearch15 VSS Writer", 7, "Failed"), ("DHCP Jet Writer", 7, "Failed"),
+               ("DFS Replication service writer", 7, "Failed")]
+    plugin = action(win_vss_writers, {}, [vss_read(writers, {"MSMQ": "Running", "OSearch15": "Running", "DHCPServer": "Running", "DFSR": "Running"})])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and not result["changed"]
+    for check in ("writer_msmq_writer__msmq_", "writer_osearch15_vss_writer", "writer_dhcp_jet_writer", "writer_dfs_replication_service_writer"):
+        assert vss_findings(result)[check]["status"] == "found" and "vss_writers_restart_workloads" in vss_findings(result)[check]["summary"]
+
+
+def test_bitlocker_a_bek_volume_without_the_extension_is_refused():
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL], ade_versions=[], bek_volumes=["\\\\?\\Volume{b}\\"])])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"] and result["failed"] and not result["changed"]
+    refused = next(f for f in result["findings"] if f["check"] == "protection")
+    assert "key volume 'Bek Volume' is present" in refused["summary"] and "Disable-AzVMDiskEncryption" in refused["summary"]
+
+
+def test_bitlocker_auto_unlock_keys_of_volumes_not_listed_keep_the_os_volume_on():
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[OS_VOL, HIDDEN], ade_versions=[], auto_unlock_entries=2),
+                                                       disabled({"device_id": HIDDEN["device_id"], "volume": HIDDEN["device_id"],
+                                                                 "status": "started", "conversion_status": 3})])
+    result = plugin.run(task_vars=VARS)
+    # The data volume is still turned off; ClearAllAutoUnlockKeys is never sent.
+    calls = [c.kwargs["module_args"]["parameters"] for c in plugin._execute_module.call_args_list[1:]]
+    assert calls == [{"DeviceIds": [HIDDEN["device_id"]], "ClearAutoUnlock": False}]
+    kept = next(f for f in result["findings"] if f["check"] == "os_volume")
+    assert "2 auto-unlock keys are stored on C:, but only 1 listed volume unlocks with one" in kept["summary"]
+
+
+def test_machinekeys_an_agent_restart_that_loses_its_connection_reads_the_agent_again():
+    stopped = machinekeys_state("O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", key_files={})
+    stopped["result"]["agent"] = {"name": "WindowsAzureGuestAgent", "exists": True, "state": "Stopped", "start_mode": "Auto"}
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), RESET_DONE, {"changed": True},
+                                          AnsibleConnectionFailure("winrm connection error"), stopped])
+    result = plugin.run(task_vars=VARS)
+    assert plugin._connection.reset.called and result["failed"]
+    restart = next(f for f in result["findings"] if f["check"] == "agent_restart")
+    assert restart["status"] == "failed" and "WindowsAzureGuestAgent is not running: start it" in restart["summary"]
+    assert plugin._execute_module.call_args_list[4].kwargs["module_args"]["parameters"]["BackupProcesses"] == ["IaaSBcdrExtension"]
+
+
+def test_machinekeys_a_timeout_that_is_not_above_zero_fails_before_any_round_trip():
+    plugin = action(win_machinekeys, {"service_timeout": 0}, [])
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and "machinekeys_service_timeout must be a number of seconds above 0" in result["msg"]
+    assert not plugin._execute_module.called

@@ -94,12 +94,16 @@ def test_write_dac_comes_from_an_ace_or_from_owning_the_folder():
     assert keys.needs_ownership("O:SYG:SYD:PAI(A;;FA;;;DA)", ["S-1-5-21-1-2-3-500", "S-1-5-32-544"])
 
 
-def test_files_to_protect_are_those_that_inherit_from_the_folder():
-    files = [
-        {"path": "K\\a", "sddl": "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"},                       # only inherited
-        {"path": "K\\b", "sddl": "O:SYG:SYD:AI(A;;FA;;;SY)(A;ID;0x120089;;;WD)"},           # explicit + inherited
-        {"path": "K\\c", "sddl": "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"},                  # protected
-        {"path": "K\\d", "sddl": "O:SYG:SYD:AI(A;;FA;;;SY)"},                               # nothing inherited
-        {"path": "K\\e", "sddl": "not sddl"},
-    ]
-    assert [(f["path"], f["only_inherited"]) for f in keys.files_to_protect(files)] == [("K\\a", True), ("K\\b", False)]
+def test_key_files_are_counted_not_listed():
+    assert keys.key_file_counts({"total": 100000, "inheriting": 3, "only_inherited": 1}) == {
+        "total": 100000, "inheriting": 3, "only_inherited": 1, "unreadable": 0}
+    # An older read's list (or nothing) counts as nothing known.
+    assert keys.key_file_counts([{"path": "K\\a"}]) == keys.key_file_counts(None) == {
+        "total": 0, "inheriting": 0, "only_inherited": 0, "unreadable": 0}
+
+
+def test_the_owner_note_says_administrators_own_the_folder_after_takeown():
+    assert keys.owner_note(True, "S-1-5-18", "S-1-5-32-544") == ("; the owner is now BUILTIN\\Administrators (it was NT AUTHORITY\\SYSTEM): "
+                                                                 "takeown /A gives ownership to the Administrators group")
+    assert keys.owner_note(True, "S-1-5-32-544", "S-1-5-32-544").startswith("; the owner is now BUILTIN\\Administrators:")
+    assert keys.owner_note(False, "S-1-5-18", "S-1-5-18") == ""
