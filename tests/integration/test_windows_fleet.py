@@ -520,6 +520,8 @@ CHECK_MODE_FINDS = {
     "win15": ["WIN_AGENT/install"],
     "win16": ["SNAPSHOT_STATUS/guest_dhcp"],
     "win17": ["WIN_AGENT/install"],
+    "win18": ["VSS_WRITERS/writer_wmi_writer", "MACHINEKEYS/acl", "MACHINEKEYS/certificate"],
+    "win19": ["VSS_WRITERS/writer_wmi_writer"],
 }
 
 
