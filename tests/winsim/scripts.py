@@ -397,11 +397,24 @@ def _service_start(host, key: str) -> None:
 
 def vss_writers_restart(host, p: dict) -> dict:
     """The restart script, service by service: dependants (deepest first) and the service stop, then the
-    service and the dependants start again. Each wait is bounded; one failure does not stop the others."""
+    service and the dependants start again. Each wait is bounded; one failure does not stop the others; right
+    before each stop it looks for the backup extension's process (BackupProcesses) and stops there.
+    State restart_connection_lost: the WinRM connection goes once the first services have stopped, and
+    ansible's winrm.py then ends the script (its cleanup command): they stay stopped."""
+    if host.state.pop("restart_connection_lost", False):
+        for name in p["Services"]:
+            key = host.find_service(name)[0]
+            if key:
+                for one in hostmod.running_dependants(host.state, key) + [key]:
+                    _service_stop(host, one)
+                break
+        host.lose_connection()
+        return {"services": []}
+    backup = p.get("BackupProcesses") or []
     results = []
     for name in p["Services"]:
         entry = {"name": name, "status": "restarted", "stuck": None, "error": "", "dependants": [], "restarted": [],
-                 "not_restarted": []}
+                 "not_restarted": [], "backup": []}
         results.append(entry)
         key, svc = host.find_service(name)
         if svc is None:
@@ -414,10 +427,17 @@ def vss_writers_restart(host, p: dict) -> dict:
         entry["dependants"] = list(dependants)
         stopped = []
         for one in dependants + [key]:
+            running = _processes(host, backup)
+            if running:
+                entry.update(status="backup_running", backup=running, stuck=one)
+                break
             if not _service_stop(host, one):
                 entry.update(status="stuck", stuck=one)
                 break
             stopped.append(one)
+            # State backup_starts_after_stops: a snapshot starts once that many services have stopped.
+            if host.state.get("backup_starts_after_stops") == len(stopped):
+                hostmod.add_process(host.state, "IaaSBcdrExtension.exe")
         for one in reversed(stopped):
             try:
                 _service_start(host, one)
@@ -1254,65 +1274,8 @@ def vss_writers_read_native(host, p: dict, script: str) -> dict:
     return dict(out, text=text["output"], exit_code=text["exit_code"])
 
 
-def vss_writers_restart_checked(host, p: dict, script: str) -> dict:
-    """The restart, looking for the backup extension's process right before each stop when the script says
-    BackupProcesses. State restart_connection_lost: the WinRM connection goes once the first services have
-    stopped, and ansible's winrm.py then ends the script (its cleanup command): they stay stopped."""
-    del script
-    backup = p.get("BackupProcesses") or []
-    if host.state.pop("restart_connection_lost", False):
-        for name in p["Services"]:
-            key = host.find_service(name)[0]
-            if key:
-                for one in hostmod.running_dependants(host.state, key) + [key]:
-                    _service_stop(host, one)
-                break
-        host.lose_connection()
-        return {"services": []}
-    results = []
-    for name in p["Services"]:
-        key, svc = host.find_service(name)
-        if svc is None or svc["state"] == "stop_pending":
-            results += vss_writers_restart(host, dict(p, Services=[name]))["services"]
-            continue
-        entry = {"name": name, "status": "restarted", "stuck": None, "error": "", "dependants": [], "restarted": [],
-                 "not_restarted": [], "backup": []}
-        results.append(entry)
-        dependants = hostmod.running_dependants(host.state, key)
-        entry["dependants"] = list(dependants)
-        stopped = []
-        for one in dependants + [key]:
-            running = _processes(host, backup)
-            if running:
-                entry.update(status="backup_running", backup=running, stuck=one)
-                break
-            if not _service_stop(host, one):
-                entry.update(status="stuck", stuck=one)
-                break
-            stopped.append(one)
-            # State backup_starts_after_stops: a snapshot starts once that many services have stopped.
-            if host.state.get("backup_starts_after_stops") == len(stopped):
-                hostmod.add_process(host.state, "IaaSBcdrExtension.exe")
-        for one in reversed(stopped):
-            try:
-                _service_start(host, one)
-            except hostmod.ServiceError as exc:
-                entry["error"] = entry["error"] or "%s: %s" % (one, exc)
-        if entry["status"] == "restarted" and host.state["services"][key]["state"] != "running":
-            entry["status"] = "start_failed"
-        for dep in dependants:
-            if host.state["services"][dep]["state"] != "running":
-                entry["not_restarted"].append(dep)
-            elif dep in stopped:
-                entry["restarted"].append(dep)
-        if entry["status"] == "restarted" and entry["not_restarted"]:
-            entry["status"] = "dependants_failed"
-    return {"services": results}
-
-
 SCRIPTS["vss_writers.read"] = vss_writers_read_native
-SCRIPTS["vss_writers.restart"] = vss_writers_restart_checked
-SCRIPT_TEXT.update(("vss_writers.read", "vss_writers.restart"))
+SCRIPT_TEXT.add("vss_writers.read")
 
 
 # -- MACHINEKEYS ----------------------------------------------------------------------------------------
