@@ -12,7 +12,6 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
 from winrm.exceptions import WinRMError, WinRMTransportError
 
