@@ -399,7 +399,7 @@ class ActionModule(detached.WinDetachedAction):
                 raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s. See %s and "
                                        r"C:\WindowsAzure\Logs\TransparentInstaller.log on the VM, and whether the MSI is the current "
                                        "agent." % (self.host, still, self.install_log or MSI_LOG_DIR), changed=True)
-        elif reason and self.changed:
+        elif reason and self.changed and not self.check_mode:
             state = self.read_state()  # an install that failed and was undone: the services as they are now
         self.check_version(state)
         restart = self.args["restart"] and self.restart_allowed(state)

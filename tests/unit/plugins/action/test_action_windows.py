@@ -786,3 +786,11 @@ def test_machinekeys_a_timeout_that_is_not_above_zero_fails_before_any_round_tri
     result = plugin.run(task_vars=VARS)
     assert result["failed"] and "machinekeys_service_timeout must be a number of seconds above 0" in result["msg"]
     assert not plugin._execute_module.called
+
+
+def test_check_mode_reads_a_missing_agent_once():
+    missing = [dict(RUNNING[0], exists=False), RUNNING[1]]
+    plugin = action(win_agent, {}, [agent_state(services=missing)], check_mode=True)
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell"]
+    assert [f["status"] for f in result["findings"] if f["check"] == "install"] == ["found"]
