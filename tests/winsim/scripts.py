@@ -345,17 +345,18 @@ def win_agent_install(host, p: dict) -> dict:
 
 
 def vss_writers_read(host, p: dict) -> dict:
-    common = {"services": [_service_state(host, name) for name in p["Services"]],
-              "backup_processes": _processes(host, p["BackupProcesses"]),
-              "dependants": [{"name": name, "running": _running_dependants(host, name)} for name in p["Services"]]}
     # vssadmin starts VSS on demand, and lists only the writers whose service runs.
     try:
         host.start_service("VSS")
+        vssadmin = {"text": render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), "exit_code": 0}
     except hostmod.ServiceError:
         # vssadmin's exit codes are not documented (Microsoft Learn, "vssadmin list writers" names none); a failure is
         # non-zero, which is all the capture compares and the product reports. 2 stands for "some non-zero code".
-        return dict(common, text=render.vssadmin_error("vss_unavailable", host.state["locale"]), exit_code=2)
-    return dict(common, text=render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), exit_code=0)
+        vssadmin = {"text": render.vssadmin_error("vss_unavailable", host.state["locale"]), "exit_code": 2}
+    # The script reads the services after vssadmin ran, so they show VSS as vssadmin left it.
+    return dict(vssadmin, services=[_service_state(host, name) for name in p["Services"]],
+                backup_processes=_processes(host, p["BackupProcesses"]),
+                dependants=[{"name": name, "running": _running_dependants(host, name)} for name in p["Services"]])
 
 
 def _running_dependants(host, name: str) -> list:
@@ -379,19 +380,8 @@ def _service_stop(host, key: str) -> bool:
 
 
 def _service_start(host, key: str) -> None:
-    """ServiceController.Start(): the SCM starts what the service depends on first. A service, or a
-    dependency, still in StopPending cannot start: StartService fails (ERROR_SERVICE_ALREADY_RUNNING
-    for the service itself, ERROR_SERVICE_DEPENDENCY_FAIL for a dependency; learn.microsoft.com,
-    StartServiceW, Return value)."""
-    svc = host.state["services"][key]
-    if svc["state"] == "stop_pending":
-        raise hostmod.ServiceError("Cannot start service %s on computer '.'. An instance of the service is already running" % key)
-    for dep in svc.get("dependencies", []):
-        dkey, dsvc = host.find_service(dep)
-        if dsvc is not None and dsvc["state"] == "stop_pending":
-            raise hostmod.ServiceError("Cannot start service %s on computer '.'. The dependency service or group failed to start" % key)
-        if dsvc is not None and dsvc["state"] != "running":
-            _service_start(host, dkey)
+    """ServiceController.Start(): host.start_service, the one start (it refuses a service or a dependency
+    still in StopPending, as StartService does)."""
     host.start_service(key)
 
 
@@ -430,6 +420,13 @@ def vss_writers_restart(host, p: dict) -> dict:
             running = _processes(host, backup)
             if running:
                 entry.update(status="backup_running", backup=running, stuck=one)
+                break
+            if host.state["services"][one]["state"] == "stop_pending":
+                # ServiceController.Stop() sends SERVICE_CONTROL_STOP, which a StopPending service refuses with
+                # ERROR_SERVICE_CANNOT_ACCEPT_CTRL (1061; learn.microsoft.com, ControlService, Return value); Stop()
+                # throws InvalidOperationException over that Win32Exception (dotnet/runtime ServiceController.Stop),
+                # and the script's Get-Reason gives the base exception's message.
+                entry.update(status="stop_failed", error="%s: The service cannot accept control messages at this time." % one)
                 break
             if not _service_stop(host, one):
                 entry.update(status="stuck", stuck=one)

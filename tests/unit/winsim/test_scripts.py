@@ -766,3 +766,52 @@ def test_vss_restart_whose_connection_is_lost_leaves_the_services_stopped():
     powershell(h, win_vss_writers.RESTART, Services=["Winmgmt"], TimeoutSeconds=60, BackupProcesses=[])
     assert h.take_connection_loss()
     assert h.state["services"]["Winmgmt"]["state"] == h.state["services"]["iphlpsvc"]["state"] == "stopped"
+
+
+# -- the simulator made less forgiving (issue 10, test review) -----------------------------------------------
+
+
+def test_start_service_refuses_a_service_or_dependency_still_in_stop_pending():
+    # Test review item 1: one start for twins and fake modules; StartService refuses both (StartServiceW, Return value).
+    h = hostmod.SimHost.create("win09", "en", [])
+    h.state["services"]["RdAgent"]["state"] = "stop_pending"
+    with pytest.raises(hostmod.ServiceError, match="already running"):
+        h.start_service("RdAgent")
+    h.state["services"]["WindowsAzureGuestAgent"].update(state="stopped", dependencies=["RdAgent"])
+    with pytest.raises(hostmod.ServiceError, match="dependency service or group failed to start"):
+        h.start_service("WindowsAzureGuestAgent")
+    assert h.state["services"]["RdAgent"]["state"] == "stop_pending"
+    answer = h.run_module("ansible.windows.win_service", {"name": "RdAgent", "state": "started"})
+    assert answer["failed"] and h.state["services"]["RdAgent"]["state"] == "stop_pending"
+
+
+def test_a_reinstall_with_rdagent_hanging_on_stop_does_not_say_it_started_rdagent():
+    h = hostmod.SimHost.create("win09", "en", [])
+    h.state["services"]["RdAgent"]["stop_hangs"] = True
+    result = agent_install(h, "reinstall")["result"]
+    assert result["hung"] == "RdAgent" and "started RdAgent" not in result["steps"]
+    assert h.state["services"]["RdAgent"]["state"] == "stop_pending"
+    assert [s["state"] for s in result["services"] if s["name"] == "RdAgent"] == ["Stop Pending"]
+    # What can start, starts: the guest agent service, stopped before RdAgent hung, is running again.
+    assert "started WindowsAzureGuestAgent" in result["steps"] and h.state["services"]["WindowsAzureGuestAgent"]["state"] == "running"
+    assert "started RdAgent" not in agent.install_summary(result)[1]
+
+
+def test_vss_writers_read_shows_vss_running_after_vssadmin_started_it():
+    # Test review item 5: the script reads the services after vssadmin, which starts VSS on demand.
+    h = hostmod.SimHost.create("win01", "en", [])
+    hostmod.set_service_stopped(h.state, "VSS")
+    state = read(h, win_vss_writers.READ, Services=["VSS"], BackupProcesses=[])
+    assert state["exit_code"] == 0 and [(s["name"], s["state"]) for s in state["services"]] == [("VSS", "Running")]
+
+
+def test_vss_writers_restart_of_a_service_whose_dependant_is_stop_pending_is_stop_failed():
+    # Test review item 6: Stop() on a StopPending service throws (ControlService: ERROR_SERVICE_CANNOT_ACCEPT_CTRL).
+    h = hostmod.SimHost.create("win01", "en", ["vss-wmi-writer-failed"])
+    h.state["services"]["iphlpsvc"]["state"] = "stop_pending"
+    winmgmt = pid(h, "Winmgmt")
+    outcome = restart(h, ["Winmgmt"])["Winmgmt"]
+    assert outcome["status"] == "stop_failed" and outcome["error"].startswith("iphlpsvc: ")
+    assert outcome["not_restarted"] == ["iphlpsvc"] and outcome["restarted"] == []
+    assert h.state["services"]["iphlpsvc"]["state"] == "stop_pending"
+    assert h.state["services"]["Winmgmt"]["state"] == "running" and pid(h, "Winmgmt") == winmgmt
