@@ -462,6 +462,7 @@ def machinekeys_read(host, p: dict) -> dict:
     # (Microsoft Learn, GetNamedSecurityInfo; access check in acl.py).
     if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):
         raise ScriptError(acl.UNAUTHORIZED)
+    _assert_listable(host, key)
     key_files = []
     for child in acl.children(host.state, key):
         if acl.is_dir(host.state, child):
@@ -1281,6 +1282,14 @@ SCRIPT_TEXT.add("vss_writers.read")
 _KEY_READERS = ("S-1-5-18", "S-1-5-32-544", "S-1-1-0", "S-1-5-11")
 
 
+def _assert_listable(host, folder: str) -> None:
+    """Get-ChildItem of a folder opens it for listing: FILE_LIST_DIRECTORY must be granted by the DACL; owning the
+    folder gives only READ_CONTROL and WRITE_DAC (learn.microsoft.com, "File access rights constants" and
+    "Ownership of objects"). Refused, it throws UnauthorizedAccessException "Access to the path '<path>' is denied."."""
+    if not acl.granted(host.state["acls"][folder], acl.caller_sids(host.state), acl.FILE_LIST_DIRECTORY):
+        raise ScriptError("Access to the path '%s' is denied." % folder)
+
+
 def _key_files(state: dict, folder: str) -> list:
     return [c for c in acl.children(state, folder) if not acl.is_dir(state, c)]
 
@@ -1333,6 +1342,10 @@ def machinekeys_reset_in_place(host, p: dict, script: str) -> dict:
     if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % p["Path"])
     before = state["acls"][key]
+    # The script's first Get-Acl, before its try: GetNamedSecurityInfo needs READ_CONTROL, which an owner has
+    # implicitly (learn.microsoft.com, GetNamedSecurityInfo and "Ownership of objects"); refused, the script ends.
+    if not acl.granted(before, acl.caller_sids(state), acl.READ_CONTROL):
+        raise ScriptError(acl.UNAUTHORIZED)
     done, protected, only, unreadable = [], [], [], []
     result = {"before": before, "done": done, "protected": protected, "only_inherited": only, "unreadable": unreadable}
     try:
@@ -1344,6 +1357,7 @@ def machinekeys_reset_in_place(host, p: dict, script: str) -> dict:
             done.append("took ownership of %s" % p["Path"])
         result["files_backup"] = "%s\\MachineKeys-%s-files.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
         lines, owned = [], 0
+        _assert_listable(host, key)
         for path in _key_files(state, key):
             sddl = state["acls"][path]
             if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):

@@ -10,8 +10,10 @@ import time
 
 import pytest
 
+import acl
 import faults
 import host as hostmod
+import render
 import scripts
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network,
@@ -815,3 +817,56 @@ def test_vss_writers_restart_of_a_service_whose_dependant_is_stop_pending_is_sto
     assert outcome["not_restarted"] == ["iphlpsvc"] and outcome["restarted"] == []
     assert h.state["services"]["iphlpsvc"]["state"] == "stop_pending"
     assert h.state["services"]["Winmgmt"]["state"] == "running" and pid(h, "Winmgmt") == winmgmt
+
+
+def _machinekeys_reset(h, take_ownership):
+    return h.run_module("ansible.windows.win_powershell", {
+        "script": win_machinekeys.RESET, "depth": 6, "parameters": {
+            "Path": hostmod.MACHINEKEYS, "Dacl": keys.dacl_part(keys.DEFAULT_SDDL), "BackupDir": r"C:\ProgramData\azure-backup\backups",
+            "TakeOwnership": take_ownership}})
+
+
+def test_machinekeys_reset_stops_at_a_key_file_the_caller_cannot_read():
+    # Test review item 7: GetAccessControl of a key file needs READ_CONTROL; the folder's DACL is then not set.
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
+    h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] = "O:SYG:SYD:AI(A;ID;FA;;;SY)"
+    before = h.state["acls"][hostmod.MACHINEKEYS]
+    reset = _machinekeys_reset(h, True)["result"]
+    assert reset["error"] == acl.UNAUTHORIZED and reset["protected"] == [] and reset["done"] == ["took ownership of %s" % hostmod.MACHINEKEYS]
+    assert render.parse_sddl(h.state["acls"][hostmod.MACHINEKEYS])["aces"] == render.parse_sddl(before)["aces"]
+    assert h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] == "O:SYG:SYD:AI(A;ID;FA;;;SY)"
+
+
+def test_machinekeys_reset_takes_ownership_of_a_key_file_it_cannot_write_even_without_taking_the_folder():
+    # Test review item 7: the folder is writable (no ownership asked), one inheriting key file grants no WRITE_DAC.
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-acl"])
+    hostmod.put_file_state(h.state, faults.MACHINEKEYS_INHERITING_FILE, hostmod.file_entry(b"RSA1 key container (simulated)"))
+    h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] = "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"
+    reset = _machinekeys_reset(h, False)["result"]
+    assert "error" not in reset and reset["protected"] == [faults.MACHINEKEYS_INHERITING_FILE]
+    assert reset["done"][0] == "took ownership of 1 key file(s) it could not write"
+    assert keys.owner(h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE]) == "S-1-5-32-544"
+    # Without the take-ownership privilege it stops there, the folder's DACL not set.
+    denied = hostmod.SimHost.create("win11", "en", ["machinekeys-acl", "takeown-denied"])
+    denied.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] = "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"
+    before = denied.state["acls"][hostmod.MACHINEKEYS]
+    refused = _machinekeys_reset(denied, False)["result"]
+    assert refused["error"].startswith("takeown.exe /F %s /A failed" % faults.MACHINEKEYS_INHERITING_FILE) and refused["after"] == before
+
+
+def test_machinekeys_a_folder_unreadable_for_a_non_owner_is_neither_read_nor_reset():
+    # Test review item 7: Get-Acl needs READ_CONTROL (the owner has it implicitly), Get-ChildItem needs list access.
+    unreadable = "O:SYG:SYD:PAI(A;OICI;FA;;;SY)"
+    h = hostmod.SimHost.create("win11", "en", [])
+    h.state["acls"][hostmod.MACHINEKEYS] = unreadable
+    for script, parameters in ((win_machinekeys.READ, {"Path": "", "AgentService": agent.SERVICES[0], "BackupProcesses": []}),
+                               (win_machinekeys.RESET, {"Path": hostmod.MACHINEKEYS, "Dacl": keys.dacl_part(keys.DEFAULT_SDDL),
+                                                        "BackupDir": r"C:\ProgramData\azure-backup\backups", "TakeOwnership": True})):
+        answer = h.run_module("ansible.windows.win_powershell", {"script": script, "parameters": parameters, "depth": 6})
+        assert answer["failed"] and acl.UNAUTHORIZED in json.dumps(answer["error"]), answer
+    assert h.state["acls"][hostmod.MACHINEKEYS] == unreadable
+    # Owned by Administrators it can be read (READ_CONTROL) but not listed: the reset stops before the folder's DACL.
+    h.state["acls"][hostmod.MACHINEKEYS] = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)"
+    reset = _machinekeys_reset(h, False)["result"]
+    assert reset["error"] == "Access to the path '%s' is denied." % hostmod.MACHINEKEYS
+    assert reset["after"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)" and reset["done"] == []
