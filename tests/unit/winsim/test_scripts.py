@@ -870,3 +870,18 @@ def test_machinekeys_a_folder_unreadable_for_a_non_owner_is_neither_read_nor_res
     reset = _machinekeys_reset(h, False)["result"]
     assert reset["error"] == "Access to the path '%s' is denied." % hostmod.MACHINEKEYS
     assert reset["after"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)" and reset["done"] == []
+
+
+def test_an_outdated_agent_runs_the_telemetry_service_which_its_uninstall_takes_away():
+    # Test review item 9: agents before 2.7.41491.971 have WindowsAzureTelemetryService. The product handles only
+    # WindowsAzureGuestAgent and RdAgent: the reinstall moves the GuestAgent folder aside while the telemetry service
+    # runs from it, and msiexec /x of the old product removes that service; the summary does not name it.
+    h = hostmod.SimHost.create("win03", "en", ["agent-outdated"])
+    telemetry = h.state["services"][faults.TELEMETRY_SERVICE]
+    assert telemetry["state"] == "running" and telemetry["path"].startswith(faults.OLD_GUEST_AGENT_DIR + "\\")
+    assert [s["name"] for s in agent_read(h)["services"]] == list(agent.SERVICES)
+    result = agent_install(h, "reinstall")["result"]
+    assert result["error"] is None and "moved %s" % faults.OLD_GUEST_AGENT_DIR in " ".join(result["steps"])
+    assert faults.TELEMETRY_SERVICE not in h.state["services"]
+    assert [s["state"] for s in result["services"]] == ["Running", "Running"]
+    assert faults.TELEMETRY_SERVICE not in agent.install_summary(result)[1]
