@@ -31,6 +31,8 @@ import render
 WRITE_DAC = 0x40000
 READ_CONTROL = 0x20000
 FILE_READ_DATA = 0x1
+# The same bit on a directory: the right to list its contents (learn.microsoft.com, "File access rights constants").
+FILE_LIST_DIRECTORY = 0x1
 OWNER_RIGHTS = "S-1-3-4"
 ADMINISTRATORS = "S-1-5-32-544"
 # The simulated WinRM user: a local administrator (its SID is made up) in a network logon, as

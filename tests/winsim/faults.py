@@ -13,6 +13,7 @@ import host as hostmod  # tests/winsim is on sys.path
 
 AGENT_SERVICES = ("WindowsAzureGuestAgent", "RdAgent")
 OLD_AGENT = "2.7.41491.949"
+TELEMETRY_SERVICE = "WindowsAzureTelemetryService"
 # Made up: the real build date of the 949 agent folder is not known here.
 OLD_GUEST_AGENT_DIR = "C:\\WindowsAzure\\GuestAgent_2.7.41491.949_2019-11-05_010203"
 OLD_AGENT_PRODUCT_ID = "{3B8D9E60-2C41-4C1A-9E4A-2B7C0F1D8E49}"
@@ -79,7 +80,13 @@ def agent_outdated(state):
     hostmod.put_file_state(state, old_exe, hostmod.placeholder_binary(old_exe, OLD_AGENT))
     hostmod.put_file_state(state, waappagent, hostmod.placeholder_binary(waappagent, OLD_AGENT))
     state["services"]["WindowsAzureGuestAgent"]["path"] = old_exe
-    product["installs"] = {"services": list(AGENT_SERVICES), "files": [old_exe, waappagent],
+    # Agents before 2.7.41491.971 run a third service, folded into the guest agent from that version on
+    # (Microsoft Learn support article windows-azure-guest-agent, NOTE; agent-names-and-paths.tsv). Its image in the
+    # GuestAgent folder is assumed (beside WindowsAzureGuestAgent.exe), not taken from a capture.
+    telemetry_exe = OLD_GUEST_AGENT_DIR + "\\WindowsAzureTelemetryService.exe"
+    hostmod.put_file_state(state, telemetry_exe, hostmod.placeholder_binary(telemetry_exe, OLD_AGENT))
+    hostmod.add_service(state, TELEMETRY_SERVICE, "Windows Azure Telemetry Service", telemetry_exe, "auto", True)
+    product["installs"] = {"services": list(AGENT_SERVICES) + [TELEMETRY_SERVICE], "files": [old_exe, waappagent, telemetry_exe],
                            "dirs": [OLD_GUEST_AGENT_DIR, hostmod.PACKAGES_DIR]}
     hostmod.mirror_product(state, product)
 

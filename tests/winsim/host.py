@@ -775,8 +775,15 @@ class SimHost:
         if svc["start_mode"] == "disabled" or svc.get("start_fails"):
             raise ServiceError("Service '%s (%s)' cannot be started due to the following error: "
                                "Cannot start service %s on computer '.'." % (svc["display_name"], key, key))
+        # A service, or a dependency, still in StopPending cannot start: StartService fails with
+        # ERROR_SERVICE_ALREADY_RUNNING for the service itself, ERROR_SERVICE_DEPENDENCY_FAIL for a dependency
+        # (learn.microsoft.com, StartServiceW, Return value). The one start every twin and fake module uses.
+        if svc["state"] == "stop_pending":
+            raise ServiceError("Cannot start service %s on computer '.'. An instance of the service is already running" % key)
         for dep in svc.get("dependencies", []):
             dkey, dsvc = self.find_service(dep)
+            if dsvc is not None and dsvc["state"] == "stop_pending":
+                raise ServiceError("Cannot start service %s on computer '.'. The dependency service or group failed to start" % key)
             if dsvc is not None and dsvc["state"] != "running":
                 self.start_service(dkey)  # the SCM starts what a service needs first
         set_service_running(self.state, key)

@@ -345,17 +345,18 @@ def win_agent_install(host, p: dict) -> dict:
 
 
 def vss_writers_read(host, p: dict) -> dict:
-    common = {"services": [_service_state(host, name) for name in p["Services"]],
-              "backup_processes": _processes(host, p["BackupProcesses"]),
-              "dependants": [{"name": name, "running": _running_dependants(host, name)} for name in p["Services"]]}
     # vssadmin starts VSS on demand, and lists only the writers whose service runs.
     try:
         host.start_service("VSS")
+        vssadmin = {"text": render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), "exit_code": 0}
     except hostmod.ServiceError:
         # vssadmin's exit codes are not documented (Microsoft Learn, "vssadmin list writers" names none); a failure is
         # non-zero, which is all the capture compares and the product reports. 2 stands for "some non-zero code".
-        return dict(common, text=render.vssadmin_error("vss_unavailable", host.state["locale"]), exit_code=2)
-    return dict(common, text=render.vssadmin_list_writers(host.visible_writers(), host.state["locale"]), exit_code=0)
+        vssadmin = {"text": render.vssadmin_error("vss_unavailable", host.state["locale"]), "exit_code": 2}
+    # The script reads the services after vssadmin ran, so they show VSS as vssadmin left it.
+    return dict(vssadmin, services=[_service_state(host, name) for name in p["Services"]],
+                backup_processes=_processes(host, p["BackupProcesses"]),
+                dependants=[{"name": name, "running": _running_dependants(host, name)} for name in p["Services"]])
 
 
 def _running_dependants(host, name: str) -> list:
@@ -379,19 +380,8 @@ def _service_stop(host, key: str) -> bool:
 
 
 def _service_start(host, key: str) -> None:
-    """ServiceController.Start(): the SCM starts what the service depends on first. A service, or a
-    dependency, still in StopPending cannot start: StartService fails (ERROR_SERVICE_ALREADY_RUNNING
-    for the service itself, ERROR_SERVICE_DEPENDENCY_FAIL for a dependency; learn.microsoft.com,
-    StartServiceW, Return value)."""
-    svc = host.state["services"][key]
-    if svc["state"] == "stop_pending":
-        raise hostmod.ServiceError("Cannot start service %s on computer '.'. An instance of the service is already running" % key)
-    for dep in svc.get("dependencies", []):
-        dkey, dsvc = host.find_service(dep)
-        if dsvc is not None and dsvc["state"] == "stop_pending":
-            raise hostmod.ServiceError("Cannot start service %s on computer '.'. The dependency service or group failed to start" % key)
-        if dsvc is not None and dsvc["state"] != "running":
-            _service_start(host, dkey)
+    """ServiceController.Start(): host.start_service, the one start (it refuses a service or a dependency
+    still in StopPending, as StartService does)."""
     host.start_service(key)
 
 
@@ -431,6 +421,13 @@ def vss_writers_restart(host, p: dict) -> dict:
             if running:
                 entry.update(status="backup_running", backup=running, stuck=one)
                 break
+            if host.state["services"][one]["state"] == "stop_pending":
+                # ServiceController.Stop() sends SERVICE_CONTROL_STOP, which a StopPending service refuses with
+                # ERROR_SERVICE_CANNOT_ACCEPT_CTRL (1061; learn.microsoft.com, ControlService, Return value); Stop()
+                # throws InvalidOperationException over that Win32Exception (dotnet/runtime ServiceController.Stop),
+                # and the script's Get-Reason gives the base exception's message.
+                entry.update(status="stop_failed", error="%s: The service cannot accept control messages at this time." % one)
+                break
             if not _service_stop(host, one):
                 entry.update(status="stuck", stuck=one)
                 break
@@ -465,6 +462,7 @@ def machinekeys_read(host, p: dict) -> dict:
     # (Microsoft Learn, GetNamedSecurityInfo; access check in acl.py).
     if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):
         raise ScriptError(acl.UNAUTHORIZED)
+    _assert_listable(host, key)
     key_files = []
     for child in acl.children(host.state, key):
         if acl.is_dir(host.state, child):
@@ -1284,6 +1282,14 @@ SCRIPT_TEXT.add("vss_writers.read")
 _KEY_READERS = ("S-1-5-18", "S-1-5-32-544", "S-1-1-0", "S-1-5-11")
 
 
+def _assert_listable(host, folder: str) -> None:
+    """Get-ChildItem of a folder opens it for listing: FILE_LIST_DIRECTORY must be granted by the DACL; owning the
+    folder gives only READ_CONTROL and WRITE_DAC (learn.microsoft.com, "File access rights constants" and
+    "Ownership of objects"). Refused, it throws UnauthorizedAccessException "Access to the path '<path>' is denied."."""
+    if not acl.granted(host.state["acls"][folder], acl.caller_sids(host.state), acl.FILE_LIST_DIRECTORY):
+        raise ScriptError("Access to the path '%s' is denied." % folder)
+
+
 def _key_files(state: dict, folder: str) -> list:
     return [c for c in acl.children(state, folder) if not acl.is_dir(state, c)]
 
@@ -1336,6 +1342,10 @@ def machinekeys_reset_in_place(host, p: dict, script: str) -> dict:
     if key is None:
         raise ScriptError("Cannot find path '%s' because it does not exist." % p["Path"])
     before = state["acls"][key]
+    # The script's first Get-Acl, before its try: GetNamedSecurityInfo needs READ_CONTROL, which an owner has
+    # implicitly (learn.microsoft.com, GetNamedSecurityInfo and "Ownership of objects"); refused, the script ends.
+    if not acl.granted(before, acl.caller_sids(state), acl.READ_CONTROL):
+        raise ScriptError(acl.UNAUTHORIZED)
     done, protected, only, unreadable = [], [], [], []
     result = {"before": before, "done": done, "protected": protected, "only_inherited": only, "unreadable": unreadable}
     try:
@@ -1347,6 +1357,7 @@ def machinekeys_reset_in_place(host, p: dict, script: str) -> dict:
             done.append("took ownership of %s" % p["Path"])
         result["files_backup"] = "%s\\MachineKeys-%s-files.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
         lines, owned = [], 0
+        _assert_listable(host, key)
         for path in _key_files(state, key):
             sddl = state["acls"][path]
             if not acl.granted(sddl, acl.caller_sids(host.state), acl.READ_CONTROL):

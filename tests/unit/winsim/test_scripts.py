@@ -10,8 +10,10 @@ import time
 
 import pytest
 
+import acl
 import faults
 import host as hostmod
+import render
 import scripts
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network,
@@ -766,3 +768,120 @@ def test_vss_restart_whose_connection_is_lost_leaves_the_services_stopped():
     powershell(h, win_vss_writers.RESTART, Services=["Winmgmt"], TimeoutSeconds=60, BackupProcesses=[])
     assert h.take_connection_loss()
     assert h.state["services"]["Winmgmt"]["state"] == h.state["services"]["iphlpsvc"]["state"] == "stopped"
+
+
+# -- the simulator made less forgiving (issue 10, test review) -----------------------------------------------
+
+
+def test_start_service_refuses_a_service_or_dependency_still_in_stop_pending():
+    # Test review item 1: one start for twins and fake modules; StartService refuses both (StartServiceW, Return value).
+    h = hostmod.SimHost.create("win09", "en", [])
+    h.state["services"]["RdAgent"]["state"] = "stop_pending"
+    with pytest.raises(hostmod.ServiceError, match="already running"):
+        h.start_service("RdAgent")
+    h.state["services"]["WindowsAzureGuestAgent"].update(state="stopped", dependencies=["RdAgent"])
+    with pytest.raises(hostmod.ServiceError, match="dependency service or group failed to start"):
+        h.start_service("WindowsAzureGuestAgent")
+    assert h.state["services"]["RdAgent"]["state"] == "stop_pending"
+    answer = h.run_module("ansible.windows.win_service", {"name": "RdAgent", "state": "started"})
+    assert answer["failed"] and h.state["services"]["RdAgent"]["state"] == "stop_pending"
+
+
+def test_a_reinstall_with_rdagent_hanging_on_stop_does_not_say_it_started_rdagent():
+    h = hostmod.SimHost.create("win09", "en", [])
+    h.state["services"]["RdAgent"]["stop_hangs"] = True
+    result = agent_install(h, "reinstall")["result"]
+    assert result["hung"] == "RdAgent" and "started RdAgent" not in result["steps"]
+    assert h.state["services"]["RdAgent"]["state"] == "stop_pending"
+    assert [s["state"] for s in result["services"] if s["name"] == "RdAgent"] == ["Stop Pending"]
+    # What can start, starts: the guest agent service, stopped before RdAgent hung, is running again.
+    assert "started WindowsAzureGuestAgent" in result["steps"] and h.state["services"]["WindowsAzureGuestAgent"]["state"] == "running"
+    assert "started RdAgent" not in agent.install_summary(result)[1]
+
+
+def test_vss_writers_read_shows_vss_running_after_vssadmin_started_it():
+    # Test review item 5: the script reads the services after vssadmin, which starts VSS on demand.
+    h = hostmod.SimHost.create("win01", "en", [])
+    hostmod.set_service_stopped(h.state, "VSS")
+    state = read(h, win_vss_writers.READ, Services=["VSS"], BackupProcesses=[])
+    assert state["exit_code"] == 0 and [(s["name"], s["state"]) for s in state["services"]] == [("VSS", "Running")]
+
+
+def test_vss_writers_restart_of_a_service_whose_dependant_is_stop_pending_is_stop_failed():
+    # Test review item 6: Stop() on a StopPending service throws (ControlService: ERROR_SERVICE_CANNOT_ACCEPT_CTRL).
+    h = hostmod.SimHost.create("win01", "en", ["vss-wmi-writer-failed"])
+    h.state["services"]["iphlpsvc"]["state"] = "stop_pending"
+    winmgmt = pid(h, "Winmgmt")
+    outcome = restart(h, ["Winmgmt"])["Winmgmt"]
+    assert outcome["status"] == "stop_failed" and outcome["error"].startswith("iphlpsvc: ")
+    assert outcome["not_restarted"] == ["iphlpsvc"] and outcome["restarted"] == []
+    assert h.state["services"]["iphlpsvc"]["state"] == "stop_pending"
+    assert h.state["services"]["Winmgmt"]["state"] == "running" and pid(h, "Winmgmt") == winmgmt
+
+
+def _machinekeys_reset(h, take_ownership):
+    return h.run_module("ansible.windows.win_powershell", {
+        "script": win_machinekeys.RESET, "depth": 6, "parameters": {
+            "Path": hostmod.MACHINEKEYS, "Dacl": keys.dacl_part(keys.DEFAULT_SDDL), "BackupDir": r"C:\ProgramData\azure-backup\backups",
+            "TakeOwnership": take_ownership}})
+
+
+def test_machinekeys_reset_stops_at_a_key_file_the_caller_cannot_read():
+    # Test review item 7: GetAccessControl of a key file needs READ_CONTROL; the folder's DACL is then not set.
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-no-write-dac"])
+    h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] = "O:SYG:SYD:AI(A;ID;FA;;;SY)"
+    before = h.state["acls"][hostmod.MACHINEKEYS]
+    reset = _machinekeys_reset(h, True)["result"]
+    assert reset["error"] == acl.UNAUTHORIZED and reset["protected"] == [] and reset["done"] == ["took ownership of %s" % hostmod.MACHINEKEYS]
+    assert render.parse_sddl(h.state["acls"][hostmod.MACHINEKEYS])["aces"] == render.parse_sddl(before)["aces"]
+    assert h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] == "O:SYG:SYD:AI(A;ID;FA;;;SY)"
+
+
+def test_machinekeys_reset_takes_ownership_of_a_key_file_it_cannot_write_even_without_taking_the_folder():
+    # Test review item 7: the folder is writable (no ownership asked), one inheriting key file grants no WRITE_DAC.
+    h = hostmod.SimHost.create("win11", "en", ["machinekeys-acl"])
+    hostmod.put_file_state(h.state, faults.MACHINEKEYS_INHERITING_FILE, hostmod.file_entry(b"RSA1 key container (simulated)"))
+    h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] = "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"
+    reset = _machinekeys_reset(h, False)["result"]
+    assert "error" not in reset and reset["protected"] == [faults.MACHINEKEYS_INHERITING_FILE]
+    assert reset["done"][0] == "took ownership of 1 key file(s) it could not write"
+    assert keys.owner(h.state["acls"][faults.MACHINEKEYS_INHERITING_FILE]) == "S-1-5-32-544"
+    # Without the take-ownership privilege it stops there, the folder's DACL not set.
+    denied = hostmod.SimHost.create("win11", "en", ["machinekeys-acl", "takeown-denied"])
+    denied.state["acls"][faults.MACHINEKEYS_INHERITING_FILE] = "O:SYG:SYD:AI(A;ID;0x120089;;;WD)"
+    before = denied.state["acls"][hostmod.MACHINEKEYS]
+    refused = _machinekeys_reset(denied, False)["result"]
+    assert refused["error"].startswith("takeown.exe /F %s /A failed" % faults.MACHINEKEYS_INHERITING_FILE) and refused["after"] == before
+
+
+def test_machinekeys_a_folder_unreadable_for_a_non_owner_is_neither_read_nor_reset():
+    # Test review item 7: Get-Acl needs READ_CONTROL (the owner has it implicitly), Get-ChildItem needs list access.
+    unreadable = "O:SYG:SYD:PAI(A;OICI;FA;;;SY)"
+    h = hostmod.SimHost.create("win11", "en", [])
+    h.state["acls"][hostmod.MACHINEKEYS] = unreadable
+    for script, parameters in ((win_machinekeys.READ, {"Path": "", "AgentService": agent.SERVICES[0], "BackupProcesses": []}),
+                               (win_machinekeys.RESET, {"Path": hostmod.MACHINEKEYS, "Dacl": keys.dacl_part(keys.DEFAULT_SDDL),
+                                                        "BackupDir": r"C:\ProgramData\azure-backup\backups", "TakeOwnership": True})):
+        answer = h.run_module("ansible.windows.win_powershell", {"script": script, "parameters": parameters, "depth": 6})
+        assert answer["failed"] and acl.UNAUTHORIZED in json.dumps(answer["error"]), answer
+    assert h.state["acls"][hostmod.MACHINEKEYS] == unreadable
+    # Owned by Administrators it can be read (READ_CONTROL) but not listed: the reset stops before the folder's DACL.
+    h.state["acls"][hostmod.MACHINEKEYS] = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)"
+    reset = _machinekeys_reset(h, False)["result"]
+    assert reset["error"] == "Access to the path '%s' is denied." % hostmod.MACHINEKEYS
+    assert reset["after"] == "O:BAG:SYD:PAI(A;OICI;FA;;;SY)" and reset["done"] == []
+
+
+def test_an_outdated_agent_runs_the_telemetry_service_which_its_uninstall_takes_away():
+    # Test review item 9: agents before 2.7.41491.971 have WindowsAzureTelemetryService. The product handles only
+    # WindowsAzureGuestAgent and RdAgent: the reinstall moves the GuestAgent folder aside while the telemetry service
+    # runs from it, and msiexec /x of the old product removes that service; the summary does not name it.
+    h = hostmod.SimHost.create("win03", "en", ["agent-outdated"])
+    telemetry = h.state["services"][faults.TELEMETRY_SERVICE]
+    assert telemetry["state"] == "running" and telemetry["path"].startswith(faults.OLD_GUEST_AGENT_DIR + "\\")
+    assert [s["name"] for s in agent_read(h)["services"]] == list(agent.SERVICES)
+    result = agent_install(h, "reinstall")["result"]
+    assert result["error"] is None and "moved %s" % faults.OLD_GUEST_AGENT_DIR in " ".join(result["steps"])
+    assert faults.TELEMETRY_SERVICE not in h.state["services"]
+    assert [s["state"] for s in result["services"]] == ["Running", "Running"]
+    assert faults.TELEMETRY_SERVICE not in agent.install_summary(result)[1]
