@@ -38,7 +38,7 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import STATUSES
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_new
 
 _PREFIX = "azure_backup.remediation."
 # Worst first: a host's status is the first of these that any of its findings has.
@@ -134,7 +134,6 @@ class CallbackModule(CallbackBase):
         self._display.display("Report: %s" % path)
 
     def _write(self, report: dict) -> str:
-        name = "azure-backup-report-%s.json" % self.started.strftime("%Y%m%dT%H%M%S")
-        path = os.path.join(self.get_option("report_dir"), name)
-        write_atomically(path, json.dumps(report, indent=2, default=str).encode("utf-8"))
-        return path
+        # A new name for every run: two runs started in the same second both keep their report.
+        return write_new(self.get_option("report_dir"), "azure-backup-report-%s" % self.started.strftime("%Y%m%dT%H%M%S"), ".json",
+                         json.dumps(report, indent=2, default=str).encode("utf-8"))

@@ -21,3 +21,25 @@ def write_atomically(path: str, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_new(folder: str, stem: str, suffix: str, data: bytes) -> str:
+    """Write a new file ``<stem><suffix>`` in ``folder``, whole, never over another: where that name is taken (a
+    second run in the same second, an AWX job beside a run by hand), ``<stem>-2<suffix>``, ``-3``, ... The name is
+    taken by a hard link of the finished temp file, which fails where the name exists, so two writers never get
+    the same one. Returns the path."""
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + stem + ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        for number in range(1, 10000):
+            path = os.path.join(folder, "%s%s%s" % (stem, "" if number == 1 else "-%d" % number, suffix))
+            try:
+                os.link(tmp, path)
+                return path
+            except FileExistsError:
+                continue
+        raise FileExistsError("no free name for %s%s in %s" % (stem, suffix, folder))
+    finally:
+        os.unlink(tmp)
