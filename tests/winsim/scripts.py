@@ -479,53 +479,6 @@ def machinekeys_read(host, p: dict) -> dict:
             "agent": _service_state(host, p.get("AgentService") or ""), "backup_processes": _processes(host, p.get("BackupProcesses"))}
 
 
-def machinekeys_reset(host, p: dict) -> dict:
-    state = host.state
-    key = hostmod.find_key(state["acls"], p["Path"])
-    if key is None:
-        raise ScriptError("Cannot find path '%s' because it does not exist." % p["Path"])
-    before = state["acls"][key]
-    done = []
-    result = {"before": before, "done": done, "files_before": {}, "files_after": {}}
-    files = list(p.get("ProtectFiles") or [])
-    try:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        result["backup"] = "%s\\MachineKeys-%s.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
-        hostmod.put_file_state(state, result["backup"], hostmod.file_entry((before + "\r\n").encode("ascii")))
-        if files:
-            for path in files:
-                result["files_before"][path] = state["acls"][acl.find(state, path)]
-            result["files_backup"] = "%s\\MachineKeys-%s-files.sddl" % (p["BackupDir"].rstrip("\\"), stamp)
-            text = "".join("%s\t%s\r\n" % (result["files_before"][f], f) for f in files)
-            hostmod.put_file_state(state, result["files_backup"], hostmod.file_entry(text.encode("ascii")))
-        if p.get("TakeOwnership"):
-            acl.take_ownership(state, key)
-            done.append("took ownership of %s" % p["Path"])
-        for path in files:
-            if path.lower() in [f.lower() for f in p.get("TakeFileOwnership") or []]:
-                acl.take_ownership(state, path)
-                done.append("took ownership of %s" % path)
-            # SetAccessControl writes the DACL: WRITE_DAC (or being the owner) is needed (Microsoft Learn,
-            # SetNamedSecurityInfo and "Ownership of objects"; access check in acl.py).
-            if not acl.granted(state["acls"][acl.find(state, path)], acl.caller_sids(state), acl.WRITE_DAC):
-                raise ScriptError(acl.UNAUTHORIZED)
-            acl.protect(state, path)
-            done.append("protected %s" % path)
-        if not p["Dacl"].startswith("D:"):
-            raise ScriptError("The SDDL string contains an invalid sid or a sid that cannot be translated.")
-        if not acl.granted(state["acls"][key], acl.caller_sids(state), acl.WRITE_DAC):
-            raise ScriptError(acl.UNAUTHORIZED)
-        # SetSecurityDescriptorSddlForm(..., Access) replaces the DACL only; owner and group stay.
-        acl.set_dacl(state, key, p["Dacl"])
-        done.append("set the DACL of %s" % p["Path"])
-    except ScriptError as exc:  # the script's catch: the error is reported with what was done
-        result["error"] = str(exc)
-    result["after"] = state["acls"][key]
-    for path in files:
-        result["files_after"][path] = state["acls"][acl.find(state, path)]
-    return result
-
-
 def snapshot_status_read(host, p: dict) -> dict:
     state = host.state
     values = host.reg_values(p["Key"])
@@ -546,7 +499,7 @@ def snapshot_status_read(host, p: dict) -> dict:
     loads = state.get("cpu_load_percent") or []
     return {
         "copy_backup": {"type": _VALUE_KIND.get(value["type"], value["type"]), "data": str(value["data"])} if value else None,
-        "sql_instances": sql if "SqlKeys" in p else list(host.reg_values(hostmod.SQL_INSTANCES_KEY)),
+        "sql_instances": sql,
         "nics": nics,
         "cpu_load_percent": sum(loads) / len(loads) if loads else None,
         "memory_total_kb": state["memory"]["total_mb"] * 1024,
@@ -977,7 +930,6 @@ SCRIPTS = {
     "vss_writers.read": vss_writers_read,
     "vss_writers.restart": vss_writers_restart,
     "machinekeys.read": machinekeys_read,
-    "machinekeys.reset": machinekeys_reset,
     "snapshot_status.read": snapshot_status_read,
     "snapshot_status.dhcp_task": snapshot_status_dhcp_task,
     "backup_extension.read": backup_extension_read,
@@ -1221,10 +1173,8 @@ SCRIPT_TEXT.add("disk_limits.read")
 # Where the OS volume keeps auto-unlock keys is not documented beyond "the registry of the currently running
 # operating system volume" (IsAutoUnlockKeyStored); HKLM\SYSTEM\CurrentControlSet\Control\FVEAutoUnlock is where
 # they are seen (third-party observation, e-ago/bitcracker issue 56). The simulator keeps one entry per stored key.
-def bitlocker_read_all(host, p: dict, script: str) -> dict:
+def bitlocker_read_all(host, p: dict, script: str) -> dict:  # pylint: disable=unused-argument  # SCRIPT_TEXT twins take it
     out = bitlocker_read(host, p)
-    if "bek_volumes" not in script:  # the first round's read: Win32_EncryptableVolume and the extension's folder only
-        return out
     state = host.state
     stored = state.get("bitlocker_auto_unlock_keys", [])
     # A volume on an offline disk, or on a detached one, is not listed by Win32_EncryptableVolume.
@@ -1303,8 +1253,6 @@ def _inherited_counts(sddl: str) -> tuple:
 def machinekeys_read_counts(host, p: dict, script: str) -> dict:
     """The read: icacls run as the script runs it; the key files counted, not listed."""
     out = machinekeys_read(host, p)
-    if "sddl = $fileAcl.Sddl" in script:  # the first round's read: every inheriting key file with its SDDL
-        return out
     path = out["path"]
     icacls = _native(script, "icacls.exe", out["icacls"], _native_stderr(host, "icacls.exe"), 0)
     counts = {"total": 0, "inheriting": 0, "only_inherited": 0, "unreadable": 0}
@@ -1335,8 +1283,6 @@ def _takeown(host, script: str, path: str) -> None:
 def machinekeys_reset_in_place(host, p: dict, script: str) -> dict:
     """The reset as the script does it now: the key files to protect are found right before the folder's DACL is
     set (a file made after the read too); a file it cannot write it takes ownership of first."""
-    if "$ProtectFiles" in script:  # the first round's reset: only the files the controller listed
-        return machinekeys_reset(host, p)
     state = host.state
     key = hostmod.find_key(state["acls"], p["Path"])
     if key is None:
