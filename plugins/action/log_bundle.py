@@ -10,7 +10,7 @@ import datetime
 import os
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _log_bundle
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import log_bundle as _log_bundle
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
 
 

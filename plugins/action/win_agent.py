@@ -10,10 +10,10 @@ import hashlib
 
 from ansible.errors import AnsibleError
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE
 
 # Where the agent MSI is put on the VM before it is installed: the detached runner's working folder, which
 # only SYSTEM and Administrators may write to, so no other local user can swap the package msiexec runs as
@@ -87,7 +87,7 @@ $Ansible.Result = @{
 
 
 INSTALL = r"""#azure_backup.remediation/win_agent.install
-# Installs the agent MSI on the VM. Runs detached from the WinRM session (plugin_utils/_win_detached.py), as
+# Installs the agent MSI on the VM. Runs detached from the WinRM session (plugin_utils/windows/detached.py), as
 # SYSTEM, so that a dropped connection cannot end it half-way; it emits its result.
 # upgrade: msiexec /i over the working agent; Windows Installer rolls a failed install back, the old agent stays.
 # reinstall (a service is missing): the procedure of Microsoft's "Troubleshoot Azure Windows VM Agent issues":

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils._backup_extension import latest_version
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes.backup_extension import latest_version
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction
 
 SERVICE = "IaaSVmProvider"
 PLUGIN_DIR = r"C:\Packages\Plugins\Microsoft.Azure.RecoveryServices.VMSnapshot"

@@ -2,12 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """BITLOCKER: a volume BitLocker keeps locked fails the VSS snapshot. Reported; turning BitLocker
 off (article 000's advice) only on request, only where the volume is unlocked, never under Azure Disk
-Encryption, data volumes before the OS volume (see module_utils/_bitlocker.py for why)."""
+Encryption, data volumes before the OS volume (see plugin_utils/windows/bitlocker.py for why)."""
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import bitlocker
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
 
 READ = r"""#azure_backup.remediation/bitlocker.read
 # Every volume BitLocker knows, by volume path (DeviceID) and drive letter, with its protection, lock,

@@ -13,10 +13,10 @@ import shutil
 
 import yaml
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as capture
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import capture
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
 
 # The collection's root: plugins/action/win_capture.py -> three levels up.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction
 
 SERVICES = ("COMSysApp", "MSDTC")
 

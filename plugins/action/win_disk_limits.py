@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _disk_limits as limits
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import disk_limits as limits
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
 
 READ = r"""#azure_backup.remediation/disk_limits.read
 # Every disk with its boot/system flags and its volumes' letters, labels and whether Azure's

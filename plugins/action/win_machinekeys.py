@@ -5,12 +5,12 @@ deleted after a reset so the agent makes a new one (article 000, "parsing failur
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_scripts import CONNECTION_ERRORS, INVOKE_NATIVE, restart_services
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import machinekeys as keys
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.scripts import CONNECTION_ERRORS, INVOKE_NATIVE, restart_services
 
 READ = r"""#azure_backup.remediation/machinekeys.read
 # The MachineKeys folder's security descriptor as SDDL (compared on the controller), icacls' view of

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _network as net
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_network as winnet
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import network as net
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import network as winnet
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
 
 READ = r"""#azure_backup.remediation/network.read
 # Resolves the names and opens a TCP connection to each endpoint from the VM, all at once, each

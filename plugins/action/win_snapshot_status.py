@@ -5,11 +5,11 @@ CPU and memory pressure."""
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _snapshot_status as load
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_detached import WinDetachedAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import snapshot_status as load
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import snapshot_status as snap
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.detached import WinDetachedAction
 
 READ = r"""#azure_backup.remediation/snapshot_status.read
 # The BCDRAGENT value, SQL Server instances (both registry views), the IPv4 interfaces with their DHCP setting and default
@@ -65,7 +65,7 @@ $Ansible.Result = @{
 """
 
 DHCP_SWITCH_TASK = r"""#azure_backup.remediation/snapshot_status.dhcp_task
-# Run detached (plugin_utils/_win_detached.py), as SYSTEM, outside any WinRM session. Switches one interface
+# Run detached (plugin_utils/windows/detached.py), as SYSTEM, outside any WinRM session. Switches one interface
 # with one static IPv4 address to DHCP in one netsh step (by interface index), waits (bounded) for a DHCP
 # address, and puts the static configuration back when none came or DHCP handed out another address than
 # the static one. Keeps the DNS servers as they were. Emits what happened as one hashtable.

@@ -9,12 +9,12 @@ through win_service state=restarted (plugin_utils/_win_scripts.py says why).
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import GET_SERVICE_STATE, WinCauseAction
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_scripts
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_scripts import CONNECTION_ERRORS, DEPENDANTS, INVOKE_NATIVE, restart_services
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import scripts as _win_scripts
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.scripts import CONNECTION_ERRORS, DEPENDANTS, INVOKE_NATIVE, restart_services
 
 READ = r"""#azure_backup.remediation/vss_writers.read
 # vssadmin's list of writers as it prints it (parsed on the controller), the state of the services

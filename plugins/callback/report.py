@@ -37,7 +37,7 @@ import os
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import STATUSES
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import STATUSES
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_new
 
 _PREFIX = "azure_backup.remediation."

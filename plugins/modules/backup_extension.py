@@ -54,8 +54,8 @@ findings:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _backup_extension as ext
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import backup_extension as ext
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
 
 RELOAD = ("uninstall the extension from the platform (Azure portal: VM > Extensions, or the Azure API) "
           "so that the next backup installs it again")

@@ -40,8 +40,8 @@ import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _disk_limits as limits
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import disk_limits as limits
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
 
 
 def inspect() -> dict:

@@ -156,11 +156,13 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils._agent_config import AgentConfig
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.module_utils._files import replace_file
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_health, _agent_version, _systemd
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.agent_config import AgentConfig
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.files import replace_file
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent_health as _agent_health
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent_version as _agent_version
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import systemd as _systemd
 
 CHECK = "agent_service"
 

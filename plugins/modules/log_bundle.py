@@ -113,7 +113,7 @@ import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _log_bundle
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import log_bundle as _log_bundle
 
 
 def regular_files(patterns: list) -> list[dict]:

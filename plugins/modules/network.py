@@ -79,11 +79,11 @@ import socket
 import ssl
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _network as net
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _waagent_conf as conf
-from ansible_collections.azure_backup.remediation.plugins.module_utils._agent_config import AgentConfig
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import network as net
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import waagent_conf as conf
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.agent_config import AgentConfig
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
 
 
 class Probe:

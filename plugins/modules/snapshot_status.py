@@ -77,10 +77,10 @@ import glob
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _snapshot_status as snap
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.module_utils._files import replace_file
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import snapshot_status as snap
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.files import replace_file
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
 
 
 def read(path: str) -> str:

@@ -103,8 +103,8 @@ backup_file:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils._agent_config import AgentConfig
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.agent_config import AgentConfig
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
 
 
 def main() -> None:

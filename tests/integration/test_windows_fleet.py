@@ -26,8 +26,8 @@ from azure import free_port, free_wireserver  # noqa: E402
 import faults  # noqa: E402
 import acl  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, ".collections"))  # the checkout as ansible_collections.azure_backup.remediation
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys  # noqa: E402
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import machinekeys as keys  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached  # noqa: E402
 
 HOSTS = {
     "win01": ("en", ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"]),

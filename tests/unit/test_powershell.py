@@ -33,9 +33,9 @@ def _scripts():
             if isinstance(value, str) and "#azure_backup.remediation/" in value:
                 found.append(pytest.param(value, id="%s.%s" % (name, attr)))
     # The detached runner's scripts, shared by the action plugins that run a step as a scheduled task.
-    module = importlib.import_module("ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_detached")
+    module = importlib.import_module("ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.detached")
     for attr in ("REGISTER", "BOOTSTRAP", "READ"):
-        found.append(pytest.param(getattr(module, attr), id="_win_detached.%s" % attr))
+        found.append(pytest.param(getattr(module, attr), id="windows.detached.%s" % attr))
     return found
 
 

@@ -751,7 +751,7 @@ def capture_environment(host, p: dict) -> dict:
                 os_caption="Microsoft " + host.state["os"], os_version="10.0.17763", os_build="17763")
 
 
-# -- detached runs (plugins/plugin_utils/_win_detached.py) ----------------------------------------
+# -- detached runs (plugins/plugin_utils/windows/detached.py) ----------------------------------------
 
 # SYSTEM, Administrators, TrustedInstaller (Microsoft Learn, "Well-known SIDs"; TrustedInstaller's service SID),
 # and the administrator the simulated WinRM session runs as.

@@ -21,9 +21,9 @@ sys.path[:0] = [os.path.join(ROOT, ".collections"), os.path.join(ROOT, "tests", 
 
 import host as hostmod  # noqa: E402
 import scripts  # noqa: E402
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as capture  # noqa: E402
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss  # noqa: E402
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import capture  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent  # noqa: E402
 
 BUILT = "built by tests/data/captures/make_reference.py from published outputs; no VM ran it"
 HEALTHY = "filled in: what a healthy simulated Windows Server 2019 answers (tests/winsim)"

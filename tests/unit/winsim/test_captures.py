@@ -17,7 +17,7 @@ import plugin_reads
 import render
 import scripts
 from ansible_collections.azure_backup.remediation.plugins.action import win_capture
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as cap
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import capture as cap
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 CAPTURES = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "captures", "*.json")))

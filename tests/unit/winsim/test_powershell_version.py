@@ -6,7 +6,7 @@ from ansible.plugins.loader import shell_loader
 
 import dispatch
 import host as hostmod
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import POWERSHELL_VERSION
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import POWERSHELL_VERSION
 
 SHELL = shell_loader.get("powershell")
 BOOTSTRAP = "bootstrap_wrapper.ps1"

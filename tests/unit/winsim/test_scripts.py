@@ -18,12 +18,12 @@ import scripts
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network,
     win_snapshot_status, win_vss_writers)
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _disk_limits as limits
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import disk_limits as limits
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import machinekeys as keys
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import snapshot_status as snap
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
 
 
 def powershell(h, script, check=False, **parameters):
@@ -460,7 +460,7 @@ def _bitlocker_read(h):
 
 
 def test_bitlocker_os_volume_refused_until_auto_unlock_keys_are_cleared_and_letterless_volumes_by_path():
-    from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import bitlocker
     h = hostmod.SimHost.create("win12", "en", ["bitlocker-auto-unlock"])
     state = _bitlocker_read(h)
     os_volume = next(v for v in state["volumes"] if v["volume_type"] == 0)
@@ -603,11 +603,11 @@ def test_a_root_made_by_an_administrator_under_programdata_is_used_but_a_users_f
     assert not foreign.exists(detached.WORK_DIR)
 
 
-# -- the detached runner (plugins/plugin_utils/_win_detached.py) -----------------------------------------------
+# -- the detached runner (plugins/plugin_utils/windows/detached.py) -----------------------------------------------
 
 
 def detached_register(h, script, tag, **parameters):
-    from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
     names = detached.run_names(tag, "20260101T000000Z")
     return names, h.run_module("ansible.windows.win_powershell", {"script": detached.REGISTER, "depth": 6, "parameters": {
         "Root": detached.ROOT, "Directory": detached.WORK_DIR, "TaskName": names["task"], "Script": script, "Parameters": parameters,
@@ -615,7 +615,7 @@ def detached_register(h, script, tag, **parameters):
 
 
 def detached_read(h, names):
-    from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
     return read(h, detached.READ, MarkerPath=names["marker"], TaskName=names["task"])
 
 
@@ -725,7 +725,7 @@ def _bitlocker_read_all(h):
 
 
 def test_bitlocker_read_sees_the_bek_volume_and_counts_stored_auto_unlock_keys():
-    from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import bitlocker
     assert _bitlocker_read_all(hostmod.SimHost.create("win18", "en", ["bek-volume"]))["bek_volumes"] == [
         "\\\\?\\Volume{3d2f7a10-5b8e-4c61-9f0a-7e4b1c2d9a55}\\"]
     state = _bitlocker_read_all(hostmod.SimHost.create("win18", "en", ["bitlocker-auto-unlock-detached"]))

@@ -12,7 +12,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import win_capture, win_com_msdtc
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as capture
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import capture
 
 with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "galaxy.yml"), encoding="utf-8") as _galaxy:
     GALAXY_VERSION = yaml.safe_load(_galaxy)["version"]

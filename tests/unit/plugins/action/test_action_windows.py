@@ -12,8 +12,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_bitlocker, win_machinekeys, win_snapshot_status, win_vss_writers
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
 
 VARS = {"inventory_hostname": "win01"}
 RUNNING = [{"name": "WindowsAzureGuestAgent", "exists": True, "state": "Running", "start_mode": "Auto"},

@@ -1,4 +1,4 @@
-"""The detached runner (plugin_utils/_win_detached.py) with its round trips replaced by recorded answers:
+"""The detached runner (plugin_utils/windows/detached.py) with its round trips replaced by recorded answers:
 what it sends, how it reads back through lost connections, and what it returns for each ending."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils import _win_detached as detached
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
 from winrm.exceptions import WinRMError, WinRMTransportError
 
 VARS = {"inventory_hostname": "win01"}

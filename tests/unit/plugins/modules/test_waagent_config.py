@@ -8,7 +8,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.azure_backup.remediation.plugins.modules import waagent_config
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_config
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import agent_config as _agent_config
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
 

@@ -13,8 +13,8 @@ what happened. A WinRM connection lost on the way is reported from a fresh read,
 from __future__ import annotations
 
 from ansible.errors import AnsibleError
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
 
 try:
     from winrm.exceptions import WinRMError, WinRMTransportError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils._agent_version import older, version_tuple
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes.linux_agent_version import older, version_tuple
 
 SERVICES = ("WindowsAzureGuestAgent", "RdAgent")
 PRODUCT_NAME = "Windows Azure VM Agent"

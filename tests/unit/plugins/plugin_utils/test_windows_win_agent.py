@@ -1,7 +1,7 @@
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_agent as agent
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_service as svc
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import service as svc
 
 
 @pytest.mark.parametrize("release, version", [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as capture
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import capture
 
 SCRIPT = "#azure_backup.remediation/vss_writers.read\n# Reads only.\nparam()\n"
 

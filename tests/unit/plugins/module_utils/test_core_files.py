@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _files
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core import files as _files
 
 
 class FakeModule:

@@ -152,7 +152,7 @@ WORKLOAD_WRITER_PREFIXES = {
 # Win32_Service.State of a service that was asked to stop and has not stopped yet (not localised).
 STOP_PENDING = "Stop Pending"
 
-# What the restart script says per service (plugins/plugin_utils/_win_scripts.py RESTART_SERVICES).
+# What the restart script says per service (plugins/plugin_utils/windows/scripts.py RESTART_SERVICES).
 RESTART_STATUSES = ("restarted", "stuck", "stop_failed", "start_failed", "dependants_failed", "missing", "backup_running")
 
 

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _network as net
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import network as net
 
 # The wireserver's answer to GET /?comp=versions, as the fleet's stand-in serves it.
 VERSIONS = ('<?xml version="1.0" encoding="utf-8"?><Versions><Preferred><Version>2015-04-05</Version></Preferred>'

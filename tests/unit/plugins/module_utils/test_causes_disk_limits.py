@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _disk_limits as d
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import disk_limits as d
 
 GIB = 2**30
 MOUNTS = "/dev/sda1 / ext4 rw 0 0\n/dev/sda15 /boot/efi vfat rw 0 0\n/dev/sdb1 /mnt ext4 rw 0 0\n/dev/sdc /data xfs rw 0 0\n"

@@ -17,10 +17,10 @@ import os
 from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _capture as capture
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_service as svc
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import capture
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import service as svc
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
 
 # A PowerShell function read scripts put right after their param block: one service as

@@ -1,8 +1,8 @@
 """The small Windows decisions: network probe outcomes, snapshot settings, BitLocker."""
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _bitlocker as bitlocker
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_network as winnet
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _win_snapshot as snap
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import bitlocker
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import network as winnet
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import snapshot_status as snap
 
 
 def test_socket_errors_become_the_linux_words():

@@ -53,8 +53,8 @@ import json
 import time
 
 from ansible.errors import AnsibleError
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._win_action import WinCauseAction, _why
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction, _why
 
 try:  # pywinrm raises its own errors for a shell that died with the address it ran over
     from winrm.exceptions import WinRMError, WinRMTransportError

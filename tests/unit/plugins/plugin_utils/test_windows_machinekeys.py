@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _machinekeys as keys
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import machinekeys as keys
 
 REF = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "windows")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _log_bundle as lb
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import log_bundle as lb
 
 
 def finding(check, status, severity="critical", cause="NETWORK"):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _agent_version as v
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent_version as v
 
 HERE = os.path.dirname(__file__)
 

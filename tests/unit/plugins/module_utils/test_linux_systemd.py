@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import systemd as _systemd
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _backup_extension as ext
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import backup_extension as ext
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
 

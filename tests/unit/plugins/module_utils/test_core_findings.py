@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import CAUSES, finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import CAUSES, finding
 
 
 def test_finding_has_the_documented_shape():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _snapshot_status as s
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import snapshot_status as s
 
 # As the fleet's Debian 12 images have it, and after the no-dhcp fault.
 NETWORKD_DHCP = "[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n"

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _vss_writers as vss
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss
 
 REF = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "windows")
 

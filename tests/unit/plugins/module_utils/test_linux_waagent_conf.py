@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _waagent_conf as conf
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import waagent_conf as conf
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
 CONFS = sorted(glob.glob(os.path.join(REFERENCE, "waagent-conf-*.conf")))

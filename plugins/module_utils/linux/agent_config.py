@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils._errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.module_utils._files import replace_file
-from ansible_collections.azure_backup.remediation.plugins.module_utils._findings import finding
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _systemd
-from ansible_collections.azure_backup.remediation.plugins.module_utils import _waagent_conf as conf
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.files import replace_file
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import systemd as _systemd
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import waagent_conf as conf
 
 
 def check_name(key: str) -> str:
