@@ -2,20 +2,65 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # This is a private module_utils file: it may change without notice.
-"""The collection's one domain exception."""
+"""The collection's one domain exception, and what an operating-system error means for an operator."""
 
 from __future__ import annotations
+
+import errno
+import os
+
+# Linux's FS_IOC_GETFLAGS and FS_IMMUTABLE_FL (linux/fs.h): how chattr +i shows.
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IMMUTABLE_FL = 0x00000010
 
 
 class RemediationError(Exception):
     """A check or fix cannot go on; the message names what failed and what to do.
 
     ``findings`` carries what was learnt before the failure, so it is not lost;
-    ``changed`` says whether the machine was changed before it.
+    ``changed`` says whether the machine was changed before it; ``check`` and ``detail``
+    name the check the failure belongs to when it becomes a finding.
     """
 
-    def __init__(self, msg: str, findings: list | None = None, changed: bool = False) -> None:
+    def __init__(self, msg: str, findings: list | None = None, changed: bool = False,
+                 check: str | None = None, detail: dict | None = None) -> None:
         super().__init__(msg)
         self.msg = msg
         self.findings = findings or []
         self.changed = changed
+        self.check = check
+        self.detail = detail or {}
+
+
+def immutable(path: str) -> bool:
+    """Whether `path` (or, when it does not exist, nothing) carries the immutable attribute."""
+    try:
+        import array
+        import fcntl
+        flags = array.array("l", [0])
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        finally:
+            os.close(fd)
+        return bool(flags[0] & _FS_IMMUTABLE_FL)
+    except (ImportError, OSError):
+        return False
+
+
+def explain(exc: BaseException, path: str | None = None) -> tuple[str, str]:
+    """The host-side reason for an OSError and the remedy, in an operator's words."""
+    where = path or getattr(exc, "filename", None) or ""
+    code = getattr(exc, "errno", None)
+    if code in (errno.EPERM, errno.EACCES) and where and immutable(where):
+        return ("%s is immutable (chattr +i)" % where,
+                "Remove the attribute with `chattr -i %s` if whoever set it agrees, then run again" % where)
+    if code == errno.EROFS:
+        return ("the file system holding %s is mounted read-only" % (where or "the file"),
+                "Remount it read-write (mount -o remount,rw) or change the image, then run again")
+    if code in (errno.EACCES, errno.EPERM):
+        return ("permission denied on %s" % (where or "the host"),
+                "The checks need root: set ansible_become: true for this host")
+    if code == errno.ENOSPC:
+        return "no space left for %s" % (where or "the file"), "Free space on that file system, then run again"
+    return str(exc), ""

@@ -11,9 +11,24 @@ import shutil
 import tempfile
 import time
 
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+
 # Backups of files whose folder a service reads whole (ifupdown's `source interfaces.d/*`
 # would read a backup beside the original and bring the old setting back).
 BACKUP_DIR = "/var/backups/azure-backup"
+
+
+class Changed(RemediationError):
+    """The file changed between our read and our write (another run, the agent, an admin)."""
+
+
+def read_bytes(path: str) -> bytes | None:
+    """The file's content, or None when it does not exist."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
 
 
 def backup_apart(path: str) -> str:
@@ -24,22 +39,46 @@ def backup_apart(path: str) -> str:
     return dest
 
 
-def replace_file(module, path: str, data: bytes, backup: bool, apart: bool = False) -> str | None:
+def replace_file(module, path: str, data: bytes, backup: bool, apart: bool = False, expected: bytes | None | bool = False) -> str | None:
     """Write `data` to `path` atomically: a temp file in the same folder, then atomic_move
-    (which keeps an existing file's owner, mode and SELinux context). A copy of the file
-    it replaces is kept when `backup` is set, beside it or, with `apart`, under BACKUP_DIR;
-    returns that copy's path."""
+    (which keeps an existing file's owner, mode and SELinux context).
+
+    ``expected`` is the content the caller decided on (None: the file did not exist); when the file
+    no longer holds it, Changed is raised and nothing is written (compare-and-swap). False skips the
+    comparison. A copy of the replaced file is kept when `backup` is set, beside it or, with `apart`,
+    under BACKUP_DIR; it is made only once the new content is on disk, and removed again when the
+    rename fails, so a failed write leaves no stray copy. Returns the copy's path."""
     folder = os.path.dirname(path)
     os.makedirs(folder, mode=0o755, exist_ok=True)
-    saved = None
-    if backup and os.path.exists(path):
-        saved = backup_apart(path) if apart else module.backup_local(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".azure-backup-")
+    saved = None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-    except OSError:
-        os.unlink(tmp)  # a full disk leaves no half-written temp file behind
+        if expected is not False and read_bytes(path) != expected:
+            raise Changed("%s changed while this run decided on it; read it again" % path, check="compare_and_swap")
+        if backup and os.path.exists(path):
+            saved = backup_apart(path) if apart else module.backup_local(path)
+        _move(module, tmp, path)
+    except BaseException:
+        for leftover in (tmp, saved):
+            if leftover and os.path.lexists(leftover):
+                os.unlink(leftover)
         raise
-    module.atomic_move(tmp, path)
     return saved
+
+
+def _move(module, src: str, dest: str) -> None:
+    """atomic_move; its failure reaches the caller as the OSError underneath (ansible-core 2.19 wraps
+    it in a plain Exception naming the files), so the operator hears "read-only file system"."""
+    try:
+        module.atomic_move(src, dest)
+    except OSError:
+        raise
+    except Exception as exc:
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise OSError(cause.errno, cause.strerror, dest) from exc
