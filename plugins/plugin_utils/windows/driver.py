@@ -74,7 +74,17 @@ class WinCauseRun(CauseRun):
         if change is None or self.check_mode:
             return super().record(step)
         apply, told, changed = change.apply, [], self.changed
-        change.apply = lambda: _keep_outcome(apply(), told)
+
+        def applied():
+            try:
+                answer = apply()
+            except UnsupportedHost as exc:  # not this change's failure: no cause can be checked on this host
+                raise HostRefused(exc) from None
+            if isinstance(answer, Step):
+                told.append(answer)
+                return None
+            return answer
+        change.apply = applied
         try:
             entry = super().record(step)
         finally:
@@ -93,11 +103,8 @@ class WinCauseRun(CauseRun):
         return self.add(step.check, outcome.status, outcome.summary, dict(step.detail, **outcome.detail), outcome.severity or step.severity)
 
 
-def _keep_outcome(answer, told: list):
-    if isinstance(answer, Step):
-        told.append(answer)
-        return None
-    return answer
+class HostRefused(Exception):
+    """An UnsupportedHost met while applying a change, carried past the runner, which would make it the change's finding."""
 
 
 def text_diff(header: str, before: str, after: str) -> dict:
@@ -136,7 +143,10 @@ class WinCauseAction(ActionBase):
 
     def check_and_report(self, result: dict) -> dict:
         self.unsupported: UnsupportedHost | None = None
-        report = WinCauseRun(self.CAUSE, self.check_mode).run(self._steps_watching_host).result()
+        try:
+            report = WinCauseRun(self.CAUSE, self.check_mode).run(self._steps_watching_host).result()
+        except HostRefused as exc:
+            self.unsupported, report = exc.args[0], {}
         if self.unsupported is not None:
             # The play skips this host's other causes when it sees unsupported_host.
             return dict(result, failed=True, changed=False, msg=self.unsupported.msg, findings=self.unsupported.findings, unsupported_host=True)

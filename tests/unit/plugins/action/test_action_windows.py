@@ -908,3 +908,15 @@ def test_the_proxy_is_read_by_win_http_proxy_in_check_mode_and_set_by_one_call_o
     statuses = {f["check"]: f["status"] for f in result["findings"]}
     assert statuses == {"proxy": "failed", "dns": "ok", "wireserver": "ok", "storage": "skipped"} and result["failed"]
     assert "Access is denied" in vss_findings(result)["proxy"]["summary"]
+
+
+def test_old_powershell_met_by_a_change_first_is_the_one_host_finding_too():
+    """NETWORK's first call in apply mode is the proxy's change: Ansible's refusal there is the host's, not the proxy's."""
+    refusal = {"failed": True, "msg": "Ansible requires PowerShell v5.1"}
+    plugin = action(win_network, {"http_proxy": "proxy.corp:3128"}, [refusal])
+    plugin._low_level_execute_command = MagicMock(return_value={"rc": 0, "stdout": "4.0|6.3.9600.0\r\n", "stderr": ""})
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and result["unsupported_host"] and not result["changed"]
+    [entry] = result["findings"]
+    assert (entry["id"], entry["check"]) == ("HOST", "powershell") and result["msg"] == entry["summary"]
+    assert sent(plugin) == ["ansible.windows.win_http_proxy"] and plugin._low_level_execute_command.call_count == 1
