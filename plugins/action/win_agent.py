@@ -12,8 +12,9 @@ from ansible.errors import AnsibleError
 
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, text_diff
 
 # Where the agent MSI is put on the VM before it is installed: the detached runner's working folder, which
 # only SYSTEM and Administrators may write to, so no other local user can swap the package msiexec runs as
@@ -382,32 +383,44 @@ class ActionModule(detached.WinDetachedAction):
     }
 
     install_log = None
+    install_result = None
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         try:
             agent.validate_minimum(self.args["min_version"])
             agent.validate_busy(self.args["msi_busy_retries"], self.args["msi_busy_wait"])
         except ValueError as exc:
-            raise RemediationError("WIN_AGENT on %s: %s. Nothing was read or changed." % (self.host, exc)) from None
+            raise RemediationError("WIN_AGENT on %s: %s. Nothing was read or changed." % (self.host, exc), check="arguments") from None
         state = self.read_state()
-        self.check_dotnet(state)
+        yield self.dotnet_step(state)
         reason = agent.needs_install(state["services"], self.version(state)[0], self.args["min_version"])
-        if reason and self.install(state, reason) and not self.check_mode:
-            state = self.read_state()
-            still = agent.needs_install(state["services"], self.version(state)[0], self.args["min_version"])
-            if still:
-                raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s. See %s and "
-                                       r"C:\WindowsAzure\Logs\TransparentInstaller.log on the VM, and whether the MSI is the current "
-                                       "agent." % (self.host, still, self.install_log or MSI_LOG_DIR), changed=True)
-        elif reason and self.changed and not self.check_mode:
-            state = self.read_state()  # an install that failed and was undone: the services as they are now
-        self.check_version(state)
-        restart = self.args["restart"] and self.restart_allowed(state)
+        if reason:
+            install = self.install_step(state, reason)
+            yield install
+            if install.change is not None and install.change.error is not None and self.changed:
+                return  # an install whose end is not known may still run: its services are not read or touched now
+            if install.change is not None and install.change.done:
+                state = self.read_state()
+                still = agent.needs_install(state["services"], self.version(state)[0], self.args["min_version"])
+                if still:
+                    raise RemediationError("WIN_AGENT on %s: the agent MSI was installed but %s. See %s and "
+                                           r"C:\WindowsAzure\Logs\TransparentInstaller.log on the VM, and whether the MSI is the current "
+                                           "agent." % (self.host, still, self.install_log or MSI_LOG_DIR), changed=True, check="install")
+                rc = (self.install_result or {}).get("rc")
+                if rc in agent.MSI_REBOOT:
+                    yield Step("reboot", "found", "msiexec returned %s: the agent is installed, and a reboot of the VM completes the "
+                               "installation" % agent.msi_exit(rc), {"rc": rc, "log": self.install_result.get("log")}, severity="warning")
+            elif self.changed and not self.check_mode:
+                state = self.read_state()  # an install that failed and was undone: the services as they are now
+        yield self.version_step(state)
+        restart, refused = self.restart_allowed(state)
+        if refused:
+            yield refused
         for service in state["services"]:
             if reason and not service.get("exists"):
                 continue  # the install finding already says so, and what is done about it
-            self.ensure_service("service_" + service["name"].lower(), service, "install the agent (win_agent_install)",
-                                automatic=True, restart=restart)
+            yield self.service_step("service_" + service["name"].lower(), service, "install the agent (win_agent_install)",
+                                    automatic=True, restart=restart)
 
     def read_state(self) -> dict:
         return self.read(READ, "the guest agent's services and version", Services=list(agent.SERVICES),
@@ -417,70 +430,64 @@ class ActionModule(detached.WinDetachedAction):
     def version(state: dict) -> tuple:
         return agent.running_version(state["services"], state.get("version"), state.get("guest_agent_version"))
 
-    def restart_allowed(self, state: dict) -> bool:
-        """win_agent_restart restarts running services: never while a backup snapshot runs, checked again right before."""
+    def restart_allowed(self, state: dict) -> tuple:
+        """(restart, the skipped Step that says why not): win_agent_restart restarts running services, never while a
+        backup snapshot runs, checked again right before."""
+        if not self.args["restart"]:
+            return False, None
         if not any(s.get("exists") and s.get("state") == "Running" for s in state["services"]):
-            return True  # nothing would be restarted, only started
+            return True, None  # nothing would be restarted, only started
         running = agent.backup_running(state["backup_processes"])
         if not running and not self.check_mode:
             running = agent.backup_running(self.read_state()["backup_processes"])
         if running:
-            self.add("restart", "skipped", "win_agent_restart is set, but a backup snapshot is running (%s): the agent's "
-                     "services are not restarted while a backup runs. Run again when the backup job has finished."
-                     % ", ".join(running), {"backup_processes": running})
-            return False
-        return True
+            return False, Step("restart", "skipped", "win_agent_restart is set, but a backup snapshot is running (%s): the agent's "
+                               "services are not restarted while a backup runs. Run again when the backup job has finished."
+                               % ", ".join(running), {"backup_processes": running})
+        return True, None
 
-    def check_dotnet(self, state: dict) -> None:
+    @staticmethod
+    def dotnet_step(state: dict) -> Step:
         version = agent.dotnet_version(state.get("dotnet_release"))
         detail = {"release": state.get("dotnet_release"), "version": version}
         if version:
-            self.add("dotnet", "ok", ".NET Framework %s is installed" % version, detail)
-        else:
-            self.add("dotnet", "found", ".NET Framework 4.5 or later is missing (Release %s); the agent needs it: install "
-                     ".NET Framework 4.8 on the VM" % state.get("dotnet_release"), detail)
+            return Step("dotnet", "ok", ".NET Framework %s is installed" % version, detail)
+        return Step("dotnet", "found", ".NET Framework 4.5 or later is missing (Release %s); the agent needs it: install "
+                    ".NET Framework 4.8 on the VM" % state.get("dotnet_release"), detail)
 
-    def check_version(self, state: dict) -> None:
+    def version_step(self, state: dict) -> Step:
         version, source = self.version(state)
         detail = {"version": version, "read_from": source, "waappagent_version": state.get("version"),
                   "guest_agent_version": state.get("guest_agent_version"), "min_version": self.args["min_version"]}
         if version is None:
-            self.add("version", "skipped", "no agent image (WindowsAzureGuestAgent.exe, WaAppAgent.exe) to read a version from", detail)
-        elif agent.older(version, self.args["min_version"]):
+            return Step("version", "skipped", "no agent image (WindowsAzureGuestAgent.exe, WaAppAgent.exe) to read a version from", detail)
+        if agent.older(version, self.args["min_version"]):
             # Where installing is refused, turned off, or pending in check mode.
-            self.add("version", "found", "agent %s (%s) is older than %s" % (version, source, self.args["min_version"]), detail)
-        else:
-            self.add("version", "ok", "agent %s (%s, at least %s)" % (version, source, self.args["min_version"]), detail)
+            return Step("version", "found", "agent %s (%s) is older than %s" % (version, source, self.args["min_version"]), detail)
+        return Step("version", "ok", "agent %s (%s, at least %s)" % (version, source, self.args["min_version"]), detail)
 
-    def install(self, state: dict, reason: str) -> bool:
-        """Install the agent MSI; False when it may not be, with a finding that says why."""
+    def install_step(self, state: dict, reason: str) -> Step:
+        """Install the agent MSI: a Change, or a finding that says why it may not be."""
         mode = agent.install_mode(state["services"])
         steps = agent.install_steps(mode, state["services"], state["products"])
         detail = {"reason": reason, "mode": mode, "products": state["products"], "source": self.args["msi_src"] or self.args["msi_url"]}
         running = agent.backup_running(state["backup_processes"])
         if running:
-            self.add("install", "failed", "%s, but a backup snapshot is running (%s): the agent is not reinstalled or updated "
-                     "while a backup runs (Microsoft's troubleshooting article). Run again when the backup job has finished."
-                     % (reason, ", ".join(running)), dict(detail, backup_processes=running))
-            return False
+            return Step("install", "failed", "%s, but a backup snapshot is running (%s): the agent is not reinstalled or updated "
+                        "while a backup runs (Microsoft's troubleshooting article). Run again when the backup job has finished."
+                        % (reason, ", ".join(running)), dict(detail, backup_processes=running))
         if not self.args["install"]:
-            self.add("install", "found", "%s; installing is turned off (win_agent_install)" % reason, detail)
-            return False
-        self.diff("installed programs", "".join("%s\n" % p["name"] for p in state["products"]), "%s (from the MSI)\n" % agent.PRODUCT_NAME)
-        if self.check_mode:
-            self.add("install", self.fixed_or_found(), "%s: would %s" % (reason, ", then ".join(steps)), detail)
-            return True
+            return Step("install", "found", "%s; installing is turned off (win_agent_install)" % reason, detail)
+        diff = text_diff("installed programs", "".join("%s\n" % p["name"] for p in state["products"]), "%s (from the MSI)\n" % agent.PRODUCT_NAME)
+        return Step("install", "found", reason, detail, change=Change(", then ".join(steps), lambda: self.install(state, mode, reason, detail), diff))
+
+    def install(self, state: dict, mode: str, reason: str, detail: dict) -> Step:
+        """The MSI onto the VM and the install script run; the install finding from what the script says it did."""
         self.put_msi()
         result = self.run_install(mode, agent.product_codes(state["products"]) if mode == "reinstall" else [])
+        self.install_result = result
         status, summary = agent.install_summary(result)
-        detail.update(result=result)
-        self.add("install", status, "%s: %s" % (reason, summary), detail)
-        if status == "failed":
-            return False  # the finding fails the host
-        if result.get("rc") in agent.MSI_REBOOT:
-            self.add("reboot", "found", "msiexec returned %s: the agent is installed, and a reboot of the VM completes the "
-                     "installation" % agent.msi_exit(result["rc"]), {"rc": result["rc"], "log": result.get("log")}, severity="warning")
-        return True
+        return Step("install", status, "%s: %s" % (reason, summary), dict(detail, result=result))
 
     def run_install(self, mode: str, product_codes: list) -> dict:
         """The install script, on the VM in one detached run. Its result says what was done, also when it failed."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.causes.backup_extension import latest_version
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Step
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction
 
 SERVICE = "IaaSVmProvider"
@@ -36,13 +37,13 @@ class ActionModule(WinCauseAction):
     CAUSE = "BACKUP_EXTENSION"
     ARGUMENT_SPEC = {}
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         state = self.read(READ, "the backup extension", Service=SERVICE, PluginDir=PLUGIN_DIR)
-        self.ensure_service("iaasvmprovider", state["service"], "Azure Backup adds it with the extension; " + RELOAD, automatic=True)
+        yield self.service_step("iaasvmprovider", state["service"], "Azure Backup adds it with the extension; " + RELOAD, automatic=True)
         newest = latest_version(state.get("versions") or [])
         latest = newest[1] if newest else None
         info = {"folder": PLUGIN_DIR, "versions": state.get("versions") or [], "latest": latest}
         if latest:
-            self.add("extension_installed", "ok", "VMSnapshot %s in %s" % (latest, PLUGIN_DIR), info)
+            yield Step("extension_installed", "ok", "VMSnapshot %s in %s" % (latest, PLUGIN_DIR), info)
         else:
-            self.add("extension_installed", "found", "no VMSnapshot extension in %s: the next backup installs it, or %s" % (PLUGIN_DIR, RELOAD), info)
+            yield Step("extension_installed", "found", "no VMSnapshot extension in %s: the next backup installs it, or %s" % (PLUGIN_DIR, RELOAD), info)

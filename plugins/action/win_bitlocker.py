@@ -7,7 +7,8 @@ Encryption, data volumes before the OS volume (see plugin_utils/windows/bitlocke
 from __future__ import annotations
 
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import bitlocker
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction, text_diff
 
 READ = r"""#azure_backup.remediation/bitlocker.read
 # Every volume BitLocker knows, by volume path (DeviceID) and drive letter, with its protection, lock,
@@ -144,7 +145,7 @@ class ActionModule(WinCauseAction):
         "disable": {"type": "bool", "default": False},
     }
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         state = self.read(READ, "BitLocker's volumes", AdeDir=ADE_DIR, BekLabel=bitlocker.BEK_LABEL)
         volumes = state.get("volumes") or []
         locked, protected = bitlocker.locked(volumes), bitlocker.protected(volumes)
@@ -152,30 +153,30 @@ class ActionModule(WinCauseAction):
                   "bek_volumes": state.get("bek_volumes") or [], "offline_disks": state.get("offline_disks") or [],
                   "auto_unlock_entries": state.get("auto_unlock_entries")}
         if locked:
-            self.add("locked", "found", "locked by BitLocker: %s. VSS cannot snapshot a locked volume: unlock it with its "
-                     "recovery key (manage-bde -unlock), then run again" % ", ".join(v["volume"] for v in locked), detail)
+            yield Step("locked", "found", "locked by BitLocker: %s. VSS cannot snapshot a locked volume: unlock it with its "
+                       "recovery key (manage-bde -unlock), then run again" % ", ".join(v["volume"] for v in locked), detail)
         else:
-            self.add("locked", "ok", "no volume is locked by BitLocker (%d known to BitLocker)" % len(volumes), detail)
+            yield Step("locked", "ok", "no volume is locked by BitLocker (%d known to BitLocker)" % len(volumes), detail)
         if not protected:
             return
         names = [v["volume"] for v in protected]
         if not self.args["disable"]:
-            self.add("protection", "found", "BitLocker is on for %s; if snapshots fail with a BitLocker VSS error, set "
-                     "bitlocker_disable to turn it off (article 000)" % ", ".join(names), detail, severity="info")
+            yield Step("protection", "found", "BitLocker is on for %s; if snapshots fail with a BitLocker VSS error, set "
+                       "bitlocker_disable to turn it off (article 000)" % ", ".join(names), detail, severity="info")
             return
         if detail["ade_versions"]:
-            self.add("protection", "failed", "BitLocker is on for %s under Azure Disk Encryption (extension %s %s installed): not turned off "
-                     "in the guest; %s" % (", ".join(names), bitlocker.ADE_EXTENSION, ", ".join(detail["ade_versions"]), bitlocker.ADE_ROUTE),
-                     detail)
+            yield Step("protection", "failed", "BitLocker is on for %s under Azure Disk Encryption (extension %s %s installed): not turned off "
+                       "in the guest; %s" % (", ".join(names), bitlocker.ADE_EXTENSION, ", ".join(detail["ade_versions"]), bitlocker.ADE_ROUTE),
+                       detail)
             return
         if detail["bek_volumes"]:
-            self.add("protection", "failed", "BitLocker is on for %s and Azure Disk Encryption's key volume '%s' is present (%s), so ADE "
-                     "manages it even without its extension installed: not turned off in the guest; %s"
-                     % (", ".join(names), bitlocker.BEK_LABEL, ", ".join(detail["bek_volumes"]), bitlocker.ADE_ROUTE), detail)
+            yield Step("protection", "failed", "BitLocker is on for %s and Azure Disk Encryption's key volume '%s' is present (%s), so ADE "
+                       "manages it even without its extension installed: not turned off in the guest; %s"
+                       % (", ".join(names), bitlocker.BEK_LABEL, ", ".join(detail["bek_volumes"]), bitlocker.ADE_ROUTE), detail)
             return
         todo = bitlocker.plan(volumes, state.get("auto_unlock_entries"), detail["offline_disks"])
         if todo["keep_os"]:
-            self.add("os_volume", "found", "%s: BitLocker stays on: %s" % (bitlocker.name(todo["os"]), todo["keep_os"]), detail)
+            yield Step("os_volume", "found", "%s: BitLocker stays on: %s" % (bitlocker.name(todo["os"]), todo["keep_os"]), detail)
             todo["os"] = None
         targets = todo["data"] + ([todo["os"]] if todo["os"] else [])
         if not targets:
@@ -183,10 +184,12 @@ class ActionModule(WinCauseAction):
         target_names = [bitlocker.name(v) for v in targets]
         clear = ("clear the auto-unlock keys on %s (those of data volumes not attached now go too), then " % bitlocker.name(todo["os"])
                  if todo["os"] and todo["clear_auto_unlock"] else "")
-        self.diff("BitLocker", "".join("%s on\n" % n for n in target_names), "".join("%s off (decrypting)\n" % n for n in target_names))
-        if self.check_mode:
-            self.add("protection", self.fixed_or_found(), "BitLocker is on for %s: would %sturn it off" % (", ".join(target_names), clear), detail)
-            return
+        diff = text_diff("BitLocker", "".join("%s on\n" % n for n in target_names), "".join("%s off (decrypting)\n" % n for n in target_names))
+        yield Step("protection", "found", "BitLocker is on for %s" % ", ".join(target_names), detail,
+                   change=Change("%sturn it off" % clear, lambda: self.turn_off(volumes, todo, detail), diff))
+
+    def turn_off(self, volumes: list[dict], todo: dict, detail: dict) -> Step:
+        """Data volumes first, then the OS volume once none of them still unlocks with a key it stores."""
         results = []
         if todo["data"]:
             results += self._disable([v["device_id"] for v in todo["data"]], False)
@@ -198,12 +201,12 @@ class ActionModule(WinCauseAction):
                                 % (", ".join(waiting), "s" if len(waiting) == 1 else "")})
             else:
                 results += self._disable([todo["os"]["device_id"]], todo["clear_auto_unlock"])
-        detail["after"] = results
+        detail = dict(detail, after=results)
         lines = [bitlocker.outcome(r) if r["status"] != "refused" else "%s %s" % (r["volume"], r["error"]) for r in results]
         started = [r for r in results if r["status"] == "started"]
         status = "fixed" if len(started) == len(results) else "failed"
-        self.add("protection", status, "turning BitLocker off: %s%s" % ("; ".join(lines), "; Windows decrypts in the background" if started else ""),
-                 detail)
+        return Step("protection", status, "turning BitLocker off: %s%s" % ("; ".join(lines), "; Windows decrypts in the background" if started else ""),
+                    detail)
 
     def _disable(self, device_ids: list[str], clear_auto_unlock: bool) -> list[dict]:
         answer = self.apply("win_powershell", "turning BitLocker off on %s" % ", ".join(device_ids), script=DISABLE,

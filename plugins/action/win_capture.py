@@ -88,7 +88,7 @@ class ActionModule(WinCauseAction):
                         % (self.host, self.capture_dir, exc))
         return dict(result, changed=False, **outcome)
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         raise NotImplementedError("win_capture reports through check_and_report")
 
     def begin(self) -> dict:

@@ -26,8 +26,8 @@ class ActionModule(WinCauseAction):
     CAUSE = "COM_MSDTC"
     ARGUMENT_SPEC = {}
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         state = self.read(READ, "the COM+ and MSDTC services", Services=list(SERVICES))
         for service in state["services"]:
             # Start only: COM+ System Application is Manual by default and stays so.
-            self.ensure_service("service_" + service["name"].lower(), service, "it is part of Windows; repair the installation")
+            yield self.service_step("service_" + service["name"].lower(), service, "it is part of Windows; repair the installation")

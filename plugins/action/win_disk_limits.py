@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import disk_limits as limits
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Step
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
 
 READ = r"""#azure_backup.remediation/disk_limits.read
@@ -44,8 +45,8 @@ class ActionModule(WinCauseAction):
     CAUSE = "DISK_LIMITS"
     ARGUMENT_SPEC = {}
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         disks = self.read(READ, "the data disks", MarkerFile=limits.DATALOSS_WARNING).get("disks") or []
         data, left_out = limits.windows_data_disks(disks)
         status, summary, detail = limits.judge(data)
-        self.add("data_disks", status, summary, dict(detail, not_counted=left_out))
+        yield Step("data_disks", status, summary, dict(detail, not_counted=left_out))

@@ -9,7 +9,8 @@ from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows i
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction, text_diff
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.scripts import CONNECTION_ERRORS, INVOKE_NATIVE, restart_services
 
 READ = r"""#azure_backup.remediation/machinekeys.read
@@ -166,25 +167,25 @@ class ActionModule(WinCauseAction):
         "service_timeout": {"type": "int", "default": 60},
     }
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         if self.args["service_timeout"] <= 0:
             raise RemediationError("MACHINEKEYS on %s: machinekeys_service_timeout must be a number of seconds above 0, not %s"
-                                   % (self.host, self.args["service_timeout"]))
+                                   % (self.host, self.args["service_timeout"]), check="arguments")
         try:
             keys.parse_dacl(self.args["default_sddl"])
         except ValueError as exc:
             raise RemediationError("MACHINEKEYS on %s: machinekeys_default_sddl is not SDDL (%s). Nothing was read or "
-                                   "changed." % (self.host, exc)) from None
+                                   "changed." % (self.host, exc), check="arguments") from None
         state = self.read(READ, "the MachineKeys folder's ACL", Path=self.args["path"], AgentService=agent.SERVICES[0],
                           BackupProcesses=list(agent.BACKUP_PROCESSES))
         try:
             difference = keys.compare(state["sddl"], self.args["default_sddl"])
         except ValueError as exc:
             raise RemediationError("MACHINEKEYS on %s: cannot read the ACL of %s (%s): %s. Nothing was changed."
-                                   % (self.host, state.get("path"), state.get("sddl"), exc)) from None
+                                   % (self.host, state.get("path"), state.get("sddl"), exc), check="acl") from None
         detail = {"path": state["path"], "sddl": state["sddl"], "icacls": state.get("icacls", ""), **difference}
         if difference["default"]:
-            self.add("acl", "ok", "%s has the default permissions" % state["path"], detail)
+            yield Step("acl", "ok", "%s has the default permissions" % state["path"], detail)
             return
         what = "; ".join(part for part in (
             "missing " + ", ".join(difference["missing"]) if difference["missing"] else "",
@@ -195,45 +196,49 @@ class ActionModule(WinCauseAction):
         take_ownership = keys.needs_ownership(state["sddl"], sids)
         files = keys.key_file_counts(state.get("key_files"))
         detail.update(owner=keys.owner(state["sddl"]), take_ownership=take_ownership, key_files=files)
-        steps = self._steps(state["path"], take_ownership, files)
-        self.diff("DACL of %s" % state["path"], keys.dacl_part(state["sddl"]) + "\n", keys.dacl_part(self.args["default_sddl"]) + "\n")
+        reset = {}  # the reset script's answer, once it ran
+        acl = Step("acl", "found", "%s differs from the default (%s)" % (state["path"], what), detail, change=Change(
+            self._steps(state["path"], take_ownership, files), lambda: self.reset(state["path"], what, take_ownership, detail, reset),
+            text_diff("DACL of %s" % state["path"], keys.dacl_part(state["sddl"]) + "\n", keys.dacl_part(self.args["default_sddl"]) + "\n")))
+        yield acl
+        unreadable = (reset.get("unreadable") or []) if acl.change.done else []
+        if unreadable:
+            yield Step("key_files", "failed", "after the reset SYSTEM cannot read %s; their old SDDL is in %s"
+                       % (", ".join(unreadable), reset.get("files_backup")), detail)
+        if not (acl.change.done or self.check_mode):
+            return  # the certificate is deleted only once the folder's permissions let the agent make a new one
         stale = keys.stale_certificates(state.get("certificates") or []) if self.args["delete_certificates"] else []
-        if stale:
-            self.diff(r"Cert:\LocalMachine\My", "".join("%s %s\n" % (c["thumbprint"], c["subject"]) for c in stale), "")
-        if self.check_mode:
-            self.add("acl", self.fixed_or_found(), "%s differs from the default (%s): would %s" % (state["path"], what, steps), detail)
-            for cert in stale:
-                self.add("certificate", self.fixed_or_found(), "would delete certificate %s (%s)" % (cert["thumbprint"], cert["subject"]), cert)
-            if stale:
-                self._restart_agent(state)
-            return
-        reset = self.apply("win_powershell", "resetting the permissions of %s" % state["path"], script=RESET,
-                           parameters={"Path": state["path"], "Dacl": keys.dacl_part(self.args["default_sddl"]),
-                                       "BackupDir": self.args["backup_dir"], "TakeOwnership": take_ownership})
-        result = reset.get("result") or {}
+        # Article 000: after the reset, delete the certificate so the agent makes a new one with a readable key.
+        diff = text_diff(r"Cert:\LocalMachine\My", "".join("%s %s\n" % (c["thumbprint"], c["subject"]) for c in stale), "")
+        deleted = False
+        for cert in stale:
+            step = Step("certificate", "found", "certificate %s (%s, issued by %s)" % (cert["thumbprint"], cert["subject"], cert["issuer"]),
+                        cert, change=self.change("delete it, so the agent makes a new one", "win_certificate_store",
+                                                 "deleting certificate %s" % cert["thumbprint"], diff, thumbprint=cert["thumbprint"],
+                                                 store_location="LocalMachine", store_name="My", state="absent"))
+            diff = None
+            yield step
+            deleted = deleted or step.change.done
+        if stale and (deleted or self.check_mode):
+            yield self._restart_agent(state)
+
+    def reset(self, path: str, what: str, take_ownership: bool, detail: dict, reset: dict) -> Step:
+        """The reset script, its answer kept in ``reset``; the acl finding as the folder is afterwards."""
+        answer = self.apply("win_powershell", "resetting the permissions of %s" % path, script=RESET,
+                            parameters={"Path": path, "Dacl": keys.dacl_part(self.args["default_sddl"]),
+                                        "BackupDir": self.args["backup_dir"], "TakeOwnership": take_ownership})
+        result = reset
+        result.update(answer.get("result") or {})
         detail.update(before_sddl=result.get("before"), after_sddl=result.get("after"), backup=result.get("backup"),
                       files_backup=result.get("files_backup"), protected=result.get("protected") or [],
                       only_inherited=result.get("only_inherited") or [], done=result.get("done"), owner_after=result.get("owner"))
-        unreadable = result.get("unreadable") or []
         if result.get("error") or not keys.compare(result.get("after") or "", self.args["default_sddl"])["default"]:
-            self.add("acl", "failed", "%s: the reset stopped (%s). Done before that: %s. Now: %s; the old SDDL is in %s"
-                     % (state["path"], result.get("error") or "the DACL still differs", "; ".join(result.get("done") or []) or "nothing",
-                        result.get("after"), result.get("backup")), detail)
-            return
-        if unreadable:
-            self.add("key_files", "failed", "after the reset SYSTEM cannot read %s; their old SDDL is in %s"
-                     % (", ".join(unreadable), result.get("files_backup")), detail)
-        self.add("acl", self.fixed_or_found(), "%s differed from the default (%s): %s%s; the old SDDL is in %s"
-                 % (state["path"], what, "; ".join(result.get("done") or []), keys.owner_note(take_ownership, detail["owner"], result.get("owner")),
-                    result.get("backup")), detail)
-        # Article 000: after the reset, delete the certificate so the agent makes a new one with a readable key.
-        for cert in stale:
-            self.apply("win_certificate_store", "deleting certificate %s" % cert["thumbprint"], thumbprint=cert["thumbprint"],
-                       store_location="LocalMachine", store_name="My", state="absent")
-            self.add("certificate", self.fixed_or_found(), "deleted certificate %s (%s, issued by %s); the agent makes a new one"
-                     % (cert["thumbprint"], cert["subject"], cert["issuer"]), cert)
-        if stale:
-            self._restart_agent(state)
+            return Step("acl", "failed", "%s: the reset stopped (%s). Done before that: %s. Now: %s; the old SDDL is in %s"
+                        % (path, result.get("error") or "the DACL still differs", "; ".join(result.get("done") or []) or "nothing",
+                           result.get("after"), result.get("backup")), detail)
+        return Step("acl", "fixed", "%s differed from the default (%s): %s%s; the old SDDL is in %s"
+                    % (path, what, "; ".join(result.get("done") or []), keys.owner_note(take_ownership, detail["owner"], result.get("owner")),
+                       result.get("backup")), detail)
 
     @staticmethod
     def _steps(path: str, take_ownership: bool, files: dict) -> str:
@@ -248,43 +253,41 @@ class ActionModule(WinCauseAction):
         steps.append("reset the DACL")
         return "; ".join(steps)
 
-    def _restart_agent(self, state: dict) -> None:
+    def _restart_agent(self, state: dict) -> Step:
         """The agent makes a new certificate when it restarts (Microsoft's extension troubleshooting: restart the
         guest agent); never while a backup snapshot runs."""
         service = state.get("agent") or {"name": agent.SERVICES[0]}
         detail = {"service": service["name"]}
         if not self.args["restart_agent"]:
-            self.add("agent_restart", "found", "certificates deleted: restart %s so it makes a new one (machinekeys_restart_agent is off)"
-                     % service["name"], detail)
-            return
+            return Step("agent_restart", "found", "certificates deleted: restart %s so it makes a new one (machinekeys_restart_agent is off)"
+                        % service["name"], detail)
         if not service.get("exists"):
-            self.add("agent_restart", "found", "%s is not installed: nothing makes a new certificate until the agent is installed"
-                     % service["name"], detail)
-            return
+            return Step("agent_restart", "found", "%s is not installed: nothing makes a new certificate until the agent is installed"
+                        % service["name"], detail)
         running = agent.backup_running(state.get("backup_processes") or [])
         if running:
-            self.add("agent_restart", "found", "%s not restarted while a backup snapshot runs (%s): restart it when the backup job "
-                     "has finished, so it makes a new certificate" % (service["name"], ", ".join(running)), detail)
-            return
-        if self.check_mode:
-            self.add("agent_restart", self.fixed_or_found(), "would restart %s so it makes a new certificate" % service["name"], detail)
-            return
+            return Step("agent_restart", "found", "%s not restarted while a backup snapshot runs (%s): restart it when the backup job "
+                        "has finished, so it makes a new certificate" % (service["name"], ", ".join(running)), detail)
+        return Step("agent_restart", "found", "the agent makes its certificate when it starts", detail, change=Change(
+            "restart %s so it makes a new certificate" % service["name"], lambda: self.restart_agent(state, service, detail)))
+
+    def restart_agent(self, state: dict, service: dict, detail: dict) -> Step:
         # Bounded, and checked for a backup right before the stop: the restart script VSS_WRITERS sends.
         outcome = restart_services(self, [service["name"]], self.args["service_timeout"], agent.BACKUP_PROCESSES,
                                    "restarting %s" % service["name"])[service["name"]]
         if outcome["status"] == "connection_lost":
             now = self.read_agent(state)
             vss.services_not_running({service["name"]: outcome}, [now] if now else [], {service["name"]: outcome["dependants"]})
-        detail["restart"] = outcome
+        detail = dict(detail, restart=outcome)
         failure = vss.restart_failure(outcome, self.args["service_timeout"])
         if outcome["status"] == "backup_running":
-            self.add("agent_restart", "found", "%s not restarted: %s. Restart it when the backup job has finished, so it makes a new "
-                     "certificate" % (service["name"], failure), detail)
-        elif failure:
-            self.add("agent_restart", "failed", "restarting %s failed: %s. It makes a new certificate once it runs again: check it in "
-                     "services.msc; a service stuck in StopPending needs its process ended or the VM restarted" % (service["name"], failure), detail)
-        else:
-            self.add("agent_restart", self.fixed_or_found(), "restarted %s so it makes a new certificate" % service["name"], detail)
+            return Step("agent_restart", "found", "%s not restarted: %s. Restart it when the backup job has finished, so it makes a new "
+                        "certificate" % (service["name"], failure), detail)
+        if failure:
+            return Step("agent_restart", "failed", "restarting %s failed: %s. It makes a new certificate once it runs again: check it in "
+                        "services.msc; a service stuck in StopPending needs its process ended or the VM restarted" % (service["name"], failure),
+                        detail)
+        return Step("agent_restart", "fixed", "restarted %s so it makes a new certificate" % service["name"], detail)
 
     def read_agent(self, state: dict) -> dict | None:
         """The agent's service read again after a lost connection; None when the host does not answer."""

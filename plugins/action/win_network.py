@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import network as net
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import network as winnet
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction, text_diff
 
 READ = r"""#azure_backup.remediation/network.read
 # Resolves the names and opens a TCP connection to each endpoint from the VM, all at once, each
@@ -80,57 +81,72 @@ class ActionModule(WinCauseAction):
         http_proxy_bypass={"type": "list", "elements": "str", "default": []},
     )
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         # The proxy is this cause's one fix. The probes below connect directly, not through WinHTTP's
         # proxy: they say whether the VM itself reaches Azure (the wireserver is never proxied).
-        self.check_proxy()
+        if self.args["http_proxy"]:  # otherwise WinHTTP is left as it is; nothing to report, as on Linux without a proxy
+            yield self.proxy_step()
         a = self.args
         wireserver = ["%s:%d" % (a["wireserver"], p) for p in (a["wireserver_port"], a["hostplugin_port"])]
         storage = ["%s:%d" % (a["storage_host"], p) for p in a["storage_ports"]] if a["storage_host"] else []
         names = list(a["dns_names"]) + ([a["storage_host"]] if a["storage_host"] else [])
         state = self.read(READ, "the way to Azure", Names=names, Endpoints=wireserver + storage, TimeoutMs=int(a["timeout"] * 1000))
         dns, tcp = state.get("dns") or [], state.get("tcp") or []
-        self.judge("dns", dns, "%d Azure names resolve" % len(names), "cannot resolve")
-        self.judge("wireserver", [p for p in tcp if p["endpoint"] in wireserver], "wireserver %s accepts connections on %d and %d"
-                   % (a["wireserver"], a["wireserver_port"], a["hostplugin_port"]), "wireserver unreachable")
+        yield self.judge("dns", dns, "%d Azure names resolve" % len(names), "cannot resolve")
+        yield self.judge("wireserver", [p for p in tcp if p["endpoint"] in wireserver], "wireserver %s accepts connections on %d and %d"
+                         % (a["wireserver"], a["wireserver_port"], a["hostplugin_port"]), "wireserver unreachable")
         if storage:
-            self.judge("storage", [p for p in tcp if p["endpoint"] in storage], "storage %s accepts connections on %s"
-                       % (a["storage_host"], ", ".join(str(p) for p in a["storage_ports"])), "storage unreachable")
+            yield self.judge("storage", [p for p in tcp if p["endpoint"] in storage], "storage %s accepts connections on %s"
+                             % (a["storage_host"], ", ".join(str(p) for p in a["storage_ports"])), "storage unreachable")
         else:
-            self.add("storage", "skipped", "no storage endpoint given (network_storage_host)", {})
+            yield Step("storage", "skipped", "no storage endpoint given (network_storage_host)", {})
 
-    def judge(self, check: str, probes: list[dict], ok: str, bad: str) -> None:
+    @staticmethod
+    def judge(check: str, probes: list[dict], ok: str, bad: str) -> Step:
         failures = winnet.failures(probes)
         detail = {"probes": probes, "failures": failures}
         if failures:
-            self.add(check, "found", "%s: %s. NSG rules, routes and firewalls are platform changes: fix them there"
-                     % (bad, net.describe(failures)), detail)
-        else:
-            self.add(check, "ok", ok, detail)
+            return Step(check, "found", "%s: %s. NSG rules, routes and firewalls are platform changes: fix them there"
+                        % (bad, net.describe(failures)), detail)
+        return Step(check, "ok", ok, detail)
 
-    def check_proxy(self) -> None:
-        proxy, bypass = self.args["http_proxy"], self.args["http_proxy_bypass"]
-        if not proxy:  # WinHTTP is left as it is; nothing to report, as on Linux without a proxy
-            return
-        # win_http_proxy reads, compares and sets WinHTTP's proxy in one call and honours check mode
-        # itself, so it is sent in check mode too. What was there before comes only with --diff.
+    def proxy_step(self) -> Step:
+        """win_http_proxy reads, compares and sets WinHTTP's proxy in one call and honours check mode itself: in
+        check mode it is the read; otherwise the Change sends it once and its answer says whether it changed
+        anything. What was there before comes only with --diff."""
+        proxy = self.args["http_proxy"]
+        if not self.check_mode:
+            change = Change("set WinHTTP's proxy to it", None)
+            change.apply = lambda: self.set_proxy(change)
+            return Step("proxy", "found", "the inventory names WinHTTP proxy %s" % proxy, {"proxy": proxy}, change=change)
         answer = self._execute_module(module_name="ansible.windows.win_http_proxy", task_vars=self.task_vars,
-                                      module_args={"proxy": proxy, "bypass": bypass or None})
+                                      module_args={"proxy": proxy, "bypass": self.args["http_proxy_bypass"] or None})
         if answer.get("failed"):
-            self.add("proxy", "failed", "setting the WinHTTP proxy to %s failed: %s" % (proxy, answer.get("msg")), {"proxy": proxy})
-            return
+            return Step("proxy", "failed", "setting the WinHTTP proxy to %s failed: %s" % (proxy, answer.get("msg")), {"proxy": proxy})
+        detail, before, diff = self.proxy_answer(answer)
+        if not answer.get("changed"):
+            return Step("proxy", "ok", "WinHTTP uses proxy %s" % proxy, detail)
+        now = " (it uses %s)" % before if before else ""
+        return Step("proxy", "found", "WinHTTP does not use proxy %s%s" % (proxy, now), detail, change=Change("set it", None, diff))
+
+    def set_proxy(self, change: Change) -> Step:
+        proxy = self.args["http_proxy"]
+        answer = self.apply("win_http_proxy", "setting the WinHTTP proxy to %s" % proxy, proxy=proxy, bypass=self.args["http_proxy_bypass"] or None)
+        detail, before, change.diff = self.proxy_answer(answer)
+        if not answer.get("changed"):
+            return Step("proxy", "ok", "WinHTTP uses proxy %s" % proxy, detail)
+        return Step("proxy", "fixed", "WinHTTP proxy set to %s%s" % (proxy, " (was %s)" % before if before else ""), detail)
+
+    def proxy_answer(self, answer: dict) -> tuple:
+        """win_http_proxy's answer: the finding's detail, the proxy before in words and the --diff entry (those two
+        only when it said what was there, with --diff)."""
+        proxy, bypass = self.args["http_proxy"], self.args["http_proxy_bypass"]
         before = (answer.get("diff") or {}).get("before")
         detail = {"proxy": proxy, "bypass": bypass, "before": before}
-        if not answer.get("changed"):
-            self.add("proxy", "ok", "WinHTTP uses proxy %s" % proxy, detail)
-            return
-        self.changed = True
-        was = ""
-        if before is not None:
-            was = " (was %s)" % _proxy_words(before)
-            self.diff("WinHTTP proxy", _proxy_words(before) + "\n", _proxy_words({"proxy": proxy, "bypass": bypass}) + "\n")
-        verb = "would be set to" if self.check_mode else "set to"
-        self.add("proxy", self.fixed_or_found(), "WinHTTP proxy %s %s%s" % (verb, proxy, was), detail)
+        if before is None:
+            return detail, None, None
+        return (detail, _proxy_words(before),
+                text_diff("WinHTTP proxy", _proxy_words(before) + "\n", _proxy_words({"proxy": proxy, "bypass": bypass}) + "\n"))
 
 
 def _proxy_words(setting: dict) -> str:

@@ -9,7 +9,9 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils.causes im
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import snapshot_status as snap
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.detached import WinDetachedAction
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import text_diff
 
 READ = r"""#azure_backup.remediation/snapshot_status.read
 # The BCDRAGENT value, SQL Server instances (both registry views), the IPv4 interfaces with their DHCP setting and default
@@ -163,103 +165,90 @@ class ActionModule(WinDetachedAction):
         "memory_threshold": {"type": "float", "default": 90},
     }
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         least = detached.START_DELAY + DHCP_LEASE_WAIT + 10
         if self.args["fix_dhcp"] and self.args["dhcp_timeout"] < least:
             raise RemediationError("%s: snapshot_status_dhcp_timeout must be at least %d seconds (the switch task starts after %d s and "
                                    "waits up to %d s for DHCP), not %d. Nothing was changed."
-                                   % (self.CAUSE, least, detached.START_DELAY, DHCP_LEASE_WAIT, self.args["dhcp_timeout"]))
+                                   % (self.CAUSE, least, detached.START_DELAY, DHCP_LEASE_WAIT, self.args["dhcp_timeout"]), check="arguments")
         state = self.read(READ, "the snapshot settings", Key=snap.BCDRAGENT_KEY, ValueName=snap.COPY_BACKUP_VALUE,
                           SqlKeys=dict(snap.SQL_INSTANCE_KEYS))
         state["sql_instances"] = snap.sql_instances(state.get("sql_instances"))
-        self.check_copy_backup(state)
-        self.check_dhcp(state.get("nics") or [])
-        self.check_load(state)
+        yield self.copy_backup_step(state)
+        yield self.dhcp_step(state.get("nics") or [])
+        yield from self.load_steps(state)
 
-    def check_copy_backup(self, state: dict) -> None:
+    def copy_backup_step(self, state: dict) -> Step:
         value = state.get("copy_backup")
         where = "%s\\%s" % (snap.BCDRAGENT_KEY, snap.COPY_BACKUP_VALUE)
         detail = {"value": value, "sql_instances": state.get("sql_instances") or []}
         why = snap.copy_backup_wanted(detail["sql_instances"], self.args["use_vss_copy_backup"])
         if snap.copy_backup_set(value):
-            self.add("vss_copy_backup", "ok", "%s is TRUE" % where, detail)
-            return
+            return Step("vss_copy_backup", "ok", "%s is TRUE" % where, detail)
         if not why:
-            self.add("vss_copy_backup", "ok", "no SQL Server: full VSS backups are fine (%s not needed)" % where, detail)
-            return
+            return Step("vss_copy_backup", "ok", "no SQL Server: full VSS backups are fine (%s not needed)" % where, detail)
         before = "%s (%s)" % (value["data"], value["type"]) if value else "not set"
-        self.diff(where, before + "\n", "TRUE (String)\n")
-        if not self.check_mode:
-            self.apply("win_regedit", "setting %s" % where, path=snap.BCDRAGENT_KEY, name=snap.COPY_BACKUP_VALUE,
-                       data=snap.COPY_BACKUP_DATA, type="string")
-        self.add("vss_copy_backup", self.fixed_or_found(), "%s: %s was %s, %s TRUE"
-                 % (why, where, before, "would set it to" if self.check_mode else "set to"), dict(detail, before=before))
+        change = self.change("set it to TRUE", "win_regedit", "setting %s" % where, text_diff(where, before + "\n", "TRUE (String)\n"),
+                             path=snap.BCDRAGENT_KEY, name=snap.COPY_BACKUP_VALUE, data=snap.COPY_BACKUP_DATA, type="string")
+        return Step("vss_copy_backup", "found", "%s: %s is %s" % (why, where, before), dict(detail, before=before), change=change)
 
-    def check_dhcp(self, nics: list[dict]) -> None:
+    def dhcp_step(self, nics: list[dict]) -> Step:
         nic = snap.primary_nic(nics)
         if nic is None:
-            self.add("guest_dhcp", "skipped", "no primary IPv4 interface found (%d connected)" % len(nics), {"nics": nics})
-            return
+            return Step("guest_dhcp", "skipped", "no primary IPv4 interface found (%d connected)" % len(nics), {"nics": nics})
         detail = {"interface": nic["alias"], "index": nic["index"], "dhcp": nic["dhcp"], "addresses": nic.get("addresses", []),
                   "dns_servers": nic.get("dns_servers", [])}
         if nic["dhcp"] == "Enabled":
-            self.add("guest_dhcp", "ok", "%s uses DHCP" % nic["alias"], detail)
-            return
+            return Step("guest_dhcp", "ok", "%s uses DHCP" % nic["alias"], detail)
         static = "%s has a static address (%s); Azure hands the VM its address and the wireserver route by DHCP" % (
             nic["alias"], ", ".join(detail["addresses"]) or "none")
         if not self.args["fix_dhcp"]:
-            self.add("guest_dhcp", "found", static + ". Set snapshot_status_fix_dhcp to switch it, or configure the address in Azure", detail)
-            return
+            return Step("guest_dhcp", "found", static + ". Set snapshot_status_fix_dhcp to switch it, or configure the address in Azure", detail)
         refusal = snap.dhcp_switch_refusal(detail["addresses"])
         if refusal:
-            self.add("guest_dhcp", "found", "%s: %s" % (static, refusal), dict(detail, refused=True))
-            return
-        self.diff("IPv4 of %s" % nic["alias"], "DHCP Disabled\n", "DHCP Enabled\n")
-        if self.check_mode:
-            self.add("guest_dhcp", self.fixed_or_found(), static + ": would switch it to DHCP with netsh in a one-shot scheduled task, "
-                     "keeping the DNS servers (%s)" % (", ".join(detail["dns_servers"]) or "none"), detail)
-            return
-        self.switch_dhcp(nic, static, detail)
+            return Step("guest_dhcp", "found", "%s: %s" % (static, refusal), dict(detail, refused=True))
+        change = Change("switch it to DHCP with netsh in a one-shot scheduled task, keeping the DNS servers (%s)"
+                        % (", ".join(detail["dns_servers"]) or "none"), lambda: self.switch_dhcp(nic, static, detail),
+                        text_diff("IPv4 of %s" % nic["alias"], "DHCP Disabled\n", "DHCP Enabled\n"))
+        return Step("guest_dhcp", "found", static, detail, change=change)
 
-    def switch_dhcp(self, nic: dict, static: str, detail: dict) -> None:
+    def switch_dhcp(self, nic: dict, static: str, detail: dict) -> Step:
         """The switch takes away the address this WinRM connection runs over, so it runs detached: a one-shot
         SYSTEM task whose result is read back, the connection reset as often as it drops."""
         try:
             run = self.run_detached("snapshot_status.dhcp_task", DHCP_SWITCH_TASK, {"Index": nic["index"], "WaitSeconds": DHCP_LEASE_WAIT},
                                     "the DHCP switch", self.args["dhcp_timeout"])
         except RemediationError as exc:
-            self.add("guest_dhcp", "failed", "%s: %s; the interface was not touched" % (static, exc.msg), detail)
-            return
+            return Step("guest_dhcp", "failed", "%s: %s; the interface was not touched" % (static, exc.msg), detail)
         detail = dict(detail, task=run.get("task"), marker=run["marker"], register_answer_lost=run.get("register_answer_lost"))
         if run["state"] == "unknown":
             task = "the task %s is %s" % (run["task"], "registered (%s)" % run["task_state"] if run["task_state"]
                                           else "not registered" if not run["registered"] else "of unknown state")
-            self.add("guest_dhcp", "failed", "%s: switching %s to DHCP: no result within %d s, so its state is unknown; %s%s. It writes %s "
-                     "when it has run: check there or run again%s"
-                     % (static, nic["alias"], self.args["dhcp_timeout"], task, ", started" if run.get("started") else "", run["marker"],
-                        " (last error: %s)" % run["last_error"] if run.get("last_error") else ""),
-                     dict(detail, last_error=run.get("last_error"), task_state=run.get("task_state"), last_result=run.get("last_result")))
-            return
+            return Step("guest_dhcp", "failed", "%s: switching %s to DHCP: no result within %d s, so its state is unknown; %s%s. It writes %s "
+                        "when it has run: check there or run again%s"
+                        % (static, nic["alias"], self.args["dhcp_timeout"], task, ", started" if run.get("started") else "", run["marker"],
+                           " (last error: %s)" % run["last_error"] if run.get("last_error") else ""),
+                        dict(detail, last_error=run.get("last_error"), task_state=run.get("task_state"), last_result=run.get("last_result")))
         if run["state"] == "failed":
-            self.add("guest_dhcp", "failed", "%s: the switch task failed before it reported (%s); the interface is as the task left it: "
-                     "look at it" % (static, run["error"]), dict(detail, error=run["error"]))
-            return
+            return Step("guest_dhcp", "failed", "%s: the switch task failed before it reported (%s); the interface is as the task left it: "
+                        "look at it" % (static, run["error"]), dict(detail, error=run["error"]))
         status, said, outcome = snap.dhcp_switch_outcome(run["result"])
-        self.add("guest_dhcp", status, "%s: %s" % (static, said), dict(detail, **outcome))
+        return Step("guest_dhcp", status, "%s: %s" % (static, said), dict(detail, **outcome))
 
-    def check_load(self, state: dict) -> None:
+    def load_steps(self, state: dict):
         cpu = state.get("cpu_load_percent")
         if cpu is None:
-            self.add("cpu_load", "skipped", "Windows reported no processor load", {})
+            yield Step("cpu_load", "skipped", "Windows reported no processor load", {})
         else:
             threshold = self.args["cpu_threshold"]
-            self.add("cpu_load", *load.over("CPU %g %% busy" % float(cpu), float(cpu), threshold),
-                     detail={"busy_percent": float(cpu), "threshold": threshold})
+            status, summary = load.over("CPU %g %% busy" % float(cpu), float(cpu), threshold)
+            yield Step("cpu_load", status, summary, {"busy_percent": float(cpu), "threshold": threshold})
         used = snap.memory_percent_used(state.get("memory_total_kb"), state.get("memory_free_kb"))
         if used is None:
-            self.add("memory_pressure", "skipped", "Windows reported no memory figures", {})
+            yield Step("memory_pressure", "skipped", "Windows reported no memory figures", {})
             return
         detail = {"used_percent": used, "total_mib": int(state["memory_total_kb"]) // 1024,
                   "available_mib": int(state["memory_free_kb"]) // 1024, "threshold": self.args["memory_threshold"]}
         said = load.memory_said(used, detail["available_mib"], detail["total_mib"])
-        self.add("memory_pressure", *load.over(said, used, self.args["memory_threshold"]), detail=detail)
+        status, summary = load.over(said, used, self.args["memory_threshold"])
+        yield Step("memory_pressure", status, summary, detail)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import vss_writers as vss
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import win_agent as agent
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import GET_SERVICE_STATE, WinCauseAction, text_diff
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import scripts as _win_scripts
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.scripts import CONNECTION_ERRORS, DEPENDANTS, INVOKE_NATIVE, restart_services
 
@@ -54,10 +55,10 @@ class ActionModule(WinCauseAction):
         "service_timeout": {"type": "int", "default": 60},
     }
 
-    def check_and_fix(self) -> None:
+    def steps(self):
         if self.args["service_timeout"] <= 0:
             raise RemediationError("VSS_WRITERS on %s: vss_writers_service_timeout must be a number of seconds above 0, not %s"
-                                   % (self.host, self.args["service_timeout"]))
+                                   % (self.host, self.args["service_timeout"]), check="arguments")
         services = vss.service_map(self.args["services"])
         state = self.read_state(services)
         writers = self.writers(state)
@@ -66,8 +67,8 @@ class ActionModule(WinCauseAction):
         stuck = vss.stop_pending(state.get("services") or [])
         for service in stuck:
             # Its writers are not listed while it stops; touching it again could only hang too.
-            self.add("service_" + service.lower(), "found", "%s is stuck in StopPending and is left alone: the writers it hosts "
-                     "are not listed while it is. End its process or restart the VM." % service, {"service": service})
+            yield Step("service_" + service.lower(), "found", "%s is stuck in StopPending and is left alone: the writers it hosts "
+                       "are not listed while it is. End its process or restart the VM." % service, {"service": service})
         missing = [s for s in restart if s not in installed]
         held = {}
         for writer in vss.bad(writers):
@@ -77,89 +78,93 @@ class ActionModule(WinCauseAction):
         held_services = {services[name] for name in held}
         restart = [s for s in restart if s in installed and s not in stuck and s not in held_services]
         for writer in unknown:
-            self.add(_check(writer), "found", "%s: no known service hosts this writer, so it is not restarted; add it to "
-                     "vss_writers_services if you know which one does" % vss.describe(writer), {"writer": writer})
+            yield Step(_check(writer), "found", "%s: no known service hosts this writer, so it is not restarted; add it to "
+                       "vss_writers_services if you know which one does" % vss.describe(writer), {"writer": writer})
         for writer in vss.bad(writers):
             service = services.get(writer["name"])
             if service in missing:
-                self.add(_check(writer), "found", "%s: its service %s is not installed" % (vss.describe(writer), service),
-                         {"writer": writer})
+                yield Step(_check(writer), "found", "%s: its service %s is not installed" % (vss.describe(writer), service),
+                           {"writer": writer})
             elif service in held_services:
                 why = held.get(writer["name"]) or "its service %s also hosts %s" % (service, ", ".join(sorted(held)))
-                self.add(_check(writer), "found", "%s: %s is not restarted, because %s. Add '%s' to vss_writers_restart_workloads "
-                         "to allow it in a maintenance window." % (vss.describe(writer), service, why, writer["name"]),
-                         {"writer": writer, "service": service})
+                yield Step(_check(writer), "found", "%s: %s is not restarted, because %s. Add '%s' to vss_writers_restart_workloads "
+                           "to allow it in a maintenance window." % (vss.describe(writer), service, why, writer["name"]),
+                           {"writer": writer, "service": service})
         restartable = [w for w in vss.bad(writers) if services.get(w["name"]) in restart]
-        if not restartable:
-            self.summary(writers)
-            return
-        running = agent.backup_running(state.get("backup_processes") or [])
-        if running:
+        running = agent.backup_running(state.get("backup_processes") or []) if restartable else []
+        if not restartable or running:
             for writer in restartable:
-                self.add(_check(writer), "found", "%s: not restarted while a backup snapshot runs (%s); writers change state "
-                         "during a backup. Run again when the backup job has finished." % (vss.describe(writer), ", ".join(running)),
-                         {"writer": writer, "service": services[writer["name"]]})
-            self.summary(writers)
+                yield Step(_check(writer), "found", "%s: not restarted while a backup snapshot runs (%s); writers change state "
+                           "during a backup. Run again when the backup job has finished." % (vss.describe(writer), ", ".join(running)),
+                           {"writer": writer, "service": services[writer["name"]]})
+            yield self.summary(writers)
             return
         dependants = vss.running_dependants(state)
-        # Everything that stops, in the order it stops.
+        # Everything that stops, in the order it stops: one restart script for every writer, so one diff.
         stopping = [name for service in restart for name in dependants.get(service, []) + [service]]
-        self.diff("services restarted", "", "".join("%s\n" % name for name in stopping))
-        if self.check_mode:
-            for writer in restartable:
-                service = services[writer["name"]]
-                would = vss.would_restart(service, dependants.get(service, []))
-                self.add(_check(writer), self.fixed_or_found(), "%s: would %s" % (vss.describe(writer), would),
-                         {"writer": writer, "service": service, "dependants": dependants.get(service, [])})
-            self.summary(writers)
-            return
-        outcomes = self.restart(restart)
-        # Listed again whatever happened, so the report says what the writers are now; the dependants that
-        # were stopped are read too, for a restart whose connection was lost on the way.
-        try:
-            now = self.read_state(services, [name for service in restart for name in dependants.get(service, [])])
-        except (RemediationError,) + CONNECTION_ERRORS:
-            if not any(o["status"] == "connection_lost" for o in outcomes.values()):
-                raise
-            for writer in restartable:  # the host did not answer again: what is known is reported
-                self.report(writer, services[writer["name"]], outcomes, None)
-            return
-        listed = self.writers(now)
-        vss.services_not_running(outcomes, now.get("services") or [], dependants)
-        after = {w["name"]: w for w in listed}
+        diff = text_diff("services restarted", "", "".join("%s\n" % name for name in stopping))
+        restarted = {}  # what the one restart did and the writers listed after it, filled by the first writer's change
         for writer in restartable:
-            self.report(writer, services[writer["name"]], outcomes, after.get(writer["name"]))
-        self.summary(listed)
+            service = services[writer["name"]]
+            change = Change(vss.would_restart(service, dependants.get(service, [])),
+                            lambda writer=writer, service=service: self.restarted(writer, service, restart, services, dependants, restarted),
+                            diff)
+            diff = None
+            yield Step(_check(writer), "found", vss.describe(writer), {"writer": writer, "service": service,
+                                                                       "dependants": dependants.get(service, [])}, change=change)
+        if self.check_mode:
+            yield self.summary(writers)
+        elif restarted.get("listed") is not None:
+            yield self.summary(restarted["listed"])
+
+    def restarted(self, writer: dict, service: str, restart: list[str], services: dict, dependants: dict, restarted: dict) -> Step:
+        """One writer's outcome: every service is restarted once, by the first writer's change, and the writers
+        listed again whatever happened, so the report says what they are now; the dependants that were stopped are
+        read too, for a restart whose connection was lost on the way."""
+        if not restarted:
+            restarted.update(outcomes=self.restart(restart), now=None, listed=None, error=None)
+            try:
+                now = self.read_state(services, [name for s in restart for name in dependants.get(s, [])])
+                restarted.update(listed=self.writers(now), now=now)
+                vss.services_not_running(restarted["outcomes"], now.get("services") or [], dependants)
+            except (RemediationError,) + CONNECTION_ERRORS as exc:
+                if not any(o["status"] == "connection_lost" for o in restarted["outcomes"].values()):
+                    restarted["error"] = exc if isinstance(exc, RemediationError) else RemediationError(
+                        "VSS_WRITERS on %s: listing the writers again after the restart failed: %s" % (self.host, exc), changed=True)
+        if restarted["error"] is not None:
+            raise restarted["error"]
+        listed = {w["name"]: w for w in restarted["listed"] or []}
+        return self.report(writer, service, restarted["outcomes"], listed.get(writer["name"]) if restarted["now"] else None)
 
     def restart(self, restart: list[str]) -> dict:
         """Every service restarted in one script run: service -> outcome (see _vss_writers.read_restart)."""
         return restart_services(self, restart, self.args["service_timeout"], agent.BACKUP_PROCESSES,
                                 "restarting %s for their VSS writers" % ", ".join(restart))
 
-    def report(self, writer: dict, service: str, outcomes: dict, now: dict | None) -> None:
+    def report(self, writer: dict, service: str, outcomes: dict, now: dict | None) -> Step:
         outcome = outcomes[service]
         failure = vss.restart_failure(outcome, self.args["service_timeout"])
         detail = {"writer": writer, "service": service, "restart": outcome, "after": now}
         if outcome["status"] == "backup_running":
-            self.add(_check(writer), "found", "%s: not restarted: %s. Run again when the backup job has finished." % (vss.describe(writer), failure),
-                     detail)
-        elif failure:
-            self.add(_check(writer), "failed", "%s: restarting %s failed: %s. Check the service in services.msc and the System event "
-                     "log; a service stuck in StopPending needs its process ended or the VM restarted" % (writer["name"], service, failure),
-                     detail)
-        elif now and now["state"] == vss.STABLE:
+            return Step(_check(writer), "found", "%s: not restarted: %s. Run again when the backup job has finished."
+                        % (vss.describe(writer), failure), detail)
+        if failure:
+            return Step(_check(writer), "failed", "%s: restarting %s failed: %s. Check the service in services.msc and the System event "
+                        "log; a service stuck in StopPending needs its process ended or the VM restarted" % (writer["name"], service, failure),
+                        detail)
+        if now and now["state"] == vss.STABLE:
             again = " and its dependants %s" % ", ".join(outcome["restarted"]) if outcome["restarted"] else ""
-            self.add(_check(writer), self.fixed_or_found(), "%s: stable after restarting %s%s" % (vss.describe(writer), service, again), detail)
-        else:
-            still = vss.describe(now) if now else "'%s' is no longer listed" % writer["name"]
-            self.add(_check(writer), "failed", "%s still bad after restarting %s: %s. Restart the VM, or see the "
-                     "writer's application log" % (writer["name"], service, still), detail)
+            return Step(_check(writer), "fixed", "%s: stable after restarting %s%s" % (vss.describe(writer), service, again), detail)
+        still = vss.describe(now) if now else "'%s' is no longer listed" % writer["name"]
+        return Step(_check(writer), "failed", "%s still bad after restarting %s: %s. Restart the VM, or see the "
+                    "writer's application log" % (writer["name"], service, still), detail)
 
-    def summary(self, writers: list[dict]) -> None:
+    @staticmethod
+    def summary(writers: list[dict]) -> Step:
         """Every writer with its state and last error, as listed last; bad ones have findings of their own."""
         stable = len(writers) - len(vss.bad(writers))
-        self.add("writers", "ok" if stable == len(writers) else "found", "%d of %d VSS writers stable" % (stable, len(writers)),
-                 {"writers": writers})
+        return Step("writers", "ok" if stable == len(writers) else "found", "%d of %d VSS writers stable" % (stable, len(writers)),
+                    {"writers": writers})
 
     def read_state(self, services: dict, also=()) -> dict:
         return self.read(READ, "the VSS writers", Services=sorted(set(services.values()) | set(also)),

@@ -21,6 +21,7 @@ from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows i
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import service as svc
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, CauseRun, Step
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
 
 # A PowerShell function read scripts put right after their param block: one service as
@@ -59,8 +60,61 @@ class UnsupportedHost(RemediationError):
         super().__init__(entry["summary"], findings=[entry])
 
 
+class WinCauseRun(CauseRun):
+    """core/runner.py's CauseRun, where a change's apply may also return what it read back as a Step.
+
+    A Windows fix often learns its outcome only from the answer of the script that made it: a restart
+    the VM refused because a backup started meanwhile (``found``), a reset that stopped half-way
+    (``failed``), or one that worked and says what it did (``fixed``). That Step's status, summary and
+    detail then make the finding, instead of "did <action>"; check mode, diffs and errors stay the runner's.
+    """
+
+    def record(self, step: Step) -> dict:
+        change = step.change
+        if change is None or self.check_mode:
+            return super().record(step)
+        apply, told, changed = change.apply, [], self.changed
+
+        def applied():
+            try:
+                answer = apply()
+            except UnsupportedHost as exc:  # not this change's failure: no cause can be checked on this host
+                raise HostRefused(exc) from None
+            if isinstance(answer, Step):
+                told.append(answer)
+                return None
+            return answer
+        change.apply = applied
+        try:
+            entry = super().record(step)
+        finally:
+            change.apply = apply
+        if not (told and change.done):
+            return entry
+        outcome = told[0]
+        change.done = outcome.status == "fixed"
+        if not change.done:  # nothing (or not all) was changed: no "changed" or diff of its own
+            self.changed = changed
+            if change.diff in self.diffs:
+                self.diffs.remove(change.diff)
+        self.findings.pop()  # entry, the runner's "did <action>": the outcome says more
+        if outcome.status == "failed":
+            self.errors.append(outcome.summary)
+        return self.add(step.check, outcome.status, outcome.summary, dict(step.detail, **outcome.detail), outcome.severity or step.severity)
+
+
+class HostRefused(Exception):
+    """An UnsupportedHost met while applying a change, carried past the runner, which would make it the change's finding."""
+
+
+def text_diff(header: str, before: str, after: str) -> dict:
+    """One --diff entry: ``before`` and ``after`` as text under one header."""
+    return {"before_header": header, "after_header": header, "before": before, "after": after}
+
+
 class WinCauseAction(ActionBase):
-    """Subclasses set CAUSE and ARGUMENT_SPEC and implement check_and_fix()."""
+    """Subclasses set CAUSE and ARGUMENT_SPEC and implement steps(): a generator of Steps (core/runner.py)
+    whose Changes apply through self.apply(); WinCauseRun reports them."""
 
     CAUSE = ""
     ARGUMENT_SPEC: dict = {}
@@ -72,7 +126,8 @@ class WinCauseAction(ActionBase):
         _validated, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         self.task_vars = task_vars or {}
         self.check_mode = bool(self._task.check_mode)
-        self.findings, self.diffs, self.changed = [], [], False
+        # Set by self.apply() and the detached runner: the VM was changed, also by a change that then failed.
+        self.changed = False
         # The capture switch (playbooks/capture.yml): every read is also kept on the controller.
         self.capture_dir, self.captured = self.capture_folder(), []
         if self.capture_dir and not self.check_mode:
@@ -87,61 +142,55 @@ class WinCauseAction(ActionBase):
         return outcome
 
     def check_and_report(self, result: dict) -> dict:
+        self.unsupported: UnsupportedHost | None = None
         try:
-            self.check_and_fix()
-        except UnsupportedHost as exc:
+            report = WinCauseRun(self.CAUSE, self.check_mode).run(self._steps_watching_host).result()
+        except HostRefused as exc:
+            self.unsupported, report = exc.args[0], {}
+        if self.unsupported is not None:
             # The play skips this host's other causes when it sees unsupported_host.
-            return dict(result, failed=True, changed=False, msg=exc.msg, findings=exc.findings, unsupported_host=True)
-        except RemediationError as exc:
-            return dict(result, failed=True, changed=self.changed or exc.changed, msg=exc.msg, findings=self.findings + exc.findings)
-        result.update(changed=self.changed, findings=self.findings)
-        if self.diffs and self._task.diff:
-            result["diff"] = self.diffs
-        failed = [f for f in self.findings if f["status"] == "failed"]
-        if failed:
-            result.update(failed=True, msg="; ".join(f["summary"] for f in failed))
+            return dict(result, failed=True, changed=False, msg=self.unsupported.msg, findings=self.unsupported.findings, unsupported_host=True)
+        report["changed"] = report["changed"] or self.changed
+        if not self._task.diff:
+            report.pop("diff", None)
+        result.update(report)
         return result
 
-    def check_and_fix(self) -> None:
+    def _steps_watching_host(self):
+        try:
+            yield from self.steps()
+        except UnsupportedHost as exc:
+            self.unsupported = exc
+            raise
+
+    def steps(self):
+        """The cause's Steps, one per check; reads through self.read(), changes through Changes."""
         raise NotImplementedError
 
     @property
     def host(self) -> str:
         return self.task_vars.get("inventory_hostname", "this host")
 
-    def add(self, check: str, status: str, summary: str, detail: dict | None = None, severity: str | None = None) -> dict:
-        entry = finding(self.CAUSE, check, status, summary, detail, severity)
-        self.findings.append(entry)
-        return entry
+    def change(self, action: str, module: str, purpose: str, diff: dict | None = None, **args) -> Change:
+        """A Change that runs one ansible.windows module; ``action`` says what it does, ``purpose`` names it in an error."""
+        def apply() -> None:
+            self.apply(module, purpose, **args)
+        return Change(action, apply, diff)
 
-    def diff(self, header: str, before: str, after: str) -> None:
-        self.diffs.append({"before_header": header, "after_header": header, "before": before, "after": after})
-
-    def fixed_or_found(self) -> str:
-        """The status of a problem this run repairs: ``found`` in check mode (where the task reports
-        changed for what it would change), ``fixed`` otherwise (changed is what the modules said)."""
-        if self.check_mode:
-            self.changed = True
-            return "found"
-        return "fixed"
-
-    def ensure_service(self, check: str, service: dict, missing: str, automatic: bool = False, restart: bool = False) -> None:
-        """A service that must run (and start automatically): ok, or started/set through win_service.
+    def service_step(self, check: str, service: dict, missing: str, automatic: bool = False, restart: bool = False) -> Step:
+        """A service that must run (and start automatically): ok, or a Change that starts/sets it through win_service.
         ``missing`` says what to do when it is not installed (that is reported, never guessed at)."""
         detail = {"service": service["name"], "before": svc.describe(service)}
         if not service.get("exists"):
-            self.add(check, "found", "%s is not installed: %s" % (service["name"], missing), detail)
-            return
-        change = svc.changes(service, automatic=automatic, restart=restart)
-        if not change:
-            self.add(check, "ok", detail["before"], detail)
-            return
-        action = svc.would(service, change)
-        if not self.check_mode:
-            self.apply("win_service", action, name=service["name"], **change)
-        detail["after"] = svc.describe(svc.after(service, change))
-        self.diff("service %s" % service["name"], detail["before"] + "\n", detail["after"] + "\n")
-        self.add(check, self.fixed_or_found(), "%s: %s%s" % (detail["before"], "would " if self.check_mode else "", action), detail)
+            return Step(check, "found", "%s is not installed: %s" % (service["name"], missing), detail)
+        args = svc.changes(service, automatic=automatic, restart=restart)
+        if not args:
+            return Step(check, "ok", detail["before"], detail)
+        action = svc.would(service, args)
+        detail["after"] = svc.describe(svc.after(service, args))
+        diff = text_diff("service %s" % service["name"], detail["before"] + "\n", detail["after"] + "\n")
+        change = self.change(action, "win_service", action, diff, name=service["name"], **args)
+        return Step(check, "found", detail["before"], detail, change=change)
 
     def read(self, script: str, purpose: str, **parameters) -> dict:
         """Run a read-only script; its $Ansible.Result. ``purpose`` says what it reads, for the error."""

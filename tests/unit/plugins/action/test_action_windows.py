@@ -11,7 +11,8 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
-from ansible_collections.azure_backup.remediation.plugins.action import win_agent, win_bitlocker, win_machinekeys, win_snapshot_status, win_vss_writers
+from ansible_collections.azure_backup.remediation.plugins.action import (win_agent, win_bitlocker, win_com_msdtc, win_machinekeys, win_network,
+                                                                         win_snapshot_status, win_vss_writers)
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
 
@@ -89,8 +90,8 @@ def test_check_mode_reports_what_it_would_do_and_sends_only_the_read():
     assert result["changed"] and not result.get("failed")
     services = [f for f in result["findings"] if f["check"].startswith("service_")]
     assert [(f["status"], f["summary"]) for f in services] == [
-        ("found", "WindowsAzureGuestAgent: Stopped, Auto: would start WindowsAzureGuestAgent"),
-        ("found", "RdAgent: Stopped, Auto: would start RdAgent")]
+        ("found", "WindowsAzureGuestAgent: Stopped, Auto; would start WindowsAzureGuestAgent"),
+        ("found", "RdAgent: Stopped, Auto; would start RdAgent")]
     assert [d["before"] for d in result["diff"]] == ["WindowsAzureGuestAgent: Stopped, Auto\n", "RdAgent: Stopped, Auto\n"]
 
 
@@ -536,7 +537,7 @@ def test_machinekeys_check_mode_says_it_would_take_ownership_and_protect_the_key
     assert "protect the key files that inherit from it (1 at the read) (1 of them have no others), keeping their inherited ACEs" in acl["summary"]
     assert acl["detail"]["owner"] == "S-1-5-18" and acl["detail"]["key_files"]["only_inherited"] == 1
     assert [f["summary"] for f in result["findings"] if f["check"] == "agent_restart"] == [
-        "would restart WindowsAzureGuestAgent so it makes a new certificate"]
+        "the agent makes its certificate when it starts; would restart WindowsAzureGuestAgent so it makes a new certificate"]
 
 
 RESET_DONE = {"changed": True, "result": {
@@ -794,3 +795,128 @@ def test_check_mode_reads_a_missing_agent_once():
     result = plugin.run(task_vars=VARS)
     assert sent(plugin) == ["ansible.windows.win_powershell"]
     assert [f["status"] for f in result["findings"] if f["check"] == "install"] == ["found"]
+
+
+# -- issue 11: every cause yields Steps; a failed change is a finding and the other checks still run ---------
+
+
+def refused(message="Access is denied"):
+    """win_service (or any ansible.windows module) refusing the change."""
+    return {"failed": True, "msg": message}
+
+
+def test_a_service_that_cannot_be_started_is_a_failed_finding_and_the_next_service_is_still_started():
+    stopped = [{"name": "COMSysApp", "exists": True, "state": "Stopped", "start_mode": "Manual"},
+               {"name": "MSDTC", "exists": True, "state": "Stopped", "start_mode": "Auto"}]
+    plugin = action(win_com_msdtc, {}, [read_answer(services=stopped), refused("Cannot start service COMSysApp: Access is denied"),
+                                        {"changed": True}])
+    result = plugin.run(task_vars=VARS)
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_service", "ansible.windows.win_service"]
+    comsysapp, msdtc = result["findings"]
+    assert (comsysapp["check"], comsysapp["status"]) == ("service_comsysapp", "failed")
+    assert "could not start COMSysApp" in comsysapp["summary"] and "Access is denied" in comsysapp["summary"]
+    assert (msdtc["check"], msdtc["status"]) == ("service_msdtc", "fixed") and "did start MSDTC" in msdtc["summary"]
+    assert result["failed"] and result["changed"] and "Cannot start service COMSysApp" in result["msg"]
+    # Only the change that was made is in the diff.
+    assert [d["before_header"] for d in result["diff"]] == ["service MSDTC"]
+
+
+def test_an_agent_service_that_cannot_be_started_leaves_the_other_agent_checks_reported():
+    stopped = [dict(s, state="Stopped") for s in RUNNING]
+    plugin = action(win_agent, {}, [agent_state(services=stopped), refused("the service did not respond in time"), {"changed": True}])
+    result = plugin.run(task_vars=VARS)
+    statuses = {f["check"]: f["status"] for f in result["findings"]}
+    assert statuses == {"dotnet": "ok", "version": "ok", "service_windowsazureguestagent": "failed", "service_rdagent": "fixed"}
+    failed = next(f for f in result["findings"] if f["status"] == "failed")
+    assert "WIN_AGENT: start WindowsAzureGuestAgent on win01 failed: the service did not respond in time" in failed["summary"]
+    assert failed["detail"]["service"] == "WindowsAzureGuestAgent" and failed["detail"]["error"]
+
+
+def test_a_refused_registry_write_is_a_failed_finding_and_the_load_is_still_reported():
+    sql = {"64-bit": ["MSSQLSERVER"], "32-bit": []}
+    plugin = snapshot_action([snapshot_state(dhcp="Enabled", sql=sql), refused("Requested registry access is not allowed.")], fix_dhcp=False)
+    result = plugin.run(task_vars=VARS)
+    statuses = {f["check"]: f["status"] for f in result["findings"]}
+    assert statuses == {"vss_copy_backup": "failed", "guest_dhcp": "ok", "cpu_load": "ok", "memory_pressure": "ok"}
+    copy = result["findings"][0]
+    assert "could not set it to TRUE" in copy["summary"] and "Requested registry access is not allowed." in copy["summary"]
+    assert result["failed"] and "diff" not in result
+
+
+def test_a_certificate_that_cannot_be_deleted_is_failed_and_the_agent_is_not_restarted_for_it():
+    plugin = action(win_machinekeys, {}, [machinekeys_state(), RESET_DONE, refused("the certificate store is read-only")])
+    result = plugin.run(task_vars=VARS)
+    # The reset worked and says so; no certificate was deleted, so nothing asks the agent for a new one.
+    assert sent(plugin) == ["ansible.windows.win_powershell", "ansible.windows.win_powershell", "ansible.windows.win_certificate_store"]
+    statuses = [(f["check"], f["status"]) for f in result["findings"]]
+    assert statuses == [("acl", "fixed"), ("certificate", "failed")]
+    assert "could not delete it, so the agent makes a new one" in result["findings"][1]["summary"]
+    assert "the certificate store is read-only" in result["findings"][1]["summary"]
+
+
+def test_a_bitlocker_disable_the_module_refuses_is_a_failed_protection_finding_next_to_the_lock_check():
+    plugin = action(win_bitlocker, {"disable": True}, [read_answer(volumes=[HIDDEN], ade_versions=[]), refused("WMI is not available")])
+    result = plugin.run(task_vars=VARS)
+    statuses = [(f["check"], f["status"]) for f in result["findings"]]
+    assert statuses == [("locked", "ok"), ("protection", "failed")]
+    assert "WMI is not available" in result["findings"][1]["summary"] and result["failed"]
+
+
+def test_an_outcome_the_vm_reports_decides_the_finding_not_the_attempt():
+    """A restart the script refused before it stopped anything (a backup started) is found, not fixed: not changed, no diff."""
+    not_restarted = dict(restart_answer({"name": "Winmgmt", "status": "backup_running", "stuck": "Winmgmt", "backup": ["IaaSBcdrExtension"]}),
+                         changed=False)
+    plugin = action(win_vss_writers, {}, [vss_read([("WMI Writer", 7, "Failed")], {"Winmgmt": "Running"}), not_restarted,
+                                          vss_read([("WMI Writer", 7, "Failed")], {"Winmgmt": "Running"})])
+    result = plugin.run(task_vars=VARS)
+    wmi = vss_findings(result)["writer_wmi_writer"]
+    assert wmi["status"] == "found" and "a backup snapshot started (IaaSBcdrExtension) before Winmgmt was to stop" in wmi["summary"]
+    assert not result["changed"] and "diff" not in result and not result.get("failed")
+    assert vss_findings(result)["writers"]["status"] == "found"  # listed again after the attempt
+
+
+def network_read():
+    return read_answer(dns=[{"endpoint": "management.azure.com", "error_code": None}],
+                       tcp=[{"endpoint": "168.63.129.16:80", "error_code": None}, {"endpoint": "168.63.129.16:32526", "error_code": None}])
+
+
+def proxy_answer(changed, before=None):
+    answer = {"changed": changed}
+    if before is not None:
+        answer["diff"] = {"before": before}
+    return answer
+
+
+def test_the_proxy_is_read_by_win_http_proxy_in_check_mode_and_set_by_one_call_otherwise():
+    args = {"http_proxy": "proxy.corp:3128", "http_proxy_bypass": ["<local>"]}
+    check = action(win_network, args, [proxy_answer(True, {"proxy": None, "bypass": None}), network_read()], check_mode=True)
+    result = check.run(task_vars=VARS)
+    proxy = vss_findings(result)["proxy"]
+    assert proxy["status"] == "found" and proxy["summary"] == "WinHTTP does not use proxy proxy.corp:3128 (it uses direct access); would set it"
+    assert result["diff"] == [{"before_header": "WinHTTP proxy", "after_header": "WinHTTP proxy", "before": "direct access\n",
+                               "after": "proxy proxy.corp:3128, bypass <local>\n"}]
+    applied = action(win_network, args, [proxy_answer(True, {"proxy": None, "bypass": None}), network_read()])
+    result = applied.run(task_vars=VARS)
+    assert sent(applied) == ["ansible.windows.win_http_proxy", "ansible.windows.win_powershell"] and result["changed"]
+    assert vss_findings(result)["proxy"]["summary"] == "WinHTTP proxy set to proxy.corp:3128 (was direct access)"
+    assert vss_findings(result)["proxy"]["status"] == "fixed" and len(result["diff"]) == 1
+    again = action(win_network, args, [proxy_answer(False), network_read()])
+    result = again.run(task_vars=VARS)
+    assert vss_findings(result)["proxy"]["status"] == "ok" and not result["changed"] and "diff" not in result
+    refused_proxy = action(win_network, args, [refused("Access is denied"), network_read()])
+    result = refused_proxy.run(task_vars=VARS)
+    statuses = {f["check"]: f["status"] for f in result["findings"]}
+    assert statuses == {"proxy": "failed", "dns": "ok", "wireserver": "ok", "storage": "skipped"} and result["failed"]
+    assert "Access is denied" in vss_findings(result)["proxy"]["summary"]
+
+
+def test_old_powershell_met_by_a_change_first_is_the_one_host_finding_too():
+    """NETWORK's first call in apply mode is the proxy's change: Ansible's refusal there is the host's, not the proxy's."""
+    refusal = {"failed": True, "msg": "Ansible requires PowerShell v5.1"}
+    plugin = action(win_network, {"http_proxy": "proxy.corp:3128"}, [refusal])
+    plugin._low_level_execute_command = MagicMock(return_value={"rc": 0, "stdout": "4.0|6.3.9600.0\r\n", "stderr": ""})
+    result = plugin.run(task_vars=VARS)
+    assert result["failed"] and result["unsupported_host"] and not result["changed"]
+    [entry] = result["findings"]
+    assert (entry["id"], entry["check"]) == ("HOST", "powershell") and result["msg"] == entry["summary"]
+    assert sent(plugin) == ["ansible.windows.win_http_proxy"] and plugin._low_level_execute_command.call_count == 1

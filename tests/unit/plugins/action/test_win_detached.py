@@ -20,11 +20,12 @@ PROBE = "#azure_backup.remediation/probe.task\n[CmdletBinding()]\nparam([int]$In
 
 
 class Probe(detached.WinDetachedAction):
-    CAUSE = "PROBE"
+    CAUSE = "SNAPSHOT_STATUS"  # a cause the findings know: a failed run becomes one of its findings
     outcome: dict = {}
 
-    def check_and_fix(self):
+    def steps(self):
         self.outcome = self.run_detached("probe.task", PROBE, {"Index": 5}, "the probe", 30)
+        yield from ()
 
 
 def probe(answers, check_mode=False):
