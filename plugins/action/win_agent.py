@@ -383,6 +383,10 @@ class ActionModule(detached.WinDetachedAction):
 
     install_log = None
 
+    def first_read(self) -> tuple:
+        return READ, "the guest agent's services and version", {"Services": list(agent.SERVICES), "ProductName": agent.PRODUCT_NAME,
+                                                                "BackupProcesses": list(agent.BACKUP_PROCESSES)}
+
     def check_and_fix(self) -> None:
         try:
             agent.validate_minimum(self.args["min_version"])

@@ -36,6 +36,9 @@ class ActionModule(WinCauseAction):
     CAUSE = "BACKUP_EXTENSION"
     ARGUMENT_SPEC = {}
 
+    def first_read(self) -> tuple:
+        return READ, "the backup extension", {"Service": SERVICE, "PluginDir": PLUGIN_DIR}
+
     def check_and_fix(self) -> None:
         state = self.read(READ, "the backup extension", Service=SERVICE, PluginDir=PLUGIN_DIR)
         self.ensure_service("iaasvmprovider", state["service"], "Azure Backup adds it with the extension; " + RELOAD, automatic=True)
