@@ -101,7 +101,14 @@ class WinCauseAction(ActionBase):
             return dict(result, failed=True, msg="%s on %s: azure_backup_capture is on but the task is not in check mode; a capture "
                         "only reads. Nothing was read or changed." % (self.CAUSE, self.host))
         self.lock_refused = None
-        outcome = self.check_and_report(result)
+        try:
+            outcome = self.check_and_report(dict(result))
+        except vmlock.ReadAgain:
+            # The lock came after another run's changes: nothing was changed by this one yet, so the cause
+            # starts again from what is there now (the lock is held from here on).
+            self.start(args, task_vars)
+            self.prefetched = None
+            outcome = self.check_and_report(dict(result))
         if self.lock_refused and not any(f["status"] == "failed" for f in outcome.get("findings") or []):
             # The change the lock was refused for ended the cause: it is said as a failed finding.
             summary = "%s: %s" % (self.CAUSE, self.lock_refused)
@@ -195,7 +202,7 @@ class WinCauseAction(ActionBase):
         """The host read's answer for the cause's first read, or None: another script or parameters than it
         declared, or anything changed before it (then it reads what is there now)."""
         prefetched, self.prefetched = self.prefetched, None
-        if not prefetched or self.changed:
+        if not prefetched or self.changed or (self.host_lock is not None and self.host_lock.waited):
             return None
         if script_tag(script) != prefetched["tag"] or same_parameters(parameters) != same_parameters(prefetched["parameters"]):
             return None

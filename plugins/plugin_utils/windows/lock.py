@@ -156,6 +156,11 @@ class LockBusy(RemediationError):
     """Another run holds this VM's lock: this run's changes on it are refused."""
 
 
+class ReadAgain(Exception):
+    """The lock was taken only after another run let it go: what this run read before may be what that run has
+    changed since. Raised instead of the first change; the cause starts again from a fresh read (run_cause)."""
+
+
 def describe(holder: dict | None) -> str:
     """'2026-05-01T10:00:00Z (pid 4242 on awx-1, user awx)' from what the lock file holds."""
     seen = (holder or {}).get("holder") or {}
@@ -180,6 +185,8 @@ class HostLock:
         self.held = False
         self.refused: str | None = None
         self.took_over: dict | None = None
+        # Taken after another run held it: every read made before may be stale.
+        self.waited = False
         self.executions = 0  # what the lock cost this host run, in module executions
 
     def holder(self) -> dict:
@@ -211,6 +218,9 @@ class HostLock:
             raise LockBusy(self.refused)
         self.held = True
         self.took_over = result.get("took_over")
+        if result.get("holder") and not self.took_over:
+            self.waited = True
+            raise ReadAgain()
 
     def release(self, action) -> str | None:
         """Remove the lock if this run holds it; what went wrong, or None."""

@@ -246,3 +246,18 @@ def test_the_lock_of_another_run_is_never_removed():
     assert twins.host_unlock(sim.host, {"Path": vmlock.PATH, "Token": "other"})[0]["released"] is False
     assert twins.host_unlock(sim.host, {"Path": vmlock.PATH, "Token": "mine"})[0]["released"] is True
     assert not sim.host.is_file(vmlock.PATH)
+
+
+def test_a_lock_got_after_waiting_makes_the_cause_read_again_before_it_changes_anything():
+    sim = Sim(["msdtc-stopped", "run-lock-held"])
+
+    def other_run_finishes(seconds):  # while this run waits, the other one fixes MSDTC and lets go of the lock
+        hostmod.set_service_running(sim.host.state, "MSDTC")
+        hostmod.remove_file_state(sim.host.state, vmlock.PATH)
+
+    sim.host.pause = other_run_finishes
+    result = run(sim, check_mode=False, causes=[("com_msdtc", {}), ("disk_limits", {})], lock_wait=30)
+    assert not result["failed"], result["msg"]
+    assert sim.tags() == ["host.read", "host.lock", "com_msdtc.read", "disk_limits.read", "host.unlock"]
+    assert {f["status"] for f in result["findings"] if f["id"] == "COM_MSDTC"} == {"ok"}
+    assert not result["causes"]["COM_MSDTC"]["changed"]
