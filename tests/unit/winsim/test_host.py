@@ -876,6 +876,7 @@ FAULT_CHECKS.update({
     "run-lock-stale": lambda s: any(p.lower().endswith("\\azure-backup\\run.lock") for p in s["files"]),
 })
 
+
 def test_every_fault_has_a_check():
     assert set(FAULT_CHECKS) == set(faults.FAULTS)
 
