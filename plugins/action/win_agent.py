@@ -385,6 +385,10 @@ class ActionModule(detached.WinDetachedAction):
     install_log = None
     install_result = None
 
+    def first_read(self) -> tuple:
+        return READ, "the guest agent's services and version", {"Services": list(agent.SERVICES), "ProductName": agent.PRODUCT_NAME,
+                                                                "BackupProcesses": list(agent.BACKUP_PROCESSES)}
+
     def steps(self):
         try:
             agent.validate_minimum(self.args["min_version"])

@@ -37,6 +37,9 @@ class ActionModule(WinCauseAction):
     CAUSE = "BACKUP_EXTENSION"
     ARGUMENT_SPEC = {}
 
+    def first_read(self) -> tuple:
+        return READ, "the backup extension", {"Service": SERVICE, "PluginDir": PLUGIN_DIR}
+
     def steps(self):
         state = self.read(READ, "the backup extension", Service=SERVICE, PluginDir=PLUGIN_DIR)
         yield self.service_step("iaasvmprovider", state["service"], "Azure Backup adds it with the extension; " + RELOAD, automatic=True)

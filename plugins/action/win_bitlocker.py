@@ -145,6 +145,9 @@ class ActionModule(WinCauseAction):
         "disable": {"type": "bool", "default": False},
     }
 
+    def first_read(self) -> tuple:
+        return READ, "BitLocker's volumes", {"AdeDir": ADE_DIR, "BekLabel": bitlocker.BEK_LABEL}
+
     def steps(self):
         state = self.read(READ, "BitLocker's volumes", AdeDir=ADE_DIR, BekLabel=bitlocker.BEK_LABEL)
         volumes = state.get("volumes") or []

@@ -26,6 +26,9 @@ class ActionModule(WinCauseAction):
     CAUSE = "COM_MSDTC"
     ARGUMENT_SPEC = {}
 
+    def first_read(self) -> tuple:
+        return READ, "the COM+ and MSDTC services", {"Services": list(SERVICES)}
+
     def steps(self):
         state = self.read(READ, "the COM+ and MSDTC services", Services=list(SERVICES))
         for service in state["services"]:

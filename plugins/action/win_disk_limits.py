@@ -45,6 +45,9 @@ class ActionModule(WinCauseAction):
     CAUSE = "DISK_LIMITS"
     ARGUMENT_SPEC = {}
 
+    def first_read(self) -> tuple:
+        return READ, "the data disks", {"MarkerFile": limits.DATALOSS_WARNING}
+
     def steps(self):
         disks = self.read(READ, "the data disks", MarkerFile=limits.DATALOSS_WARNING).get("disks") or []
         data, left_out = limits.windows_data_disks(disks)

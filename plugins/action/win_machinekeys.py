@@ -167,6 +167,10 @@ class ActionModule(WinCauseAction):
         "service_timeout": {"type": "int", "default": 60},
     }
 
+    def first_read(self) -> tuple:
+        return READ, "the MachineKeys folder's ACL", {"Path": self.args["path"], "AgentService": agent.SERVICES[0],
+                                                      "BackupProcesses": list(agent.BACKUP_PROCESSES)}
+
     def steps(self):
         if self.args["service_timeout"] <= 0:
             raise RemediationError("MACHINEKEYS on %s: machinekeys_service_timeout must be a number of seconds above 0, not %s"

@@ -81,6 +81,13 @@ class ActionModule(WinCauseAction):
         http_proxy_bypass={"type": "list", "elements": "str", "default": []},
     )
 
+    def first_read(self) -> tuple:
+        a = self.args
+        wireserver = ["%s:%d" % (a["wireserver"], p) for p in (a["wireserver_port"], a["hostplugin_port"])]
+        storage = ["%s:%d" % (a["storage_host"], p) for p in a["storage_ports"]] if a["storage_host"] else []
+        names = list(a["dns_names"]) + ([a["storage_host"]] if a["storage_host"] else [])
+        return READ, "the way to Azure", {"Names": names, "Endpoints": wireserver + storage, "TimeoutMs": int(a["timeout"] * 1000)}
+
     def steps(self):
         # The proxy is this cause's one fix. The probes below connect directly, not through WinHTTP's
         # proxy: they say whether the VM itself reaches Azure (the wireserver is never proxied).

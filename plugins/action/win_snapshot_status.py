@@ -165,6 +165,10 @@ class ActionModule(WinDetachedAction):
         "memory_threshold": {"type": "float", "default": 90},
     }
 
+    def first_read(self) -> tuple:
+        return READ, "the snapshot settings", {"Key": snap.BCDRAGENT_KEY, "ValueName": snap.COPY_BACKUP_VALUE,
+                                               "SqlKeys": dict(snap.SQL_INSTANCE_KEYS)}
+
     def steps(self):
         least = detached.START_DELAY + DHCP_LEASE_WAIT + 10
         if self.args["fix_dhcp"] and self.args["dhcp_timeout"] < least:

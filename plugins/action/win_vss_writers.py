@@ -55,6 +55,12 @@ class ActionModule(WinCauseAction):
         "service_timeout": {"type": "int", "default": 60},
     }
 
+    def first_read(self) -> tuple | None:
+        services = vss.service_map(self.args["services"])
+        if not all(isinstance(s, str) for s in services.values()):
+            return None  # steps() says what is wrong with it
+        return READ, "the VSS writers", {"Services": sorted(set(services.values())), "BackupProcesses": list(agent.BACKUP_PROCESSES)}
+
     def steps(self):
         if self.args["service_timeout"] <= 0:
             raise RemediationError("VSS_WRITERS on %s: vss_writers_service_timeout must be a number of seconds above 0, not %s"

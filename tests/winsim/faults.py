@@ -7,7 +7,9 @@ is computed by the fakes and scripts, never by the fault.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import json
 
 import host as hostmod  # tests/winsim is on sys.path
 
@@ -416,8 +418,45 @@ def foreign_workdir(state):
                                             "(A;OICIID;0x1200a9;;;BU)(A;CIID;0x116;;;BU)" % (LOCAL_USER, LOCAL_USER, LOCAL_USER))
 
 
+def winrm_user_not_admin(state):
+    """WinRM runs as a local account that is only in Remote Management Users (S-1-5-32-580): WinRM lets it in
+    (the listener's default RootSDDL grants that group), but it is no administrator."""
+    state["winrm_account"] = {"rid": 1001, "groups": ["S-1-5-32-580", "S-1-5-32-545"], "domain": False}
+
+
+def winrm_user_uac_filtered(state):
+    """WinRM runs as a local account in Administrators other than the built-in Administrator, and
+    LocalAccountTokenFilterPolicy is not set: UAC remote restrictions filter its token."""
+    state["winrm_account"] = {"rid": 1002, "groups": ["S-1-5-32-544", "S-1-5-32-545"], "domain": False}
+
+
+# The run lock (plugin_utils/windows/lock.py) as another run left it.
+RUN_LOCK = "C:\\ProgramData\\azure-backup\\run.lock"
+
+
+def _run_lock(state, since):
+    holder = {"controller": "awx-node-1", "pid": 4242, "user": "awx", "token": "another-run", "since": since,
+              "winrm_user": "%s\\azureadmin" % state["name"].upper()}
+    hostmod.put_file_state(state, RUN_LOCK, hostmod.file_entry(json.dumps(holder).encode("utf-8")))
+
+
+def run_lock_held(state):
+    """Another run (an AWX job) holds the run lock right now."""
+    _run_lock(state, hostmod.now_iso())
+
+
+def run_lock_stale(state):
+    """A run that died five hours ago left the run lock behind."""
+    five_hours_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=5)
+    _run_lock(state, five_hours_ago.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
 FAULTS = {
     "powershell-4": powershell_4,
+    "winrm-user-not-admin": winrm_user_not_admin,
+    "winrm-user-uac-filtered": winrm_user_uac_filtered,
+    "run-lock-held": run_lock_held,
+    "run-lock-stale": run_lock_stale,
     "agent-stopped": agent_stopped,
     "agent-disabled": agent_disabled,
     "agent-missing": agent_missing,

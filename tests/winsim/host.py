@@ -682,6 +682,20 @@ class SimHost:
         if due:
             self.save()
 
+    def pause(self, seconds: float) -> None:
+        """Time passing inside a script (Start-Sleep): other commands to this host run meanwhile, as on Windows,
+        where each is its own process. Both the WinRM server's call lock and the host's own are let go."""
+        outer = getattr(self, "call_lock", None)
+        saved = self.lock._release_save()  # pylint: disable=protected-access  # an RLock held by run_module, maybe twice
+        if outer is not None:
+            outer.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            if outer is not None:
+                outer.acquire()
+            self.lock._acquire_restore(saved)  # pylint: disable=protected-access
+
     def lose_connection(self) -> None:
         self.connection_lost = True
 

@@ -14,6 +14,7 @@ what its script does when either changes.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import ipaddress
 import json
@@ -25,6 +26,7 @@ import uuid
 
 import acl
 import host as hostmod
+import psbind
 import render
 
 # Win32_Service's words for the simulator's states (not localised on Windows).
@@ -1342,3 +1344,140 @@ def machinekeys_reset_in_place(host, p: dict, script: str) -> dict:
 SCRIPTS["machinekeys.read"] = machinekeys_read_counts
 SCRIPTS["machinekeys.reset"] = machinekeys_reset_in_place
 SCRIPT_TEXT.update(("machinekeys.read", "machinekeys.reset"))
+
+
+# -- the host read and the run lock (plugin_utils/windows/causes.py, lock.py) ------------------------
+
+REMOTE_MANAGEMENT_USERS = "S-1-5-32-580"
+_UAC_POLICY_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+
+
+def _winrm_account(host) -> dict:
+    """The account WinRM runs commands as. Default: the VM's admin account, which Azure creates as the built-in
+    Administrator (RID 500) under the name given at deployment."""
+    account = {"name": getattr(host, "winrm_user", "") or "azureadmin", "rid": 500, "groups": [acl.ADMINISTRATORS], "domain": False}
+    account.update(host.state.get("winrm_account") or {})
+    return account
+
+
+def _policy(host, name: str):
+    value = host.reg_values(_UAC_POLICY_KEY).get(name) if host.reg_key_exists(_UAC_POLICY_KEY) else None
+    return value["data"] if value else None
+
+
+def _is_in_administrators_role(host, account: dict) -> bool:
+    """WindowsPrincipal.IsInRole(Administrator) over WinRM: the token must hold Administrators enabled.
+    UAC remote restrictions (learn.microsoft.com, "User Account Control and remote restrictions") filter the token of
+    a local account connecting over the network: Administrators becomes deny-only, unless the account is the
+    built-in Administrator (RID 500) while FilterAdministratorToken is not 1, or LocalAccountTokenFilterPolicy is 1.
+    Domain accounts in Administrators keep a full token."""
+    if acl.ADMINISTRATORS not in account["groups"]:
+        return False
+    if account.get("domain"):
+        return True
+    if account["rid"] == 500:
+        return _policy(host, "FilterAdministratorToken") != 1
+    return _policy(host, "LocalAccountTokenFilterPolicy") == 1
+
+
+def host_read(host, p: dict) -> dict:
+    """The host read: the caller's role, then every embedded read, each by its own twin (found by the tag of its
+    script) with its own parameters bound to its own param() block; a read's terminating error is its entry's."""
+    account = _winrm_account(host)
+    administrator = _is_in_administrators_role(host, account)
+    reads = {}
+    for cause, read in ((p.get("Reads") or {}).items() if administrator else ()):
+        script = str((read or {}).get("script") or "")
+        tag = SCRIPT_TAG.search(script)
+        if tag is None:
+            reads[cause] = {"error": "winsim: the simulator cannot run a read without an azure_backup.remediation tag"}
+            continue
+        try:
+            bound = psbind.bind(script, dict((read or {}).get("parameters") or {}), True)
+            out = run(host, tag.group(1), bound, script=script)
+        except psbind.BindingError as exc:
+            reads[cause] = {"error": str(exc)}
+            continue
+        except LookupError as exc:
+            reads[cause] = {"error": "winsim: %s" % exc}
+            continue
+        if out.get("failed"):
+            reads[cause] = {"error": "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in out.get("error") or [])}
+        else:
+            reads[cause] = {"result": out.get("result", {})}
+    return {"host": {"user": "%s\\%s" % (host.name.upper(), account["name"]), "administrator": administrator}, "reads": reads}
+
+
+def _lock_holder(host, path: str) -> dict:
+    """Read-Holder: the holder's JSON, since when it holds (its write time when unreadable), and its age."""
+    text = (host.read_file(path) or b"").decode("utf-8", "replace")
+    try:
+        seen = json.loads(text)
+    except ValueError:
+        seen = None
+    since = None
+    if isinstance(seen, dict) and seen.get("since"):
+        since = _parse_utc(seen["since"])
+    if since is None:
+        since = _parse_utc(host.find_file(path)[1].get("mtime") or hostmod.now_iso())
+    return {"holder": seen, "text": text, "since": since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "age_seconds": int(time.time() - since.timestamp())}
+
+
+def _parse_utc(text: str):
+    """[DateTime]::Parse of a round-trip ('o') time, in UTC; None when it is not one."""
+    try:
+        parsed = datetime.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def _write_lock_holder(host, path: str, holder: dict) -> None:
+    mine = dict(holder or {}, since=hostmod.now_iso(), winrm_user="%s\\%s" % (host.name.upper(), _winrm_account(host)["name"]))
+    hostmod.put_file_state(host.state, path, hostmod.file_entry(json.dumps(mine, separators=(",", ":")).encode("utf-8")))
+
+
+def host_lock(host, p: dict) -> tuple:
+    """The lock script: FileMode CreateNew wins when no file is there; a holder older than StaleSeconds is taken
+    over in place; else wait (other commands to this host run meanwhile) until WaitSeconds have passed."""
+    path, started = p["Path"], time.time()
+    deadline = started + int(p.get("WaitSeconds") or 0)
+    result = {"acquired": False, "took_over": None, "holder": None, "waited_seconds": 0}
+    while True:
+        if not host.is_file(path):
+            _write_lock_holder(host, path, p.get("Holder"))
+            result["acquired"] = True
+            break
+        seen = _lock_holder(host, path)
+        result["holder"] = seen
+        if seen["age_seconds"] >= int(p.get("StaleSeconds") or 0):
+            _write_lock_holder(host, path, p.get("Holder"))
+            result.update(acquired=True, took_over=seen)
+            break
+        if time.time() >= deadline:
+            break
+        host.pause(1)
+    result["waited_seconds"] = int(time.time() - started)
+    return result, result["acquired"]
+
+
+def host_unlock(host, p: dict) -> tuple:
+    """Removes the lock file only when it holds this run's token."""
+    path = p["Path"]
+    result = {"released": False, "held_by": None}
+    if host.is_file(path):
+        text = (host.read_file(path) or b"").decode("utf-8", "replace")
+        try:
+            seen = json.loads(text)
+        except ValueError:
+            seen = None
+        if isinstance(seen, dict) and seen.get("token") == p.get("Token"):
+            hostmod.remove_file_state(host.state, path)
+            result["released"] = True
+        else:
+            result["held_by"] = text
+    return result, result["released"]
+
+
+SCRIPTS.update({"host.read": host_read, "host.lock": host_lock, "host.unlock": host_unlock})

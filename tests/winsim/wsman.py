@@ -126,6 +126,8 @@ class WinRMServer(ThreadingHTTPServer):
         self.password = password
         self.state_lock = threading.Lock()  # shells, commands, counters
         self.host_lock = threading.Lock()  # one call into the simulated host at a time
+        # A script that waits (the run lock) lets other calls in meanwhile (SimHost.pause); the account WinRM runs as.
+        sim_host.call_lock, sim_host.winrm_user = self.host_lock, username
         self.request_count = 0
         self.shells: dict[str, Shell] = {}
         self._thread: threading.Thread | None = None

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import capture
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import lock as vmlock
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import service as svc
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
@@ -42,6 +44,8 @@ function Get-ServiceState {
 
 # Nested results deeper than win_powershell's depth come back as type names; ours are at most 4 deep.
 _RESULT_DEPTH = 6
+# The tag on the first line of every collection script.
+_TAG = re.compile(r"#\s*azure_backup\.remediation/([\w.-]+)")
 
 # ansible-core's bootstrap_wrapper.ps1 answers every module with this on PowerShell below 5.1
 # (ansible/executor/powershell/bootstrap_wrapper.ps1), before any of our scripts could run.
@@ -120,26 +124,62 @@ class WinCauseAction(ActionBase):
     ARGUMENT_SPEC: dict = {}
     _supports_check_mode = True
 
+    # Set for one cause run by run_cause: its first read, already done by the host read (run_windows_causes),
+    # and the VM's run lock, taken before the first change.
+    prefetched: dict | None = None
+    host_lock: vmlock.HostLock | None = None
+    lock_refused: str | None = None
+
     def run(self, tmp=None, task_vars=None):
         """Findings learnt before a RemediationError are kept in the failed result."""
         result = super().run(tmp, task_vars)
-        _validated, self.args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        _validated, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        return self.run_cause(result, args, task_vars)
+
+    def start(self, args: dict, task_vars: dict | None) -> None:
+        """The cause's inputs, before first_read() or steps() use them."""
+        self.args = args
         self.task_vars = task_vars or {}
         self.check_mode = bool(self._task.check_mode)
         # Set by self.apply() and the detached runner: the VM was changed, also by a change that then failed.
         self.changed = False
+
+    def run_cause(self, result: dict, args: dict, task_vars: dict | None, prefetched: dict | None = None,
+                  host_lock: vmlock.HostLock | None = None) -> dict:
+        """The cause with validated ``args``. ``prefetched`` serves its first read (see read()); ``host_lock`` is
+        taken before its first change (see _execute_module())."""
+        self.start(args, task_vars)
+        self.prefetched, self.host_lock = prefetched, host_lock
         # The capture switch (playbooks/capture.yml): every read is also kept on the controller.
         self.capture_dir, self.captured = self.capture_folder(), []
         if self.capture_dir and not self.check_mode:
             return dict(result, failed=True, msg="%s on %s: azure_backup_capture is on but the task is not in check mode; a capture "
                         "only reads. Nothing was read or changed." % (self.CAUSE, self.host))
-        outcome = self.check_and_report(result)
+        self.lock_refused = None
+        try:
+            outcome = self.check_and_report(dict(result))
+        except vmlock.ReadAgain:
+            # The lock came after another run's changes: nothing was changed by this one yet, so the cause
+            # starts again from what is there now (the lock is held from here on).
+            self.start(args, task_vars)
+            self.prefetched = None
+            outcome = self.check_and_report(dict(result))
+        if self.lock_refused and not any(f["status"] == "failed" for f in outcome.get("findings") or []):
+            # The change the lock was refused for ended the cause: it is said as a failed finding.
+            summary = "%s: %s" % (self.CAUSE, self.lock_refused)
+            outcome.setdefault("findings", []).append(finding(self.CAUSE, "lock", "failed", summary, {"lock": vmlock.PATH}))
+            outcome.update(failed=True, msg=outcome.get("msg") or summary)
         if self.capture_dir:
             try:
                 self.keep_capture()
             except OSError as exc:
                 outcome.update(failed=True, msg="%s: cannot keep the capture of %s in %s: %s" % (self.CAUSE, self.host, self.capture_dir, exc))
         return outcome
+
+    def first_read(self) -> tuple | None:
+        """(script, purpose, parameters) of the read steps() starts with, from self.args; None when it has
+        none or the arguments are refused (steps() says why). run_windows_causes runs it in the host read."""
+        return None
 
     def check_and_report(self, result: dict) -> dict:
         self.unsupported: UnsupportedHost | None = None
@@ -193,8 +233,12 @@ class WinCauseAction(ActionBase):
         return Step(check, "found", detail["before"], detail, change=change)
 
     def read(self, script: str, purpose: str, **parameters) -> dict:
-        """Run a read-only script; its $Ansible.Result. ``purpose`` says what it reads, for the error."""
-        answer = self._module("ansible.windows.win_powershell", {"script": script, "parameters": parameters, "depth": _RESULT_DEPTH})
+        """Run a read-only script; its $Ansible.Result. ``purpose`` says what it reads, for the error.
+        The cause's first read is served from the host read when it is the same script with the same
+        parameters and nothing was changed before it; any other read runs now."""
+        answer = self.take_prefetched(script, parameters)
+        if answer is None:
+            answer = self._module("ansible.windows.win_powershell", {"script": script, "parameters": parameters, "depth": _RESULT_DEPTH})
         if self.capture_dir:
             self.captured.append(capture.read_entry(self.CAUSE, script, purpose, parameters, answer))
         if answer.get("failed") or answer.get("skipped"):
@@ -202,6 +246,20 @@ class WinCauseAction(ActionBase):
                                    % (self.CAUSE, purpose, self.host, _why(answer), "" if self.changed else "Nothing was changed. "),
                                    changed=self.changed)
         return answer.get("result") or {}
+
+    def take_prefetched(self, script: str, parameters: dict) -> dict | None:
+        """The host read's answer for the cause's first read, or None: another script or parameters than it
+        declared, or anything changed before it (then it reads what is there now)."""
+        prefetched, self.prefetched = self.prefetched, None
+        if not prefetched or self.changed or (self.host_lock is not None and self.host_lock.waited):
+            return None
+        if script_tag(script) != prefetched["tag"] or same_parameters(parameters) != same_parameters(prefetched["parameters"]):
+            return None
+        return prefetched["answer"]
+
+    def run_script(self, script: str, parameters: dict) -> dict:
+        """One of the driver's own scripts (the host read, the run lock): win_powershell's whole answer."""
+        return self._module("ansible.windows.win_powershell", {"script": script, "parameters": parameters, "depth": _RESULT_DEPTH + 3})
 
     def capture_folder(self) -> str | None:
         """Where captured reads go (azure_backup_capture_dir, default ``captures``), or None when not capturing."""
@@ -236,6 +294,19 @@ class WinCauseAction(ActionBase):
             raise UnsupportedHost(self.old_powershell(answer["msg"]))
         return answer
 
+    def _execute_module(self, module_name=None, module_args=None, *args, **kwargs):
+        """Every module run of a cause goes through here: in apply mode, the VM's run lock is taken before the first
+        one that can change it (anything but our read scripts)."""
+        if not self.check_mode and may_change(module_name, module_args):
+            self.prefetched = None  # what the host read saw may be gone now
+            if self.host_lock is not None:
+                try:
+                    self.host_lock.hold(self)
+                except vmlock.LockBusy as exc:
+                    self.lock_refused = exc.msg
+                    raise
+        return super()._execute_module(module_name, module_args, *args, **kwargs)
+
     def old_powershell(self, refusal: str) -> dict:
         """The one finding for a host whose PowerShell Ansible cannot use: its version, read raw."""
         version, build = "below 5.1", None
@@ -250,6 +321,28 @@ class WinCauseAction(ActionBase):
                        "Framework 5.1, or upgrade the VM to Windows Server 2016 or later, which comes with it. No cause was checked on this host."
                        % (version, self.host, " (Windows %s)" % build if build else ""),
                        {"powershell_version": version, "os_build": build, "ansible_said": refusal})
+
+
+def script_tag(script: str) -> str | None:
+    match = _TAG.search(script or "")
+    return match.group(1) if match else None
+
+
+def same_parameters(parameters: dict) -> str:
+    """Parameters as JSON compares them: a tuple and a list with the same items are the same argument."""
+    return json.dumps(parameters, sort_keys=True, default=str)
+
+
+# The driver's own scripts that never change anything the lock protects.
+_LOCK_SCRIPTS = ("host.lock", "host.unlock")
+
+
+def may_change(module: str | None, args: dict | None) -> bool:
+    """Whether a module run can change the VM: every module but win_powershell with one of our read scripts."""
+    if module != "ansible.windows.win_powershell":
+        return True
+    tag = script_tag(str((args or {}).get("script") or ""))
+    return not (tag and (tag.endswith(".read") or tag in _LOCK_SCRIPTS))
 
 
 def _why(answer: dict) -> str:

@@ -869,6 +869,14 @@ FAULT_CHECKS.update({
 })
 
 
+FAULT_CHECKS.update({
+    "winrm-user-not-admin": lambda s: "S-1-5-32-544" not in s.get("winrm_account", {}).get("groups", ["S-1-5-32-544"]),
+    "winrm-user-uac-filtered": lambda s: "S-1-5-32-544" in s.get("winrm_account", {}).get("groups", []) and s["winrm_account"]["rid"] != 500,
+    "run-lock-held": lambda s: any(p.lower().endswith("\\azure-backup\\run.lock") for p in s["files"]),
+    "run-lock-stale": lambda s: any(p.lower().endswith("\\azure-backup\\run.lock") for p in s["files"]),
+})
+
+
 def test_every_fault_has_a_check():
     assert set(FAULT_CHECKS) == set(faults.FAULTS)
 

@@ -885,3 +885,20 @@ def test_an_outdated_agent_runs_the_telemetry_service_which_its_uninstall_takes_
     assert faults.TELEMETRY_SERVICE not in h.state["services"]
     assert [s["state"] for s in result["services"]] == ["Running", "Running"]
     assert faults.TELEMETRY_SERVICE not in agent.install_summary(result)[1]
+
+
+def test_the_host_read_twin_runs_each_embedded_read_s_own_twin_with_its_parameters():
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import causes
+    h = hostmod.SimHost.create("win01", "en", ["agent-stopped", "machinekeys-acl"])
+    alone = {"WIN_AGENT": (win_agent.READ, {"Services": list(agent.SERVICES), "ProductName": agent.PRODUCT_NAME,
+                                            "BackupProcesses": list(agent.BACKUP_PROCESSES)}),
+             "COM_MSDTC": (win_com_msdtc.READ, {"Services": ["COMSysApp", "MSDTC"]}),
+             # A parameter the read does not declare: PowerShell refuses to bind it, for this read only.
+             "DISK_LIMITS": (win_disk_limits.READ, {"MarkerFile": limits.DATALOSS_WARNING, "Nope": 1})}
+    answer = h.run_module("ansible.windows.win_powershell", {"script": causes.HOST_READ, "depth": 9, "_ansible_check_mode": True,
+                                                             "parameters": {"Reads": {c: {"script": s, "parameters": p} for c, (s, p) in alone.items()}}})
+    reads = answer["result"]["reads"]
+    assert reads["WIN_AGENT"]["result"] == read(h, win_agent.READ, **alone["WIN_AGENT"][1])
+    assert reads["COM_MSDTC"]["result"] == read(h, win_com_msdtc.READ, **alone["COM_MSDTC"][1])
+    assert "Nope" in reads["DISK_LIMITS"]["error"] and "result" not in reads["DISK_LIMITS"]
+    assert answer["result"]["host"] == {"user": "WIN01\\azureadmin", "administrator": True} and answer["changed"] is False

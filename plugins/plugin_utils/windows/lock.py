@@ -1,0 +1,240 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run lock of a Windows VM: two runs (a scheduled AWX job and an admin by hand) take turns changing it.
+
+Over WinRM every module run is its own PowerShell process, so nothing held in one process can span a
+host's changes. The lock is a file instead, C:\\ProgramData\\azure-backup\\run.lock, created with
+FileMode.CreateNew: the file system lets exactly one creator win, whatever process or session it runs in
+(CreateFile with CREATE_NEW fails with ERROR_FILE_EXISTS when the file is there). It holds who holds it
+(since when on the VM's clock, controller, pid, user, a token) and is removed, by its holder only, after
+the host's last change.
+
+It is taken lazily, right before the first module run that can change the VM, in apply mode only: a host
+with nothing to change (and check mode) pays nothing. Taking it costs one execution (it cannot be folded
+into the first change: that is any ansible.windows module, win_service or win_regedit as often as one of
+our scripts); removing it one more. A run that finds it held waits up to ``lock_wait`` seconds on the VM,
+inside that one execution, then every change of that host run is refused with a failed finding naming
+the holder. A lock older than STALE_SECONDS belongs to a run that ended without removing it (a killed
+controller): it is taken over, and the finding of the change that took it says so.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import uuid
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+
+ROOT = r"C:\ProgramData\azure-backup"
+PATH = ROOT + r"\run.lock"
+DEFAULT_WAIT = 120
+# Longer than the longest hold a run can have: the agent install's own bound (win_agent.install_timeout, at most
+# about 80 minutes) plus every other cause's changes. A lock this old is a run that died holding it.
+STALE_SECONDS = 3 * 3600
+
+ACQUIRE = r"""#azure_backup.remediation/host.lock
+# Takes the run lock: the file is created with FileMode CreateNew, so only one creator wins. Held by another
+# run: read who, wait and try again until WaitSeconds have passed. Older than StaleSeconds (by the time it
+# holds, or its last write when it holds nothing readable): its holder is gone; it is taken over in place,
+# opened with FileShare None so that no other run reads or takes it at the same moment.
+[CmdletBinding()]
+param(
+    [string]$Path,
+    [System.Collections.IDictionary]$Holder,
+    [int]$WaitSeconds,
+    [int]$StaleSeconds
+)
+$ErrorActionPreference = 'Stop'
+$deadline = [DateTime]::UtcNow.AddSeconds($WaitSeconds)
+$folder = Split-Path -Parent $Path
+if (-not (Test-Path -LiteralPath $folder -PathType Container)) { $null = New-Item -ItemType Directory -Path $folder -Force }
+
+function Get-HolderText {
+    $mine = @{}
+    foreach ($key in $Holder.Keys) { $mine[$key] = $Holder[$key] }
+    $mine.since = [DateTime]::UtcNow.ToString('o')
+    $mine.winrm_user = [System.Security.Principal.WindowsIdentity]::GetCurrent().Name
+    ConvertTo-Json -InputObject $mine -Compress
+}
+
+function Write-Holder {
+    param([System.IO.FileStream]$Stream)
+    $bytes = [System.Text.Encoding]::UTF8.GetBytes((Get-HolderText))
+    $Stream.SetLength(0)
+    $Stream.Write($bytes, 0, $bytes.Length)
+}
+
+# The holder in the file, and since when it holds (its write time when the text is not readable).
+function Read-Holder {
+    param([System.IO.FileStream]$Stream)
+    $reader = [System.IO.StreamReader]::new($Stream, [System.Text.Encoding]::UTF8, $false, 4096, $true)
+    $text = $reader.ReadToEnd()
+    $reader.Dispose()
+    $seen = $null
+    try { $seen = ConvertFrom-Json -InputObject $text } catch { $null = $_ }
+    $since = $null
+    if ($seen -and $seen.since) { try { $since = [DateTime]::Parse($seen.since).ToUniversalTime() } catch { $null = $_ } }
+    if (-not $since) { $since = [System.IO.File]::GetLastWriteTimeUtc($Path) }
+    @{ holder = $seen; text = $text; since = $since.ToString('o'); age_seconds = [int]([DateTime]::UtcNow - $since).TotalSeconds }
+}
+
+$result = @{ acquired = $false; took_over = $null; holder = $null; waited_seconds = 0 }
+$started = [DateTime]::UtcNow
+while ($true) {
+    try {
+        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+        try { Write-Holder -Stream $stream } finally { $stream.Dispose() }
+        $result.acquired = $true
+        break
+    }
+    catch [System.IO.IOException], [System.UnauthorizedAccessException] {
+        # There already (or being deleted by its holder): see who holds it.
+        $null = $_
+    }
+    try {
+        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
+        try {
+            $seen = Read-Holder -Stream $stream
+            $result.holder = $seen
+            if ($seen.age_seconds -ge $StaleSeconds) {
+                $null = $stream.Seek(0, [System.IO.SeekOrigin]::Begin)
+                Write-Holder -Stream $stream
+                $result.acquired = $true
+                $result.took_over = $seen
+            }
+        }
+        finally { $stream.Dispose() }
+        if ($result.acquired) { break }
+    }
+    catch [System.IO.IOException], [System.UnauthorizedAccessException] {
+        # Gone in between, or open in another run right now: try again.
+        $null = $_
+    }
+    if ([DateTime]::UtcNow -ge $deadline) { break }
+    Start-Sleep -Seconds 1
+}
+$result.waited_seconds = [int]([DateTime]::UtcNow - $started).TotalSeconds
+$Ansible.Changed = $result.acquired
+$Ansible.Result = $result
+"""
+
+RELEASE = r"""#azure_backup.remediation/host.unlock
+# Removes the run lock if this run holds it (its token is in it); another run's lock is left alone. Opened with
+# FileShare Delete only: nobody reads or takes it between the check and the delete.
+[CmdletBinding()]
+param(
+    [string]$Path,
+    [string]$Token
+)
+$ErrorActionPreference = 'Stop'
+$result = @{ released = $false; held_by = $null }
+if (Test-Path -LiteralPath $Path -PathType Leaf) {
+    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Delete)
+    try {
+        $reader = [System.IO.StreamReader]::new($stream, [System.Text.Encoding]::UTF8, $false, 4096, $true)
+        $text = $reader.ReadToEnd()
+        $reader.Dispose()
+        $seen = $null
+        try { $seen = ConvertFrom-Json -InputObject $text } catch { $null = $_ }
+        if ($seen -and $seen.token -eq $Token) {
+            [System.IO.File]::Delete($Path)
+            $result.released = $true
+        }
+        else { $result.held_by = $text }
+    }
+    finally { $stream.Dispose() }
+}
+$Ansible.Changed = $result.released
+$Ansible.Result = $result
+"""
+
+
+class LockBusy(RemediationError):
+    """Another run holds this VM's lock: this run's changes on it are refused."""
+
+
+class ReadAgain(Exception):
+    """The lock was taken only after another run let it go: what this run read before may be what that run has
+    changed since. Raised instead of the first change; the cause starts again from a fresh read (run_cause)."""
+
+
+def describe(holder: dict | None) -> str:
+    """'2026-05-01T10:00:00Z (pid 4242 on awx-1, user awx)' from what the lock file holds."""
+    seen = (holder or {}).get("holder") or {}
+    since = (holder or {}).get("since") or "an unknown time"
+    who = ", ".join(part for part in (
+        "pid %s on %s" % (seen.get("pid"), seen.get("controller")) if seen.get("pid") else "",
+        "user %s" % seen["user"] if seen.get("user") else "",
+        "WinRM user %s" % seen["winrm_user"] if seen.get("winrm_user") else "") if part)
+    return "%s (%s)" % (since, who or "holder unreadable: %r" % (holder or {}).get("text"))
+
+
+class HostLock:
+    """This run's lock on one VM. ``hold(action)`` before a change; ``release(action)`` once the host is done.
+
+    ``action`` is the WinCauseAction about to change the VM: its connection carries the lock scripts. Taking
+    the lock is tried once per host run: when another run kept it past ``wait`` seconds, every later change
+    is refused at once with the same message (the host's changes wait for the next run, not for each cause)."""
+
+    def __init__(self, host: str, wait: float = DEFAULT_WAIT, stale: int = STALE_SECONDS) -> None:
+        self.host, self.wait, self.stale = host, wait, stale
+        self.token = uuid.uuid4().hex
+        self.held = False
+        self.refused: str | None = None
+        self.took_over: dict | None = None
+        # Taken after another run held it: every read made before may be stale.
+        self.waited = False
+        self.executions = 0  # what the lock cost this host run, in module executions
+
+    def holder(self) -> dict:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a container): the pid still says which run
+            user = str(os.getuid())
+        return {"controller": socket.gethostname(), "pid": os.getpid(), "user": user, "token": self.token}
+
+    def hold(self, action) -> None:
+        """Take the lock unless held; LockBusy when another run holds it (now or when it was first tried)."""
+        if self.held:
+            return
+        if self.refused:
+            raise LockBusy(self.refused)
+        self.executions += 1
+        answer = action.run_script(ACQUIRE, {"Path": PATH, "Holder": self.holder(), "WaitSeconds": int(self.wait), "StaleSeconds": int(self.stale)})
+        result = answer.get("result") or {}
+        if answer.get("failed") or not isinstance(result, dict):
+            from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why  # driver imports us
+            self.refused = ("could not take the run lock %s on %s: %s. Nothing was changed on this host; the lock keeps two runs "
+                            "from changing a VM at once" % (PATH, self.host, _why(answer)))
+            raise LockBusy(self.refused)
+        if not result.get("acquired"):
+            self.refused = ("another run holds the lock since %s; waited %s s (lock_wait). Nothing was changed on %s by this run. "
+                            "Run again when it has finished; a lock older than %d hours is taken over, or delete %s if no run is "
+                            "active" % (describe(result.get("holder")), result.get("waited_seconds", int(self.wait)), self.host,
+                                        self.stale // 3600, PATH))
+            raise LockBusy(self.refused)
+        self.held = True
+        self.took_over = result.get("took_over")
+        if result.get("holder") and not self.took_over:
+            self.waited = True
+            raise ReadAgain()
+
+    def release(self, action) -> str | None:
+        """Remove the lock if this run holds it; what went wrong, or None."""
+        if not self.held:
+            return None
+        self.executions += 1
+        self.held = False
+        answer = action.run_script(RELEASE, {"Path": PATH, "Token": self.token})
+        if answer.get("failed"):
+            from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why
+            return "could not remove the run lock %s on %s: %s; delete it by hand if no run is active" % (PATH, self.host, _why(answer))
+        if not (answer.get("result") or {}).get("released"):
+            return "the run lock %s on %s was no longer this run's (it was taken over as stale?); left as it is" % (PATH, self.host)
+        return None
+
+    def took_over_words(self) -> str:
+        return "took over a stale run lock held since %s" % describe(self.took_over) if self.took_over else ""

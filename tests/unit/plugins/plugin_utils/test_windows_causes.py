@@ -1,0 +1,263 @@
+"""run_windows_causes against a simulated host, in process: every module run the cause plugins make goes
+through ActionBase._execute_module, answered by the simulator (tests/winsim) as the WinRM path would.
+
+Read once per host (a healthy host in check mode costs one PowerShell execution, and the findings are the ones
+each cause finds alone), one HOST finding for a PowerShell or an account the checks cannot use, each cause
+isolated, and the VM's run lock around a host's changes."""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from unittest.mock import MagicMock, patch
+
+import pytest
+
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.task import Task
+from ansible.plugins.action import ActionBase
+from ansible.template import Templar
+
+WINSIM = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "winsim"))
+if WINSIM not in sys.path:
+    sys.path.insert(0, WINSIM)
+
+import dispatch  # noqa: E402
+import host as hostmod  # noqa: E402
+import scripts as twins  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import causes as wincauses  # noqa: E402
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import lock as vmlock  # noqa: E402
+
+# The causes as fix-backup.yml runs them, with the arguments their roles' defaults give (network: the
+# simulator's storage and wireserver unreachable ports are not probed: no storage host, a short timeout).
+CAUSES = [("win_agent", {}), ("snapshot_status", {}), ("backup_extension", {}),
+          ("network", {"wireserver": "127.0.0.1", "wireserver_port": 9, "hostplugin_port": 9, "dns_names": [], "timeout": 0.2}),
+          ("vss_writers", {}), ("machinekeys", {}), ("bitlocker", {}), ("com_msdtc", {}), ("disk_limits", {})]
+IDS = ["WIN_AGENT", "SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK", "VSS_WRITERS", "MACHINEKEYS", "BITLOCKER", "COM_MSDTC", "DISK_LIMITS"]
+
+
+class Sim:
+    """A simulated host behind ActionBase._execute_module, with a log of what was run on it."""
+
+    def __init__(self, faults=(), name="win01"):
+        self.host = hostmod.SimHost.create(name, "en", list(faults))
+        self.host.winrm_user = "azureadmin"
+        self.sent: list[tuple[str, str | None]] = []  # (module, script tag)
+
+    def execute(self, plugin, module_name=None, module_args=None, *args, **kwargs):  # pylint: disable=unused-argument
+        module_args = dict(module_args or {})
+        self.sent.append((module_name, dispatch.script_tag(module_name, module_args)))
+        if not dispatch.host_runs_ansible(self.host):
+            return {"failed": True, "msg": "Ansible requires PowerShell v5.1"}
+        return self.host.run_module(module_name, dict(module_args, _ansible_check_mode=plugin._task.check_mode, _ansible_diff=True))
+
+    def raw(self, plugin, cmd, *args, **kwargs):  # pylint: disable=unused-argument
+        self.sent.append(("raw", "host.powershell_version"))
+        return {"rc": 0, "stdout": self.host.run_raw("host.powershell_version"), "stderr": ""}
+
+    def executions(self):
+        return len(self.sent)
+
+    def tags(self):
+        return [tag or module for module, tag in self.sent]
+
+
+def remediate_action(check_mode):
+    """What the remediate action is to run_windows_causes: a task, a connection, loaders."""
+    task = MagicMock(Task)
+    task.args = {}
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.diff = True
+    task.get_search_path.return_value = []
+    templar = MagicMock(Templar)
+    templar.template.side_effect = lambda value, *a, **kw: value
+    action = MagicMock()
+    action._task, action._connection, action._play_context = task, MagicMock(), MagicMock()
+    action._loader, action._templar, action._shared_loader_obj = DataLoader(), templar, None
+    return action
+
+
+def run(sim, check_mode=True, causes=None, lock_wait=2):
+    def execute(plugin, *args, **kwargs):
+        return sim.execute(plugin, *args, **kwargs)
+
+    def raw(plugin, *args, **kwargs):
+        return sim.raw(plugin, *args, **kwargs)
+
+    with patch.object(ActionBase, "_execute_module", execute), patch.object(ActionBase, "_low_level_execute_command", raw):
+        return wincauses.run_windows_causes(remediate_action(check_mode), {"inventory_hostname": sim.host.name},
+                                            copy.deepcopy(causes or CAUSES), lock_wait=lock_wait)
+
+
+def alone(sim, role, args, check_mode=True):
+    """One cause through its own win_* task, as the roles run it today: its findings."""
+    def execute(plugin, *a, **kw):
+        return sim.execute(plugin, *a, **kw)
+
+    action = remediate_action(check_mode)
+    action._task.args = dict(args)
+    plugin = wincauses.new_cause(action, wincauses.action_class(role))
+    with patch.object(ActionBase, "_execute_module", execute), patch.object(ActionBase, "run", lambda *a, **k: {}):
+        return plugin.run(task_vars={"inventory_hostname": sim.host.name})
+
+
+def seen(findings):
+    return [(f["id"], f["check"], f["status"], f["summary"]) for f in findings]
+
+
+def test_a_healthy_host_in_check_mode_costs_one_execution_and_reads_what_each_cause_reads_alone():
+    sim = Sim()
+    result = run(sim)
+    assert sim.tags() == ["host.read"]
+    assert not result["failed"] and not result["changed"], result["msg"]
+    assert set(result["causes"]) == set(IDS) and not any(c["failed"] for c in result["causes"].values())
+    each = Sim()
+    assert seen(result["findings"]) == [f for role, args in CAUSES for f in seen(alone(each, role, args)["findings"])]
+    assert each.executions() == 9  # what the host read replaces
+
+
+def test_a_broken_host_in_check_mode_is_read_once_and_finds_what_each_cause_finds_alone():
+    broken = ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped", "bitlocker-on"]
+    sim = Sim(broken)
+    before = copy.deepcopy(sim.host.state)
+    result = run(sim)
+    assert sim.tags() == ["host.read"]
+    assert result["changed"] and not result["failed"]
+    each = Sim(broken)
+    assert seen(result["findings"]) == [f for role, args in CAUSES for f in seen(alone(each, role, args)["findings"])]
+    assert {f["status"] for f in result["findings"]} >= {"found", "ok"}
+    assert sim.host.state == before
+
+
+def test_the_host_read_runs_each_cause_s_own_read_script_with_its_parameters():
+    sim = Sim()
+    run(sim)
+    [(module, tag)] = sim.sent
+    assert (module, tag) == ("ansible.windows.win_powershell", "host.read")
+
+
+def test_a_failing_read_is_an_error_for_its_cause_only(monkeypatch):
+    def refuse(host, p, script=None):  # pylint: disable=unused-argument
+        raise twins.ScriptError("Access to the path 'C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys' is denied.")
+    monkeypatch.setitem(twins.SCRIPTS, "machinekeys.read", refuse)
+    sim = Sim()
+    result = run(sim)
+    assert sim.tags() == ["host.read"]
+    assert result["failed"] and result["causes"]["MACHINEKEYS"]["failed"]
+    assert "MACHINEKEYS: reading the MachineKeys folder's ACL on win01 failed: Access to the path" in result["causes"]["MACHINEKEYS"]["msg"]
+    assert [c for c, r in result["causes"].items() if r["failed"]] == ["MACHINEKEYS"]
+    assert {f["id"] for f in result["findings"]} >= {"COM_MSDTC", "DISK_LIMITS", "BITLOCKER"}
+
+
+def test_a_cause_with_bad_arguments_fails_alone_and_the_others_run():
+    sim = Sim()
+    causes = [("vss_writers", {"service_timeout": "soon"})] + CAUSES[-2:]
+    result = run(sim, causes=causes)
+    assert result["causes"]["VSS_WRITERS"]["failed"] and "service_timeout" in result["causes"]["VSS_WRITERS"]["msg"]
+    assert not result["causes"]["COM_MSDTC"]["failed"] and not result["causes"]["DISK_LIMITS"]["failed"]
+    assert sim.tags() == ["host.read"]
+
+
+@pytest.mark.parametrize("fault", ["winrm-user-not-admin", "winrm-user-uac-filtered"])
+def test_a_winrm_user_without_an_administrator_token_is_one_host_finding_and_the_causes_are_skipped(fault):
+    sim = Sim([fault])
+    result = run(sim, check_mode=False)
+    [entry] = result["findings"]
+    assert (entry["id"], entry["check"], entry["status"]) == ("HOST", "privileges", "failed")
+    assert entry["summary"].startswith("WIN01\\azureadmin is not a member of the local Administrators group (or UAC filtered its token")
+    assert "use such an account" in entry["summary"]
+    assert result["failed"] and result["unsupported_host"] and not result["changed"]
+    assert all(c["skipped"] and not c["failed"] for c in result["causes"].values()) and len(result["causes"]) == 9
+    assert sim.tags() == ["host.read"]  # checked inside the host read: no execution of its own, no cause read
+
+
+def test_the_built_in_administrator_and_an_allowed_local_admin_pass_the_host_check():
+    sim = Sim(["winrm-user-uac-filtered"])
+    hostmod.reg_set(sim.host.state, twins._UAC_POLICY_KEY, "LocalAccountTokenFilterPolicy", "dword", 1)  # pylint: disable=protected-access
+    assert not run(sim, causes=CAUSES[-1:])["failed"]
+    built_in = Sim()
+    hostmod.reg_set(built_in.host.state, twins._UAC_POLICY_KEY, "FilterAdministratorToken", "dword", 1)  # pylint: disable=protected-access
+    assert run(built_in, causes=CAUSES[-1:])["findings"][0]["check"] == "privileges"
+
+
+def test_powershell_below_5_1_is_one_host_finding_and_the_causes_are_skipped():
+    sim = Sim(["powershell-4"])
+    result = run(sim)
+    [entry] = result["findings"]
+    assert (entry["id"], entry["check"]) == ("HOST", "powershell") and entry["summary"].startswith("PowerShell 4.0 on win01")
+    assert result["unsupported_host"] and all(c["skipped"] for c in result["causes"].values())
+    assert sim.tags() == ["host.read", "host.powershell_version"]
+
+
+def test_apply_takes_the_run_lock_before_the_first_change_and_removes_it_after_the_last():
+    sim = Sim(["agent-stopped", "msdtc-stopped", "vss-writer-failed"])
+    result = run(sim, check_mode=False)
+    assert not result["failed"], result["msg"]
+    tags = sim.tags()
+    assert tags[0] == "host.read" and tags[1] == "host.lock" and tags[-1] == "host.unlock"
+    assert tags.count("host.lock") == 1 and tags.count("host.unlock") == 1
+    assert "ansible.windows.win_service" in tags[2:-1]
+    # Reads after a change are fresh: the VSS writers are listed again after their restart.
+    assert tags.count("vss_writers.read") == 1
+    assert not sim.host.is_file(vmlock.PATH)
+    assert {f["status"] for f in result["findings"] if f["id"] in ("WIN_AGENT", "COM_MSDTC") and f["check"].startswith("service_")} == {"fixed", "ok"}
+
+
+def test_a_healthy_host_in_apply_mode_takes_no_lock():
+    sim = Sim()
+    result = run(sim, check_mode=False)
+    assert not result["changed"] and sim.tags() == ["host.read"]
+
+
+def test_another_run_holding_the_lock_makes_the_changes_fail_with_its_holder_and_nothing_changes():
+    sim = Sim(["agent-stopped", "msdtc-stopped", "run-lock-held"])
+    services = copy.deepcopy(sim.host.state["services"])
+    result = run(sim, check_mode=False, lock_wait=1)
+    assert result["failed"]
+    failed = [f for f in result["findings"] if f["status"] == "failed"]
+    assert {f["id"] for f in failed} == {"WIN_AGENT", "COM_MSDTC"}
+    for entry in failed:
+        assert "another run holds the lock since " in entry["summary"] or "another run holds the lock since " in result["msg"]
+    assert "(pid 4242 on awx-node-1, user awx, WinRM user WIN01\\azureadmin)" in result["msg"]
+    assert sim.tags().count("host.lock") == 1  # the second cause does not wait again
+    assert sim.host.state["services"] == services
+    assert sim.host.is_file(vmlock.PATH) and b"another-run" in sim.host.read_file(vmlock.PATH)
+    assert "host.unlock" not in sim.tags()
+
+
+def test_a_stale_lock_is_taken_over_said_in_a_finding_and_removed():
+    sim = Sim(["msdtc-stopped", "run-lock-stale"])
+    result = run(sim, check_mode=False)
+    assert not result["failed"], result["msg"]
+    [entry] = [f for f in result["findings"] if f["id"] == "HOST"]
+    assert (entry["check"], entry["status"]) == ("lock", "ok")
+    assert entry["summary"].startswith("took over a stale run lock held since ") and "pid 4242 on awx-node-1" in entry["summary"]
+    assert not sim.host.is_file(vmlock.PATH)
+
+
+def test_the_lock_of_another_run_is_never_removed():
+    sim = Sim()
+    holder = {"token": "mine"}
+    lock = twins.host_lock(sim.host, {"Path": vmlock.PATH, "Holder": holder, "WaitSeconds": 0, "StaleSeconds": 60})
+    assert lock[0]["acquired"]
+    assert twins.host_lock(sim.host, {"Path": vmlock.PATH, "Holder": {"token": "other"}, "WaitSeconds": 0, "StaleSeconds": 60})[0]["acquired"] is False
+    assert twins.host_unlock(sim.host, {"Path": vmlock.PATH, "Token": "other"})[0]["released"] is False
+    assert twins.host_unlock(sim.host, {"Path": vmlock.PATH, "Token": "mine"})[0]["released"] is True
+    assert not sim.host.is_file(vmlock.PATH)
+
+
+def test_a_lock_got_after_waiting_makes_the_cause_read_again_before_it_changes_anything():
+    sim = Sim(["msdtc-stopped", "run-lock-held"])
+
+    def other_run_finishes(seconds):  # while this run waits, the other one fixes MSDTC and lets go of the lock
+        hostmod.set_service_running(sim.host.state, "MSDTC")
+        hostmod.remove_file_state(sim.host.state, vmlock.PATH)
+
+    sim.host.pause = other_run_finishes
+    result = run(sim, check_mode=False, causes=[("com_msdtc", {}), ("disk_limits", {})], lock_wait=30)
+    assert not result["failed"], result["msg"]
+    assert sim.tags() == ["host.read", "host.lock", "com_msdtc.read", "disk_limits.read", "host.unlock"]
+    assert {f["status"] for f in result["findings"] if f["id"] == "COM_MSDTC"} == {"ok"}
+    assert not result["causes"]["COM_MSDTC"]["changed"]
