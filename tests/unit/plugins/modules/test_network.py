@@ -14,6 +14,8 @@ import pytest
 
 from ansible.module_utils import basic
 from ansible_collections.azure_backup.remediation.plugins.modules import network
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import CauseRun
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import network as _network
 
 VERSIONS = b'<?xml version="1.0"?><Versions><Preferred><Version>2015-04-05</Version></Preferred></Versions>'
 
@@ -79,7 +81,8 @@ def params(servers, tmp_path, **over):
 
 
 def run(p):
-    return {f["check"]: f for f in network.Probe(p).run()}
+    """The probes' Steps as the runner reports them."""
+    return {f["check"]: f for f in CauseRun("NETWORK", check_mode=False).run(lambda: _network.Probe(p).run()).result()["findings"]}
 
 
 def test_everything_reachable_is_ok(servers, tmp_path):
@@ -117,7 +120,7 @@ def test_dns_failure(servers, tmp_path, monkeypatch):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(network.socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(_network.socket, "getaddrinfo", lookup)
     found = run(params(servers, tmp_path, dns_names=["localhost", "nowhere.blob.core.windows.net"]))
     assert found["dns"]["status"] == "found" and "nowhere.blob.core.windows.net dns" in found["dns"]["summary"]
 

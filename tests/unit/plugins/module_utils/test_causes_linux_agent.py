@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent_health as h
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent as h
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
 
