@@ -168,7 +168,7 @@ class Probe:
         except OSError as exc:
             failure = self.failure(endpoint, exc)
             return Step("proxy", "found", "the agent's proxy %s (%s) %s: correct HttpProxy.Host/Port or the proxy"
-                    % (endpoint, self.p["config_path"], failure["kind"]), failure)
+                        % (endpoint, self.p["config_path"], failure["kind"]), failure)
         return Step("proxy", "ok", "the agent's proxy %s accepts connections" % endpoint, {"endpoint": endpoint})
 
     def run(self) -> list:

@@ -441,3 +441,110 @@ def test_an_edit_the_agent_reads_otherwise_fails_the_host(run_, tmp_path):
     assert by_check(result)["config_extensions_enabled"]["status"] == "failed" and result["changed"]
     # Not applied as asked, so the agent is not restarted for it.
     assert "agent_restart" not in by_check(result) and fake.mutating == []
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """A waagent.conf with the immutable attribute, as chattr +i leaves it (needs root and a file system that has it)."""
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    if subprocess.run(["chattr", "+i", str(conf)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i does not work here")
+    yield conf
+    subprocess.run(["chattr", "-i", str(conf)], check=True)
+
+
+OTHER_CHECKS = ["agent_python", "agent_dir_noexec", "agent_log", "agent_auto_restart", "agent_version", "agent_service"]
+
+
+def test_an_immutable_waagent_conf_is_one_failed_finding_and_the_other_checks_still_run(run_, immutable, tmp_path):
+    fake = debian(Restart="no", ActiveState="inactive", SubState="dead")
+    result = run_(fake, config_path=str(immutable), config={"Extensions.Enabled": "y", "Logs.Verbose": "y"})
+    failed = [f for f in result["findings"] if f["status"] == "failed"]
+    assert [f["check"] for f in failed] == ["config_extensions_enabled"]
+    assert "is immutable (chattr +i)" in failed[0]["summary"] and "chattr -i %s" % immutable in failed[0]["summary"]
+    checks = by_check(result)
+    assert checks["config_logs_verbose"]["status"] == "found" and "not set" in checks["config_logs_verbose"]["summary"]
+    # The agent's other checks still ran and fixed what they could; the agent was not restarted for the file.
+    assert [c for c in OTHER_CHECKS if c in checks] == OTHER_CHECKS
+    assert checks["agent_auto_restart"]["status"] == "fixed" and checks["agent_service"]["status"] == "fixed"
+    assert "agent_restart" not in checks and "restart" not in [c[1] for c in fake.mutating]
+    assert result["failed"] is True and "chattr -i" in result["msg"] and result["changed"] is True
+    assert immutable.read_text() == CONF
+    # No backup, no temp file beside it.
+    assert sorted(os.listdir(tmp_path)) == sorted(["waagent.conf", "mountinfo", "init.d", "walinuxagent.service.d"])
+
+
+def test_a_read_only_etc_is_one_failed_finding_per_write_and_the_other_checks_still_run(run_, monkeypatch, tmp_path):
+    import errno
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.core import files
+
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+
+    def read_only(dir=None, prefix=None, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", os.path.join(dir, prefix or ""))
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    fake = debian(Restart="no")
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    checks = by_check(result)
+    failed = [f["check"] for f in result["findings"] if f["status"] == "failed"]
+    assert failed == ["config_extensions_enabled", "agent_auto_restart"]  # the file and the drop-in, each once
+    assert "mounted read-only" in checks["config_extensions_enabled"]["summary"]
+    assert "mount -o remount,rw" in checks["agent_auto_restart"]["summary"]
+    assert [c for c in OTHER_CHECKS if c in checks] == OTHER_CHECKS and checks["agent_service"]["status"] == "ok"
+    assert fake.mutating == []  # no daemon-reload for a drop-in not written, no restart for a file not written
+    assert conf.read_text() == CONF and sorted(os.listdir(tmp_path)) == sorted(["waagent.conf", "mountinfo", "init.d", "walinuxagent.service.d"])
+    assert os.listdir(tmp_path / "walinuxagent.service.d") == []  # (only simulated: a truly read-only /etc refuses the folder too)
+
+
+def test_execstart_interpreter_flags_that_break_the_import_are_not_read_as_ok(run_):
+    # python3 -S: no site, so Debian's dist-packages (where azurelinuxagent lives) is not on sys.path.
+    fake = debian(ExecStart="{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 -S -u /usr/sbin/waagent -daemon ; ignore_errors=no }")
+    result = run_(fake)
+    checks = by_check(result)
+    assert checks["agent_python"]["status"] == "found"
+    assert "/usr/bin/python3 -S -u, the Python in walinuxagent.service's ExecStart, cannot import azurelinuxagent" in checks["agent_python"]["summary"]
+    assert "take the interpreter flags -S -u out of ExecStart" in checks["agent_python"]["summary"]
+    assert fake.probes[0][:4] == ["/usr/bin/python3", "-S", "-u", "-c"]
+    # The version is still read, by waagent itself, and says where from.
+    assert checks["agent_version"]["status"] == "ok" and checks["agent_version"]["detail"]["read_with"] == "waagent --version"
+
+
+def test_the_probe_runs_with_the_units_environment(run_):
+    fake = debian(Environment='PYTHONPATH=/opt/agent "LANG=C.UTF-8"')
+    seen = []
+    real = fake.__call__
+
+    def call(cmd, **kw):
+        if os.path.basename(cmd[0]).startswith("python"):
+            seen.append(kw.get("environ_update"))
+        return real(cmd, **kw)
+
+    fake.__class__ = type("Recording", (FakeSystemctl,), {"__call__": lambda self, cmd, **kw: call(cmd, **kw)})
+    run_(fake)
+    assert seen == [{"PYTHONPATH": "/opt/agent", "LANG": "C.UTF-8"}]
+
+
+def test_a_waagent_conf_changed_by_another_run_meanwhile_is_read_and_decided_again(run_, monkeypatch, tmp_path):
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import agent_config
+
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    real_decide = agent_config.decide
+    edits = []
+
+    def decide_then_someone_edits(text, wanted, path):
+        after = real_decide(text, wanted, path)
+        if not edits:  # the other run writes between our read and our write, once
+            edits.append(path)
+            with open(path, "a") as handle:
+                handle.write("OS.EnableRDMA=y\n")
+        return after
+
+    monkeypatch.setattr(agent_config, "decide", decide_then_someone_edits)
+    result = run_(debian(), config_path=str(conf), config={"Extensions.Enabled": "y"})
+    assert by_check(result)["config_extensions_enabled"]["status"] == "fixed"
+    # Neither edit is lost.
+    assert conf.read_text() == CONF.replace("Extensions.Enabled=n", "Extensions.Enabled=y") + "OS.EnableRDMA=y\n"

@@ -145,3 +145,18 @@ def test_a_failed_restart_keeps_the_findings(run, monkeypatch, config):
     assert by_check(result)["agent_restart"]["status"] == "failed"
     assert by_check(result)["config_extensions_enabled"]["status"] == "fixed"
     assert "Extensions.Enabled=y" in config.read_text()
+
+
+def test_an_immutable_file_is_one_failed_finding_with_its_remedy_and_leaves_nothing_beside_it(run, config):
+    import subprocess
+    if subprocess.run(["chattr", "+i", str(config)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i does not work here")
+    try:
+        before = config.read_bytes()
+        result = run(path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"}, restart_agent=True)
+    finally:
+        subprocess.run(["chattr", "-i", str(config)], check=True)
+    assert [f["check"] for f in result["findings"] if f["status"] == "failed"] == ["config_extensions_enabled"]
+    assert "immutable (chattr +i)" in result["msg"] and "chattr -i" in result["msg"]
+    assert by_check(result)["config_logs_verbose"]["status"] == "found" and "agent_restart" not in by_check(result)
+    assert config.read_bytes() == before and len(list(config.parent.iterdir())) == 1
