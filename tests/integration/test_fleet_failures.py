@@ -83,37 +83,39 @@ AGENT_PLAY = """\
 """
 
 
-class TestAgentChangesThatCannotBeMade:
+@pytest.fixture(scope="class")
+def agent(tmp_path_factory):
     """LINUX_AGENT on real VMs whose waagent.conf cannot be written (chattr +i; /etc read-only) and whose
     ExecStart starts the agent's Python with flags that stop it importing itself. Its own small fleet,
-    up and down within this class (before the module's fleet below is brought up)."""
+    up and down within the class that uses it (before the module's fleet below is brought up)."""
+    tmp = tmp_path_factory.mktemp("fleet-agent")
+    fleet("up", "3", "--variant=debian12")
+    try:
+        fleet("break", "vm01", "config-immutable")
+        fleet("break", "vm02", "etc-read-only")
+        fleet("break", "vm03", "execstart-python-flags")
+        before = {vm: fleet("exec", vm, "--", "sha256sum", "/etc/waagent.conf") for vm in ("vm01", "vm02")}
+        (tmp / "inventory.yml").write_text(fleet("inventory"))
+        (tmp / "play.yml").write_text(AGENT_PLAY)
+        env = dict(os.environ, AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+        proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "-e", "out=%s" % tmp],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        results = {}
+        for vm in ("vm01", "vm02", "vm03"):
+            with open(tmp / ("%s.json" % vm)) as handle:
+                results[vm] = json.load(handle)
+        yield {"proc": proc, "results": results, "before": before,
+               "after": {vm: fleet("exec", vm, "--", "sha256sum", "/etc/waagent.conf") for vm in ("vm01", "vm02")},
+               # Anything this run may have left beside the file: backups (waagent.conf.*~) and temp files (.azure-backup-*).
+               "beside": {vm: fleet("exec", vm, "--", "sh", "-c", "ls -a /etc | grep -E '^waagent.conf.|^.azure-backup-' || true").split()
+                          for vm in ("vm01", "vm02")}}
+    finally:
+        fleet("exec", "vm01", "--", "chattr", "-i", "/etc/waagent.conf", check=False)
+        fleet("down")
 
-    @pytest.fixture(scope="class")
-    def agent(self, tmp_path_factory):
-        tmp = tmp_path_factory.mktemp("fleet-agent")
-        fleet("up", "3", "--variant=debian12")
-        try:
-            fleet("break", "vm01", "config-immutable")
-            fleet("break", "vm02", "etc-read-only")
-            fleet("break", "vm03", "execstart-python-flags")
-            before = {vm: fleet("exec", vm, "--", "sha256sum", "/etc/waagent.conf") for vm in ("vm01", "vm02")}
-            (tmp / "inventory.yml").write_text(fleet("inventory"))
-            (tmp / "play.yml").write_text(AGENT_PLAY)
-            env = dict(os.environ, AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
-            proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "-e", "out=%s" % tmp],
-                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-            results = {}
-            for vm in ("vm01", "vm02", "vm03"):
-                with open(tmp / ("%s.json" % vm)) as handle:
-                    results[vm] = json.load(handle)
-            yield {"proc": proc, "results": results, "before": before,
-                   "after": {vm: fleet("exec", vm, "--", "sha256sum", "/etc/waagent.conf") for vm in ("vm01", "vm02")},
-                   # Anything this run may have left beside the file: backups (waagent.conf.*~) and temp files (.azure-backup-*).
-                   "beside": {vm: fleet("exec", vm, "--", "sh", "-c", "ls -a /etc | grep -E '^waagent.conf.|^.azure-backup-' || true").split()
-                              for vm in ("vm01", "vm02")}}
-        finally:
-            fleet("exec", "vm01", "--", "chattr", "-i", "/etc/waagent.conf", check=False)
-            fleet("down")
+
+class TestAgentChangesThatCannotBeMade:
+    """The agent fixture's VMs: vm01 config-immutable, vm02 etc-read-only, vm03 execstart-python-flags."""
 
     @staticmethod
     def checks(result):
