@@ -58,6 +58,7 @@ class LinuxAgent(LinuxCause):
         self.props: dict | None = None  # the unit as systemd shows it now
         self.python: tuple = (None, [])  # the agent's interpreter and its flags
         self.probe: dict = {}
+        self.env: dict = {}  # the unit's Environment=, which the agent's Python runs with
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -74,9 +75,9 @@ class LinuxAgent(LinuxCause):
         argv = _agent.execstart_argv((self.props or {}).get("ExecStart", ""))
         if argv:
             self.python = _agent.agent_python(argv, _config.shebang_of(argv[0]))
-        env = _agent.unit_environment((self.props or {}).get("Environment", ""))
+        self.env = _agent.unit_environment((self.props or {}).get("Environment", ""))
         if self.python[0]:
-            self.probe = _config.probe_agent(self.module, self.params["config_path"], self.python[0], self.python[1], env)
+            self.probe = _config.probe_agent(self.module, self.params["config_path"], self.python[0], self.python[1], self.env)
         else:
             self.probe = _config.probe_agent(self.module, self.params["config_path"])
 
@@ -108,7 +109,7 @@ class LinuxAgent(LinuxCause):
         written = None
         if p["config"] or p["config_report"]:
             # waagent.conf first: a running agent is restarted once it changed, a stopped one reads it when started.
-            verify = (lambda: _config.agent_view(_config.probe_agent(self.module, p["config_path"], *self.python))) \
+            verify = (lambda: _config.agent_view(_config.probe_agent(self.module, p["config_path"], *self.python, env=self.env))) \
                 if self.probe.get("imports") and self.python[0] else None
             written = yield from _config.AgentConfig(self.module, p["config_path"], p["backup"]).steps(
                 p["config"], p["config_report"], _config.agent_view(self.probe), verify)
