@@ -17,7 +17,7 @@ description:
     where it stands; an absent one is appended; duplicated lines all get the value.
   - Values are validated before anything is written (C(y)/C(n) for switches, a port number, a host name).
   - A file that is missing, not text, or would not read back as intended is an error and is left as it is.
-  - The agent reads its configuration at start; restart it after a change (the C(linux_agent) role does).
+  - The agent reads its configuration at start; restart it after a change (O(restart_agent), or the C(linux_agent) role).
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -29,6 +29,9 @@ options:
     description:
       - Settings to enforce, named as in the file, each with its value (see the examples).
       - C(HttpProxy.Host) and C(HttpProxy.Port) are reported under the cause NETWORK, all others under LINUX_AGENT.
+      - The file is written once for all of them, with compare-and-swap (a file changed since it was read is read and
+        decided again once). When it cannot be written (immutable, read-only file system) the first differing setting is
+        one C(failed) finding naming the reason and the remedy, and no backup or temporary file is left.
     type: dict
     required: true
   report:
@@ -48,6 +51,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - azure_backup.remediation.protocol
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
   - azure_backup.remediation.attributes.FIXES
@@ -75,7 +79,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: One finding per setting in O(settings) (check C(config_<setting>)), plus one C(config_report) for O(report).
+  description:
+    - One finding per setting in O(settings) (check C(config_<setting>); C(detail.backup_file) names the copy made before a
+      change), one C(config_report) for O(report), C(config_unparsed) for lines the agent ignores, C(config_file) for a file
+      that is missing, not text or given bad values, and C(agent_restart) when the agent was restarted (O(restart_agent)).
   returned: always
   type: list
   elements: dict
@@ -83,49 +90,16 @@ findings:
     - id: LINUX_AGENT
       check: config_extensions_enabled
       status: fixed
-      summary: "Extensions.Enabled was n in /etc/waagent.conf; set to y"
+      summary: "Extensions.Enabled is n in /etc/waagent.conf; did set Extensions.Enabled=y in /etc/waagent.conf"
       detail: {setting: Extensions.Enabled, before: "n", after: "y", path: /etc/waagent.conf}
-effective:
-  description: Every setting in force after the run, as the agent reads them (null for C(None)).
-  returned: success
-  type: dict
-  sample: {"Extensions.Enabled": "y", "Logs.Verbose": "y", "AutoUpdate.Enabled": "y"}
-restarted:
-  description: The agent unit restarted after the change (O(restart_agent)), or null when none was running.
-  returned: changed and O(restart_agent=true), outside check mode
-  type: str
-  sample: walinuxagent.service
-backup_file:
-  description: The copy made before the change.
-  returned: changed and O(backup=true), outside check mode
-  type: str
-  sample: /etc/waagent.conf.12345.2026-11-21@23:59:59~
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.agent_config import AgentConfig
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.agent_config import WaagentConfig
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import module_main
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/etc/waagent.conf"),
-            settings=dict(type="dict", required=True),
-            report=dict(type="list", elements="str", default=[]),
-            backup=dict(type="bool", default=True),
-            restart_agent=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        result = AgentConfig(module, params["path"], params["backup"]).run(params["settings"], params["report"], params["restart_agent"])
-    except RemediationError as exc:
-        module.fail_json(msg=exc.msg, findings=exc.findings, changed=exc.changed)
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    module_main(WaagentConfig)
 
 
 if __name__ == "__main__":

@@ -244,4 +244,30 @@ FAULTS = [
                "printf '\\377\\376\\000\\001fleet corrupt config\\000\\377\\n\\200\\201\\202' > /etc/waagent.conf",
         "check": "! python3 -c \"open('/etc/waagent.conf', encoding='utf-8').read()\" 2>/dev/null",
     },
+    {
+        "name": "config-immutable",
+        "cause": "LINUX_AGENT",
+        "description": "/etc/waagent.conf made immutable (chattr +i): even root cannot replace it until chattr -i",
+        "run": "chattr +i /etc/waagent.conf",
+        "check": "lsattr /etc/waagent.conf | cut -d' ' -f1 | grep -q i && ! touch /etc/waagent.conf 2>/dev/null",
+    },
+    {
+        "name": "etc-read-only",
+        "cause": "LINUX_AGENT",
+        "description": "/etc bind-mounted onto itself read-only in the VM's mount namespace (waagent.conf and drop-ins cannot be written)",
+        "run": "mount --bind /etc /etc && mount -o remount,bind,ro /etc",
+        "check": "findmnt -n -o OPTIONS /etc | grep -q '^ro' && ! touch /etc/.fleet-probe 2>/dev/null",
+    },
+    {
+        "name": "execstart-python-flags",
+        "cause": "LINUX_AGENT",
+        "description": "drop-in runs the agent as python3 -S -u /usr/sbin/waagent -daemon: without site, Debian's dist-packages "
+                       "(where azurelinuxagent lives) is not on sys.path, so the agent cannot import itself; restarted (fails)",
+        "variants": ["debian12", "debian12-oldagent"],
+        "run": "D=/etc/systemd/system/{unit}.service.d; mkdir -p $D\n"
+               "printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/python3 -S -u /usr/sbin/waagent -daemon\\n' > $D/20-fleet-python-flags.conf\n"
+               "systemctl daemon-reload; systemctl restart {unit} 2>/dev/null; sleep 1; true",
+        "check": "systemctl show -p ExecStart {unit} | grep -q 'python3 -S -u' && python3 -c 'import azurelinuxagent' && "
+                 "! python3 -S -c 'import azurelinuxagent' 2>/dev/null",
+    },
 ]

@@ -63,6 +63,98 @@ def run(tmp_path_factory):
         fleet("down")
 
 
+AGENT_PLAY = """\
+- name: LINUX_AGENT alone, as the linux_agent role calls it
+  hosts: vms
+  gather_facts: false
+  tasks:
+    - name: Check and fix the agent, with waagent.conf settings to write
+      azure_backup.remediation.linux_agent:
+        config: {Extensions.Enabled: "y", Logs.Verbose: "y"}
+        config_report: [AutoUpdate.Enabled]
+      register: agent
+      ignore_errors: true
+    - name: Keep the result
+      ansible.builtin.copy:
+        content: "{{ agent | to_json }}"
+        dest: "{{ out }}/{{ inventory_hostname }}.json"
+        mode: "0644"
+      delegate_to: localhost
+"""
+
+
+@pytest.fixture(scope="class")
+def agent(tmp_path_factory):
+    """LINUX_AGENT on real VMs whose waagent.conf cannot be written (chattr +i; /etc read-only) and whose
+    ExecStart starts the agent's Python with flags that stop it importing itself. Its own small fleet,
+    up and down within the class that uses it (before the module's fleet below is brought up)."""
+    tmp = tmp_path_factory.mktemp("fleet-agent")
+    fleet("up", "3", "--variant=debian12")
+    try:
+        fleet("break", "vm01", "config-immutable")
+        fleet("break", "vm02", "etc-read-only")
+        fleet("break", "vm03", "execstart-python-flags")
+        before = {vm: fleet("exec", vm, "--", "sha256sum", "/etc/waagent.conf") for vm in ("vm01", "vm02")}
+        (tmp / "inventory.yml").write_text(fleet("inventory"))
+        (tmp / "play.yml").write_text(AGENT_PLAY)
+        env = dict(os.environ, AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+        proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "-e", "out=%s" % tmp],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        results = {}
+        for vm in ("vm01", "vm02", "vm03"):
+            with open(tmp / ("%s.json" % vm)) as handle:
+                results[vm] = json.load(handle)
+        yield {"proc": proc, "results": results, "before": before,
+               "after": {vm: fleet("exec", vm, "--", "sha256sum", "/etc/waagent.conf") for vm in ("vm01", "vm02")},
+               # Anything this run may have left beside the file: backups (waagent.conf.*~) and temp files (.azure-backup-*).
+               "beside": {vm: fleet("exec", vm, "--", "sh", "-c", "ls -a /etc | grep -E '^waagent.conf.|^.azure-backup-' || true").split()
+                          for vm in ("vm01", "vm02")}}
+    finally:
+        fleet("exec", "vm01", "--", "chattr", "-i", "/etc/waagent.conf", check=False)
+        fleet("down")
+
+
+class TestAgentChangesThatCannotBeMade:
+    """The agent fixture's VMs: vm01 config-immutable, vm02 etc-read-only, vm03 execstart-python-flags."""
+
+    @staticmethod
+    def checks(result):
+        return {f["check"]: f for f in result["findings"]}
+
+    @pytest.mark.parametrize("vm, reason, remedy", [
+        ("vm01", "/etc/waagent.conf is immutable (chattr +i)", "chattr -i /etc/waagent.conf"),
+        ("vm02", "the file system holding /etc/waagent.conf is mounted read-only", "mount -o remount,rw"),
+    ])
+    def test_an_unwritable_waagent_conf_is_one_failed_finding_and_the_other_checks_still_run(self, agent, vm, reason, remedy):
+        result = agent["results"][vm]
+        checks = self.checks(result)
+        config_failed = [f for f in result["findings"] if f["check"].startswith("config_") and f["status"] == "failed"]
+        assert len(config_failed) == 1, result["findings"]
+        assert reason in config_failed[0]["summary"] and remedy in config_failed[0]["summary"]
+        assert "failed final rename" not in result["msg"]
+        for check in ("agent_python", "agent_dir_noexec", "agent_log", "agent_auto_restart", "agent_version", "agent_service"):
+            assert check in checks, (check, result["findings"])
+        assert checks["agent_version"]["status"] == "ok" and checks["agent_service"]["status"] == "ok"
+        assert "agent_restart" not in checks  # nothing written, nothing restarted
+        assert agent["after"][vm] == agent["before"][vm] and agent["beside"][vm] == []
+
+    def test_on_a_read_only_etc_the_drop_in_is_one_failed_finding_too(self, agent):
+        restart = self.checks(agent["results"]["vm02"])["agent_auto_restart"]
+        assert restart["status"] == "failed" and "mounted read-only" in restart["summary"]
+        # Where the file system allows it, the drop-in is written in the same run.
+        assert self.checks(agent["results"]["vm01"])["agent_auto_restart"]["status"] == "fixed"
+
+    def test_execstart_interpreter_flags_that_break_the_agents_import_are_found(self, agent):
+        checks = self.checks(agent["results"]["vm03"])
+        python = checks["agent_python"]
+        assert python["status"] == "found", python
+        assert "python3 -S -u" in python["summary"] and "cannot import azurelinuxagent" in python["summary"]
+        assert python["detail"]["flags"] == ["-S", "-u"]
+        # The version is still read (by waagent itself), and the agent that cannot start is not reported running.
+        assert checks["agent_version"]["status"] == "ok" and checks["agent_version"]["detail"]["read_with"] == "waagent --version"
+        assert checks["agent_service"]["status"] in ("failed", "found"), checks["agent_service"]
+
+
 def test_the_run_fails_because_hosts_failed(run):
     proc = run["proc"]
     assert proc.returncode != 0

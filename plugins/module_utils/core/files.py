@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 import time
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError, immutable
 
 # Backups of files whose folder a service reads whole (ifupdown's `source interfaces.d/*`
 # would read a backup beside the original and bring the old setting back).
@@ -48,6 +49,10 @@ def replace_file(module, path: str, data: bytes, backup: bool, apart: bool = Fal
     comparison. A copy of the replaced file is kept when `backup` is set, beside it or, with `apart`,
     under BACKUP_DIR; it is made only once the new content is on disk, and removed again when the
     rename fails, so a failed write leaves no stray copy. Returns the copy's path."""
+    if immutable(path):
+        # Refused before any copy: a backup would inherit the attribute (backup_local keeps attributes)
+        # and could not be removed again, leaving one stray copy per try.
+        raise OSError(errno.EPERM, "Operation not permitted", path)
     folder = os.path.dirname(path)
     os.makedirs(folder, mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".azure-backup-")

@@ -38,12 +38,15 @@ class Change:
 
 
 class Step:
-    """One check of a cause: its finding, and the change that would repair it (None when nothing to change)."""
+    """One check of a cause: its finding, and the change that would repair it (None when nothing to change).
+
+    ``cause`` names another cause ID for this one finding, where a check belongs elsewhere (the agent's
+    proxy setting is NETWORK's even when the LINUX_AGENT module writes it); None: the run's cause."""
 
     def __init__(self, check: str, status: str = "ok", summary: str = "", detail: dict | None = None,
-                 severity: str | None = None, change: Change | None = None) -> None:
+                 severity: str | None = None, change: Change | None = None, cause: str | None = None) -> None:
         self.check, self.status, self.summary = check, status, summary
-        self.detail, self.severity, self.change = dict(detail or {}), severity, change
+        self.detail, self.severity, self.change, self.cause = dict(detail or {}), severity, change, cause
 
 
 class CauseRun:
@@ -85,22 +88,23 @@ class CauseRun:
                 self.lock.release()
         return self
 
-    def add(self, check: str, status: str, summary: str, detail: dict | None = None, severity: str | None = None) -> dict:
-        entry = finding(self.cause, check, status, summary, detail, severity)
+    def add(self, check: str, status: str, summary: str, detail: dict | None = None, severity: str | None = None,
+            cause: str | None = None) -> dict:
+        entry = finding(cause or self.cause, check, status, summary, detail, severity)
         self.findings.append(entry)
         return entry
 
     def record(self, step: Step) -> dict:
         change = step.change
         if change is None:
-            entry = self.add(step.check, step.status, step.summary, step.detail, step.severity)
+            entry = self.add(step.check, step.status, step.summary, step.detail, step.severity, step.cause)
             if step.status == "failed":
                 self.errors.append(step.summary)
             return entry
         if self.check_mode:
             self.changed = True
             self._diff(change)
-            return self.add(step.check, "found", "%s; would %s" % (step.summary, change.action), step.detail, step.severity)
+            return self.add(step.check, "found", "%s; would %s" % (step.summary, change.action), step.detail, step.severity, step.cause)
         try:
             change.read_back = change.apply()
         except (OSError, RemediationError) as exc:
@@ -112,14 +116,14 @@ class CauseRun:
                 reason, remedy = explain(exc, change.path)
             summary = "%s; could not %s: %s%s" % (step.summary, change.action, reason, (". " + remedy) if remedy else "")
             self.errors.append(summary)
-            return self.add(step.check, "failed", summary, dict(step.detail, error=str(exc)), step.severity)
+            return self.add(step.check, "failed", summary, dict(step.detail, error=str(exc)), step.severity, step.cause)
         change.done = True
         self.changed = True
         self._diff(change)
         detail = dict(step.detail)
         if change.read_back:
             detail["after"] = change.read_back
-        return self.add(step.check, "fixed", "%s; did %s" % (step.summary, change.action), detail, step.severity)
+        return self.add(step.check, "fixed", "%s; did %s" % (step.summary, change.action), detail, step.severity, step.cause)
 
     def _diff(self, change: Change) -> None:
         if change.diff:

@@ -2,147 +2,241 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # This is a private module_utils file: it may change without notice.
-"""The backend that reads and edits /etc/waagent.conf on the VM, shared by the modules that
-need it (waagent_config, linux_agent for LINUX_AGENT, network for the proxy), so each cause
-stays one module execution. Decisions are _waagent_conf's; this does the I/O."""
+"""/etc/waagent.conf and the agent's own Python on the VM, for every cause that needs them (LINUX_AGENT's
+linux_agent and waagent_config, NETWORK's proxy): read once, decide with waagent_conf, yield Steps.
+
+The file is written by one Change, carried by the first setting that differs, with compare-and-swap
+against the bytes the decision was made on; a file changed meanwhile is read and decided again once.
+The agent's Python is started once per run (``probe_agent``): it imports the agent, says its version and
+reads the file as the agent does."""
 
 from __future__ import annotations
 
 import os
 
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent as _agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core import files
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.files import replace_file
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
 from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import systemd as _systemd
 from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import waagent_conf as conf
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import LinuxCause
+
+SYSTEMD_RUNTIME = "/run/systemd/system"
 
 
 def check_name(key: str) -> str:
     return "config_" + key.lower().replace(".", "_")
 
 
+def waagent_path(module) -> str | None:
+    return module.get_bin_path("waagent", opt_dirs=["/usr/sbin"])
+
+
+def shebang_of(path: str | None) -> str | None:
+    if not path or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        return handle.readline(200).decode("utf-8", "replace").strip()
+
+
+def probe_agent(module, conf_path: str, python: str | None = None, flags: list | None = None, env: dict | None = None) -> dict:
+    """One run of the agent's Python (causes/linux_agent.PROBE): whether it imports the agent, the text of
+    `waagent --version` and the settings of `conf_path` as `waagent -show-configuration` prints them.
+    Without `python`, the interpreter of the waagent script's shebang is used, with the shebang's flags."""
+    if not python:
+        python, flags = _agent.agent_python([waagent_path(module) or "waagent"], shebang_of(waagent_path(module)))
+    if python and not python.startswith("/"):
+        python = module.get_bin_path(python)
+    if not python:
+        return {"imports": False, "error": "no Python found for the agent (no waagent script with a #! line)",
+                "version": None, "configuration": None, "command": None}
+    cmd = [python] + list(flags or []) + ["-c", _agent.PROBE, conf_path]
+    rc, out, err = module.run_command(cmd, environ_update=env or None)
+    return dict(_agent.parse_probe(rc, out, err), command=[python] + list(flags or []))
+
+
+def agent_view(probe: dict | None) -> dict | None:
+    """The settings as the agent reads them, from a probe; None where it could not say."""
+    if not probe or not probe.get("configuration"):
+        return None
+    return conf.parse_show_configuration(probe["configuration"]) or None
+
+
+def read(path: str) -> tuple[bytes | None, str | None, str | None]:
+    """(bytes, text, None), or (bytes or None, None, the reason the file cannot be used)."""
+    data = files.read_bytes(path)
+    if data is None:
+        return None, None, ("%s does not exist: the agent has no configuration. Reinstall the distribution's agent package "
+                            "(waagent, walinuxagent or WALinuxAgent) to restore it." % path)
+    bad = data.find(b"\0")
+    if bad < 0:
+        try:
+            return data, data.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            bad = exc.start
+    return data, None, ("%s is not a text file (byte %d is not UTF-8 text): it is corrupt and was left unchanged. Restore it from a "
+                        "backup or from the agent package (for example: apt-get install --reinstall -o Dpkg::Options::=--force-confask waagent)."
+                        % (path, bad))
+
+
+def wanted_settings(settings: dict) -> dict:
+    """The settings to write, validated; ValueError says what is wrong."""
+    wanted = {}
+    for key, value in settings.items():
+        if isinstance(value, bool):
+            value = "y" if value else "n"
+        wanted[key] = conf.validate(key, str(value))
+    return wanted
+
+
+def decide(text: str, wanted: dict, path: str) -> str:
+    """The new text; RemediationError when the agent would read it otherwise than asked."""
+    after = conf.set_values(text, wanted)
+    values = conf.effective(after)
+    wrong = {k: values.get(k) for k, v in wanted.items() if values.get(k) != v}
+    if wrong:
+        raise RemediationError("editing %s would leave %s; the file was left unchanged" % (path, wrong), check="config_file")
+    return after
+
+
 class AgentConfig:
-    """Reads the file, decides with _waagent_conf, writes only when something differs."""
+    """The Steps for waagent.conf: one per enforced setting, the report, lines the agent ignores."""
 
-    def __init__(self, module, path: str, backup: bool = True, unit: str = "auto") -> None:
-        self.module = module
-        self.path = path
-        self.backup = backup
-        self.units = _systemd.candidate_units(unit)  # the agent unit(s) a restart may concern
+    def __init__(self, module, path: str, backup: bool = True, cause: str = "LINUX_AGENT") -> None:
+        self.module, self.path, self.backup, self.cause = module, path, backup, cause
 
-    def read(self) -> str:
-        if not os.path.isfile(self.path):
-            raise RemediationError(
-                "%s does not exist: the agent has no configuration. Reinstall the distribution's agent package "
-                "(waagent, walinuxagent or WALinuxAgent) to restore it." % self.path)
-        with open(self.path, "rb") as handle:
-            data = handle.read()
-        bad = data.find(b"\0")
-        if bad < 0:
-            try:
-                return data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad = exc.start
-        raise RemediationError(
-            "%s is not a text file (byte %d is not UTF-8 text): it is corrupt and was left unchanged. Restore it from a "
-            "backup or from the agent package (for example: apt-get install --reinstall -o Dpkg::Options::=--force-confask waagent)."
-            % (self.path, bad))
+    def _cause(self, key: str) -> str | None:
+        """The cause a setting's finding belongs to, when not this run's (the proxy is NETWORK's)."""
+        owner = conf.CAUSE_OF.get(key, "LINUX_AGENT")
+        return owner if owner != self.cause else None
 
-    def desired(self, settings: dict) -> dict:
-        wanted = {}
-        for key, value in settings.items():
-            if isinstance(value, bool):
-                value = "y" if value else "n"
-            try:
-                wanted[key] = conf.validate(key, str(value))
-            except ValueError as exc:
-                raise RemediationError("settings: %s. Nothing was changed in %s." % (exc, self.path))
-        return wanted
-
-    def run(self, settings: dict, report: list | None = None, restart_agent: bool = False) -> dict:
-        """Enforce `settings`, report `report`; restart a running agent after a change when asked."""
-        wanted = self.desired(settings)
-        before = self.read()
-        after = conf.set_values(before, wanted)
-        now = conf.effective(before)
-        result_values = conf.effective(after)
-        # Never write a file the agent would read differently from what was asked.
-        wrong = {k: result_values.get(k) for k, v in wanted.items() if result_values.get(k) != v}
-        if wrong:
-            raise RemediationError("editing %s would leave %s; the file was left unchanged" % (self.path, wrong))
-
-        changed = after != before
-        findings = []
+    def steps(self, settings: dict, report: list | None = None, view: dict | None = None, verify=None):
+        """Yield the Steps; return the Change that writes the file (None when nothing to write), so the caller
+        restarts the agent only once it is done. ``view``: the settings as the agent read them before (for the
+        report); ``verify()``: the agent's view after a write, or None where it cannot say."""
+        try:
+            wanted = wanted_settings(settings)
+        except ValueError as exc:
+            yield Step("config_file", "failed", "settings: %s. Nothing was changed in %s." % (exc, self.path), {"path": self.path})
+            return None
+        data, text, problem = read(self.path)
+        if problem:
+            yield Step("config_file", "failed", problem, {"path": self.path})
+            return None
+        try:
+            after = decide(text, wanted, self.path)
+        except RemediationError as exc:
+            yield Step("config_file", "failed", exc.msg, {"path": self.path})
+            return None
+        now = conf.effective(text)
+        differ = [k for k, v in wanted.items() if now.get(k) != v]
+        change = None
+        if differ:
+            target = ", ".join("%s=%s" % (k, wanted[k]) for k in differ)
+            change = Change("set %s in %s" % (target, self.path), None,
+                            diff={"before": text, "after": after, "before_header": self.path, "after_header": self.path}, path=self.path)
         for key, value in wanted.items():
             detail = {"setting": key, "before": now.get(key), "after": value, "path": self.path}
-            if now.get(key) == value:
-                findings.append(finding(conf.CAUSE_OF.get(key, "LINUX_AGENT"), check_name(key), "ok", "%s=%s in %s" % (key, value, self.path), detail))
+            if key not in differ:
+                yield Step(check_name(key), "ok", "%s=%s in %s" % (key, value, self.path), detail, cause=self._cause(key))
                 continue
-            status = "found" if self.module.check_mode else "fixed"
-            verb = "would set" if self.module.check_mode else "set"
-            summary = "%s is %s in %s; %s to %s" % (key, "unset" if now.get(key) is None else now[key], self.path, verb, value)
-            findings.append(finding(conf.CAUSE_OF.get(key, "LINUX_AGENT"), check_name(key), status, summary, detail))
+            was = "%s is %s in %s" % (key, "unset" if now.get(key) is None else now[key], self.path)
+            if key == differ[0]:
+                step = Step(check_name(key), "found", was, detail, change=change, cause=self._cause(key))
+                change.apply = lambda step=step: self._write(data, after, wanted, step.detail, verify)
+                yield step
+            elif self.module.check_mode:
+                yield Step(check_name(key), "found", "%s; would set it to %s" % (was, value), detail, cause=self._cause(key))
+            elif change.done:
+                yield Step(check_name(key), "fixed", "%s; set it to %s" % (was, value), detail, cause=self._cause(key))
+            else:
+                yield Step(check_name(key), "found", "%s; not set: writing %s failed (finding %s)" % (was, self.path, check_name(differ[0])),
+                           detail, cause=self._cause(key))
         if report:
             # As the agent reads them, its defaults included, where the agent can say so.
-            view = self.agent_view()
             reported = {key: view[key] if view and key in view else now.get(key) for key in report}
-            source = "waagent -show-configuration" if view else self.path
-            text = ", ".join("%s=%s" % kv for kv in reported.items())
-            findings.append(finding("LINUX_AGENT", "config_report", "ok", "%s (read with %s)" % (text, source),
-                                    {"values": reported, "path": self.path, "source": source}))
-        ignored = conf.not_settings(before)
+            source = "the agent's own configuration reader" if view else self.path
+            yield Step("config_report", "ok", "%s (read with %s)" % (", ".join("%s=%s" % kv for kv in reported.items()), source),
+                       {"values": reported, "path": self.path, "source": source})
+        ignored = conf.not_settings(text)
         if ignored:
-            findings.append(finding("LINUX_AGENT", "config_unparsed", "found",
-                                    "%d line(s) of %s are neither settings nor comments; the agent ignores them" % (len(ignored), self.path),
-                                    {"lines": ignored[:20], "path": self.path}, severity="warning"))
+            yield Step("config_unparsed", "found", "%d line(s) of %s are neither settings nor comments; the agent ignores them"
+                       % (len(ignored), self.path), {"lines": ignored[:20], "path": self.path}, severity="warning")
+        return change
 
-        result = {"changed": changed, "findings": findings, "effective": result_values if not self.module.check_mode else now}
-        if changed:  # the caller shows it in diff mode
-            result["diff"] = {"before": before, "after": after, "before_header": self.path, "after_header": self.path}
-        if changed and not self.module.check_mode:
-            backup = replace_file(self.module, self.path, after.encode("utf-8"), self.backup)
-            if backup:
-                result["backup_file"] = backup
-            view = self.agent_view()
-            differ = {k: view[k] for k, v in wanted.items() if view and k in view and view[k] != v}
-            if differ:
-                raise RemediationError("%s now says %s, but the agent reads %s (waagent -show-configuration); the backup is %s"
-                                       % (self.path, wanted, differ, backup), findings, changed=True)
-            if restart_agent:
-                try:
-                    result["restarted"] = self.restart_agent()
-                except RemediationError as exc:
-                    raise RemediationError(exc.msg, findings, changed=True)
-                # Said where the change is reported: the agent reads the file only when it starts.
-                for entry in findings:
-                    if entry["status"] == "fixed":
-                        entry["detail"]["agent_restarted"] = result["restarted"]
-        return result
+    def _write(self, data: bytes, after: str, wanted: dict, detail: dict, verify) -> None:
+        """Compare-and-swap against the bytes decided on; a file changed meanwhile is read and decided again, once."""
+        try:
+            saved = files.replace_file(self.module, self.path, after.encode("utf-8"), self.backup, expected=data)
+        except files.Changed:
+            data, text, problem = read(self.path)
+            if problem:
+                raise RemediationError("%s changed while this run decided on it, and now: %s" % (self.path, problem))
+            after = decide(text, wanted, self.path)
+            if after == text:
+                detail["note"] = "%s already said so when written: another run set it" % self.path
+                return None
+            saved = files.replace_file(self.module, self.path, after.encode("utf-8"), self.backup, expected=data)
+        if saved:
+            detail["backup_file"] = saved  # the runner copies the detail into the finding after apply
+        view = verify() if verify else None
+        differ = {k: view[k] for k, v in wanted.items() if view and k in view and view[k] != v}
+        if differ:
+            raise RemediationError("%s now says %s, but the agent reads %s; the backup is %s" % (self.path, wanted, differ, saved),
+                                   changed=True)
+        return None
 
-    def agent_view(self) -> dict | None:
-        """The settings as the agent itself reads this file; None where it cannot say
-        (no waagent, an agent too old for -show-configuration, a broken agent Python)."""
-        waagent = self.module.get_bin_path("waagent", opt_dirs=["/usr/sbin"])
-        if not waagent:
-            return None
-        rc, out, _err = self.module.run_command([waagent, "-configuration-path:" + self.path, "-show-configuration"])
-        return (conf.parse_show_configuration(out) or None) if rc == 0 else None
 
-    def restart_agent(self) -> str | None:
-        """Restart the running agent (systemd unit, or init script without systemd); None when none runs."""
-        systemctl = self.module.get_bin_path("systemctl")
-        if systemctl and os.path.isdir("/run/systemd/system"):
-            rc, out, err = self.module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + self.units)
-            running = [u["Id"] for u in _systemd.parse_show(out) if _systemd.is_running(u)] if rc == 0 else []
-            restart = [[systemctl, "restart", "--", unit] for unit in running]
-        else:
-            service = self.module.get_bin_path("service")
-            names = [u[:-len(".service")] for u in self.units]
-            running = [n for n in names if service and self.module.run_command([service, n, "status"])[0] == 0]
-            restart = [[service, name, "restart"] for name in running]
-        if not running:
-            return None
-        rc, out, err = self.module.run_command(restart[0])
+def running_agent(module, unit: str = "auto") -> tuple[str, list] | None:
+    """The running agent (systemd unit, or init script without systemd) and the command that restarts it; None when none runs."""
+    units = _systemd.candidate_units(unit)
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl and os.path.isdir(SYSTEMD_RUNTIME):
+        rc, out, _err = module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + units)
+        running = [u["Id"] for u in _systemd.parse_show(out) if _systemd.is_running(u)] if rc == 0 else []
+        return (running[0], [systemctl, "restart", "--", running[0]]) if running else None
+    service = module.get_bin_path("service")
+    for name in (u[:-len(".service")] for u in units):
+        if service and module.run_command([service, name, "status"])[0] == 0:
+            return name, [service, name, "restart"]
+    return None
+
+
+def restart_step(module, path: str, name: str, command: list) -> Step:
+    """Restart the agent so it reads the changed file (it reads it only when it starts)."""
+    def restart() -> str:
+        rc, out, err = module.run_command(command)
         if rc != 0:
-            raise RemediationError("%s was changed but restarting %s failed: %s" % (self.path, running[0], (err or out).strip()), changed=True)
-        return running[0]
+            raise RemediationError("%s (rc=%d)" % ((err or out).strip() or "no output", rc), changed=False)
+        return "restarted %s" % name
+
+    return Step("agent_restart", "found", "%s changed; the agent reads it only when it starts" % path,
+                {"unit": name, "path": path}, change=Change("restart %s" % name, restart))
+
+
+class WaagentConfig(LinuxCause):
+    """The waagent_config module: settings of waagent.conf alone, the agent restarted on request after a change."""
+
+    ID = "LINUX_AGENT"
+    ARGUMENT_SPEC = {
+        "path": {"type": "path", "default": "/etc/waagent.conf"},
+        "settings": {"type": "dict", "required": True},
+        "report": {"type": "list", "elements": "str", "default": []},
+        "backup": {"type": "bool", "default": True},
+        "restart_agent": {"type": "bool", "default": False},
+    }
+
+    def steps(self):
+        p = self.params
+        probe = probe_agent(self.module, p["path"]) if p["report"] else None  # the agent's view, only when a report needs it
+
+        def verify():
+            return agent_view(probe_agent(self.module, p["path"]))
+
+        written = yield from AgentConfig(self.module, p["path"], p["backup"]).steps(
+            p["settings"], p["report"], agent_view(probe), verify if waagent_path(self.module) else None)
+        if p["restart_agent"] and written is not None and written.done:
+            running = running_agent(self.module)
+            if running:
+                yield restart_step(self.module, p["path"], *running)

@@ -21,6 +21,7 @@ SHOW_PROPERTIES = (
     "FragmentPath",
     "DropInPaths",
     "ExecStart",
+    "Environment",
 )
 
 # The Linux agent's unit: walinuxagent on Debian and Ubuntu, waagent on the

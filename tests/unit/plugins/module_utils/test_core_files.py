@@ -41,3 +41,23 @@ def test_apart_keeps_the_copy_out_of_the_folder_a_service_reads(tmp_path, monkey
     assert os.listdir(folder) == ["50-cloud"]
     assert saved.startswith(str(tmp_path / "backups") + str(folder / "50-cloud."))
     assert open(saved).read() == "iface eth0 inet static\n"
+
+
+def test_an_immutable_file_is_refused_before_any_copy(tmp_path):
+    """AnsibleModule.backup_local copies the attributes too: a copy of an immutable file could not be removed again."""
+    import errno
+    import subprocess
+
+    import pytest
+
+    path = tmp_path / "waagent.conf"
+    path.write_text("old\n")
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i does not work here")
+    try:
+        with pytest.raises(OSError) as caught:
+            _files.replace_file(FakeModule(), str(path), b"new\n", backup=True, expected=b"old\n")
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert caught.value.errno == errno.EPERM and caught.value.filename == str(path)
+    assert os.listdir(tmp_path) == ["waagent.conf"] and path.read_text() == "old\n"

@@ -86,3 +86,17 @@ def test_an_error_while_reading_keeps_what_was_learnt():
 def test_explain_names_the_host_side_reason(code, words):
     reason, remedy = explain(OSError(code, "x", "/nonexistent/file"))
     assert words in reason and remedy
+
+
+def test_a_step_may_name_the_cause_its_finding_belongs_to():
+    def mixed():
+        yield Step("config_httpproxy_host", "ok", "HttpProxy.Host=10.0.0.5", cause="NETWORK")
+        yield Step("config_httpproxy_port", "found", "HttpProxy.Port is unset", cause="NETWORK",
+                   change=Change("set HttpProxy.Port=3128", lambda: None))
+        yield Step("config_extensions_enabled", "ok", "Extensions.Enabled=y")
+
+    checked = CauseRun("LINUX_AGENT", check_mode=True).run(mixed).result()
+    applied = CauseRun("LINUX_AGENT", check_mode=False).run(mixed).result()
+    for out in (checked, applied):
+        assert [f["id"] for f in out["findings"]] == ["NETWORK", "NETWORK", "LINUX_AGENT"]
+    assert applied["findings"][1]["status"] == "fixed"

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import subprocess
 
 import pytest
 
 from ansible.module_utils import basic
 
 from ansible_collections.azure_backup.remediation.plugins.modules import linux_agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent as _agent
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import linux_agent as agent_mod
 
 HEALTHY = {"LoadState": "loaded", "ActiveState": "active", "SubState": "running", "UnitFileState": "enabled",
            "Result": "success", "MainPID": "42", "Restart": "always", "NRestarts": "0", "FragmentPath": "/lib/systemd/system/x",
@@ -17,8 +21,9 @@ MISSING = {"LoadState": "not-found", "ActiveState": "inactive", "SubState": "dea
 
 
 class FakeSystemctl:
-    """A VM's systemctl with state (`show` renders it, verbs change it), plus `waagent --version`
-    and `apt-get`, whose upgrade installs `repo_version` if the repository has one. Calls are recorded."""
+    """A VM's systemctl with state (`show` renders it, verbs change it), the agent's Python answering the
+    probe (causes/linux_agent.PROBE), `waagent --version` and `apt-get`, whose upgrade installs `repo_version`
+    if the repository has one. Calls are recorded."""
 
     version = "2.7.3.0"
     repo_version = None
@@ -26,6 +31,7 @@ class FakeSystemctl:
     sysv_running = False  # the init script's state, on a host without systemd
     sysv_start_works = True
     show_configuration = None  # waagent -show-configuration's output; None: an agent too old to have it
+    breaking_flags = ("-S",)  # interpreter flags under which the agent's package is not on sys.path (Debian's dist-packages)
 
     def __init__(self, units, start_fails=False, dies_after_start=False, override_restart=None):
         self.units = {name: dict(state, Id=name) for name, state in units.items()}
@@ -44,11 +50,19 @@ class FakeSystemctl:
                 self.sysv_running = True
             return (0 if verb == "status" and self.sysv_running or verb == "start" and self.sysv_start_works else 3), "", ""
         if tool == "python3":
-            return (0, "", "") if self.python_ok else (1, "", "Traceback...\nModuleNotFoundError: No module named 'azurelinuxagent'\n")
+            assert cmd[cmd.index("-c") + 1] == _agent.PROBE
+            if not self.python_ok or any(flag in cmd[:cmd.index("-c")] for flag in self.breaking_flags):
+                return 3, "", "Traceback...\nModuleNotFoundError: No module named 'azurelinuxagent'\n"
+            answer = {"version": self.version_text()}
+            if self.show_configuration:
+                answer["configuration"] = self.show_configuration
+            else:
+                answer["configuration_error"] = "AttributeError: module has no attribute 'get_configuration'"
+            return 0, json.dumps(answer), ""
         if tool == "waagent" and cmd[-1] == "-show-configuration":
             return (0, self.show_configuration, "") if self.show_configuration else (1, "", "unknown command")
         if tool == "waagent":
-            return 0, "WALinuxAgent-%s running on debian 12\nPython: 3.11.2\nGoal state agent: %s\n" % (self.version, self.version), ""
+            return 0, self.version_text(), ""
         if tool == "apt-get":
             if verb == "install" and self.repo_version:
                 self.version = self.repo_version
@@ -79,9 +93,16 @@ class FakeSystemctl:
             unit.update(ActiveState=state[0], SubState=state[1], Result=state[2])
         return 0, "", ""
 
+    def version_text(self):
+        return "WALinuxAgent-%s running on debian 12\nPython: 3.11.2\nGoal state agent: %s\n" % (self.version, self.version)
+
+    @property
+    def probes(self):
+        return [c for c in self.calls if os.path.basename(c[0]).startswith("python")]
+
     @property
     def mutating(self):
-        return [c for c in self.calls if c[1] not in ("show", "--version", "-c") and c[-1] not in ("status", "-show-configuration")]
+        return [c for c in self.calls if c not in self.probes and c[1] not in ("show", "--version") and c[-1] != "status"]
 
 
 MOUNTINFO = "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
@@ -92,23 +113,23 @@ def run(monkeypatch, run_module, fake, check_mode=False, diff=False, systemd=Tru
     fake.dropin_dir = str(tmp)
     # The VM's files the health check reads, as this test wants them.
     (tmp / "mountinfo").write_text(mountinfo)
-    monkeypatch.setattr(linux_agent.AgentService, "MOUNTINFO", str(tmp / "mountinfo"))
-    monkeypatch.setattr(linux_agent.AgentService, "LOG", str(tmp / "waagent.log"))
+    monkeypatch.setattr(agent_mod.LinuxAgent, "MOUNTINFO", str(tmp / "mountinfo"))
+    monkeypatch.setattr(agent_mod.LinuxAgent, "LOG", str(tmp / "waagent.log"))
     (tmp / "init.d").mkdir(exist_ok=True)
     if init_script:
         (tmp / "init.d" / init_script).write_text("#!/bin/sh\n")
-    monkeypatch.setattr(linux_agent.AgentService, "INIT_D", str(tmp / "init.d"))
+    monkeypatch.setattr(agent_mod.LinuxAgent, "INIT_D", str(tmp / "init.d"))
     if log is not None:
         (tmp / "waagent.log").write_text(log)
-    monkeypatch.setattr(linux_agent._systemd, "restart_dropin_path",
+    monkeypatch.setattr(agent_mod._systemd, "restart_dropin_path",
                         lambda unit: os.path.join(fake.dropin_dir, unit + ".d", "90-azure-backup-restart.conf"))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: fake(cmd, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get", "service") else None)
-    monkeypatch.setattr(linux_agent.AgentService, "os_release", staticmethod(lambda: {"ID": "debian", "PRETTY_NAME": "Debian 12"}))
+    monkeypatch.setattr(agent_mod.LinuxAgent, "os_release", lambda self: {"ID": "debian", "PRETTY_NAME": "Debian 12"})
     real_isdir = os.path.isdir  # os.path is shared: only systemd's runtime folder is faked
-    monkeypatch.setattr(linux_agent.os.path, "isdir", lambda path: systemd if path == "/run/systemd/system" else real_isdir(path))
-    monkeypatch.setattr(linux_agent.time, "sleep", lambda s: None)
+    monkeypatch.setattr(agent_mod.os.path, "isdir", lambda path: systemd if path == "/run/systemd/system" else real_isdir(path))
+    monkeypatch.setattr(agent_mod.time, "sleep", lambda s: None)
     return run_module(linux_agent.main, dict(args, settle_timeout=0), check_mode, diff)
 
 
@@ -129,11 +150,13 @@ def test_healthy_agent_is_ok_and_unchanged(run_):
     fake = debian()
     result = run_(fake)
     assert result["changed"] is False
-    assert result["unit"] == "walinuxagent.service"
+    assert by_check(result)["agent_service"]["detail"]["unit"] == "walinuxagent.service"
     assert by_check(result)["agent_service"]["status"] == "ok"
     assert fake.mutating == []
-    # One systemctl show, the import probe, one waagent --version: nothing else runs on a healthy VM.
-    assert [c[1] for c in fake.calls] == ["show", "-c", "--version"]
+    # One systemctl show and ONE start of the agent's Python (import, version, configuration): nothing else on a healthy VM.
+    assert [c[1] for c in fake.calls] == ["show", "-u"]
+    assert fake.probes == [["/usr/bin/python3", "-u", "-c", _agent.PROBE, "/etc/waagent.conf"]]
+    assert by_check(result)["agent_version"]["detail"]["before"]["daemon"] == "2.7.3.0"
 
 
 def test_check_mode_reports_and_changes_nothing(run_):
@@ -181,7 +204,7 @@ def test_start_limit_hit_is_reset_before_start(run_):
 def test_rhel_style_unit_is_found_by_name(run_):
     fake = FakeSystemctl({"waagent.service": dict(HEALTHY, ActiveState="inactive", SubState="dead")})
     result = run_(fake)
-    assert result["unit"] == "waagent.service"
+    assert by_check(result)["agent_service"]["detail"]["unit"] == "waagent.service"
     assert fake.mutating == [["/bin/systemctl", "start", "--", "waagent.service"]]
 
 
@@ -236,7 +259,7 @@ def test_no_agent_unit_is_reported_not_failed(run_):
     fake = FakeSystemctl({})
     result = run_(fake)
     assert result["failed"] is False and result["changed"] is False
-    assert result["unit"] is None
+    assert by_check(result)["agent_service"]["detail"]["unit"] is None
     assert by_check(result)["agent_service"]["status"] == "found"
     assert "install the distribution's agent package" in by_check(result)["agent_service"]["summary"]
 
@@ -318,8 +341,8 @@ def test_a_later_drop_in_that_wins_is_reported_with_its_path(run_):
     assert result["failed"] is True
     assert "a drop-in that sorts after it wins" in result["msg"]
     assert by_check(result)["agent_auto_restart"]["status"] == "failed"
-    # Auto-restart is settled first; its failure stops the run before the service is touched.
-    assert "agent_service" not in by_check(result)
+    # A failed change ends only its own check: the version and the service are still checked and reported.
+    assert by_check(result)["agent_service"]["status"] == "ok" and by_check(result)["agent_version"]["status"] == "ok"
 
 
 def test_auto_restart_can_be_left_alone(run_):
@@ -362,10 +385,12 @@ def test_waagent_conf_is_fixed_in_the_same_execution_and_the_agent_restarted_onc
     assert found["config_extensions_enabled"]["status"] == "fixed" and found["agent_service"]["status"] == "ok"
     assert conf.read_text() == CONF.replace("Extensions.Enabled=n", "Extensions.Enabled=y")
     assert [c[1] for c in fake.mutating] == ["restart"] and result["changed"]
-    # The restart is said where the change is reported, naming the unit restarted.
-    assert found["config_extensions_enabled"]["detail"]["agent_restarted"] == "walinuxagent.service"
+    # The restart is its own finding, after the change, naming the unit restarted.
+    assert found["agent_restart"]["status"] == "fixed" and found["agent_restart"]["detail"]["unit"] == "walinuxagent.service"
+    assert [f["check"] for f in result["findings"]].index("agent_restart") == 2
     again = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
     assert not again["changed"] and by_check(again)["config_extensions_enabled"]["status"] == "ok"
+    assert "agent_restart" not in by_check(again)
 
 
 def test_check_mode_leaves_waagent_conf_alone(run_, tmp_path):
@@ -400,8 +425,9 @@ def test_the_reported_settings_are_the_agents_own_view(run_, tmp_path):
     result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"}, config_report=["AutoUpdate.Enabled"])
     report = by_check(result)["config_report"]
     assert report["detail"]["values"] == {"AutoUpdate.Enabled": "n"}
-    assert report["detail"]["source"] == "waagent -show-configuration"
-    assert ["/bin/waagent", "-configuration-path:" + str(conf), "-show-configuration"] in fake.calls
+    assert report["detail"]["source"] == "the agent's own configuration reader"
+    # Read by the one run of the agent's Python, for this file.
+    assert fake.probes == [["/usr/bin/python3", "-u", "-c", _agent.PROBE, str(conf)]]
 
 
 def test_an_edit_the_agent_reads_otherwise_fails_the_host(run_, tmp_path):
@@ -412,4 +438,113 @@ def test_an_edit_the_agent_reads_otherwise_fails_the_host(run_, tmp_path):
     fake.show_configuration = "Extensions.Enabled = False\nLogs.Verbose = False\n"
     result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
     assert result["failed"] and "the agent reads {'Extensions.Enabled': 'n'}" in result["msg"]
-    assert by_check(result)["config_file"]["status"] == "failed" and result["changed"]
+    assert by_check(result)["config_extensions_enabled"]["status"] == "failed" and result["changed"]
+    # Not applied as asked, so the agent is not restarted for it.
+    assert "agent_restart" not in by_check(result) and fake.mutating == []
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """A waagent.conf with the immutable attribute, as chattr +i leaves it (needs root and a file system that has it)."""
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    if subprocess.run(["chattr", "+i", str(conf)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i does not work here")
+    yield conf
+    subprocess.run(["chattr", "-i", str(conf)], check=True)
+
+
+OTHER_CHECKS = ["agent_python", "agent_dir_noexec", "agent_log", "agent_auto_restart", "agent_version", "agent_service"]
+
+
+def test_an_immutable_waagent_conf_is_one_failed_finding_and_the_other_checks_still_run(run_, immutable, tmp_path):
+    fake = debian(Restart="no", ActiveState="inactive", SubState="dead")
+    result = run_(fake, config_path=str(immutable), config={"Extensions.Enabled": "y", "Logs.Verbose": "y"})
+    failed = [f for f in result["findings"] if f["status"] == "failed"]
+    assert [f["check"] for f in failed] == ["config_extensions_enabled"]
+    assert "is immutable (chattr +i)" in failed[0]["summary"] and "chattr -i %s" % immutable in failed[0]["summary"]
+    checks = by_check(result)
+    assert checks["config_logs_verbose"]["status"] == "found" and "not set" in checks["config_logs_verbose"]["summary"]
+    # The agent's other checks still ran and fixed what they could; the agent was not restarted for the file.
+    assert [c for c in OTHER_CHECKS if c in checks] == OTHER_CHECKS
+    assert checks["agent_auto_restart"]["status"] == "fixed" and checks["agent_service"]["status"] == "fixed"
+    assert "agent_restart" not in checks and "restart" not in [c[1] for c in fake.mutating]
+    assert result["failed"] is True and "chattr -i" in result["msg"] and result["changed"] is True
+    assert immutable.read_text() == CONF
+    # No backup, no temp file beside it.
+    assert sorted(os.listdir(tmp_path)) == sorted(["waagent.conf", "mountinfo", "init.d", "walinuxagent.service.d"])
+
+
+def test_a_read_only_etc_is_one_failed_finding_per_write_and_the_other_checks_still_run(run_, monkeypatch, tmp_path):
+    import errno
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.core import files
+
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+
+    def read_only(dir=None, prefix=None, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", os.path.join(dir, prefix or ""))
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    fake = debian(Restart="no")
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    checks = by_check(result)
+    failed = [f["check"] for f in result["findings"] if f["status"] == "failed"]
+    assert failed == ["config_extensions_enabled", "agent_auto_restart"]  # the file and the drop-in, each once
+    assert "mounted read-only" in checks["config_extensions_enabled"]["summary"]
+    assert "mount -o remount,rw" in checks["agent_auto_restart"]["summary"]
+    assert [c for c in OTHER_CHECKS if c in checks] == OTHER_CHECKS and checks["agent_service"]["status"] == "ok"
+    assert fake.mutating == []  # no daemon-reload for a drop-in not written, no restart for a file not written
+    assert conf.read_text() == CONF and sorted(os.listdir(tmp_path)) == sorted(["waagent.conf", "mountinfo", "init.d", "walinuxagent.service.d"])
+    assert os.listdir(tmp_path / "walinuxagent.service.d") == []  # (only simulated: a truly read-only /etc refuses the folder too)
+
+
+def test_execstart_interpreter_flags_that_break_the_import_are_not_read_as_ok(run_):
+    # python3 -S: no site, so Debian's dist-packages (where azurelinuxagent lives) is not on sys.path.
+    fake = debian(ExecStart="{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 -S -u /usr/sbin/waagent -daemon ; ignore_errors=no }")
+    result = run_(fake)
+    checks = by_check(result)
+    assert checks["agent_python"]["status"] == "found"
+    assert "/usr/bin/python3 -S -u, the Python in walinuxagent.service's ExecStart, cannot import azurelinuxagent" in checks["agent_python"]["summary"]
+    assert "take the interpreter flags -S -u out of ExecStart" in checks["agent_python"]["summary"]
+    assert fake.probes[0][:4] == ["/usr/bin/python3", "-S", "-u", "-c"]
+    # The version is still read, by waagent itself, and says where from.
+    assert checks["agent_version"]["status"] == "ok" and checks["agent_version"]["detail"]["read_with"] == "waagent --version"
+
+
+def test_the_probe_runs_with_the_units_environment(run_):
+    fake = debian(Environment='PYTHONPATH=/opt/agent "LANG=C.UTF-8"')
+    seen = []
+    real = fake.__call__
+
+    def call(cmd, **kw):
+        if os.path.basename(cmd[0]).startswith("python"):
+            seen.append(kw.get("environ_update"))
+        return real(cmd, **kw)
+
+    fake.__class__ = type("Recording", (FakeSystemctl,), {"__call__": lambda self, cmd, **kw: call(cmd, **kw)})
+    run_(fake)
+    assert seen == [{"PYTHONPATH": "/opt/agent", "LANG": "C.UTF-8"}]
+
+
+def test_a_waagent_conf_changed_by_another_run_meanwhile_is_read_and_decided_again(run_, monkeypatch, tmp_path):
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import agent_config
+
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    real_decide = agent_config.decide
+    edits = []
+
+    def decide_then_someone_edits(text, wanted, path):
+        after = real_decide(text, wanted, path)
+        if not edits:  # the other run writes between our read and our write, once
+            edits.append(path)
+            with open(path, "a") as handle:
+                handle.write("OS.EnableRDMA=y\n")
+        return after
+
+    monkeypatch.setattr(agent_config, "decide", decide_then_someone_edits)
+    result = run_(debian(), config_path=str(conf), config={"Extensions.Enabled": "y"})
+    assert by_check(result)["config_extensions_enabled"]["status"] == "fixed"
+    # Neither edit is lost.
+    assert conf.read_text() == CONF.replace("Extensions.Enabled=n", "Extensions.Enabled=y") + "OS.EnableRDMA=y\n"

@@ -14,6 +14,8 @@ import pytest
 
 from ansible.module_utils import basic
 from ansible_collections.azure_backup.remediation.plugins.modules import network
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import CauseRun
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import network as _network
 
 VERSIONS = b'<?xml version="1.0"?><Versions><Preferred><Version>2015-04-05</Version></Preferred></Versions>'
 
@@ -79,7 +81,8 @@ def params(servers, tmp_path, **over):
 
 
 def run(p):
-    return {f["check"]: f for f in network.Probe(p).run()}
+    """The probes' Steps as the runner reports them."""
+    return {f["check"]: f for f in CauseRun("NETWORK", check_mode=False).run(lambda: _network.Probe(p).run()).result()["findings"]}
 
 
 def test_everything_reachable_is_ok(servers, tmp_path):
@@ -117,7 +120,7 @@ def test_dns_failure(servers, tmp_path, monkeypatch):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(network.socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(_network.socket, "getaddrinfo", lookup)
     found = run(params(servers, tmp_path, dns_names=["localhost", "nowhere.blob.core.windows.net"]))
     assert found["dns"]["status"] == "found" and "nowhere.blob.core.windows.net dns" in found["dns"]["summary"]
 
@@ -175,3 +178,20 @@ def test_storage_ports_are_probed_at_once(servers, tmp_path):
     assert found["storage"]["status"] == "ok", found["storage"]
     for listener in listeners:
         listener.close()
+
+
+def test_a_proxy_setting_that_cannot_be_written_is_one_failed_finding_and_the_probes_still_run(servers, tmp_path, run_module, monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: None)
+    conf = tmp_path / "waagent.conf"
+    conf.write_text("Extensions.Enabled=y\n")
+    if subprocess.run(["chattr", "+i", str(conf)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i does not work here")
+    try:
+        result = run_module(network.main, dict(params(servers, tmp_path), http_proxy_host="127.0.0.1", http_proxy_port=servers["closed"]))
+    finally:
+        subprocess.run(["chattr", "-i", str(conf)], check=True)
+    found = {f["check"]: f for f in result["findings"]}
+    assert [f["check"] for f in result["findings"] if f["status"] == "failed"] == ["config_httpproxy_host"]
+    assert found["config_httpproxy_host"]["id"] == "NETWORK" and "immutable (chattr +i)" in found["config_httpproxy_host"]["summary"]
+    assert {found[c]["status"] for c in ("dns", "wireserver", "storage")} == {"ok"}
+    assert result["failed"] and conf.read_text() == "Extensions.Enabled=y\n" and len(list(tmp_path.iterdir())) == 1

@@ -40,7 +40,8 @@ def test_check_mode_reports_and_leaves_the_file(run, config):
     assert found["config_extensions_enabled"]["summary"].startswith("Extensions.Enabled is n in ")
     assert found["config_logs_verbose"]["status"] == "found"
     assert found["config_report"]["detail"]["values"] == {"AutoUpdate.Enabled": None}
-    assert "Extensions.Enabled=n" in result["diff"]["before"] and "Extensions.Enabled=y" in result["diff"]["after"]
+    [diff] = result["diff"]  # one write for both settings
+    assert "Extensions.Enabled=n" in diff["before"] and "Extensions.Enabled=y" in diff["after"] and "Logs.Verbose=y" in diff["after"]
     assert config.read_bytes() == before
     assert len(list(config.parent.iterdir())) == 1  # no backup, no temp file
 
@@ -50,8 +51,9 @@ def test_apply_fixes_backs_up_and_is_idempotent(run, config):
     result = run(path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": True})
     assert result["changed"] is True
     assert {f["status"] for f in result["findings"]} == {"fixed"}
-    assert result["effective"]["Extensions.Enabled"] == "y" and result["effective"]["Logs.Verbose"] == "y"
-    with open(result["backup_file"], "rb") as handle:
+    fixed = by_check(result)
+    assert fixed["config_extensions_enabled"]["detail"]["after"] == "y" and fixed["config_logs_verbose"]["detail"]["after"] == "y"
+    with open(fixed["config_extensions_enabled"]["detail"]["backup_file"], "rb") as handle:
         assert handle.read() == original
     text = config.read_text()
     assert "Extensions.Enabled=y\n" in text and "Logs.Verbose=y\n" in text
@@ -59,7 +61,8 @@ def test_apply_fixes_backs_up_and_is_idempotent(run, config):
     again = run(path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"})
     assert again["changed"] is False
     assert {f["status"] for f in again["findings"]} == {"ok"}
-    assert "backup_file" not in again
+    assert not [f for f in again["findings"] if "backup_file" in f["detail"]]
+    assert len(list(config.parent.iterdir())) == 2  # the file and its one backup: no temp file
 
 
 def test_proxy_findings_belong_to_network(run, config):
@@ -120,9 +123,10 @@ def test_restart_agent_only_when_the_file_changed(run, monkeypatch, config):
     real_isdir = _agent_config.os.path.isdir
     monkeypatch.setattr(_agent_config.os.path, "isdir", lambda path: path == "/run/systemd/system" or (real_isdir(path) and not path.startswith("/run/")))
     checked = run(check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
-    assert calls == [] and "restarted" not in checked
+    assert calls == [] and "agent_restart" not in by_check(checked)
     result = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
-    assert result["restarted"] == "walinuxagent.service" and calls == ["show", "restart"]
+    assert by_check(result)["agent_restart"]["detail"]["unit"] == "walinuxagent.service" and calls == ["show", "restart"]
+    assert by_check(result)["agent_restart"]["status"] == "fixed"
     again = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
     assert again["changed"] is False and calls == ["show", "restart"]
 
@@ -137,6 +141,22 @@ def test_a_failed_restart_keeps_the_findings(run, monkeypatch, config):
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/bin/service" if name == "service" else None)
     result = run(path=str(config), settings={"Extensions.Enabled": "y"}, restart_agent=True)
     assert result["failed"] is True and result["changed"] is True
-    assert "restarting walinuxagent failed: start-stop-daemon: failed" in result["msg"]
+    assert "could not restart walinuxagent: start-stop-daemon: failed" in result["msg"]
+    assert by_check(result)["agent_restart"]["status"] == "failed"
     assert by_check(result)["config_extensions_enabled"]["status"] == "fixed"
     assert "Extensions.Enabled=y" in config.read_text()
+
+
+def test_an_immutable_file_is_one_failed_finding_with_its_remedy_and_leaves_nothing_beside_it(run, config):
+    import subprocess
+    if subprocess.run(["chattr", "+i", str(config)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i does not work here")
+    try:
+        before = config.read_bytes()
+        result = run(path=str(config), settings={"Extensions.Enabled": "y", "Logs.Verbose": "y"}, restart_agent=True)
+    finally:
+        subprocess.run(["chattr", "-i", str(config)], check=True)
+    assert [f["check"] for f in result["findings"] if f["status"] == "failed"] == ["config_extensions_enabled"]
+    assert "immutable (chattr +i)" in result["msg"] and "chattr -i" in result["msg"]
+    assert by_check(result)["config_logs_verbose"]["status"] == "found" and "agent_restart" not in by_check(result)
+    assert config.read_bytes() == before and len(list(config.parent.iterdir())) == 1

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import datetime
+import os
+
+import pytest
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import linux_agent as h
+
+REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
+
+# ExecStart as systemd 252 prints it on the fleet's Debian and RHEL-style units.
+DEBIAN = "{ path=/usr/sbin/waagent ; argv[]=/usr/sbin/waagent -daemon ; ignore_errors=no ; start_time=[n/a] ; pid=84 ; code=(null) ; status=0/0 }"
+RHEL = "{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 -u /usr/sbin/waagent -daemon ; ignore_errors=no ; start_time=[n/a] ; pid=0 }"
+
+
+def reference(name):
+    with open(os.path.join(REFERENCE, name)) as handle:
+        return handle.read()
+
+
+@pytest.mark.parametrize("execstart, shebang, expected", [
+    (DEBIAN, "#!/usr/bin/python3", "/usr/bin/python3"),
+    (RHEL, None, "/usr/bin/python3"),
+    (DEBIAN, "#!/usr/bin/env python3", "python3"),
+    (DEBIAN, None, None),
+    ("", None, None),
+])
+def test_interpreter(execstart, shebang, expected):
+    assert h.interpreter(h.execstart_argv(execstart), shebang) == expected
+
+
+MOUNTINFO = """\
+22 1 0:21 / / rw,relatime shared:1 - overlay overlay rw
+30 22 0:25 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw
+41 22 0:21 /var/lib/waagent /var/lib/waagent rw,noexec,relatime - overlay overlay rw
+42 22 0:21 /var/lib/waagent-old /var/lib/waagent-old rw,relatime - overlay overlay rw
+"""
+
+
+def test_mount_of_picks_the_longest_covering_mount():
+    assert h.mount_of("/var/lib/waagent", MOUNTINFO) == {"mount_point": "/var/lib/waagent", "options": ["rw", "noexec", "relatime"]}
+    assert h.mount_of("/var/lib/waagent/x", MOUNTINFO)["mount_point"] == "/var/lib/waagent"
+    # A sibling whose name merely starts the same is not a parent.
+    assert h.mount_of("/var/lib/waagent-older", MOUNTINFO)["mount_point"] == "/"
+
+
+def test_log_summary_of_a_real_log():
+    text = reference("waagent-log-issue-2521-ubuntu2204-2.2.46.log")
+    summary = h.summarize_log(text, now=datetime.datetime(2022, 10, 27, 12, 0, 0))
+    assert summary["errors"] == 1 and summary["warnings"] == 3
+    assert summary["last_errors"][0].startswith("2022-10-27T05:53:48 Daemon Event: name=WALinuxAgent, op=Enable")
+    assert summary["newest_entry"].startswith("2022-10-27T05:53")
+
+
+def test_log_summary_only_counts_the_window():
+    text = reference("waagent-log-issue-2521-ubuntu2204-2.2.46.log")
+    assert h.summarize_log(text, now=datetime.datetime(2022, 11, 30))["errors"] == 0
+
+
+def test_old_timestamp_format_and_crlf():
+    text = "2016/04/01 12:34:56.123 ERROR Event: old agent failed\r\n2016/04/01 12:35:00.000 WARNING something\r\nnoise\r\n"
+    summary = h.summarize_log(text, now=datetime.datetime(2016, 4, 1, 13, 0))
+    assert (summary["errors"], summary["warnings"]) == (1, 1)
+    assert summary["last_errors"] == ["2016-04-01T12:34:56 Event: old agent failed"]
+
+
+def test_keeps_only_the_latest_errors():
+    lines = "".join("2024-01-01T00:00:%02d.0Z ERROR ExtHandler failure %d\n" % (i, i) for i in range(9))
+    summary = h.summarize_log(lines, now=datetime.datetime(2024, 1, 1, 1), keep=3)
+    assert summary["errors"] == 9
+    assert [e.rsplit(" ", 1)[1] for e in summary["last_errors"]] == ["6", "7", "8"]
+
+
+@pytest.mark.parametrize("execstart, shebang, expected", [
+    (RHEL, None, ("/usr/bin/python3", ["-u"])),
+    ("{ argv[]=/usr/bin/python3 -S -u /usr/sbin/waagent -daemon ; }", None, ("/usr/bin/python3", ["-S", "-u"])),
+    ("{ argv[]=/usr/bin/python3 -W ignore -I /usr/sbin/waagent -daemon ; }", None, ("/usr/bin/python3", ["-W", "ignore", "-I"])),
+    ("{ argv[]=/usr/bin/env python3 -E /usr/sbin/waagent -daemon ; }", None, ("python3", ["-E"])),
+    ("{ argv[]=/usr/bin/python3 -m azurelinuxagent.agent -daemon ; }", None, ("/usr/bin/python3", [])),
+    (DEBIAN, "#!/usr/bin/python3 -Es", ("/usr/bin/python3", ["-Es"])),
+    (DEBIAN, "#!/usr/bin/python3", ("/usr/bin/python3", [])),
+    (DEBIAN, None, (None, [])),
+])
+def test_agent_python_keeps_the_interpreter_flags_up_to_the_script(execstart, shebang, expected):
+    assert h.agent_python(h.execstart_argv(execstart), shebang) == expected
+
+
+def test_unit_environment():
+    assert h.unit_environment('PYTHONPATH=/opt/a "LANG=C.UTF-8" X=') == {"PYTHONPATH": "/opt/a", "LANG": "C.UTF-8", "X": ""}
+    assert h.unit_environment("") == {}
+
+
+def test_parse_probe():
+    ok = h.parse_probe(0, '{"version": "WALinuxAgent-2.7.3.0 running on debian 12\\n", "configuration": "Logs.Verbose = False\\n"}', "")
+    assert ok["imports"] and ok["version"].startswith("WALinuxAgent-2.7.3.0") and ok["configuration"] == "Logs.Verbose = False\n"
+    broken = h.parse_probe(3, "", "Traceback (most recent call last):\n  ...\nModuleNotFoundError: No module named 'azurelinuxagent'\n")
+    assert broken == {"imports": False, "error": "ModuleNotFoundError: No module named 'azurelinuxagent'", "version": None, "configuration": None}
+    assert h.parse_probe(0, "not json", "")["imports"] is False
+    assert h.parse_probe(-9, "", "")["error"] == "exit code -9, no output"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs python3")
+def test_the_probe_runs_against_a_fake_agent_package(tmp_path):
+    """The probe's own code, in a real interpreter: version() as waagent prints it, the configuration as -show-configuration."""
+    import subprocess
+    pkg = tmp_path / "azurelinuxagent"
+    (pkg / "common").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "common" / "__init__.py").write_text("")
+    (pkg / "agent.py").write_text("def version():\n    print('WALinuxAgent-9.9.9.9 running on test 1')\n    print('Goal state agent: 9.9.9.9')\n")
+    (pkg / "common" / "conf.py").write_text(
+        "_v = {}\ndef load_conf_from_file(path):\n    _v.update(l.strip().split('=', 1) for l in open(path) if '=' in l)\n"
+        "def get_configuration():\n    return {'Logs.Verbose': _v.get('Logs.Verbose') == 'y', 'HttpProxy.Host': None}\n")
+    (tmp_path / "waagent.conf").write_text("Logs.Verbose=y\n")
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(["/usr/bin/python3", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env)
+    answer = h.parse_probe(run.returncode, run.stdout, run.stderr)
+    assert answer["imports"] and "WALinuxAgent-9.9.9.9" in answer["version"]
+    assert answer["configuration"] == "HttpProxy.Host = None\nLogs.Verbose = True\n"
+    # -I ignores PYTHONPATH, as it would for an agent installed only through it.
+    run = subprocess.run(["/usr/bin/python3", "-I", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env)
+    assert h.parse_probe(run.returncode, run.stdout, run.stderr)["error"] == "ModuleNotFoundError: No module named 'azurelinuxagent'"
