@@ -18,6 +18,7 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils.core.erro
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.files import Changed, read_bytes, replace_file
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
 from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import LinuxCause
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.checks import isolated
 
 # Prefixed to every path this cause reads or writes; tests point it at a folder of their own.
 ROOT = ""
@@ -71,18 +72,9 @@ class SnapshotStatus(LinuxCause):
         if self.params.get("sample_seconds") is not None:
             self.module.warn("snapshot_status: sample_seconds is deprecated and ignored; the CPU load is read from the "
                              "kernel's 1-minute load average (/proc/loadavg), nothing is sampled")
-        yield self.isolated("guest_dhcp", self.dhcp_step)
-        yield self.isolated("cpu_load", self.cpu_step)
-        yield self.isolated("memory_pressure", self.memory_step)
-
-    def isolated(self, check: str, step_of) -> Step:
-        """The check's Step, or a failed one naming why its files could not be read."""
-        try:
-            return step_of()
-        except (OSError, ValueError) as exc:
-            reason, remedy = explain(exc) if isinstance(exc, OSError) else (str(exc), "")
-            return Step(check, "failed", "cannot read what %s needs: %s%s" % (check, reason, (". " + remedy) if remedy else ""),
-                        {"error": str(exc)})
+        yield isolated("guest_dhcp", self.dhcp_step)
+        yield isolated("cpu_load", self.cpu_step)
+        yield isolated("memory_pressure", self.memory_step)
 
     # --- guest_dhcp ----------------------------------------------------------------------
 
