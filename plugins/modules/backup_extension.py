@@ -26,6 +26,7 @@ options:
     type: path
     default: /etc/azure/vmbackup.conf
 extends_documentation_fragment:
+  - azure_backup.remediation.protocol
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
   - azure_backup.remediation.attributes.READ_ONLY
@@ -35,104 +36,28 @@ EXAMPLES = r"""
 - name: Report the backup extension's state
   azure_backup.remediation.backup_extension:
   register: extension
+
+- name: Show its version
+  ansible.builtin.debug:
+    msg: "{{ extension.findings | selectattr('check', 'eq', 'extension_installed') | map(attribute='detail.version') | first | default('none') }}"
 """
 
 RETURN = r"""
-extension:
-  description: The extension found, or null.
-  returned: always
-  type: dict
-  sample: {"folder": "/var/lib/waagent/Microsoft.Azure.RecoveryServices.VMSnapshotLinux-1.0.9188.0", "version": "1.0.9188.0",
-           "handler_state": "Enabled", "status": {"status": "success", "code": 1, "operation": "Enable"}}
 findings:
-  description: The checks C(extension_installed), C(extension_state), C(extension_status), C(vmbackup_conf).
+  description:
+    - The checks C(extension_installed) (detail C(folder), C(version)), C(extension_state) (detail C(handler_state)),
+      C(extension_status) (detail C(status), C(code), C(operation), C(message), C(timestamp), C(file)) and C(vmbackup_conf).
   returned: always
   type: list
   elements: dict
 """
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import backup_extension as ext
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
-
-RELOAD = ("uninstall the extension from the platform (Azure portal: VM > Extensions, or the Azure API) "
-          "so that the next backup installs it again")
-
-
-def read(path: str) -> str:
-    with open(path, "rb") as handle:
-        return handle.read().decode("utf-8", "replace")
-
-
-def inspect(lib_dir: str, config_path: str) -> tuple:
-    findings = []
-    entries = os.listdir(lib_dir) if os.path.isdir(lib_dir) else []
-    latest = ext.latest_extension(entries)
-    if latest is None:
-        findings.append(finding("BACKUP_EXTENSION", "extension_installed", "found",
-                                "VMSnapshotLinux is not installed in %s: the platform installs it with the first backup of "
-                                "this VM; if backups ran before, the agent cannot install extensions" % lib_dir,
-                                {"lib_dir": lib_dir}, severity="warning"))
-        return None, findings + [conf_finding(config_path)]
-
-    folder = os.path.join(lib_dir, latest[0])
-    info = {"folder": folder, "version": latest[1]}
-    findings.append(finding("BACKUP_EXTENSION", "extension_installed", "ok", "VMSnapshotLinux %s in %s" % (latest[1], folder), info))
-
-    state_file = os.path.join(folder, "config", "HandlerState")
-    info["handler_state"] = read(state_file).strip() if os.path.isfile(state_file) else None
-    state = info["handler_state"]
-    if state == "Enabled":
-        findings.append(finding("BACKUP_EXTENSION", "extension_state", "ok", "VMSnapshotLinux %s is Enabled" % latest[1], {"handler_state": state}))
-    else:
-        findings.append(finding("BACKUP_EXTENSION", "extension_state", "found",
-                                "VMSnapshotLinux %s handler state is %s, not Enabled: %s" % (latest[1], state or "missing", RELOAD),
-                                {"handler_state": state, "file": state_file}))
-
-    status_dir = os.path.join(folder, "status")
-    newest = ext.latest_status_file(os.listdir(status_dir)) if os.path.isdir(status_dir) else None
-    if newest is None:
-        findings.append(finding("BACKUP_EXTENSION", "extension_status", "skipped", "VMSnapshotLinux has reported no status yet", {"dir": status_dir}))
-    else:
-        path = os.path.join(status_dir, newest)
-        try:
-            info["status"] = status = dict(ext.parse_status(read(path)), file=path)
-        except ValueError as exc:
-            findings.append(finding("BACKUP_EXTENSION", "extension_status", "found", "%s is unreadable: %s" % (path, exc), {"file": path}))
-        else:
-            said = "last %s of VMSnapshotLinux at %s: %s (code %s)%s" % (
-                status["operation"], status["timestamp"], status["status"], status["code"],
-                ": %s" % status["message"] if status["message"] and status["status"] == "error" else "")
-            if status["status"] == "error":
-                findings.append(finding("BACKUP_EXTENSION", "extension_status", "found", "%s; %s" % (said, RELOAD), status))
-            else:
-                findings.append(finding("BACKUP_EXTENSION", "extension_status", "ok", said, status))
-    return info, findings + [conf_finding(config_path)]
-
-
-def conf_finding(path: str) -> dict:
-    if not os.path.isfile(path):
-        return finding("BACKUP_EXTENSION", "vmbackup_conf", "ok", "%s does not exist: the extension's defaults apply" % path, {"path": path})
-    try:
-        settings = ext.parse_vmbackup_conf(read(path))
-    except ValueError as exc:
-        return finding("BACKUP_EXTENSION", "vmbackup_conf", "found",
-                       "%s cannot be read as the extension expects (%s): fix or remove it" % (path, exc), {"path": path}, severity="warning")
-    return finding("BACKUP_EXTENSION", "vmbackup_conf", "ok", "%s: %s" % (path, settings), {"path": path, "settings": settings})
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.backup_extension import BackupExtension
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import module_main
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            lib_dir=dict(type="path", default="/var/lib/waagent"),
-            config_path=dict(type="path", default="/etc/azure/vmbackup.conf"),
-        ),
-        supports_check_mode=True,
-    )
-    info, findings = inspect(module.params["lib_dir"], module.params["config_path"])
-    module.exit_json(changed=False, extension=info, findings=findings)
+    module_main(BackupExtension)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options: {}
 extends_documentation_fragment:
+  - azure_backup.remediation.protocol
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
   - azure_backup.remediation.attributes.READ_ONLY
@@ -36,29 +37,12 @@ findings:
   elements: dict
 """
 
-import glob
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import disk_limits as limits
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
-
-
-def inspect() -> dict:
-    disks = {}
-    for name in limits.whole_disks(os.listdir("/sys/block") if os.path.isdir("/sys/block") else []):
-        with open("/sys/block/%s/size" % name) as handle:
-            disks[name] = int(handle.read().strip() or 0) * 512  # the kernel counts 512-byte sectors
-    luns = {os.path.basename(os.path.realpath(link)): int(link.rsplit("lun", 1)[1])
-            for link in glob.glob("/dev/disk/azure/scsi1/lun*") if link.rsplit("lun", 1)[1].isdigit()}
-    with open("/proc/mounts") as handle:
-        data = limits.data_disks(disks, handle.read(), luns)
-    return finding("DISK_LIMITS", "data_disks", *limits.judge(data))
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import module_main
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.disk_limits import DiskLimits
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    module.exit_json(changed=False, findings=[inspect()])
+    module_main(DiskLimits)
 
 
 if __name__ == "__main__":

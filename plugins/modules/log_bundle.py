@@ -103,73 +103,11 @@ files:
   elements: dict
 """
 
-import base64
-import glob
-import io
-import json
-import os
-import stat
-import tarfile
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import log_bundle as _log_bundle
-
-
-def regular_files(patterns: list) -> list[dict]:
-    """The regular files the patterns name, folders walked, links not followed; newest first per pattern."""
-    found, seen = [], set()
-    for pattern in patterns:
-        batch = []
-        for top in sorted(glob.glob(pattern)):
-            paths = [top]
-            if os.path.isdir(top) and not os.path.islink(top):
-                paths = [os.path.join(folder, name) for folder, _dirs, names in os.walk(top) for name in names]
-            for path in paths:
-                try:
-                    info = os.lstat(path)
-                except OSError:  # rotated away since the listing
-                    continue
-                if stat.S_ISREG(info.st_mode) and path not in seen:
-                    seen.add(path)
-                    batch.append({"path": path, "size": info.st_size, "mtime": int(info.st_mtime)})
-        found += sorted(batch, key=lambda f: -f["mtime"])
-    return found
-
-
-def archive(planned: list, manifest: dict) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for item in planned:
-            if not item["length"]:
-                continue
-            with open(item["path"], "rb") as handle:
-                handle.seek(item["offset"])
-                data = handle.read(item["length"])
-            info = tarfile.TarInfo(item["path"].lstrip("/"))
-            info.size, info.mtime, info.mode = len(data), item["mtime"], 0o600
-            tar.addfile(info, io.BytesIO(data))
-        text = json.dumps(manifest, indent=2).encode()
-        info = tarfile.TarInfo("MANIFEST.json")
-        info.size, info.mtime, info.mode = len(text), int(time.time()), 0o600
-        tar.addfile(info, io.BytesIO(text))
-    return buffer.getvalue()
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.log_bundle import module_main
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=_log_bundle.argument_spec(), supports_check_mode=True)
-    try:
-        max_bytes = _log_bundle.parse_size(module.params["max_size"])
-    except ValueError as exc:
-        module.fail_json(msg="max_size: %s. Nothing was collected." % exc)
-    params = module.params
-    reasons = _log_bundle.wanted(params["when"], params["findings"], params["failures"])
-    if not reasons:
-        module.exit_json(changed=False, reasons=[], files=[])
-    planned = _log_bundle.plan(regular_files(params["paths"]), max_bytes)
-    manifest = {"reasons": reasons, "collected": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "max_bytes": max_bytes, "files": planned}
-    data = archive(planned, manifest)
-    module.exit_json(changed=False, reasons=reasons, files=planned, archive=base64.b64encode(data).decode("ascii"))
+    module_main()
 
 
 if __name__ == "__main__":

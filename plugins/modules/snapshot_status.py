@@ -16,8 +16,10 @@ description:
     other line (a backup is kept). systemd-networkd is reloaded at once; the other systems pick the change up at
     their next restart or the next boot, so the SSH session is not cut. Azure's DHCP hands out the address the
     platform has for the NIC, so set that address there first if it differs.
-  - Samples CPU use over O(sample_seconds) and reads memory use and pressure; a VM that is too busy delays
-    the snapshot. Reported with figures.
+  - Reads how busy the CPUs are from the kernel's 1-minute load average per CPU (C(/proc/loadavg); 100 % means
+    every CPU had work all the minute), with the CPU pressure of C(/proc/pressure/cpu) where the kernel has it,
+    and memory use and pressure; a VM that is too busy delays the snapshot. Nothing is sampled, so the check costs
+    no waiting. Reported with figures; the finding's C(detail.counter) names the counter used.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -26,11 +28,13 @@ options:
     type: str
     default: eth0
   sample_seconds:
-    description: How long CPU use is sampled, from 0.2 to 10 seconds.
+    description:
+      - Deprecated and ignored, with a warning when set. CPU use is no longer sampled; the kernel's load average
+        is read instead. Will be removed in a later release.
     type: float
-    default: 2
   cpu_threshold:
-    description: CPU use (percent of all CPUs) above which the VM is reported as too busy.
+    description:
+      - CPU use (percent of all CPUs, from the 1-minute load average per CPU) above which the VM is reported as too busy.
     type: float
     default: 90
   memory_threshold:
@@ -50,6 +54,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - azure_backup.remediation.protocol
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
   - azure_backup.remediation.attributes.FIXES
@@ -58,7 +63,7 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Report DHCP, CPU and memory pressure
   azure_backup.remediation.snapshot_status:
-    sample_seconds: 3
+    cpu_threshold: 80
 
 - name: Also switch a static eth0 to DHCP
   azure_backup.remediation.snapshot_status:
@@ -67,111 +72,21 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: The checks C(guest_dhcp), C(cpu_load), C(memory_pressure).
+  description:
+    - The checks C(guest_dhcp), C(cpu_load), C(memory_pressure).
+    - C(cpu_load)'s detail holds C(counter), C(load_1m), C(load_5m), C(cpus), C(busy_percent) (capped at 100),
+      C(load_percent) and C(psi_cpu_some_avg10) and C(psi_cpu_some_avg60) (null without PSI).
   returned: always
   type: list
   elements: dict
 """
 
-import glob
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import snapshot_status as snap
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.files import replace_file
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
-
-
-def read(path: str) -> str:
-    with open(path, "rb") as handle:
-        return handle.read().decode("utf-8", "replace")
-
-
-def dhcp_finding(module: AnsibleModule, diffs: list) -> dict:
-    iface = module.params["interface"]
-    files = {path: read(path) for pattern in snap.CONFIG_GLOBS for path in glob.glob(pattern)}
-    configs = snap.dhcp_config(files, iface)
-    static = [c for c in configs if not c["dhcp"]]
-    detail = {"interface": iface, "configs": configs}
-    if not configs:
-        return finding("SNAPSHOT_STATUS", "guest_dhcp", "skipped", "no network configuration for %s found" % iface, detail)
-    if not static:
-        return finding("SNAPSHOT_STATUS", "guest_dhcp", "ok", "%s uses DHCP (%s)" % (iface, ", ".join(c["source"] for c in configs)), detail)
-    where = ", ".join("%s (%s)" % (c["path"], c["source"]) for c in static)
-    was = "%s has a static address in %s: Azure gives the wireserver route by DHCP" % (iface, where)
-    if not module.params["fix_dhcp"]:
-        return finding("SNAPSHOT_STATUS", "guest_dhcp", "found",
-                       "%s; set the address in the platform's NIC configuration and use DHCP in the guest "
-                       "(snapshot_status_fix_dhcp=true does the guest's part)" % was, detail)
-    edits = {c["path"]: snap.to_dhcp(c["source"], files[c["path"]], iface) for c in static}
-    diffs += [{"before": files[path], "after": text, "before_header": path, "after_header": path} for path, text in edits.items()]
-    if module.check_mode:
-        return finding("SNAPSHOT_STATUS", "guest_dhcp", "found", "%s; would switch it to DHCP" % was, detail)
-    detail["backup_files"] = [b for b in (replace_file(module, path, text.encode("utf-8"), module.params["backup"], apart=True)
-                                          for path, text in edits.items()) if b]
-    after = snap.dhcp_config({path: read(path) for path in edits}, iface)
-    detail["after"] = after
-    if not all(c["dhcp"] for c in after):
-        raise RemediationError("switched %s to DHCP but %s still reads as static; the backups are %s"
-                               % (iface, where, detail["backup_files"]),
-                               [finding("SNAPSHOT_STATUS", "guest_dhcp", "failed", was, detail)], changed=True)
-    detail["applied"] = apply_network(module, {c["source"] for c in static})
-    return finding("SNAPSHOT_STATUS", "guest_dhcp", "fixed", "%s; switched it to DHCP, %s" % (was, detail["applied"]), detail)
-
-
-def apply_network(module: AnsibleModule, sources: set) -> str:
-    """networkd reloads without dropping the address; the others would cut the SSH session."""
-    networkctl = module.get_bin_path("networkctl")
-    if sources == {"systemd-networkd"} and networkctl:
-        rc, out, err = module.run_command([networkctl, "reload"])
-        if rc == 0:
-            return "applied with networkctl reload"
-        return "networkctl reload failed (%s): takes effect at the next boot" % (err or out).strip()
-    return "takes effect when %s next restarts the interface or at the next boot" % " and ".join(sorted(sources))
-
-
-def load_findings(params: dict) -> list:
-    seconds = min(max(params["sample_seconds"], 0.2), 10)
-    before = read("/proc/stat")
-    time.sleep(seconds)
-    cpu = snap.cpu_busy_percent(before, read("/proc/stat"))
-    cpu_detail = {"busy_percent": cpu, "seconds": seconds, "threshold": params["cpu_threshold"]}
-    findings = [finding("SNAPSHOT_STATUS", "cpu_load", *snap.over("CPU %.1f %% busy over %g s" % (cpu, seconds), cpu, params["cpu_threshold"]),
-                        detail=cpu_detail)]
-    mem = snap.memory(read("/proc/meminfo"))
-    try:
-        mem["psi_some_avg10"] = snap.psi_some_avg10(read("/proc/pressure/memory"))
-    except OSError:  # kernels without PSI
-        mem["psi_some_avg10"] = None
-    mem["threshold"] = params["memory_threshold"]
-    said = snap.memory_said(mem["used_percent"], mem["available_mib"], mem["total_mib"])
-    findings.append(finding("SNAPSHOT_STATUS", "memory_pressure", *snap.over(said, mem["used_percent"], params["memory_threshold"]), detail=mem))
-    return findings
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import module_main
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.snapshot_status import SnapshotStatus
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            interface=dict(type="str", default="eth0"),
-            sample_seconds=dict(type="float", default=2),
-            cpu_threshold=dict(type="float", default=90),
-            memory_threshold=dict(type="float", default=90),
-            fix_dhcp=dict(type="bool", default=False),
-            backup=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    diffs: list = []
-    try:
-        findings = [dhcp_finding(module, diffs)]
-    except RemediationError as exc:
-        # A failed DHCP switch does not hide the load figures: they are read all the same.
-        module.fail_json(msg=exc.msg, findings=exc.findings + load_findings(module.params), changed=exc.changed)
-    result = {"changed": bool(diffs), "findings": findings + load_findings(module.params)}
-    if diffs and module._diff:
-        result["diff"] = diffs
-    module.exit_json(**result)
+    module_main(SnapshotStatus)
 
 
 if __name__ == "__main__":

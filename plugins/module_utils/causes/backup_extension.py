@@ -66,3 +66,25 @@ def parse_vmbackup_conf(text: str) -> dict:
     except configparser.Error as exc:
         raise ValueError(str(exc).splitlines()[0])
     return {section: dict(parser[section]) for section in parser.sections()}
+
+
+# What reloads a failed extension: the platform installs it again with the next backup.
+RELOAD = ("uninstall the extension from the platform (Azure portal: VM > Extensions, or the Azure API) "
+          "so that the next backup installs it again")
+
+
+def state_verdict(version: str, state: str | None) -> tuple:
+    """(status, summary) of the handler state (config/HandlerState); only Enabled runs backups."""
+    if state == "Enabled":
+        return "ok", "VMSnapshotLinux %s is Enabled" % version
+    return "found", "VMSnapshotLinux %s handler state is %s, not Enabled: %s" % (version, state or "missing", RELOAD)
+
+
+def status_verdict(status: dict) -> tuple:
+    """(status, summary) of the extension's last status (parse_status's answer)."""
+    said = "last %s of VMSnapshotLinux at %s: %s (code %s)%s" % (
+        status["operation"], status["timestamp"], status["status"], status["code"],
+        ": %s" % status["message"] if status["message"] and status["status"] == "error" else "")
+    if status["status"] == "error":
+        return "found", "%s; %s" % (said, RELOAD)
+    return "ok", said

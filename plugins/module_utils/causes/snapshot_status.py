@@ -92,17 +92,58 @@ def dhcp_config(files: dict, iface: str) -> list[dict]:
     return found
 
 
-def cpu_busy_percent(before: str, after: str) -> float:
-    """Busy share of all CPUs between two readings of /proc/stat's first line."""
-    def ticks(stat: str) -> tuple:
-        values = [int(v) for v in stat.splitlines()[0].split()[1:]]
-        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-        return sum(values), idle
+def dhcp_verdict(configs: list[dict], iface: str) -> tuple:
+    """(status, summary) of the guest_dhcp check for dhcp_config's answer; ``found`` means a
+    static address that switching to DHCP would repair."""
+    static = [c for c in configs if not c["dhcp"]]
+    if not configs:
+        return "skipped", "no network configuration for %s found" % iface
+    if not static:
+        return "ok", "%s uses DHCP (%s)" % (iface, ", ".join(c["source"] for c in configs))
+    where = ", ".join("%s (%s)" % (c["path"], c["source"]) for c in static)
+    return "found", "%s has a static address in %s: Azure gives the wireserver route by DHCP" % (iface, where)
 
-    total0, idle0 = ticks(before)
-    total1, idle1 = ticks(after)
-    elapsed = total1 - total0
-    return round(100.0 * (elapsed - (idle1 - idle0)) / elapsed, 1) if elapsed > 0 else 0.0
+
+# Said when the operator has not opted in to the switch.
+NOT_OPTED_IN = ("set the address in the platform's NIC configuration and use DHCP in the guest "
+                "(snapshot_status_fix_dhcp=true does the guest's part)")
+
+
+def load_average(loadavg: str) -> tuple:
+    """The 1-, 5- and 15-minute load averages of /proc/loadavg."""
+    fields = loadavg.split()
+    try:
+        return tuple(float(v) for v in fields[:3]) if len(fields) >= 3 else ()
+    except ValueError:
+        return ()
+
+
+def cpu_load(loadavg: str, cpus: int, psi_cpu: str | None = None) -> dict:
+    """How busy the CPUs are, from counters the kernel keeps, without sampling.
+
+    The article's question is whether the VM's CPUs are so busy that the snapshot waits for them.
+    The 1-minute load average per CPU answers it: the tasks that ran or waited to run (and those
+    waiting for a disk), per CPU; 100 % means every CPU had work all the time, more means tasks
+    queued. PSI ("some", where the kernel has /proc/pressure/cpu) says how long tasks waited for a
+    CPU; it is kept as a second figure, not judged, because CPUs busy with low-priority work
+    show little waiting although they are fully used, and the article judges use.
+    """
+    averages = load_average(loadavg)
+    if not averages:
+        raise ValueError("/proc/loadavg reads %r, not three load averages" % loadavg.strip()[:80])
+    cpus = max(1, int(cpus or 1))
+    load_percent = round(100.0 * averages[0] / cpus, 1)
+    return {"counter": "/proc/loadavg (1-minute load average per CPU)", "load_1m": averages[0], "load_5m": averages[1],
+            "cpus": cpus, "load_percent": load_percent, "busy_percent": min(100.0, load_percent),
+            "psi_cpu_some_avg10": psi_some(psi_cpu, "avg10"), "psi_cpu_some_avg60": psi_some(psi_cpu, "avg60")}
+
+
+def cpu_said(load: dict) -> str:
+    said = "CPU %.1f %% busy over the last minute (load average %.2f on %d CPU%s, /proc/loadavg)" % (
+        load["busy_percent"], load["load_1m"], load["cpus"], "" if load["cpus"] == 1 else "s")
+    if load["load_percent"] > 100:
+        said += ", tasks queued for a CPU"
+    return said
 
 
 def memory(meminfo: str) -> dict:
@@ -123,10 +164,16 @@ def memory_said(used_percent: float, available_mib: int, total_mib: int) -> str:
     return "memory %.1f %% used (%d of %d MiB available)" % (used_percent, available_mib, total_mib)
 
 
-def psi_some_avg10(pressure: str) -> float | None:
-    """The 'some avg10' figure of a /proc/pressure file: share of time tasks waited."""
-    match = re.search(r"(?m)^some\s+avg10=([\d.]+)", pressure or "")
+def psi_some(pressure: str | None, window: str = "avg10") -> float | None:
+    """A 'some' figure of a /proc/pressure file (avg10, avg60, avg300): the share of that many
+    seconds in which at least one task waited; None without PSI."""
+    match = re.search(r"(?m)^some\s.*\b%s=([\d.]+)" % re.escape(window), pressure or "")
     return float(match.group(1)) if match else None
+
+
+def psi_some_avg10(pressure: str | None) -> float | None:
+    """The 'some avg10' figure of a /proc/pressure file: share of time tasks waited."""
+    return psi_some(pressure, "avg10")
 
 
 # --- The opt-in fix: the same file, switched to DHCP, everything else kept ---------------

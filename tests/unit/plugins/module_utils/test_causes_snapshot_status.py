@@ -28,11 +28,37 @@ def test_dhcp_config_per_system(files, expected):
     assert [c["dhcp"] for c in s.dhcp_config(files, "eth0")] == expected
 
 
-def test_cpu_busy_percent():
-    before = "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 ...\n"
-    after = "cpu  190 0 190 820 0 0 0 0 0 0\n"
-    assert s.cpu_busy_percent(before, after) == 90.0
-    assert s.cpu_busy_percent(before, before) == 0.0
+@pytest.mark.parametrize("loadavg, cpus, busy, load", [
+    ("0.50 0.40 0.30 1/100 99\n", 2, 25.0, 25.0),
+    ("1.92 1.00 1.00 3/100 99\n", 2, 96.0, 96.0),
+    ("6.00 4.00 1.00 9/100 99\n", 4, 100.0, 150.0),  # tasks queue: fully busy, the queue kept apart
+    ("0.00 0.00 0.00 1/100 99\n", 0, 0.0, 0.0),  # no CPU count: one CPU
+])
+def test_cpu_load_is_the_load_average_per_cpu(loadavg, cpus, busy, load):
+    figures = s.cpu_load(loadavg, cpus)
+    assert (figures["busy_percent"], figures["load_percent"]) == (busy, load)
+    assert figures["counter"] == "/proc/loadavg (1-minute load average per CPU)"
+    assert figures["psi_cpu_some_avg10"] is None
+
+
+def test_cpu_load_keeps_psi_as_a_second_figure_and_says_what_it_read():
+    psi = "some avg10=12.50 avg60=40.00 avg300=1.00 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    figures = s.cpu_load("1.00 1.00 1.00 1/1 1", 4, psi)
+    assert (figures["psi_cpu_some_avg10"], figures["psi_cpu_some_avg60"]) == (12.5, 40.0)
+    assert s.cpu_said(figures) == "CPU 25.0 % busy over the last minute (load average 1.00 on 4 CPUs, /proc/loadavg)"
+    assert s.cpu_said(s.cpu_load("2.00 1 1 1/1 1", 1)).endswith("on 1 CPU, /proc/loadavg), tasks queued for a CPU")
+    with pytest.raises(ValueError, match="not three load averages"):
+        s.cpu_load("", 2)
+
+
+@pytest.mark.parametrize("configs, verdict", [
+    ([], ("skipped", "no network configuration for eth0 found")),
+    ([{"source": "netplan", "path": "/etc/netplan/50.yaml", "dhcp": True}], ("ok", "eth0 uses DHCP (netplan)")),
+    ([{"source": "netplan", "path": "/etc/netplan/50.yaml", "dhcp": True}, {"source": "ifcfg", "path": "/etc/x/ifcfg-eth0", "dhcp": False}],
+     ("found", "eth0 has a static address in /etc/x/ifcfg-eth0 (ifcfg): Azure gives the wireserver route by DHCP")),
+])
+def test_dhcp_verdict(configs, verdict):
+    assert s.dhcp_verdict(configs, "eth0") == verdict
 
 
 def test_memory_and_pressure():
@@ -40,6 +66,8 @@ def test_memory_and_pressure():
     assert s.memory(meminfo) == {"total_mib": 24105, "available_mib": 2410, "used_percent": 90.0}
     assert s.psi_some_avg10("some avg10=12.50 avg60=3.00 avg300=1.00 total=1\nfull avg10=0.00 avg60=0 avg300=0 total=0\n") == 12.5
     assert s.psi_some_avg10("") is None
+    assert s.psi_some("some avg10=12.50 avg60=3.00 avg300=1.00 total=1\n", "avg60") == 3.0
+    assert s.psi_some(None, "avg60") is None
 
 
 @pytest.mark.parametrize("source, before, after", [

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 
 import pytest
 
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import CauseRun
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import backup_extension as linux_ext
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import cause, lock
 from ansible_collections.azure_backup.remediation.plugins.modules import backup_extension
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "reference", "linux")
@@ -23,9 +27,18 @@ def vm(tmp_path):
     return tmp_path, folder
 
 
+def run(tmp_path, check_mode=True):
+    params = {"lib_dir": str(tmp_path / "waagent"), "config_path": str(tmp_path / "vmbackup.conf")}
+    return CauseRun("BACKUP_EXTENSION", check_mode).run(linux_ext.BackupExtension(None, params).steps).result()
+
+
 def checks(tmp_path):
-    info, findings = backup_extension.inspect(str(tmp_path / "waagent"), str(tmp_path / "vmbackup.conf"))
-    return info, {f["check"]: f for f in findings}
+    found = {f["check"]: f for f in run(tmp_path)["findings"]}
+    installed = found["extension_installed"]
+    if installed["status"] != "ok":
+        return None, found
+    info = dict(installed["detail"], handler_state=found["extension_state"]["detail"]["handler_state"])
+    return info, found
 
 
 def test_healthy_extension_is_reported_ok(vm):
@@ -62,3 +75,30 @@ def test_unreadable_status_file_is_reported(vm):
     (folder / "status" / "3.status").write_text("{garbage")
     _info, found = checks(tmp_path)
     assert found["extension_status"]["status"] == "found" and "3.status is unreadable" in found["extension_status"]["summary"]
+
+
+def test_an_unreadable_file_fails_its_check_only(vm, monkeypatch):
+    tmp_path, _folder = vm
+    real = linux_ext.read
+
+    def denied(path):
+        if path.endswith("HandlerState"):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(linux_ext, "read", denied)
+    result = run(tmp_path)
+    assert [(f["check"], f["status"]) for f in result["findings"]] == [
+        ("extension_installed", "ok"), ("extension_state", "failed"), ("extension_status", "ok"), ("vmbackup_conf", "ok")]
+    assert "permission denied on" in result["findings"][1]["summary"] and "ansible_become" in result["findings"][1]["summary"]
+    assert result["failed"]
+
+
+def test_the_module_reports_through_the_runner_and_changes_nothing(run_module, vm, monkeypatch):
+    tmp_path, _folder = vm
+    monkeypatch.setattr(cause, "without_root", lambda: None)
+    monkeypatch.setattr(cause, "VmLock", lambda timeout, cause="": lock.VmLock(timeout, path=str(tmp_path / "lock"), cause=cause))
+    result = run_module(backup_extension.main, {"lib_dir": str(tmp_path / "waagent"), "config_path": str(tmp_path / "vmbackup.conf")})
+    assert not result["failed"] and not result["changed"]
+    assert [f["check"] for f in result["findings"]] == ["extension_installed", "extension_state", "extension_status", "vmbackup_conf"]
+    assert {f["id"] for f in result["findings"]} == {"BACKUP_EXTENSION"}

@@ -8,6 +8,9 @@ import tarfile
 
 import pytest
 
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import CauseRun, Step
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux import log_bundle as linux_bundle
 from ansible_collections.azure_backup.remediation.plugins.modules import log_bundle
 
 FAILED = [{"id": "LINUX_AGENT", "check": "agent_service", "status": "failed", "severity": "critical"}]
@@ -73,3 +76,21 @@ def test_a_wrong_size_fails_and_collects_nothing(run_module, vm):
 
 def test_runs_the_same_in_check_mode(run_module, vm):
     assert "MANIFEST.json" in members(run_module(log_bundle.main, args(vm), check_mode=True))
+
+
+def test_the_bundle_is_built_in_the_same_execution_as_a_cause_that_persists(vm):
+    """As the remediate module does it: a cause's findings straight into LogBundle, no module round trip."""
+    def persisting():
+        yield Step("wireserver", "found", "10.213.0.1:80 unreachable")
+
+    findings = CauseRun("NETWORK", check_mode=False).run(persisting).result()["findings"]
+    answer = linux_bundle.LogBundle(None, {"findings": findings, "paths": args(vm)["paths"]}).collect()
+    assert answer["reasons"] == ["NETWORK/wireserver: found"] and not answer["changed"]
+    assert json.loads(members(answer)["MANIFEST.json"])["reasons"] == ["NETWORK/wireserver: found"]
+
+
+def test_no_bundle_reads_no_file_and_a_wrong_size_is_the_one_domain_error(vm, monkeypatch):
+    monkeypatch.setattr(linux_bundle, "regular_files", lambda patterns: pytest.fail("read files for a healthy host"))
+    assert linux_bundle.LogBundle(None, {"findings": [], "when": "problems"}).collect() == {"changed": False, "reasons": [], "files": []}
+    with pytest.raises(RemediationError, match="max_size.*Nothing was collected"):
+        linux_bundle.LogBundle(None, {"findings": FAILED, "max_size": "lots"}).collect()
