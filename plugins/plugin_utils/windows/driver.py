@@ -251,7 +251,11 @@ def run_windows_causes(action: ActionBase, task_vars: dict, causes: list) -> dic
             msg = "%s: unexpected error: %s: %s" % (cause.CAUSE, type(exc).__name__, exc)
             one = {"failed": True, "changed": cause.changed if hasattr(cause, "changed") else False, "msg": msg,
                    "findings": [finding(cause.CAUSE, "run", "failed", msg)]}
-        out["findings"] += one.get("findings") or []
+        found = list(one.get("findings") or [])
+        if one.get("failed") and not any(f.get("status") == "failed" for f in found):
+            # One task reports every cause: a failure must be a finding, or the report could not tell whose it was.
+            found.append(finding(cause.CAUSE, "run", "failed", one.get("msg") or "failed"))
+        out["findings"] += found
         out["diff"] += one.get("diff") or []
         out["changed"] = out["changed"] or bool(one.get("changed"))
         if one.get("unsupported_host"):
