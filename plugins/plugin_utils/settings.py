@@ -135,7 +135,9 @@ RULES = {
     "linux_agent_verbose_logs": flag(),
     # Linux's IFNAMSIZ: at most 15 characters; no spaces, "/" or ":".
     "snapshot_status_interface": matching(r"[A-Za-z0-9_.@-]{1,15}", "a network interface name such as eth0 (at most 15 letters, digits or _.@-)"),
-    "snapshot_status_sample_seconds": number(0.2, 10, "seconds"),
+    # Deprecated (the CPU load is read from the kernel's counters): passed on only when set, so the module warns.
+    "snapshot_status_sample_seconds": Rule("unset, or " + number(0.2, 10, "seconds").allowed,
+                                           lambda v: v is None or number(0.2, 10).accepts(v)),
     "snapshot_status_cpu_threshold": number(0, 100, "percent", low_open=True),
     "snapshot_status_memory_threshold": number(0, 100, "percent", low_open=True),
     "snapshot_status_fix_dhcp": flag(),
@@ -260,7 +262,8 @@ OPTIONS = {
         "log_hours": "linux_agent_log_hours",
     },
     ("snapshot_status", "linux"): {
-        "interface": "snapshot_status_interface", "sample_seconds": "snapshot_status_sample_seconds",
+        "interface": "snapshot_status_interface", "sample_seconds": lambda s: OMIT if s["snapshot_status_sample_seconds"] is None
+        else s["snapshot_status_sample_seconds"],
         "cpu_threshold": "snapshot_status_cpu_threshold", "memory_threshold": "snapshot_status_memory_threshold",
         "fix_dhcp": "snapshot_status_fix_dhcp",
     },

@@ -142,6 +142,13 @@ def test_windows_gets_the_proxy_as_host_and_port_and_empty_optional_values_are_l
     assert "msi_src" not in args and "msi_checksum" not in args
 
 
+def test_the_deprecated_sample_seconds_is_passed_on_only_when_set():
+    values, errors = check({}, ["snapshot_status"])
+    assert errors == [] and "sample_seconds" not in settings.cause_args("snapshot_status", "linux", values)
+    values, errors = check({"snapshot_status_sample_seconds": 3}, ["snapshot_status"])
+    assert errors == [] and settings.cause_args("snapshot_status", "linux", values)["sample_seconds"] == 3.0
+
+
 def test_the_os_is_decided_as_the_grouping_play_decides_it():
     assert settings.host_os(None, "winrm") == settings.host_os(None, "psrp") == "windows"
     assert settings.host_os(None, None) == settings.host_os(None, "ssh") == "linux"
@@ -194,7 +201,7 @@ def test_every_windows_option_is_one_the_action_plugin_takes(role, os_name):
 def test_every_role_variable_maps_to_a_cause_option():
     used = {s for table in settings.OPTIONS.values() for s in table.values() if isinstance(s, str)}
     # Read by a function of the table (the agent's configuration, the Windows proxy and the optional values).
-    used |= {"linux_agent_verbose_logs", "network_ca_file", "win_agent_msi_src", "win_agent_msi_checksum"}
+    used |= {"linux_agent_verbose_logs", "network_ca_file", "win_agent_msi_src", "win_agent_msi_checksum", "snapshot_status_sample_seconds"}
     assert used == set(ALL)
 
 
