@@ -10,7 +10,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.log_bundle import collect
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import run_windows_causes
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.causes import run_windows_causes
 
 ARGUMENT_SPEC = {
     "causes": {"type": "list", "elements": "str"},
@@ -54,7 +54,7 @@ class ActionModule(ActionBase):
         elif os_name == "linux":
             outcome = self.run_linux(plan, args["lock_wait"])
         else:
-            outcome = run_windows_causes(self, task_vars, plan)
+            outcome = run_windows_causes(self, task_vars, plan, args["lock_wait"])
         return self.report(result, host, outcome, values if bundle else None)
 
     def var(self, name: str):

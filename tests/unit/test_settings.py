@@ -193,8 +193,8 @@ def test_every_mapped_option_exists_with_the_role_variable_s_type_and_default(ro
 def test_every_windows_option_is_one_the_action_plugin_takes(role, os_name):
     if os_name != "windows":
         pytest.skip("the Linux classes' ARGUMENT_SPEC is checked by the remediate module on the VM")
-    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WINDOWS_ACTIONS
-    plugin = importlib.import_module("ansible_collections.azure_backup.remediation.plugins.action." + WINDOWS_ACTIONS[role])
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.causes import ACTIONS
+    plugin = importlib.import_module("ansible_collections.azure_backup.remediation.plugins.action." + ACTIONS[role])
     assert set(settings.OPTIONS[(role, os_name)]) <= set(plugin.ActionModule.ARGUMENT_SPEC)
 
 

@@ -174,6 +174,19 @@ def test_windows_causes_get_their_role_s_settings(vm):
     assert recorded.sent[0][1]["parameters"] == {"Services": ["COMSysApp", "MSDTC"]}
 
 
+def test_windows_hosts_go_through_the_windows_driver_with_their_settings_and_the_lock_wait(vm, monkeypatch):
+    calls = []
+
+    def driver(action, task_vars, causes, lock_wait):
+        calls.append((causes, lock_wait))
+        return {"changed": True, "findings": [finding("BITLOCKER", "volumes", "fixed", "off")], "diff": [{"before": "on"}],
+                "causes": {"BITLOCKER": {"changed": True, "failed": False, "msg": ""}}}
+    monkeypatch.setattr(remediate, "run_windows_causes", driver)
+    result, _recorded = vm({"causes": ["bitlocker", "com_msdtc"], "lock_wait": 30}, [], dict(WIN, bitlocker_disable=True))
+    assert calls == [([("bitlocker", {"disable": True}), ("com_msdtc", {})], 30.0)]
+    assert result["changed"] and result["diff"] == [{"before": "on"}] and result["findings"][0]["host"] == "vm01"
+
+
 def test_a_windows_setting_is_checked_before_any_round_trip(vm):
     result, recorded = vm({}, [], dict(WIN, vss_writers_service_timeout=0))
     assert recorded.sent == [] and result["msg"] == "vm01: vss_writers_service_timeout = 0 is not allowed: a whole number of seconds from 1 to 3600"
