@@ -13,7 +13,7 @@ description:
     plus the hosts that could not be reached, and writes them as one JSON file per run.
   - Only tasks of this collection's modules and roles count; other plays in the same run are left out.
   - Prints a line per host and the path of the report at the end of the run.
-  - Where the log_bundle role collected a host's logs, the host's entry names the archive (C(log_bundle)).
+  - Where a host's logs were collected (the remediate task or the log_bundle module), the host's entry names the archive (C(log_bundle)).
   - Hosts are judged by their worst finding; an unreachable host or a task that failed without a
     finding counts as C(failed).
 requirements:
@@ -86,6 +86,9 @@ class CallbackModule(CallbackBase):
         entry["findings"] += [dict(item, host=name) for item in findings]
         if result._task.action == _PREFIX + "log_bundle" and data.get("path"):
             entry["log_bundle"] = data["path"]
+        # The remediate task collects the bundle after the causes and says where it went.
+        if isinstance(data.get("log_bundle"), dict) and data["log_bundle"].get("path"):
+            entry["log_bundle"] = data["log_bundle"]["path"]
         # A failed task whose findings do not say so themselves (none is `failed`) is an error of the host.
         if failed and not any(f["status"] == "failed" for f in findings):
             entry["errors"].append({"task": result._task.get_name(), "msg": data.get("msg", "")})

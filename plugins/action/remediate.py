@@ -1,0 +1,107 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One task per host: the roles' settings are read and checked on the controller (plugin_utils/settings.py), then
+every cause runs, on Linux in ONE execution of the remediate module on the VM, on Windows through the Windows driver.
+The log bundle follows on Linux where a cause persists. Findings are published once, here."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.log_bundle import collect
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.causes import run_windows_causes
+
+ARGUMENT_SPEC = {
+    "causes": {"type": "list", "elements": "str"},
+    "log_bundle": {"type": "bool", "default": False},
+    "validate_only": {"type": "bool", "default": False},
+    "lock_wait": {"type": "float", "default": 120},
+}
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        self.task_vars = task_vars = task_vars or {}
+        host = task_vars.get("inventory_hostname", "this host")
+        os_name = settings.host_os(self.var("azure_backup_os"), self.var("ansible_connection"))
+        if os_name not in settings.CAUSES:
+            return dict(result, failed=True, changed=False, msg="%s: azure_backup_os = '%s' is not allowed: linux or windows" % (host, os_name))
+        causes = settings.CAUSES[os_name] if args["causes"] is None else args["causes"]
+        unknown = settings.unknown_causes(causes, os_name)
+        if unknown:
+            return dict(result, failed=True, changed=False, msg="%s: no %s cause %s; the %s causes are %s. Nothing was contacted."
+                        % (host, os_name.capitalize(), ", ".join(unknown), os_name.capitalize(), ", ".join(settings.CAUSES[os_name])))
+        bundle = args["log_bundle"] and os_name == "linux"
+        roles = causes + ([settings.LOG_BUNDLE] if bundle else [])
+
+        unreadable = []
+        values, errors = settings.settings(roles, lambda name: self.lookup(name, unreadable))
+        errors = unreadable + errors
+        if errors:
+            # Every bad value of this host in one message, before any connection.
+            return dict(result, failed=True, changed=False, settings_errors=errors, msg="%s: %s" % (host, "; ".join(errors)))
+        if args["validate_only"]:
+            return dict(result, changed=False, msg="%s: the settings of %s are valid" % (host, ", ".join(roles) or "no cause"))
+
+        plan = [(role, settings.cause_args(role, os_name, values)) for role in causes]
+        if not plan:
+            outcome = {"changed": False, "findings": [], "causes": {}}
+        elif os_name == "linux":
+            outcome = self.run_linux(plan, args["lock_wait"])
+        else:
+            outcome = run_windows_causes(self, task_vars, plan, args["lock_wait"])
+        return self.report(result, host, outcome, values if bundle else None)
+
+    def var(self, name: str):
+        value = self.task_vars.get(name)
+        return self._templar.template(value) if value is not None else None
+
+    def lookup(self, name: str, unreadable: list):
+        """(True, templated value) for a variable that is set, (False, None) for one that is not."""
+        if name not in self.task_vars:
+            return False, None
+        try:
+            return True, self._templar.template(self.task_vars[name])
+        except AnsibleError as exc:
+            unreadable.append("%s cannot be read: %s" % (name, str(exc).splitlines()[0]))
+            return True, None
+
+    def run_linux(self, plan: list, lock_wait: float) -> dict:
+        """Every cause in one execution on the VM (the remediate module, each cause through linux/cause.py's run_cause)."""
+        return self._execute_module(module_name="azure_backup.remediation.remediate", task_vars=self.task_vars, module_args={
+            "causes": [role for role, _args in plan], "cause_options": dict(plan), "lock_wait": lock_wait})
+
+    def report(self, result: dict, host: str, outcome: dict, bundle_settings: dict | None) -> dict:
+        findings = [dict(f, host=host) for f in outcome.get("findings") or [] if isinstance(f, dict)]
+        causes = outcome.get("causes") or {}
+        previous = self.var("azure_backup_findings") or []
+        result.update(changed=bool(outcome.get("changed")), findings=findings, causes=causes,
+                      ansible_facts={"azure_backup_findings": list(previous) + findings})
+        if outcome.get("diff") and self._task.diff:
+            result["diff"] = outcome["diff"]
+        if outcome.get("unsupported_host"):
+            result["unsupported_host"] = True
+        failed = bool(outcome.get("failed"))
+        msg = outcome.get("msg") or ""
+        if failed and not causes and not findings:
+            # The execution itself failed (no Python, a module error): what it said, as it said it.
+            result.update({k: v for k, v in outcome.items() if k not in result})
+        if bundle_settings is not None and not outcome.get("unsupported_host"):
+            failures = [{"id": cause_id, "msg": c.get("msg") or "failed"} for cause_id, c in causes.items() if c.get("failed")]
+            if failed and not causes:
+                failures.append({"id": "HOST", "msg": msg or "failed"})
+            bundle = collect(self, self.task_vars, dict(settings.cause_args(settings.LOG_BUNDLE, "linux", bundle_settings),
+                                                        findings=list(previous) + findings, failures=failures))
+            if bundle.get("path"):
+                result["log_bundle"] = {"path": bundle["path"], "reasons": bundle.get("reasons"), "files": bundle.get("files")}
+            elif bundle.get("failed"):
+                failed = True
+                msg = " | ".join(m for m in (msg, "LOG_BUNDLE: %s" % (bundle.get("msg") or "failed")) if m)
+        if failed:
+            result.update(failed=True, msg=msg or "failed")
+        return result

@@ -1,0 +1,172 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: remediate
+short_description: Check and fix the causes of failed Azure VM backups on one VM, in one task
+version_added: 0.2.0
+description:
+  - Runs the causes named in O(causes), in order, on a Linux or Windows VM (the OS is picked as C(fix_backup.yml) groups
+    the VMs, from C(azure_backup_os), else from a C(winrm) or C(psrp) connection).
+  - Each cause's options are the variables of its role (C(ansible-doc -t role azure_backup.remediation.<cause>)), read from
+    the host's variables, with the defaults of the role's C(meta/argument_specs.yml). Every value is checked for type and
+    sense (range, form) first; a bad value fails the task naming the variable, the value and what is allowed, before the VM
+    is contacted.
+  - Linux, one execution on the VM runs every cause; a host reached without root gets one C(HOST/privileges) finding and no
+    cause runs. With O(log_bundle), the agent's logs are then collected where a cause persists (a second execution, only then).
+  - Windows, the causes run from the controller through C(ansible.windows).
+  - Each cause is isolated, a failing cause never stops the next. The task fails once all ran, naming each failed cause.
+  - Publishes the findings in the host fact C(azure_backup_findings), added to those already there.
+extends_documentation_fragment:
+  - azure_backup.remediation.protocol
+  - azure_backup.remediation.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  causes:
+    description:
+      - The causes to run, by role name, in order. Omitted, every cause of the VM's operating system
+        (Linux V(linux_agent), V(snapshot_status), V(backup_extension), V(network), V(disk_limits); Windows V(win_agent),
+        V(snapshot_status), V(backup_extension), V(network), V(vss_writers), V(machinekeys), V(bitlocker), V(com_msdtc),
+        V(disk_limits)).
+    type: list
+    elements: str
+  log_bundle:
+    description:
+      - Linux, collect the agent's logs after the causes where one persists, under the C(log_bundle_*) variables
+        (C(ansible-doc -t role azure_backup.remediation.log_bundle)). Ignored on Windows.
+    type: bool
+    default: false
+  validate_only:
+    description:
+      - Only check the settings of O(causes) (and of the log bundle with O(log_bundle)); nothing is sent to the VM.
+        C(fix_backup.yml) does this for every host before the first connection.
+    type: bool
+    default: false
+  cause_options:
+    description:
+      - Set by the action plugin from the roles' variables, per cause; not for playbooks.
+    type: dict
+    default: {}
+author:
+  - azure_backup.remediation contributors
+"""
+
+EXAMPLES = r"""
+- name: Check and fix every cause of the VM's operating system, then collect the logs where one persists
+  azure_backup.remediation.remediate:
+    log_bundle: true
+
+- name: Only the agent
+  azure_backup.remediation.remediate:
+    causes: [linux_agent]
+
+- name: Check every host's settings before any VM is contacted
+  azure_backup.remediation.remediate:
+    validate_only: true
+"""
+
+RETURN = r"""
+findings:
+  description: Every cause's findings, with C(host) filled in.
+  returned: always
+  type: list
+  elements: dict
+causes:
+  description: Per cause ID, whether it changed something, failed, and why.
+  returned: unless O(validate_only)
+  type: dict
+  sample: {"LINUX_AGENT": {"changed": false, "failed": false, "msg": ""}}
+log_bundle:
+  description: Where the log bundle was written, and why it was collected.
+  returned: when a log bundle was written
+  type: dict
+unsupported_host:
+  description: True when no cause could be checked on the host (no root, no administrator, too old a PowerShell).
+  returned: then
+  type: bool
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import COMMON_ARGUMENT_SPEC, run_cause, without_root
+
+
+def linux_causes() -> dict:
+    """The Linux cause classes by role name (imported here so the table is the only place that names them)."""
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.linux_agent import LinuxAgent
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.snapshot_status import SnapshotStatus
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.backup_extension import BackupExtension
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.network import Network
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.disk_limits import DiskLimits
+    return {"linux_agent": LinuxAgent, "snapshot_status": SnapshotStatus, "backup_extension": BackupExtension,
+            "network": Network, "disk_limits": DiskLimits}
+
+
+def run_one(module, cause_class, options: dict, lock_wait: float) -> dict:
+    """One cause, isolated: bad options or an unexpected error become a failed finding of that cause only."""
+    checked = ArgumentSpecValidator(cause_class.ARGUMENT_SPEC).validate(options)
+    if checked.error_messages:
+        msg = "%s: options refused: %s" % (cause_class.ID, "; ".join(checked.error_messages))
+        return {"changed": False, "failed": True, "msg": msg, "findings": [finding(cause_class.ID, "options", "failed", msg)]}
+    try:
+        return run_cause(module, cause_class, checked.validated_parameters, lock_wait)
+    except Exception as exc:  # a bug in one cause must not hide the others
+        msg = "%s: unexpected error: %s: %s" % (cause_class.ID, type(exc).__name__, exc)
+        return {"changed": False, "failed": True, "msg": msg,
+                "findings": [finding(cause_class.ID, "run", "failed", msg, {"traceback": traceback.format_exc()})]}
+
+
+def run_causes(module, classes: dict, causes: list, options: dict, lock_wait: float) -> dict:
+    """Every cause in order; the joined result. A host without root runs none (one HOST finding)."""
+    refusal = without_root()
+    if refusal:
+        return {"changed": False, "failed": True, "msg": refusal["summary"], "findings": [refusal], "causes": {}, "unsupported_host": True}
+    out = {"changed": False, "findings": [], "diff": [], "causes": {}}
+    errors = []
+    for name in causes:
+        cause_class = classes[name]
+        one = run_one(module, cause_class, options.get(name) or {}, lock_wait)
+        out["findings"] += one.get("findings") or []
+        out["diff"] += one.get("diff") or []
+        out["changed"] = out["changed"] or bool(one.get("changed"))
+        msg = one.get("msg") or ""
+        out["causes"][cause_class.ID] = {"changed": bool(one.get("changed")), "failed": bool(one.get("failed")), "msg": msg}
+        if one.get("failed"):
+            errors.append(msg if msg.startswith(cause_class.ID) else "%s: %s" % (cause_class.ID, msg))
+    if errors:
+        out.update(failed=True, msg=" | ".join(errors))
+    return out
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=dict(
+        causes=dict(type="list", elements="str"),
+        log_bundle=dict(type="bool", default=False),  # the action plugin's
+        validate_only=dict(type="bool", default=False),  # the action plugin's
+        cause_options=dict(type="dict", default={}),
+        **COMMON_ARGUMENT_SPEC), supports_check_mode=True)
+    classes = linux_causes()
+    causes = module.params["causes"] if module.params["causes"] is not None else list(classes)
+    unknown = [c for c in causes if c not in classes]
+    if unknown:
+        module.fail_json(msg="no Linux cause %s; the Linux causes are %s" % (", ".join(unknown), ", ".join(classes)), findings=[])
+    result = run_causes(module, classes, causes, module.params["cause_options"], module.params["lock_wait"])
+    if not module._diff or not result["diff"]:
+        result.pop("diff", None)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

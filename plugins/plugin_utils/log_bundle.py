@@ -1,0 +1,36 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller's side of the log bundle, shared by the log_bundle and remediate action plugins: decide whether a
+host needs one, have the log_bundle module read the files in one round trip, write the archive on the controller."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import log_bundle as _log_bundle
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_new
+
+
+def collect(action, task_vars: dict, args: dict) -> dict:
+    """The bundle of this host under ``args`` (the log_bundle module's options): a result with ``path``, or
+    ``skipped`` where nothing persists (no round trip), or ``failed`` with the reason."""
+    try:
+        _log_bundle.parse_size(args["max_size"])
+    except ValueError as exc:
+        return dict(failed=True, msg="max_size (log_bundle_max_size): %s. Nothing was collected." % exc)
+    if not _log_bundle.wanted(args["when"], args["findings"], args["failures"]):
+        return dict(skipped=True, skip_reason="no cause persists on this host", reasons=[])
+    answer = action._execute_module(module_name="azure_backup.remediation.log_bundle", module_args=args, task_vars=task_vars)
+    if answer.get("failed") or "archive" not in answer:
+        return answer
+    host = task_vars.get("inventory_hostname", "host")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    try:
+        # A new name even when two runs bundle the same host in the same second.
+        path = write_new(args["dest"], "%s-%s" % (host, stamp), ".tar.gz", base64.b64decode(answer.pop("archive")))
+    except OSError as exc:
+        return dict(failed=True, msg="cannot write the log bundle for %s to %s: %s. "
+                    "Point log_bundle_dir at a writable folder." % (host, args["dest"], exc))
+    # The VM is unchanged; the archive on the controller is the task's output, like the report.
+    return dict(changed=False, path=path, reasons=answer["reasons"], files=answer["files"])

@@ -1,0 +1,279 @@
+"""The remediate action plugin with the VM's answers recorded: settings refused before any round trip, every Linux
+cause in one module execution, the log bundle only where a cause persists, the Windows causes each isolated, the
+findings published once. The module's own loop (plugins/modules/remediate.py) is tested at the end."""
+from __future__ import annotations
+
+import base64
+import os
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.task import Task
+from ansible.plugins.action import ActionBase
+from ansible.template import Templar, trust_as_template
+from ansible_collections.azure_backup.remediation.plugins.action import remediate
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
+from ansible_collections.azure_backup.remediation.plugins.modules import remediate as remediate_module
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
+
+
+def make_task(args, check_mode=False):
+    task = MagicMock(Task)
+    task.args = dict(args)
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.diff = True
+    task.get_search_path.return_value = []
+    task.copy.side_effect = lambda: make_task({}, check_mode)
+    return task
+
+
+class Recorded:
+    """ActionBase._execute_module for every plugin at once (the Windows causes' plugins too): the answers in order."""
+
+    def __init__(self, answers):
+        self.answers, self.sent = list(answers), []
+
+    def __call__(self, plugin, module_name=None, module_args=None, task_vars=None, **_kw):
+        self.sent.append((module_name, module_args))
+        return self.answers.pop(0)
+
+
+@pytest.fixture
+def vm(monkeypatch):
+    def start(task_args, answers, host_vars=None, check_mode=False):
+        task_vars = dict({"inventory_hostname": "vm01"}, **(host_vars or {}))
+        recorded = Recorded(answers)
+        monkeypatch.setattr(ActionBase, "_execute_module", lambda plugin, **kw: recorded(plugin, **kw))
+        monkeypatch.setattr(ActionBase, "_low_level_execute_command", lambda *a, **k: {"rc": 0, "stdout": "4.0|6.3.9600.0"})
+        loader = DataLoader()
+        plugin = remediate.ActionModule(make_task(task_args, check_mode), MagicMock(), MagicMock(), loader=loader,
+                                        templar=Templar(loader=loader, variables=task_vars), shared_loader_obj=None)
+        return plugin.run(task_vars=task_vars), recorded
+    return start
+
+
+def cause_answer(cause_id, *findings, failed_msg=None, changed=False):
+    return {"findings": list(findings), "changed": changed, "causes": {}, "cause": cause_id, "failed_msg": failed_msg}
+
+
+def linux_answer(per_cause: dict, changed=False):
+    """The remediate module's answer: findings and the per-cause summary."""
+    findings, causes, errors = [], {}, []
+    for cause_id, (entries, msg) in per_cause.items():
+        findings += entries
+        causes[cause_id] = {"changed": False, "failed": bool(msg), "msg": msg or ""}
+        if msg:
+            errors.append("%s: %s" % (cause_id, msg))
+    answer = {"changed": changed, "findings": findings, "causes": causes}
+    if errors:
+        answer.update(failed=True, msg=" | ".join(errors))
+    return answer
+
+
+OK = {c: ([finding(c, "state", "ok", "fine")], None) for c in ("LINUX_AGENT", "SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK", "DISK_LIMITS")}
+
+
+def test_every_linux_cause_runs_in_one_execution_with_its_role_s_settings(vm):
+    result, recorded = vm({"log_bundle": True}, [linux_answer(OK)], {"linux_agent_verbose_logs": True, "network_timeout": "2"})
+    [(module, args)] = recorded.sent
+    assert module == "azure_backup.remediation.remediate"
+    assert args["causes"] == settings.CAUSES["linux"]
+    assert args["cause_options"]["linux_agent"]["config"] == {"Extensions.Enabled": "y", "Logs.Verbose": "y"}
+    assert args["cause_options"]["network"]["timeout"] == 2.0 and args["lock_wait"] == 120
+    assert not result.get("failed") and not result["changed"]
+    # Healthy: no second round trip for the log bundle; findings carry the host and are published once.
+    assert {f["host"] for f in result["findings"]} == {"vm01"} and len(result["findings"]) == 5
+    assert result["ansible_facts"]["azure_backup_findings"] == result["findings"]
+
+
+def test_findings_add_up_across_tasks(vm):
+    before = [dict(finding("LINUX_AGENT", "state", "ok", "fine"), host="vm01")]
+    result, _recorded = vm({"causes": ["network"]}, [linux_answer({"NETWORK": OK["NETWORK"]})], {"azure_backup_findings": before})
+    assert result["ansible_facts"]["azure_backup_findings"] == before + result["findings"]
+
+
+def test_bad_settings_fail_before_any_round_trip_naming_each(vm):
+    result, recorded = vm({}, [], {"network_timeout": -1, "linux_agent_log_hours": -24})
+    assert recorded.sent == [] and result["failed"]
+    assert result["msg"] == ("vm01: linux_agent_log_hours = -24 is not allowed: a number of hours >= 1 and <= 8760; "
+                             "network_timeout = -1 is not allowed: a number of seconds > 0 and <= 300")
+
+
+def test_template_values_are_resolved_before_they_are_checked(vm):
+    result, recorded = vm({"validate_only": True}, [], {"base": 0, "network_timeout": trust_as_template("{{ base - 1 }}")})
+    assert recorded.sent == [] and "network_timeout = -1 is not allowed" in result["msg"]
+
+
+def test_validate_only_contacts_nothing(vm):
+    result, recorded = vm({"validate_only": True, "log_bundle": True}, [], {})
+    assert recorded.sent == [] and not result.get("failed") and "log_bundle" in result["msg"]
+    result, recorded = vm({"validate_only": True, "log_bundle": True}, [], {"log_bundle_max_size": "5T"})
+    assert recorded.sent == [] and "log_bundle_max_size = '5T' is not allowed" in result["msg"]
+
+
+def test_a_windows_cause_on_a_linux_host_is_refused_before_any_round_trip(vm):
+    result, recorded = vm({"causes": ["linux_agent", "vss_writers"]}, [], {})
+    assert recorded.sent == [] and result["failed"] and "no Linux cause vss_writers" in result["msg"]
+
+
+def test_failed_causes_fail_the_task_after_all_ran_and_the_log_bundle_is_collected(vm, tmp_path):
+    answer = linux_answer(dict(OK, LINUX_AGENT=([finding("LINUX_AGENT", "config", "failed", "read-only")], "waagent.conf is read-only"),
+                               NETWORK=([finding("NETWORK", "wireserver", "found", "timeout", severity="critical")], "wireserver timeout")))
+    bundle = {"changed": False, "reasons": ["LINUX_AGENT/config: failed"], "files": [], "archive": base64.b64encode(b"tgz").decode()}
+    result, recorded = vm({"log_bundle": True}, [answer, bundle], {"log_bundle_dir": str(tmp_path)})
+    assert result["failed"] and result["msg"] == "LINUX_AGENT: waagent.conf is read-only | NETWORK: wireserver timeout"
+    assert [m for m, _a in recorded.sent] == ["azure_backup.remediation.remediate", "azure_backup.remediation.log_bundle"]
+    bundle_args = recorded.sent[1][1]
+    assert bundle_args["dest"] == str(tmp_path) and bundle_args["when"] == "problems"
+    assert {f["check"] for f in bundle_args["findings"]} >= {"config", "wireserver"}
+    assert [f["id"] for f in bundle_args["failures"]] == ["LINUX_AGENT", "NETWORK"]
+    assert os.path.dirname(result["log_bundle"]["path"]) == str(tmp_path)
+    assert result["causes"]["LINUX_AGENT"]["failed"] and not result["causes"]["DISK_LIMITS"]["failed"]
+
+
+def test_a_host_without_root_gets_one_finding_and_no_log_bundle(vm):
+    refusal = finding("HOST", "privileges", "failed", "The checks run as azureuser, not root ... Set ansible_become: true")
+    answer = {"failed": True, "changed": False, "msg": refusal["summary"], "findings": [refusal], "causes": {}, "unsupported_host": True}
+    result, recorded = vm({"log_bundle": True}, [answer], {})
+    assert len(recorded.sent) == 1 and result["failed"] and result["unsupported_host"]
+    assert [(f["id"], f["check"]) for f in result["findings"]] == [("HOST", "privileges")]
+
+
+def test_a_module_that_could_not_run_says_so_as_it_said_it(vm):
+    answer = {"failed": True, "msg": "MODULE FAILURE", "module_stderr": "/usr/bin/python3: not found", "rc": 127}
+    result, _recorded = vm({"causes": ["disk_limits"]}, [answer], {})
+    assert result["failed"] and result["msg"] == "MODULE FAILURE" and result["module_stderr"] == "/usr/bin/python3: not found"
+
+
+# -- Windows: every cause through its action plugin, each isolated ------------------------------------------------
+
+WIN = {"ansible_connection": "winrm"}
+DISKS = {"changed": False, "result": {"disks": [{"disk": "0", "location": "x", "size_bytes": 2 ** 30, "boot": True, "system": True, "volumes": []}]}}
+SERVICES = {"changed": False, "result": {"services": [{"name": n, "exists": True, "state": "Running", "start_mode": "Manual"}
+                                                      for n in ("COMSysApp", "MSDTC")]}}
+
+
+def test_windows_causes_run_in_order_and_a_failing_read_does_not_stop_the_next(vm):
+    failing = {"failed": True, "msg": "Access is denied"}
+    result, recorded = vm({"causes": ["com_msdtc", "disk_limits"]}, [failing, DISKS], WIN)
+    assert [m for m, _a in recorded.sent] == ["ansible.windows.win_powershell"] * 2
+    assert result["failed"] and result["msg"].startswith("COM_MSDTC: reading the COM+ and MSDTC services on vm01 failed: Access is denied")
+    assert result["causes"]["COM_MSDTC"]["failed"] and not result["causes"]["DISK_LIMITS"]["failed"]
+    # A failed read left no finding of its own: the failure becomes one, so the one task's report says whose it was.
+    assert [(f["id"], f["check"], f["status"], f["host"]) for f in result["findings"]] == [
+        ("COM_MSDTC", "run", "failed", "vm01"), ("DISK_LIMITS", "data_disks", "ok", "vm01")]
+
+
+def test_windows_causes_get_their_role_s_settings(vm):
+    result, recorded = vm({"causes": ["com_msdtc", "disk_limits"]}, [SERVICES, DISKS], dict(WIN))
+    assert not result.get("failed") and {f["status"] for f in result["findings"]} == {"ok"}
+    assert recorded.sent[0][1]["parameters"] == {"Services": ["COMSysApp", "MSDTC"]}
+
+
+def test_windows_hosts_go_through_the_windows_driver_with_their_settings_and_the_lock_wait(vm, monkeypatch):
+    calls = []
+
+    def driver(action, task_vars, causes, lock_wait):
+        calls.append((causes, lock_wait))
+        return {"changed": True, "findings": [finding("BITLOCKER", "volumes", "fixed", "off")], "diff": [{"before": "on"}],
+                "causes": {"BITLOCKER": {"changed": True, "failed": False, "msg": ""}}}
+    monkeypatch.setattr(remediate, "run_windows_causes", driver)
+    result, _recorded = vm({"causes": ["bitlocker", "com_msdtc"], "lock_wait": 30}, [], dict(WIN, bitlocker_disable=True))
+    assert calls == [([("bitlocker", {"disable": True}), ("com_msdtc", {})], 30.0)]
+    assert result["changed"] and result["diff"] == [{"before": "on"}] and result["findings"][0]["host"] == "vm01"
+
+
+def test_a_windows_setting_is_checked_before_any_round_trip(vm):
+    result, recorded = vm({}, [], dict(WIN, vss_writers_service_timeout=0))
+    assert recorded.sent == [] and result["msg"] == "vm01: vss_writers_service_timeout = 0 is not allowed: a whole number of seconds from 1 to 3600"
+
+
+def test_old_powershell_is_one_finding_and_the_other_causes_do_not_run(vm):
+    refused = {"failed": True, "msg": "Ansible requires PowerShell v5.1"}
+    result, recorded = vm({"causes": ["com_msdtc", "disk_limits"]}, [refused], WIN)
+    assert len(recorded.sent) == 1 and result["failed"] and result["unsupported_host"]
+    assert [(f["id"], f["check"]) for f in result["findings"]] == [("HOST", "powershell")]
+
+
+# -- the module on the VM: each cause isolated, root first ------------------------------------------------------
+
+class Fine:
+    ID, ARGUMENT_SPEC = "DISK_LIMITS", {"limit": {"type": "int", "default": 16}}
+
+    def __init__(self, module, params):
+        self.module, self.params = module, params
+
+    def steps(self):
+        yield Step("data_disks", "ok", "%d allowed" % self.params["limit"])
+
+
+class Broken(Fine):
+    ID = "NETWORK"
+
+    def steps(self):
+        yield Step("dns", "ok", "resolves")
+        raise KeyError("gateway")
+
+
+class Fixing(Fine):
+    ID = "LINUX_AGENT"
+
+    def steps(self):
+        yield Step("agent_service", "found", "stopped", change=Change("start it", lambda: "running", diff={"before": "a", "after": "b"}))
+
+
+def module(check_mode=False):
+    return MagicMock(check_mode=check_mode, _diff=True)
+
+
+@pytest.fixture
+def as_root(monkeypatch):
+    monkeypatch.setattr(remediate_module, "without_root", lambda: None)
+    monkeypatch.setattr("ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause.VmLock",
+                        lambda *a, **k: MagicMock())
+
+
+def test_an_exception_in_one_cause_is_its_failed_finding_and_the_next_still_runs(as_root):
+    classes = {"network": Broken, "disk_limits": Fine}
+    out = remediate_module.run_causes(module(), classes, ["network", "disk_limits"], {"disk_limits": {"limit": 8}}, 1)
+    assert out["failed"] and out["msg"] == "NETWORK: unexpected error: KeyError: 'gateway'"
+    assert [(f["id"], f["check"], f["status"]) for f in out["findings"]] == [("NETWORK", "run", "failed"), ("DISK_LIMITS", "data_disks", "ok")]
+    assert out["findings"][1]["summary"] == "8 allowed"
+    assert out["causes"] == {"NETWORK": {"changed": False, "failed": True, "msg": out["msg"]},
+                             "DISK_LIMITS": {"changed": False, "failed": False, "msg": ""}}
+
+
+def test_options_a_cause_refuses_fail_that_cause_only(as_root):
+    out = remediate_module.run_causes(module(), {"disk_limits": Fine, "linux_agent": Fixing}, ["disk_limits", "linux_agent"],
+                                      {"disk_limits": {"limit": "many"}}, 1)
+    assert out["causes"]["DISK_LIMITS"]["failed"] and "options refused" in out["causes"]["DISK_LIMITS"]["msg"]
+    assert out["changed"] and out["causes"]["LINUX_AGENT"] == {"changed": True, "failed": False, "msg": ""}
+    assert out["diff"] == [{"before": "a", "after": "b"}]
+
+
+def test_check_mode_changes_nothing_and_says_what_it_would(as_root):
+    out = remediate_module.run_causes(module(check_mode=True), {"linux_agent": Fixing}, ["linux_agent"], {}, 1)
+    assert out["findings"][0]["status"] == "found" and out["findings"][0]["summary"] == "stopped; would start it"
+
+
+def test_without_root_no_cause_runs(monkeypatch):
+    refusal = finding("HOST", "privileges", "failed", "needs root; set ansible_become: true")
+    monkeypatch.setattr(remediate_module, "without_root", lambda: refusal)
+    out = remediate_module.run_causes(module(), {"network": Broken}, ["network"], {}, 1)
+    assert out["unsupported_host"] and out["findings"] == [refusal] and out["causes"] == {}
+
+
+def test_the_playbooks_run_the_causes_of_the_settings_table():
+    import yaml
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+    with open(os.path.join(root, "playbooks", "fix_backup.yml")) as handle:
+        plays = yaml.safe_load(handle)
+    causes = {p["hosts"]: t["azure_backup.remediation.remediate"].get("causes") for p in plays for t in p["tasks"]
+              if "azure_backup.remediation.remediate" in t}
+    assert causes["azure_backup_linux"] == settings.CAUSES["linux"] and causes["azure_backup_windows"] == settings.CAUSES["windows"]
+    first = plays[0]
+    assert first["any_errors_fatal"] is True and first["tasks"][1]["azure_backup.remediation.remediate"]["validate_only"] is True
