@@ -149,29 +149,9 @@ def test_a_module_that_could_not_run_says_so_as_it_said_it(vm):
     assert result["failed"] and result["msg"] == "MODULE FAILURE" and result["module_stderr"] == "/usr/bin/python3: not found"
 
 
-# -- Windows: every cause through its action plugin, each isolated ------------------------------------------------
+# -- Windows: the causes go to the Windows driver (its tests: tests/unit/plugins/plugin_utils/test_windows_causes.py) --
 
 WIN = {"ansible_connection": "winrm"}
-DISKS = {"changed": False, "result": {"disks": [{"disk": "0", "location": "x", "size_bytes": 2 ** 30, "boot": True, "system": True, "volumes": []}]}}
-SERVICES = {"changed": False, "result": {"services": [{"name": n, "exists": True, "state": "Running", "start_mode": "Manual"}
-                                                      for n in ("COMSysApp", "MSDTC")]}}
-
-
-def test_windows_causes_run_in_order_and_a_failing_read_does_not_stop_the_next(vm):
-    failing = {"failed": True, "msg": "Access is denied"}
-    result, recorded = vm({"causes": ["com_msdtc", "disk_limits"]}, [failing, DISKS], WIN)
-    assert [m for m, _a in recorded.sent] == ["ansible.windows.win_powershell"] * 2
-    assert result["failed"] and result["msg"].startswith("COM_MSDTC: reading the COM+ and MSDTC services on vm01 failed: Access is denied")
-    assert result["causes"]["COM_MSDTC"]["failed"] and not result["causes"]["DISK_LIMITS"]["failed"]
-    # A failed read left no finding of its own: the failure becomes one, so the one task's report says whose it was.
-    assert [(f["id"], f["check"], f["status"], f["host"]) for f in result["findings"]] == [
-        ("COM_MSDTC", "run", "failed", "vm01"), ("DISK_LIMITS", "data_disks", "ok", "vm01")]
-
-
-def test_windows_causes_get_their_role_s_settings(vm):
-    result, recorded = vm({"causes": ["com_msdtc", "disk_limits"]}, [SERVICES, DISKS], dict(WIN))
-    assert not result.get("failed") and {f["status"] for f in result["findings"]} == {"ok"}
-    assert recorded.sent[0][1]["parameters"] == {"Services": ["COMSysApp", "MSDTC"]}
 
 
 def test_windows_hosts_go_through_the_windows_driver_with_their_settings_and_the_lock_wait(vm, monkeypatch):
@@ -190,13 +170,6 @@ def test_windows_hosts_go_through_the_windows_driver_with_their_settings_and_the
 def test_a_windows_setting_is_checked_before_any_round_trip(vm):
     result, recorded = vm({}, [], dict(WIN, vss_writers_service_timeout=0))
     assert recorded.sent == [] and result["msg"] == "vm01: vss_writers_service_timeout = 0 is not allowed: a whole number of seconds from 1 to 3600"
-
-
-def test_old_powershell_is_one_finding_and_the_other_causes_do_not_run(vm):
-    refused = {"failed": True, "msg": "Ansible requires PowerShell v5.1"}
-    result, recorded = vm({"causes": ["com_msdtc", "disk_limits"]}, [refused], WIN)
-    assert len(recorded.sent) == 1 and result["failed"] and result["unsupported_host"]
-    assert [(f["id"], f["check"]) for f in result["findings"]] == [("HOST", "powershell")]
 
 
 # -- the module on the VM: each cause isolated, root first ------------------------------------------------------
