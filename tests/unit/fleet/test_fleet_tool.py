@@ -100,3 +100,26 @@ def test_boot_waits_for_an_init_that_appears_late(fleet, monkeypatch):
     monkeypatch.setattr(fleet, "ssh_banner", lambda ip: True)
     fleet.boot([lambda: vm], timeout=10, parallel=1)
     assert vm["init_pid"] == os.getpid()
+
+
+def test_the_fleets_cpu_cgroup_weighs_as_one_process_per_vm(fleet, tmp_path, monkeypatch):
+    cpu, memory = tmp_path / "cpu", tmp_path / "memory"
+    for hierarchy in (cpu, memory):
+        (hierarchy / fleet.CGROUP_PARENT).mkdir(parents=True)
+    (cpu / fleet.CGROUP_PARENT / "cpu.shares").write_text("1024\n")   # the kernel's default
+    monkeypatch.setattr(fleet, "cgroup_hierarchies", lambda: ([], [str(cpu), str(memory)]))
+    for i in range(1, 101):
+        fleet.make_cgroups(fleet.vm_name(i))
+    assert (cpu / fleet.CGROUP_PARENT / "cpu.shares").read_text() == "102400\n"
+    assert not (memory / fleet.CGROUP_PARENT / "cpu.shares").exists()
+
+
+def test_the_inventory_gives_ssh_time_for_a_busy_vm_to_answer(fleet, monkeypatch, capsys):
+    monkeypatch.setattr(fleet, "all_vms", lambda: [fake_vm(100)])
+    monkeypatch.setattr(fleet, "vm_running", lambda vm: True)
+    monkeypatch.setattr(fleet, "ssh_key", lambda: "/key")
+    fleet.cmd_inventory(type("Args", (), {"output": None})())
+    inventory = capsys.readouterr().out
+    timeout = int(re.search(r"(?m)^ +ansible_ssh_timeout: (\d+)$", inventory).group(1))
+    assert timeout >= 30
+    assert "vm100:\n              ansible_host: 10.213.0.110" in inventory
