@@ -111,3 +111,21 @@ def test_the_broken_apply_case_runs_both_playbooks_once(bench, monkeypatch, tmp_
                                                     "--modes", "apply", "--variants", "", "--no-equivalence"])
     assert [(label, extra) for label, _, extra in calls] == [("pipelining-10-broken-apply-fix-backup-0", []),
                                                              ("pipelining-10-broken-apply-baseline-0", [])]
+
+
+def test_descendants_finds_children_and_grandchildren(bench):
+    import subprocess
+    import time
+    outer = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        for _ in range(50):
+            found = bench.descendants(outer.pid)
+            if len(found) == 3:
+                break
+            time.sleep(0.05)
+        assert found[0] == outer.pid and len(found) == 3
+    finally:
+        for pid in bench.descendants(outer.pid)[1:]:
+            os.kill(pid, 9)
+        outer.kill()
+        outer.wait()
