@@ -1,7 +1,10 @@
 # Copyright: (c) 2026, azure_backup.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark aid, not shipped: wall time of every task (from its start to the next task's start,
-so it includes waiting for the slowest host), written as JSON to $BENCH_TASK_TIMES at the end."""
+so it includes waiting for the slowest host), written as JSON to $BENCH_TASK_TIMES at the end;
+and per host the tasks that ran on the controller only (their action executes nothing on the VM; an
+include counts once per host, as its result does) and the tasks that ran on the VM,
+written to $BENCH_HOST_TASKS."""
 
 from __future__ import annotations
 
@@ -13,11 +16,25 @@ description:
   - Benchmark aid of bench/fleet-bench. Not part of the collection.
 """
 
+import collections
 import json
 import os
 import time
 
 from ansible.plugins.callback import CallbackBase
+
+
+# Actions that run on the controller alone: no module is sent to the host.
+CONTROLLER_ACTIONS = frozenset(
+    prefix + name
+    for prefix in ("", "ansible.builtin.", "ansible.legacy.")
+    for name in ("set_fact", "group_by", "debug", "fail", "assert", "meta", "validate_argument_spec", "set_stats",
+                 "add_host", "include_tasks", "include_role", "import_tasks", "import_role", "include_vars", "pause")
+)
+
+
+def runs_on_controller(action) -> bool:
+    return action in CONTROLLER_ACTIONS
 
 
 class CallbackModule(CallbackBase):
@@ -30,6 +47,27 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self.times: dict[str, float] = {}
         self.current, self.started = None, time.monotonic()
+        # kind -> host -> count; kind: controller, module, skipped
+        self.per_host: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+    def _count(self, result, skipped=False) -> None:
+        if skipped:
+            kind = "skipped"
+        else:
+            kind = "controller" if runs_on_controller(result._task.action) else "module"
+        self.per_host[kind][result._host.get_name()] += 1
+
+    def v2_runner_on_ok(self, result) -> None:
+        self._count(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False) -> None:
+        self._count(result)
+
+    def v2_runner_on_skipped(self, result) -> None:
+        self._count(result, skipped=True)
+
+    def v2_runner_on_unreachable(self, result) -> None:
+        self._count(result)
 
     def _next(self, name) -> None:
         now = time.monotonic()
@@ -49,3 +87,7 @@ class CallbackModule(CallbackBase):
         if path:
             with open(path, "w") as handle:
                 json.dump(self.times, handle, indent=1)
+        path = os.environ.get("BENCH_HOST_TASKS")
+        if path:
+            with open(path, "w") as handle:
+                json.dump({kind: dict(hosts) for kind, hosts in self.per_host.items()}, handle, indent=1)
