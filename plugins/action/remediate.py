@@ -16,8 +16,10 @@ ARGUMENT_SPEC = {
     "causes": {"type": "list", "elements": "str"},
     "log_bundle": {"type": "bool", "default": False},
     "validate_only": {"type": "bool", "default": False},
-    "lock_wait": {"type": "float", "default": 120},
+    "lock_wait": {"type": "raw"},
 }
+# Seconds a run waits for another run that is changing the same VM (azure_backup_lock_wait).
+LOCK_WAIT, LOCK_WAIT_MAX = 120.0, 3600.0
 
 
 class ActionModule(ActionBase):
@@ -41,7 +43,8 @@ class ActionModule(ActionBase):
 
         unreadable = []
         values, errors = settings.settings(roles, lambda name: self.lookup(name, unreadable))
-        errors = unreadable + errors
+        lock_wait, lock_error = self.lock_wait(args["lock_wait"])
+        errors = unreadable + errors + ([lock_error] if lock_error else [])
         if errors:
             # Every bad value of this host in one message, before any connection.
             return dict(result, failed=True, changed=False, settings_errors=errors, msg="%s: %s" % (host, "; ".join(errors)))
@@ -52,14 +55,27 @@ class ActionModule(ActionBase):
         if not plan:
             outcome = {"changed": False, "findings": [], "causes": {}}
         elif os_name == "linux":
-            outcome = self.run_linux(plan, args["lock_wait"])
+            outcome = self.run_linux(plan, lock_wait)
         else:
-            outcome = run_windows_causes(self, task_vars, plan, args["lock_wait"])
+            outcome = run_windows_causes(self, task_vars, plan, lock_wait)
         return self.report(result, host, outcome, values if bundle else None)
 
     def var(self, name: str):
         value = self.task_vars.get(name)
         return self._templar.template(value) if value is not None else None
+
+    def lock_wait(self, given) -> tuple:
+        """(seconds, None) or (None, the error): the task's lock_wait, else azure_backup_lock_wait, else 120."""
+        name, value = ("lock_wait", given) if given is not None else ("azure_backup_lock_wait", self.var("azure_backup_lock_wait"))
+        if value is None:
+            return LOCK_WAIT, None
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not 0 <= seconds <= LOCK_WAIT_MAX:
+            return None, "%s = %s is not allowed: a number of seconds from 0 to %d" % (name, value, LOCK_WAIT_MAX)
+        return seconds, None
 
     def lookup(self, name: str, unreadable: list):
         """(True, templated value) for a variable that is set, (False, None) for one that is not."""

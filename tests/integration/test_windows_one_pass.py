@@ -1,7 +1,7 @@
 """Every Windows cause of a host in ONE task (run_windows_causes, as the remediate action runs them), against
 simulated hosts through Ansible's real winrm connection: the host read, the host check and the run lock.
 
-tests/integration/windows_one_pass/play.yml runs the causes with the roles' arguments. Per host the simulator
+fix-backup.yml runs them, one remediate task per host. Per host the simulator
 logs every command, so what a run costs the VM is counted, not estimated."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
-PLAY = os.path.join(ROOT, "tests", "integration", "windows_one_pass", "play.yml")
+PLAY = os.path.join(ROOT, "fix-backup.yml")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
 from azure import free_port, free_wireserver  # noqa: E402
 
@@ -141,9 +141,11 @@ def test_a_winrm_user_who_is_no_administrator_is_one_host_finding_and_nothing_el
 
 def test_a_lock_another_run_holds_fails_the_change_with_its_holder(runs):
     seen = findings(runs["results"]["apply"][1], "win22")
-    entry = seen["COM_MSDTC/lock"]
+    # The change that needed the lock is the failed finding, and it names whom it waited for.
+    entry = seen["COM_MSDTC/service_msdtc"]
     assert entry["status"] == "failed"
-    assert "another run holds the lock since " in entry["summary"] and "(pid 4242 on awx-node-1, user awx" in entry["summary"]
+    assert "could not start MSDTC: another run holds the lock since " in entry["summary"]
+    assert "(pid 4242 on awx-node-1, user awx" in entry["summary"]
     assert runs["states"]["apply"]["win22"]["services"] == runs["states"]["before"]["win22"]["services"]
     assert executions(runs["logs"]["apply"]["win22"]) == ["host.read", "host.lock"]
 

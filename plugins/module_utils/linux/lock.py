@@ -40,7 +40,7 @@ class VmLock:
                     os.close(fd)
                     raise RemediationError(
                         "%snot changed: another run holds the lock %s since %s; waited %g s. Run again once it has ended "
-                        "(raise azure_backup_lock_timeout to wait longer)" % (self.cause + " " if self.cause else "", self.path, holder, self.timeout),
+                        "(raise azure_backup_lock_wait to wait longer)" % (self.cause + " " if self.cause else "", self.path, holder, self.timeout),
                         check="lock", detail={"lock": self.path, "holder": holder, "waited_s": self.timeout})
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
