@@ -98,7 +98,9 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
 from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause import COMMON_ARGUMENT_SPEC, run_cause, without_root
+from ansible_collections.azure_backup.remediation.plugins.module_utils.linux.lock import VmLock
 
 
 def linux_causes() -> dict:
@@ -112,14 +114,14 @@ def linux_causes() -> dict:
             "network": Network, "disk_limits": DiskLimits}
 
 
-def run_one(module, cause_class, options: dict, lock_wait: float) -> dict:
+def run_one(module, cause_class, options: dict, lock: VmLock) -> dict:
     """One cause, isolated: bad options or an unexpected error become a failed finding of that cause only."""
     checked = ArgumentSpecValidator(cause_class.ARGUMENT_SPEC).validate(options)
     if checked.error_messages:
         msg = "%s: options refused: %s" % (cause_class.ID, "; ".join(checked.error_messages))
         return {"changed": False, "failed": True, "msg": msg, "findings": [finding(cause_class.ID, "options", "failed", msg)]}
     try:
-        return run_cause(module, cause_class, checked.validated_parameters, lock_wait)
+        return run_cause(module, cause_class, checked.validated_parameters, lock)
     except Exception as exc:  # a bug in one cause must not hide the others
         msg = "%s: unexpected error: %s: %s" % (cause_class.ID, type(exc).__name__, exc)
         return {"changed": False, "failed": True, "msg": msg,
@@ -131,11 +133,26 @@ def run_causes(module, classes: dict, causes: list, options: dict, lock_wait: fl
     refusal = without_root()
     if refusal:
         return {"changed": False, "failed": True, "msg": refusal["summary"], "findings": [refusal], "causes": {}, "unsupported_host": True}
+    # One wait for another run's lock per execution, not one per cause; check mode takes none.
+    lock = VmLock(lock_wait)
+    if not module.check_mode:
+        try:
+            lock.acquire()
+        except RemediationError as exc:
+            return {"changed": False, "failed": True, "msg": exc.msg, "causes": {},
+                    "findings": [finding("HOST", "lock", "failed", exc.msg + ". No cause was checked.", exc.detail)]}
+    try:
+        return run_each(module, classes, causes, options, lock)
+    finally:
+        lock.release()
+
+
+def run_each(module, classes: dict, causes: list, options: dict, lock: VmLock) -> dict:
     out = {"changed": False, "findings": [], "diff": [], "causes": {}}
     errors = []
     for name in causes:
         cause_class = classes[name]
-        one = run_one(module, cause_class, options.get(name) or {}, lock_wait)
+        one = run_one(module, cause_class, options.get(name) or {}, lock)
         out["findings"] += one.get("findings") or []
         out["diff"] += one.get("diff") or []
         out["changed"] = out["changed"] or bool(one.get("changed"))

@@ -61,6 +61,8 @@ def explain(exc: BaseException, path: str | None = None) -> tuple[str, str]:
     if code in (errno.EACCES, errno.EPERM):
         return ("permission denied on %s" % (where or "the host"),
                 "The checks need root: set ansible_become: true for this host")
+    if code == errno.ENOENT:
+        return "%s does not exist" % (where or "a file or program it needs"), "Reinstall the package it belongs to, then run again"
     if code == errno.ENOSPC:
         return "no space left for %s" % (where or "the file"), "Free space on that file system, then run again"
     return str(exc), ""

@@ -18,6 +18,8 @@ decides the next step (the agent is restarted only if its configuration was chan
 
 from __future__ import annotations
 
+import traceback
+
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError, explain
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
 
@@ -56,6 +58,11 @@ class CauseRun:
     so two runs on one VM take turns; an object with acquire() and release().
     """
 
+    # Other exceptions also kept as a failed finding (with what was learnt before) instead of ending the run.
+    # The Linux driver keeps every Exception: a bug in one cause must not lose its findings or ``changed``.
+    # The Windows driver keeps none: its control-flow exceptions (lost connection, refused host) must pass.
+    UNEXPECTED: tuple = ()
+
     def __init__(self, cause: str, check_mode: bool, lock=None) -> None:
         self.cause, self.check_mode, self.lock = cause, check_mode, lock
         self.findings: list[dict] = []
@@ -83,6 +90,10 @@ class CauseRun:
             msg = "%s: %s. %s" % (self.cause, reason, remedy)
             self.add("read", "failed", msg, {"error": str(exc)})
             self.errors.append(msg)
+        except self.UNEXPECTED as exc:
+            msg = "%s: unexpected error: %s: %s" % (self.cause, type(exc).__name__, exc)
+            self.add("run", "failed", msg, {"traceback": traceback.format_exc()})
+            self.errors.append(msg)
         finally:
             if held:
                 self.lock.release()
@@ -107,13 +118,15 @@ class CauseRun:
             return self.add(step.check, "found", "%s; would %s" % (step.summary, change.action), step.detail, step.severity, step.cause)
         try:
             change.read_back = change.apply()
-        except (OSError, RemediationError) as exc:
+        except (OSError, RemediationError) + self.UNEXPECTED as exc:
             change.error = exc
             if isinstance(exc, RemediationError):
                 reason, remedy = exc.msg, ""
                 self.changed = self.changed or exc.changed
-            else:
+            elif isinstance(exc, OSError):
                 reason, remedy = explain(exc, change.path)
+            else:
+                reason, remedy = "unexpected error: %s: %s" % (type(exc).__name__, exc), ""
             summary = "%s; could not %s: %s%s" % (step.summary, change.action, reason, (". " + remedy) if remedy else "")
             self.errors.append(summary)
             return self.add(step.check, "failed", summary, dict(step.detail, error=str(exc)), step.severity, step.cause)

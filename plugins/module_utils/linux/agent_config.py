@@ -52,7 +52,14 @@ def probe_agent(module, conf_path: str, python: str | None = None, flags: list |
         return {"imports": False, "error": "no Python found for the agent (no waagent script with a #! line)",
                 "version": None, "configuration": None, "command": None}
     cmd = [python] + list(flags or []) + ["-c", _agent.PROBE, conf_path]
-    rc, out, err = module.run_command(cmd, environ_update=env or None)
+    try:
+        # handle_exceptions=False: a missing interpreter (a distribution upgrade removed the one ExecStart names)
+        # is this check's finding, not a fail_json that would end every cause of the run.
+        rc, out, err = module.run_command(cmd, environ_update=env or None, handle_exceptions=False)
+    except OSError as exc:
+        return {"imports": False, "error": "the agent's interpreter %s cannot be started: %s; reinstall the distribution's agent "
+                "package, or fix the ExecStart of its unit" % (python, exc.strerror or exc), "version": None, "configuration": None,
+                "command": [python] + list(flags or [])}
     return dict(_agent.parse_probe(rc, out, err), command=[python] + list(flags or []))
 
 
@@ -193,12 +200,12 @@ def running_agent(module, unit: str = "auto") -> tuple[str, list] | None:
     units = _systemd.candidate_units(unit)
     systemctl = module.get_bin_path("systemctl")
     if systemctl and os.path.isdir(SYSTEMD_RUNTIME):
-        rc, out, _err = module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + units)
+        rc, out, _err = module.run_command([systemctl, "show", "--property=Id,LoadState,ActiveState", "--"] + units, handle_exceptions=False)
         running = [u["Id"] for u in _systemd.parse_show(out) if _systemd.is_running(u)] if rc == 0 else []
         return (running[0], [systemctl, "restart", "--", running[0]]) if running else None
     service = module.get_bin_path("service")
     for name in (u[:-len(".service")] for u in units):
-        if service and module.run_command([service, name, "status"])[0] == 0:
+        if service and module.run_command([service, name, "status"], handle_exceptions=False)[0] == 0:
             return name, [service, name, "restart"]
     return None
 
@@ -206,7 +213,7 @@ def running_agent(module, unit: str = "auto") -> tuple[str, list] | None:
 def restart_step(module, path: str, name: str, command: list) -> Step:
     """Restart the agent so it reads the changed file (it reads it only when it starts)."""
     def restart() -> str:
-        rc, out, err = module.run_command(command)
+        rc, out, err = module.run_command(command, handle_exceptions=False)
         if rc != 0:
             raise RemediationError("%s (rc=%d)" % ((err or out).strip() or "no output", rc), changed=False)
         return "restarted %s" % name

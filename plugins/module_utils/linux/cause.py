@@ -39,6 +39,10 @@ class LinuxCause:
         raise NotImplementedError
 
 
+class LinuxCauseRun(CauseRun):
+    UNEXPECTED = (Exception,)
+
+
 def without_root() -> dict | None:
     """The one finding for a host the checks cannot see as root, or None when running as root."""
     if os.geteuid() == 0:
@@ -49,10 +53,10 @@ def without_root() -> dict | None:
                    "an admin user with sudo). No cause was checked." % user(), {"euid": os.geteuid()})
 
 
-def run_cause(module: AnsibleModule, cause_class, params: dict, lock_wait: float) -> dict:
+def run_cause(module: AnsibleModule, cause_class, params: dict, lock: VmLock) -> dict:
     """One cause through the runner; its result (findings, changed, diff, failed/msg)."""
     cause = cause_class(module, params)
-    run = CauseRun(cause_class.ID, module.check_mode, VmLock(lock_wait, cause=cause_class.ID))
+    run = LinuxCauseRun(cause_class.ID, module.check_mode, lock)
     return run.run(cause.steps).result()
 
 
@@ -63,10 +67,9 @@ def module_main(cause_class) -> None:
     if refusal:
         module.fail_json(msg=refusal["summary"], findings=[refusal], changed=False, unsupported_host=True)
     params = dict(module.params)
-    result = run_cause(module, cause_class, params, params.pop("lock_wait"))
+    result = run_cause(module, cause_class, params, VmLock(params.pop("lock_wait"), cause=cause_class.ID))
     if not module._diff:
         result.pop("diff", None)
     if result.get("failed"):
         module.fail_json(**result)
     module.exit_json(**result)
-

@@ -64,7 +64,7 @@ class LinuxAgent(LinuxCause):
 
     def show(self, names: list[str]) -> list[dict]:
         cmd = [self.systemctl, "show", "--property=" + ",".join(_systemd.SHOW_PROPERTIES), "--"] + names
-        rc, out, err = self.module.run_command(cmd)
+        rc, out, err = self.module.run_command(cmd, handle_exceptions=False)
         if rc != 0:
             raise RemediationError("systemctl show failed (rc=%d): %s" % (rc, err.strip() or out.strip()), check=CHECK)
         return _systemd.parse_show(out)
@@ -84,7 +84,10 @@ class LinuxAgent(LinuxCause):
     def waagent_version(self, waagent: str) -> tuple[dict | None, str]:
         """`waagent --version`: the fallback when the agent's Python did not import it as its unit starts it,
         and the read-back after an upgrade. (version, None) or (None, what went wrong)."""
-        rc, out, err = self.module.run_command([waagent, "--version"])
+        try:
+            rc, out, err = self.module.run_command([waagent, "--version"], handle_exceptions=False)
+        except OSError as exc:  # its #! interpreter is gone
+            return None, "'waagent --version' cannot be started: %s; reinstall the distribution's agent package" % (exc.strerror or exc)
         try:
             return _version.parse_waagent_version(out), ""
         except ValueError:
@@ -199,7 +202,7 @@ class LinuxAgent(LinuxCause):
                     self.module, path, _systemd.RESTART_DROPIN.encode(), self.params["backup"], expected=again)
             if saved:
                 step.detail["backup_file"] = saved
-            rc, out, err = self.module.run_command([self.systemctl, "daemon-reload"])
+            rc, out, err = self.module.run_command([self.systemctl, "daemon-reload"], handle_exceptions=False)
             if rc != 0:
                 raise RemediationError("wrote %s but systemctl daemon-reload failed (rc=%d): %s" % (path, rc, (err or out).strip()), changed=True)
             self.props = self.show([unit])[0]
@@ -271,7 +274,7 @@ class LinuxAgent(LinuxCause):
         def upgrade() -> None:
             outputs = []
             for cmd in self.upgrade_commands(manager, manager_path, package):
-                rc, out, err = self.module.run_command(cmd, environ_update={"DEBIAN_FRONTEND": "noninteractive"})
+                rc, out, err = self.module.run_command(cmd, environ_update={"DEBIAN_FRONTEND": "noninteractive"}, handle_exceptions=False)
                 outputs.append("%s: rc=%d %s" % (" ".join(cmd[:2]), rc, (err or out).strip()[-300:]))
             after, error = self.waagent_version(waagent)
             step.detail.update(after=after, package_output=outputs)
@@ -300,7 +303,7 @@ class LinuxAgent(LinuxCause):
             done = step.detail.setdefault("done", [])
             for verb in verbs:
                 args = ["unmask", "--runtime"] if verb == "unmask-runtime" else [verb]
-                rc, out, err = self.module.run_command([self.systemctl] + args + ["--", unit])
+                rc, out, err = self.module.run_command([self.systemctl] + args + ["--", unit], handle_exceptions=False)
                 if rc != 0:
                     raise RemediationError("systemctl %s %s failed (rc=%d): %s" % (" ".join(args), unit, rc, err.strip() or out.strip()),
                                            changed=bool(done))
@@ -344,7 +347,7 @@ class LinuxAgent(LinuxCause):
                 "systemd is not running on this VM and no agent init script (%s in %s) or service command was found: "
                 "install the distribution's agent package." % (" or ".join(scripts), self.INIT_D), check=CHECK)
         script = os.path.join(self.INIT_D, name)
-        running = self.module.run_command([service, name, "status"])[0] == 0
+        running = self.module.run_command([service, name, "status"], handle_exceptions=False)[0] == 0
         if written is not None and written.done and running:
             yield _config.restart_step(self.module, self.params["config_path"], name, [service, name, "restart"])
         for check in ("agent_auto_restart", "agent_python"):
@@ -356,8 +359,8 @@ class LinuxAgent(LinuxCause):
             return
 
         def start() -> None:
-            rc, out, err = self.module.run_command([service, name, "start"])
-            step.detail["after"] = {"running": self.module.run_command([service, name, "status"])[0] == 0}
+            rc, out, err = self.module.run_command([service, name, "start"], handle_exceptions=False)
+            step.detail["after"] = {"running": self.module.run_command([service, name, "status"], handle_exceptions=False)[0] == 0}
             if rc != 0 or not step.detail["after"]["running"]:
                 raise RemediationError("service %s start did not leave the agent running (rc=%d): %s. Read /var/log/waagent.log on the VM."
                                        % (name, rc, (err or out).strip()[-300:]), changed=True)

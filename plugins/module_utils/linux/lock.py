@@ -26,8 +26,12 @@ class VmLock:
     def __init__(self, timeout: float, path: str = PATH, cause: str = "") -> None:
         self.timeout, self.path, self.cause = timeout, path, cause
         self.fd: int | None = None
+        self.depth = 0  # the remediate module holds it around all causes; each cause's acquire nests inside
 
     def acquire(self) -> None:
+        if self.fd is not None:
+            self.depth += 1
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         deadline = time.monotonic() + max(0.0, self.timeout)
         while True:
@@ -46,10 +50,11 @@ class VmLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, ("%s (pid %d, user %s)\n" % (datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                                                   os.getpid(), user())).encode(), 0)
-        self.fd = fd
+        self.fd, self.depth = fd, 1
 
     def release(self) -> None:
-        if self.fd is not None:
+        self.depth -= 1
+        if self.fd is not None and self.depth <= 0:
             os.ftruncate(self.fd, 0)
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)

@@ -142,7 +142,7 @@ class SnapshotStatus(LinuxCause):
         """networkd reloads without dropping the address; the others would cut the SSH session."""
         networkctl = self.module.get_bin_path("networkctl")
         if sources == {"systemd-networkd"} and networkctl:
-            rc, out, err = self.module.run_command([networkctl, "reload"])
+            rc, out, err = self.module.run_command([networkctl, "reload"], handle_exceptions=False)
             if rc == 0:
                 return "applied with networkctl reload"
             return "networkctl reload failed (%s): takes effect at the next boot" % (err or out).strip()

@@ -206,16 +206,17 @@ def module(check_mode=False):
 @pytest.fixture
 def as_root(monkeypatch):
     monkeypatch.setattr(remediate_module, "without_root", lambda: None)
-    monkeypatch.setattr("ansible_collections.azure_backup.remediation.plugins.module_utils.linux.cause.VmLock",
-                        lambda *a, **k: MagicMock())
+    monkeypatch.setattr(remediate_module, "VmLock", lambda *a, **k: MagicMock())
 
 
 def test_an_exception_in_one_cause_is_its_failed_finding_and_the_next_still_runs(as_root):
     classes = {"network": Broken, "disk_limits": Fine}
     out = remediate_module.run_causes(module(), classes, ["network", "disk_limits"], {"disk_limits": {"limit": 8}}, 1)
     assert out["failed"] and out["msg"] == "NETWORK: unexpected error: KeyError: 'gateway'"
-    assert [(f["id"], f["check"], f["status"]) for f in out["findings"]] == [("NETWORK", "run", "failed"), ("DISK_LIMITS", "data_disks", "ok")]
-    assert out["findings"][1]["summary"] == "8 allowed"
+    # What the cause learnt before it broke is kept.
+    assert [(f["id"], f["check"], f["status"]) for f in out["findings"]] == [
+        ("NETWORK", "dns", "ok"), ("NETWORK", "run", "failed"), ("DISK_LIMITS", "data_disks", "ok")]
+    assert out["findings"][2]["summary"] == "8 allowed"
     assert out["causes"] == {"NETWORK": {"changed": False, "failed": True, "msg": out["msg"]},
                              "DISK_LIMITS": {"changed": False, "failed": False, "msg": ""}}
 
@@ -250,3 +251,39 @@ def test_the_playbooks_run_the_causes_of_the_settings_table():
     assert causes["azure_backup_linux"] == settings.CAUSES["linux"] and causes["azure_backup_windows"] == settings.CAUSES["windows"]
     first = plays[0]
     assert first["any_errors_fatal"] is True and first["tasks"][1]["azure_backup.remediation.remediate"]["validate_only"] is True
+
+
+def test_another_run_s_lock_is_waited_for_once_and_no_cause_runs(monkeypatch):
+    from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+
+    class Held:
+        def __init__(self, *a, **k):
+            self.acquired = 0
+
+        def acquire(self):
+            self.acquired += 1
+            raise RemediationError("not changed: another run holds the lock since 2026-12-02T10:00:00+00:00 (pid 7, user ops)", check="lock")
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(remediate_module, "without_root", lambda: None)
+    monkeypatch.setattr(remediate_module, "VmLock", Held)
+    out = remediate_module.run_causes(module(), {"disk_limits": Fine, "linux_agent": Fixing}, ["disk_limits", "linux_agent"], {}, 1)
+    assert out["failed"] and out["causes"] == {}
+    assert [(f["id"], f["check"], f["status"]) for f in out["findings"]] == [("HOST", "lock", "failed")]
+    assert "(pid 7, user ops)" in out["findings"][0]["summary"]
+
+
+def test_an_unstartable_program_is_the_cause_s_failed_finding_not_the_end_of_the_run(as_root):
+    class Missing(Fine):
+        ID = "LINUX_AGENT"
+
+        def steps(self):
+            yield Step("agent_service", "ok", "running")
+            raise FileNotFoundError(2, "No such file or directory", "/usr/bin/python3.8")
+
+    out = remediate_module.run_causes(module(), {"linux_agent": Missing, "disk_limits": Fine}, ["linux_agent", "disk_limits"], {}, 1)
+    assert [(f["id"], f["check"], f["status"]) for f in out["findings"]] == [
+        ("LINUX_AGENT", "agent_service", "ok"), ("LINUX_AGENT", "read", "failed"), ("DISK_LIMITS", "data_disks", "ok")]
+    assert "/usr/bin/python3.8 does not exist" in out["findings"][1]["summary"]
