@@ -6,6 +6,8 @@ The log bundle follows on Linux where a cause persists. Findings are published o
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
@@ -30,7 +32,7 @@ class ActionModule(ActionBase):
         _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         self.task_vars = task_vars = task_vars or {}
         host = task_vars.get("inventory_hostname", "this host")
-        os_name = settings.host_os(self.var("azure_backup_os"), self.var("ansible_connection"))
+        os_name = settings.host_os(self.var("azure_backup_os"), self.var("ansible_connection"), self.var("ansible_shell_type"))
         if os_name not in settings.CAUSES:
             return dict(result, failed=True, changed=False, msg="%s: azure_backup_os = '%s' is not allowed: linux or windows" % (host, os_name))
         causes = settings.CAUSES[os_name] if args["causes"] is None else args["causes"]
@@ -95,9 +97,16 @@ class ActionModule(ActionBase):
     def report(self, result: dict, host: str, outcome: dict, bundle_settings: dict | None) -> dict:
         findings = [dict(f, host=host) for f in outcome.get("findings") or [] if isinstance(f, dict)]
         causes = outcome.get("causes") or {}
-        previous = self.var("azure_backup_findings") or []
+        # Facts of this action land in the fact cache (AWX fact storage, jsonfile): findings of an earlier run
+        # must not come back as this run's, so they are kept under this run's id only.
+        run = run_id()
+        previous = (self.var("azure_backup_findings") or []) if self.var("azure_backup_findings_run") == run else []
         result.update(changed=bool(outcome.get("changed")), findings=findings, causes=causes,
-                      ansible_facts={"azure_backup_findings": list(previous) + findings})
+                      ansible_facts=dict(outcome.get("ansible_facts") or {}, azure_backup_findings=list(previous) + findings,
+                                         azure_backup_findings_run=run))
+        for key in ("warnings", "deprecations"):
+            if outcome.get(key):
+                result[key] = list(result.get(key) or []) + list(outcome[key])
         if outcome.get("diff") and self._task.diff:
             result["diff"] = outcome["diff"]
         if outcome.get("unsupported_host"):
@@ -111,8 +120,11 @@ class ActionModule(ActionBase):
             failures = [{"id": cause_id, "msg": c.get("msg") or "failed"} for cause_id, c in causes.items() if c.get("failed")]
             if failed and not causes:
                 failures.append({"id": "HOST", "msg": msg or "failed"})
-            bundle = collect(self, self.task_vars, dict(settings.cause_args(settings.LOG_BUNDLE, "linux", bundle_settings),
-                                                        findings=list(previous) + findings, failures=failures))
+            try:
+                bundle = collect(self, self.task_vars, dict(settings.cause_args(settings.LOG_BUNDLE, "linux", bundle_settings),
+                                                            findings=list(previous) + findings, failures=failures))
+            except AnsibleError as exc:  # the VM went away after the causes ran: keep what they found
+                bundle = {"failed": True, "msg": "the logs could not be collected: %s" % str(exc).splitlines()[0]}
             if bundle.get("path"):
                 result["log_bundle"] = {"path": bundle["path"], "reasons": bundle.get("reasons"), "files": bundle.get("files")}
             elif bundle.get("failed"):
@@ -121,3 +133,13 @@ class ActionModule(ActionBase):
         if failed:
             result.update(failed=True, msg=msg or "failed")
         return result
+
+
+def run_id() -> str:
+    """This ansible-playbook run: the PID of the process that forked this worker, and when it started."""
+    parent = os.getppid()
+    try:
+        with open("/proc/%d/stat" % parent) as handle:
+            return "%d-%s" % (parent, handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError):
+        return str(parent)

@@ -19,7 +19,10 @@ description:
     cause runs. With O(log_bundle), the agent's logs are then collected where a cause persists (a second execution, only then).
   - Windows, the causes run from the controller through C(ansible.windows).
   - Each cause is isolated, a failing cause never stops the next. The task fails once all ran, naming each failed cause.
-  - Publishes the findings in the host fact C(azure_backup_findings), added to those already there.
+  - Publishes the findings in the host fact C(azure_backup_findings), added to those of earlier tasks of the same
+    C(ansible-playbook) run (C(azure_backup_findings_run) names the run, so findings a fact cache kept from an earlier
+    run are not carried over). A task that fails publishes no facts (Ansible keeps none from failed tasks); its
+    findings are in its result and in the report.
 extends_documentation_fragment:
   - azure_backup.remediation.protocol
   - azure_backup.remediation.attributes
@@ -75,7 +78,7 @@ EXAMPLES = r"""
 RETURN = r"""
 findings:
   description: Every cause's findings, with C(host) filled in.
-  returned: always
+  returned: unless O(validate_only)
   type: list
   elements: dict
 causes:

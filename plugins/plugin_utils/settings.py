@@ -32,12 +32,14 @@ CAUSES = {
 LOG_BUNDLE = "log_bundle"
 
 
-def host_os(azure_backup_os, connection) -> str:
+def host_os(azure_backup_os, connection, shell_type=None) -> str:
     """linux or windows, decided on the controller as fix_backup.yml's group_by does: azure_backup_os wins,
-    else a WinRM or PSRP connection means Windows."""
+    else a WinRM or PSRP connection (also by its FQCN, ansible.builtin.winrm) or a PowerShell shell (Windows
+    over OpenSSH) means Windows."""
     if azure_backup_os:
         return str(azure_backup_os)
-    return "windows" if str(connection or "ssh") in ("winrm", "psrp") else "linux"
+    windows = str(connection or "ssh").split(".")[-1] in ("winrm", "psrp") or str(shell_type or "") == "powershell"
+    return "windows" if windows else "linux"
 
 
 # -- the one description of each option -----------------------------------------------------------------------
@@ -203,6 +205,9 @@ def typed(name: str, spec: dict, value):
     option = {k: v for k, v in spec.items() if k in ("type", "elements", "choices")}
     if option.get("type") == "path":
         option["type"] = "str"
+    # A YAML true is not the number 1: the type check alone would take it as one.
+    if option.get("type") in ("int", "float") and isinstance(value, bool):
+        raise ValueError("%s is a boolean, not a number" % name)
     checked = ArgumentSpecValidator({name: option}).validate({name: value})
     if checked.error_messages:
         raise ValueError(checked.error_messages[0])

@@ -153,6 +153,13 @@ def test_the_os_is_decided_as_the_grouping_play_decides_it():
     assert settings.host_os(None, "winrm") == settings.host_os(None, "psrp") == "windows"
     assert settings.host_os(None, None) == settings.host_os(None, "ssh") == "linux"
     assert settings.host_os("linux", "winrm") == "linux"
+    assert settings.host_os(None, "ansible.builtin.winrm") == settings.host_os(None, "ansible.builtin.psrp") == "windows"
+    assert settings.host_os(None, "ssh", "powershell") == "windows"  # Windows over OpenSSH
+
+
+def test_a_boolean_is_not_a_number():
+    values, errors = settings.settings(["linux_agent"], lambda name: (name == "linux_agent_log_hours", True))
+    assert errors and errors[0].startswith("linux_agent_log_hours = true is not allowed")
 
 
 def test_causes_of_another_os_are_named():

@@ -90,10 +90,15 @@ def test_every_linux_cause_runs_in_one_execution_with_its_role_s_settings(vm):
     assert result["ansible_facts"]["azure_backup_findings"] == result["findings"]
 
 
-def test_findings_add_up_across_tasks(vm):
+def test_findings_add_up_across_tasks_of_one_run_only(vm):
     before = [dict(finding("LINUX_AGENT", "state", "ok", "fine"), host="vm01")]
-    result, _recorded = vm({"causes": ["network"]}, [linux_answer({"NETWORK": OK["NETWORK"]})], {"azure_backup_findings": before})
+    this_run = {"azure_backup_findings": before, "azure_backup_findings_run": remediate.run_id()}
+    result, _recorded = vm({"causes": ["network"]}, [linux_answer({"NETWORK": OK["NETWORK"]})], this_run)
     assert result["ansible_facts"]["azure_backup_findings"] == before + result["findings"]
+    # Findings an earlier run left in the fact cache are not this run's.
+    earlier_run = {"azure_backup_findings": before, "azure_backup_findings_run": "1-1"}
+    result, _recorded = vm({"causes": ["network"]}, [linux_answer({"NETWORK": OK["NETWORK"]})], earlier_run)
+    assert result["ansible_facts"]["azure_backup_findings"] == result["findings"]
 
 
 def test_bad_settings_fail_before_any_round_trip_naming_each(vm):
