@@ -82,10 +82,10 @@ findings:
   type: list
   elements: dict
 causes:
-  description: Per cause ID, whether it changed something, failed, and why.
+  description: Per cause ID, whether it changed something, failed, and why, and how many seconds it took on the VM (Linux).
   returned: unless O(validate_only)
   type: dict
-  sample: {"LINUX_AGENT": {"changed": false, "failed": false, "msg": ""}}
+  sample: {"LINUX_AGENT": {"changed": false, "failed": false, "msg": "", "seconds": 0.42}}
 log_bundle:
   description: Where the log bundle was written, and why it was collected.
   returned: when a log bundle was written
@@ -96,6 +96,7 @@ unsupported_host:
   type: bool
 """
 
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -155,12 +156,14 @@ def run_each(module, classes: dict, causes: list, options: dict, lock: VmLock) -
     errors = []
     for name in causes:
         cause_class = classes[name]
+        started = time.monotonic()
         one = run_one(module, cause_class, options.get(name) or {}, lock)
+        seconds = round(time.monotonic() - started, 2)
         out["findings"] += one.get("findings") or []
         out["diff"] += one.get("diff") or []
         out["changed"] = out["changed"] or bool(one.get("changed"))
         msg = one.get("msg") or ""
-        out["causes"][cause_class.ID] = {"changed": bool(one.get("changed")), "failed": bool(one.get("failed")), "msg": msg}
+        out["causes"][cause_class.ID] = {"changed": bool(one.get("changed")), "failed": bool(one.get("failed")), "msg": msg, "seconds": seconds}
         if one.get("failed"):
             errors.append(msg if msg.startswith(cause_class.ID) else "%s: %s" % (cause_class.ID, msg))
     if errors:

@@ -222,6 +222,8 @@ def test_an_exception_in_one_cause_is_its_failed_finding_and_the_next_still_runs
     assert [(f["id"], f["check"], f["status"]) for f in out["findings"]] == [
         ("NETWORK", "dns", "ok"), ("NETWORK", "run", "failed"), ("DISK_LIMITS", "data_disks", "ok")]
     assert out["findings"][2]["summary"] == "8 allowed"
+    seconds = {cause: entry.pop("seconds") for cause, entry in out["causes"].items()}
+    assert all(isinstance(s, float) and s >= 0 for s in seconds.values())
     assert out["causes"] == {"NETWORK": {"changed": False, "failed": True, "msg": out["msg"]},
                              "DISK_LIMITS": {"changed": False, "failed": False, "msg": ""}}
 
