@@ -51,7 +51,10 @@ class ActionModule(ActionBase):
             # Every bad value of this host in one message, before any connection.
             return dict(result, failed=True, changed=False, settings_errors=errors, msg="%s: %s" % (host, "; ".join(errors)))
         if args["validate_only"]:
-            return dict(result, changed=False, msg="%s: the settings of %s are valid" % (host, ", ".join(roles) or "no cause"))
+            # Also sorts the host into azure_backup_linux or azure_backup_windows (as group_by would), so the
+            # playbook needs no task of its own for that.
+            return dict(result, changed=False, msg="%s: the settings of %s are valid" % (host, ", ".join(roles) or "no cause"),
+                        add_group="azure_backup_%s" % os_name, parent_groups=["all"])
 
         plan = [(role, settings.cause_args(role, os_name, values)) for role in causes]
         if not plan:

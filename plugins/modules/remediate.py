@@ -50,6 +50,7 @@ options:
     description:
       - Only check the settings of O(causes) (and of the log bundle with O(log_bundle)); nothing is sent to the VM.
         C(fix_backup.yml) does this for every host before the first connection.
+      - The host also joins the group C(azure_backup_linux) or C(azure_backup_windows), as M(ansible.builtin.group_by) would.
     type: bool
     default: false
   cause_options:

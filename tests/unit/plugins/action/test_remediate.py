@@ -116,6 +116,10 @@ def test_template_values_are_resolved_before_they_are_checked(vm):
 def test_validate_only_contacts_nothing(vm):
     result, recorded = vm({"validate_only": True, "log_bundle": True}, [], {})
     assert recorded.sent == [] and not result.get("failed") and "log_bundle" in result["msg"]
+    # It also sorts the host by operating system, as group_by would: the playbook needs no task for that.
+    assert (result["add_group"], result["parent_groups"]) == ("azure_backup_linux", ["all"])
+    result, _recorded = vm({"validate_only": True}, [], {"ansible_connection": "ansible.builtin.winrm"})
+    assert result["add_group"] == "azure_backup_windows"
     result, recorded = vm({"validate_only": True, "log_bundle": True}, [], {"log_bundle_max_size": "5T"})
     assert recorded.sent == [] and "log_bundle_max_size = '5T' is not allowed" in result["msg"]
 
@@ -257,7 +261,7 @@ def test_the_playbooks_run_the_causes_of_the_settings_table():
               if "azure_backup.remediation.remediate" in t}
     assert causes["azure_backup_linux"] == settings.CAUSES["linux"] and causes["azure_backup_windows"] == settings.CAUSES["windows"]
     first = plays[0]
-    assert first["any_errors_fatal"] is True and first["tasks"][1]["azure_backup.remediation.remediate"]["validate_only"] is True
+    assert first["any_errors_fatal"] is True and first["tasks"][0]["azure_backup.remediation.remediate"]["validate_only"] is True
 
 
 def test_another_run_s_lock_is_waited_for_once_and_no_cause_runs(monkeypatch):
