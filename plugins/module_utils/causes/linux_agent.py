@@ -71,8 +71,15 @@ def unit_environment(value: str) -> dict:
 # Run once with the agent's own interpreter and flags: imports the agent as `waagent` does, prints what
 # `waagent --version` prints and the settings as `waagent -show-configuration` prints them for argv[1].
 # Python 2.6+ and 3 (old images run the agent on Python 2); nothing is written, no log is opened.
+# It runs as root: first drop the folder `-c` puts on sys.path (a json.py there would run as root), and
+# read stdin from /dev/null so nothing the agent imports can wait for input.
 PROBE = r"""
-import json, sys
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+import json, os
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
 try:
     import azurelinuxagent.agent as agent
     import azurelinuxagent.common.conf as conf

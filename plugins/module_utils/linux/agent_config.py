@@ -40,6 +40,23 @@ def shebang_of(path: str | None) -> str | None:
         return handle.readline(200).decode("utf-8", "replace").strip()
 
 
+# The probe starts as systemd starts the agent: a clean environment (systemd's default PATH plus the unit's
+# Environment=), not Ansible's (its PYTHONPATH, its working directory), bounded so a hanging import cannot
+# hold the VM's lock.
+PROBE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROBE_TIMEOUT = 60
+
+
+def probe_command(module, python: str, flags: list, conf_path: str, env: dict | None = None) -> list:
+    """`timeout 60 env -i PATH=... LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 <unit env> python flags -c PROBE conf`."""
+    assignments = ["PATH=" + PROBE_PATH, "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"]
+    # After the defaults: the unit's own values win, as they do under systemd.
+    assignments += ["%s=%s" % kv for kv in (env or {}).items() if kv[0] and "=" not in kv[0] and not kv[0].startswith("-")]
+    cmd = [module.get_bin_path("env") or "/usr/bin/env", "-i"] + assignments + [python] + list(flags or []) + ["-c", _agent.PROBE, conf_path]
+    timeout = module.get_bin_path("timeout")
+    return [timeout, str(PROBE_TIMEOUT)] + cmd if timeout else cmd
+
+
 def probe_agent(module, conf_path: str, python: str | None = None, flags: list | None = None, env: dict | None = None) -> dict:
     """One run of the agent's Python (causes/linux_agent.PROBE): whether it imports the agent, the text of
     `waagent --version` and the settings of `conf_path` as `waagent -show-configuration` prints them.
@@ -51,16 +68,25 @@ def probe_agent(module, conf_path: str, python: str | None = None, flags: list |
     if not python:
         return {"imports": False, "error": "no Python found for the agent (no waagent script with a #! line)",
                 "version": None, "configuration": None, "command": None}
-    cmd = [python] + list(flags or []) + ["-c", _agent.PROBE, conf_path]
+    command = [python] + list(flags or [])
+    cmd = probe_command(module, python, flags or [], conf_path, env)
     try:
         # handle_exceptions=False: a missing interpreter (a distribution upgrade removed the one ExecStart names)
-        # is this check's finding, not a fail_json that would end every cause of the run.
-        rc, out, err = module.run_command(cmd, environ_update=env or None, handle_exceptions=False)
+        # is this check's finding, not a fail_json that would end every cause of the run. cwd "/": not the
+        # become user's folder, where a json.py or azurelinuxagent/ would be imported as root.
+        rc, out, err = module.run_command(cmd, cwd="/", handle_exceptions=False)
     except OSError as exc:
         return {"imports": False, "error": "the agent's interpreter %s cannot be started: %s; reinstall the distribution's agent "
                 "package, or fix the ExecStart of its unit" % (python, exc.strerror or exc), "version": None, "configuration": None,
-                "command": [python] + list(flags or [])}
-    return dict(_agent.parse_probe(rc, out, err), command=[python] + list(flags or []))
+                "command": command}
+    if rc == 124 and os.path.basename(cmd[0]) == "timeout" and not out:
+        return {"imports": False, "error": "the agent's Python did not answer within %d s (a hanging import); it was stopped"
+                % PROBE_TIMEOUT, "version": None, "configuration": None, "command": command}
+    if rc == 127 and "No such file" in (err or ""):
+        return {"imports": False, "error": "the agent's interpreter %s cannot be started: %s; reinstall the distribution's agent "
+                "package, or fix the ExecStart of its unit" % (python, err.strip()), "version": None, "configuration": None,
+                "command": command}
+    return dict(_agent.parse_probe(rc, out, err), command=command)
 
 
 def agent_view(probe: dict | None) -> dict | None:

@@ -121,3 +121,16 @@ def test_the_probe_runs_against_a_fake_agent_package(tmp_path):
     # -I ignores PYTHONPATH, as it would for an agent installed only through it.
     run = subprocess.run(["/usr/bin/python3", "-I", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env)
     assert h.parse_probe(run.returncode, run.stdout, run.stderr)["error"] == "ModuleNotFoundError: No module named 'azurelinuxagent'"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs python3")
+def test_the_probe_does_not_import_from_its_working_folder(tmp_path):
+    """`-c` puts the working folder first on sys.path: a json.py or azurelinuxagent/ there must not run (as root)."""
+    import subprocess
+    (tmp_path / "json.py").write_text("raise SystemExit('imported json.py from the working folder')\n")
+    (tmp_path / "azurelinuxagent").mkdir()
+    (tmp_path / "azurelinuxagent" / "__init__.py").write_text("raise SystemExit('imported the working folder\'s agent')\n")
+    run = subprocess.run(["/usr/bin/python3", "-c", h.PROBE, "/nonexistent.conf"], capture_output=True, text=True, cwd=str(tmp_path),
+                         env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.PIPE)
+    assert "working folder" not in run.stderr + run.stdout
+    assert h.parse_probe(run.returncode, run.stdout, run.stderr)["error"] == "ModuleNotFoundError: No module named 'azurelinuxagent'"

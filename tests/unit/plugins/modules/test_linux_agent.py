@@ -43,6 +43,7 @@ class FakeSystemctl:
 
     def __call__(self, cmd, **kwargs):
         self.calls.append(cmd)
+        cmd = unwrap(cmd)
         tool, verb = os.path.basename(cmd[0]), cmd[1]
         if tool == "service":
             verb = cmd[2]
@@ -98,11 +99,25 @@ class FakeSystemctl:
 
     @property
     def probes(self):
-        return [c for c in self.calls if os.path.basename(c[0]).startswith("python")]
+        """The probe's runs, as the Python command inside `timeout 60 env -i ...`."""
+        return [unwrap(c) for c in self.calls if unwrap(c) is not c]
 
     @property
     def mutating(self):
-        return [c for c in self.calls if c not in self.probes and c[1] not in ("show", "--version") and c[-1] != "status"]
+        return [c for c in self.calls if unwrap(c) is c and c[1] not in ("show", "--version") and c[-1] != "status"]
+
+
+def unwrap(cmd):
+    """The command `timeout N env -i NAME=VALUE... ` starts; the command itself when it is not so wrapped."""
+    rest = cmd
+    if os.path.basename(rest[0]) == "timeout":
+        rest = rest[2:]
+    if os.path.basename(rest[0]) != "env":
+        return cmd
+    rest = rest[2:] if rest[1] == "-i" else rest[1:]
+    while "=" in rest[0]:
+        rest = rest[1:]
+    return rest
 
 
 MOUNTINFO = "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
@@ -125,7 +140,7 @@ def run(monkeypatch, run_module, fake, check_mode=False, diff=False, systemd=Tru
                         lambda unit: os.path.join(fake.dropin_dir, unit + ".d", "90-azure-backup-restart.conf"))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: fake(cmd, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
-                        lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get", "service") else None)
+                        lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get", "service", "env", "timeout") else None)
     monkeypatch.setattr(agent_mod.LinuxAgent, "os_release", lambda self: {"ID": "debian", "PRETTY_NAME": "Debian 12"})
     real_isdir = os.path.isdir  # os.path is shared: only systemd's runtime folder is faked
     monkeypatch.setattr(agent_mod.os.path, "isdir", lambda path: systemd if path == "/run/systemd/system" else real_isdir(path))
@@ -154,7 +169,7 @@ def test_healthy_agent_is_ok_and_unchanged(run_):
     assert by_check(result)["agent_service"]["status"] == "ok"
     assert fake.mutating == []
     # One systemctl show and ONE start of the agent's Python (import, version, configuration): nothing else on a healthy VM.
-    assert [c[1] for c in fake.calls] == ["show", "-u"]
+    assert [unwrap(c)[1] for c in fake.calls] == ["show", "-u"]
     assert fake.probes == [["/usr/bin/python3", "-u", "-c", _agent.PROBE, "/etc/waagent.conf"]]
     assert by_check(result)["agent_version"]["detail"]["before"]["daemon"] == "2.7.3.0"
 
@@ -512,19 +527,33 @@ def test_execstart_interpreter_flags_that_break_the_import_are_not_read_as_ok(ru
     assert checks["agent_version"]["status"] == "ok" and checks["agent_version"]["detail"]["read_with"] == "waagent --version"
 
 
-def test_the_probe_runs_with_the_units_environment(run_):
-    fake = debian(Environment='PYTHONPATH=/opt/agent "LANG=C.UTF-8"')
+def test_the_probe_runs_as_systemd_starts_the_agent_not_with_ansibles_environment_or_folder(run_):
+    """It runs as root: a clean environment plus the unit's Environment= (which wins), "/" as its folder, bounded in time."""
+    fake = debian(Environment='PYTHONPATH=/opt/agent "LANG=en_US.UTF-8"')
     seen = []
     real = fake.__call__
 
     def call(cmd, **kw):
-        if os.path.basename(cmd[0]).startswith("python"):
-            seen.append(kw.get("environ_update"))
+        if unwrap(cmd) is not cmd:
+            seen.append((cmd, kw))
         return real(cmd, **kw)
 
     fake.__class__ = type("Recording", (FakeSystemctl,), {"__call__": lambda self, cmd, **kw: call(cmd, **kw)})
     run_(fake)
-    assert seen == [{"PYTHONPATH": "/opt/agent", "LANG": "C.UTF-8"}]
+    [(cmd, kw)] = seen
+    assert cmd[:cmd.index("/usr/bin/python3")] == [
+        "/bin/timeout", "60", "/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/opt/agent", "LANG=en_US.UTF-8"]
+    assert kw.get("cwd") == "/" and not kw.get("environ_update")
+
+
+def test_a_probe_that_hangs_is_stopped_and_said(run_):
+    fake = debian()
+    real = fake.__call__
+    fake.__class__ = type("Hanging", (FakeSystemctl,), {
+        "__call__": lambda self, cmd, **kw: (124, "", "") if unwrap(cmd) is not cmd else real(cmd, **kw)})
+    checks = by_check(run_(fake))
+    assert checks["agent_python"]["status"] == "found" and "did not answer within 60 s" in checks["agent_python"]["summary"]
 
 
 def test_a_waagent_conf_changed_by_another_run_meanwhile_is_read_and_decided_again(run_, monkeypatch, tmp_path):
