@@ -12,6 +12,7 @@ import os
 # Linux's FS_IOC_GETFLAGS and FS_IMMUTABLE_FL (linux/fs.h): how chattr +i shows.
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IMMUTABLE_FL = 0x00000010
+_FS_APPEND_FL = 0x00000020  # chattr +a: append only, cannot be replaced or renamed over either
 
 
 class RemediationError(Exception):
@@ -32,8 +33,8 @@ class RemediationError(Exception):
         self.detail = detail or {}
 
 
-def immutable(path: str) -> bool:
-    """Whether `path` (or, when it does not exist, nothing) carries the immutable attribute."""
+def _flags(path: str) -> int:
+    """The file's attributes as lsattr shows them (0 when they cannot be read, or it does not exist)."""
     try:
         import array
         import fcntl
@@ -43,9 +44,19 @@ def immutable(path: str) -> bool:
             fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
         finally:
             os.close(fd)
-        return bool(flags[0] & _FS_IMMUTABLE_FL)
+        return flags[0]
     except (ImportError, OSError):
-        return False
+        return 0
+
+
+def immutable(path: str) -> bool:
+    """Whether `path` (or, when it does not exist, nothing) carries the immutable attribute."""
+    return bool(_flags(path) & _FS_IMMUTABLE_FL)
+
+
+def append_only(path: str) -> bool:
+    """Whether `path` carries the append-only attribute (chattr +a)."""
+    return bool(_flags(path) & _FS_APPEND_FL)
 
 
 def explain(exc: BaseException, path: str | None = None) -> tuple[str, str]:
