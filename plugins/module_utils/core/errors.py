@@ -59,16 +59,31 @@ def append_only(path: str) -> bool:
     return bool(_flags(path) & _FS_APPEND_FL)
 
 
+def _attribute_of(where: str) -> tuple[str, str, str] | None:
+    """(the path, the attribute's name, its chattr letter) when `where` or its folder is immutable or append-only."""
+    for path in (where, os.path.dirname(where.rstrip("/")) or "/"):
+        if immutable(path):
+            return path, "immutable", "i"
+        if append_only(path):
+            return path, "append-only", "a"
+    return None
+
+
 def explain(exc: BaseException, path: str | None = None) -> tuple[str, str]:
     """The host-side reason for an OSError and the remedy, in an operator's words."""
     where = path or getattr(exc, "filename", None) or ""
     code = getattr(exc, "errno", None)
-    if code in (errno.EPERM, errno.EACCES) and where and immutable(where):
-        return ("%s is immutable (chattr +i)" % where,
-                "Remove the attribute with `chattr -i %s` if whoever set it agrees, then run again" % where)
+    attribute = _attribute_of(where) if code in (errno.EPERM, errno.EACCES) and where else None
+    if attribute:
+        return ("%s is %s (chattr +%s)" % attribute,
+                "Remove the attribute with `chattr -%s %s` if whoever set it agrees, then run again" % (attribute[2], attribute[0]))
     if code == errno.EROFS:
         return ("the file system holding %s is mounted read-only" % (where or "the file"),
                 "Remount it read-write (mount -o remount,rw) or change the image, then run again")
+    if code in (errno.EACCES, errno.EPERM) and os.geteuid() == 0:
+        folder = (os.path.dirname(where.rstrip("/")) or "/") if where else "<dir>"
+        return ("permission denied on %s although running as root" % (where or "the host"),
+                "Check lsattr -d %s, SELinux (ausearch -m avc -ts recent) or AppArmor (dmesg | grep apparmor), then run again" % folder)
     if code in (errno.EACCES, errno.EPERM):
         return ("permission denied on %s" % (where or "the host"),
                 "The checks need root: set ansible_become: true for this host")
