@@ -59,6 +59,7 @@ class LinuxAgent(LinuxCause):
         self.python: tuple = (None, [])  # the agent's interpreter and its flags
         self.probe: dict = {}
         self.env: dict = {}  # the unit's Environment=, which the agent's Python runs with
+        self.python_problem: str | None = None  # why ExecStart does not tell which Python runs the agent
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -73,9 +74,13 @@ class LinuxAgent(LinuxCause):
         """The agent's Python, started once: as ExecStart starts it (interpreter and flags, the unit's
         environment), else as the waagent script's #! line says."""
         argv = _agent.execstart_argv((self.props or {}).get("ExecStart", ""))
-        if argv:
-            self.python = _agent.agent_python(argv, _config.shebang_of(argv[0]))
         self.env = _agent.unit_environment((self.props or {}).get("Environment", ""))
+        self.env.update(_agent.env_assignments(argv))  # `env NAME=VALUE python3 ...` in ExecStart
+        if argv:
+            try:
+                self.python = _agent.agent_python(argv, _config.shebang_of(argv[0]), self.env)
+            except ValueError as exc:  # a $VARIABLE the unit does not set: say so rather than guess
+                self.python_problem = str(exc)
         if self.python[0]:
             self.probe = _config.probe_agent(self.module, self.params["config_path"], self.python[0], self.python[1], self.env)
         else:
@@ -145,7 +150,8 @@ class LinuxAgent(LinuxCause):
         if not argv and _systemd.is_masked(props):
             return Step("agent_python", "skipped", "%s is masked, which hides its ExecStart; the next run checks its Python" % props["Id"], detail)
         if not python:
-            return Step("agent_python", "found", "cannot tell which Python runs %s from ExecStart %s" % (props["Id"], " ".join(argv)),
+            why = ": " + self.python_problem if self.python_problem else ""
+            return Step("agent_python", "found", "cannot tell which Python runs %s from ExecStart %s%s" % (props["Id"], " ".join(argv), why),
                         detail, severity="warning")
         started = " ".join(self.probe.get("command") or [python] + flags)
         if self.probe.get("imports"):

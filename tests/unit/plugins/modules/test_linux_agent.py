@@ -577,3 +577,9 @@ def test_a_waagent_conf_changed_by_another_run_meanwhile_is_read_and_decided_aga
     assert by_check(result)["config_extensions_enabled"]["status"] == "fixed"
     # Neither edit is lost.
     assert conf.read_text() == CONF.replace("Extensions.Enabled=n", "Extensions.Enabled=y") + "OS.EnableRDMA=y\n"
+
+
+def test_an_execstart_variable_the_unit_does_not_set_is_cannot_tell(run_):
+    fake = debian(ExecStart="{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 $FLAGS /usr/sbin/waagent -daemon ; ignore_errors=no }")
+    python = by_check(run_(fake))["agent_python"]
+    assert python["status"] == "found" and "cannot tell" in python["summary"] and "$FLAGS" in python["summary"]
