@@ -138,6 +138,8 @@ class AgentConfig:
 
     def __init__(self, module, path: str, backup: bool = True, cause: str = "LINUX_AGENT") -> None:
         self.module, self.path, self.backup, self.cause = module, path, backup, cause
+        self.written: str | None = None  # the text written, when it was written
+        self.verified: dict | None = None  # the agent's view read back after the write
 
     def _cause(self, key: str) -> str | None:
         """The cause a setting's finding belongs to, when not this run's (the proxy is NETWORK's)."""
@@ -187,6 +189,10 @@ class AgentConfig:
                 yield Step(check_name(key), "found", "%s; not set: writing %s failed (finding %s)" % (was, self.path, check_name(differ[0])),
                            detail, cause=self._cause(key))
         if report:
+            if change is not None and change.done:
+                # Written: the values now, as the agent read them back after the write where it could say so.
+                now = conf.effective(self.written or after)
+                view = dict(view or {}, **{k: now[k] for k in differ if k in now}, **(self.verified or {})) if view or self.verified else None
             # As the agent reads them, its defaults included, where the agent can say so.
             reported = {key: view[key] if view and key in view else now.get(key) for key in report}
             source = "the agent's own configuration reader" if view else self.path
@@ -209,11 +215,13 @@ class AgentConfig:
             after = decide(text, wanted, self.path)
             if after == text:
                 detail["note"] = "%s already said so when written: another run set it" % self.path
+                self.written = text
                 return None
             saved = files.replace_file(self.module, self.path, after.encode("utf-8"), self.backup, expected=data)
+        self.written = after
         if saved:
             detail["backup_file"] = saved  # the runner copies the detail into the finding after apply
-        view = verify() if verify else None
+        view = self.verified = verify() if verify else None
         differ = {k: view[k] for k, v in wanted.items() if view and k in view and view[k] != v}
         if differ:
             raise RemediationError("%s now says %s, but the agent reads %s; the backup is %s" % (self.path, wanted, differ, saved),
@@ -236,16 +244,21 @@ def running_agent(module, unit: str = "auto") -> tuple[str, list] | None:
     return None
 
 
-def restart_step(module, path: str, name: str, command: list) -> Step:
-    """Restart the agent so it reads the changed file (it reads it only when it starts)."""
+def restart_step(module, path: str, name: str, command: list, read_back=None) -> Step:
+    """Restart the agent so it reads the changed file (it reads it only when it starts). ``read_back(name)``:
+    the agent's state after the restart, reported in the finding (raises when it did not stay up)."""
     def restart() -> str:
         rc, out, err = module.run_command(command, handle_exceptions=False)
         if rc != 0:
             raise RemediationError("%s (rc=%d)" % ((err or out).strip() or "no output", rc), changed=False)
+        if read_back:
+            state = step.detail["state_after"] = read_back(name)
+            return "restarted %s; it is %s" % (name, _systemd.describe(state))
         return "restarted %s" % name
 
-    return Step("agent_restart", "found", "%s changed; the agent reads it only when it starts" % path,
+    step = Step("agent_restart", "found", "%s changed; the agent reads it only when it starts" % path,
                 {"unit": name, "path": path}, change=Change("restart %s" % name, restart))
+    return step
 
 
 class WaagentConfig(LinuxCause):
@@ -269,7 +282,7 @@ class WaagentConfig(LinuxCause):
 
         written = yield from AgentConfig(self.module, p["path"], p["backup"]).steps(
             p["settings"], p["report"], agent_view(probe), verify if waagent_path(self.module) else None)
-        if p["restart_agent"] and written is not None and written.done:
+        if p["restart_agent"] and written is not None and (written.done or self.module.check_mode):
             running = running_agent(self.module)
             if running:
                 yield restart_step(self.module, p["path"], *running)

@@ -131,8 +131,9 @@ class LinuxAgent(LinuxCause):
                        {"units_looked_for": names, "unit": None})
             return
         unit = self.props["Id"]
-        if written is not None and written.done and _systemd.is_running(self.props):
-            yield _config.restart_step(self.module, p["config_path"], unit, [self.systemctl, "restart", "--", unit])
+        if written is not None and (written.done or self.module.check_mode) and _systemd.is_running(self.props):
+            # In check mode the write is only predicted, and so is the restart it would cause.
+            yield _config.restart_step(self.module, p["config_path"], unit, [self.systemctl, "restart", "--", unit], self.read_back)
         yield self.python_step()
         yield self.noexec_step()
         yield self.log_step()
@@ -324,6 +325,15 @@ class LinuxAgent(LinuxCause):
                     change=Change("run: %s" % ", ".join(verbs), run_verbs, self.diff(before, verbs)))
         return step
 
+    def read_back(self, unit: str) -> dict:
+        """The unit after a restart, watched for the settle window; later steps report this state, not the one before."""
+        self.props = self.settle(unit, self.params["settle_timeout"])
+        state = _systemd.state_summary(self.props)
+        if not _systemd.is_running(self.props):
+            raise RemediationError("%s did not stay running after the restart (now %s). Read 'journalctl -u %s' and /var/log/waagent.log on the VM."
+                                   % (unit, _systemd.describe(self.props), unit), changed=True, detail={"state_after": state})
+        return state
+
     def settle(self, unit: str, timeout: float) -> dict:
         """Watch the unit for the settle window: a Type=simple agent is 'active' at once, so only staying up for a while proves the start."""
         deadline = time.monotonic() + timeout
@@ -354,7 +364,7 @@ class LinuxAgent(LinuxCause):
                 "install the distribution's agent package." % (" or ".join(scripts), self.INIT_D), check=CHECK)
         script = os.path.join(self.INIT_D, name)
         running = self.module.run_command([service, name, "status"], handle_exceptions=False)[0] == 0
-        if written is not None and written.done and running:
+        if written is not None and (written.done or self.module.check_mode) and running:
             yield _config.restart_step(self.module, self.params["config_path"], name, [service, name, "restart"])
         for check in ("agent_auto_restart", "agent_python"):
             yield Step(check, "skipped", "no systemd on this VM: not checked", {"init_script": script})

@@ -583,3 +583,60 @@ def test_an_execstart_variable_the_unit_does_not_set_is_cannot_tell(run_):
     fake = debian(ExecStart="{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 $FLAGS /usr/sbin/waagent -daemon ; ignore_errors=no }")
     python = by_check(run_(fake))["agent_python"]
     assert python["status"] == "found" and "cannot tell" in python["summary"] and "$FLAGS" in python["summary"]
+
+
+def test_check_mode_predicts_the_restart_a_config_change_would_cause(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = debian()
+    result = run_(fake, check_mode=True, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    restart = by_check(result)["agent_restart"]
+    assert restart["status"] == "found" and "would restart walinuxagent.service" in restart["summary"]
+    assert fake.mutating == [] and conf.read_text() == CONF
+
+
+class Restarting(FakeSystemctl):
+    """`systemctl restart` starts a new agent process, which stays up unless `dies` is set."""
+
+    dies = False
+
+    def __call__(self, cmd, **kwargs):
+        if cmd[1:2] == ["restart"]:
+            self.calls.append(cmd)
+            unit = self.units[cmd[-1]]
+            if self.dies:
+                unit.update(ActiveState="failed", SubState="failed", Result="exit-code", MainPID="0")
+            else:
+                unit.update(MainPID="99", NRestarts="0")
+            return 0, "", ""
+        return super().__call__(cmd, **kwargs)
+
+
+def test_after_a_restart_the_state_read_back_is_reported_and_the_new_setting(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = Restarting({"walinuxagent.service": dict(HEALTHY)})
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"}, config_report=["Extensions.Enabled"])
+    checks = by_check(result)
+    assert checks["agent_restart"]["status"] == "fixed" and checks["agent_restart"]["detail"]["state_after"]["MainPID"] == "99"
+    assert checks["agent_restart"]["detail"]["after"].startswith("restarted walinuxagent.service; it is active")
+    assert checks["agent_service"]["detail"]["before"]["MainPID"] == "99"
+    assert checks["config_report"]["detail"]["values"] == {"Extensions.Enabled": "y"}
+
+
+def test_an_agent_that_dies_after_the_restart_fails_the_restart(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = Restarting({"walinuxagent.service": dict(HEALTHY)})
+    fake.dies = True
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    restart = by_check(result)["agent_restart"]
+    assert restart["status"] == "failed" and "did not stay running after the restart" in restart["summary"]
+    assert result["failed"]
+
+
+def test_the_report_after_a_fixed_setting_gives_the_new_value(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    result = run_(debian(), config_path=str(conf), config={"Logs.Verbose": "y"}, config_report=["Logs.Verbose", "Extensions.Enabled"])
+    assert by_check(result)["config_report"]["detail"]["values"] == {"Logs.Verbose": "y", "Extensions.Enabled": "n"}
