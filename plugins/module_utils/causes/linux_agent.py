@@ -18,16 +18,80 @@ import shlex
 _FLAGS_WITH_VALUE = ("-W", "-X", "-Q")
 
 
+# ExecStart's prefixes: "@" gives argv[0] apart from the program; "-", ":", "+", "!", "!!" change only how it runs.
+_PREFIXES = "@-:+!"
+# env(1) options that take a value; -S/--split-string's value is already split in systemctl's argv[] line.
+_ENV_WITH_VALUE = ("-u", "--unset", "-C", "--chdir")
+_VARIABLE = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
+
+
 def execstart_argv(value: str) -> list[str]:
-    """argv of systemd's ExecStart property: '{ path=... ; argv[]=/usr/bin/python3 -u x ; ... }'."""
+    """argv of systemd's ExecStart property, '{ path=... ; argv[]=/usr/bin/python3 -u x ; ... }', with argv[0]
+    replaced by the program systemd runs (path=, which differs from argv[0] with the "@" prefix)."""
     match = re.search(r"argv\[\]=([^;]*)", value or "")
-    return match.group(1).split() if match else []
+    argv = match.group(1).split() if match else []
+    if not argv:
+        return []
+    path = re.search(r"path=([^ ;]+)", value or "")
+    prefix = len(argv[0]) - len(argv[0].lstrip(_PREFIXES))
+    if prefix and "@" in argv[0][:prefix]:  # a unit file's own text: "@/usr/bin/python3 agent-name -u ..."
+        argv = [argv[0][prefix:]] + argv[2:]
+    elif prefix:
+        argv = [argv[0][prefix:]] + argv[1:]
+    if path:
+        argv = [path.group(1)] + argv[1:]
+    return argv
+
+
+def env_assignments(argv: list[str]) -> dict:
+    """NAME=VALUE set by an `env` in front of the interpreter (`/usr/bin/env -S LANG=C python3 ...`)."""
+    values: dict = {}
+    if argv and os.path.basename(argv[0]) == "env":
+        _strip_env(argv, values)
+    return values
+
+
+def _strip_env(words: list[str], values: dict | None = None) -> list[str]:
+    """The words after `env`, its options and NAME=VALUE assignments: the interpreter and what follows."""
+    rest = list(words[1:])
+    while rest:
+        word = rest[0]
+        if word in _ENV_WITH_VALUE:
+            rest = rest[2:]
+        elif word.startswith("-"):
+            rest = rest[1:]
+        elif "=" in word:
+            name, _sep, value = word.partition("=")
+            if values is not None:
+                values[name] = value
+            rest = rest[1:]
+        else:
+            break
+    return rest
+
+
+def expand(words: list[str], env: dict | None) -> list[str]:
+    """$VAR (split into words) and ${VAR} (one word) as systemd expands them in ExecStart, from the unit's
+    environment; ValueError when a variable is not set there, so nobody guesses which Python runs."""
+    out: list[str] = []
+    for word in words:
+        match = _VARIABLE.match(word)
+        if not match:
+            if "$" in word and not word.startswith("$$"):
+                raise ValueError("cannot tell what %s in ExecStart stands for" % word)
+            out.append(word)
+            continue
+        name = match.group(1) or match.group(2)
+        if name not in (env or {}):
+            raise ValueError("cannot tell: ExecStart uses %s, which the unit's environment does not set" % word)
+        out.extend([env[name]] if match.group(1) else env[name].split())
+    return out
 
 
 def _split_interpreter(words: list[str]) -> tuple[str | None, list[str]]:
     """(python, its flags) from `python3 -S -u script ...` or `/usr/bin/env python3 -u`; flags end at the script."""
     if words and os.path.basename(words[0]) == "env":
-        words = words[1:]
+        words = _strip_env(words)
     if not words:
         return None, []
     flags: list[str] = []
@@ -40,14 +104,22 @@ def _split_interpreter(words: list[str]) -> tuple[str | None, list[str]]:
     return words[0], flags
 
 
-def agent_python(argv: list[str], shebang: str | None) -> tuple[str | None, list[str]]:
+def agent_python(argv: list[str], shebang: str | None, env: dict | None = None) -> tuple[str | None, list[str]]:
     """The Python that runs the agent and the flags it is started with: ExecStart's own interpreter and the
-    options before the script (`python3 -S -u /usr/sbin/waagent -daemon`), else the script's shebang
-    (`#!/usr/bin/python3 -E`). (None, []) when neither says."""
+    options before the script (`python3 -S -u /usr/sbin/waagent -daemon`, `platform-python -E /usr/sbin/waagent`,
+    `env LANG=C python3 ...`), else the script's shebang (`#!/usr/bin/python3 -E`). (None, []) when neither says.
+    `env`: the unit's environment, for $VAR in the flags; ValueError when one is not set there."""
     if not argv:
         return None, []
-    if os.path.basename(argv[0]).startswith("python") or os.path.basename(argv[0]) == "env":
-        return _split_interpreter(argv)
+    script = next((i for i, word in enumerate(argv[1:], 1) if word == "waagent" or word.endswith("/waagent")), None)
+    name = os.path.basename(argv[0])
+    if script is not None and name != "env":
+        # Whatever its name (platform-python, pypy): everything before the waagent script is interpreter and flags.
+        words = expand(argv[:script], env)
+        return words[0], words[1:]
+    if name.startswith("python") or name == "env":
+        python, flags = _split_interpreter(argv)
+        return python, expand(flags, env)
     if shebang and shebang.startswith("#!"):
         return _split_interpreter(shebang[2:].split())
     return None, []
@@ -71,8 +143,15 @@ def unit_environment(value: str) -> dict:
 # Run once with the agent's own interpreter and flags: imports the agent as `waagent` does, prints what
 # `waagent --version` prints and the settings as `waagent -show-configuration` prints them for argv[1].
 # Python 2.6+ and 3 (old images run the agent on Python 2); nothing is written, no log is opened.
+# It runs as root: first drop the folder `-c` puts on sys.path (a json.py there would run as root), and
+# read stdin from /dev/null so nothing the agent imports can wait for input.
 PROBE = r"""
-import json, sys
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+import json, os
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
 try:
     import azurelinuxagent.agent as agent
     import azurelinuxagent.common.conf as conf

@@ -6,13 +6,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
+import sys
 import tempfile
 import time
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError, immutable
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError, append_only, immutable
 
 # Backups of files whose folder a service reads whole (ifupdown's `source interfaces.d/*`
 # would read a backup beside the original and bring the old setting back).
@@ -49,11 +51,15 @@ def replace_file(module, path: str, data: bytes, backup: bool, apart: bool = Fal
     comparison. A copy of the replaced file is kept when `backup` is set, beside it or, with `apart`,
     under BACKUP_DIR; it is made only once the new content is on disk, and removed again when the
     rename fails, so a failed write leaves no stray copy. Returns the copy's path."""
-    if immutable(path):
-        # Refused before any copy: a backup would inherit the attribute (backup_local keeps attributes)
-        # and could not be removed again, leaving one stray copy per try.
-        raise OSError(errno.EPERM, "Operation not permitted", path)
+    # The file a symlink points to is the one replaced: the link stays (a waagent.conf or netplan file
+    # kept elsewhere), and the temp file is made beside the real file so the rename stays atomic.
+    path = os.path.realpath(path)
     folder = os.path.dirname(path)
+    for where in (path, folder):
+        if immutable(where) or append_only(where):
+            # Refused before any copy: a backup would inherit the attribute (backup_local keeps attributes)
+            # and could not be removed again, leaving one stray copy per try.
+            raise OSError(errno.EPERM, "Operation not permitted", where)
     os.makedirs(folder, mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".azure-backup-")
     saved = None
@@ -63,21 +69,40 @@ def replace_file(module, path: str, data: bytes, backup: bool, apart: bool = Fal
         if expected is not False and read_bytes(path) != expected:
             raise Changed("%s changed while this run decided on it; read it again" % path, check="compare_and_swap")
         if backup and os.path.exists(path):
-            saved = backup_apart(path) if apart else module.backup_local(path)
-        _move(module, tmp, path)
+            if apart:
+                saved = backup_apart(path)
+            else:
+                with _raising(module, path):
+                    saved = module.backup_local(path)
+        with _raising(module, path):
+            module.atomic_move(tmp, path)
     except BaseException:
         for leftover in (tmp, saved):
-            if leftover and os.path.lexists(leftover):
-                os.unlink(leftover)
+            try:
+                if leftover and os.path.lexists(leftover):
+                    os.unlink(leftover)
+            except OSError:
+                pass  # best effort: the error that stopped the write is the one to report
         raise
     return saved
 
 
-def _move(module, src: str, dest: str) -> None:
-    """atomic_move; its failure reaches the caller as the OSError underneath (ansible-core 2.19 wraps
-    it in a plain Exception naming the files), so the operator hears "read-only file system"."""
+@contextlib.contextmanager
+def _raising(module, path: str):
+    """backup_local's and atomic_move's failure reaches the caller as an OSError naming `path`, on every
+    ansible-core: 2.17 and 2.18 call fail_json (which would end the process and every cause's findings),
+    2.19 raises a plain Exception with the OSError as its cause."""
+    def fail_json(msg="", **_kwargs):
+        current = sys.exc_info()[1]
+        if isinstance(current, OSError):
+            raise OSError(current.errno, current.strerror, path) from current
+        raise OSError(errno.EIO, msg or "failed", path)
+
+    had_own = "fail_json" in vars(module)
+    own = vars(module).get("fail_json")
+    module.fail_json = fail_json
     try:
-        module.atomic_move(src, dest)
+        yield
     except OSError:
         raise
     except Exception as exc:
@@ -85,5 +110,10 @@ def _move(module, src: str, dest: str) -> None:
         while cause is not None and not isinstance(cause, OSError):
             cause = cause.__cause__
         if cause is None:
-            raise
-        raise OSError(cause.errno, cause.strerror, dest) from exc
+            raise OSError(errno.EIO, str(exc) or type(exc).__name__, path) from exc
+        raise OSError(cause.errno, cause.strerror, path) from exc
+    finally:
+        if had_own:
+            module.fail_json = own
+        else:
+            del module.fail_json

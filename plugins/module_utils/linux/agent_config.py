@@ -40,6 +40,23 @@ def shebang_of(path: str | None) -> str | None:
         return handle.readline(200).decode("utf-8", "replace").strip()
 
 
+# The probe starts as systemd starts the agent: a clean environment (systemd's default PATH plus the unit's
+# Environment=), not Ansible's (its PYTHONPATH, its working directory), bounded so a hanging import cannot
+# hold the VM's lock.
+PROBE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROBE_TIMEOUT = 60
+
+
+def probe_command(module, python: str, flags: list, conf_path: str, env: dict | None = None) -> list:
+    """`timeout 60 env -i PATH=... LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 <unit env> python flags -c PROBE conf`."""
+    assignments = ["PATH=" + PROBE_PATH, "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"]
+    # After the defaults: the unit's own values win, as they do under systemd.
+    assignments += ["%s=%s" % kv for kv in (env or {}).items() if kv[0] and "=" not in kv[0] and not kv[0].startswith("-")]
+    cmd = [module.get_bin_path("env") or "/usr/bin/env", "-i"] + assignments + [python] + list(flags or []) + ["-c", _agent.PROBE, conf_path]
+    timeout = module.get_bin_path("timeout")
+    return [timeout, str(PROBE_TIMEOUT)] + cmd if timeout else cmd
+
+
 def probe_agent(module, conf_path: str, python: str | None = None, flags: list | None = None, env: dict | None = None) -> dict:
     """One run of the agent's Python (causes/linux_agent.PROBE): whether it imports the agent, the text of
     `waagent --version` and the settings of `conf_path` as `waagent -show-configuration` prints them.
@@ -51,16 +68,25 @@ def probe_agent(module, conf_path: str, python: str | None = None, flags: list |
     if not python:
         return {"imports": False, "error": "no Python found for the agent (no waagent script with a #! line)",
                 "version": None, "configuration": None, "command": None}
-    cmd = [python] + list(flags or []) + ["-c", _agent.PROBE, conf_path]
+    command = [python] + list(flags or [])
+    cmd = probe_command(module, python, flags or [], conf_path, env)
     try:
         # handle_exceptions=False: a missing interpreter (a distribution upgrade removed the one ExecStart names)
-        # is this check's finding, not a fail_json that would end every cause of the run.
-        rc, out, err = module.run_command(cmd, environ_update=env or None, handle_exceptions=False)
+        # is this check's finding, not a fail_json that would end every cause of the run. cwd "/": not the
+        # become user's folder, where a json.py or azurelinuxagent/ would be imported as root.
+        rc, out, err = module.run_command(cmd, cwd="/", handle_exceptions=False)
     except OSError as exc:
         return {"imports": False, "error": "the agent's interpreter %s cannot be started: %s; reinstall the distribution's agent "
                 "package, or fix the ExecStart of its unit" % (python, exc.strerror or exc), "version": None, "configuration": None,
-                "command": [python] + list(flags or [])}
-    return dict(_agent.parse_probe(rc, out, err), command=[python] + list(flags or []))
+                "command": command}
+    if rc == 124 and os.path.basename(cmd[0]) == "timeout" and not out:
+        return {"imports": False, "error": "the agent's Python did not answer within %d s (a hanging import); it was stopped"
+                % PROBE_TIMEOUT, "version": None, "configuration": None, "command": command}
+    if rc == 127 and "No such file" in (err or ""):
+        return {"imports": False, "error": "the agent's interpreter %s cannot be started: %s; reinstall the distribution's agent "
+                "package, or fix the ExecStart of its unit" % (python, err.strip()), "version": None, "configuration": None,
+                "command": command}
+    return dict(_agent.parse_probe(rc, out, err), command=command)
 
 
 def agent_view(probe: dict | None) -> dict | None:
@@ -112,6 +138,8 @@ class AgentConfig:
 
     def __init__(self, module, path: str, backup: bool = True, cause: str = "LINUX_AGENT") -> None:
         self.module, self.path, self.backup, self.cause = module, path, backup, cause
+        self.written: str | None = None  # the text written, when it was written
+        self.verified: dict | None = None  # the agent's view read back after the write
 
     def _cause(self, key: str) -> str | None:
         """The cause a setting's finding belongs to, when not this run's (the proxy is NETWORK's)."""
@@ -161,6 +189,10 @@ class AgentConfig:
                 yield Step(check_name(key), "found", "%s; not set: writing %s failed (finding %s)" % (was, self.path, check_name(differ[0])),
                            detail, cause=self._cause(key))
         if report:
+            if change is not None and change.done:
+                # Written: the values now, as the agent read them back after the write where it could say so.
+                now = conf.effective(self.written or after)
+                view = dict(view or {}, **{k: now[k] for k in differ if k in now}, **(self.verified or {})) if view or self.verified else None
             # As the agent reads them, its defaults included, where the agent can say so.
             reported = {key: view[key] if view and key in view else now.get(key) for key in report}
             source = "the agent's own configuration reader" if view else self.path
@@ -183,11 +215,13 @@ class AgentConfig:
             after = decide(text, wanted, self.path)
             if after == text:
                 detail["note"] = "%s already said so when written: another run set it" % self.path
+                self.written = text
                 return None
             saved = files.replace_file(self.module, self.path, after.encode("utf-8"), self.backup, expected=data)
+        self.written = after
         if saved:
             detail["backup_file"] = saved  # the runner copies the detail into the finding after apply
-        view = verify() if verify else None
+        view = self.verified = verify() if verify else None
         differ = {k: view[k] for k, v in wanted.items() if view and k in view and view[k] != v}
         if differ:
             raise RemediationError("%s now says %s, but the agent reads %s; the backup is %s" % (self.path, wanted, differ, saved),
@@ -210,16 +244,21 @@ def running_agent(module, unit: str = "auto") -> tuple[str, list] | None:
     return None
 
 
-def restart_step(module, path: str, name: str, command: list) -> Step:
-    """Restart the agent so it reads the changed file (it reads it only when it starts)."""
+def restart_step(module, path: str, name: str, command: list, read_back=None) -> Step:
+    """Restart the agent so it reads the changed file (it reads it only when it starts). ``read_back(name)``:
+    the agent's state after the restart, reported in the finding (raises when it did not stay up)."""
     def restart() -> str:
         rc, out, err = module.run_command(command, handle_exceptions=False)
         if rc != 0:
             raise RemediationError("%s (rc=%d)" % ((err or out).strip() or "no output", rc), changed=False)
+        if read_back:
+            state = step.detail["state_after"] = read_back(name)
+            return "restarted %s; it is %s" % (name, _systemd.describe(state))
         return "restarted %s" % name
 
-    return Step("agent_restart", "found", "%s changed; the agent reads it only when it starts" % path,
+    step = Step("agent_restart", "found", "%s changed; the agent reads it only when it starts" % path,
                 {"unit": name, "path": path}, change=Change("restart %s" % name, restart))
+    return step
 
 
 class WaagentConfig(LinuxCause):
@@ -243,7 +282,7 @@ class WaagentConfig(LinuxCause):
 
         written = yield from AgentConfig(self.module, p["path"], p["backup"]).steps(
             p["settings"], p["report"], agent_view(probe), verify if waagent_path(self.module) else None)
-        if p["restart_agent"] and written is not None and written.done:
+        if p["restart_agent"] and written is not None and (written.done or self.module.check_mode):
             running = running_agent(self.module)
             if running:
                 yield restart_step(self.module, p["path"], *running)

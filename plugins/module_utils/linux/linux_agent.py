@@ -59,6 +59,7 @@ class LinuxAgent(LinuxCause):
         self.python: tuple = (None, [])  # the agent's interpreter and its flags
         self.probe: dict = {}
         self.env: dict = {}  # the unit's Environment=, which the agent's Python runs with
+        self.python_problem: str | None = None  # why ExecStart does not tell which Python runs the agent
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -73,9 +74,13 @@ class LinuxAgent(LinuxCause):
         """The agent's Python, started once: as ExecStart starts it (interpreter and flags, the unit's
         environment), else as the waagent script's #! line says."""
         argv = _agent.execstart_argv((self.props or {}).get("ExecStart", ""))
-        if argv:
-            self.python = _agent.agent_python(argv, _config.shebang_of(argv[0]))
         self.env = _agent.unit_environment((self.props or {}).get("Environment", ""))
+        self.env.update(_agent.env_assignments(argv))  # `env NAME=VALUE python3 ...` in ExecStart
+        if argv:
+            try:
+                self.python = _agent.agent_python(argv, _config.shebang_of(argv[0]), self.env)
+            except ValueError as exc:  # a $VARIABLE the unit does not set: say so rather than guess
+                self.python_problem = str(exc)
         if self.python[0]:
             self.probe = _config.probe_agent(self.module, self.params["config_path"], self.python[0], self.python[1], self.env)
         else:
@@ -126,8 +131,9 @@ class LinuxAgent(LinuxCause):
                        {"units_looked_for": names, "unit": None})
             return
         unit = self.props["Id"]
-        if written is not None and written.done and _systemd.is_running(self.props):
-            yield _config.restart_step(self.module, p["config_path"], unit, [self.systemctl, "restart", "--", unit])
+        if written is not None and (written.done or self.module.check_mode) and _systemd.is_running(self.props):
+            # In check mode the write is only predicted, and so is the restart it would cause.
+            yield _config.restart_step(self.module, p["config_path"], unit, [self.systemctl, "restart", "--", unit], self.read_back)
         yield self.python_step()
         yield self.noexec_step()
         yield self.log_step()
@@ -145,7 +151,8 @@ class LinuxAgent(LinuxCause):
         if not argv and _systemd.is_masked(props):
             return Step("agent_python", "skipped", "%s is masked, which hides its ExecStart; the next run checks its Python" % props["Id"], detail)
         if not python:
-            return Step("agent_python", "found", "cannot tell which Python runs %s from ExecStart %s" % (props["Id"], " ".join(argv)),
+            why = ": " + self.python_problem if self.python_problem else ""
+            return Step("agent_python", "found", "cannot tell which Python runs %s from ExecStart %s%s" % (props["Id"], " ".join(argv), why),
                         detail, severity="warning")
         started = " ".join(self.probe.get("command") or [python] + flags)
         if self.probe.get("imports"):
@@ -318,6 +325,15 @@ class LinuxAgent(LinuxCause):
                     change=Change("run: %s" % ", ".join(verbs), run_verbs, self.diff(before, verbs)))
         return step
 
+    def read_back(self, unit: str) -> dict:
+        """The unit after a restart, watched for the settle window; later steps report this state, not the one before."""
+        self.props = self.settle(unit, self.params["settle_timeout"])
+        state = _systemd.state_summary(self.props)
+        if not _systemd.is_running(self.props):
+            raise RemediationError("%s did not stay running after the restart (now %s). Read 'journalctl -u %s' and /var/log/waagent.log on the VM."
+                                   % (unit, _systemd.describe(self.props), unit), changed=True, detail={"state_after": state})
+        return state
+
     def settle(self, unit: str, timeout: float) -> dict:
         """Watch the unit for the settle window: a Type=simple agent is 'active' at once, so only staying up for a while proves the start."""
         deadline = time.monotonic() + timeout
@@ -348,7 +364,7 @@ class LinuxAgent(LinuxCause):
                 "install the distribution's agent package." % (" or ".join(scripts), self.INIT_D), check=CHECK)
         script = os.path.join(self.INIT_D, name)
         running = self.module.run_command([service, name, "status"], handle_exceptions=False)[0] == 0
-        if written is not None and written.done and running:
+        if written is not None and (written.done or self.module.check_mode) and running:
             yield _config.restart_step(self.module, self.params["config_path"], name, [service, name, "restart"])
         for check in ("agent_auto_restart", "agent_python"):
             yield Step(check, "skipped", "no systemd on this VM: not checked", {"init_script": script})

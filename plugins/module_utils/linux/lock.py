@@ -49,7 +49,7 @@ class VmLock:
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.pwrite(fd, ("%s (pid %d, user %s)\n" % (datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                                                  os.getpid(), user())).encode(), 0)
+                                                   os.getpid(), user())).encode(), 0)
         self.fd, self.depth = fd, 1
 
     def release(self) -> None:

@@ -121,3 +121,47 @@ def test_the_probe_runs_against_a_fake_agent_package(tmp_path):
     # -I ignores PYTHONPATH, as it would for an agent installed only through it.
     run = subprocess.run(["/usr/bin/python3", "-I", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env)
     assert h.parse_probe(run.returncode, run.stdout, run.stderr)["error"] == "ModuleNotFoundError: No module named 'azurelinuxagent'"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs python3")
+def test_the_probe_does_not_import_from_its_working_folder(tmp_path):
+    """`-c` puts the working folder first on sys.path: a json.py or azurelinuxagent/ there must not run (as root)."""
+    import subprocess
+    (tmp_path / "json.py").write_text("raise SystemExit('imported json.py from the working folder')\n")
+    (tmp_path / "azurelinuxagent").mkdir()
+    (tmp_path / "azurelinuxagent" / "__init__.py").write_text("raise SystemExit('imported the working folder\'s agent')\n")
+    run = subprocess.run(["/usr/bin/python3", "-c", h.PROBE, "/nonexistent.conf"], capture_output=True, text=True, cwd=str(tmp_path),
+                         env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.PIPE)
+    assert "working folder" not in run.stderr + run.stdout
+    assert h.parse_probe(run.returncode, run.stdout, run.stderr)["error"] == "ModuleNotFoundError: No module named 'azurelinuxagent'"
+
+
+@pytest.mark.parametrize("execstart, expected", [
+    # "@": path= is the program, argv[0] only its name.
+    ("{ path=/usr/bin/python3 ; argv[]=waagent-daemon -u /usr/sbin/waagent -daemon ; ignore_errors=no }", ("/usr/bin/python3", ["-u"])),
+    ("{ argv[]=@/usr/bin/python3 waagent-daemon -u /usr/sbin/waagent -daemon ; }", ("/usr/bin/python3", ["-u"])),
+    ("{ argv[]=-/usr/bin/python3 -E /usr/sbin/waagent -daemon ; }", ("/usr/bin/python3", ["-E"])),
+    ("{ argv[]=!!/usr/bin/python3 -s /usr/sbin/waagent -daemon ; }", ("/usr/bin/python3", ["-s"])),
+    # Interpreters not named python*: everything before the waagent script.
+    ("{ path=/usr/libexec/platform-python ; argv[]=/usr/libexec/platform-python -s -E /usr/sbin/waagent -daemon ; }",
+     ("/usr/libexec/platform-python", ["-s", "-E"])),
+    ("{ argv[]=/opt/pypy/bin/pypy3 -X dev /usr/sbin/waagent -daemon ; }", ("/opt/pypy/bin/pypy3", ["-X", "dev"])),
+    # env with options and assignments in front.
+    ("{ argv[]=/usr/bin/env -S LANG=C.UTF-8 python3 -u /usr/sbin/waagent -daemon ; }", ("python3", ["-u"])),
+    ("{ argv[]=/usr/bin/env -i PYTHONPATH=/opt/a /usr/bin/python3 -I /usr/sbin/waagent -daemon ; }", ("/usr/bin/python3", ["-I"])),
+    # Variables from the unit's environment.
+    ("{ argv[]=/usr/bin/python3 $AGENT_FLAGS ${ONE} /usr/sbin/waagent -daemon ; }", ("/usr/bin/python3", ["-s", "-E", "-W ignore"])),
+])
+def test_agent_python_from_execstart_as_systemd_runs_it(execstart, expected):
+    env = {"AGENT_FLAGS": "-s -E", "ONE": "-W ignore"}
+    assert h.agent_python(h.execstart_argv(execstart), None, env) == expected
+
+
+def test_an_unset_variable_in_execstart_is_cannot_tell():
+    with pytest.raises(ValueError, match=r"\$FLAGS"):
+        h.agent_python(h.execstart_argv("{ argv[]=/usr/bin/python3 $FLAGS /usr/sbin/waagent -daemon ; }"), None, {})
+
+
+def test_env_assignments_in_execstart():
+    argv = h.execstart_argv("{ argv[]=/usr/bin/env -u X LANG=C PYTHONPATH=/opt/a python3 /usr/sbin/waagent ; }")
+    assert h.env_assignments(argv) == {"LANG": "C", "PYTHONPATH": "/opt/a"}

@@ -1,6 +1,7 @@
 """The fix protocol's runner: check mode, apply, failures that keep the other steps, lock, errors explained."""
 
 import errno
+import os
 
 import pytest
 
@@ -72,7 +73,9 @@ def test_a_held_lock_is_one_failed_finding_and_nothing_is_read():
     assert "pid 7, user ops" in out["msg"]
 
 
-def test_an_error_while_reading_keeps_what_was_learnt():
+def test_an_error_while_reading_keeps_what_was_learnt(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # not root: become is the remedy
+
     def reading():
         yield Step("unit", "ok", "walinuxagent.service runs")
         raise OSError(errno.EACCES, "Permission denied", "/var/lib/waagent")
@@ -83,9 +86,33 @@ def test_an_error_while_reading_keeps_what_was_learnt():
 
 
 @pytest.mark.parametrize("code, words", [(errno.EROFS, "read-only"), (errno.EACCES, "permission denied"), (errno.ENOSPC, "no space")])
-def test_explain_names_the_host_side_reason(code, words):
+def test_explain_names_the_host_side_reason(code, words, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     reason, remedy = explain(OSError(code, "x", "/nonexistent/file"))
     assert words in reason and remedy
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM])
+def test_denied_as_root_does_not_ask_for_become(code, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    reason, remedy = explain(OSError(code, "x", "/etc/waagent.conf"))
+    assert "although running as root" in reason and "ansible_become" not in remedy
+    assert "lsattr -d /etc" in remedy and "ausearch -m avc -ts recent" in remedy and "dmesg | grep apparmor" in remedy
+
+
+@pytest.mark.parametrize("flag, words", [("+i", "immutable (chattr +i)"), ("+a", "append-only (chattr +a)")])
+def test_explain_names_an_attribute_on_the_parent_folder(tmp_path, flag, words):
+    import subprocess
+
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    if subprocess.run(["chattr", flag, str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr does not work here")
+    try:
+        reason, remedy = explain(OSError(errno.EPERM, "x", str(folder / "waagent.conf")))
+    finally:
+        subprocess.run(["chattr", "-" + flag[1], str(folder)], check=True)
+    assert reason == "%s is %s" % (folder, words) and "chattr -%s %s" % (flag[1], folder) in remedy
 
 
 def test_a_step_may_name_the_cause_its_finding_belongs_to():

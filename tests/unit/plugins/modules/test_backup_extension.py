@@ -78,6 +78,7 @@ def test_unreadable_status_file_is_reported(vm):
 
 
 def test_an_unreadable_file_fails_its_check_only(vm, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # not root: become is the remedy
     tmp_path, _folder = vm
     real = linux_ext.read
 

@@ -43,6 +43,7 @@ class FakeSystemctl:
 
     def __call__(self, cmd, **kwargs):
         self.calls.append(cmd)
+        cmd = unwrap(cmd)
         tool, verb = os.path.basename(cmd[0]), cmd[1]
         if tool == "service":
             verb = cmd[2]
@@ -98,11 +99,25 @@ class FakeSystemctl:
 
     @property
     def probes(self):
-        return [c for c in self.calls if os.path.basename(c[0]).startswith("python")]
+        """The probe's runs, as the Python command inside `timeout 60 env -i ...`."""
+        return [unwrap(c) for c in self.calls if unwrap(c) is not c]
 
     @property
     def mutating(self):
-        return [c for c in self.calls if c not in self.probes and c[1] not in ("show", "--version") and c[-1] != "status"]
+        return [c for c in self.calls if unwrap(c) is c and c[1] not in ("show", "--version") and c[-1] != "status"]
+
+
+def unwrap(cmd):
+    """The command `timeout N env -i NAME=VALUE... ` starts; the command itself when it is not so wrapped."""
+    rest = cmd
+    if os.path.basename(rest[0]) == "timeout":
+        rest = rest[2:]
+    if os.path.basename(rest[0]) != "env":
+        return cmd
+    rest = rest[2:] if rest[1] == "-i" else rest[1:]
+    while "=" in rest[0]:
+        rest = rest[1:]
+    return rest
 
 
 MOUNTINFO = "22 1 0:21 / / rw,relatime - overlay overlay rw\n"
@@ -125,7 +140,7 @@ def run(monkeypatch, run_module, fake, check_mode=False, diff=False, systemd=Tru
                         lambda unit: os.path.join(fake.dropin_dir, unit + ".d", "90-azure-backup-restart.conf"))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: fake(cmd, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
-                        lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get", "service") else None)
+                        lambda self, name, *a, **kw: "/bin/" + name if name in ("systemctl", "waagent", "apt-get", "service", "env", "timeout") else None)
     monkeypatch.setattr(agent_mod.LinuxAgent, "os_release", lambda self: {"ID": "debian", "PRETTY_NAME": "Debian 12"})
     real_isdir = os.path.isdir  # os.path is shared: only systemd's runtime folder is faked
     monkeypatch.setattr(agent_mod.os.path, "isdir", lambda path: systemd if path == "/run/systemd/system" else real_isdir(path))
@@ -154,7 +169,7 @@ def test_healthy_agent_is_ok_and_unchanged(run_):
     assert by_check(result)["agent_service"]["status"] == "ok"
     assert fake.mutating == []
     # One systemctl show and ONE start of the agent's Python (import, version, configuration): nothing else on a healthy VM.
-    assert [c[1] for c in fake.calls] == ["show", "-u"]
+    assert [unwrap(c)[1] for c in fake.calls] == ["show", "-u"]
     assert fake.probes == [["/usr/bin/python3", "-u", "-c", _agent.PROBE, "/etc/waagent.conf"]]
     assert by_check(result)["agent_version"]["detail"]["before"]["daemon"] == "2.7.3.0"
 
@@ -512,19 +527,33 @@ def test_execstart_interpreter_flags_that_break_the_import_are_not_read_as_ok(ru
     assert checks["agent_version"]["status"] == "ok" and checks["agent_version"]["detail"]["read_with"] == "waagent --version"
 
 
-def test_the_probe_runs_with_the_units_environment(run_):
-    fake = debian(Environment='PYTHONPATH=/opt/agent "LANG=C.UTF-8"')
+def test_the_probe_runs_as_systemd_starts_the_agent_not_with_ansibles_environment_or_folder(run_):
+    """It runs as root: a clean environment plus the unit's Environment= (which wins), "/" as its folder, bounded in time."""
+    fake = debian(Environment='PYTHONPATH=/opt/agent "LANG=en_US.UTF-8"')
     seen = []
     real = fake.__call__
 
     def call(cmd, **kw):
-        if os.path.basename(cmd[0]).startswith("python"):
-            seen.append(kw.get("environ_update"))
+        if unwrap(cmd) is not cmd:
+            seen.append((cmd, kw))
         return real(cmd, **kw)
 
     fake.__class__ = type("Recording", (FakeSystemctl,), {"__call__": lambda self, cmd, **kw: call(cmd, **kw)})
     run_(fake)
-    assert seen == [{"PYTHONPATH": "/opt/agent", "LANG": "C.UTF-8"}]
+    [(cmd, kw)] = seen
+    assert cmd[:cmd.index("/usr/bin/python3")] == [
+        "/bin/timeout", "60", "/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/opt/agent", "LANG=en_US.UTF-8"]
+    assert kw.get("cwd") == "/" and not kw.get("environ_update")
+
+
+def test_a_probe_that_hangs_is_stopped_and_said(run_):
+    fake = debian()
+    real = fake.__call__
+    fake.__class__ = type("Hanging", (FakeSystemctl,), {
+        "__call__": lambda self, cmd, **kw: (124, "", "") if unwrap(cmd) is not cmd else real(cmd, **kw)})
+    checks = by_check(run_(fake))
+    assert checks["agent_python"]["status"] == "found" and "did not answer within 60 s" in checks["agent_python"]["summary"]
 
 
 def test_a_waagent_conf_changed_by_another_run_meanwhile_is_read_and_decided_again(run_, monkeypatch, tmp_path):
@@ -548,3 +577,66 @@ def test_a_waagent_conf_changed_by_another_run_meanwhile_is_read_and_decided_aga
     assert by_check(result)["config_extensions_enabled"]["status"] == "fixed"
     # Neither edit is lost.
     assert conf.read_text() == CONF.replace("Extensions.Enabled=n", "Extensions.Enabled=y") + "OS.EnableRDMA=y\n"
+
+
+def test_an_execstart_variable_the_unit_does_not_set_is_cannot_tell(run_):
+    fake = debian(ExecStart="{ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 $FLAGS /usr/sbin/waagent -daemon ; ignore_errors=no }")
+    python = by_check(run_(fake))["agent_python"]
+    assert python["status"] == "found" and "cannot tell" in python["summary"] and "$FLAGS" in python["summary"]
+
+
+def test_check_mode_predicts_the_restart_a_config_change_would_cause(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = debian()
+    result = run_(fake, check_mode=True, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    restart = by_check(result)["agent_restart"]
+    assert restart["status"] == "found" and "would restart walinuxagent.service" in restart["summary"]
+    assert fake.mutating == [] and conf.read_text() == CONF
+
+
+class Restarting(FakeSystemctl):
+    """`systemctl restart` starts a new agent process, which stays up unless `dies` is set."""
+
+    dies = False
+
+    def __call__(self, cmd, **kwargs):
+        if cmd[1:2] == ["restart"]:
+            self.calls.append(cmd)
+            unit = self.units[cmd[-1]]
+            if self.dies:
+                unit.update(ActiveState="failed", SubState="failed", Result="exit-code", MainPID="0")
+            else:
+                unit.update(MainPID="99", NRestarts="0")
+            return 0, "", ""
+        return super().__call__(cmd, **kwargs)
+
+
+def test_after_a_restart_the_state_read_back_is_reported_and_the_new_setting(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = Restarting({"walinuxagent.service": dict(HEALTHY)})
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"}, config_report=["Extensions.Enabled"])
+    checks = by_check(result)
+    assert checks["agent_restart"]["status"] == "fixed" and checks["agent_restart"]["detail"]["state_after"]["MainPID"] == "99"
+    assert checks["agent_restart"]["detail"]["after"].startswith("restarted walinuxagent.service; it is active")
+    assert checks["agent_service"]["detail"]["before"]["MainPID"] == "99"
+    assert checks["config_report"]["detail"]["values"] == {"Extensions.Enabled": "y"}
+
+
+def test_an_agent_that_dies_after_the_restart_fails_the_restart(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    fake = Restarting({"walinuxagent.service": dict(HEALTHY)})
+    fake.dies = True
+    result = run_(fake, config_path=str(conf), config={"Extensions.Enabled": "y"})
+    restart = by_check(result)["agent_restart"]
+    assert restart["status"] == "failed" and "did not stay running after the restart" in restart["summary"]
+    assert result["failed"]
+
+
+def test_the_report_after_a_fixed_setting_gives_the_new_value(run_, tmp_path):
+    conf = tmp_path / "waagent.conf"
+    conf.write_text(CONF)
+    result = run_(debian(), config_path=str(conf), config={"Logs.Verbose": "y"}, config_report=["Logs.Verbose", "Extensions.Enabled"])
+    assert by_check(result)["config_report"]["detail"]["values"] == {"Logs.Verbose": "y", "Extensions.Enabled": "n"}

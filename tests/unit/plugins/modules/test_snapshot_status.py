@@ -191,6 +191,8 @@ def test_a_switch_that_does_not_take_fails_but_keeps_the_load_figures(run_module
 
 
 def test_unreadable_network_configuration_fails_that_check_only(run_module, vm, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # not root: become is the remedy
+
     def denied():
         raise PermissionError(errno.EACCES, "Permission denied", "/etc/NetworkManager/system-connections/eth0.nmconnection")
 

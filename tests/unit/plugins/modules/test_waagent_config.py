@@ -123,7 +123,9 @@ def test_restart_agent_only_when_the_file_changed(run, monkeypatch, config):
     real_isdir = _agent_config.os.path.isdir
     monkeypatch.setattr(_agent_config.os.path, "isdir", lambda path: path == "/run/systemd/system" or (real_isdir(path) and not path.startswith("/run/")))
     checked = run(check_mode=True, path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
-    assert calls == [] and "agent_restart" not in by_check(checked)
+    # Check mode predicts the restart the change would cause, and only reads.
+    assert calls == ["show"] and "would restart walinuxagent.service" in by_check(checked)["agent_restart"]["summary"]
+    del calls[:]
     result = run(path=str(config), settings={"HttpProxy.Host": "10.0.0.5"}, restart_agent=True)
     assert by_check(result)["agent_restart"]["detail"]["unit"] == "walinuxagent.service" and calls == ["show", "restart"]
     assert by_check(result)["agent_restart"]["status"] == "fixed"
