@@ -178,6 +178,8 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
                 result = {"failed": True, "changed": cause.changed, "findings": cause.findings,
                           "msg": "%s on %s: %s: %s" % (cause.CAUSE, host, type(exc).__name__, exc)}
         collect(out, diffs, errors, cause.CAUSE, result)
+    if lock.problem:
+        out["findings"].append(finding("HOST", "lock", "failed", lock.problem, {"lock": vmlock.PATH}))
     if lock.took_over:
         out["findings"].append(finding("HOST", "lock", "ok", "%s on %s" % (lock.took_over_words(), host),
                                        {"lock": vmlock.PATH, "took_over": lock.took_over}, severity="warning"))

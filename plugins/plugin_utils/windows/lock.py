@@ -3,7 +3,7 @@
 """The run lock of a Windows VM: two runs (a scheduled AWX job and an admin by hand) take turns changing it.
 
 Over WinRM every module run is its own PowerShell process, so nothing held in one process can span a
-host's changes. The lock is a file instead, C:\\ProgramData\\azure-backup\\run.lock, created with
+host's changes. The lock is a file instead, C:\\ProgramData\\azure-backup\\lock\\run.lock, created with
 FileMode.CreateNew: the file system lets exactly one creator win, whatever process or session it runs in
 (CreateFile with CREATE_NEW fails with ERROR_FILE_EXISTS when the file is there). It holds who holds it
 (since when on the VM's clock, controller, pid, user, a token) and is removed, by its holder only, after
@@ -16,6 +16,12 @@ our scripts); removing it one more. A run that finds it held waits up to ``lock_
 inside that one execution, then every change of that host run is refused with a failed finding naming
 the holder. A lock older than STALE_SECONDS belongs to a run that ended without removing it (a killed
 controller): it is taken over, and the finding of the change that took it says so.
+
+The lock runs as an administrator, so where it writes must be out of any other user's reach: its folder is
+made for SYSTEM and Administrators only or refused (protected.py, as the detached runner's), an existing
+lock that is a link or is owned by anyone else is refused, and a stale lock is deleted, never rewritten in
+place (a rewrite through a planted link would truncate whatever file it points to). A refusal is a failed
+HOST/lock finding, and nothing is written.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ import socket
 import uuid
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import protected
 
-ROOT = r"C:\ProgramData\azure-backup"
-PATH = ROOT + r"\run.lock"
+ROOT = protected.ROOT
+# Its own folder, made for SYSTEM and Administrators only (protected.py): C:\ProgramData lets any user create there.
+DIRECTORY = ROOT + r"\lock"
+PATH = DIRECTORY + r"\run.lock"
 DEFAULT_WAIT = 120
 # Longer than the longest hold a run can have: the agent install's own bound (win_agent.install_timeout, at most
 # about 80 minutes) plus every other cause's changes. A lock this old is a run that died holding it.
@@ -38,10 +47,15 @@ STALE_SECONDS = 3 * 3600
 ACQUIRE = r"""#azure_backup.remediation/host.lock
 # Takes the run lock: the file is created with FileMode CreateNew, so only one creator wins. Held by another
 # run: read who, wait and try again until WaitSeconds have passed. Older than StaleSeconds (by the time it
-# holds, or its last write when it holds nothing readable): its holder is gone; it is taken over in place,
-# opened with FileShare None so that no other run reads or takes it at the same moment.
+# holds, or its last write when it holds nothing readable): its holder is gone; it is deleted (never written
+# in place) and CreateNew is tried again, so that again only one run wins.
+# The lock's folder is made for SYSTEM and Administrators only, or refused (Assert-WorkFolder): nothing is
+# written in a folder anyone else may have made or may write to, and an existing lock file is opened only
+# when it is no link (reparse point) and owned by SYSTEM or Administrators.
 [CmdletBinding()]
 param(
+    [string]$Root,
+    [string]$Directory,
     [string]$Path,
     [System.Collections.IDictionary]$Holder,
     [int]$WaitSeconds,
@@ -49,8 +63,8 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $deadline = [DateTime]::UtcNow.AddSeconds($WaitSeconds)
-$folder = Split-Path -Parent $Path
-if (-not (Test-Path -LiteralPath $folder -PathType Container)) { $null = New-Item -ItemType Directory -Path $folder -Force }
+""" + protected.WORK_FOLDER + r"""
+$null = Assert-WorkFolder -Root $Root -Directory $Directory
 
 function Get-HolderText {
     $mine = @{}
@@ -60,11 +74,15 @@ function Get-HolderText {
     ConvertTo-Json -InputObject $mine -Compress
 }
 
-function Write-Holder {
-    param([System.IO.FileStream]$Stream)
-    $bytes = [System.Text.Encoding]::UTF8.GetBytes((Get-HolderText))
-    $Stream.SetLength(0)
-    $Stream.Write($bytes, 0, $bytes.Length)
+function Assert-LockFile {
+    # A link would send the open (and the delete) elsewhere; a file someone else owns was not made by a run.
+    # $false: gone in between (or being deleted), then CreateNew is tried again.
+    $item = Get-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+    if (-not $item) { return $false }
+    if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) { throw "refusing to use the run lock $Path`: it is a link (reparse point)" }
+    $owner = $item.GetAccessControl([System.Security.AccessControl.AccessControlSections]::Owner).GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+    if ($trusted -notcontains $owner) { throw "refusing to use the run lock $Path`: it is owned by $owner, not by SYSTEM or Administrators" }
+    $true
 }
 
 # The holder in the file, and since when it holds (its write time when the text is not readable).
@@ -83,31 +101,44 @@ function Read-Holder {
 
 $result = @{ acquired = $false; took_over = $null; holder = $null; waited_seconds = 0 }
 $started = [DateTime]::UtcNow
+$stale = $null
 while ($true) {
     try {
         $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
-        try { Write-Holder -Stream $stream } finally { $stream.Dispose() }
+        try {
+            $bytes = [System.Text.Encoding]::UTF8.GetBytes((Get-HolderText))
+            $stream.Write($bytes, 0, $bytes.Length)
+        }
+        finally { $stream.Dispose() }
         $result.acquired = $true
+        $result.took_over = $stale
         break
     }
     catch [System.IO.IOException], [System.UnauthorizedAccessException] {
         # There already (or being deleted by its holder): see who holds it.
         $null = $_
     }
+    $stale = $null
     try {
-        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
+        if (-not (Assert-LockFile)) { throw [System.IO.FileNotFoundException]::new('gone in between', $Path) }
+        # FileShare Delete only: nobody writes or takes it while it is read, and it can be deleted through this name.
+        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Delete)
         try {
             $seen = Read-Holder -Stream $stream
             $result.holder = $seen
             if ($seen.age_seconds -ge $StaleSeconds) {
+                # Still the text just read (no one can write it while this handle is open): delete it, and
+                # CreateNew decides again who takes it.
                 $null = $stream.Seek(0, [System.IO.SeekOrigin]::Begin)
-                Write-Holder -Stream $stream
-                $result.acquired = $true
-                $result.took_over = $seen
+                $again = (Read-Holder -Stream $stream).text
+                if ($again -ceq $seen.text) {
+                    [System.IO.File]::Delete($Path)
+                    $stale = $seen
+                }
             }
         }
         finally { $stream.Dispose() }
-        if ($result.acquired) { break }
+        if ($stale) { continue }
     }
     catch [System.IO.IOException], [System.UnauthorizedAccessException] {
         # Gone in between, or open in another run right now: try again.
@@ -184,6 +215,8 @@ class HostLock:
         self.token = uuid.uuid4().hex
         self.held = False
         self.refused: str | None = None
+        # Why the lock script itself failed (its folder or file refused, an error): said once as a HOST/lock finding.
+        self.problem: str | None = None
         self.took_over: dict | None = None
         # Taken after another run held it: every read made before may be stale.
         self.waited = False
@@ -203,12 +236,14 @@ class HostLock:
         if self.refused:
             raise LockBusy(self.refused)
         self.executions += 1
-        answer = action.run_script(ACQUIRE, {"Path": PATH, "Holder": self.holder(), "WaitSeconds": int(self.wait), "StaleSeconds": int(self.stale)})
+        answer = action.run_script(ACQUIRE, {"Root": ROOT, "Directory": DIRECTORY, "Path": PATH, "Holder": self.holder(),
+                                             "WaitSeconds": int(self.wait), "StaleSeconds": int(self.stale)})
         result = answer.get("result") or {}
         if answer.get("failed") or not isinstance(result, dict):
             from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why  # driver imports us
             self.refused = ("could not take the run lock %s on %s: %s. Nothing was changed on this host; the lock keeps two runs "
                             "from changing a VM at once" % (PATH, self.host, _why(answer)))
+            self.problem = self.refused
             raise LockBusy(self.refused)
         if not result.get("acquired"):
             self.refused = ("another run holds the lock since %s; waited %s s (lock_wait). Nothing was changed on %s by this run. "

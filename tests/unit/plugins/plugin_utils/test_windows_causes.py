@@ -240,9 +240,10 @@ def test_a_stale_lock_is_taken_over_said_in_a_finding_and_removed():
 def test_the_lock_of_another_run_is_never_removed():
     sim = Sim()
     holder = {"token": "mine"}
-    lock = twins.host_lock(sim.host, {"Path": vmlock.PATH, "Holder": holder, "WaitSeconds": 0, "StaleSeconds": 60})
+    where = {"Root": vmlock.ROOT, "Directory": vmlock.DIRECTORY, "Path": vmlock.PATH}
+    lock = twins.host_lock(sim.host, dict(where, Holder=holder, WaitSeconds=0, StaleSeconds=60))
     assert lock[0]["acquired"]
-    assert twins.host_lock(sim.host, {"Path": vmlock.PATH, "Holder": {"token": "other"}, "WaitSeconds": 0, "StaleSeconds": 60})[0]["acquired"] is False
+    assert twins.host_lock(sim.host, dict(where, Holder={"token": "other"}, WaitSeconds=0, StaleSeconds=60))[0]["acquired"] is False
     assert twins.host_unlock(sim.host, {"Path": vmlock.PATH, "Token": "other"})[0]["released"] is False
     assert twins.host_unlock(sim.host, {"Path": vmlock.PATH, "Token": "mine"})[0]["released"] is True
     assert not sim.host.is_file(vmlock.PATH)
@@ -261,3 +262,65 @@ def test_a_lock_got_after_waiting_makes_the_cause_read_again_before_it_changes_a
     assert sim.tags() == ["host.read", "host.lock", "com_msdtc.read", "disk_limits.read", "host.unlock"]
     assert {f["status"] for f in result["findings"] if f["id"] == "COM_MSDTC"} == {"ok"}
     assert not result["causes"]["COM_MSDTC"]["changed"]
+
+
+def test_a_lock_folder_someone_else_made_is_refused_as_a_host_finding_and_nothing_is_written():
+    sim = Sim(["foreign-workdir", "msdtc-stopped"])  # C:\ProgramData\azure-backup made and owned by a local user
+    services = copy.deepcopy(sim.host.state["services"])
+    result = run(sim, check_mode=False, causes=[("com_msdtc", {})])
+    assert result["failed"]
+    [entry] = [f for f in result["findings"] if f["id"] == "HOST"]
+    assert (entry["check"], entry["status"]) == ("lock", "failed")
+    assert "refusing to use C:\\ProgramData\\azure-backup\\lock for what runs as SYSTEM: C:\\ProgramData\\azure-backup is owned by " \
+        "S-1-5-21-3623811015-3361044348-30300820-1013" in entry["summary"]
+    assert not sim.host.exists(vmlock.DIRECTORY) and not sim.host.is_file(vmlock.PATH)
+    assert sim.host.state["services"] == services
+    assert "host.unlock" not in sim.tags()
+
+
+def test_the_lock_folder_is_made_for_system_and_administrators_only():
+    sim = Sim(["msdtc-stopped"])
+    assert not run(sim, check_mode=False, causes=[("com_msdtc", {})])["failed"]
+    assert sim.host.state["acls"][vmlock.DIRECTORY] == twins.PROTECTED_FOLDER_SDDL
+    assert vmlock.PATH.startswith(vmlock.DIRECTORY + "\\")
+
+
+@pytest.mark.parametrize("plant", ["link", "foreign_owner"])
+def test_an_existing_lock_that_is_a_link_or_owned_by_another_user_is_refused_and_left_as_it_is(plant):
+    sim = Sim(["msdtc-stopped", "run-lock-stale"])
+    if plant == "link":
+        sim.host.state["reparse_points"] = [vmlock.PATH]
+    else:
+        sim.host.state["acls"][vmlock.PATH] = "O:S-1-5-21-3623811015-3361044348-30300820-1013D:(A;;FA;;;WD)"
+    before = sim.host.read_file(vmlock.PATH)
+    result = run(sim, check_mode=False, causes=[("com_msdtc", {})])
+    [entry] = [f for f in result["findings"] if f["id"] == "HOST"]
+    assert (entry["check"], entry["status"]) == ("lock", "failed") and "refusing to use the run lock " in entry["summary"]
+    assert ("it is a link" if plant == "link" else "it is owned by S-1-5-21-") in entry["summary"]
+    assert sim.host.read_file(vmlock.PATH) == before
+
+
+def test_a_stale_lock_is_deleted_and_created_anew_never_rewritten_in_place(monkeypatch):
+    sim = Sim()
+    twins.host_lock(sim.host, {"Root": vmlock.ROOT, "Directory": vmlock.DIRECTORY, "Path": vmlock.PATH, "Holder": {"token": "old"},
+                               "WaitSeconds": 0, "StaleSeconds": 60})
+    writes = []
+    put = hostmod.put_file_state
+
+    def watch(state, path, entry):
+        writes.append((path, state["files"].get(path) is not None))  # (where, over an existing file)
+        return put(state, path, entry)
+
+    monkeypatch.setattr(hostmod, "put_file_state", watch)
+    result, _changed = twins.host_lock(sim.host, {"Root": vmlock.ROOT, "Directory": vmlock.DIRECTORY, "Path": vmlock.PATH,
+                                                  "Holder": {"token": "new"}, "WaitSeconds": 0, "StaleSeconds": 0})
+    assert result["acquired"] and result["took_over"]["holder"]["token"] == "old"
+    assert writes == [(vmlock.PATH, False)]
+    assert b'"token":"new"' in sim.host.read_file(vmlock.PATH)
+
+
+def test_the_lock_script_asserts_its_folder_as_the_detached_runner_does_and_never_rewrites_a_lock():
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import detached
+    assert detached.WORK_FOLDER in vmlock.ACQUIRE and "Assert-WorkFolder -Root $Root -Directory $Directory" in vmlock.ACQUIRE
+    assert "New-Item" not in vmlock.ACQUIRE and "SetLength" not in vmlock.ACQUIRE
+    assert "[System.IO.FileShare]::Delete)" in vmlock.ACQUIRE and "[System.IO.File]::Delete($Path)" in vmlock.ACQUIRE
