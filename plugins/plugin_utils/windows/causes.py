@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
@@ -135,7 +136,8 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
     """Every cause of ``causes`` ([(role name, args), ...], in order) on the Windows host of ``action``'s task.
 
     Returns {changed, findings, diff, failed, msg, causes: {ID: {changed, failed, msg}}}, with
-    unsupported_host when no cause could be checked (PowerShell below 5.1, not an administrator)."""
+    unsupported_host when no cause could be checked (PowerShell below 5.1, not an administrator), and unreachable
+    (with the findings so far) when the connection failed: the causes after it are not run."""
     task_vars = task_vars or {}
     host = task_vars.get("inventory_hostname", "this host")
     runs = []  # (cause plugin, args, error)
@@ -167,26 +169,39 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
         entry = not_administrator(seen["host"].get("user") or "the WinRM user", host)
         return skipped(out, runs, [entry], entry["summary"])
     lock = vmlock.HostLock(host, lock_wait)
-    for cause, valid, error in runs:
-        if error:
-            result = {"failed": True, "changed": False, "findings": [],
-                      "msg": "%s on %s: %s. Nothing was read or changed for it." % (cause.CAUSE, host, error)}
-        else:
-            try:
-                result = cause.run_cause({}, valid, task_vars, prefetched=seen["reads"].get(cause.CAUSE), host_lock=lock)
-            except Exception as exc:  # pylint: disable=broad-exception-caught  # one cause's failure never stops the next
-                result = {"failed": True, "changed": cause.changed, "findings": cause.findings,
-                          "msg": "%s on %s: %s: %s" % (cause.CAUSE, host, type(exc).__name__, exc)}
-        collect(out, diffs, errors, cause.CAUSE, result)
+    unreachable = None
+    try:
+        for cause, valid, error in runs:
+            if error:
+                result = {"failed": True, "changed": False, "findings": [],
+                          "msg": "%s on %s: %s. Nothing was read or changed for it." % (cause.CAUSE, host, error)}
+            else:
+                try:
+                    result = cause.run_cause({}, valid, task_vars, prefetched=seen["reads"].get(cause.CAUSE), host_lock=lock)
+                except AnsibleConnectionFailure as exc:
+                    # The host is gone: every later cause would only wait out its own connection timeout.
+                    unreachable = "%s on %s: the connection failed: %s" % (cause.CAUSE, host, exc)
+                    result = {"failed": True, "changed": cause.changed, "findings": [], "msg": unreachable}
+                except Exception as exc:  # pylint: disable=broad-exception-caught  # one cause's failure never stops the next
+                    result = {"failed": True, "changed": cause.changed, "findings": [],
+                              "msg": "%s on %s: %s: %s" % (cause.CAUSE, host, type(exc).__name__, exc)}
+            collect(out, diffs, errors, cause.CAUSE, result)
+            if unreachable:
+                break
+    finally:
+        # Also when the task times out (TaskTimeoutError is a BaseException) or is interrupted: a lock left
+        # behind would keep every other run off this VM for hours.
+        problem = lock.release(driver)
     if lock.problem:
         out["findings"].append(finding("HOST", "lock", "failed", lock.problem, {"lock": vmlock.PATH}))
     if lock.took_over:
         out["findings"].append(finding("HOST", "lock", "ok", "%s on %s" % (lock.took_over_words(), host),
                                        {"lock": vmlock.PATH, "took_over": lock.took_over}, severity="warning"))
-    problem = lock.release(driver)
     if problem:
         out["findings"].append(finding("HOST", "lock", "failed", problem, {"lock": vmlock.PATH}))
         errors.append(problem)
+    if unreachable:
+        out["unreachable"] = True
     if diffs:
         out["diff"] = diffs
     out.update(failed=bool(errors), msg=" | ".join(errors))

@@ -183,6 +183,20 @@ $Ansible.Result = $result
 """
 
 
+def connection_errors() -> tuple:
+    """The errors a lost connection surfaces as (detached.CONNECTION_ERRORS; imported late: detached imports the driver)."""
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.detached import CONNECTION_ERRORS
+    return CONNECTION_ERRORS
+
+
+def reset(action) -> None:
+    """Drop the WinRM shell that died with the connection; the next call opens a new one."""
+    try:
+        action._connection.reset()  # pylint: disable=protected-access  # as ansible's own reboot action does
+    except connection_errors():
+        pass
+
+
 class LockBusy(RemediationError):
     """Another run holds this VM's lock: this run's changes on it are refused."""
 
@@ -261,9 +275,19 @@ class HostLock:
         """Remove the lock if this run holds it; what went wrong, or None."""
         if not self.held:
             return None
-        self.executions += 1
         self.held = False
-        answer = action.run_script(RELEASE, {"Path": PATH, "Token": self.token})
+        answer, lost = None, None
+        for _attempt in range(2):  # a connection lost once is reset and the removal sent again
+            self.executions += 1
+            try:
+                answer = action.run_script(RELEASE, {"Path": PATH, "Token": self.token})
+                break
+            except connection_errors() as exc:
+                lost = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                reset(action)
+        if answer is None:
+            return ("could not remove the run lock %s on %s: the connection failed (%s); delete it by hand if no run is active, "
+                    "or it is taken over after %d hours" % (PATH, self.host, lost, self.stale // 3600))
         if answer.get("failed"):
             from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why
             return "could not remove the run lock %s on %s: %s; delete it by hand if no run is active" % (PATH, self.host, _why(answer))

@@ -324,3 +324,72 @@ def test_the_lock_script_asserts_its_folder_as_the_detached_runner_does_and_neve
     assert detached.WORK_FOLDER in vmlock.ACQUIRE and "Assert-WorkFolder -Root $Root -Directory $Directory" in vmlock.ACQUIRE
     assert "New-Item" not in vmlock.ACQUIRE and "SetLength" not in vmlock.ACQUIRE
     assert "[System.IO.FileShare]::Delete)" in vmlock.ACQUIRE and "[System.IO.File]::Delete($Path)" in vmlock.ACQUIRE
+
+
+def failing(sim, when, error, times=1):
+    """sim.execute raising ``error`` instead of the first ``times`` runs that ``when(module, tag, args)`` picks: what a lost
+    connection or a task timeout does to a module run."""
+    execute, left = sim.execute, [times]
+
+    def run_or_fail(plugin, module_name=None, module_args=None, *args, **kwargs):
+        if left[0] and when(module_name, dispatch.script_tag(module_name, dict(module_args or {})), dict(module_args or {})):
+            left[0] -= 1
+            sim.sent.append((module_name, "raised"))
+            raise error
+        return execute(plugin, module_name, module_args, *args, **kwargs)
+
+    sim.execute = run_or_fail
+
+
+def test_the_lock_is_released_when_the_task_times_out_or_is_interrupted():
+    from ansible._internal._errors._task_timeout import TaskTimeoutError  # a BaseException, as KeyboardInterrupt
+    sim = Sim(["agent-stopped", "msdtc-stopped"])
+    failing(sim, lambda module, tag, args: module == "ansible.windows.win_service", TaskTimeoutError(60))
+    with pytest.raises(TaskTimeoutError):
+        run(sim, check_mode=False)
+    assert "host.lock" in sim.tags() and sim.tags()[-1] == "host.unlock"
+    assert not sim.host.is_file(vmlock.PATH)
+
+
+def test_a_connection_lost_while_releasing_is_reset_and_retried_once():
+    from ansible.errors import AnsibleConnectionFailure
+    sim = Sim(["msdtc-stopped"])
+    failing(sim, lambda module, tag, args: tag == "host.unlock", AnsibleConnectionFailure("winrm send_input failed"))
+    result = run(sim, check_mode=False, causes=[("com_msdtc", {})])
+    assert not result["failed"], result["msg"]
+    assert sim.tags()[-2:] == ["raised", "host.unlock"] and not sim.host.is_file(vmlock.PATH)
+
+
+def test_a_release_that_cannot_reach_the_host_is_a_host_lock_finding_and_the_host_s_findings_are_kept():
+    from ansible.errors import AnsibleConnectionFailure
+    sim = Sim(["msdtc-stopped"])
+    failing(sim, lambda module, tag, args: tag == "host.unlock", AnsibleConnectionFailure("winrm connection error"), times=2)
+    result = run(sim, check_mode=False, causes=[("com_msdtc", {})])
+    assert result["failed"]
+    [entry] = [f for f in result["findings"] if f["id"] == "HOST"]
+    assert (entry["check"], entry["status"]) == ("lock", "failed")
+    assert entry["summary"].startswith("could not remove the run lock C:\\ProgramData\\azure-backup\\lock\\run.lock on win01: the connection failed "
+                                       "(winrm connection error)")
+    assert {f["status"] for f in result["findings"] if f["id"] == "COM_MSDTC"} == {"fixed", "ok"}
+
+
+def test_a_connection_failure_in_a_cause_ends_the_host_as_unreachable_with_its_findings_so_far_and_releases_the_lock():
+    from ansible.errors import AnsibleConnectionFailure
+    sim = Sim(["agent-stopped", "msdtc-stopped"])
+    failing(sim, lambda module, tag, args: str(args.get("name")).upper() == "MSDTC", AnsibleConnectionFailure("winrm connection error"))
+    result = run(sim, check_mode=False)
+    assert result["unreachable"] and result["failed"]
+    assert "COM_MSDTC on win01: the connection failed: winrm connection error" in result["msg"]
+    assert list(result["causes"]) == IDS[:IDS.index("COM_MSDTC") + 1]
+    assert any(f["id"] == "WIN_AGENT" and f["status"] == "fixed" for f in result["findings"])
+    assert sim.tags()[-1] == "host.unlock" and not sim.host.is_file(vmlock.PATH)
+    assert sim.tags()[-2:] == ["raised", "host.unlock"]  # DISK_LIMITS is not run
+
+
+def test_an_unexpected_error_in_a_cause_is_its_failed_result_and_the_next_cause_runs():
+    sim = Sim(["agent-stopped", "msdtc-stopped"])
+    failing(sim, lambda module, tag, args: str(args.get("name")).upper() == "MSDTC", ValueError("a bug"))
+    result = run(sim, check_mode=False)
+    assert result["causes"]["COM_MSDTC"]["failed"] and "COM_MSDTC on win01: ValueError: a bug" in result["causes"]["COM_MSDTC"]["msg"]
+    assert not result["causes"]["DISK_LIMITS"]["failed"] and "unreachable" not in result
+    assert sim.tags()[-1] == "host.unlock"
