@@ -1466,7 +1466,7 @@ def host_lock(host, p: dict) -> tuple:
     _assert_work_folder(host, p["Root"], p["Directory"])
     path, started = p["Path"], time.time()
     deadline = started + int(p.get("WaitSeconds") or 0)
-    result = {"acquired": False, "took_over": None, "holder": None, "waited_seconds": 0}
+    result = {"acquired": False, "took_over": None, "holder": None, "mine": False, "waited_seconds": 0}
     stale = None
     while True:
         if not host.is_file(path):
@@ -1479,6 +1479,10 @@ def host_lock(host, p: dict) -> tuple:
         seen = _lock_holder(host, path)
         result["holder"] = seen
         stale = None
+        token = (p.get("Holder") or {}).get("token")
+        if isinstance(seen["holder"], dict) and token and seen["holder"].get("token") == token:
+            result.update(acquired=True, mine=True)  # this run's own lock, from a try whose answer was lost
+            break
         if seen["age_seconds"] >= int(p.get("StaleSeconds") or 0):
             # File.Delete through the handle opened with FileShare.Delete: removed once that handle closes.
             hostmod.remove_file_state(host.state, path)

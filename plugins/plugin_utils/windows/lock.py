@@ -99,7 +99,7 @@ function Read-Holder {
     @{ holder = $seen; text = $text; since = $since.ToString('o'); age_seconds = [int]([DateTime]::UtcNow - $since).TotalSeconds }
 }
 
-$result = @{ acquired = $false; took_over = $null; holder = $null; waited_seconds = 0 }
+$result = @{ acquired = $false; took_over = $null; holder = $null; mine = $false; waited_seconds = 0 }
 $started = [DateTime]::UtcNow
 $stale = $null
 while ($true) {
@@ -126,7 +126,12 @@ while ($true) {
         try {
             $seen = Read-Holder -Stream $stream
             $result.holder = $seen
-            if ($seen.age_seconds -ge $StaleSeconds) {
+            if ($seen.holder -and $seen.holder.token -and $seen.holder.token -eq $Holder['token']) {
+                # This run's own lock: taken by an earlier try whose answer was lost.
+                $result.acquired = $true
+                $result.mine = $true
+            }
+            elseif ($seen.age_seconds -ge $StaleSeconds) {
                 # Still the text just read (no one can write it while this handle is open): delete it, and
                 # CreateNew decides again who takes it.
                 $null = $stream.Seek(0, [System.IO.SeekOrigin]::Begin)
@@ -138,6 +143,7 @@ while ($true) {
             }
         }
         finally { $stream.Dispose() }
+        if ($result.acquired) { break }
         if ($stale) { continue }
     }
     catch [System.IO.IOException], [System.UnauthorizedAccessException] {
@@ -228,6 +234,8 @@ class HostLock:
         self.host, self.wait, self.stale = host, wait, stale
         self.token = uuid.uuid4().hex
         self.held = False
+        # An ACQUIRE whose answer was lost: the lock may hold this run's token (the removal checks it).
+        self.tried = False
         self.refused: str | None = None
         # Why the lock script itself failed (its folder or file refused, an error): said once as a HOST/lock finding.
         self.problem: str | None = None
@@ -249,9 +257,20 @@ class HostLock:
             return
         if self.refused:
             raise LockBusy(self.refused)
-        self.executions += 1
-        answer = action.run_script(ACQUIRE, {"Root": ROOT, "Directory": DIRECTORY, "Path": PATH, "Holder": self.holder(),
-                                             "WaitSeconds": int(self.wait), "StaleSeconds": int(self.stale)})
+        parameters = {"Root": ROOT, "Directory": DIRECTORY, "Path": PATH, "Holder": self.holder(),
+                      "WaitSeconds": int(self.wait), "StaleSeconds": int(self.stale)}
+        for attempt in range(2):
+            self.executions += 1
+            try:
+                answer = action.run_script(ACQUIRE, parameters)
+                break
+            except connection_errors():
+                # The lock may have been taken all the same: it is released at the end whatever comes, and the
+                # try again finds this run's token in it (ACQUIRE takes its own lock as acquired).
+                self.tried = True
+                reset(action)
+                if attempt:
+                    raise
         result = answer.get("result") or {}
         if answer.get("failed") or not isinstance(result, dict):
             from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why  # driver imports us
@@ -267,15 +286,15 @@ class HostLock:
             raise LockBusy(self.refused)
         self.held = True
         self.took_over = result.get("took_over")
-        if result.get("holder") and not self.took_over:
+        if result.get("holder") and not self.took_over and not result.get("mine"):
             self.waited = True
             raise ReadAgain()
 
     def release(self, action) -> str | None:
         """Remove the lock if this run holds it; what went wrong, or None."""
-        if not self.held:
+        if not (self.held or self.tried):
             return None
-        self.held = False
+        maybe, self.held, self.tried = not self.held, False, False
         answer, lost = None, None
         for _attempt in range(2):  # a connection lost once is reset and the removal sent again
             self.executions += 1
@@ -292,6 +311,8 @@ class HostLock:
             from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why
             return "could not remove the run lock %s on %s: %s; delete it by hand if no run is active" % (PATH, self.host, _why(answer))
         if not (answer.get("result") or {}).get("released"):
+            if maybe:  # never taken after all
+                return None
             return "the run lock %s on %s was no longer this run's (it was taken over as stale?); left as it is" % (PATH, self.host)
         return None
 

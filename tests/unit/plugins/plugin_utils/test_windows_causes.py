@@ -393,3 +393,33 @@ def test_an_unexpected_error_in_a_cause_is_its_failed_result_and_the_next_cause_
     assert result["causes"]["COM_MSDTC"]["failed"] and "COM_MSDTC on win01: ValueError: a bug" in result["causes"]["COM_MSDTC"]["msg"]
     assert not result["causes"]["DISK_LIMITS"]["failed"] and "unreachable" not in result
     assert sim.tags()[-1] == "host.unlock"
+
+
+def test_the_lock_script_takes_a_lock_that_holds_this_run_s_own_token():
+    sim = Sim()
+    where = {"Root": vmlock.ROOT, "Directory": vmlock.DIRECTORY, "Path": vmlock.PATH, "WaitSeconds": 0, "StaleSeconds": 3600}
+    assert twins.host_lock(sim.host, dict(where, Holder={"token": "mine"}))[0]["acquired"]
+    again = twins.host_lock(sim.host, dict(where, Holder={"token": "mine"}))[0]
+    assert again["acquired"] and again["mine"] and not again["took_over"]
+    assert "$seen.holder.token -eq $Holder['token']" in vmlock.ACQUIRE
+
+
+def test_a_lock_whose_answer_was_lost_is_taken_again_as_this_run_s_own_and_released():
+    from ansible.errors import AnsibleConnectionFailure
+    sim = Sim(["msdtc-stopped"])
+    execute = sim.execute
+    lost = [True]
+
+    def lose_first_lock_answer(plugin, module_name=None, module_args=None, *args, **kwargs):
+        answer = execute(plugin, module_name, module_args, *args, **kwargs)
+        if lost[0] and dispatch.script_tag(module_name, dict(module_args or {})) == "host.lock":
+            lost[0] = False
+            raise AnsibleConnectionFailure("winrm receive failed")  # the lock was taken; its answer never came back
+        return answer
+
+    sim.execute = lose_first_lock_answer
+    result = run(sim, check_mode=False, causes=[("com_msdtc", {})], lock_wait=0)
+    assert not result["failed"], result["msg"]
+    assert sim.tags() == ["host.read", "host.lock", "host.lock", "ansible.windows.win_service", "host.unlock"]
+    assert {f["status"] for f in result["findings"] if f["id"] == "COM_MSDTC"} == {"fixed", "ok"}
+    assert not sim.host.is_file(vmlock.PATH)
