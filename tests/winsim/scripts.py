@@ -1426,10 +1426,10 @@ def _lock_holder(host, path: str) -> dict:
     since = None
     if isinstance(seen, dict) and seen.get("since"):
         since = _parse_utc(seen["since"])
-    if since is None:
+    if since is None or since.timestamp() - time.time() > 300:  # unreadable, or more than 5 minutes ahead: the write time
         since = _parse_utc(host.find_file(path)[1].get("mtime") or hostmod.now_iso())
     return {"holder": seen, "text": text, "since": since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "age_seconds": int(time.time() - since.timestamp())}
+            "age_seconds": time.time() - since.timestamp()}
 
 
 def _parse_utc(text: str):

@@ -74,6 +74,20 @@ function Get-HolderText {
     ConvertTo-Json -InputObject $mine -Compress
 }
 
+function Test-Busy {
+    # Whether an error means another run is at the lock right now (there, open, being deleted): then wait and try
+    # again. Anything else (access denied, the folder gone) is this run's own problem and fails at once. A file
+    # being deleted answers access denied too (STATUS_DELETE_PENDING), so access denied is waited out a few times.
+    param([System.Management.Automation.ErrorRecord]$Record)
+    $exception = $Record.Exception
+    if ($exception -is [System.Management.Automation.MethodInvocationException] -and $exception.InnerException) { $exception = $exception.InnerException }
+    if ($exception -is [System.IO.FileNotFoundException]) { return $true }
+    if ($exception -is [System.IO.DirectoryNotFoundException]) { return $false }
+    if ($exception -is [System.UnauthorizedAccessException]) { $tries.denied++; return $tries.denied -le 3 }
+    # ERROR_SHARING_VIOLATION 32, ERROR_LOCK_VIOLATION 33, ERROR_FILE_EXISTS 80, ERROR_ALREADY_EXISTS 183.
+    ($exception -is [System.IO.IOException]) -and (@(32, 33, 80, 183) -contains ($exception.HResult -band 0xFFFF))
+}
+
 function Assert-LockFile {
     # A link would send the open (and the delete) elsewhere; a file someone else owns was not made by a run.
     # $false: gone in between (or being deleted), then CreateNew is tried again.
@@ -94,14 +108,24 @@ function Read-Holder {
     $seen = $null
     try { $seen = ConvertFrom-Json -InputObject $text } catch { $null = $_ }
     $since = $null
-    if ($seen -and $seen.since) { try { $since = [DateTime]::Parse($seen.since).ToUniversalTime() } catch { $null = $_ } }
-    if (-not $since) { $since = [System.IO.File]::GetLastWriteTimeUtc($Path) }
-    @{ holder = $seen; text = $text; since = $since.ToString('o'); age_seconds = [int]([DateTime]::UtcNow - $since).TotalSeconds }
+    if ($seen -and $seen.since) {
+        try {
+            $since = if ($seen.since -is [DateTime]) { $seen.since.ToUniversalTime() } else {
+                [DateTime]::Parse([string]$seen.since, [System.Globalization.CultureInfo]::InvariantCulture,
+                    [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal') }
+        }
+        catch { $null = $_ }
+    }
+    # A time more than 5 minutes ahead of this clock is not to be trusted (a wrong clock, a made-up file): the
+    # file's own write time then. A [double]: any age fits, however far off a date is.
+    if (-not $since -or ($since - [DateTime]::UtcNow).TotalSeconds -gt 300) { $since = [System.IO.File]::GetLastWriteTimeUtc($Path) }
+    @{ holder = $seen; text = $text; since = $since.ToString('o'); age_seconds = [double]([DateTime]::UtcNow - $since).TotalSeconds }
 }
 
 $result = @{ acquired = $false; took_over = $null; holder = $null; mine = $false; waited_seconds = 0 }
 $started = [DateTime]::UtcNow
 $stale = $null
+$tries = @{ denied = 0 }
 while ($true) {
     try {
         $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
@@ -114,9 +138,9 @@ while ($true) {
         $result.took_over = $stale
         break
     }
-    catch [System.IO.IOException], [System.UnauthorizedAccessException] {
+    catch {
         # There already (or being deleted by its holder): see who holds it.
-        $null = $_
+        if (-not (Test-Busy -Record $_)) { throw }
     }
     $stale = $null
     try {
@@ -146,9 +170,9 @@ while ($true) {
         if ($result.acquired) { break }
         if ($stale) { continue }
     }
-    catch [System.IO.IOException], [System.UnauthorizedAccessException] {
+    catch {
         # Gone in between, or open in another run right now: try again.
-        $null = $_
+        if (-not (Test-Busy -Record $_)) { throw }
     }
     if ([DateTime]::UtcNow -ge $deadline) { break }
     Start-Sleep -Seconds 1

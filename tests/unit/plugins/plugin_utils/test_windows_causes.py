@@ -423,3 +423,31 @@ def test_a_lock_whose_answer_was_lost_is_taken_again_as_this_run_s_own_and_relea
     assert sim.tags() == ["host.read", "host.lock", "host.lock", "ansible.windows.win_service", "host.unlock"]
     assert {f["status"] for f in result["findings"] if f["id"] == "COM_MSDTC"} == {"fixed", "ok"}
     assert not sim.host.is_file(vmlock.PATH)
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59.0000000Z", "2126-01-01T00:00:00Z", "not a time", "0001-01-01T00:00:00Z"])
+def test_a_lock_whose_time_is_far_ahead_or_unreadable_is_aged_by_its_write_time(since):
+    import datetime
+    import json
+    sim = Sim(["run-lock-stale"])
+    holder = dict(json.loads(sim.host.read_file(vmlock.PATH)), since=since)
+    written = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    hostmod.put_file_state(sim.host.state, vmlock.PATH, dict(hostmod.file_entry(json.dumps(holder).encode()), mtime=written))
+    seen = twins._lock_holder(sim.host, vmlock.PATH)  # pylint: disable=protected-access
+    assert isinstance(seen["age_seconds"], float)
+    if since.startswith("0001"):  # in the past: taken as it says, however old
+        assert seen["age_seconds"] > 6e10
+    else:
+        assert 5 * 3600 - 60 < seen["age_seconds"] < 5 * 3600 + 60
+    where = {"Root": vmlock.ROOT, "Directory": vmlock.DIRECTORY, "Path": vmlock.PATH, "WaitSeconds": 0, "StaleSeconds": 3 * 3600}
+    assert twins.host_lock(sim.host, dict(where, Holder={"token": "new"}))[0]["took_over"]["holder"]["token"] == "another-run"
+
+
+def test_the_lock_script_ages_as_a_double_and_waits_only_for_another_run_at_the_file():
+    assert "age_seconds = [double]" in vmlock.ACQUIRE and "[int]([DateTime]::UtcNow - $since)" not in vmlock.ACQUIRE
+    assert "TotalSeconds -gt 300) { $since = [System.IO.File]::GetLastWriteTimeUtc($Path) }" in vmlock.ACQUIRE
+    # Only ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION, ERROR_FILE_EXISTS, ERROR_ALREADY_EXISTS, a file gone, and
+    # access denied a few times (a delete pending) loop; the rest is thrown with its own message.
+    assert "@(32, 33, 80, 183) -contains ($exception.HResult -band 0xFFFF)" in vmlock.ACQUIRE
+    assert vmlock.ACQUIRE.count("if (-not (Test-Busy -Record $_)) { throw }") == 2
+    assert "catch [System.IO.IOException], [System.UnauthorizedAccessException]" not in vmlock.ACQUIRE
