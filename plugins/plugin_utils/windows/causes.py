@@ -94,6 +94,13 @@ def not_administrator(user: str, host: str) -> dict:
                    {"user": user, "administrator": False})
 
 
+def host_read_failed(why: str, host: str) -> dict:
+    return finding("HOST", "read", "found",
+                   "the host read on %s failed: %s. Each cause read for itself, and whether the WinRM user acts as an "
+                   "administrator was not checked (a cause's own read says so when it is refused)" % (host, why),
+                   {"error": why}, severity="warning")
+
+
 def validate(cls, args: dict) -> tuple[dict | None, str | None]:
     """The cause's arguments checked and completed against its ARGUMENT_SPEC, as the win_* task would: (args, error)."""
     result = ArgumentSpecValidator(cls.ARGUMENT_SPEC).validate(dict(args or {}))
@@ -163,7 +170,9 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
     except UnsupportedHost as exc:
         return skipped(out, runs, exc.findings, exc.msg)
     if "failed" in seen:
-        # The host read as a whole did not run (not one read of it): each cause reads for itself.
+        # The host read as a whole did not run (not one read of it): each cause reads for itself, and what it
+        # would have checked (an administrator's token) is said to be unchecked.
+        out["findings"].append(host_read_failed(seen["failed"], host))
         seen = {"host": {}, "reads": {}}
     elif not seen["host"].get("administrator"):
         entry = not_administrator(seen["host"].get("user") or "the WinRM user", host)

@@ -451,3 +451,17 @@ def test_the_lock_script_ages_as_a_double_and_waits_only_for_another_run_at_the_
     assert "@(32, 33, 80, 183) -contains ($exception.HResult -band 0xFFFF)" in vmlock.ACQUIRE
     assert vmlock.ACQUIRE.count("if (-not (Test-Busy -Record $_)) { throw }") == 2
     assert "catch [System.IO.IOException], [System.UnauthorizedAccessException]" not in vmlock.ACQUIRE
+
+
+def test_a_host_read_that_fails_as_a_whole_is_a_host_read_warning_with_its_reason_and_each_cause_reads_for_itself(monkeypatch):
+    def broken(host, p):  # pylint: disable=unused-argument
+        raise twins.ScriptError('Exception calling "GetCurrent": the token cannot be read')
+    monkeypatch.setitem(twins.SCRIPTS, "host.read", broken)
+    sim = Sim()
+    result = run(sim, causes=CAUSES[-2:])
+    [entry] = [f for f in result["findings"] if f["id"] == "HOST"]
+    assert (entry["check"], entry["status"], entry["severity"]) == ("read", "found", "warning")
+    assert entry["summary"].startswith('the host read on win01 failed: Exception calling "GetCurrent": the token cannot be read. ')
+    assert "administrator was not checked" in entry["summary"]
+    assert sim.tags() == ["host.read", "com_msdtc.read", "disk_limits.read"]
+    assert not result["failed"]
