@@ -114,12 +114,14 @@ class ActionModule(ActionBase):
             result["diff"] = outcome["diff"]
         if outcome.get("unsupported_host"):
             result["unsupported_host"] = True
+        if outcome.get("unreachable"):  # the connection failed mid-host: Ansible marks the host unreachable
+            result["unreachable"] = True
         failed = bool(outcome.get("failed"))
         msg = outcome.get("msg") or ""
         if failed and not causes and not findings:
             # The execution itself failed (no Python, a module error): what it said, as it said it.
             result.update({k: v for k, v in outcome.items() if k not in result})
-        if bundle_settings is not None and not outcome.get("unsupported_host"):
+        if bundle_settings is not None and not outcome.get("unsupported_host") and not outcome.get("unreachable"):
             failures = [{"id": cause_id, "msg": c.get("msg") or "failed"} for cause_id, c in causes.items() if c.get("failed")]
             if failed and not causes:
                 failures.append({"id": "HOST", "msg": msg or "failed"})

@@ -33,7 +33,7 @@ HOSTS = {
     # Two runs at once on one VM (test_two_applies_at_once_take_turns).
     "win24": ["agent-stopped", "msdtc-stopped", "comsysapp-stopped"],
 }
-LOCK = "C:\\ProgramData\\azure-backup\\run.lock"
+LOCK = "C:\\ProgramData\\azure-backup\\lock\\run.lock"
 
 
 def playbook(tmp, *args, limit="vms:!win24"):

@@ -431,10 +431,14 @@ def winrm_user_uac_filtered(state):
 
 
 # The run lock (plugin_utils/windows/lock.py) as another run left it.
-RUN_LOCK = "C:\\ProgramData\\azure-backup\\run.lock"
+RUN_LOCK = "C:\\ProgramData\\azure-backup\\lock\\run.lock"
 
 
 def _run_lock(state, since):
+    # Its folder as that run made it: for SYSTEM and Administrators only (protected.py, New-ProtectedFolder).
+    folder = RUN_LOCK.rsplit("\\", 1)[0]
+    state.setdefault("dirs", []).append(folder)
+    state.setdefault("acls", {})[folder] = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
     holder = {"controller": "awx-node-1", "pid": 4242, "user": "awx", "token": "another-run", "since": since,
               "winrm_user": "%s\\azureadmin" % state["name"].upper()}
     hostmod.put_file_state(state, RUN_LOCK, hostmod.file_entry(json.dumps(holder).encode("utf-8")))

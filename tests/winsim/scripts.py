@@ -775,6 +775,8 @@ def _folder_problem(host, path: str, forbidden: int) -> str | None:
     ("ACE Inheritance Rules", Microsoft Learn)."""
     if host.is_file(path):
         return "%s is a file" % path
+    if _is_reparse_point(host, path):
+        return "%s is a link (reparse point)" % path
     key = acl.find(host.state, path)
     parsed = render.parse_sddl(host.state["acls"][key] if key else PROGRAMDATA_CHILD_SDDL)
     if parsed["owner"] not in _TRUSTED_SIDS:
@@ -785,6 +787,12 @@ def _folder_problem(host, path: str, forbidden: int) -> str | None:
         if ace["mask"] & forbidden:
             return "%s lets %s change it (%s)" % (path, ace["sid"], render.icacls_rights(ace["mask"]))
     return None
+
+
+def _is_reparse_point(host, path: str) -> bool:
+    """FileAttributes.ReparsePoint of the item itself (Get-Item does not follow a link): a junction, a symbolic link or a
+    mount point a user planted ("Reparse Points", Microsoft Learn). Kept in the simulation as state "reparse_points"."""
+    return path.lower() in (p.lower() for p in host.state.get("reparse_points") or [])
 
 
 def _task_command(bootstrap: str, job: str, sha: str, marker: str, delay) -> str:
@@ -1418,10 +1426,10 @@ def _lock_holder(host, path: str) -> dict:
     since = None
     if isinstance(seen, dict) and seen.get("since"):
         since = _parse_utc(seen["since"])
-    if since is None:
+    if since is None or since.timestamp() - time.time() > 300:  # unreadable, or more than 5 minutes ahead: the write time
         since = _parse_utc(host.find_file(path)[1].get("mtime") or hostmod.now_iso())
     return {"holder": seen, "text": text, "since": since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "age_seconds": int(time.time() - since.timestamp())}
+            "age_seconds": time.time() - since.timestamp()}
 
 
 def _parse_utc(text: str):
@@ -1438,23 +1446,48 @@ def _write_lock_holder(host, path: str, holder: dict) -> None:
     hostmod.put_file_state(host.state, path, hostmod.file_entry(json.dumps(mine, separators=(",", ":")).encode("utf-8")))
 
 
+def _lock_file_problem(host, path: str) -> str | None:
+    """Assert-LockFile: a link, or a file whose owner (GetAccessControl Owner) is not SYSTEM or Administrators. A file
+    the simulation holds no descriptor of was made by an administrator's run: owner Administrators."""
+    if _is_reparse_point(host, path):
+        return "refusing to use the run lock %s: it is a link (reparse point)" % path
+    key = acl.find(host.state, path)
+    owner = render.parse_sddl(host.state["acls"][key])["owner"] if key else "S-1-5-32-544"
+    if owner not in _TRUSTED_SIDS:
+        return "refusing to use the run lock %s: it is owned by %s, not by SYSTEM or Administrators" % (path, owner)
+    return None
+
+
 def host_lock(host, p: dict) -> tuple:
-    """The lock script: FileMode CreateNew wins when no file is there; a holder older than StaleSeconds is taken
-    over in place; else wait (other commands to this host run meanwhile) until WaitSeconds have passed."""
+    """The lock script: its folder asserted as the detached runner's (Assert-WorkFolder, refused: the script fails and
+    nothing is written); FileMode CreateNew wins when no file is there; an existing lock that is a link or owned by
+    anyone else is refused; a holder older than StaleSeconds is deleted (never rewritten) and CreateNew tried again;
+    else wait (other commands to this host run meanwhile) until WaitSeconds have passed."""
+    _assert_work_folder(host, p["Root"], p["Directory"])
     path, started = p["Path"], time.time()
     deadline = started + int(p.get("WaitSeconds") or 0)
-    result = {"acquired": False, "took_over": None, "holder": None, "waited_seconds": 0}
+    result = {"acquired": False, "took_over": None, "holder": None, "mine": False, "waited_seconds": 0}
+    stale = None
     while True:
         if not host.is_file(path):
             _write_lock_holder(host, path, p.get("Holder"))
-            result["acquired"] = True
+            result.update(acquired=True, took_over=stale)
             break
+        problem = _lock_file_problem(host, path)
+        if problem:
+            raise ScriptError(problem)
         seen = _lock_holder(host, path)
         result["holder"] = seen
-        if seen["age_seconds"] >= int(p.get("StaleSeconds") or 0):
-            _write_lock_holder(host, path, p.get("Holder"))
-            result.update(acquired=True, took_over=seen)
+        stale = None
+        token = (p.get("Holder") or {}).get("token")
+        if isinstance(seen["holder"], dict) and token and seen["holder"].get("token") == token:
+            result.update(acquired=True, mine=True)  # this run's own lock, from a try whose answer was lost
             break
+        if seen["age_seconds"] >= int(p.get("StaleSeconds") or 0):
+            # File.Delete through the handle opened with FileShare.Delete: removed once that handle closes.
+            hostmod.remove_file_state(host.state, path)
+            stale = seen
+            continue
         if time.time() >= deadline:
             break
         host.pause(1)

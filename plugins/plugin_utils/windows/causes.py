@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
@@ -93,6 +94,13 @@ def not_administrator(user: str, host: str) -> dict:
                    {"user": user, "administrator": False})
 
 
+def host_read_failed(why: str, host: str) -> dict:
+    return finding("HOST", "read", "found",
+                   "the host read on %s failed: %s. Each cause read for itself, and whether the WinRM user acts as an "
+                   "administrator was not checked (a cause's own read says so when it is refused)" % (host, why),
+                   {"error": why}, severity="warning")
+
+
 def validate(cls, args: dict) -> tuple[dict | None, str | None]:
     """The cause's arguments checked and completed against its ARGUMENT_SPEC, as the win_* task would: (args, error)."""
     result = ArgumentSpecValidator(cls.ARGUMENT_SPEC).validate(dict(args or {}))
@@ -135,7 +143,8 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
     """Every cause of ``causes`` ([(role name, args), ...], in order) on the Windows host of ``action``'s task.
 
     Returns {changed, findings, diff, failed, msg, causes: {ID: {changed, failed, msg}}}, with
-    unsupported_host when no cause could be checked (PowerShell below 5.1, not an administrator)."""
+    unsupported_host when no cause could be checked (PowerShell below 5.1, not an administrator), and unreachable
+    (with the findings so far) when the connection failed: the causes after it are not run."""
     task_vars = task_vars or {}
     host = task_vars.get("inventory_hostname", "this host")
     runs = []  # (cause plugin, args, error)
@@ -161,30 +170,47 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
     except UnsupportedHost as exc:
         return skipped(out, runs, exc.findings, exc.msg)
     if "failed" in seen:
-        # The host read as a whole did not run (not one read of it): each cause reads for itself.
+        # The host read as a whole did not run (not one read of it): each cause reads for itself, and what it
+        # would have checked (an administrator's token) is said to be unchecked.
+        out["findings"].append(host_read_failed(seen["failed"], host))
         seen = {"host": {}, "reads": {}}
     elif not seen["host"].get("administrator"):
         entry = not_administrator(seen["host"].get("user") or "the WinRM user", host)
         return skipped(out, runs, [entry], entry["summary"])
     lock = vmlock.HostLock(host, lock_wait)
-    for cause, valid, error in runs:
-        if error:
-            result = {"failed": True, "changed": False, "findings": [],
-                      "msg": "%s on %s: %s. Nothing was read or changed for it." % (cause.CAUSE, host, error)}
-        else:
-            try:
-                result = cause.run_cause({}, valid, task_vars, prefetched=seen["reads"].get(cause.CAUSE), host_lock=lock)
-            except Exception as exc:  # pylint: disable=broad-exception-caught  # one cause's failure never stops the next
-                result = {"failed": True, "changed": cause.changed, "findings": cause.findings,
-                          "msg": "%s on %s: %s: %s" % (cause.CAUSE, host, type(exc).__name__, exc)}
-        collect(out, diffs, errors, cause.CAUSE, result)
+    unreachable = None
+    try:
+        for cause, valid, error in runs:
+            if error:
+                result = {"failed": True, "changed": False, "findings": [],
+                          "msg": "%s on %s: %s. Nothing was read or changed for it." % (cause.CAUSE, host, error)}
+            else:
+                try:
+                    result = cause.run_cause({}, valid, task_vars, prefetched=seen["reads"].get(cause.CAUSE), host_lock=lock)
+                except AnsibleConnectionFailure as exc:
+                    # The host is gone: every later cause would only wait out its own connection timeout.
+                    unreachable = "%s on %s: the connection failed: %s" % (cause.CAUSE, host, exc)
+                    result = {"failed": True, "changed": cause.changed, "findings": [], "msg": unreachable}
+                except Exception as exc:  # pylint: disable=broad-exception-caught  # one cause's failure never stops the next
+                    result = {"failed": True, "changed": cause.changed, "findings": [],
+                              "msg": "%s on %s: %s: %s" % (cause.CAUSE, host, type(exc).__name__, exc)}
+            collect(out, diffs, errors, cause.CAUSE, result)
+            if unreachable:
+                break
+    finally:
+        # Also when the task times out (TaskTimeoutError is a BaseException) or is interrupted: a lock left
+        # behind would keep every other run off this VM for hours.
+        problem = lock.release(driver)
+    if lock.problem:
+        out["findings"].append(finding("HOST", "lock", "failed", lock.problem, {"lock": vmlock.PATH}))
     if lock.took_over:
         out["findings"].append(finding("HOST", "lock", "ok", "%s on %s" % (lock.took_over_words(), host),
                                        {"lock": vmlock.PATH, "took_over": lock.took_over}, severity="warning"))
-    problem = lock.release(driver)
     if problem:
         out["findings"].append(finding("HOST", "lock", "failed", problem, {"lock": vmlock.PATH}))
         errors.append(problem)
+    if unreachable:
+        out["unreachable"] = True
     if diffs:
         out["diff"] = diffs
     out.update(failed=bool(errors), msg=" | ".join(errors))

@@ -3,7 +3,7 @@
 """The run lock of a Windows VM: two runs (a scheduled AWX job and an admin by hand) take turns changing it.
 
 Over WinRM every module run is its own PowerShell process, so nothing held in one process can span a
-host's changes. The lock is a file instead, C:\\ProgramData\\azure-backup\\run.lock, created with
+host's changes. The lock is a file instead, C:\\ProgramData\\azure-backup\\lock\\run.lock, created with
 FileMode.CreateNew: the file system lets exactly one creator win, whatever process or session it runs in
 (CreateFile with CREATE_NEW fails with ERROR_FILE_EXISTS when the file is there). It holds who holds it
 (since when on the VM's clock, controller, pid, user, a token) and is removed, by its holder only, after
@@ -16,6 +16,12 @@ our scripts); removing it one more. A run that finds it held waits up to ``lock_
 inside that one execution, then every change of that host run is refused with a failed finding naming
 the holder. A lock older than STALE_SECONDS belongs to a run that ended without removing it (a killed
 controller): it is taken over, and the finding of the change that took it says so.
+
+The lock runs as an administrator, so where it writes must be out of any other user's reach: its folder is
+made for SYSTEM and Administrators only or refused (protected.py, as the detached runner's), an existing
+lock that is a link or is owned by anyone else is refused, and a stale lock is deleted, never rewritten in
+place (a rewrite through a planted link would truncate whatever file it points to). A refusal is a failed
+HOST/lock finding, and nothing is written.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ import socket
 import uuid
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import protected
 
-ROOT = r"C:\ProgramData\azure-backup"
-PATH = ROOT + r"\run.lock"
+ROOT = protected.ROOT
+# Its own folder, made for SYSTEM and Administrators only (protected.py): C:\ProgramData lets any user create there.
+DIRECTORY = ROOT + r"\lock"
+PATH = DIRECTORY + r"\run.lock"
 DEFAULT_WAIT = 120
 # Longer than the longest hold a run can have: the agent install's own bound (win_agent.install_timeout, at most
 # about 80 minutes) plus every other cause's changes. A lock this old is a run that died holding it.
@@ -38,10 +47,15 @@ STALE_SECONDS = 3 * 3600
 ACQUIRE = r"""#azure_backup.remediation/host.lock
 # Takes the run lock: the file is created with FileMode CreateNew, so only one creator wins. Held by another
 # run: read who, wait and try again until WaitSeconds have passed. Older than StaleSeconds (by the time it
-# holds, or its last write when it holds nothing readable): its holder is gone; it is taken over in place,
-# opened with FileShare None so that no other run reads or takes it at the same moment.
+# holds, or its last write when it holds nothing readable): its holder is gone; it is deleted (never written
+# in place) and CreateNew is tried again, so that again only one run wins.
+# The lock's folder is made for SYSTEM and Administrators only, or refused (Assert-WorkFolder): nothing is
+# written in a folder anyone else may have made or may write to, and an existing lock file is opened only
+# when it is no link (reparse point) and owned by SYSTEM or Administrators.
 [CmdletBinding()]
 param(
+    [string]$Root,
+    [string]$Directory,
     [string]$Path,
     [System.Collections.IDictionary]$Holder,
     [int]$WaitSeconds,
@@ -49,8 +63,8 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $deadline = [DateTime]::UtcNow.AddSeconds($WaitSeconds)
-$folder = Split-Path -Parent $Path
-if (-not (Test-Path -LiteralPath $folder -PathType Container)) { $null = New-Item -ItemType Directory -Path $folder -Force }
+""" + protected.WORK_FOLDER + r"""
+$null = Assert-WorkFolder -Root $Root -Directory $Directory
 
 function Get-HolderText {
     $mine = @{}
@@ -60,11 +74,29 @@ function Get-HolderText {
     ConvertTo-Json -InputObject $mine -Compress
 }
 
-function Write-Holder {
-    param([System.IO.FileStream]$Stream)
-    $bytes = [System.Text.Encoding]::UTF8.GetBytes((Get-HolderText))
-    $Stream.SetLength(0)
-    $Stream.Write($bytes, 0, $bytes.Length)
+function Test-Busy {
+    # Whether an error means another run is at the lock right now (there, open, being deleted): then wait and try
+    # again. Anything else (access denied, the folder gone) is this run's own problem and fails at once. A file
+    # being deleted answers access denied too (STATUS_DELETE_PENDING), so access denied is waited out a few times.
+    param([System.Management.Automation.ErrorRecord]$Record)
+    $exception = $Record.Exception
+    if ($exception -is [System.Management.Automation.MethodInvocationException] -and $exception.InnerException) { $exception = $exception.InnerException }
+    if ($exception -is [System.IO.FileNotFoundException]) { return $true }
+    if ($exception -is [System.IO.DirectoryNotFoundException]) { return $false }
+    if ($exception -is [System.UnauthorizedAccessException]) { $tries.denied++; return $tries.denied -le 3 }
+    # ERROR_SHARING_VIOLATION 32, ERROR_LOCK_VIOLATION 33, ERROR_FILE_EXISTS 80, ERROR_ALREADY_EXISTS 183.
+    ($exception -is [System.IO.IOException]) -and (@(32, 33, 80, 183) -contains ($exception.HResult -band 0xFFFF))
+}
+
+function Assert-LockFile {
+    # A link would send the open (and the delete) elsewhere; a file someone else owns was not made by a run.
+    # $false: gone in between (or being deleted), then CreateNew is tried again.
+    $item = Get-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+    if (-not $item) { return $false }
+    if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) { throw "refusing to use the run lock $Path`: it is a link (reparse point)" }
+    $owner = $item.GetAccessControl([System.Security.AccessControl.AccessControlSections]::Owner).GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+    if ($trusted -notcontains $owner) { throw "refusing to use the run lock $Path`: it is owned by $owner, not by SYSTEM or Administrators" }
+    $true
 }
 
 # The holder in the file, and since when it holds (its write time when the text is not readable).
@@ -76,42 +108,71 @@ function Read-Holder {
     $seen = $null
     try { $seen = ConvertFrom-Json -InputObject $text } catch { $null = $_ }
     $since = $null
-    if ($seen -and $seen.since) { try { $since = [DateTime]::Parse($seen.since).ToUniversalTime() } catch { $null = $_ } }
-    if (-not $since) { $since = [System.IO.File]::GetLastWriteTimeUtc($Path) }
-    @{ holder = $seen; text = $text; since = $since.ToString('o'); age_seconds = [int]([DateTime]::UtcNow - $since).TotalSeconds }
+    if ($seen -and $seen.since) {
+        try {
+            $since = if ($seen.since -is [DateTime]) { $seen.since.ToUniversalTime() } else {
+                [DateTime]::Parse([string]$seen.since, [System.Globalization.CultureInfo]::InvariantCulture,
+                    [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal') }
+        }
+        catch { $null = $_ }
+    }
+    # A time more than 5 minutes ahead of this clock is not to be trusted (a wrong clock, a made-up file): the
+    # file's own write time then. A [double]: any age fits, however far off a date is.
+    if (-not $since -or ($since - [DateTime]::UtcNow).TotalSeconds -gt 300) { $since = [System.IO.File]::GetLastWriteTimeUtc($Path) }
+    @{ holder = $seen; text = $text; since = $since.ToString('o'); age_seconds = [double]([DateTime]::UtcNow - $since).TotalSeconds }
 }
 
-$result = @{ acquired = $false; took_over = $null; holder = $null; waited_seconds = 0 }
+$result = @{ acquired = $false; took_over = $null; holder = $null; mine = $false; waited_seconds = 0 }
 $started = [DateTime]::UtcNow
+$stale = $null
+$tries = @{ denied = 0 }
 while ($true) {
     try {
         $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
-        try { Write-Holder -Stream $stream } finally { $stream.Dispose() }
+        try {
+            $bytes = [System.Text.Encoding]::UTF8.GetBytes((Get-HolderText))
+            $stream.Write($bytes, 0, $bytes.Length)
+        }
+        finally { $stream.Dispose() }
         $result.acquired = $true
+        $result.took_over = $stale
         break
     }
-    catch [System.IO.IOException], [System.UnauthorizedAccessException] {
+    catch {
         # There already (or being deleted by its holder): see who holds it.
-        $null = $_
+        if (-not (Test-Busy -Record $_)) { throw }
     }
+    $stale = $null
     try {
-        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
+        if (-not (Assert-LockFile)) { throw [System.IO.FileNotFoundException]::new('gone in between', $Path) }
+        # FileShare Delete only: nobody writes or takes it while it is read, and it can be deleted through this name.
+        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Delete)
         try {
             $seen = Read-Holder -Stream $stream
             $result.holder = $seen
-            if ($seen.age_seconds -ge $StaleSeconds) {
-                $null = $stream.Seek(0, [System.IO.SeekOrigin]::Begin)
-                Write-Holder -Stream $stream
+            if ($seen.holder -and $seen.holder.token -and $seen.holder.token -eq $Holder['token']) {
+                # This run's own lock: taken by an earlier try whose answer was lost.
                 $result.acquired = $true
-                $result.took_over = $seen
+                $result.mine = $true
+            }
+            elseif ($seen.age_seconds -ge $StaleSeconds) {
+                # Still the text just read (no one can write it while this handle is open): delete it, and
+                # CreateNew decides again who takes it.
+                $null = $stream.Seek(0, [System.IO.SeekOrigin]::Begin)
+                $again = (Read-Holder -Stream $stream).text
+                if ($again -ceq $seen.text) {
+                    [System.IO.File]::Delete($Path)
+                    $stale = $seen
+                }
             }
         }
         finally { $stream.Dispose() }
         if ($result.acquired) { break }
+        if ($stale) { continue }
     }
-    catch [System.IO.IOException], [System.UnauthorizedAccessException] {
+    catch {
         # Gone in between, or open in another run right now: try again.
-        $null = $_
+        if (-not (Test-Busy -Record $_)) { throw }
     }
     if ([DateTime]::UtcNow -ge $deadline) { break }
     Start-Sleep -Seconds 1
@@ -152,6 +213,20 @@ $Ansible.Result = $result
 """
 
 
+def connection_errors() -> tuple:
+    """The errors a lost connection surfaces as (detached.CONNECTION_ERRORS; imported late: detached imports the driver)."""
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.detached import CONNECTION_ERRORS
+    return CONNECTION_ERRORS
+
+
+def reset(action) -> None:
+    """Drop the WinRM shell that died with the connection; the next call opens a new one."""
+    try:
+        action._connection.reset()  # pylint: disable=protected-access  # as ansible's own reboot action does
+    except connection_errors():
+        pass
+
+
 class LockBusy(RemediationError):
     """Another run holds this VM's lock: this run's changes on it are refused."""
 
@@ -183,7 +258,11 @@ class HostLock:
         self.host, self.wait, self.stale = host, wait, stale
         self.token = uuid.uuid4().hex
         self.held = False
+        # An ACQUIRE whose answer was lost: the lock may hold this run's token (the removal checks it).
+        self.tried = False
         self.refused: str | None = None
+        # Why the lock script itself failed (its folder or file refused, an error): said once as a HOST/lock finding.
+        self.problem: str | None = None
         self.took_over: dict | None = None
         # Taken after another run held it: every read made before may be stale.
         self.waited = False
@@ -202,13 +281,26 @@ class HostLock:
             return
         if self.refused:
             raise LockBusy(self.refused)
-        self.executions += 1
-        answer = action.run_script(ACQUIRE, {"Path": PATH, "Holder": self.holder(), "WaitSeconds": int(self.wait), "StaleSeconds": int(self.stale)})
+        parameters = {"Root": ROOT, "Directory": DIRECTORY, "Path": PATH, "Holder": self.holder(),
+                      "WaitSeconds": int(self.wait), "StaleSeconds": int(self.stale)}
+        for attempt in range(2):
+            self.executions += 1
+            try:
+                answer = action.run_script(ACQUIRE, parameters)
+                break
+            except connection_errors():
+                # The lock may have been taken all the same: it is released at the end whatever comes, and the
+                # try again finds this run's token in it (ACQUIRE takes its own lock as acquired).
+                self.tried = True
+                reset(action)
+                if attempt:
+                    raise
         result = answer.get("result") or {}
         if answer.get("failed") or not isinstance(result, dict):
             from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why  # driver imports us
             self.refused = ("could not take the run lock %s on %s: %s. Nothing was changed on this host; the lock keeps two runs "
                             "from changing a VM at once" % (PATH, self.host, _why(answer)))
+            self.problem = self.refused
             raise LockBusy(self.refused)
         if not result.get("acquired"):
             self.refused = ("another run holds the lock since %s; waited %s s (lock_wait). Nothing was changed on %s by this run. "
@@ -218,21 +310,33 @@ class HostLock:
             raise LockBusy(self.refused)
         self.held = True
         self.took_over = result.get("took_over")
-        if result.get("holder") and not self.took_over:
+        if result.get("holder") and not self.took_over and not result.get("mine"):
             self.waited = True
             raise ReadAgain()
 
     def release(self, action) -> str | None:
         """Remove the lock if this run holds it; what went wrong, or None."""
-        if not self.held:
+        if not (self.held or self.tried):
             return None
-        self.executions += 1
-        self.held = False
-        answer = action.run_script(RELEASE, {"Path": PATH, "Token": self.token})
+        maybe, self.held, self.tried = not self.held, False, False
+        answer, lost = None, None
+        for _attempt in range(2):  # a connection lost once is reset and the removal sent again
+            self.executions += 1
+            try:
+                answer = action.run_script(RELEASE, {"Path": PATH, "Token": self.token})
+                break
+            except connection_errors() as exc:
+                lost = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                reset(action)
+        if answer is None:
+            return ("could not remove the run lock %s on %s: the connection failed (%s); delete it by hand if no run is active, "
+                    "or it is taken over after %d hours" % (PATH, self.host, lost, self.stale // 3600))
         if answer.get("failed"):
             from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import _why
             return "could not remove the run lock %s on %s: %s; delete it by hand if no run is active" % (PATH, self.host, _why(answer))
         if not (answer.get("result") or {}).get("released"):
+            if maybe:  # never taken after all
+                return None
             return "the run lock %s on %s was no longer this run's (it was taken over as stale?); left as it is" % (PATH, self.host)
         return None
 

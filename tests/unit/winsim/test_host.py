@@ -872,8 +872,8 @@ FAULT_CHECKS.update({
 FAULT_CHECKS.update({
     "winrm-user-not-admin": lambda s: "S-1-5-32-544" not in s.get("winrm_account", {}).get("groups", ["S-1-5-32-544"]),
     "winrm-user-uac-filtered": lambda s: "S-1-5-32-544" in s.get("winrm_account", {}).get("groups", []) and s["winrm_account"]["rid"] != 500,
-    "run-lock-held": lambda s: any(p.lower().endswith("\\azure-backup\\run.lock") for p in s["files"]),
-    "run-lock-stale": lambda s: any(p.lower().endswith("\\azure-backup\\run.lock") for p in s["files"]),
+    "run-lock-held": lambda s: any(p.lower().endswith("\\azure-backup\\lock\\run.lock") for p in s["files"]),
+    "run-lock-stale": lambda s: any(p.lower().endswith("\\azure-backup\\lock\\run.lock") for p in s["files"]),
 })
 
 
