@@ -21,7 +21,8 @@ ARGUMENT_SPEC = {
     "lock_wait": {"type": "raw"},
 }
 # Seconds a run waits for another run that is changing the same VM (azure_backup_lock_wait).
-LOCK_WAIT, LOCK_WAIT_MAX = 120.0, 3600.0
+LOCK_WAIT = 120.0
+LOCK_WAIT_MAX = 3600.0
 
 
 class ActionModule(ActionBase):
