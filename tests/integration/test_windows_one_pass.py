@@ -36,9 +36,10 @@ HOSTS = {
 LOCK = "C:\\ProgramData\\azure-backup\\lock\\run.lock"
 
 
-def playbook(tmp, *args, limit="vms:!win24"):
+def playbook(tmp, *args, limit="vms:!win24", tree_name=None):
     """(process, {"hosts": {name: {"findings": [...], ...the task's result}}}): the tree callback keeps each host's result."""
-    tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
+    # Two runs at once name their folders themselves: counting the folders would give both the same one.
+    tree = tmp / (tree_name or "tree-%d" % len(list(tmp.glob("tree-*"))))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
                ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), PLAY, "-l", limit, "-e", "network_timeout=2", *args],
@@ -162,7 +163,7 @@ def test_two_applies_at_once_take_turns_and_both_reports_are_kept(runs):
     outcomes = {}
 
     def apply(name):
-        outcomes[name] = playbook(tmp, limit="win24")
+        outcomes[name] = playbook(tmp, limit="win24", tree_name="tree-at-once-%s" % name)
 
     threads = [threading.Thread(target=apply, args=(n,)) for n in ("first", "second")]
     for thread in threads:
