@@ -191,8 +191,10 @@ TOGETHER = [
 
 
 def show(value) -> str:
+    """The value as the error message names it; a URL's query (a SAS token's signature) is left out, since the
+    message lands in the job's output."""
     if isinstance(value, str):
-        return "'%s'" % value
+        return "'%s'" % re.sub(r"([a-z][a-z0-9+.-]*://[^?\s]*)\?\S*", r"\1?...", value, flags=re.I)
     try:
         return json.dumps(value, default=str)
     except ValueError:

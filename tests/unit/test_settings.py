@@ -241,3 +241,11 @@ def test_readme_and_docs_do_not_restate_an_option_s_default():
             if re.search(r"`%s`[^|\n]{0,30}?(\(|default `?)%s\b" % (name, shown), text):
                 restated.append("%s: %s" % (os.path.basename(path), name))
     assert restated == []
+
+
+def test_a_url_s_query_is_not_repeated_in_the_error():
+    # A SAS token's signature would otherwise land in the AWX job's output.
+    url = "ftp://x.blob.core.windows.net/c/agent.msi?sv=2020&sig=SECRET"  # refused: not http(s)
+    _values, errors = settings.settings(["win_agent"], lambda name: (name == "win_agent_msi_url", url))
+    assert errors and "win_agent_msi_url = 'ftp://x.blob.core.windows.net/c/agent.msi?...'" in errors[0]
+    assert "SECRET" not in " ".join(errors)

@@ -426,8 +426,12 @@ def winrm_user_not_admin(state):
 
 def winrm_user_uac_filtered(state):
     """WinRM runs as a local account in Administrators other than the built-in Administrator, and
-    LocalAccountTokenFilterPolicy is not set: UAC remote restrictions filter its token."""
-    state["winrm_account"] = {"rid": 1002, "groups": ["S-1-5-32-544", "S-1-5-32-545"], "domain": False}
+    LocalAccountTokenFilterPolicy is not set: UAC remote restrictions filter its token, so Administrators is
+    deny-only. WinRM checks its listener's RootSDDL against that filtered token: only because the account is
+    also in Remote Management Users (S-1-5-32-580) does WinRM let it in at all. Without that group WinRM answers
+    Access denied and Ansible calls the host unreachable, before any script runs (the simulator does not model
+    that refusal; docs/windows-behaviour.md)."""
+    state["winrm_account"] = {"rid": 1002, "groups": ["S-1-5-32-544", "S-1-5-32-545", "S-1-5-32-580"], "domain": False}
 
 
 # The run lock (plugin_utils/windows/lock.py) as another run left it.
