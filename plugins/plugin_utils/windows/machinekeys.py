@@ -213,10 +213,6 @@ def needs_ownership(sddl: str, caller_sids=ADMIN_SIDS) -> bool:
     return not granted(sddl, caller_sids or ADMIN_SIDS, WRITE_DAC)
 
 
-def inherited_aces(sddl: str) -> list[dict]:
-    return [a for a in parse_dacl(sddl)["aces"] if "ID" in a["flags"]]
-
-
 def key_file_counts(counts) -> dict:
     """The read's counts of key files (total, inheriting, only_inherited, unreadable), 0 for what it did not say."""
     counts = counts if isinstance(counts, dict) else {}
