@@ -59,7 +59,7 @@ options:
     type: dict
     default: {}
 author:
-  - azure_backup.remediation contributors
+  - Azure Backup Remediation maintainers (@azure-backup-remediation)
 """
 
 EXAMPLES = r"""

@@ -38,7 +38,7 @@ def host_os(azure_backup_os, connection, shell_type=None) -> str:
     over OpenSSH) means Windows."""
     if azure_backup_os:
         return str(azure_backup_os)
-    windows = str(connection or "ssh").split(".")[-1] in ("winrm", "psrp") or str(shell_type or "") == "powershell"
+    windows = str(connection or "ssh").rsplit(".", maxsplit=1)[-1] in ("winrm", "psrp") or str(shell_type or "") == "powershell"
     return "windows" if windows else "linux"
 
 

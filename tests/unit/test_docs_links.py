@@ -77,7 +77,7 @@ def broken_links(path: str, root: str = ROOT) -> list[str]:
         for target in targets:
             if not target or re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
                 continue  # empty, or http:, https:, mailto: ...: not a file here
-            file_part, _, fragment = target.partition("#")
+            file_part, _hash, fragment = target.partition("#")
             resolved = path if not file_part else os.path.normpath(os.path.join(os.path.dirname(path), file_part))
             where = "%s:%d: %s" % (os.path.relpath(path, root), number, target)
             if not os.path.exists(resolved):

@@ -192,7 +192,11 @@ class AgentConfig:
             if change is not None and change.done:
                 # Written: the values now, as the agent read them back after the write where it could say so.
                 now = conf.effective(self.written or after)
-                view = dict(view or {}, **{k: now[k] for k in differ if k in now}, **(self.verified or {})) if view or self.verified else None
+                if view or self.verified:
+                    # Later sources win: what was read before, what was written, what the agent read back.
+                    view = dict(view or {})
+                    view.update({k: now[k] for k in differ if k in now})
+                    view.update(self.verified or {})
             # As the agent reads them, its defaults included, where the agent can say so.
             reported = {key: view[key] if view and key in view else now.get(key) for key in report}
             source = "the agent's own configuration reader" if view else self.path

@@ -27,7 +27,6 @@ HOST/lock finding, and nothing is written.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import socket
 import uuid

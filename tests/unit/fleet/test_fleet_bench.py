@@ -109,8 +109,8 @@ def test_ours_only_at_100_runs_one_check_of_fix_backup_and_nothing_else(bench, m
 def test_the_broken_apply_case_runs_both_playbooks_once(bench, monkeypatch, tmp_path):
     calls = run_main(bench, monkeypatch, tmp_path, ["--sizes", "10", "--runs", "1", "--fleets", "broken",
                                                     "--modes", "apply", "--variants", "", "--no-equivalence"])
-    assert [(label, extra) for label, _, extra in calls] == [("pipelining-10-broken-apply-fix-backup-0", []),
-                                                             ("pipelining-10-broken-apply-baseline-0", [])]
+    assert [(label, extra) for label, _playbook, extra in calls] == [("pipelining-10-broken-apply-fix-backup-0", []),
+                                                                     ("pipelining-10-broken-apply-baseline-0", [])]
 
 
 def test_descendants_finds_children_and_grandchildren(bench):
@@ -118,7 +118,7 @@ def test_descendants_finds_children_and_grandchildren(bench):
     import time
     outer = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             found = bench.descendants(outer.pid)
             if len(found) == 3:
                 break

@@ -47,7 +47,10 @@ def vm(monkeypatch):
     def start(task_args, answers, host_vars=None, check_mode=False):
         task_vars = dict({"inventory_hostname": "vm01"}, **(host_vars or {}))
         recorded = Recorded(answers)
-        monkeypatch.setattr(ActionBase, "_execute_module", lambda plugin, **kw: recorded(plugin, **kw))
+
+        def execute_module(plugin, **kwargs):  # a plain function, so the plugin is passed as self
+            return recorded(plugin, **kwargs)
+        monkeypatch.setattr(ActionBase, "_execute_module", execute_module)
         monkeypatch.setattr(ActionBase, "_low_level_execute_command", lambda *a, **k: {"rc": 0, "stdout": "4.0|6.3.9600.0"})
         loader = DataLoader()
         plugin = remediate.ActionModule(make_task(task_args, check_mode), MagicMock(), MagicMock(), loader=loader,

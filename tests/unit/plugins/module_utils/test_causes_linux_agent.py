@@ -114,12 +114,12 @@ def test_the_probe_runs_against_a_fake_agent_package(tmp_path):
         "def get_configuration():\n    return {'Logs.Verbose': _v.get('Logs.Verbose') == 'y', 'HttpProxy.Host': None}\n")
     (tmp_path / "waagent.conf").write_text("Logs.Verbose=y\n")
     env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    run = subprocess.run(["/usr/bin/python3", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env)
+    run = subprocess.run(["/usr/bin/python3", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env, check=False)
     answer = h.parse_probe(run.returncode, run.stdout, run.stderr)
     assert answer["imports"] and "WALinuxAgent-9.9.9.9" in answer["version"]
     assert answer["configuration"] == "HttpProxy.Host = None\nLogs.Verbose = True\n"
     # -I ignores PYTHONPATH, as it would for an agent installed only through it.
-    run = subprocess.run(["/usr/bin/python3", "-I", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env)
+    run = subprocess.run(["/usr/bin/python3", "-I", "-c", h.PROBE, str(tmp_path / "waagent.conf")], capture_output=True, text=True, env=env, check=False)
     assert h.parse_probe(run.returncode, run.stdout, run.stderr)["error"] == "ModuleNotFoundError: No module named 'azurelinuxagent'"
 
 
@@ -131,7 +131,7 @@ def test_the_probe_does_not_import_from_its_working_folder(tmp_path):
     (tmp_path / "azurelinuxagent").mkdir()
     (tmp_path / "azurelinuxagent" / "__init__.py").write_text("raise SystemExit('imported the working folder\'s agent')\n")
     run = subprocess.run(["/usr/bin/python3", "-c", h.PROBE, "/nonexistent.conf"], capture_output=True, text=True, cwd=str(tmp_path),
-                         env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.PIPE)
+                         env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.PIPE, check=False)
     assert "working folder" not in run.stderr + run.stdout
     assert h.parse_probe(run.returncode, run.stdout, run.stderr)["error"] == "ModuleNotFoundError: No module named 'azurelinuxagent'"
 
