@@ -249,3 +249,10 @@ def test_a_url_s_query_is_not_repeated_in_the_error():
     _values, errors = settings.settings(["win_agent"], lambda name: (name == "win_agent_msi_url", url))
     assert errors and "win_agent_msi_url = 'ftp://x.blob.core.windows.net/c/agent.msi?...'" in errors[0]
     assert "SECRET" not in " ".join(errors)
+
+
+def test_each_role_option_s_docs_say_what_its_rule_allows():
+    # ansible-doc -t role shows what may be set; the words come from the rule that checks it, so they cannot drift.
+    for role in settings.CAUSES["linux"] + settings.CAUSES["windows"] + [settings.LOG_BUNDLE]:
+        for name, spec in settings.role_options(role).items():
+            assert spec["description"][-1] == "Allowed: %s." % settings.RULES[name].allowed, (role, name)
