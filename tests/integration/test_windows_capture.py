@@ -20,7 +20,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
 import capture as simcapture  # noqa: E402  (the simulator side of captures, under tests/winsim)
-from azure import free_port, free_wireserver  # noqa: E402
+from azure import simulated_hosts  # noqa: E402
 
 PASSWORD = "Sim-Passw0rd!"
 HOSTS = {
@@ -42,14 +42,7 @@ def log(tmp, name):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-capture")
-    spec = {"username": "azureadmin", "password": PASSWORD,
-            "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in HOSTS.items()],
-            "azure": {"wireserver": free_wireserver(), "storage_host": "127.0.0.1", "storage_ports": [free_port(), free_port()],
-                      "msi_port": free_port()}}
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    subprocess.run([WINSIM, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)
-    try:
-        inv = yaml.safe_load(subprocess.run([WINSIM, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
+    with simulated_hosts(tmp, HOSTS, password=PASSWORD) as inv:
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
         before = {n: load(tmp / ("%s.json" % n)) for n in HOSTS}
         env = dict(os.environ, AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
@@ -58,8 +51,6 @@ def run(tmp_path_factory):
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
         after = {n: load(tmp / ("%s.json" % n)) for n in HOSTS}
         yield {"proc": proc, "before": before, "after": after, "tmp": tmp}
-    finally:
-        subprocess.run([WINSIM, "down", "--dir", str(tmp)], check=False, capture_output=True)
 
 
 def test_the_capture_changes_nothing_and_sends_only_reads_in_check_mode(run):

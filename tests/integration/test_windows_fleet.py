@@ -22,7 +22,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
 import host as simhost  # noqa: E402  (the simulator, under tests/winsim)
-from azure import free_port, free_wireserver  # noqa: E402
+from azure import free_port, free_wireserver, simulated_hosts  # noqa: E402
 import faults  # noqa: E402
 import acl  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, ".collections"))  # the checkout as ansible_collections.azure_backup.remediation
@@ -63,6 +63,7 @@ HOSTS = {
 }
 PROXY = "proxy.example.internal:3128"
 
+# The wireserver on its real ports at a loopback address (the fault wireserver-blocked blocks those ports).
 WIRESERVER = free_wireserver()
 
 
@@ -84,18 +85,10 @@ def playbook(tmp, inventory, *args):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-fleet")
-    spec = {"username": "azureadmin", "password": "Sim-Passw0rd!",
-            "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in HOSTS.items()],
-            # The wireserver on its real ports at a loopback address (wireserver-blocked blocks those ports).
-            "azure": {"wireserver": WIRESERVER, "storage_host": "127.0.0.1", "storage_ports": [free_port(), free_port()],
-                      "msi_port": free_port()}}
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    subprocess.run([WINSIM, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)
-    try:
+    with simulated_hosts(tmp, HOSTS, wireserver=WIRESERVER) as inv:
         msi = tmp / "WindowsAzureVmAgent.msi"
         msi.write_bytes(simhost.AGENT_MSI)
         inventory = tmp / "inventory.yml"
-        inv = yaml.safe_load(subprocess.run([WINSIM, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
         # win99: a port no server listens on.
         inv["all"]["children"]["vms"]["children"]["windows"]["hosts"]["win99"] = {"ansible_host": "127.0.0.1", "ansible_port": free_port()}
         inventory.write_text(yaml.safe_dump(inv))
@@ -121,8 +114,6 @@ def runs(tmp_path_factory):
             results[step] = playbook(tmp, inventory, "-e", "network_timeout=2", *args)
             states[step] = {n: load(tmp, n) for n in HOSTS}
         yield {"results": results, "states": states, "tmp": tmp}
-    finally:
-        subprocess.run([WINSIM, "down", "--dir", str(tmp)], check=False, capture_output=True)
 
 
 def findings(report, host, status=None):

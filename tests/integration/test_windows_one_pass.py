@@ -20,7 +20,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
-from azure import free_port, free_wireserver  # noqa: E402
+from azure import simulated_hosts  # noqa: E402
 
 HOSTS = {
     "win01": ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"],
@@ -68,14 +68,7 @@ def state(tmp, host):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-one-pass")
-    spec = {"username": "azureadmin", "password": "Sim-Passw0rd!",
-            "hosts": [{"name": n, "port": free_port(), "locale": "en", "faults": f} for n, f in HOSTS.items()],
-            "azure": {"wireserver": free_wireserver(), "storage_host": "127.0.0.1", "storage_ports": [free_port(), free_port()],
-                      "msi_port": free_port()}}
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    subprocess.run([WINSIM, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)
-    try:
-        inv = yaml.safe_load(subprocess.run([WINSIM, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
+    with simulated_hosts(tmp, {n: ("en", f) for n, f in HOSTS.items()}) as inv:
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
         (tmp / "host_vars").mkdir()
         (tmp / "host_vars" / "win22.yml").write_text("azure_backup_lock_wait: 2\n")
@@ -86,8 +79,6 @@ def runs(tmp_path_factory):
             out["logs"][step] = {n: log(tmp, n)[seen[n]:] for n in HOSTS}
             out["states"][step] = {n: state(tmp, n) for n in HOSTS}
         yield out
-    finally:
-        subprocess.run([WINSIM, "down", "--dir", str(tmp)], check=False, capture_output=True)
 
 
 def executions(entries):

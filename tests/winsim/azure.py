@@ -8,11 +8,15 @@ collection's variables at them, so nothing aims at a real Azure address.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import ipaddress
+import json
+import os
 import random
 import socket
+import subprocess
 import threading
 
 import host as hostmod
@@ -103,3 +107,22 @@ def inventory_vars(azure: dict) -> dict:
         "win_agent_msi_url": "http://%s:%d%s" % (azure["storage_host"], azure["msi_port"], MSI_PATH),
         "win_agent_msi_checksum": hashlib.sha256(hostmod.AGENT_MSI).hexdigest(),
     }
+
+
+@contextlib.contextmanager
+def simulated_hosts(tmp, hosts: dict, wireserver: str | None = None, password: str = "Sim-Passw0rd!"):
+    """The simulator under `tmp` with `hosts` ({name: (locale, faults)}), Azure's side on free loopback ports
+    (the wireserver at `wireserver`, else a free loopback address). Yields the inventory `winsim inventory`
+    prints, as a dict for the test to add to and write; stops the simulator afterwards."""
+    import yaml
+    winsim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "winsim")
+    spec = {"username": "azureadmin", "password": password,
+            "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in hosts.items()],
+            "azure": {"wireserver": wireserver or free_wireserver(), "storage_host": "127.0.0.1",
+                      "storage_ports": [free_port(), free_port()], "msi_port": free_port()}}
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    subprocess.run([winsim, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)
+    try:
+        yield yaml.safe_load(subprocess.run([winsim, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
+    finally:
+        subprocess.run([winsim, "down", "--dir", str(tmp)], check=False, capture_output=True)
