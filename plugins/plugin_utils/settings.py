@@ -44,11 +44,23 @@ def host_os(azure_backup_os, connection, shell_type=None) -> str:
 
 # -- the one description of each option -----------------------------------------------------------------------
 
+# The MARS causes are the entry points of one role, mars_agent (mars_scratch is its entry point ``scratch``).
+MARS_ROLE = "mars_agent"
+
+
+def role_entry(cause: str) -> tuple[str, str]:
+    """(role, entry point) that describes the options of ``cause``."""
+    if cause.startswith("mars_") and cause != MARS_ROLE:
+        return MARS_ROLE, cause[len("mars_"):]
+    return cause, "main"
+
+
 @functools.lru_cache(maxsize=None)
-def role_options(role: str) -> dict:
-    """The options of a role's entry point (its argument_specs.yml), by variable name."""
+def role_options(cause: str) -> dict:
+    """The options of a cause's role entry point (its argument_specs.yml), by variable name."""
+    role, entry = role_entry(cause)
     with open(os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")) as handle:
-        return yaml.safe_load(handle)["argument_specs"]["main"].get("options") or {}
+        return yaml.safe_load(handle)["argument_specs"][entry].get("options") or {}
 
 
 def default_of(name: str, spec: dict):

@@ -586,6 +586,18 @@ FAULTS.update({
 })
 
 
+# -- the MARS agent (article 004): each MARS fault installs the agent first (host.install_mars), then breaks it.
+
+def mars_installed(state):
+    """The MARS agent installed and healthy (not a fault: the state the MARS faults start from)."""
+    hostmod.install_mars(state)
+
+
+FAULTS.update({
+    "mars-installed": mars_installed,
+})
+
+
 def apply(state: dict, names) -> dict:
     """Apply the named faults in order; an unknown name is an error listing the known ones."""
     for name in names:

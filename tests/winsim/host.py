@@ -73,6 +73,13 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
      "reachable": {"127.0.0.1:80": true},             # overrides: "<host or ip>:<port>": false = timeout
      "blocked_ports": [],            # added: any connect from the VM to these ports times out
      "faults": ["agent-stopped"],    # added: the faults create() applied
+     # added for MARS (install_mars; every host has MSiSCSI, the machine PSModulePath and ExecutionPolicy in the
+     # registry, and "defender"):
+     "defender": {"running": true, "exclusion_path": [str], "exclusion_process": [str]},  # Get-MpPreference
+     "task_scheduler": {"\\Microsoft\\OnlineBackup\\Microsoft-OnlineBackup": {"enabled": true,
+         "triggers": [{"kind": "weekly", "enabled": true}], "user_id": "SYSTEM", "run_level": "Highest",
+         "multiple_instances": "IgnoreNew" | "Parallel" | "Queue" | "StopExisting", "state": "Ready"}},
+         # registered tasks as Get-ScheduledTask lists them (not the one-shot "scheduled_tasks" above)
      "next_pid": 4000}               # added: pid counter
 
 Helpers for script twins (scripts.py) that change state the way Windows would:
@@ -563,6 +570,9 @@ def default_state(name: str, locale: str = "en") -> dict:
     ]
     for sname, display, path, mode, user, deps in svc:
         add_service(state, sname, display, path, mode, True, user, deps)
+    # Part of Windows, Manual and stopped until something uses it (MARS restores mount through it).
+    add_service(state, "MSiSCSI", "Microsoft iSCSI Initiator Service", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p",
+                "manual", False, "LocalSystem", [])
     add_service(state, "BITS", "Background Intelligent Transfer Service", "C:\\Windows\\System32\\svchost.exe -k netsvcs -p",
                 "manual", False, "LocalSystem", ["RpcSs"])
     add_known_dependants(state)
@@ -585,8 +595,66 @@ def default_state(name: str, locale: str = "en") -> dict:
         "thumbprint": hashlib.sha1(("winrm:" + name).encode()).hexdigest().upper(),
         "subject": "CN=" + name, "issuer": "CN=" + name, "not_after": "2027-01-23T19:44:31Z",
         "has_private_key": True})
+    reg_set(state, ENVIRONMENT_KEY, "PSModulePath", "expandstring", DEFAULT_PSMODULEPATH)
+    reg_set(state, EXECUTION_POLICY_KEY, "ExecutionPolicy", "string", "RemoteSigned")
+    # Microsoft Defender Antivirus, installed and on by default on Windows Server 2016 and later.
+    state["defender"] = {"running": True, "exclusion_path": [], "exclusion_process": []}
     sync_mirrors(state)
     return state
+
+
+# -- the MARS agent (article 004), installed only where a test asks for it ------------------------------
+
+MARS_SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows Azure Backup\\Setup"
+MARS_CONFIG_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows Azure Backup\\Config"
+MARS_PROVIDER_KEY = MARS_CONFIG_KEY + "\\CloudBackupProvider"
+MARS_DIR = "C:\\Program Files\\Microsoft Azure Recovery Services Agent"
+# Made up: a 2.0.92xx build above the 2.0.9249.0 article 004 asks for (no real build list was at hand).
+MARS_VERSION = "2.0.9262.0"
+MARS_TASK = "\\Microsoft\\OnlineBackup\\Microsoft-OnlineBackup"
+# The machine environment (what [Environment]::GetEnvironmentVariable(..., 'Machine') reads).
+ENVIRONMENT_KEY = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
+# Where Set-ExecutionPolicy -Scope LocalMachine writes (about_Execution_Policies; RemoteSigned is the
+# Windows Server default).
+EXECUTION_POLICY_KEY = "HKLM:\\SOFTWARE\\Microsoft\\PowerShell\\1\\ShellIds\\Microsoft.PowerShell"
+DEFAULT_PSMODULEPATH = "%ProgramFiles%\\WindowsPowerShell\\Modules;%SystemRoot%\\system32\\WindowsPowerShell\\v1.0\\Modules"
+
+
+def install_mars(state: dict) -> None:
+    """A healthy MARS agent, registered and scheduled, as article 004 describes it working: the engine service
+    runs, the scratch folder (default <install>\\Scratch) holds OnlineBackup.KEK and both ScratchLocation values
+    name it, the backup task runs as SYSTEM and starts no second instance, the module folder is on the
+    machine's PSModulePath, Defender excludes what the article lists, and the iSCSI initiator runs.
+    Idempotent: faults call it before breaking one of these."""
+    if find_key(state["services"], "obengine") is not None:
+        return
+    scratch = MARS_DIR + "\\Scratch"
+    reg_set(state, MARS_SETUP_KEY, "InstallPath", "string", MARS_DIR + "\\")
+    reg_set(state, MARS_CONFIG_KEY, "ScratchLocation", "string", scratch)
+    reg_set(state, MARS_PROVIDER_KEY, "ScratchLocation", "string", scratch)
+    engine = MARS_DIR + "\\Bin\\cbengine.exe"
+    put_file_state(state, engine, placeholder_binary(engine, MARS_VERSION))
+    module = MARS_DIR + "\\Bin\\Modules\\MSOnlineBackup"
+    put_file_state(state, module + "\\MSOnlineBackup.psd1", file_entry(b"@{ ModuleVersion = '1.0' }\r\n"))
+    put_file_state(state, scratch + "\\OnlineBackup.KEK", file_entry(b"simulated key encryption key\r\n"))
+    put_file_state(state, MARS_DIR + "\\Temp\\CBEngineCurr.errlog", file_entry(b"simulated MARS engine log\r\n"))
+    add_service(state, "obengine", "Microsoft Azure Recovery Services Agent", '"%s"' % engine, "auto", True, "LocalSystem", ["RpcSs"])
+    path = (reg_values_of(state, ENVIRONMENT_KEY).get("PSModulePath") or {}).get("data") or DEFAULT_PSMODULEPATH
+    reg_set(state, ENVIRONMENT_KEY, "PSModulePath", "expandstring", path + ";" + MARS_DIR + "\\Bin\\Modules\\")
+    state.setdefault("task_scheduler", {})[MARS_TASK] = {
+        "enabled": True, "triggers": [{"kind": "weekly", "enabled": True}], "user_id": "SYSTEM", "run_level": "Highest",
+        "multiple_instances": "IgnoreNew", "state": "Ready"}
+    defender = state.setdefault("defender", {"running": True, "exclusion_path": [], "exclusion_process": []})
+    defender["exclusion_path"] += [scratch, MARS_DIR + "\\Bin"]
+    defender["exclusion_process"] += ["cbengine.exe", "csc.exe"]
+    svc = state["services"][find_key(state["services"], "MSiSCSI")]
+    svc["start_mode"] = "auto"
+    set_service_running(state, "MSiSCSI")
+
+
+def reg_values_of(state: dict, key: str) -> dict:
+    real = find_key(state["registry"], key)
+    return state["registry"][real] if real else {}
 
 
 # -- the host --------------------------------------------------------------------------------------

@@ -1393,8 +1393,13 @@ def host_read(host, p: dict) -> dict:
     script) with its own parameters bound to its own param() block; a read's terminating error is its entry's."""
     account = _winrm_account(host)
     administrator = _is_in_administrators_role(host, account)
+    # The MARS agent: its setup key's InstallPath, or its engine service.
+    setup = host.reg_values(hostmod.MARS_SETUP_KEY) if host.reg_key_exists(hostmod.MARS_SETUP_KEY) else {}
+    mars = {"installed": bool((setup.get("InstallPath") or {}).get("data")) or hostmod.find_key(host.state["services"], "obengine") is not None}
     reads = {}
     for cause, read in ((p.get("Reads") or {}).items() if administrator else ()):
+        if (read or {}).get("mars") and not mars["installed"]:
+            continue
         script = str((read or {}).get("script") or "")
         tag = SCRIPT_TAG.search(script)
         if tag is None:
@@ -1413,7 +1418,8 @@ def host_read(host, p: dict) -> dict:
             reads[cause] = {"error": "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in out.get("error") or [])}
         else:
             reads[cause] = {"result": out.get("result", {})}
-    return {"host": {"user": "%s\\%s" % (host.name.upper(), account["name"]), "administrator": administrator}, "reads": reads}
+    return {"host": {"user": "%s\\%s" % (host.name.upper(), account["name"]), "administrator": administrator, "mars": mars},
+            "reads": reads}
 
 
 def _lock_holder(host, path: str) -> dict:

@@ -19,6 +19,7 @@ SEVERITIES = ("info", "warning", "critical")
 
 _TROUBLESHOOT_AGENT = "https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
 _TROUBLESHOOT_VM = "https://learn.microsoft.com/azure/backup/backup-azure-vms-troubleshoot"
+_TROUBLESHOOT_MARS = "https://learn.microsoft.com/azure/backup/backup-azure-mars-troubleshoot"
 
 # Cause IDs from CAUSES.md with the article a finding points the operator to.
 CAUSES = {
@@ -33,6 +34,18 @@ CAUSES = {
     "COM_MSDTC": {"severity": "critical", "doc": _TROUBLESHOOT_VM},
     "DISK_LIMITS": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
     "RP_LOCK": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
+    # The MARS agent (article 004). MARS_SHADOW_STORAGE also serves the VM backup's VSS snapshots.
+    "MARS_SERVICE": {"severity": "critical", "doc": _TROUBLESHOOT_MARS},
+    "MARS_VERSION": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
+    "MARS_CONNECTIVITY": {"severity": "critical", "doc": _TROUBLESHOOT_MARS},
+    "MARS_SCRATCH": {"severity": "critical", "doc": _TROUBLESHOOT_MARS},
+    "MARS_SHADOW_STORAGE": {"severity": "critical", "doc": _TROUBLESHOOT_MARS + "#increase-shadow-copy-storage"},
+    "MARS_TEMP_FILES": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
+    "MARS_SCHEDULE": {"severity": "critical", "doc": _TROUBLESHOOT_MARS + "#backups-dont-run-according-to-schedule"},
+    "MARS_POWERSHELL": {"severity": "warning", "doc": _TROUBLESHOOT_MARS + "#backups-dont-run-according-to-schedule"},
+    "MARS_ANTIVIRUS": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
+    "MARS_PREREQS": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
+    "MARS_RESTORE_MOUNT": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
     # Not a cause of the articles: the host cannot be checked at all (too old a PowerShell, ...).
     "HOST": {"severity": "critical", "doc": "https://learn.microsoft.com/powershell/scripting/windows-powershell/wmf/setup/install-configure"},
 }

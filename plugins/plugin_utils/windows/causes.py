@@ -21,6 +21,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import finding
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import lock as vmlock
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import UnsupportedHost, WinCauseAction, _why, script_tag
 
 # Role name -> the action plugin that checks and fixes it, in plugins/action/.
@@ -58,9 +59,15 @@ function Invoke-Read {
     , $Ansible.Result
 }
 
+# The MARS agent (mars.py): where it is not installed, the reads of its causes (marked mars) are not run.
+$setup = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows Azure Backup\Setup' -ErrorAction SilentlyContinue
+$marsService = Get-CimInstance -ClassName Win32_Service -Filter "Name='obengine'"
+$mars = @{ installed = [bool](($setup -and $setup.InstallPath) -or $marsService) }
+
 $results = @{}
 if ($administrator) {
     foreach ($cause in @($Reads.Keys)) {
+        if ($Reads[$cause].mars -and -not $mars.installed) { continue }
         try {
             $results[$cause] = @{ result = Invoke-Read -Script $Reads[$cause].script -Parameters $Reads[$cause].parameters }
         }
@@ -72,7 +79,7 @@ if ($administrator) {
 }
 
 $Ansible.Result = @{
-    host = @{ user = $identity.Name; administrator = $administrator }
+    host = @{ user = $identity.Name; administrator = $administrator; mars = $mars }
     reads = $results
 }
 """
@@ -122,7 +129,8 @@ def new_cause(action, cls):
 def host_read(driver, reads: dict) -> dict:
     """The one execution: {"host": {user, administrator}, "reads": {cause: answer}} or {"failed": why}.
     Each answer has win_powershell's shape, so the cause's read() takes it as its own."""
-    answer = driver.run_script(HOST_READ, {"Reads": {cause: {"script": r["script"], "parameters": r["parameters"]} for cause, r in reads.items()}})
+    answer = driver.run_script(HOST_READ, {"Reads": {cause: {"script": r["script"], "parameters": r["parameters"], "mars": r["mars"]}
+                                                     for cause, r in reads.items()}})
     result = answer.get("result") or {}
     if answer.get("failed") or not isinstance(result, dict) or "host" not in result:
         return {"failed": _why(answer)}
@@ -159,7 +167,7 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
         declared = cause.first_read() if valid is not None else None
         if declared:
             script, _purpose, parameters = declared
-            reads[cause.CAUSE] = {"script": script, "tag": script_tag(script), "parameters": parameters}
+            reads[cause.CAUSE] = {"script": script, "tag": script_tag(script), "parameters": parameters, "mars": bool(cause.NEEDS_MARS)}
     # The host read runs on a plugin of its own: a cause's plugin starts clean when its turn comes.
     driver = new_cause(action, HostDriver)
     driver.start({}, task_vars)
@@ -179,8 +187,13 @@ def run_windows_causes(action, task_vars: dict, causes: list, lock_wait: float =
         return skipped(out, runs, [entry], entry["summary"])
     lock = vmlock.HostLock(host, lock_wait)
     unreachable = None
+    without_mars = seen["host"].get("mars", {}).get("installed") is False
     try:
         for cause, valid, error in runs:
+            if cause.NEEDS_MARS and without_mars:
+                # No finding: a host without the agent has nothing of it to report.
+                out["causes"][cause.CAUSE] = {"changed": False, "failed": False, "skipped": True, "msg": mars.not_installed(host)}
+                continue
             if error:
                 result = {"failed": True, "changed": False, "findings": [],
                           "msg": "%s on %s: %s. Nothing was read or changed for it." % (cause.CAUSE, host, error)}

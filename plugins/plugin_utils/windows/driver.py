@@ -122,6 +122,8 @@ class WinCauseAction(ActionBase):
 
     CAUSE = ""
     ARGUMENT_SPEC: dict = {}
+    # Only where the MARS agent is installed (mars.py): the host read skips the cause elsewhere.
+    NEEDS_MARS = False
     _supports_check_mode = True
 
     # Set for one cause run by run_cause: its first read, already done by the host read (run_windows_causes),
