@@ -219,12 +219,27 @@ def test_roles_keep_no_second_copy_of_their_defaults():
 
 def test_every_role_is_one_task_through_remediate():
     for role in ROLES:
-        with open(os.path.join(ROOT, "roles", role, "tasks", "main.yml")) as handle:
-            [task] = yaml.safe_load(handle)
-        assert task["azure_backup.remediation.remediate"]["causes"] == ([] if role == "log_bundle" else [role])
-        assert os.listdir(os.path.join(ROOT, "roles", role, "tasks")) == ["main.yml"]
         with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
-            assert list(yaml.safe_load(handle)["argument_specs"]) == ["main"]
+            entries = list(yaml.safe_load(handle)["argument_specs"])
+        assert sorted(os.listdir(os.path.join(ROOT, "roles", role, "tasks"))) == sorted(e + ".yml" for e in entries)
+        for entry in entries:
+            with open(os.path.join(ROOT, "roles", role, "tasks", entry + ".yml")) as handle:
+                [task] = yaml.safe_load(handle)
+            causes = task["azure_backup.remediation.remediate"]["causes"]
+            if role == settings.MARS_ROLE and entry == "main":
+                # Every entry point's cause, in the order of the Windows play.
+                assert causes == [c for c in settings.CAUSES["windows"] if settings.role_entry(c)[0] == role]
+                assert sorted(causes) == sorted("mars_" + e for e in entries if e != "main")
+            else:
+                assert causes == ([] if role == "log_bundle" else [role] if entry == "main" else ["mars_" + entry])
+                assert settings.role_entry(causes[0] if causes else role) == (role, entry)
+
+
+def test_the_mars_role_s_main_entry_takes_every_option_of_its_causes():
+    entries = {e: settings.role_options("mars_" + e) for e in ("service", "version", "connectivity", "scratch", "temp_files", "schedule",
+                                                               "powershell", "antivirus", "prereqs", "restore_mount")}
+    merged = {name: spec for options in entries.values() for name, spec in options.items()}
+    assert settings.role_options(settings.MARS_ROLE) == merged
 
 
 def test_readme_and_docs_do_not_restate_an_option_s_default():

@@ -876,6 +876,11 @@ FAULT_CHECKS.update({
     "run-lock-stale": lambda s: any(p.lower().endswith("\\azure-backup\\lock\\run.lock") for p in s["files"]),
 })
 
+# The MARS faults: each installs the agent first. A MARS fault's check may assume it is installed.
+FAULT_CHECKS.update({
+    "mars-installed": lambda s: "obengine" in s["services"] and s["services"]["MSiSCSI"]["state"] == "running",
+})
+
 
 def test_every_fault_has_a_check():
     assert set(FAULT_CHECKS) == set(faults.FAULTS)

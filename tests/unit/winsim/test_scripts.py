@@ -901,4 +901,16 @@ def test_the_host_read_twin_runs_each_embedded_read_s_own_twin_with_its_paramete
     assert reads["WIN_AGENT"]["result"] == read(h, win_agent.READ, **alone["WIN_AGENT"][1])
     assert reads["COM_MSDTC"]["result"] == read(h, win_com_msdtc.READ, **alone["COM_MSDTC"][1])
     assert "Nope" in reads["DISK_LIMITS"]["error"] and "result" not in reads["DISK_LIMITS"]
-    assert answer["result"]["host"] == {"user": "WIN01\\azureadmin", "administrator": True} and answer["changed"] is False
+    assert answer["result"]["host"] == {"user": "WIN01\\azureadmin", "administrator": True, "mars": {"installed": False}}
+    assert answer["changed"] is False
+
+
+def test_the_host_read_runs_the_reads_marked_mars_only_where_the_mars_agent_is_installed():
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import causes
+    reads = {"COM_MSDTC": {"script": win_com_msdtc.READ, "parameters": {"Services": ["MSDTC"]}, "mars": True}}
+    for fault, installed in ((), False), (["mars-installed"], True):
+        h = hostmod.SimHost.create("win01", "en", list(fault))
+        answer = h.run_module("ansible.windows.win_powershell", {"script": causes.HOST_READ, "depth": 9, "_ansible_check_mode": True,
+                                                                 "parameters": {"Reads": reads}})
+        assert answer["result"]["host"]["mars"] == {"installed": installed}
+        assert ("COM_MSDTC" in answer["result"]["reads"]) is installed
