@@ -620,8 +620,17 @@ def vss_errors_logged(state):
                       ["notepad.exe", "10.0.17763.1", "1a2b3c4d", "notepad.exe", "10.0.17763.1", "c0000005"])
 
 
+def agent_logs_big(state):
+    """32 MB of agent logs: four logs of 8 MiB under C:\\WindowsAzure\\Logs, the newest (Big1.log) an hour old, each
+    older one an hour older. The simulation keeps no bytes of them: they read as filler (host.filler_bytes)."""
+    for number in range(1, 5):
+        hostmod.put_file_state(state, "C:\\WindowsAzure\\Logs\\Big%d.log" % number,
+                               {"size": 8 * 1024 ** 2, "mtime": hostmod.ago(number), "sha256": "", "hashes": {}})
+
+
 FAULTS.update({
     "vss-errors-logged": vss_errors_logged,
+    "agent-logs-big": agent_logs_big,
 })
 
 

@@ -1564,9 +1564,9 @@ def _export_event_log(host, log: str, p: dict) -> tuple:
     lines = []
     for event in found:
         message = event.get("message") or " | ".join(event.get("data") or [])
-        lines.append("%s  %s (%d)  %s  id %d  record %d" % (_parse_utc(event["time"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                                             _LEVEL_NAMES.get(event["level"], "Level"), event["level"],
-                                                             event["provider"], event["id"], event["record"]))
+        stamp = _parse_utc(event["time"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append("%s  %s (%d)  %s  id %d  record %d" % (stamp, _LEVEL_NAMES.get(event["level"], "Level"), event["level"],
+                                                            event["provider"], event["id"], event["record"]))
         lines += ["    " + line for line in re.split(r"\r?\n", message)]
         lines.append("")
     return "\r\n".join(lines).encode("utf-8"), len(found)
