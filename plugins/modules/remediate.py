@@ -43,7 +43,7 @@ options:
   log_bundle:
     description:
       - Collect the agent's logs after the causes where one persists, under the C(log_bundle_*) variables
-        (C(ansible-doc -t role azure_backup.remediation.log_bundle)): on Linux through the log_bundle module, on
+        (C(ansible-doc -t role azure_backup.remediation.log_bundle)). On Linux through the log_bundle module, on
         Windows in one PowerShell read with the backup-related event log entries
         (M(azure_backup.remediation.win_log_bundle)).
     type: bool
