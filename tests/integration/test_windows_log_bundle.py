@@ -157,3 +157,22 @@ def test_a_20_mb_bundle_comes_back_in_one_answer_and_its_time_is_measured(tmp_pa
           % (seconds, without))
     assert seconds < 300
     assert report["hosts"]["winlb3"]["log_bundle"] == bundle
+
+
+def test_win_log_bundle_collects_on_its_own_in_one_execution(runs):
+    tmp = runs["tmp"]
+    seen = len(log(tmp, "winlb2"))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    # Three hours: the healthy machine's VSS entry of two hours ago, nothing of the System log.
+    args = {"dest": str(tmp / "solo"), "when": "always", "event_hours": 3, "paths": ["C:\\WindowsAzure\\Logs\\*.log"]}
+    proc = subprocess.run(["ansible", "-i", str(tmp / "inventory.yml"), "winlb2", "-m", "azure_backup.remediation.win_log_bundle",
+                           "-a", json.dumps(args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert executions(log(tmp, "winlb2")[seen:]) == ["log_bundle.read"]
+    [bundle] = glob.glob(str(tmp / "solo" / "winlb2-*.tar.gz"))
+    names, manifest, _texts = members(bundle)
+    assert manifest["reasons"] == ["log_bundle_when=always"] and manifest["events"]["hours"] == 3
+    # An export without entries is listed, with none, and has no member (as on Linux, an empty file has none).
+    assert [(f["path"], f["events"]) for f in manifest["files"] if "events" in f] == [("events\\Application.txt", 1), ("events\\System.txt", 0)]
+    assert names == ["events/Application.txt", "C/WindowsAzure/Logs/WaAppAgent.log", "C/WindowsAzure/Logs/TransparentInstaller.log",
+                     "MANIFEST.json"]

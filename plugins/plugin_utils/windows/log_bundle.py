@@ -93,15 +93,16 @@ function Export-EventLog {
         $found = @()
     }
     [array]::Reverse($found)
-    $text = foreach ($event in $found) {
-        $message = $event.Message
+    # ($record, not $event: $Event is an automatic variable.)
+    $text = foreach ($record in $found) {
+        $message = $record.Message
         if (-not $message) {
-            $message = ($event.Properties | ForEach-Object { [string]$_.Value }) -join ' | '
+            $message = ($record.Properties | ForEach-Object { [string]$_.Value }) -join ' | '
         }
-        $level = [int]$event.Level
+        $level = [int]$record.Level
         $word = if ($levelNames.ContainsKey($level)) { $levelNames[$level] } else { 'Level' }
-        '{0}  {1} ({2})  {3}  id {4}  record {5}' -f $event.TimeCreated.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", $invariant),
-            $word, $level, $event.ProviderName, $event.Id, $event.RecordId
+        $stamp = $record.TimeCreated.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", $invariant)
+        '{0}  {1} ({2})  {3}  id {4}  record {5}' -f $stamp, $word, $level, $record.ProviderName, $record.Id, $record.RecordId
         foreach ($line in ($message -split "`r?`n")) { '    ' + $line }
         ''
     }
@@ -187,7 +188,7 @@ if ($EventHours -gt 0) {
 }
 
 $agent = Get-MarsAgent
-$patterns = @($Paths)
+$patterns = @($Paths | Where-Object { $_ })
 if ($agent.installed) {
     $patterns += Join-Path -Path $agent.install_path -ChildPath 'Temp'
 }
