@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: win_log_bundle
 short_description: Collect a Windows VM's backup logs and event log entries into an archive on the controller
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - When a cause persists after the fixes, Microsoft support asks for the guest agent's logs (C(WaAppAgent.log),
     C(TransparentInstaller.log)), the backup extension's logs, status and settings, and the VSS errors of the event
