@@ -84,7 +84,8 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
      # added for the log bundle (add_default_logs): the event logs, newest last, as Get-WinEvent reads them.
      "event_log": [{"log": "Application" | "System", "provider": "VSS", "id": 8224,
          "level": 1-5 (1 Critical, 2 Error, 3 Warning, 4 Information), "time": ISO-8601 UTC, "record": int,
-         "message": str | null (null: the provider's message file is missing), "data": [str] (EventData items)}]}
+         "message": str | null (null: the provider's message file is missing), "data": [str] (EventData items)}],
+     "event_log_error": str}         # added, optional: Get-WinEvent fails with this message for every log
      # added to files{} entries: "locked": true (held open without sharing: opening it fails with a sharing
      # violation), "unreadable": true (access denied). A file without "content_b64" reads as "size" bytes of
      # made-up log lines (filler_bytes): the simulation keeps no bytes of big files.

@@ -1636,6 +1636,10 @@ def log_bundle_read(host, p: dict) -> dict:
     now = int(time.time())
     if int(p.get("EventHours") or 0) > 0:
         for log in p.get("EventLogs") or []:
+            if host.state.get("event_log_error"):  # any error but "no events found" names the export as unreadable
+                files.append({"path": "events\\%s.txt" % log, "mtime": now, "events": 0, "skipped": "unreadable: " + host.state["event_log_error"],
+                              "size": 0, "offset": 0, "length": 0, "truncated": False, "left_out": False})
+                continue
             data, count = _export_event_log(host, log, p)
             add_part({"path": "events\\%s.txt" % log, "mtime": now, "events": count}, data, len(data))
     agent = _bundle_mars_agent(host)

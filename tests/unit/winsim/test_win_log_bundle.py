@@ -84,6 +84,16 @@ def test_an_event_without_its_message_file_gets_its_data_items():
     assert "    SQLVDI: Loc=SignalAbort | Desc=Client initiates abort" in content(files["events\\Application.txt"]).decode()
 
 
+def test_event_logs_that_cannot_be_read_are_named_and_the_files_still_come():
+    h = hostmod.SimHost.create("win01", "en", [])
+    # Made up for the test: the words Get-WinEvent would use when the Windows Event Log service does not answer.
+    h.state["event_log_error"] = "The RPC server is unavailable."
+    files = read(h)["files"]
+    assert [(f["path"], f["skipped"]) for f in files[:2]] == [("events\\Application.txt", "unreadable: The RPC server is unavailable."),
+                                                              ("events\\System.txt", "unreadable: The RPC server is unavailable.")]
+    assert all("content" not in f for f in files[:2]) and content(next(f for f in files if f["path"] == WAAPPAGENT))
+
+
 def test_the_cap_takes_whole_entries_then_the_newest_part_of_one_then_names_the_rest_as_left_out():
     h = hostmod.SimHost.create("win01", "en", ["vss-errors-logged"])
     whole = read(h)["files"]
