@@ -30,8 +30,9 @@ description:
   - "The size cap and WinRM: the content comes back as base64 in the one answer, 4/3 of O(max_size) (about 27 MB for
     20M), and WinRM encodes its stream as base64 again (about 36 MB on the wire), sent in envelopes of
     MaxEnvelopeSizekb one after the other. PowerShell holds the content, its base64 and the JSON at once in the WinRM
-    shell, whose memory MaxMemoryPerShellMB bounds (1024 MB by default since Windows Server 2012). Where that
-    fails, lower O(max_size)."
+    shell, whose memory MaxMemoryPerShellMB bounds (1024 MB by default; 150 MB under WinRM 2.0, and a Group Policy may
+    set less). That is a few hundred MB for 20M, an estimate not measured on Windows. Where the read fails, lower
+    O(max_size)."
   - The archive is written readable by its owner only.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)

@@ -10,10 +10,12 @@ on the controller like the Linux one.
 
 The size cap and WinRM: the answer carries the content as base64, so a cap of N bytes is about 4/3 N in the JSON
 win_powershell returns (20M: about 27 MB), and WinRM's own stream encoding adds base64 again on the wire (about
-36 MB). WinRM sends that in envelopes of MaxEnvelopeSizekb (500 KB by default since Windows Server 2012) one
-after the other, so no single limit refuses it; what can is the memory of the WinRM shell (MaxMemoryPerShellMB,
-1024 MB by default since Windows Server 2012, 150 MB on 2008 R2), since PowerShell holds the bytes, their base64
-text and the JSON at once. A failed read says to lower log_bundle_max_size.
+36 MB). WinRM sends that in envelopes of at most MaxEnvelopeSizekb (500 KB by default) one after the other, so no
+single limit refuses it; what can is the memory of the WinRM shell: MaxMemoryPerShellMB, 1024 MB by default
+(learn.microsoft.com, "Quota Management for Remote Shells"; 150 MB under WinRM 2.0, and a Group Policy may set it
+lower). PowerShell holds the bytes, their base64 text (UTF-16: 8/3 of the cap) and the JSON of the answer at once:
+a few hundred MB for 20M, an estimate, not measured on Windows. So the default cap stays 20M, as on Linux, and a
+failed read says to lower log_bundle_max_size.
 """
 
 from __future__ import annotations
