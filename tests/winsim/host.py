@@ -80,15 +80,15 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          "triggers": [{"kind": "weekly", "enabled": true}], "user_id": "SYSTEM", "run_level": "Highest",
          "multiple_instances": "IgnoreNew" | "Parallel" | "Queue" | "StopExisting", "state": "Ready"}},
          # registered tasks as Get-ScheduledTask lists them (not the one-shot "scheduled_tasks" above)
-     "next_pid": 4000,               # added: pid counter
      # added for the log bundle (add_default_logs): the event logs, newest last, as Get-WinEvent reads them.
      "event_log": [{"log": "Application" | "System", "provider": "VSS", "id": 8224,
          "level": 1-5 (1 Critical, 2 Error, 3 Warning, 4 Information), "time": ISO-8601 UTC, "record": int,
          "message": str | null (null: the provider's message file is missing), "data": [str] (EventData items)}],
-     "event_log_error": str}         # added, optional: Get-WinEvent fails with this message for every log
+     "event_log_error": str,         # added, optional: Get-WinEvent fails with this message for every log
      # added to files{} entries: "locked": true (held open without sharing: opening it fails with a sharing
      # violation), "unreadable": true (access denied). A file without "content_b64" reads as "size" bytes of
      # made-up log lines (filler_bytes): the simulation keeps no bytes of big files.
+     "next_pid": 4000}               # added: pid counter
 
 Helpers for script twins (scripts.py) that change state the way Windows would:
 ``SimHost.start_service/stop_service/restart_service`` (dependencies, -Force, writer healing),
