@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One task per host: the roles' settings are read and checked on the controller (plugin_utils/settings.py), then
 every cause runs, on Linux in ONE execution of the remediate module on the VM, on Windows through the Windows driver.
-The log bundle follows on Linux where a cause persists. Findings are published once, here."""
+The log bundle follows where a cause persists (plugin_utils/log_bundle.py). Findings are published once, here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import os
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.log_bundle import collect
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.log_bundle import collect_after_causes
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.causes import run_windows_causes
 
 ARGUMENT_SPEC = {
@@ -41,7 +41,7 @@ class ActionModule(ActionBase):
         if unknown:
             return dict(result, failed=True, changed=False, msg="%s: no %s cause %s; the %s causes are %s. Nothing was contacted."
                         % (host, os_name.capitalize(), ", ".join(unknown), os_name.capitalize(), ", ".join(settings.CAUSES[os_name])))
-        bundle = args["log_bundle"] and os_name == "linux"
+        bundle = args["log_bundle"]
         roles = causes + ([settings.LOG_BUNDLE] if bundle else [])
 
         unreadable = []
@@ -64,7 +64,7 @@ class ActionModule(ActionBase):
             outcome = self.run_linux(plan, lock_wait)
         else:
             outcome = run_windows_causes(self, task_vars, plan, lock_wait)
-        return self.report(result, host, outcome, values if bundle else None)
+        return self.report(result, host, os_name, outcome, values if bundle else None)
 
     def var(self, name: str):
         value = self.task_vars.get(name)
@@ -98,7 +98,7 @@ class ActionModule(ActionBase):
         return self._execute_module(module_name="azure_backup.remediation.remediate", task_vars=self.task_vars, module_args={
             "causes": [role for role, _args in plan], "cause_options": dict(plan), "lock_wait": lock_wait})
 
-    def report(self, result: dict, host: str, outcome: dict, bundle_settings: dict | None) -> dict:
+    def report(self, result: dict, host: str, os_name: str, outcome: dict, bundle_settings: dict | None) -> dict:
         findings = [dict(f, host=host) for f in outcome.get("findings") or [] if isinstance(f, dict)]
         causes = outcome.get("causes") or {}
         # Facts of this action land in the fact cache (AWX fact storage, jsonfile): findings of an earlier run
@@ -127,8 +127,7 @@ class ActionModule(ActionBase):
             if failed and not causes:
                 failures.append({"id": "HOST", "msg": msg or "failed"})
             try:
-                bundle = collect(self, self.task_vars, dict(settings.cause_args(settings.LOG_BUNDLE, "linux", bundle_settings),
-                                                            findings=list(previous) + findings, failures=failures))
+                bundle = collect_after_causes(self, self.task_vars, os_name, bundle_settings, list(previous) + findings, failures)
             except AnsibleError as exc:  # the VM went away after the causes ran: keep what they found
                 bundle = {"failed": True, "msg": "the logs could not be collected: %s" % str(exc).splitlines()[0]}
             if bundle.get("path"):

@@ -13,7 +13,8 @@ description:
     plus the hosts that could not be reached, and writes them as one JSON file per run.
   - Only tasks of this collection's modules and roles count; other plays in the same run are left out.
   - Prints a line per host and the path of the report at the end of the run.
-  - Where a host's logs were collected (the remediate task or the log_bundle module), the host's entry names the archive (C(log_bundle)).
+  - Where a host's logs were collected (the remediate task, the log_bundle or win_log_bundle module), the host's entry names the archive
+    (C(log_bundle)).
   - Hosts are judged by their worst finding; an unreachable host or a task that failed without a
     finding counts as C(failed).
 requirements:
@@ -84,7 +85,7 @@ class CallbackModule(CallbackBase):
         if not (isinstance(findings, list) and all(isinstance(f, dict) and f.get("status") in STATUSES for f in findings)):
             findings = []
         entry["findings"] += [dict(item, host=name) for item in findings]
-        if result._task.action == _PREFIX + "log_bundle" and data.get("path"):
+        if result._task.action in (_PREFIX + "log_bundle", _PREFIX + "win_log_bundle") and data.get("path"):
             entry["log_bundle"] = data["path"]
         # The remediate task collects the bundle after the causes and says where it went.
         if isinstance(data.get("log_bundle"), dict) and data["log_bundle"].get("path"):

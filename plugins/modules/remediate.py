@@ -42,8 +42,10 @@ options:
     elements: str
   log_bundle:
     description:
-      - Linux, collect the agent's logs after the causes where one persists, under the C(log_bundle_*) variables
-        (C(ansible-doc -t role azure_backup.remediation.log_bundle)). Ignored on Windows.
+      - Collect the agent's logs after the causes where one persists, under the C(log_bundle_*) variables
+        (C(ansible-doc -t role azure_backup.remediation.log_bundle)). On Linux through the log_bundle module, on
+        Windows in one PowerShell read with the backup-related event log entries
+        (M(azure_backup.remediation.win_log_bundle)).
     type: bool
     default: false
   validate_only:

@@ -176,6 +176,10 @@ RULES = {
     "log_bundle_dir": matching(r"[^\0\n]+", "a folder on the controller"),
     "log_bundle_max_size": Rule("a size above 0 and at most 1G, such as 20M or 512K", size_ok),
     "log_bundle_paths": each(matching(r"/[^\0\n]*", ""), "absolute paths on the VM (wildcards allowed)"),
+    # Windows paths with PowerShell's wildcards (* ? [ ]); <>"| cannot be in a Windows path.
+    "log_bundle_windows_paths": each(matching(r"[A-Za-z]:\\[^<>\"|\0\n]*", ""),
+                                     "absolute Windows paths such as C:\\WindowsAzure\\Logs\\*.log (wildcards allowed)"),
+    "log_bundle_event_hours": whole(0, 8760, "hours"),
     "vss_writers_services": Rule("a mapping of writer names to service names (no \\ or /; empty removes a built-in row)",
                                  lambda v: all(str(k).strip() and re.fullmatch(r"[^\\/\n]{0,256}", str(s or "")) for k, s in v.items())),
     "vss_writers_restart_workloads": Rule("a list of writer names (none empty)", lambda v: all(str(i).strip() for i in v)),
@@ -312,6 +316,8 @@ OPTIONS = {
     ("com_msdtc", "windows"): {},
     (LOG_BUNDLE, "linux"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",
                             "paths": "log_bundle_paths"},
+    (LOG_BUNDLE, "windows"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",
+                              "paths": "log_bundle_windows_paths", "event_hours": "log_bundle_event_hours"},
 }
 
 

@@ -95,7 +95,8 @@ def test_a_healthy_host_in_check_mode_costs_one_powershell_execution(runs):
 
 
 def test_a_broken_host_in_check_mode_is_read_once_finds_its_faults_and_changes_nothing(runs):
-    assert executions(runs["logs"]["check"]["win01"]) == ["host.read"]
+    # And one more: its critical problems are still found at the end (check mode), so its logs are collected.
+    assert executions(runs["logs"]["check"]["win01"]) == ["host.read", "log_bundle.read"]
     seen = findings(runs["results"]["check"][1], "win01")
     for check in ("WIN_AGENT/service_windowsazureguestagent", "MACHINEKEYS/acl", "COM_MSDTC/service_msdtc", "SNAPSHOT_STATUS/vss_copy_backup"):
         assert seen[check]["status"] == "found", check
@@ -139,7 +140,8 @@ def test_a_lock_another_run_holds_fails_the_change_with_its_holder(runs):
     assert "could not start MSDTC: another run holds the lock since " in entry["summary"]
     assert "(pid 4242 on awx-node-1, user awx" in entry["summary"]
     assert runs["states"]["apply"]["win22"]["services"] == runs["states"]["before"]["win22"]["services"]
-    assert executions(runs["logs"]["apply"]["win22"]) == ["host.read", "host.lock"]
+    # The change failed, so the cause persists: the log bundle follows.
+    assert executions(runs["logs"]["apply"]["win22"]) == ["host.read", "host.lock", "log_bundle.read"]
 
 
 def test_a_stale_lock_is_taken_over_and_said_so(runs):

@@ -37,7 +37,7 @@ def _scripts():
     for attr in ("REGISTER", "BOOTSTRAP", "READ"):
         found.append(pytest.param(getattr(module, attr), id="windows.detached.%s" % attr))
     # The host read (every cause's first read in one run) and the run lock.
-    for name, attrs in (("causes", ("HOST_READ",)), ("lock", ("ACQUIRE", "RELEASE"))):
+    for name, attrs in (("causes", ("HOST_READ",)), ("lock", ("ACQUIRE", "RELEASE")), ("log_bundle", ("READ",))):
         module = importlib.import_module("ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows." + name)
         for attr in attrs:
             found.append(pytest.param(getattr(module, attr), id="windows.%s.%s" % (name, attr)))

@@ -51,6 +51,8 @@ GOOD_BAD = {
     "log_bundle_dir": ("/tmp/bundles", ""),
     "log_bundle_max_size": ("512K", "2G"),
     "log_bundle_paths": (["/var/log/waagent.log"], []),
+    "log_bundle_windows_paths": (["C:\\WindowsAzure\\Logs\\*.log", "D:\\app\\logs"], ["/var/log/waagent.log"]),
+    "log_bundle_event_hours": (24, 8761),
     "vss_writers_services": ({"My Writer": "MySvc", "SqlServerWriter": ""}, {"My Writer": "C:\\svc"}),
     "vss_writers_restart_workloads": (["NTDS"], [""]),
     "vss_writers_service_timeout": (120, 0),
@@ -171,6 +173,7 @@ def test_causes_of_another_os_are_named():
 
 MODULES = {"linux": {c: c for c in settings.CAUSES["linux"] + ["log_bundle"]},
            "windows": {c: c if c.startswith("win_") else "win_" + c for c in settings.CAUSES["windows"]}}
+MODULES["windows"]["log_bundle"] = "win_log_bundle"
 
 
 def module_options(name: str) -> dict:

@@ -598,6 +598,42 @@ FAULTS.update({
 })
 
 
+# -- the log bundle: what the event logs hold after failed snapshots ------------------------------------------------
+
+def vss_errors_logged(state):
+    """The event logs after failed application-consistent snapshots: VSS errors 8193 and 12289 in the Application log,
+    volsnap 25 in the System log, and the backup extension's process crashing (Application Error 1000 of
+    IaaSBcdrExtension.exe), besides a crash of another program. The texts follow the form these events have, from
+    memory (not captured events); the data items of Application Error are in the order Windows Error Reporting
+    writes them (faulting application, its version, ...)."""
+    hostmod.add_event(state, "Application", "VSS", 8193, 2, 5, "Volume Shadow Copy Service error: Unexpected error calling routine "
+                      "CoCreateInstance.  hr = 0x80040154, Class not registered.")
+    hostmod.add_event(state, "Application", "VSS", 12289, 2, 5, "Volume Shadow Copy Service error: Unexpected error "
+                      "DeviceIoControl(\\\\?\\Volume{278ce142-19d8-11e1-9176-806e6f6e6963} - 0000000000000468,0x0053c008).  hr = 0x80070057.")
+    hostmod.add_event(state, "System", "volsnap", 25, 2, 4, "The shadow copies of volume C: were deleted because the shadow copy "
+                      "storage could not grow in time.")
+    hostmod.add_event(state, "Application", "Application Error", 1000, 2, 3,
+                      "Faulting application name: IaaSBcdrExtension.exe, version: 1.0.75.0\r\nException code: 0xc0000005",
+                      ["IaaSBcdrExtension.exe", "1.0.75.0", "5f1e2d3c", "ntdll.dll", "10.0.17763.1", "c0000005"])
+    hostmod.add_event(state, "Application", "Application Error", 1000, 2, 3,
+                      "Faulting application name: notepad.exe, version: 10.0.17763.1\r\nException code: 0xc0000005",
+                      ["notepad.exe", "10.0.17763.1", "1a2b3c4d", "notepad.exe", "10.0.17763.1", "c0000005"])
+
+
+def agent_logs_big(state):
+    """32 MB of agent logs: four logs of 8 MiB under C:\\WindowsAzure\\Logs, the newest (Big1.log) an hour old, each
+    older one an hour older. The simulation keeps no bytes of them: they read as filler (host.filler_bytes)."""
+    for number in range(1, 5):
+        hostmod.put_file_state(state, "C:\\WindowsAzure\\Logs\\Big%d.log" % number,
+                               {"size": 8 * 1024 ** 2, "mtime": hostmod.ago(number), "sha256": "", "hashes": {}})
+
+
+FAULTS.update({
+    "vss-errors-logged": vss_errors_logged,
+    "agent-logs-big": agent_logs_big,
+})
+
+
 def apply(state: dict, names) -> dict:
     """Apply the named faults in order; an unknown name is an error listing the known ones."""
     for name in names:

@@ -80,6 +80,14 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          "triggers": [{"kind": "weekly", "enabled": true}], "user_id": "SYSTEM", "run_level": "Highest",
          "multiple_instances": "IgnoreNew" | "Parallel" | "Queue" | "StopExisting", "state": "Ready"}},
          # registered tasks as Get-ScheduledTask lists them (not the one-shot "scheduled_tasks" above)
+     # added for the log bundle (add_default_logs): the event logs, newest last, as Get-WinEvent reads them.
+     "event_log": [{"log": "Application" | "System", "provider": "VSS", "id": 8224,
+         "level": 1-5 (1 Critical, 2 Error, 3 Warning, 4 Information), "time": ISO-8601 UTC, "record": int,
+         "message": str | null (null: the provider's message file is missing), "data": [str] (EventData items)}],
+     "event_log_error": str,         # added, optional: Get-WinEvent fails with this message for every log
+     # added to files{} entries: "locked": true (held open without sharing: opening it fails with a sharing
+     # violation), "unreadable": true (access denied). A file without "content_b64" reads as "size" bytes of
+     # made-up log lines (filler_bytes): the simulation keeps no bytes of big files.
      "next_pid": 4000}               # added: pid counter
 
 Helpers for script twins (scripts.py) that change state the way Windows would:
@@ -545,6 +553,7 @@ def default_state(name: str, locale: str = "en") -> dict:
     put_file_state(state, "D:\\DATALOSS_WARNING_README.txt", file_entry(b"WARNING: THIS IS A TEMPORARY DISK.\r\n"))
     put_file_state(state, "C:\\WindowsAzure\\Logs\\WaAppAgent.log",
                    file_entry(b"[00000004] [01/23/2024 19:44:40.12] [INFO]  WindowsAzureGuestAgent starting. Version 2.7.41491.1102\r\n"))
+    add_default_logs(state)
     state["dirs"] = [VMSNAPSHOT_DIR, "C:\\WindowsAzure\\Logs", MACHINEKEYS, "C:\\Windows\\Temp",
                      "C:\\Windows\\System32", "C:\\Program Files", "C:\\Users\\azureuser\\AppData\\Local\\Temp"]
     state["acls"][MACHINEKEYS] = MACHINEKEYS_DEFAULT_SDDL
@@ -601,6 +610,62 @@ def default_state(name: str, locale: str = "en") -> dict:
     state["defender"] = {"running": True, "exclusion_path": [], "exclusion_process": []}
     sync_mirrors(state)
     return state
+
+
+# -- logs and event log entries (what the log bundle reads) ------------------------------------------------
+
+VMSNAPSHOT_LOG_DIR = "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\1.0.75.0"
+FILLER_LINE = b"[00000008] [simulated] [INFO]  a line of a log the simulation keeps no bytes of\r\n"
+
+
+def ago(hours: float) -> str:
+    """An ISO-8601 UTC time ``hours`` before now."""
+    then = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
+    return then.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def log_file(data: bytes, hours_ago: float) -> dict:
+    """A files{} entry for a log last written ``hours_ago``."""
+    return dict(file_entry(data), mtime=ago(hours_ago))
+
+
+def filler_bytes(size: int) -> bytes:
+    """What a file the simulation keeps no bytes of reads as: FILLER_LINE repeated, cut to its size."""
+    return (FILLER_LINE * (size // len(FILLER_LINE) + 1))[:size]
+
+
+def add_event(state: dict, log: str, provider: str, event_id: int, level: int, hours_ago: float, message, data=()) -> dict:
+    entries = state.setdefault("event_log", [])
+    entry = {"log": log, "provider": provider, "id": event_id, "level": level, "time": ago(hours_ago),
+             "record": 1000 + len(entries), "message": message, "data": list(data)}
+    entries.append(entry)
+    return entry
+
+
+def add_default_logs(state: dict) -> None:
+    """The agent's and the backup extension's logs, status and settings, and a few event log entries, as a healthy
+    VM has them. Folder and file names of the extension are those of agent-names-and-paths.tsv; the log file's
+    name inside the extension's log folder, and every text, are made up (the message of event 8224 is the one VSS
+    logs when it stops after idling, as remembered, not taken from a captured event)."""
+    put_file_state(state, "C:\\WindowsAzure\\Logs\\TransparentInstaller.log",
+                   log_file(b"[2024-01-23 19:44:31] TransparentInstaller: installing Windows Azure VM Agent 2.7.41491.1102\r\n", 30 * 24))
+    put_file_state(state, VMSNAPSHOT_LOG_DIR + "\\IaaSBcdrExtension.log",
+                   log_file(b"[simulated] IaaSBcdrExtension: snapshot taken, status success\r\n", 20))
+    put_file_state(state, VMSNAPSHOT_DIR + "\\Status\\0.status", log_file(json.dumps([{
+        "version": "1.0", "timestampUTC": ago(20), "status": {
+            "name": "Microsoft.Azure.RecoveryServices.VMSnapshot", "operation": "Enable", "status": "success", "code": 0,
+            "formattedMessage": {"lang": "en-US", "message": "simulated: snapshot taken"}}}]).encode(), 20))
+    # The handler settings file of an extension (RuntimeSettings\<sequence>.settings): public settings in clear,
+    # protectedSettings encrypted to the certificate protectedSettingsCertThumbprint names.
+    put_file_state(state, VMSNAPSHOT_DIR + "\\RuntimeSettings\\0.settings", log_file(json.dumps({"runtimeSettings": [{"handlerSettings": {
+        "protectedSettingsCertThumbprint": "5E0F3B9C1A2D4E6F708192A3B4C5D6E7F8091A2B",
+        "protectedSettings": "MIIB8AYJKoZIhvcNAQcDoIIB4TCCAd0CAQAxggFpsimulatedSECRET==",
+        "publicSettings": {"locale": "en-us", "taskId": "simulated-task", "commandToExecute": "snapshot"}}}]}).encode(), 20))
+    add_event(state, "Application", "VSS", 8224, 4, 2, "The VSS service is shutting down due to idle timeout.")
+    # Outside the default window of 72 hours, and one no bundle asks for.
+    add_event(state, "Application", "VSS", 8224, 4, 24 * 30, "The VSS service is shutting down due to idle timeout.")
+    add_event(state, "System", "Service Control Manager", 7036, 4, 1, "The Windows Update service entered the stopped state.",
+              ["Windows Update", "stopped"])
 
 
 # -- the MARS agent (article 004), installed only where a test asks for it ------------------------------

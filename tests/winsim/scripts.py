@@ -1520,3 +1520,160 @@ def host_unlock(host, p: dict) -> tuple:
 
 
 SCRIPTS.update({"host.read": host_read, "host.lock": host_lock, "host.unlock": host_unlock})
+
+
+# -- the log bundle (plugin_utils/windows/log_bundle.py) ------------------------------------------------------------
+# Get-WinEvent -FilterXml, Get-Item/Get-ChildItem and FileStream reads over the state's event_log and files.
+
+# The System/Level numbers of an event (learn.microsoft.com, "EventLevel"; the words are the script's own).
+_LEVEL_NAMES = {0: "LogAlways", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
+# .NET's messages for a file another process holds open without sharing (ERROR_SHARING_VIOLATION) and for a
+# file the caller may not read (UnauthorizedAccessException).
+_SHARING_VIOLATION = "The process cannot access the file '%s' because it is being used by another process."
+_ACCESS_DENIED = "Access to the path '%s' is denied."
+
+
+def _bundle_mars_agent(host) -> dict:
+    """Get-MarsAgent (mars.GET_MARS_AGENT): the setup key's InstallPath, or the engine service and the default folder."""
+    setup = host.reg_values(hostmod.MARS_SETUP_KEY) if host.reg_key_exists(hostmod.MARS_SETUP_KEY) else {}
+    path = str((setup.get("InstallPath") or {}).get("data") or "").rstrip("\\") or None
+    service = hostmod.find_key(host.state["services"], "obengine") is not None
+    if not path and not service:
+        return {"installed": False}
+    path = path or hostmod.ENVIRONMENT["programfiles"] + "\\Microsoft Azure Recovery Services Agent"
+    engine = host.find_file(path + "\\Bin\\cbengine.exe")[1]
+    return {"installed": True, "install_path": path, "version": (engine or {}).get("version"), "service": service}
+
+
+def _event_selected(entry: dict, p: dict, since) -> bool:
+    """The script's QueryList: a provider by name, or Application Error 1000 with a faulting image among the data
+    items (EventData[Data='...'] matches any item); either within TimeCreated[timediff(@SystemTime) <= window]."""
+    if _parse_utc(entry["time"]) < since:
+        return False
+    if entry["provider"] in (p.get("Providers") or []):
+        return True
+    return (entry["provider"] == "Application Error" and entry["id"] == 1000
+            and any(item in (p.get("FaultingImages") or []) for item in entry.get("data") or []))
+
+
+def _export_event_log(host, log: str, p: dict) -> tuple:
+    """Export-EventLog: (the log's selected entries as the script renders them, oldest first; how many)."""
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=int(p["EventHours"]))
+    found = sorted((e for e in host.state.get("event_log", []) if e["log"] == log and _event_selected(e, p, since)),
+                   key=lambda e: _parse_utc(e["time"]))
+    lines = []
+    for event in found:
+        message = event.get("message") or " | ".join(event.get("data") or [])
+        stamp = _parse_utc(event["time"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append("%s  %s (%d)  %s  id %d  record %d" % (stamp, _LEVEL_NAMES.get(event["level"], "Level"), event["level"],
+                                                            event["provider"], event["id"], event["record"]))
+        lines += ["    " + line for line in re.split(r"\r?\n", message)]
+        lines.append("")
+    return "\r\n".join(lines).encode("utf-8"), len(found)
+
+
+def _all_dirs(host) -> dict:
+    """Every folder of the state (listed ones and the parents of files and folders): lower-case path -> its spelling."""
+    dirs = {}
+    for path in list(host.state.get("dirs", [])) + list(host.state.get("files", {})):
+        parent = path if path in host.state.get("dirs", []) else hostmod.parent_path(path)
+        while parent:
+            dirs.setdefault(hostmod.path_key(parent), hostmod.norm_path(parent))
+            parent = hostmod.parent_path(parent)
+    return dirs
+
+
+def _wildcard_match(path: str, pattern: str) -> bool:
+    """A PowerShell wildcard path: each component matched on its own (* never crosses a \\), ignoring case."""
+    import fnmatch  # pylint: disable=import-outside-toplevel  # only this twin matches wildcards
+    parts, wanted = hostmod.norm_path(path).rstrip("\\").split("\\"), hostmod.norm_path(pattern).rstrip("\\").split("\\")
+    return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(a.lower(), b.lower()) for a, b in zip(parts, wanted))
+
+
+def _bundle_files(host, pattern: str) -> list:
+    """Get-BundleFile: Get-Item -Path <pattern> (files and folders, in name order); a folder's files below it
+    (Get-ChildItem -File -Recurse); newest first (Sort-Object LastWriteTimeUtc -Descending)."""
+    files, dirs = host.state.get("files", {}), _all_dirs(host)
+    tops = sorted([p for p in files if _wildcard_match(p, pattern)] + [d for d in dirs.values() if _wildcard_match(d, pattern)],
+                  key=str.lower)
+    batch = []
+    for top in tops:
+        if hostmod.path_key(top) in dirs:
+            batch += [p for p in files if p.lower().startswith(hostmod.path_key(top) + "\\")]
+        else:
+            batch.append(top)
+    return sorted(batch, key=lambda p: _parse_utc(files[p]["mtime"]), reverse=True)
+
+
+def _file_bytes(host, path: str) -> bytes:
+    """FileStream.Read of the whole file: its kept bytes, or the filler of its size."""
+    entry = host.state["files"][path]
+    if entry.get("locked"):
+        raise ScriptError(_SHARING_VIOLATION % path)
+    if entry.get("unreadable"):
+        raise ScriptError(_ACCESS_DENIED % path)
+    if "content_b64" in entry:
+        return base64.b64decode(entry["content_b64"])
+    return hostmod.filler_bytes(int(entry.get("size") or 0))
+
+
+def log_bundle_read(host, p: dict) -> dict:
+    """The bundle read: the event exports, then each path's files, then the MARS agent's Temp folder; the cap spent
+    in that order (Add-Part), each file's newest part where it cuts; *.settings files with protectedSettings replaced."""
+    files, left = [], int(p["MaxBytes"])
+
+    def add_part(entry: dict, data: bytes, size: int) -> None:
+        nonlocal left
+        take = min(len(data), left)
+        entry.update(size=size, offset=size - take, length=take, truncated=0 < take < size, left_out=take == 0 and size > 0)
+        if entry["left_out"]:
+            entry["skipped"] = "cap reached"
+        if take > 0:
+            entry["content"] = base64.b64encode(data[len(data) - take:]).decode("ascii")
+        left -= take
+        files.append(entry)
+
+    now = int(time.time())
+    if int(p.get("EventHours") or 0) > 0:
+        for log in p.get("EventLogs") or []:
+            if host.state.get("event_log_error"):  # any error but "no events found" names the export as unreadable
+                files.append({"path": "events\\%s.txt" % log, "mtime": now, "events": 0, "skipped": "unreadable: " + host.state["event_log_error"],
+                              "size": 0, "offset": 0, "length": 0, "truncated": False, "left_out": False})
+                continue
+            data, count = _export_event_log(host, log, p)
+            add_part({"path": "events\\%s.txt" % log, "mtime": now, "events": count}, data, len(data))
+    agent = _bundle_mars_agent(host)
+    patterns = list(p.get("Paths") or []) + ([agent["install_path"] + "\\Temp"] if agent["installed"] else [])
+    seen = set()
+    for pattern in patterns:
+        for path in _bundle_files(host, pattern):
+            if path.lower() in seen:
+                continue
+            seen.add(path.lower())
+            stored = host.state["files"][path]
+            size = int(stored.get("size") or 0)
+            entry = {"path": path, "size": size, "offset": 0, "length": 0, "truncated": False, "left_out": False,
+                     "mtime": int(_parse_utc(stored["mtime"]).timestamp())}
+            if left <= 0:
+                entry["left_out"] = size > 0
+                if entry["left_out"]:
+                    entry["skipped"] = "cap reached"
+                files.append(entry)
+                continue
+            try:
+                data = _file_bytes(host, path)
+            except ScriptError as exc:
+                entry["skipped"] = ("locked: " if stored.get("locked") else "unreadable: ") + str(exc)
+                files.append(entry)
+                continue
+            if path.lower().endswith(".settings"):
+                text = re.sub(r'("protectedSettings"\s*:\s*)"[^"]*"', lambda m: m.group(1) + '"%s"' % p["Redacted"], data.decode("utf-8"))
+                data = text.encode("utf-8")
+                entry["redacted"] = "protectedSettings"
+                add_part(entry, data, len(data))
+            else:
+                add_part(entry, data[max(0, len(data) - left):], len(data))
+    return {"agent": agent, "files": files}
+
+
+SCRIPTS["log_bundle.read"] = log_bundle_read

@@ -15,6 +15,18 @@ import re
 
 # What CAUSES.md says to collect when a failure persists.
 DEFAULT_PATHS = ("/var/lib/waagent/*.xml", "/var/log/waagent.log", "/var/log/azure/*")
+# The same on Windows, smallest and most telling first: the backup extension's status and settings, its logs, then
+# the agent's (WaAppAgent.log, TransparentInstaller.log: "Troubleshoot Azure Windows VM Agent issues", Step 5; the
+# extension's folders: azure-docs backup-azure-vms-troubleshoot.md). The MARS agent's Temp folder is added where
+# the agent is installed, and the event log entries go first (plugin_utils/windows/log_bundle.py).
+DEFAULT_WINDOWS_PATHS = (
+    "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\*\\Status",
+    "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\*\\RuntimeSettings",
+    "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot",
+    "C:\\WindowsAzure\\Logs\\*.log",
+)
+# Hours of event log entries a Windows bundle exports.
+DEFAULT_EVENT_HOURS = 72
 WHEN = ("problems", "always", "never")
 
 
@@ -29,6 +41,12 @@ def argument_spec() -> dict:
         paths=dict(type="list", elements="str", default=list(DEFAULT_PATHS)),
         max_size=dict(type="str", default="20M"),
     )
+
+
+def windows_argument_spec() -> dict:
+    """The Windows bundle's options (the win_log_bundle action plugin): Windows paths, and the hours of events."""
+    return dict(argument_spec(), paths=dict(type="list", elements="str", default=list(DEFAULT_WINDOWS_PATHS)),
+                event_hours=dict(type="int", default=DEFAULT_EVENT_HOURS))
 
 
 _UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}

@@ -28,6 +28,8 @@ from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.d
 ACTIONS = {"win_agent": "win_agent", "snapshot_status": "win_snapshot_status", "backup_extension": "win_backup_extension",
            "network": "win_network", "vss_writers": "win_vss_writers", "machinekeys": "win_machinekeys", "bitlocker": "win_bitlocker",
            "com_msdtc": "win_com_msdtc", "disk_limits": "win_disk_limits"}
+# The log bundle is no cause (run_windows_causes never gets it); its role's Windows options are this plugin's.
+ACTIONS["log_bundle"] = "win_log_bundle"
 
 HOST_READ = r"""#azure_backup.remediation/host.read
 # Every cause's first read in one run, and whether the WinRM user acts as an administrator. Reads only.

@@ -882,6 +882,13 @@ FAULT_CHECKS.update({
 })
 
 
+FAULT_CHECKS.update({
+    "vss-errors-logged": lambda s: {(e["provider"], e["id"]) for e in s["event_log"]} >= {("VSS", 8193), ("VSS", 12289), ("Application Error", 1000)}
+    and any(e["data"][:1] == ["IaaSBcdrExtension.exe"] for e in s["event_log"]),
+    "agent-logs-big": lambda s: sum(f["size"] for p, f in s["files"].items() if p.startswith("C:\\WindowsAzure\\Logs\\Big")) == 32 * 2**20,
+})
+
+
 def test_every_fault_has_a_check():
     assert set(FAULT_CHECKS) == set(faults.FAULTS)
 

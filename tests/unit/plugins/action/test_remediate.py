@@ -184,6 +184,38 @@ def test_a_windows_setting_is_checked_before_any_round_trip(vm):
     assert recorded.sent == [] and result["msg"] == "vm01: vss_writers_service_timeout = 0 is not allowed: a whole number of seconds from 1 to 3600"
 
 
+def windows_driver(monkeypatch, *findings):
+    def driver(action, task_vars, causes, lock_wait):
+        return {"changed": False, "findings": list(findings), "causes": {"VSS_WRITERS": {"changed": False, "failed": False, "msg": ""}}}
+    monkeypatch.setattr(remediate, "run_windows_causes", driver)
+
+
+def test_a_windows_cause_that_persists_gets_its_logs_read_in_one_powershell_execution(vm, monkeypatch, tmp_path):
+    windows_driver(monkeypatch, finding("VSS_WRITERS", "writer_wmi_writer", "failed", "still failed"))
+    read = {"changed": False, "result": {"agent": {"installed": False}, "files": [
+        {"path": "C:\\WindowsAzure\\Logs\\WaAppAgent.log", "size": 3, "offset": 0, "length": 3, "truncated": False, "left_out": False,
+         "mtime": 1, "content": base64.b64encode(b"abc").decode()}]}}
+    result, recorded = vm({"causes": ["vss_writers"], "log_bundle": True}, [read],
+                          dict(WIN, log_bundle_dir=str(tmp_path), log_bundle_event_hours=24, log_bundle_windows_paths=["D:\\logs"]))
+    [(module, args)] = recorded.sent
+    assert module == "ansible.windows.win_powershell" and args["script"].startswith("#azure_backup.remediation/log_bundle.read\n")
+    assert (args["parameters"]["Paths"], args["parameters"]["EventHours"]) == (["D:\\logs"], 24)
+    assert os.path.dirname(result["log_bundle"]["path"]) == str(tmp_path) and result["log_bundle"]["reasons"] == [
+        "VSS_WRITERS/writer_wmi_writer: failed"]
+
+
+def test_a_healthy_windows_host_sends_nothing_for_the_log_bundle(vm, monkeypatch, tmp_path):
+    windows_driver(monkeypatch, finding("VSS_WRITERS", "writers", "ok", "fine"))
+    result, recorded = vm({"causes": ["vss_writers"], "log_bundle": True}, [], dict(WIN, log_bundle_dir=str(tmp_path)))
+    assert recorded.sent == [] and "log_bundle" not in result and os.listdir(tmp_path) == []
+
+
+def test_a_bad_windows_log_bundle_setting_is_refused_before_any_round_trip(vm):
+    result, recorded = vm({"log_bundle": True}, [], dict(WIN, log_bundle_event_hours=-1, log_bundle_windows_paths=["/var/log"]))
+    assert recorded.sent == [] and "log_bundle_event_hours = -1 is not allowed: a whole number of hours from 0 to 8760" in result["msg"]
+    assert "log_bundle_windows_paths = [\"/var/log\"] is not allowed: a non-empty list of absolute Windows paths" in result["msg"]
+
+
 # -- the module on the VM: each cause isolated, root first ------------------------------------------------------
 
 class Fine:

@@ -52,6 +52,12 @@ def test_the_log_bundle_path_lands_in_the_host_entry():
     assert callback.hosts["vm01"]["log_bundle"] == "reports/log-bundles/vm01-x.tar.gz"
 
 
+def test_the_windows_log_bundle_path_lands_in_the_host_entry():
+    callback = CallbackModule()
+    callback.v2_runner_on_ok(_Result({"path": "reports/log-bundles/vm01-w.tar.gz"}, action="azure_backup.remediation.win_log_bundle"))
+    assert callback.hosts["vm01"]["log_bundle"] == "reports/log-bundles/vm01-w.tar.gz"
+
+
 def test_the_log_bundle_the_remediate_task_wrote_lands_in_the_host_entry():
     callback = CallbackModule()
     callback.v2_runner_on_failed(_Result({"failed": True, "msg": "NETWORK: timeout", "log_bundle": {"path": "b/vm01-y.tar.gz", "reasons": []},
