@@ -66,7 +66,8 @@ function Get-ScratchFolder {
     }
     # The volume whose root or mount point is the longest start of the folder's path.
     $full = $item.FullName.TrimEnd('\') + '\'
-    $volume = @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name -and $full.StartsWith($_.Name, [System.StringComparison]::OrdinalIgnoreCase) } |
+    $ignoreCase = [System.StringComparison]::OrdinalIgnoreCase
+    $volume = @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name -and $full.StartsWith($_.Name, $ignoreCase) } |
             Sort-Object -Property { $_.Name.Length } -Descending) | Select-Object -First 1
     if ($volume) {
         $dedup = $null
@@ -190,8 +191,8 @@ class ActionModule(mars.MarsCauseAction):
         percent = causes.free_percent(volume)
         if percent is not None:
             space = dict(where, free_percent=round(percent, 2), min_free_percent=minimum)
-            words = "%.1f %% of volume %s is free (%s of %s)" % (percent, volume.get("name"), causes.gib(volume.get("free")),
-                                                                causes.gib(volume.get("capacity")))
+            words = "%.1f %% of volume %s is free (%s of %s)" % (
+                percent, volume.get("name"), causes.gib(volume.get("free")), causes.gib(volume.get("capacity")))
             if percent < minimum:
                 yield Step("free_space", "found", "%s, below %s %%: free space on it, extend it, or move the cache folder to a volume with "
                            "more (Microsoft sizes the free space at 5-10 %% of the backup data, plus 30-35 GB with System State)"

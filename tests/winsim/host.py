@@ -82,7 +82,8 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          # registered tasks as Get-ScheduledTask lists them (not the one-shot "scheduled_tasks" above)
      # added for MARS_SCRATCH, MARS_TEMP_FILES and MARS_PREREQS (all optional; the defaults are a healthy VM):
      # volumes[]: "free_bytes" (default: half of size_gb), "file_system" ("NTFS"), "drive_type" (Win32_Volume.DriveType,
-     #   3 = local disk), "dedup" (false; seen only with "dedup_feature": true, the Data Deduplication feature installed)
+     #   3 = local disk), "dedup" (false; seen only with "dedup_feature": true, the Data Deduplication feature installed),
+     #   "capacity_bytes" (Win32_Volume.Capacity where it is not size_gb GiB: a capture's)
      "folder_attributes": {"<folder>": ["Compressed" | "Encrypted" | "SparseFile" | "ReparsePoint"]},  # besides Directory
      "denied_dirs": ["<folder>"],    # listing it is refused (UnauthorizedAccessException)
      "bulk_files": [{"folder": "C:\\Windows\\Temp", "prefix": "tmp", "suffix": ".tmp", "first": 0, "count": 61000,

@@ -1574,7 +1574,7 @@ def _win32_volume(host, path: str) -> dict | None:
     if best is None:
         return None
     name, volume = best
-    capacity = volume["size_gb"] * 2**30
+    capacity = volume.get("capacity_bytes") or volume["size_gb"] * 2**30
     return {"name": name, "drive_type": volume.get("drive_type", 3), "file_system": volume.get("file_system", "NTFS"),
             "capacity": capacity, "free": volume.get("free_bytes", capacity // 2),
             "dedup": bool(volume.get("dedup")) if host.state.get("dedup_feature") else None}
