@@ -256,3 +256,15 @@ def test_the_controller_time_sent_is_read_back_as_the_vm_s_offset():
     answer = h.run_module("ansible.windows.win_powershell", {"script": win_mars_prereqs.READ, "parameters": {"ControllerUtc": sent},
                                                              "_ansible_check_mode": True})
     assert 899 <= answer["result"]["offset_seconds"] <= 905 and answer["result"]["vm_utc"].endswith("Z")
+
+
+@pytest.mark.parametrize("module,args,variable", [
+    (win_mars_scratch, {"min_free_percent": 0}, "mars_agent_scratch_min_free_percent"),
+    (win_mars_temp_files, {"limit": 0}, "mars_agent_temp_files_limit"),
+    (win_mars_prereqs, {"max_clock_skew": -5}, "mars_agent_max_clock_skew"),
+], ids=["scratch", "temp_files", "prereqs"])
+def test_a_value_out_of_range_is_refused_by_name_before_anything_is_read(module, args, variable):
+    h = hostmod.SimHost.create("win01", "en", ["mars-installed"])
+    result, sent = run(h, module, **args)
+    assert result["failed"] and variable in result["msg"] and "win01" in result["msg"] and "Nothing was read" in result["msg"]
+    assert sent == []
