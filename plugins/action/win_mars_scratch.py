@@ -137,7 +137,7 @@ class ActionModule(mars.MarsCauseAction):
         target = decision["target"]
         source = "config" if causes.same_path(state.get("config"), target) else "provider"
         kind = _KINDS.get(state.get(source + "_kind") or "", "string")
-        detail = dict(detail, old={key: old for key, old in decision["change"]}, target=target)
+        detail = dict(detail, old=dict(decision["change"]), target=target)
         before = "".join("%s\\%s = %s\n" % (key, causes.VALUE, old if old is not None else "(not set)") for key, old in decision["change"])
         after = "".join("%s\\%s = %s\n" % (key, causes.VALUE, target) for key, _old in decision["change"])
         action = "set %s to %s and restart %s if it runs" % (" and ".join("%s\\%s" % (k, causes.VALUE) for k, _o in decision["change"]),
