@@ -27,7 +27,8 @@ ROLES_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..",
 CAUSES = {
     "linux": ["linux_agent", "snapshot_status", "backup_extension", "network", "disk_limits"],
     "windows": ["win_agent", "snapshot_status", "backup_extension", "network", "vss_writers", "machinekeys", "bitlocker",
-                "com_msdtc", "disk_limits"],
+                "com_msdtc", "disk_limits",
+                "mars_service", "mars_version", "mars_scratch", "mars_temp_files", "mars_prereqs", "mars_restore_mount"],
 }
 LOG_BUNDLE = "log_bundle"
 
@@ -197,6 +198,11 @@ RULES = {
     "win_agent_msi_busy_retries": whole(0, 20),
     "win_agent_msi_busy_wait": whole(1, 600, "seconds"),
     "win_agent_restart": flag(),
+    "mars_agent_restart_service": flag(),
+    "mars_agent_min_version": VERSION,
+    "mars_agent_scratch_min_free_percent": number(0, 50, "percent", low_open=True),
+    "mars_agent_temp_files_limit": whole(1, 10000000, "files"),
+    "mars_agent_max_clock_skew": whole(1, 86400, "seconds"),
 }
 
 # Rules on two options together: (names, allowed, accepts(values)).
@@ -314,6 +320,12 @@ OPTIONS = {
                                  "restart_agent": "machinekeys_restart_agent", "service_timeout": "machinekeys_service_timeout"},
     ("bitlocker", "windows"): {"disable": "bitlocker_disable"},
     ("com_msdtc", "windows"): {},
+    ("mars_service", "windows"): {"restart_service": "mars_agent_restart_service"},
+    ("mars_version", "windows"): {"min_version": "mars_agent_min_version"},
+    ("mars_scratch", "windows"): {"min_free_percent": "mars_agent_scratch_min_free_percent"},
+    ("mars_temp_files", "windows"): {"limit": "mars_agent_temp_files_limit"},
+    ("mars_prereqs", "windows"): {"max_clock_skew": "mars_agent_max_clock_skew"},
+    ("mars_restore_mount", "windows"): {},
     (LOG_BUNDLE, "linux"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",
                             "paths": "log_bundle_paths"},
     (LOG_BUNDLE, "windows"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",

@@ -69,6 +69,11 @@ GOOD_BAD = {
     "win_agent_msi_busy_retries": (5, 21),
     "win_agent_msi_busy_wait": (60, 0),
     "win_agent_restart": (True, "now"),
+    "mars_agent_restart_service": (True, "always"),
+    "mars_agent_min_version": ("2.0.9262.0", "newest"),
+    "mars_agent_scratch_min_free_percent": (10, 0),
+    "mars_agent_temp_files_limit": (65000, 0),
+    "mars_agent_max_clock_skew": (60, 0),
 }
 
 

@@ -463,6 +463,136 @@ NORMALISE = {
 NOT_COMPARED = {"capture.read"}
 
 
+# -- the MARS reads of MARS_SERVICE, MARS_VERSION, MARS_SCRATCH, MARS_TEMP_FILES, MARS_PREREQS, MARS_RESTORE_MOUNT -----
+
+def _mars_agent(state: dict, agent: dict) -> None:
+    """Get-MarsAgent as captured: the setup key's InstallPath, Bin\\cbengine.exe's version, the obengine service."""
+    agent = agent or {}
+    if not agent.get("installed"):
+        hostmod.reg_delete_tree(state, hostmod.MARS_SETUP_KEY)
+        if hostmod.find_key(state["services"], "obengine"):
+            hostmod.remove_service(state, "obengine")
+        return
+    path = agent.get("install_path") or hostmod.MARS_DIR
+    hostmod.reg_set(state, hostmod.MARS_SETUP_KEY, "InstallPath", "string", path + "\\")
+    engine = path + "\\Bin\\cbengine.exe"
+    if agent.get("version"):
+        hostmod.put_file_state(state, engine, hostmod.placeholder_binary(engine, agent["version"]))
+    else:
+        hostmod.remove_file_state(state, engine)
+    if agent.get("service") and not hostmod.find_key(state["services"], "obengine"):
+        hostmod.add_service(state, "obengine", "obengine", '"%s"' % engine, "auto", True)
+
+
+def _mars_service(state: dict, parameters: dict, result: dict) -> None:
+    _mars_agent(state, result.get("agent"))
+    _services(state, [result["service"]] if result.get("service") else [])
+
+
+def _mars_version(state: dict, parameters: dict, result: dict) -> None:
+    _mars_agent(state, result.get("agent"))
+
+
+_FOLDER_ATTRIBUTES = {bit: name for name, bit in scripts._ATTRIBUTES.items() if name != "Directory"}  # pylint: disable=protected-access
+
+
+def _mars_scratch(state: dict, parameters: dict, result: dict) -> None:
+    """Both ScratchLocation values with their kinds; each folder: there or not, listable, its attributes, the key file,
+    and its volume's type, file system, size, free space and de-duplication (volumes the state has only)."""
+    _mars_agent(state, result.get("agent"))
+    _services(state, [result["service"]] if result.get("service") else [])
+    for key, field in ((parameters["ConfigKey"], "config"), (parameters["ProviderKey"], "provider")):
+        if result.get(field) is None:
+            hostmod.reg_delete_value(state, key, parameters["ValueName"])
+        else:
+            hostmod.reg_set(state, key, parameters["ValueName"], _VALUE_TYPE.get(result.get(field + "_kind"), "string"), result[field])
+    for folder in result.get("folders") or []:
+        path = hostmod.norm_path(folder.get("expanded") or folder["path"])
+        if not folder.get("exists"):
+            hostmod.remove_tree_state(state, path)
+            continue
+        if path not in state["dirs"]:
+            state["dirs"].append(path)
+        names = [name for bit, name in _FOLDER_ATTRIBUTES.items() if int(folder.get("attributes") or 0) & bit]
+        if names:
+            state.setdefault("folder_attributes", {})[path] = names
+        if not folder.get("accessible"):
+            state.setdefault("denied_dirs", []).append(path)
+            continue
+        kek = path + "\\" + parameters["KekName"]
+        if folder.get("kek"):
+            hostmod.put_file_state(state, kek, hostmod.file_entry(b"captured key file\r\n"))
+        else:
+            hostmod.remove_file_state(state, kek)
+        seen = folder.get("volume") or {}
+        volume = next((v for v in state["volumes"] if v.get("mount") and v["mount"].rstrip("\\").lower() + "\\" == str(seen.get("name")).lower()),
+                      None)
+        if volume is not None:
+            volume.update(drive_type=seen.get("drive_type"), file_system=seen.get("file_system"), capacity_bytes=seen.get("capacity"),
+                          free_bytes=seen.get("free"))
+            if seen.get("dedup") is not None:
+                state["dedup_feature"], volume["dedup"] = True, bool(seen["dedup"])
+
+
+def _mars_temp_files(state: dict, parameters: dict, result: dict) -> None:
+    """The count and size of the *.tmp files in the temp folder, as one bulk entry (and one file for the bytes over)."""
+    _mars_agent(state, result.get("agent"))
+    folder = result.get("folder") or hostmod.ENVIRONMENT["systemroot"] + "\\Temp"
+    suffix = parameters.get("Extension") or ".tmp"
+    state["bulk_files"] = [e for e in state.get("bulk_files", []) if not (hostmod.path_key(e["folder"]) == hostmod.path_key(folder)
+                                                                          and e["suffix"].lower() == suffix.lower())]
+    for path in [p for p in state["files"] if hostmod.path_key(hostmod.parent_path(p) or "") == hostmod.path_key(folder)
+                 and p.lower().endswith(suffix.lower())]:
+        del state["files"][path]
+    count, size = int(result.get("count") or 0), int(result.get("bytes") or 0)
+    if count:
+        each = size // count
+        state["bulk_files"].append({"folder": folder, "prefix": "captured", "suffix": suffix, "first": 0, "count": count - 1, "size": each,
+                                    "in_use": 0})
+        last = hostmod.file_entry(b"")
+        last["size"] = size - each * (count - 1)
+        hostmod.put_file_state(state, folder + "\\captured-last" + suffix, last)
+
+
+def _mars_prereqs(state: dict, parameters: dict, result: dict) -> None:
+    """.NET's Release value, the clock's offset from the controller's at capture time, the time zone."""
+    _mars_agent(state, result.get("agent"))
+    if result.get("dotnet_release") is None:
+        hostmod.reg_delete_value(state, hostmod.NDP_KEY, "Release")
+    else:
+        state["dotnet_release"] = int(result["dotnet_release"])
+        hostmod.sync_mirrors(state)
+    state["clock_offset_seconds"] = round(float(result.get("offset_seconds") or 0))
+    if result.get("time_zone"):
+        state["time_zone"] = dict(result["time_zone"])
+
+
+TO_STATE.update({
+    "mars_service.read": _mars_service,
+    "mars_version.read": _mars_version,
+    "mars_scratch.read": _mars_scratch,
+    "mars_temp_files.read": _mars_temp_files,
+    "mars_prereqs.read": _mars_prereqs,
+    "mars_restore_mount.read": _mars_service,
+})
+_AGENT = "the setup key's InstallPath, cbengine.exe's version, the obengine service"
+IMPORTED.update({
+    "mars_service.read": {"agent": _AGENT, "service": "services"},
+    "mars_version.read": {"agent": _AGENT},
+    "mars_scratch.read": {"agent": _AGENT, "service": "services", "config": "registry value", "config_kind": "registry value type",
+                          "provider": "registry value", "provider_kind": "registry value type",
+                          "folders": "dirs, folder_attributes, denied_dirs, the key file, the volume's type, file system, size, free space, "
+                                     "de-duplication"},
+    "mars_temp_files.read": {"agent": _AGENT, "folder": "where the files go", "count": "bulk_files (and one file)",
+                             "bytes": "bulk_files (and one file)"},
+    "mars_prereqs.read": {"agent": _AGENT, "dotnet_release": "NDP Release value", "vm_utc": "not imported: the clock moves on",
+                          "offset_seconds": "clock_offset_seconds (from the controller's time at capture)", "time_zone": "time_zone"},
+    "mars_restore_mount.read": {"agent": _AGENT, "service": "services"},
+})
+# The VM's clock is read again when the capture is checked, later than it was captured: only the rest is compared.
+NORMALISE["mars_prereqs.read"] = lambda r: {k: v for k, v in r.items() if k not in ("vm_utc", "offset_seconds")}
+
+
 def _walk(path: str, seen, answered, extra_ok: bool, out: list) -> None:
     if isinstance(seen, dict) and isinstance(answered, dict):
         for key in seen:

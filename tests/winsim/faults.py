@@ -634,6 +634,92 @@ FAULTS.update({
 })
 
 
+# MARS_SERVICE, MARS_VERSION, MARS_SCRATCH, MARS_TEMP_FILES, MARS_PREREQS, MARS_RESTORE_MOUNT: each installs the agent first.
+
+def mars_service_stopped(state):
+    """The engine service stopped (article 004: "make sure MARS runs in the services console")."""
+    hostmod.install_mars(state)
+    hostmod.set_service_stopped(state, "obengine")
+
+
+# Made up: a 2.0.9xxx build below the 2.0.9249.0 that vault credentials need.
+MARS_OLD_VERSION = "2.0.9145.0"
+
+
+def mars_version_old(state):
+    hostmod.install_mars(state)
+    engine = hostmod.MARS_DIR + "\\Bin\\cbengine.exe"
+    hostmod.put_file_state(state, engine, hostmod.placeholder_binary(engine, MARS_OLD_VERSION))
+
+
+MARS_ELSEWHERE = "D:\\MARS\\Scratch"
+
+
+def mars_scratch_mismatch(state):
+    """CloudBackupProvider's ScratchLocation names another folder (a half-done move of the cache folder, error 34506);
+    the folder Config names still holds OnlineBackup.KEK."""
+    hostmod.install_mars(state)
+    hostmod.reg_set(state, hostmod.MARS_PROVIDER_KEY, "ScratchLocation", "string", MARS_ELSEWHERE)
+
+
+def mars_scratch_missing_kek(state):
+    hostmod.install_mars(state)
+    hostmod.remove_file_state(state, hostmod.MARS_DIR + "\\Scratch\\OnlineBackup.KEK")
+    state["dirs"].append(hostmod.MARS_DIR + "\\Scratch")  # the folder stays, empty
+
+
+def mars_scratch_low_space(state):
+    """The scratch folder's volume (C:) has 3 % free."""
+    hostmod.install_mars(state)
+    volume = next(v for v in state["volumes"] if v["mount"] == "C:")
+    volume["free_bytes"] = volume["size_gb"] * 2**30 * 3 // 100
+
+
+def mars_temp_files(state):
+    """61,000 *.tmp files in C:\\Windows\\Temp, 25 of them open elsewhere, beside names the pattern must leave alone."""
+    hostmod.install_mars(state)
+    state.setdefault("bulk_files", []).append({"folder": "C:\\Windows\\Temp", "prefix": "tmp", "suffix": ".tmp", "first": 0,
+                                               "count": 61000, "size": 2048, "in_use": 25})
+    # '*.tmp' returns setup.tmpl too on Windows PowerShell; these must all stay.
+    state["bulk_files"].append({"folder": "C:\\Windows\\Temp", "prefix": "setup", "suffix": ".tmpl", "first": 0, "count": 300,
+                                "size": 512, "in_use": 0})
+    for name in ("x.tmpl", "y.log", "z.tmp.bak"):
+        hostmod.put_file_state(state, "C:\\Windows\\Temp\\" + name, hostmod.file_entry(b"keep me\r\n"))
+
+
+def mars_dotnet_old(state):
+    """.NET Framework 4.5.1 (Release 378675), below the 4.5.2 the agent needs."""
+    hostmod.install_mars(state)
+    state["dotnet_release"] = 378675
+    hostmod.sync_mirrors(state)
+
+
+def mars_clock_skew(state):
+    """The VM's clock 15 minutes ahead."""
+    hostmod.install_mars(state)
+    state["clock_offset_seconds"] = 900
+
+
+def mars_iscsi_stopped(state):
+    """The Microsoft iSCSI Initiator Service stopped, Manual as Windows installs it."""
+    hostmod.install_mars(state)
+    state["services"]["MSiSCSI"]["start_mode"] = "manual"
+    hostmod.set_service_stopped(state, "MSiSCSI")
+
+
+FAULTS.update({
+    "mars-service-stopped": mars_service_stopped,
+    "mars-version-old": mars_version_old,
+    "mars-scratch-mismatch": mars_scratch_mismatch,
+    "mars-scratch-missing-kek": mars_scratch_missing_kek,
+    "mars-scratch-low-space": mars_scratch_low_space,
+    "mars-temp-files": mars_temp_files,
+    "mars-dotnet-old": mars_dotnet_old,
+    "mars-clock-skew": mars_clock_skew,
+    "mars-iscsi-stopped": mars_iscsi_stopped,
+})
+
+
 def apply(state: dict, names) -> dict:
     """Apply the named faults in order; an unknown name is an error listing the known ones."""
     for name in names:

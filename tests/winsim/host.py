@@ -88,6 +88,19 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
      # added to files{} entries: "locked": true (held open without sharing: opening it fails with a sharing
      # violation), "unreadable": true (access denied). A file without "content_b64" reads as "size" bytes of
      # made-up log lines (filler_bytes): the simulation keeps no bytes of big files.
+     # added for MARS_SCRATCH, MARS_TEMP_FILES and MARS_PREREQS (all optional; the defaults are a healthy VM):
+     # volumes[]: "free_bytes" (default: half of size_gb), "file_system" ("NTFS"), "drive_type" (Win32_Volume.DriveType,
+     #   3 = local disk), "dedup" (false; seen only with "dedup_feature": true, the Data Deduplication feature installed),
+     #   "capacity_bytes" (Win32_Volume.Capacity where it is not size_gb GiB: a capture's)
+     "folder_attributes": {"<folder>": ["Compressed" | "Encrypted" | "SparseFile" | "ReparsePoint"]},  # besides Directory
+     "denied_dirs": ["<folder>"],    # listing it is refused (UnauthorizedAccessException)
+     "bulk_files": [{"folder": "C:\\Windows\\Temp", "prefix": "tmp", "suffix": ".tmp", "first": 0, "count": 61000,
+         "size": 2048, "in_use": 25}],
+         # many files in one entry (the state is saved as JSON after every call): <folder>\\<prefix><n><suffix> for n from
+         # first to first+count-1, each of size bytes; the first in_use of them are open elsewhere (a delete is refused).
+         # Only the MARS twins list them (bulk_listing); other twins and modules do not see them.
+     "clock_offset_seconds": 0,      # the VM's clock minus the real time
+     "time_zone": {"id": "UTC", "display_name": "(UTC) Coordinated Universal Time"},  # default (Azure images use UTC)
      "next_pid": 4000}               # added: pid counter
 
 Helpers for script twins (scripts.py) that change state the way Windows would:
@@ -720,6 +733,27 @@ def install_mars(state: dict) -> None:
 def reg_values_of(state: dict, key: str) -> dict:
     real = find_key(state["registry"], key)
     return state["registry"][real] if real else {}
+
+
+def bulk_listing(state: dict, folder: str) -> list:
+    """The files of state["bulk_files"] directly in ``folder``: [(path, size, in_use, entry)], in name order of n."""
+    out = []
+    for entry in state.get("bulk_files", []):
+        if path_key(entry["folder"]) != path_key(folder):
+            continue
+        for n in range(entry["first"], entry["first"] + entry["count"]):
+            path = "%s\\%s%d%s" % (norm_path(entry["folder"]), entry["prefix"], n, entry["suffix"])
+            out.append((path, entry["size"], n - entry["first"] < entry.get("in_use", 0), entry))
+    return out
+
+
+def remove_bulk_files(state: dict, entry: dict, removed: int) -> None:
+    """Delete the files of a bulk entry that are not in use (its first in_use ones stay); ``removed`` must be the rest."""
+    if removed != entry["count"] - min(entry.get("in_use", 0), entry["count"]):
+        raise ValueError("a bulk entry loses all its files not in use, or none")
+    entry["count"] -= removed
+    if entry["count"] == 0:
+        state["bulk_files"].remove(entry)
 
 
 # -- the host --------------------------------------------------------------------------------------

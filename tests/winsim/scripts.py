@@ -1677,3 +1677,188 @@ def log_bundle_read(host, p: dict) -> dict:
 
 
 SCRIPTS["log_bundle.read"] = log_bundle_read
+
+
+# -- MARS_SERVICE, MARS_VERSION, MARS_SCRATCH, MARS_TEMP_FILES, MARS_PREREQS, MARS_RESTORE_MOUNT ---------------------
+
+def _mars_agent(host) -> dict:
+    """Get-MarsAgent (plugin_utils/windows/mars.py): the setup key's InstallPath or the obengine service, and the
+    FileVersion of Bin\\cbengine.exe (null for a file without one)."""
+    setup = host.reg_values(hostmod.MARS_SETUP_KEY)
+    name = hostmod.find_key(setup, "InstallPath")
+    path = str(setup[name]["data"]).rstrip("\\") if name and setup[name].get("data") else None
+    service = hostmod.find_key(host.state["services"], "obengine") is not None
+    if not path and not service:
+        return {"installed": False}
+    if not path:
+        path = hostmod.ENVIRONMENT["programfiles"] + "\\Microsoft Azure Recovery Services Agent"
+    entry = host.find_file(path + "\\Bin\\cbengine.exe")[1]
+    return {"installed": True, "install_path": path, "version": (entry or {}).get("version"), "service": service}
+
+
+def mars_service_read(host, p: dict) -> dict:
+    return {"agent": _mars_agent(host), "service": _service_state(host, p["Service"])}
+
+
+def mars_version_read(host, p: dict) -> dict:  # pylint: disable=unused-argument  # twins take the parameters
+    return {"agent": _mars_agent(host)}
+
+
+# FileAttributes values (learn.microsoft.com, FileAttributes Enum).
+_ATTRIBUTES = {"Directory": 0x10, "SparseFile": 0x200, "ReparsePoint": 0x400, "Compressed": 0x800, "Encrypted": 0x4000}
+
+
+def _registry_string(host, key: str, name: str) -> dict:
+    """Get-RegistryString of the scratch read: [string]GetValue(name) and GetValueKind(name), or nulls."""
+    if not host.reg_key_exists(key):
+        return {"value": None, "kind": None}
+    values = host.reg_values(key)
+    real = hostmod.find_key(values, name)
+    if real is None:
+        return {"value": None, "kind": None}
+    data = values[real]["data"]
+    return {"value": " ".join(data) if isinstance(data, list) else str(data), "kind": _VALUE_KIND[values[real]["type"]]}
+
+
+def _win32_volume(host, path: str) -> dict | None:
+    """The Win32_Volume whose Name (a root like C:\\) is the longest start of ``path``, as the scratch read picks it."""
+    full = hostmod.norm_path(path).rstrip("\\").lower() + "\\"
+    best = None
+    for volume in host.state["volumes"]:
+        name = (volume.get("mount") or "").rstrip("\\") + "\\"
+        if volume.get("mount") and full.startswith(name.lower()) and (best is None or len(name) > len(best[0])):
+            best = (name, volume)
+    if best is None:
+        return None
+    name, volume = best
+    capacity = volume.get("capacity_bytes") or volume["size_gb"] * 2**30
+    return {"name": name, "drive_type": volume.get("drive_type", 3), "file_system": volume.get("file_system", "NTFS"),
+            "capacity": capacity, "free": volume.get("free_bytes", capacity // 2),
+            "dedup": bool(volume.get("dedup")) if host.state.get("dedup_feature") else None}
+
+
+def _scratch_folder(host, value: str, kek: str) -> dict:
+    path = hostmod.expand_env(value)
+    folder = {"path": value, "expanded": path, "exists": False, "accessible": False, "kek": False, "attributes": None, "volume": None,
+              "error": None}
+    if not host.is_dir(path):
+        return folder
+    folder["exists"] = True
+    names = (host.state.get("folder_attributes") or {}).get(hostmod.find_key(host.state.get("folder_attributes") or {}, path) or "", [])
+    folder["attributes"] = _ATTRIBUTES["Directory"] | sum(_ATTRIBUTES[n] for n in names)
+    if any(hostmod.path_key(d) == hostmod.path_key(path) for d in host.state.get("denied_dirs", [])):
+        # Get-ChildItem under $ErrorActionPreference Stop: the UnauthorizedAccessException's message.
+        folder["error"] = "Access to the path '%s' is denied." % hostmod.norm_path(path)
+        return folder
+    folder["accessible"] = True
+    folder["kek"] = host.is_file(hostmod.norm_path(path) + "\\" + kek)
+    folder["volume"] = _win32_volume(host, path)
+    return folder
+
+
+def mars_scratch_read(host, p: dict) -> dict:
+    config = _registry_string(host, p["ConfigKey"], p["ValueName"])
+    provider = _registry_string(host, p["ProviderKey"], p["ValueName"])
+    # Sort-Object -Unique compares strings without case.
+    paths = {}
+    for value in sorted((v for v in (config["value"], provider["value"]) if v), key=str.lower):
+        paths.setdefault(value.lower(), value)
+    return {"agent": _mars_agent(host), "config": config["value"], "config_kind": config["kind"], "provider": provider["value"],
+            "provider_kind": provider["kind"], "folders": [_scratch_folder(host, v, p["KekName"]) for v in paths.values()],
+            "service": _service_state(host, p["Service"])}
+
+
+def _enumerate_files(host, folder: str, pattern: str) -> list:
+    """[System.IO.Directory]::EnumerateFiles(folder, pattern) on Windows PowerShell (.NET Framework): [(path, size,
+    in_use, bulk entry or None)] of the files directly in ``folder``. Only patterns '*.<ext>' are known here. A pattern
+    whose extension has exactly three characters also returns the files whose extension begins with it ("*.xls" returns
+    book.xls and book.xlsx: learn.microsoft.com, Directory.EnumerateFiles(String, String), Remarks)."""
+    match = re.fullmatch(r"\*\.([^*?.]+)", pattern)
+    if not match:
+        raise ValueError("the simulator knows only search patterns like *.tmp, not %r" % pattern)
+    ext = match.group(1).lower()
+
+    def matches(name: str) -> bool:
+        last = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        return last == ext or (len(ext) == 3 and last.startswith(ext))
+
+    folder_key = hostmod.path_key(folder)
+    out = [(path, entry.get("size", 0), bool(entry.get("in_use")), None) for path, entry in host.state.get("files", {}).items()
+           if hostmod.path_key(hostmod.parent_path(path) or "") == folder_key and matches(path.rsplit("\\", 1)[-1])]
+    out += [item for item in hostmod.bulk_listing(host.state, folder) if matches(item[0].rsplit("\\", 1)[-1])]
+    return out
+
+
+_EXACT_SUFFIX = ".EndsWith($Extension, [System.StringComparison]::OrdinalIgnoreCase)"
+
+
+def _temp_files(host, p: dict, script: str) -> tuple:
+    """The Windows temp folder and its files as the script picks them: EnumerateFiles with '*' + Extension, then, where
+    the script tests each name for the exact suffix, only those that end in it."""
+    folder = hostmod.ENVIRONMENT["systemroot"] + "\\Temp"
+    files = _enumerate_files(host, folder, "*" + p["Extension"])
+    if _EXACT_SUFFIX in _code_only(script, keep_strings=True):
+        files = [f for f in files if f[0].lower().endswith(p["Extension"].lower())]
+    return folder, files
+
+
+def mars_temp_files_read(host, p: dict, script: str) -> dict:
+    folder, files = _temp_files(host, p, script)
+    return {"agent": _mars_agent(host), "folder": folder, "count": len(files), "bytes": sum(f[1] for f in files)}
+
+
+def mars_temp_files_delete(host, p: dict, script: str) -> tuple:
+    """[System.IO.File]::Delete of each file; a file open elsewhere throws an IOException and stays."""
+    folder, files = _temp_files(host, p, script)
+    result = {"folder": folder, "removed": 0, "kept": 0, "bytes_freed": 0, "kept_examples": []}
+    bulk = {}
+    for path, size, in_use, entry in files:
+        if in_use:
+            result["kept"] += 1
+            if len(result["kept_examples"]) < 5:
+                result["kept_examples"].append("%s (The process cannot access the file '%s' because it is being used by another process.)"
+                                               % (path, path))
+            continue
+        if entry is None:
+            hostmod.remove_file_state(host.state, path)
+        else:
+            bulk[id(entry)] = (entry, bulk.get(id(entry), (entry, 0))[1] + 1)
+        result["removed"] += 1
+        result["bytes_freed"] += size
+    for entry, removed in bulk.values():
+        hostmod.remove_bulk_files(host.state, entry, removed)
+    return result, result["removed"] > 0
+
+
+def _round_trip_utc(text: str) -> datetime.datetime:
+    """[DateTime]::Parse(text, InvariantCulture, AssumeUniversal | AdjustToUniversal) of an ISO 8601 time."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise ScriptError("Exception calling \"Parse\" with \"3\" argument(s): \"String was not recognized as a valid DateTime.\"") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+def mars_prereqs_read(host, p: dict) -> dict:
+    sent = _round_trip_utc(p["ControllerUtc"])
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=host.state.get("clock_offset_seconds", 0))
+    release = host.reg_values(hostmod.NDP_KEY).get("Release") if host.reg_key_exists(hostmod.NDP_KEY) else None
+    zone = dict({"id": "UTC", "display_name": "(UTC) Coordinated Universal Time", "utc_offset_minutes": 0}, **(host.state.get("time_zone") or {}))
+    return {"agent": _mars_agent(host), "dotnet_release": release["data"] if release else None,
+            # DateTime.ToString('o') of a UTC time: seven fraction digits and Z.
+            "vm_utc": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z", "offset_seconds": round((now - sent).total_seconds(), 3),
+            "time_zone": zone}
+
+
+SCRIPTS.update({
+    "mars_service.read": mars_service_read,
+    "mars_version.read": mars_version_read,
+    "mars_scratch.read": mars_scratch_read,
+    "mars_temp_files.read": mars_temp_files_read,
+    "mars_temp_files.delete": mars_temp_files_delete,
+    "mars_prereqs.read": mars_prereqs_read,
+    "mars_restore_mount.read": mars_service_read,
+})
+SCRIPT_TEXT.update(("mars_temp_files.read", "mars_temp_files.delete"))

@@ -881,6 +881,21 @@ FAULT_CHECKS.update({
     "mars-installed": lambda s: "obengine" in s["services"] and s["services"]["MSiSCSI"]["state"] == "running",
 })
 
+_C = "C:\\Program Files\\Microsoft Azure Recovery Services Agent"
+FAULT_CHECKS.update({
+    "mars-service-stopped": lambda s: s["services"].get("obengine", {}).get("state") == "stopped",
+    "mars-version-old": lambda s: s["files"].get(_C + "\\Bin\\cbengine.exe", {}).get("version") == faults.MARS_OLD_VERSION,
+    "mars-scratch-mismatch": lambda s: (s["registry"].get(hostmod.MARS_PROVIDER_KEY, {}).get("ScratchLocation", {}).get("data")
+                                        == faults.MARS_ELSEWHERE and (_C + "\\Scratch\\OnlineBackup.KEK") in s["files"]),
+    "mars-scratch-missing-kek": lambda s: "obengine" in s["services"] and (_C + "\\Scratch\\OnlineBackup.KEK") not in s["files"],
+    "mars-scratch-low-space": lambda s: s["volumes"][0].get("free_bytes", 2**60) * 100 < s["volumes"][0]["size_gb"] * 2**30 * 5,
+    "mars-temp-files": lambda s: (sum(e["count"] for e in s.get("bulk_files", []) if e["suffix"] == ".tmp") == 61000
+                                  and "C:\\Windows\\Temp\\x.tmpl" in s["files"]),
+    "mars-dotnet-old": lambda s: s["registry"][hostmod.NDP_KEY]["Release"]["data"] == 378675,
+    "mars-clock-skew": lambda s: s.get("clock_offset_seconds") == 900,
+    "mars-iscsi-stopped": lambda s: s["services"]["MSiSCSI"]["state"] == "stopped" and "obengine" in s["services"],
+})
+
 
 FAULT_CHECKS.update({
     "vss-errors-logged": lambda s: {(e["provider"], e["id"]) for e in s["event_log"]} >= {("VSS", 8193), ("VSS", 12289), ("Application Error", 1000)}

@@ -1,0 +1,171 @@
+"""The MARS causes MARS_SERVICE, MARS_VERSION, MARS_SCRATCH, MARS_TEMP_FILES, MARS_PREREQS and MARS_RESTORE_MOUNT in
+fix-backup.yml, against simulated hosts through Ansible's real winrm connection: one host per MARS fault, a healthy MARS
+host and a host without MARS. fix-backup.yml runs three times (--check, apply, apply again); the simulator logs every
+command, so the WinRM executions per host are counted, and the state after each run is looked at."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PLAY = os.path.join(ROOT, "fix-backup.yml")
+sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
+from azure import simulated_hosts  # noqa: E402
+import faults  # noqa: E402
+import host as hostmod  # noqa: E402
+
+# host -> (faults, the MARS finding each run must show: (ID/check, status at check, status after apply)).
+HOSTS = {
+    "mars01": (["mars-service-stopped"], ("MARS_SERVICE/service", "found", "fixed")),
+    "mars02": (["mars-version-old"], ("MARS_VERSION/version", "found", "found")),
+    "mars03": (["mars-scratch-mismatch"], ("MARS_SCRATCH/scratch_location", "found", "fixed")),
+    "mars04": (["mars-scratch-missing-kek"], ("MARS_SCRATCH/kek", "found", "found")),
+    "mars05": (["mars-scratch-low-space"], ("MARS_SCRATCH/free_space", "found", "found")),
+    "mars06": (["mars-temp-files"], ("MARS_TEMP_FILES/temp_files", "found", "fixed")),
+    "mars07": (["mars-dotnet-old"], ("MARS_PREREQS/dotnet", "found", "found")),
+    "mars08": (["mars-clock-skew"], ("MARS_PREREQS/clock", "found", "found")),
+    "mars09": (["mars-iscsi-stopped"], ("MARS_RESTORE_MOUNT/iscsi_initiator", "found", "fixed")),
+    "mars10": (["mars-installed"], None),
+    "mars11": ([], None),
+}
+MARS_IDS = ("MARS_SERVICE", "MARS_VERSION", "MARS_SCRATCH", "MARS_TEMP_FILES", "MARS_PREREQS", "MARS_RESTORE_MOUNT")
+SCRATCH = hostmod.MARS_DIR + "\\Scratch"
+
+
+def playbook(tmp, *args):
+    """(process, {host: the task's result}): the tree callback keeps each host's result."""
+    tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+               ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"))
+    proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), PLAY, "-l", "vms", "-e", "network_timeout=2", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    hosts = {}
+    for path in glob.glob(str(tree / "*")):
+        with open(path) as handle:
+            hosts[os.path.basename(path)] = json.load(handle)
+    assert set(hosts) == set(HOSTS), proc.stdout + proc.stderr
+    return proc, hosts
+
+
+def log(tmp, host):
+    path = tmp / ("%s.log.jsonl" % host)
+    if not path.exists():
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def state(tmp, host):
+    with open(tmp / ("%s.json" % host)) as handle:
+        return json.load(handle)
+
+
+def executions(entries):
+    return [e.get("script_tag") or e.get("module") or e["kind"] for e in entries if e["kind"] in ("module", "raw", "put_file")]
+
+
+def findings(result):
+    return {"%s/%s" % (f["id"], f["check"]): f for f in result["findings"]}
+
+
+def mars_findings(result):
+    return {k: f for k, f in findings(result).items() if k.split("/")[0] in MARS_IDS}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("windows-mars")
+    with simulated_hosts(tmp, {n: ("en", f) for n, (f, _e) in HOSTS.items()}) as inv:
+        (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
+        out = {"tmp": tmp, "results": {}, "logs": {}, "states": {"before": {n: state(tmp, n) for n in HOSTS}}}
+        for step, args in (("check", ["--check"]), ("apply", []), ("again", [])):
+            seen = {n: len(log(tmp, n)) for n in HOSTS}
+            out["results"][step] = playbook(tmp, *args)[1]
+            out["logs"][step] = {n: log(tmp, n)[seen[n]:] for n in HOSTS}
+            out["states"][step] = {n: state(tmp, n) for n in HOSTS}
+        yield out
+
+
+def test_check_mode_finds_each_fault_in_the_one_host_read_and_changes_nothing(runs):
+    for host, (_faults, expected) in HOSTS.items():
+        result = runs["results"]["check"][host]
+        assert executions(runs["logs"]["check"][host]) == ["host.read"], host
+        assert runs["states"]["check"][host] == runs["states"]["before"][host], host
+        mars = mars_findings(result)
+        if expected is None:
+            continue
+        check, at_check, _after = expected
+        assert mars[check]["status"] == at_check, (host, mars[check])
+        # The fault's own finding only: every other MARS check of the host is ok.
+        assert {k for k, f in mars.items() if f["status"] != "ok"} == {check}, (host, mars)
+
+
+def test_a_healthy_mars_host_is_ok_and_a_host_without_mars_has_no_mars_finding(runs):
+    for step in ("check", "apply", "again"):
+        healthy = mars_findings(runs["results"][step]["mars10"])
+        assert {k.split("/")[0] for k in healthy} == set(MARS_IDS)
+        assert {f["status"] for f in healthy.values()} == {"ok"}, healthy
+        assert mars_findings(runs["results"][step]["mars11"]) == {}
+        # One execution per run, with MARS and without: the MARS reads ride in the host read.
+        assert executions(runs["logs"][step]["mars10"]) == ["host.read"]
+        assert executions(runs["logs"][step]["mars11"]) == ["host.read"]
+
+
+def test_the_host_read_carries_the_mars_reads_and_runs_them_only_where_the_agent_is(runs):
+    for host, installed in (("mars10", True), ("mars11", False)):
+        causes = runs["results"]["check"][host]["causes"]
+        assert [bool(causes[c].get("skipped")) for c in MARS_IDS] == [not installed] * len(MARS_IDS), host
+        if not installed:
+            assert all(causes[c]["msg"].startswith("the MARS agent is not installed on mars11") for c in MARS_IDS)
+
+
+def test_apply_fixes_what_is_fixable_and_reports_the_rest(runs):
+    for host, (_faults, expected) in HOSTS.items():
+        if expected is None:
+            continue
+        check, _at_check, after = expected
+        assert mars_findings(runs["results"]["apply"][host])[check]["status"] == after, host
+    after = runs["states"]["apply"]
+    assert after["mars01"]["services"]["obengine"]["state"] == "running"
+    provider = hostmod.find_key(after["mars03"]["registry"], hostmod.MARS_PROVIDER_KEY)
+    assert after["mars03"]["registry"][provider]["ScratchLocation"]["data"] == SCRATCH
+    assert [(e["suffix"], e["count"]) for e in after["mars06"]["bulk_files"]] == [(".tmp", 25), (".tmpl", 300)]
+    assert all("C:\\Windows\\Temp\\" + n in after["mars06"]["files"] for n in ("x.tmpl", "y.log", "z.tmp.bak"))
+    assert after["mars09"]["services"]["MSiSCSI"]["state"] == "running"
+    # What is only reported is left as it was.
+    for host in ("mars02", "mars04", "mars05", "mars07", "mars08"):
+        assert after[host] == runs["states"]["before"][host], host
+    fixed = findings(runs["results"]["apply"]["mars06"])["MARS_TEMP_FILES/temp_files"]
+    assert (fixed["detail"]["removed"], fixed["detail"]["kept"]) == (60975, 25)
+
+
+def test_apply_sends_only_what_each_fix_needs_under_the_run_lock(runs):
+    sent = {h: executions(runs["logs"]["apply"][h]) for h in HOSTS}
+    service, regedit = "ansible.windows.win_service", "ansible.windows.win_regedit"
+    assert sent["mars01"] == ["host.read", "host.lock", service, "host.unlock"]
+    assert sent["mars03"] == ["host.read", "host.lock", regedit, "mars_scratch.read", service, "host.unlock"]
+    assert sent["mars06"] == ["host.read", "host.lock", "mars_temp_files.delete", "host.unlock"]
+    assert sent["mars09"] == ["host.read", "host.lock", service, "host.unlock"]
+    for host in ("mars02", "mars04", "mars05", "mars07", "mars08", "mars10", "mars11"):
+        assert sent[host] == ["host.read"], host
+
+
+def test_the_second_apply_changes_nothing(runs):
+    for host in HOSTS:
+        assert executions(runs["logs"]["again"][host]) == ["host.read"], host
+        assert not runs["results"]["again"][host]["changed"], host
+        assert runs["states"]["again"][host] == runs["states"]["apply"][host], host
+
+
+def test_every_fault_of_these_causes_has_its_host():
+    mine = {"mars-service-stopped", "mars-version-old", "mars-scratch-mismatch", "mars-scratch-missing-kek", "mars-scratch-low-space",
+            "mars-temp-files", "mars-dotnet-old", "mars-clock-skew", "mars-iscsi-stopped"}
+    assert mine <= set(faults.FAULTS)
+    assert {f for fl, _e in HOSTS.values() for f in fl} == mine | {"mars-installed"}
