@@ -67,6 +67,11 @@ GOOD_BAD = {
     "win_agent_msi_busy_retries": (5, 21),
     "win_agent_msi_busy_wait": (60, 0),
     "win_agent_restart": (True, "now"),
+    "mars_agent_endpoints": (["login.microsoftonline.com", "127.0.0.1:8443"], ["*.windows.net"]),
+    "mars_agent_timeout": (10, 0),
+    "mars_agent_http_proxy": ("proxy.contoso.com:3128", "proxy.contoso.com"),
+    "mars_agent_http_proxy_bypass": (["<local>", "*.contoso.com"], ["a b"]),
+    "mars_agent_schedule_fix_principal": (True, "always"),
 }
 
 
