@@ -169,7 +169,7 @@ class ActionModule(mars.MarsCauseAction):
 
     def set_tasks(self, check: str, names: list[str], **what) -> Step:
         """Runs SET for ``names`` and judges what it read back with the same rule as the read."""
-        answer = self.apply("win_powershell", "changing the MARS tasks %s" % ", ".join(names), script=SET,
+        answer = self.apply("win_powershell", "changing the MARS tasks %s" % ", ".join(names), script=SET, depth=6,
                             parameters=dict({"TaskPath": sched.TASK_PATH, "TaskNames": names, "Enable": False, "IgnoreNew": False,
                                              "System": False}, **what))
         after = (answer.get("result") or {}).get("tasks") or []
