@@ -88,6 +88,10 @@ $Ansible.Result = @{
                     $task.Settings.MultipleInstances = 'IgnoreNew'
                 }
                 $null = Set-ScheduledTask -InputObject $task
+                if ($Enable -and [string]$task.State -eq 'Disabled') {
+                    # Enable-ScheduledTask is the documented way to turn a disabled task on; Settings.Enabled alone is not relied on.
+                    $null = Enable-ScheduledTask -TaskPath $TaskPath -TaskName $name
+                }
             }
             if ($System) {
                 # UserId may be a SID (Task Scheduler schema, Principal/UserId); SYSTEM needs no password.

@@ -158,6 +158,17 @@ def test_schedule_fixes_triggers_and_instances_and_reads_them_back():
     assert {f["status"] for f in again["findings"]} == {"ok"} and not again["changed"]
 
 
+def test_a_disabled_task_is_enabled_with_its_triggers():
+    h = mars("mars-schedule-disabled")
+    h.state["task_scheduler"][hostmod.MARS_TASK]["enabled"] = False
+    check, _sent = run_plugin(h, win_mars_schedule, check_mode=True)
+    assert "Microsoft-OnlineBackup: the task, trigger 1 (weekly)" in by_check(check)["triggers"]["summary"]
+    applied, _sent = run_plugin(h, win_mars_schedule)
+    assert by_check(applied)["triggers"]["status"] == "fixed"
+    task = h.state["task_scheduler"][hostmod.MARS_TASK]
+    assert task["enabled"] and task["triggers"][0]["enabled"] and task["state"] == "Ready"
+
+
 def test_a_task_of_a_plain_user_is_reported_and_set_to_system_only_on_request():
     h = mars("mars-schedule-user")
     reported, sent = run_plugin(h, win_mars_schedule)
