@@ -8,7 +8,7 @@ is given: Ansible itself needs 5.1."""
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Step
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars_powershell as mps
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import text_diff
