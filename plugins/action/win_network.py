@@ -8,7 +8,7 @@ from __future__ import annotations
 from ansible_collections.azure_backup.remediation.plugins.module_utils.causes import network as net
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import network as winnet
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction, text_diff
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction
 
 READ = r"""#azure_backup.remediation/network.read
 # Resolves the names and opens a TCP connection to each endpoint from the VM, all at once, each
@@ -22,17 +22,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
-function Get-SocketError {
-    param($Exception)
-    $inner = $Exception.GetBaseException()
-    if ($inner -is [System.Net.Sockets.SocketException]) {
-        @{ error_code = [string]$inner.SocketErrorCode; error = $inner.Message }
-    }
-    else {
-        @{ error_code = 'Error'; error = $inner.Message }
-    }
-}
-
+""" + winnet.TEST_TCP + r"""
 $dns = @(foreach ($name in $Names) {
         try {
             $addresses = [System.Net.Dns]::GetHostAddresses($name) | ForEach-Object { $_.IPAddressToString }
@@ -43,36 +33,13 @@ $dns = @(foreach ($name in $Names) {
         }
     })
 
-# Start every connection first, then wait: the slowest endpoint, not their sum, bounds the time.
-$pending = @(foreach ($endpoint in $Endpoints) {
-        $hostName, $port = $endpoint -split ':(?=\d+$)'
-        $client = [System.Net.Sockets.TcpClient]::new()
-        @{ endpoint = $endpoint; client = $client; task = $client.ConnectAsync($hostName, [int]$port) }
-    })
-$deadline = [DateTime]::UtcNow.AddMilliseconds($TimeoutMs)
-$tcp = @(foreach ($probe in $pending) {
-        $left = [Math]::Max(0, [int]($deadline - [DateTime]::UtcNow).TotalMilliseconds)
-        try {
-            if ($probe.task.Wait($left)) {
-                @{ endpoint = $probe.endpoint; error_code = '' }
-            }
-            else {
-                @{ endpoint = $probe.endpoint; error_code = 'TimedOut'; error = "no answer within $TimeoutMs ms" }
-            }
-        }
-        catch {
-            (Get-SocketError -Exception $_.Exception) + @{ endpoint = $probe.endpoint }
-        }
-        finally {
-            $probe.client.Dispose()
-        }
-    })
+$tcp = @(Test-TcpEndpoint -Endpoints $Endpoints -TimeoutMs $TimeoutMs)
 
 $Ansible.Result = @{ dns = $dns; tcp = $tcp }
 """
 
 
-class ActionModule(WinCauseAction):
+class ActionModule(winnet.WinHttpProxySetter, WinCauseAction):
     CAUSE = "NETWORK"
     ARGUMENT_SPEC = dict(
         net.ENDPOINT_ARGUMENT_SPEC,
@@ -124,42 +91,14 @@ class ActionModule(WinCauseAction):
         proxy = self.args["http_proxy"]
         if not self.check_mode:
             change = Change("set WinHTTP's proxy to it", None)
-            change.apply = lambda: self.set_proxy(change)
+            change.apply = lambda: self.set_winhttp_proxy(change, proxy, self.args["http_proxy_bypass"])
             return Step("proxy", "found", "the inventory names WinHTTP proxy %s" % proxy, {"proxy": proxy}, change=change)
         answer = self._execute_module(module_name="ansible.windows.win_http_proxy", task_vars=self.task_vars,
                                       module_args={"proxy": proxy, "bypass": self.args["http_proxy_bypass"] or None})
         if answer.get("failed"):
             return Step("proxy", "failed", "setting the WinHTTP proxy to %s failed: %s" % (proxy, answer.get("msg")), {"proxy": proxy})
-        detail, before, diff = self.proxy_answer(answer)
+        detail, before, diff = winnet.proxy_answer(answer, proxy, self.args["http_proxy_bypass"])
         if not answer.get("changed"):
             return Step("proxy", "ok", "WinHTTP uses proxy %s" % proxy, detail)
         now = " (it uses %s)" % before if before else ""
         return Step("proxy", "found", "WinHTTP does not use proxy %s%s" % (proxy, now), detail, change=Change("set it", None, diff))
-
-    def set_proxy(self, change: Change) -> Step:
-        proxy = self.args["http_proxy"]
-        answer = self.apply("win_http_proxy", "setting the WinHTTP proxy to %s" % proxy, proxy=proxy, bypass=self.args["http_proxy_bypass"] or None)
-        detail, before, change.diff = self.proxy_answer(answer)
-        if not answer.get("changed"):
-            return Step("proxy", "ok", "WinHTTP uses proxy %s" % proxy, detail)
-        return Step("proxy", "fixed", "WinHTTP proxy set to %s%s" % (proxy, " (was %s)" % before if before else ""), detail)
-
-    def proxy_answer(self, answer: dict) -> tuple:
-        """win_http_proxy's answer: the finding's detail, the proxy before in words and the --diff entry (those two
-        only when it said what was there, with --diff)."""
-        proxy, bypass = self.args["http_proxy"], self.args["http_proxy_bypass"]
-        before = (answer.get("diff") or {}).get("before")
-        detail = {"proxy": proxy, "bypass": bypass, "before": before}
-        if before is None:
-            return detail, None, None
-        return (detail, _proxy_words(before),
-                text_diff("WinHTTP proxy", _proxy_words(before) + "\n", _proxy_words({"proxy": proxy, "bypass": bypass}) + "\n"))
-
-
-def _proxy_words(setting: dict) -> str:
-    """'proxy p:3128, bypass <local>' or 'direct access', from win_http_proxy's diff or our arguments."""
-    if not setting.get("proxy"):
-        return "direct access"
-    bypass = setting.get("bypass")
-    bypass = ";".join(bypass) if isinstance(bypass, list) else bypass
-    return "proxy %s%s" % (setting["proxy"], ", bypass %s" % bypass if bypass else "")

@@ -28,7 +28,8 @@ CAUSES = {
     "linux": ["linux_agent", "snapshot_status", "backup_extension", "network", "disk_limits"],
     "windows": ["win_agent", "snapshot_status", "backup_extension", "network", "vss_writers", "machinekeys", "bitlocker",
                 "com_msdtc", "disk_limits",
-                "mars_service", "mars_version", "mars_scratch", "mars_temp_files", "mars_prereqs", "mars_restore_mount"],
+                "mars_service", "mars_version", "mars_connectivity", "mars_scratch", "mars_temp_files",
+                "mars_schedule", "mars_powershell", "mars_antivirus", "mars_prereqs", "mars_restore_mount"],
 }
 LOG_BUNDLE = "log_bundle"
 
@@ -130,6 +131,15 @@ def size_ok(text) -> bool:
         return False
 
 
+def mars_endpoint_ok(text) -> bool:
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars_connectivity
+    try:
+        mars_connectivity.endpoint(text)
+        return True
+    except ValueError:
+        return False
+
+
 PORT = whole(1, 65535)
 VERSION = matching(r"\d+(\.\d+){1,3}", "a version of 2 to 4 numbers such as 2.2.53.1")
 LINUX_PATH = matching(r"/[^\0\n]*", "an absolute path on the VM, starting with /")
@@ -203,6 +213,15 @@ RULES = {
     "mars_agent_scratch_min_free_percent": number(0, 50, "percent", low_open=True),
     "mars_agent_temp_files_limit": whole(1, 10000000, "files"),
     "mars_agent_max_clock_skew": whole(1, 86400, "seconds"),
+    # MARS_CONNECTIVITY: a wildcard of the article names no machine to connect to.
+    "mars_agent_endpoints": each(Rule("", mars_endpoint_ok), "host names or host:port, port 1 to 65535 (no wildcards: they cannot be probed; "
+                                 "name a concrete host such as login.microsoftonline.com)"),
+    "mars_agent_timeout": number(0, 300, "seconds", low_open=True),
+    "mars_agent_http_proxy": Rule("empty, or a proxy as host:port such as proxy.contoso.com:3128",
+                                  lambda v: v == "" or (":" in v and is_host(v.rsplit(":", 1)[0]) and mars_endpoint_ok(v))),
+    "mars_agent_http_proxy_bypass": each(matching(r"[^\s;]+", ""), "host names or patterns such as *.contoso.com or <local> (no spaces or ;)",
+                                         non_empty=False),
+    "mars_agent_schedule_fix_principal": flag(),
 }
 
 # Rules on two options together: (names, allowed, accepts(values)).
@@ -326,6 +345,11 @@ OPTIONS = {
     ("mars_temp_files", "windows"): {"limit": "mars_agent_temp_files_limit"},
     ("mars_prereqs", "windows"): {"max_clock_skew": "mars_agent_max_clock_skew"},
     ("mars_restore_mount", "windows"): {},
+    ("mars_connectivity", "windows"): {"endpoints": "mars_agent_endpoints", "timeout": "mars_agent_timeout", "http_proxy": "mars_agent_http_proxy",
+                                       "http_proxy_bypass": "mars_agent_http_proxy_bypass"},
+    ("mars_schedule", "windows"): {"fix_principal": "mars_agent_schedule_fix_principal"},
+    ("mars_powershell", "windows"): {},
+    ("mars_antivirus", "windows"): {},
     (LOG_BUNDLE, "linux"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",
                             "paths": "log_bundle_paths"},
     (LOG_BUNDLE, "windows"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",

@@ -19,6 +19,7 @@ Which fields are compared how (``NORMALISE``; everything else exactly):
                             whether there is one (the state keeps no metrics)
   disk_limits.read          size_bytes at GiB; location not compared (the simulator makes it up); volumes exactly
   network.read              tcp: only which endpoints were tried (the twin dials loopback only)
+  mars_connectivity.read    tcp: the same
   capture.read              not compared: the state copies it
 A read that failed on Windows must fail in the twin too; the messages are not compared.
 """
@@ -354,6 +355,106 @@ def _network(state: dict, parameters: dict, result: dict) -> None:
             state["dns"][seen["endpoint"]] = list(seen["addresses"])
 
 
+# -- the MARS agent's reads (MARS_CONNECTIVITY, MARS_SCHEDULE, MARS_POWERSHELL, MARS_ANTIVIRUS) ----------
+
+def _mars_agent_state(state: dict, agent: dict) -> None:
+    """Get-MarsAgent as captured: a healthy install (host.install_mars, once) at the captured folder and engine version,
+    the engine service present or not; the reads after it say what differs."""
+    if not (agent or {}).get("installed"):
+        return
+    if not (hostmod.reg_values_of(state, hostmod.MARS_SETUP_KEY).get("InstallPath") or {}).get("data"):
+        hostmod.install_mars(state)
+    hostmod.reg_set(state, hostmod.MARS_SETUP_KEY, "InstallPath", "string", agent["install_path"] + "\\")
+    engine = agent["install_path"] + "\\Bin\\cbengine.exe"
+    hostmod.put_file_state(state, engine, hostmod.placeholder_binary(engine, agent.get("version")))
+    if not agent.get("service"):
+        key = hostmod.find_key(state["services"], "obengine")
+        if key:
+            hostmod.remove_service(state, key)
+
+
+def _mars_connectivity(state: dict, parameters: dict, result: dict) -> None:
+    _mars_agent_state(state, result.get("agent"))
+    if "winhttp" in result:
+        winhttp = result["winhttp"] or {}
+        state["winhttp_proxy"] = {"proxy": winhttp.get("proxy") or "", "bypass": winhttp.get("bypass") or ""}
+
+
+_TRIGGER_KIND = {v: k for k, v in scripts._TRIGGER_CLASS.items()}  # pylint: disable=protected-access
+
+
+def _mars_schedule(state: dict, parameters: dict, result: dict) -> None:
+    """The tasks of the folder as captured; an account the simulator cannot name becomes a local account with the captured
+    SID, in Administrators when the captured members list it."""
+    _mars_agent_state(state, result.get("agent"))
+    if "tasks" not in result:
+        return
+    folder = parameters["TaskPath"].rstrip("\\") + "\\"
+    tasks = state.setdefault("task_scheduler", {})
+    for path in [p for p in tasks if p.lower().startswith(folder.lower()) and "\\" not in p[len(folder):]]:
+        del tasks[path]
+    host = hostmod.SimHost(state)
+    administrators = result.get("administrators") or []
+    for task in result["tasks"]:
+        tasks[folder + task["name"]] = {
+            "enabled": bool(task.get("enabled")), "state": task.get("state") or "Ready",
+            "triggers": [{"kind": _TRIGGER_KIND.get(t.get("kind"), t.get("kind")), "enabled": bool(t.get("enabled"))} for t in task.get("triggers") or []],
+            "user_id": task.get("user_id"), "group_id": task.get("group_id"), "logon_type": task.get("logon_type"),
+            "run_level": task.get("run_level"), "multiple_instances": task.get("multiple_instances")}
+        name = task.get("user_id") or task.get("group_id")
+        if task.get("sid") and scripts._account_sid(host, name) != task["sid"]:  # pylint: disable=protected-access
+            groups = [acl.ADMINISTRATORS] if task["sid"] in administrators else ["S-1-5-32-545"]
+            state.setdefault("local_accounts", {})[name.split("\\")[-1]] = {"sid": task["sid"], "groups": groups}
+
+
+def _mars_powershell(state: dict, parameters: dict, result: dict) -> None:
+    _mars_agent_state(state, result.get("agent"))
+    if "psmodulepath" not in result:
+        return
+    path = result["psmodulepath"] or {}
+    if path.get("raw") is None:
+        hostmod.reg_delete_value(state, hostmod.ENVIRONMENT_KEY, "PSModulePath")
+    else:
+        hostmod.reg_set(state, hostmod.ENVIRONMENT_KEY, "PSModulePath", _VALUE_TYPE.get(path.get("kind"), "expandstring"), path["raw"])
+    folder = result["module_folder"] + "\\MSOnlineBackup"
+    state["files"] = {p: f for p, f in state["files"].items() if not p.lower().startswith(folder.lower() + "\\")}
+    for name in result.get("module_files") or []:
+        hostmod.put_file_state(state, folder + "\\" + name, hostmod.file_entry(b""))
+    policies = result.get("execution_policy") or {}
+    gpo = policies.get("machine_policy") or "Undefined"
+    hostmod.reg_delete_value(state, scripts.POWERSHELL_POLICY_KEY, "EnableScripts")
+    hostmod.reg_delete_value(state, scripts.POWERSHELL_POLICY_KEY, "ExecutionPolicy")
+    if gpo != "Undefined":
+        hostmod.reg_set(state, scripts.POWERSHELL_POLICY_KEY, "EnableScripts", "dword", 0 if gpo == "Restricted" else 1)
+        if gpo != "Restricted":
+            hostmod.reg_set(state, scripts.POWERSHELL_POLICY_KEY, "ExecutionPolicy", "string", gpo)
+    local = policies.get("local_machine") or "Undefined"
+    if local == "Undefined":
+        hostmod.reg_delete_value(state, hostmod.EXECUTION_POLICY_KEY, "ExecutionPolicy")
+    else:
+        hostmod.reg_set(state, hostmod.EXECUTION_POLICY_KEY, "ExecutionPolicy", "string", local)
+    state["product_type"] = result.get("product_type")
+    if result.get("powershell"):
+        state["powershell_version"] = result["powershell"]
+
+
+def _mars_antivirus(state: dict, parameters: dict, result: dict) -> None:
+    _mars_agent_state(state, result.get("agent"))
+    if "defender" not in result:
+        return
+    if result.get("scratch"):
+        hostmod.reg_set(state, hostmod.MARS_CONFIG_KEY, "ScratchLocation", "string", result["scratch"])
+    else:
+        hostmod.reg_delete_value(state, hostmod.MARS_CONFIG_KEY, "ScratchLocation")
+    defender = result["defender"] or {}
+    _services(state, [defender["service"]] if defender.get("service") else [])
+    state["defender"] = {"running": bool(defender.get("antivirus_enabled")), "running_mode": defender.get("running_mode") or "Normal",
+                         "exclusion_path": list(defender.get("exclusion_path") or []),
+                         "exclusion_process": list(defender.get("exclusion_process") or [])}
+    if defender.get("error"):
+        state["defender"]["error"] = defender["error"]
+
+
 # tag -> how its answer becomes state. A tag without an entry leaves the state alone.
 TO_STATE = {
     "win_agent.read": _win_agent,
@@ -365,6 +466,10 @@ TO_STATE = {
     "bitlocker.read": _bitlocker,
     "disk_limits.read": _disk_limits,
     "network.read": _network,
+    "mars_connectivity.read": _mars_connectivity,
+    "mars_schedule.read": _mars_schedule,
+    "mars_powershell.read": _mars_powershell,
+    "mars_antivirus.read": _mars_antivirus,
 }
 
 
@@ -392,6 +497,16 @@ IMPORTED = {
                        "auto_unlock_entries": "stored auto-unlock keys (placeholders)"},
     "disk_limits.read": {"disks": "disks and lettered volumes, marker files"},
     "network.read": {"dns": "DNS answers", "tcp": "not imported: the twin dials loopback only (only endpoints are compared)"},
+    "mars_connectivity.read": {"agent": "a MARS install (folder, engine version, service)", "winhttp": "WinHTTP's proxy",
+                               "tcp": "not imported: the twin dials loopback only (only endpoints are compared)"},
+    "mars_schedule.read": {"agent": "a MARS install (folder, engine version, service)", "tasks": "the folder's scheduled tasks",
+                           "administrators": "local accounts of task principals the simulator cannot name, in Administrators when listed"},
+    "mars_powershell.read": {"agent": "a MARS install (folder, engine version, service)", "psmodulepath": "registry value (raw; expanded is derived)",
+                             "module_folder": "not imported: the agent's folder", "module_files": "the module's files",
+                             "execution_policy": "registry values (Group Policy and LocalMachine)", "product_type": "product type",
+                             "powershell": "PowerShell version"},
+    "mars_antivirus.read": {"agent": "a MARS install (folder, engine version, service)", "scratch": "registry value",
+                            "defender": "the WinDefend service, Defender's state and exclusions"},
 }
 
 
@@ -459,6 +574,7 @@ NORMALISE = {
     "disk_limits.read": lambda r: dict(r, disks=[dict({k: v for k, v in d.items() if k not in ("size_bytes", "location")},
                                                       size_gib=int(d.get("size_bytes") or 0) // 2**30) for d in r.get("disks") or []]),
     "network.read": lambda r: dict(r, tcp=[t.get("endpoint") for t in r.get("tcp") or []]),
+    "mars_connectivity.read": lambda r: dict(r, tcp=[t.get("endpoint") for t in r.get("tcp") or []]) if "tcp" in r else r,
 }
 NOT_COMPARED = {"capture.read"}
 

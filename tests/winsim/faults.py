@@ -720,6 +720,93 @@ FAULTS.update({
 })
 
 
+# -- MARS_CONNECTIVITY, MARS_SCHEDULE, MARS_POWERSHELL, MARS_ANTIVIRUS (article 004) --------------------
+
+# Made up: a local user's SID on the simulated VM (a machine SID and RID 1001, the first account made after setup).
+BACKUP_USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
+# Where the Group Policy "Turn on Script Execution" keeps its setting (learn.microsoft.com, about_Group_Policy_Settings).
+POWERSHELL_POLICY_KEY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\PowerShell"
+
+
+def _mars_task(state):
+    return state["task_scheduler"][hostmod.MARS_TASK]
+
+
+def mars_endpoint_blocked(state):
+    """login.microsoftonline.com resolves to its real Microsoft Entra ID address (article 004's 20.190.128.0/18), not the
+    loopback stand-in: the VM has no way there, as behind a firewall that drops it (connections time out)."""
+    hostmod.install_mars(state)
+    state["dns"]["login.microsoftonline.com"] = ["20.190.128.1"]
+
+
+def mars_proxy_missing(state):
+    """WinHTTP goes direct while the inventory names a proxy for the agent (the test sets mars_agent_http_proxy)."""
+    hostmod.install_mars(state)
+    state["winhttp_proxy"] = {"proxy": "", "bypass": ""}
+
+
+def mars_schedule_disabled(state):
+    """The backup task's trigger is disabled (article 004: the trigger's status must be Enabled)."""
+    hostmod.install_mars(state)
+    _mars_task(state)["triggers"][0]["enabled"] = False
+
+
+def mars_schedule_parallel(state):
+    """"If the task is already running": Run a new instance in parallel (article 004: another job was in progress)."""
+    hostmod.install_mars(state)
+    _mars_task(state)["multiple_instances"] = "Parallel"
+
+
+def mars_schedule_user(state):
+    """The backup task runs as a plain local user, a member of Users only, with a stored password."""
+    hostmod.install_mars(state)
+    state.setdefault("local_accounts", {})["backupuser"] = {"sid": BACKUP_USER_SID, "groups": ["S-1-5-32-545"]}
+    _mars_task(state).update(user_id="backupuser", logon_type="Password", run_level="Limited")
+
+
+def mars_psmodulepath(state):
+    """The machine's PSModulePath lost the agent's module folder (Windows' two entries only)."""
+    hostmod.install_mars(state)
+    hostmod.reg_set(state, hostmod.ENVIRONMENT_KEY, "PSModulePath", "expandstring", hostmod.DEFAULT_PSMODULEPATH)
+
+
+def mars_execution_policy_restricted(state):
+    hostmod.install_mars(state)
+    hostmod.reg_set(state, hostmod.EXECUTION_POLICY_KEY, "ExecutionPolicy", "string", "Restricted")
+
+
+def mars_execution_policy_gpo(state):
+    """A Group Policy turns script execution off (EnableScripts 0: Restricted in the MachinePolicy scope)."""
+    hostmod.install_mars(state)
+    hostmod.reg_set(state, POWERSHELL_POLICY_KEY, "EnableScripts", "dword", 0)
+
+
+def mars_defender_exclusions(state):
+    """Defender excludes only cbengine.exe: the scratch folder, the Bin folder and csc.exe are scanned."""
+    hostmod.install_mars(state)
+    state["defender"].update(exclusion_path=[], exclusion_process=["cbengine.exe"])
+
+
+def mars_defender_off(state):
+    """Microsoft Defender Antivirus does not run (another product, or none, protects the VM)."""
+    hostmod.install_mars(state)
+    state["defender"]["running"] = False
+
+
+FAULTS.update({
+    "mars-endpoint-blocked": mars_endpoint_blocked,
+    "mars-proxy-missing": mars_proxy_missing,
+    "mars-schedule-disabled": mars_schedule_disabled,
+    "mars-schedule-parallel": mars_schedule_parallel,
+    "mars-schedule-user": mars_schedule_user,
+    "mars-psmodulepath": mars_psmodulepath,
+    "mars-execution-policy-restricted": mars_execution_policy_restricted,
+    "mars-execution-policy-gpo": mars_execution_policy_gpo,
+    "mars-defender-exclusions": mars_defender_exclusions,
+    "mars-defender-off": mars_defender_off,
+})
+
+
 def apply(state: dict, names) -> dict:
     """Apply the named faults in order; an unknown name is an error listing the known ones."""
     for name in names:

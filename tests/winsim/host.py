@@ -80,6 +80,11 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          "triggers": [{"kind": "weekly", "enabled": true}], "user_id": "SYSTEM", "run_level": "Highest",
          "multiple_instances": "IgnoreNew" | "Parallel" | "Queue" | "StopExisting", "state": "Ready"}},
          # registered tasks as Get-ScheduledTask lists them (not the one-shot "scheduled_tasks" above)
+         # added: a task may also hold "group_id" (a group principal) and "logon_type" ("ServiceAccount", "Password", ...);
+         # "enabled": false is Get-ScheduledTask's State Disabled.
+     "local_accounts": {"backupuser": {"sid": "S-1-5-21-...-1001", "groups": ["S-1-5-32-545"]}},
+         # added: local accounts besides the WinRM administrator (NTAccount.Translate, Get-LocalGroupMember)
+     "product_type": 3,              # added: Win32_OperatingSystem.ProductType (1 client, 3 server; default 3)
      # added for the log bundle (add_default_logs): the event logs, newest last, as Get-WinEvent reads them.
      "event_log": [{"log": "Application" | "System", "provider": "VSS", "id": 8224,
          "level": 1-5 (1 Critical, 2 Error, 3 Warning, 4 Information), "time": ISO-8601 UTC, "record": int,
@@ -690,6 +695,8 @@ MARS_DIR = "C:\\Program Files\\Microsoft Azure Recovery Services Agent"
 # Made up: a 2.0.92xx build above the 2.0.9249.0 article 004 asks for (no real build list was at hand).
 MARS_VERSION = "2.0.9262.0"
 MARS_TASK = "\\Microsoft\\OnlineBackup\\Microsoft-OnlineBackup"
+# Article 004's concrete name and Microsoft Entra ID's sign-in name (MARS_CONNECTIVITY's defaults).
+MARS_ENDPOINT_NAMES = ("www.msftncsi.com", "login.microsoftonline.com")
 # The machine environment (what [Environment]::GetEnvironmentVariable(..., 'Machine') reads).
 ENVIRONMENT_KEY = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
 # Where Set-ExecutionPolicy -Scope LocalMachine writes (about_Execution_Policies; RemoteSigned is the
@@ -722,6 +729,8 @@ def install_mars(state: dict) -> None:
     state.setdefault("task_scheduler", {})[MARS_TASK] = {
         "enabled": True, "triggers": [{"kind": "weekly", "enabled": True}], "user_id": "SYSTEM", "run_level": "Highest",
         "multiple_instances": "IgnoreNew", "state": "Ready"}
+    # The names MARS_CONNECTIVITY probes by default, stood in on loopback like management.azure.com.
+    state.setdefault("dns", {}).update({name: ["127.0.0.1"] for name in MARS_ENDPOINT_NAMES})
     defender = state.setdefault("defender", {"running": True, "exclusion_path": [], "exclusion_process": []})
     defender["exclusion_path"] += [scratch, MARS_DIR + "\\Bin"]
     defender["exclusion_process"] += ["cbengine.exe", "csc.exe"]

@@ -15,6 +15,7 @@ Result shapes (besides ``changed``, ``invocation`` and ``diff`` in diff mode):
   win_certificate_store  thumbprints
   win_get_url            dest, url, elapsed, status_code, msg, checksum_src, checksum_dest, size
   win_http_proxy         (only changed/diff)
+  win_path               path_value
   win_powershell         result, host_out, host_err, output, error, warning, verbose, debug,
                          information, failed; msg when skipped
 """
@@ -1441,6 +1442,63 @@ def win_http_proxy(m: Module):
     m.diff["after"] = {"proxy": proxy, "bypass": bypass}
 
 
+# -- win_path ---------------------------------------------------------------------------------------
+
+WIN_PATH = {
+    "options": {
+        "name": {"type": "str", "default": "PATH"},
+        "elements": {"type": "list", "elements": "str", "required": True},
+        "state": {"type": "str", "choices": ["absent", "present"], "default": "present"},
+        "scope": {"type": "str", "choices": ["machine", "user"], "default": "machine"},
+    },
+    "supports_check_mode": True,
+}
+_WIN_PATH_KEYS = {"machine": "HKLM:\\System\\CurrentControlSet\\Control\\Session Manager\\Environment", "user": "HKCU:\\Environment"}
+# win_path.ps1's split: quoted elements may hold ';', empty elements are dropped.
+_PATH_SPLIT = re.compile(r'((?P<q>\s*"[^"]+"\s*)|(?P<r>[^;]+))(;$|$|;)')
+
+
+def _path_index(items: list, value: str) -> int:
+    """Get-IndexOfPathElement: quotes and backslashes trimmed at both ends, compared without case."""
+    value = value.strip('"').strip("\\")
+    return next((i for i, item in enumerate(items) if item.strip('"').strip("\\").lower() == value.lower()), -1)
+
+
+def win_path(m: Module):
+    """ansible.windows win_path 3.3.0: reads the variable unexpanded from the registry, adds missing elements at the end
+    (moving one that stands before an earlier-listed one) or removes them, and writes it back as REG_EXPAND_SZ."""
+    p, host, state = m.p, m.host, m.host.state
+    key = _WIN_PATH_KEYS[p["scope"]]
+    values = host.reg_values(key)
+    name = hostmod.find_key(values, p["name"])
+    current = str(values[name]["data"]) if name else ""
+    items = [match.group("q") or match.group("r") for match in _PATH_SPLIT.finditer(current)]
+    changed, last = False, -1
+    if p["state"] == "present":
+        for element in p["elements"]:
+            index = _path_index(items, element)
+            if index == -1:
+                items.append(element)
+                last, changed = len(items) - 1, True
+            elif index < last:
+                items.pop(index)
+                items.append(element)
+                last, changed = len(items) - 1, True
+            else:
+                last = index
+    else:
+        for element in p["elements"]:
+            index = _path_index(items, element)
+            if index > -1:
+                items.pop(index)
+                changed = True
+    value = ";".join(items)
+    m.result["path_value"] = value
+    m.result["changed"] = changed
+    if changed and not m.check_mode:
+        hostmod.reg_set(state, key, name or p["name"], "expandstring", value)
+
+
 # -- win_powershell ---------------------------------------------------------------------------------
 
 WIN_POWERSHELL = {
@@ -1667,6 +1725,7 @@ MODULES = {
     "win_certificate_store": (WIN_CERTIFICATE_STORE, win_certificate_store),
     "win_get_url": (WIN_GET_URL, win_get_url),
     "win_http_proxy": (WIN_HTTP_PROXY, win_http_proxy),
+    "win_path": (WIN_PATH, win_path),
     "win_powershell": (WIN_POWERSHELL, win_powershell),
 }
 PREFIXES = ("ansible.windows.", "ansible.legacy.", "ansible.builtin.")

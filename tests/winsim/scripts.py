@@ -1533,18 +1533,6 @@ _SHARING_VIOLATION = "The process cannot access the file '%s' because it is bein
 _ACCESS_DENIED = "Access to the path '%s' is denied."
 
 
-def _bundle_mars_agent(host) -> dict:
-    """Get-MarsAgent (mars.GET_MARS_AGENT): the setup key's InstallPath, or the engine service and the default folder."""
-    setup = host.reg_values(hostmod.MARS_SETUP_KEY) if host.reg_key_exists(hostmod.MARS_SETUP_KEY) else {}
-    path = str((setup.get("InstallPath") or {}).get("data") or "").rstrip("\\") or None
-    service = hostmod.find_key(host.state["services"], "obengine") is not None
-    if not path and not service:
-        return {"installed": False}
-    path = path or hostmod.ENVIRONMENT["programfiles"] + "\\Microsoft Azure Recovery Services Agent"
-    engine = host.find_file(path + "\\Bin\\cbengine.exe")[1]
-    return {"installed": True, "install_path": path, "version": (engine or {}).get("version"), "service": service}
-
-
 def _event_selected(entry: dict, p: dict, since) -> bool:
     """The script's QueryList: a provider by name, or Application Error 1000 with a faulting image among the data
     items (EventData[Data='...'] matches any item); either within TimeCreated[timediff(@SystemTime) <= window]."""
@@ -1642,7 +1630,7 @@ def log_bundle_read(host, p: dict) -> dict:
                 continue
             data, count = _export_event_log(host, log, p)
             add_part({"path": "events\\%s.txt" % log, "mtime": now, "events": count}, data, len(data))
-    agent = _bundle_mars_agent(host)
+    agent = _mars_agent(host)
     patterns = list(p.get("Paths") or []) + ([agent["install_path"] + "\\Temp"] if agent["installed"] else [])
     seen = set()
     for pattern in patterns:
@@ -1862,3 +1850,204 @@ SCRIPTS.update({
     "mars_restore_mount.read": mars_service_read,
 })
 SCRIPT_TEXT.update(("mars_temp_files.read", "mars_temp_files.delete"))
+
+
+# -- the MARS agent: MARS_CONNECTIVITY, MARS_SCHEDULE, MARS_POWERSHELL, MARS_ANTIVIRUS -----------------
+
+def mars_connectivity_read(host, p: dict) -> dict:
+    agent = _mars_agent(host)
+    out = {"agent": agent}
+    if agent["installed"]:
+        # WinHttpSettings as Get-WinHttpProxy decodes it: flags 3 with a named proxy, 1 for direct access.
+        proxy = host.state.get("winhttp_proxy") or {}
+        out["winhttp"] = {"proxy": proxy.get("proxy") or "", "bypass": proxy.get("bypass") or "" if proxy.get("proxy") else "",
+                          "flags": 3 if proxy.get("proxy") else 1}
+        out["tcp"] = network_read(host, {"Names": [], "Endpoints": p["Endpoints"], "TimeoutMs": p["TimeoutMs"]})["tcp"]
+    return out
+
+
+# Made up: the simulated VM's machine SID (a real one is S-1-5-21 and three random numbers); local accounts get RIDs under it.
+MACHINE_SID = "S-1-5-21-1004336348-1177238915-682003330"
+# Well-known SIDs (learn.microsoft.com, "Well-known SIDs"); NTAccount.Translate takes these names on an English Windows.
+_WELL_KNOWN = {"system": "S-1-5-18", "nt authority\\system": "S-1-5-18", "localsystem": "S-1-5-18",
+               "local service": "S-1-5-19", "nt authority\\local service": "S-1-5-19",
+               "network service": "S-1-5-20", "nt authority\\network service": "S-1-5-20",
+               "administrators": "S-1-5-32-544", "builtin\\administrators": "S-1-5-32-544", "users": "S-1-5-32-545"}
+_TRIGGER_CLASS = {"weekly": "MSFT_TaskWeeklyTrigger", "daily": "MSFT_TaskDailyTrigger", "time": "MSFT_TaskTimeTrigger",
+                  "logon": "MSFT_TaskLogonTrigger", "boot": "MSFT_TaskBootTrigger"}
+
+
+def _local_accounts(host) -> dict:
+    """name -> {sid, groups}: the WinRM administrator (RID 500, in Administrators) and the state's "local_accounts"."""
+    admin = _winrm_account(host)
+    accounts = {admin["name"].lower(): {"sid": "%s-%d" % (MACHINE_SID, admin["rid"]), "groups": list(admin["groups"])}}
+    for name, account in (host.state.get("local_accounts") or {}).items():
+        accounts[name.lower()] = account
+    return accounts
+
+
+def _account_sid(host, name: str | None):
+    """Get-AccountSid: NTAccount.Translate, $null for a name that maps to no account."""
+    if not name:
+        return None
+    if name.upper().startswith("S-1-"):
+        return name
+    low = name.lower()
+    if low in _WELL_KNOWN:
+        return _WELL_KNOWN[low]
+    if "\\" in low and low.split("\\", 1)[0] in (host.name.lower(), "."):
+        low = low.split("\\", 1)[1]
+    account = _local_accounts(host).get(low)
+    return account["sid"] if account else None
+
+
+def _administrators(host) -> list:
+    """Get-LocalGroupMember -SID S-1-5-32-544: the SIDs of its members."""
+    return [a["sid"] for a in _local_accounts(host).values() if acl.ADMINISTRATORS in a.get("groups", [])]
+
+
+def _tasks_in(host, folder: str) -> list:
+    """Get-ScheduledTask -TaskPath <folder>: (path, entry) of the tasks right in that folder."""
+    folder = folder if folder.endswith("\\") else folder + "\\"
+    out = []
+    for path, entry in (host.state.get("task_scheduler") or {}).items():
+        parent, _sep, _name = path.rpartition("\\")
+        if (parent + "\\").lower() == folder.lower():
+            out.append((path, entry))
+    return out
+
+
+def _task_state(host, path: str, entry: dict) -> dict:
+    """Get-TaskState: one task as the MARS_SCHEDULE scripts report it."""
+    parent, _sep, name = path.rpartition("\\")
+    return {"path": parent + "\\", "name": name, "state": entry.get("state", "Ready") if entry.get("enabled", True) else "Disabled",
+            "enabled": bool(entry.get("enabled", True)), "multiple_instances": entry.get("multiple_instances", "IgnoreNew"),
+            "triggers": [{"kind": _TRIGGER_CLASS.get(t.get("kind"), t.get("kind")), "enabled": bool(t.get("enabled"))}
+                         for t in entry.get("triggers") or []],
+            "user_id": entry.get("user_id"), "group_id": entry.get("group_id"), "logon_type": entry.get("logon_type", "ServiceAccount"),
+            "run_level": entry.get("run_level", "Limited"), "sid": _account_sid(host, entry.get("user_id") or entry.get("group_id"))}
+
+
+def mars_schedule_read(host, p: dict) -> dict:
+    agent = _mars_agent(host)
+    out = {"agent": agent}
+    if agent["installed"]:
+        out["administrators"] = _administrators(host)
+        out["tasks"] = [_task_state(host, path, entry) for path, entry in _tasks_in(host, p["TaskPath"])]
+    return out
+
+
+def mars_schedule_set(host, p: dict) -> dict:
+    """Set-ScheduledTask on each named task: enabled with every trigger, IgnoreNew, or SYSTEM (which Get-ScheduledTask
+    then shows as UserId SYSTEM, LogonType ServiceAccount)."""
+    tasks = dict(_tasks_in(host, p["TaskPath"]))
+    out = []
+    for name in p.get("TaskNames") or []:
+        path = hostmod.find_key(tasks, p["TaskPath"].rstrip("\\") + "\\" + name)
+        if path is None:
+            raise ScriptError("No MSFT_ScheduledTask objects found with property 'TaskName' equal to '%s'." % name)
+        entry = host.state["task_scheduler"][path]
+        if p.get("Enable"):
+            entry["enabled"] = True
+            entry["state"] = "Ready" if entry.get("state", "Ready") == "Disabled" else entry.get("state", "Ready")
+            for trigger in entry.get("triggers") or []:
+                trigger["enabled"] = True
+        if p.get("IgnoreNew"):
+            entry["multiple_instances"] = "IgnoreNew"
+        if p.get("System"):
+            entry.update(user_id="SYSTEM", group_id=None, logon_type="ServiceAccount", run_level="Highest")
+        out.append(_task_state(host, path, entry))
+    return {"tasks": out}
+
+
+# The Group Policy "Turn on Script Execution" (learn.microsoft.com, about_Group_Policy_Settings): EnableScripts 0 is
+# Restricted; 1 with ExecutionPolicy AllSigned, RemoteSigned or Unrestricted.
+POWERSHELL_POLICY_KEY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\PowerShell"
+
+
+def _execution_policy(host, key: str, group_policy: bool) -> str:
+    """Get-ExecutionPolicy -Scope MachinePolicy (the policy key) or LocalMachine (ShellIds): Undefined when not set."""
+    values = host.reg_values(key) if host.reg_key_exists(key) else {}
+    if group_policy:
+        enable = (values.get("EnableScripts") or {}).get("data")
+        if enable is None:
+            return "Undefined"
+        if not enable:
+            return "Restricted"
+    value = values.get(hostmod.find_key(values, "ExecutionPolicy") or "ExecutionPolicy") or {}
+    return str(value.get("data") or "Undefined")
+
+
+def mars_powershell_read(host, p: dict) -> dict:  # pylint: disable=unused-argument  # the script has no parameters
+    agent = _mars_agent(host)
+    out = {"agent": agent}
+    if not agent["installed"]:
+        return out
+    values = host.reg_values(hostmod.ENVIRONMENT_KEY)
+    name = hostmod.find_key(values, "PSModulePath")
+    raw = values[name]["data"] if name else None
+    modules = agent["install_path"] + "\\Bin\\Modules"
+    folder = hostmod.path_key(modules + "\\MSOnlineBackup") + "\\"
+    files = [path.rsplit("\\", 1)[1] for path in host.state.get("files", {})
+             if path.lower().startswith(folder) and "\\" not in path[len(folder):]]
+    out.update(psmodulepath={"raw": raw, "kind": _VALUE_KIND[values[name]["type"]] if name else None,
+                             "expanded": [hostmod.expand_env(e) for e in str(raw or "").split(";") if e]},
+               module_folder=modules, module_files=sorted(files, key=str.lower),
+               execution_policy={"machine_policy": _execution_policy(host, POWERSHELL_POLICY_KEY, True),
+                                 "local_machine": _execution_policy(host, hostmod.EXECUTION_POLICY_KEY, False)},
+               # Win32_OperatingSystem.ProductType: the simulated Windows Server 2019 is 3 (server) unless the state says otherwise.
+               product_type=host.state.get("product_type", 3), powershell=host.state.get("powershell_version", "5.1"))
+    return out
+
+
+def _defender_service(host) -> dict:
+    """Get-ServiceState WinDefend: from services when the state lists it, else from "defender" (Defender's service runs
+    exactly when its antivirus does)."""
+    if hostmod.find_key(host.state["services"], "WinDefend") is not None or "defender" not in host.state:
+        return _service_state(host, "WinDefend")
+    running = bool(host.state["defender"].get("running"))
+    return {"name": "WinDefend", "exists": True, "state": "Running" if running else "Stopped", "start_mode": "Auto" if running else "Disabled",
+            "delayed": False, "path": "\"C:\\ProgramData\\Microsoft\\Windows Defender\\platform\\4.18.24090.11-0\\MsMpEng.exe\""}
+
+
+def mars_antivirus_read(host, p: dict) -> dict:  # pylint: disable=unused-argument  # the script has no parameters
+    agent = _mars_agent(host)
+    out = {"agent": agent}
+    if not agent["installed"]:
+        return out
+    config = host.reg_values(hostmod.MARS_CONFIG_KEY) if host.reg_key_exists(hostmod.MARS_CONFIG_KEY) else {}
+    out["scratch"] = (config.get("ScratchLocation") or {}).get("data") or None
+    defender = {"service": _defender_service(host)}
+    if defender["service"].get("exists") and defender["service"].get("state") == "Running":
+        state = host.state.get("defender") or {}
+        if state.get("error"):  # Get-MpComputerStatus failed (Defender's antivirus removed or off by policy)
+            defender["error"] = state["error"]
+        else:
+            defender.update(antivirus_enabled=bool(state.get("running")), running_mode=state.get("running_mode", "Normal"),
+                            exclusion_path=list(state.get("exclusion_path") or []), exclusion_process=list(state.get("exclusion_process") or []))
+    out["defender"] = defender
+    return out
+
+
+def mars_antivirus_add(host, p: dict) -> dict:
+    """Add-MpPreference: adds what is not listed yet (compared without case); fails while Defender's service is stopped,
+    with the error Defender's cmdlets give then (0x800106ba)."""
+    state = host.state.get("defender")
+    if not state or not state.get("running"):
+        raise ScriptError("Operation failed with the following error: 0x800106ba. Operation: Add-MpPreference.")
+    for key, given in (("exclusion_path", p.get("Paths")), ("exclusion_process", p.get("Processes"))):
+        have = state.setdefault(key, [])
+        for item in given or []:
+            if item.lower() not in (h.lower() for h in have):
+                have.append(item)
+    return {"exclusion_path": list(state["exclusion_path"]), "exclusion_process": list(state["exclusion_process"])}
+
+
+SCRIPTS.update({
+    "mars_connectivity.read": mars_connectivity_read,
+    "mars_schedule.read": mars_schedule_read,
+    "mars_schedule.set": mars_schedule_set,
+    "mars_powershell.read": mars_powershell_read,
+    "mars_antivirus.read": mars_antivirus_read,
+    "mars_antivirus.add": mars_antivirus_add,
+})

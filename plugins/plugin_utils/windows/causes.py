@@ -29,7 +29,10 @@ ACTIONS = {"win_agent": "win_agent", "snapshot_status": "win_snapshot_status", "
            "network": "win_network", "vss_writers": "win_vss_writers", "machinekeys": "win_machinekeys", "bitlocker": "win_bitlocker",
            "com_msdtc": "win_com_msdtc", "disk_limits": "win_disk_limits",
            "mars_service": "win_mars_service", "mars_version": "win_mars_version", "mars_scratch": "win_mars_scratch",
-           "mars_temp_files": "win_mars_temp_files", "mars_prereqs": "win_mars_prereqs", "mars_restore_mount": "win_mars_restore_mount"}
+           "mars_temp_files": "win_mars_temp_files", "mars_prereqs": "win_mars_prereqs", "mars_restore_mount": "win_mars_restore_mount",
+           "mars_connectivity": "win_mars_connectivity",
+           "mars_schedule": "win_mars_schedule", "mars_powershell": "win_mars_powershell", "mars_antivirus": "win_mars_antivirus"}
+
 # The log bundle is no cause (run_windows_causes never gets it); its role's Windows options are this plugin's.
 ACTIONS["log_bundle"] = "win_log_bundle"
 

@@ -904,6 +904,34 @@ FAULT_CHECKS.update({
 })
 
 
+# MARS_CONNECTIVITY, MARS_SCHEDULE, MARS_POWERSHELL, MARS_ANTIVIRUS: each needs the agent installed (a healthy VM has none).
+def _mars_task(s):
+    return (s.get("task_scheduler") or {}).get(hostmod.MARS_TASK) or {"triggers": [{}]}
+
+
+def _registry_data(s, key, name):
+    return ((s["registry"].get(key) or {}).get(name) or {}).get("data")
+
+
+FAULT_CHECKS.update({
+    "mars-endpoint-blocked": lambda s: s["dns"].get("login.microsoftonline.com") == ["20.190.128.1"]
+    and s["dns"].get("www.msftncsi.com") == ["127.0.0.1"],
+    "mars-proxy-missing": lambda s: "obengine" in s["services"] and s["winhttp_proxy"] == {"proxy": "", "bypass": ""},
+    "mars-schedule-disabled": lambda s: _mars_task(s)["triggers"][0].get("enabled") is False,
+    "mars-schedule-parallel": lambda s: _mars_task(s).get("multiple_instances") == "Parallel",
+    "mars-schedule-user": lambda s: _mars_task(s).get("user_id") == "backupuser"
+    and "S-1-5-32-544" not in s["local_accounts"]["backupuser"]["groups"],
+    "mars-psmodulepath": lambda s: "obengine" in s["services"]
+    and "Recovery Services" not in _registry_data(s, hostmod.ENVIRONMENT_KEY, "PSModulePath"),
+    "mars-execution-policy-restricted": lambda s: _registry_data(s, hostmod.EXECUTION_POLICY_KEY, "ExecutionPolicy") == "Restricted",
+    "mars-execution-policy-gpo": lambda s: (s["registry"].get(faults.POWERSHELL_POLICY_KEY) or {}).get("EnableScripts")
+    == {"type": "dword", "data": 0},
+    "mars-defender-exclusions": lambda s: "obengine" in s["services"] and s["defender"]["exclusion_path"] == []
+    and s["defender"]["exclusion_process"] == ["cbengine.exe"],
+    "mars-defender-off": lambda s: "obengine" in s["services"] and s["defender"]["running"] is False,
+})
+
+
 def test_every_fault_has_a_check():
     assert set(FAULT_CHECKS) == set(faults.FAULTS)
 

@@ -1,0 +1,42 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The code is the action plugin of the same name (plugins/action/); this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: win_mars_antivirus
+short_description: Exclude the MARS agent's folders and programs from Microsoft Defender (cause MARS_ANTIVIRUS)
+version_added: 0.2.0
+description:
+  - Only where the MARS agent (Microsoft Azure Recovery Services agent) is installed; elsewhere the cause is skipped.
+  - Article 004 asks antivirus products to exclude the scratch (cache) folder (C(ScratchLocation)), the agent's C(Bin) folder,
+    C(CBengine.exe), and C(CSC.exe) of every .NET Framework version.
+  - Where Microsoft Defender Antivirus runs (service WinDefend, Get-MpComputerStatus), the missing exclusions are added with
+    Add-MpPreference, the folders as path exclusions (which cover what is under them), the programs as process exclusions by
+    name, which cover every copy of C(csc.exe). Nothing already excluded is removed; the diff shows the lists before and after.
+  - Where Defender does not run, another product may scan; that is reported with the folders and programs to exclude by hand.
+    Windows Server has no Security Center (C(root\SecurityCenter2)), so the product cannot be named.
+author:
+  - Azure Backup Remediation maintainers (@azure-backup-remediation)
+options: {}
+extends_documentation_fragment:
+  - azure_backup.remediation.attributes
+  - azure_backup.remediation.attributes.WINDOWS
+  - azure_backup.remediation.attributes.FIXES
+"""
+
+EXAMPLES = r"""
+- name: Exclude the MARS agent from Microsoft Defender
+  azure_backup.remediation.win_mars_antivirus:
+"""
+
+RETURN = r"""
+findings:
+  description: The check C(exclusions), or C(defender) where Microsoft Defender does not run.
+  returned: always
+  type: list
+  elements: dict
+"""
