@@ -1394,8 +1394,7 @@ def host_read(host, p: dict) -> dict:
     account = _winrm_account(host)
     administrator = _is_in_administrators_role(host, account)
     # The MARS agent: its setup key's InstallPath, or its engine service.
-    setup = host.reg_values(hostmod.MARS_SETUP_KEY) if host.reg_key_exists(hostmod.MARS_SETUP_KEY) else {}
-    mars = {"installed": bool((setup.get("InstallPath") or {}).get("data")) or hostmod.find_key(host.state["services"], "obengine") is not None}
+    mars = {"installed": _mars_agent(host)["installed"]}
     reads = {}
     for cause, read in ((p.get("Reads") or {}).items() if administrator else ()):
         if (read or {}).get("mars") and not mars["installed"]:
