@@ -354,6 +354,40 @@ def _network(state: dict, parameters: dict, result: dict) -> None:
             state["dns"][seen["endpoint"]] = list(seen["addresses"])
 
 
+def _shadow_storage(state: dict, parameters: dict, result: dict) -> None:  # pylint: disable=unused-argument  # the read takes none
+    """Volumes' size and free space, the associations (from Win32_ShadowStorage, or from vssadmin's text where that failed,
+    which then fails here too) and each association's shadow copies by creation time; how much each copy holds is not read,
+    so the space in use is shared out evenly among them."""
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import shadow_storage  # the product's text parser
+    by_id = {}
+    for seen in result.get("volumes") or []:
+        letter = (seen.get("letter") or "").upper()
+        volume = next((v for v in state["volumes"] if (letter and (v.get("mount") or "").upper() == letter)
+                       or (v.get("device_id") or "").lower() == str(seen["device_id"]).lower()), None)
+        if volume is None:
+            volume = {"mount": letter, "label": "", "bitlocker_protection": "off", "lock_status": "unlocked", "disk": 0}
+            state["volumes"].append(volume)
+        volume.update(device_id=seen["device_id"], size_gb=int(seen["capacity"]) // 2**30, free_bytes=int(seen["free"]))
+        by_id[str(seen["device_id"]).lower()] = volume
+    if result.get("source") == "vssadmin":
+        state["shadow_storage_cim_error"] = result.get("cim_error") or "Generic failure"
+        listed, _exact = shadow_storage.associations(result)
+    else:
+        listed, _exact = shadow_storage.associations(dict(result, copies=[]))
+    copies = {}
+    for copy in result.get("copies") or []:
+        copies.setdefault(str(copy["volume"]).lower(), []).append(copy["created"])
+    state["shadow_storage"] = []
+    for a in listed:
+        made = sorted(copies.get(a["for"]["device_id"].lower(), []))
+        share = a["used"] // len(made) if made else 0
+        state["shadow_storage"].append({
+            "for": by_id[a["for"]["device_id"].lower()]["mount"], "on": by_id[a["on"]["device_id"].lower()]["mount"],
+            "used_bytes": a["used"], "allocated_bytes": a["allocated"], "max_bytes": "UNBOUNDED" if a["max"] is None else a["max"],
+            "copies": [{"id": "{%08x-0000-4000-8000-000000000000}" % i, "created": c,
+                        "bytes": share + (a["used"] - share * len(made) if i == len(made) - 1 else 0)} for i, c in enumerate(made)]})
+
+
 # tag -> how its answer becomes state. A tag without an entry leaves the state alone.
 TO_STATE = {
     "win_agent.read": _win_agent,
@@ -365,6 +399,7 @@ TO_STATE = {
     "bitlocker.read": _bitlocker,
     "disk_limits.read": _disk_limits,
     "network.read": _network,
+    "shadow_storage.read": _shadow_storage,
 }
 
 
@@ -392,6 +427,9 @@ IMPORTED = {
                        "auto_unlock_entries": "stored auto-unlock keys (placeholders)"},
     "disk_limits.read": {"disks": "disks and lettered volumes, marker files"},
     "network.read": {"dns": "DNS answers", "tcp": "not imported: the twin dials loopback only (only endpoints are compared)"},
+    "shadow_storage.read": {"source": "Win32_ShadowStorage broken when vssadmin", "volumes": "volumes' size (GiB) and free space",
+                            "associations": "shadow storage", "copies": "shadow copies' creation times (bytes shared out)",
+                            "cim_error": "the Win32_ShadowStorage error", "vssadmin": "shadow storage (vssadmin text parsed)"},
 }
 
 
