@@ -12,12 +12,12 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import (
-    win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network, win_snapshot_status,
-    win_vss_writers)
+    win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network, win_shadow_storage,
+    win_snapshot_status, win_vss_writers)
 
 # Every Windows cause's action plugin, in fix-backup.yml's order; win_capture only adds the environment read.
 CAUSES = (win_agent, win_vss_writers, win_machinekeys, win_snapshot_status, win_backup_extension, win_com_msdtc, win_bitlocker,
-          win_disk_limits, win_network)
+          win_disk_limits, win_network, win_shadow_storage)
 
 
 def _plugin(module, task_args: dict, execute):
