@@ -129,9 +129,10 @@ class ActionModule(WinCauseAction):
         state = self.read(READ, "the shadow copy storage")
         entries, exact = self.associations(state)
         if not exact:
-            yield Step("source", "ok", "Win32_ShadowStorage could not be read (%s): the sizes are vssadmin's, rounded to three decimals"
-                       % state.get("cim_error"), {"cim_error": state.get("cim_error"), "vssadmin": (state.get("vssadmin") or {}).get("output")},
-                       severity="warning")
+            # WMI's provider is broken: worth repairing, and the sizes below are only as good as vssadmin's text.
+            yield Step("source", "found", "Win32_ShadowStorage could not be read (%s): the sizes are vssadmin's, rounded to three decimals; "
+                       "repair WMI (winmgmt /verifyrepository)" % state.get("cim_error"),
+                       {"cim_error": state.get("cim_error"), "vssadmin": (state.get("vssadmin") or {}).get("output")}, severity="warning")
         chosen = [e for e in entries if not volumes or shadow.name(e["for"]) in volumes]
         for missing in [v for v in volumes if v not in [shadow.name(e["for"]) for e in entries]]:
             yield self.no_association(missing, state)
@@ -201,7 +202,7 @@ class ActionModule(WinCauseAction):
         detail = dict(detail, vssadmin=result.get("output"), exit_code=result.get("exit_code"))
         if result.get("exit_code") != 0:
             return Step(check, "failed", "%s; vssadmin resize shadowstorage failed (exit code %s): %s. Nothing was changed"
-                        % (summary, result.get("exit_code"), said(result.get("output"))), detail)
+                        % (summary, result.get("exit_code"), said(result.get("output")).rstrip(".")), detail)
         try:
             after, exact = shadow.read_back(result, entry)
         except ValueError as exc:
