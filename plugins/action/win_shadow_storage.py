@@ -188,8 +188,7 @@ class ActionModule(WinCauseAction):
             action += ", which deletes the oldest shadow copies (%d on %s, the oldest from %s) until the rest fit in %s" % (
                 entry["copies"], shadow.name(entry["for"]), entry["oldest"] or "an unknown time", shadow.human(target))
         header = "shadow storage of %s on %s" % (shadow.name(entry["for"]), shadow.name(entry["on"]))
-        diff = text_diff(header, "max %s (%s)\n" % (shadow.human(entry["max"]), shadow.max_size_arg(entry["max"])),
-                         "max %s (%s)\n" % (shadow.human(target), shadow.max_size_arg(target)))
+        diff = text_diff(header, _maximum(entry["max"]), _maximum(target))
         summary = "; ".join(["%s: %s" % (words, decided["why"])] + notes)
         return Step(check, "found", summary, detail, severity=severity,
                     change=Change(action, lambda: self.resize(entry, target, check, summary, detail), diff))
@@ -221,6 +220,11 @@ class ActionModule(WinCauseAction):
         if target is not None and target < entry["used"]:
             gone = "; Windows deleted the oldest shadow copies to fit (%s in use now)" % shadow.human(detail["used_after"])
         return Step(check, "fixed", "%s; resized it to %s (read back: %s)%s" % (summary, shadow.human(target), shadow.human(now), gone), detail)
+
+
+def _maximum(count: int | None) -> str:
+    """One side of the diff: "max 12.7 GB (13636521164 bytes)" or "max UNBOUNDED"."""
+    return "max %s\n" % (shadow.human(count) if count is None else "%s (%d bytes)" % (shadow.human(count), count))
 
 
 def said(output) -> str:

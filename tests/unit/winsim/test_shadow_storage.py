@@ -151,7 +151,7 @@ def test_check_finds_and_changes_nothing_apply_fixes_and_a_second_apply_changes_
     assert result["changed"] and found["status"] == "found" and "would resize it to 12.7 GB" in found["summary"]
     assert sent == ["#azure_backup.remediation/shadow_storage.read"] and state_hash(h) == before
     assert result["diff"] == [{"before_header": "shadow storage of C: on C:", "after_header": "shadow storage of C: on C:",
-                               "before": "max 1 GB (1073741824)\n", "after": "max 12.7 GB (%d)\n" % TENTH}]
+                               "before": "max 1 GB (1073741824 bytes)\n", "after": "max 12.7 GB (%d bytes)\n" % TENTH}]
     result, sent = run(h, check=False)
     [fixed] = result["findings"]
     assert result["changed"] and fixed["status"] == "fixed" and "read back: 12.7 GB" in fixed["summary"]
