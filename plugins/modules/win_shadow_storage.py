@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: win_shadow_storage
 short_description: Give every volume's shadow copy storage room for VSS snapshots (cause MARS_SHADOW_STORAGE)
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Article 004 ("Increase shadow copy storage") asks for enough shadow copy storage for the MARS agent; the VM backup's VSS
     snapshots need it too, so this runs on every Windows VM.

@@ -358,6 +358,9 @@ def _shadow_storage(state: dict, parameters: dict, result: dict) -> None:  # pyl
     """Volumes' size and free space, the associations (from Win32_ShadowStorage, or from vssadmin's text where that failed,
     which then fails here too) and each association's shadow copies by creation time; how much each copy holds is not read,
     so the space in use is shared out evenly among them."""
+    collections = os.path.join(ROOT, ".collections")  # the checkout as ansible_collections, when run as a command
+    if os.path.isdir(collections) and collections not in sys.path:
+        sys.path.insert(0, collections)
     from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import shadow_storage  # the product's text parser
     by_id = {}
     for seen in result.get("volumes") or []:
