@@ -51,7 +51,7 @@ catch {
 }
 # Only counted and dated, for the finding: which copies a shrink would take.
 $result.copies = @(Get-CimInstance -ClassName Win32_ShadowCopy -ErrorAction SilentlyContinue | ForEach-Object {
-        @{ volume = $_.VolumeName; created = $_.InstallDate.ToUniversalTime().ToString('o') }
+        @{ volume = $_.VolumeName; created = if ($_.InstallDate) { $_.InstallDate.ToUniversalTime().ToString('o') } else { $null } }
     })
 $Ansible.Result = $result
 """
@@ -88,7 +88,7 @@ class ActionModule(WinCauseAction):
     ARGUMENT_SPEC = {
         "volumes": {"type": "list", "elements": "str", "default": []},
         "max_size": {"type": "str", "default": "10%"},
-        "min_free": {"type": "str", "default": "1GB"},
+        "min_free": {"type": "str", "default": "0"},
         "shrink": {"type": "str", "default": "never", "choices": list(shadow.SHRINK)},
     }
 

@@ -46,9 +46,12 @@ options:
   min_free:
     description:
       - Room each association should keep free (maximum less space in use), as a size or a percentage of the storage volume.
+        C(0) checks none.
+      - Where Previous Versions or System Restore keep shadow copies, a full storage area is normal (Windows deletes the oldest
+        copy to make room), and a free room raises the maximum again each time the copies fill it, up to the volume's size.
       - With O(shrink=delete_copies) it never raises the maximum above O(max_size); too little room is reported instead.
     type: str
-    default: "1GB"
+    default: "0"
   shrink:
     description:
       - C(never) leaves a larger maximum as it is. C(keep_copies) shrinks it without losing a shadow copy.

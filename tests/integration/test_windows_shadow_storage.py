@@ -26,13 +26,15 @@ HOSTS = {
     "win31": ("en", ["shadow-storage-small"]),
     "win32": ("en", ["shadow-storage-full"]),
     "win33": ("de", ["shadow-storage-small", "shadow-storage-cim-broken"]),
-    # shrink keep_copies in its host_vars: the unbounded maximum comes down to what is in use plus the free room.
+    # shrink keep_copies in its host_vars: the unbounded maximum comes down to what is in use (no free room asked).
     "win34": ("en", ["shadow-storage-unbounded"]),
     # shrink delete_copies: down to 10 %, the oldest copy goes.
     "win35": ("en", ["shadow-storage-unbounded"]),
     "win36": ("en", []),
 }
-SHRINK = {"win34": "keep_copies", "win35": "delete_copies"}
+# Each host's variables: win32 asks for free room, win34 and win35 shrink, win35 also asks for free room (reported only).
+HOST_VARS = {"win32": {"shadow_storage_min_free": "1GB"}, "win34": {"shadow_storage_shrink": "keep_copies"},
+             "win35": {"shadow_storage_shrink": "delete_copies", "shadow_storage_min_free": "1GB"}}
 
 
 def playbook(tmp, *args):
@@ -72,8 +74,8 @@ def runs(tmp_path_factory):
     with simulated_hosts(tmp, {n: spec for n, spec in HOSTS.items()}) as inv:
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
         (tmp / "host_vars").mkdir()
-        for host, policy in SHRINK.items():
-            (tmp / "host_vars" / ("%s.yml" % host)).write_text("shadow_storage_shrink: %s\n" % policy)
+        for host, variables in HOST_VARS.items():
+            (tmp / "host_vars" / ("%s.yml" % host)).write_text(yaml.safe_dump(variables))
         out = {"results": {}, "logs": {}, "states": {"before": {n: state(tmp, n) for n in HOSTS}}}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
             seen = {n: len(log(tmp, n)) for n in HOSTS}
@@ -135,7 +137,7 @@ def test_apply_resizes_under_the_run_lock_and_the_state_confirms_it(runs):
     full = c_storage(after["win32"])
     assert full["max_bytes"] == full["used_bytes"] + GB
     kept = c_storage(after["win34"])
-    assert kept["max_bytes"] == kept["used_bytes"] + GB and len(kept["copies"]) == 4
+    assert kept["max_bytes"] == kept["used_bytes"] and len(kept["copies"]) == 4
     shrunk, before = c_storage(after["win35"]), c_storage(runs["states"]["before"]["win35"])
     assert shrunk["max_bytes"] == TENTH and [c["id"] for c in shrunk["copies"]] == [c["id"] for c in before["copies"][1:]]
     assert after["win36"] == runs["states"]["before"]["win36"]

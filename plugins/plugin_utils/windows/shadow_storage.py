@@ -195,11 +195,12 @@ def associations(state: dict) -> tuple[list[dict], bool]:
     """(associations, exact) from the read script's answer: each {"for": volume, "on": volume, used, allocated, max,
     copies, oldest}; a volume is {letter, device_id, capacity, free} (capacity None when not among the fixed volumes).
     ``exact`` is False when the numbers are vssadmin's rounded ones. ValueError when vssadmin failed too."""
-    volumes = {v["device_id"].lower(): dict(v, capacity=int(v["capacity"]), free=int(v["free"]))
+    # A volume Windows gives no size (not formatted, or offline) has none here: its associations are reported, not resized.
+    volumes = {v["device_id"].lower(): dict(v, capacity=_count(v.get("capacity")), free=_count(v.get("free")))
                for v in state.get("volumes") or []}
     copies: dict = {}
     for copy in state.get("copies") or []:
-        copies.setdefault(str(copy["volume"]).lower(), []).append(copy["created"])
+        copies.setdefault(str(copy["volume"]).lower(), []).append(copy.get("created") or "")
 
     def volume(device_id: str, letter_seen: str | None = None) -> dict:
         known = volumes.get(str(device_id).lower())
@@ -221,8 +222,9 @@ def associations(state: dict) -> tuple[list[dict], bool]:
                 "max": number(a["max"])} for a in state.get("associations") or []]
         exact = True
     for entry in raw:
-        created = sorted(copies.get(entry["for"]["device_id"].lower(), []))
-        entry.update(copies=len(created), oldest=created[0] if created else None)
+        created = copies.get(entry["for"]["device_id"].lower(), [])
+        dated = sorted(c for c in created if c)
+        entry.update(copies=len(created), oldest=dated[0] if dated else None)
     return raw, exact
 
 
@@ -235,6 +237,11 @@ def read_back(result: dict, entry: dict) -> tuple[dict | None, bool]:
     found, exact = associations(state)
     ids = (entry["for"]["device_id"].lower(), entry["on"]["device_id"].lower())
     return next((a for a in found if (a["for"]["device_id"].lower(), a["on"]["device_id"].lower()) == ids), None), exact
+
+
+def _count(value) -> int | None:
+    text = str(value if value is not None else "").strip()
+    return int(text) if text else None
 
 
 def name(volume: dict) -> str:

@@ -243,3 +243,12 @@ def test_rounded_sizes_from_vssadmin_count_as_reached_within_their_rounding():
     asked = 2 * 2 ** 40 + 300 * MB
     assert shadow.reached(2 * 2 ** 40, asked, exact=False) and not shadow.reached(2 * 2 ** 40, asked)
     assert shadow.reached(None, None) and not shadow.reached(None, asked)
+
+
+def test_a_volume_without_a_size_or_a_copy_without_a_date_is_read_and_reported_not_resized():
+    state = {"source": "cim", "volumes": [dict(VOLUMES[0], capacity="", free="")],
+             "copies": [{"volume": GUID_C, "created": None}, {"volume": GUID_C, "created": "2026-12-01T22:00:00Z"}],
+             "associations": [{"for": GUID_C, "on": GUID_C, "used": "0", "allocated": "0", "max": str(GB)}]}
+    [found], _exact = shadow.associations(state)
+    assert found["on"]["capacity"] is None and found["copies"] == 2 and found["oldest"] == "2026-12-01T22:00:00Z"
+    assert shadow.plan(found, TEN, ONE_GB, "never")["action"] == "report"
