@@ -71,7 +71,7 @@ def c_storage(saved):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-shadow-storage")
-    with simulated_hosts(tmp, {n: spec for n, spec in HOSTS.items()}) as inv:
+    with simulated_hosts(tmp, dict(HOSTS)) as inv:
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
         (tmp / "host_vars").mkdir()
         for host, variables in HOST_VARS.items():

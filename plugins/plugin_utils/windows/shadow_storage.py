@@ -176,10 +176,10 @@ def parse_vssadmin(text: str) -> list[dict]:
         if not (first and second):
             i += 1
             continue
-        sizes = [line for line in lines[i + 2:i + 5]]
+        sizes = lines[i + 2:i + 5]
         if len(sizes) < 3:
             raise ValueError("the association of %s breaks off after its volumes" % (first.group("letter") or first.group("path")))
-        (used, _), (allocated, _), (maximum, percent) = [_amount(line) for line in sizes]
+        (used, _used_percent), (allocated, _allocated_percent), (maximum, percent) = [_amount(line) for line in sizes]
         if used is None or allocated is None:
             raise ValueError("no used or allocated size in the association of %s" % (first.group("letter") or first.group("path")))
         found.append({"for": {"letter": first.group("letter"), "device_id": first.group("path")},
