@@ -201,7 +201,7 @@ class ActionModule(WinCauseAction):
         detail = dict(detail, vssadmin=result.get("output"), exit_code=result.get("exit_code"))
         if result.get("exit_code") != 0:
             return Step(check, "failed", "%s; vssadmin resize shadowstorage failed (exit code %s): %s. Nothing was changed"
-                        % (summary, result.get("exit_code"), said(result.get("output")).rstrip(".")), detail)
+                        % (summary, result.get("exit_code"), shadow.said(result.get("output")).rstrip(".")), detail)
         try:
             after, exact = shadow.read_back(result, entry)
         except ValueError as exc:
@@ -225,11 +225,3 @@ class ActionModule(WinCauseAction):
 def _maximum(count: int | None) -> str:
     """One side of the diff: "max 12.7 GB (13636521164 bytes)" or "max UNBOUNDED"."""
     return "max %s\n" % (shadow.human(count) if count is None else "%s (%d bytes)" % (shadow.human(count), count))
-
-
-def said(output) -> str:
-    """What vssadmin said, without its two banner lines (the tool's name and copyright), on one line."""
-    lines = [line.strip() for line in str(output or "").splitlines() if line.strip()]
-    if lines and lines[0].lower().startswith("vssadmin"):
-        lines = lines[2:] if len(lines) > 1 and lines[1].startswith("(C)") else lines[1:]
-    return " ".join(lines) or "no output"

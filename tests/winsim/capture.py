@@ -373,6 +373,8 @@ def _shadow_storage(state: dict, parameters: dict, result: dict) -> None:  # pyl
         volume.update(device_id=seen["device_id"], size_gb=int(seen["capacity"]) // 2**30, free_bytes=int(seen["free"]))
         by_id[str(seen["device_id"]).lower()] = volume
     if result.get("source") == "vssadmin":
+        if (result.get("vssadmin") or {}).get("exit_code") != 0:
+            return  # neither could read it (VSS cannot start): the associations are not known, the state keeps its own
         state["shadow_storage_cim_error"] = result.get("cim_error") or "Generic failure"
         listed, _exact = shadow_storage.associations(result)
     else:

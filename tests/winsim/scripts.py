@@ -1265,11 +1265,24 @@ def _volume_free(host, volume: dict) -> int:
     return max(_volume_bytes(volume) // 2 - held, 0)
 
 
+def _vss_starts(host) -> bool:
+    """Win32_ShadowStorage and vssadmin ask the VSS service, which starts on demand (as for vssadmin list writers); False
+    when it cannot start (disabled)."""
+    try:
+        host.start_service("VSS")
+        return True
+    except hostmod.ServiceError:
+        return False
+
+
 def _shadow_associations(host) -> list:
-    """Get-ShadowStorage: Win32_ShadowStorage, its volumes by DeviceID, its numbers as strings. A broken provider throws."""
+    """Get-ShadowStorage: Win32_ShadowStorage, its volumes by DeviceID, its numbers as strings. A broken provider throws; so
+    does the provider when VSS cannot start (its message then is made up: WMI's generic "Generic failure")."""
     error = host.state.get("shadow_storage_cim_error")
     if error:
         raise ScriptError(error)
+    if not _vss_starts(host):
+        raise ScriptError("Generic failure")
     out = []
     for a in host.state.get("shadow_storage", []):
         maximum = _UINT64_MAX if a["max_bytes"] == "UNBOUNDED" else a["max_bytes"]
@@ -1279,7 +1292,10 @@ def _shadow_associations(host) -> list:
 
 
 def _vssadmin_shadowstorage(host) -> str:
-    """`vssadmin list shadowstorage` on this host, in its language, as an 80-column console shows it (render.py)."""
+    """`vssadmin list shadowstorage` on this host, in its language, as an 80-column console shows it (render.py); vssadmin's
+    VSS error when the service cannot start."""
+    if not _vss_starts(host):
+        return render.vssadmin_error("vss_unavailable", host.state["locale"])
     listed = []
     for a in host.state.get("shadow_storage", []):
         for_volume, on_volume = _shadow_volume(host, a["for"]), _shadow_volume(host, a["on"])
@@ -1296,8 +1312,9 @@ def shadow_storage_read(host, p: dict, script: str) -> dict:  # pylint: disable=
     try:
         result["associations"] = _shadow_associations(host)
     except ScriptError as exc:
-        result.update(source="vssadmin", cim_error=str(exc),
-                      vssadmin=_native(script, "vssadmin.exe", _vssadmin_shadowstorage(host), _native_stderr(host, "vssadmin.exe"), 0))
+        text = _vssadmin_shadowstorage(host)
+        code = 0 if _vss_starts(host) else 2  # not documented: any non-zero code (see vss_writers_read)
+        result.update(source="vssadmin", cim_error=str(exc), vssadmin=_native(script, "vssadmin.exe", text, _native_stderr(host, "vssadmin.exe"), code))
     for a in host.state.get("shadow_storage", []):
         device = _volume_id(host, _shadow_volume(host, a["for"]))
         result["copies"] += [{"volume": device, "created": c["created"]} for c in a.get("copies", [])]
@@ -1327,6 +1344,8 @@ def _vssadmin_resize(host, p: dict) -> tuple:
     Windows delete the oldest shadow copies until the rest fit ("Resizing the storage association may cause shadow copies to
     disappear"). vssadmin's exit codes are not documented: 0 on success, 2 (made up) on failure."""
     locale = host.state["locale"]
+    if not _vss_starts(host):
+        return render.vssadmin_error("vss_unavailable", locale), 2
     for_volume, on_volume = _shadow_volume(host, p.get("For")), _shadow_volume(host, p.get("On"))
     association = next((a for a in host.state.get("shadow_storage", []) if for_volume and on_volume
                         and a["for"].upper() == for_volume["mount"].upper() and a["on"].upper() == on_volume["mount"].upper()), None)
@@ -1362,8 +1381,8 @@ def shadow_storage_resize(host, p: dict, script: str) -> tuple:
     try:
         result["associations"] = _shadow_associations(host)
     except ScriptError as exc:
-        result.update(read_error=str(exc),
-                      vssadmin=_native(script, "vssadmin.exe", _vssadmin_shadowstorage(host), _native_stderr(host, "vssadmin.exe"), 0))
+        text, code = _vssadmin_shadowstorage(host), 0 if _vss_starts(host) else 2
+        result.update(read_error=str(exc), vssadmin=_native(script, "vssadmin.exe", text, _native_stderr(host, "vssadmin.exe"), code))
     return result, run["exit_code"] == 0
 
 

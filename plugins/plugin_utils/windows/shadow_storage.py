@@ -211,8 +211,7 @@ def associations(state: dict) -> tuple[list[dict], bool]:
     if state.get("source") == "vssadmin":
         native = state.get("vssadmin") or {}
         if native.get("exit_code") != 0:
-            last = [line.strip() for line in str(native.get("output") or "").splitlines() if line.strip()]
-            raise ValueError("vssadmin list shadowstorage failed (exit code %s): %s" % (native.get("exit_code"), last[-1] if last else "no output"))
+            raise ValueError("vssadmin list shadowstorage failed (exit code %s): %s" % (native.get("exit_code"), said(native.get("output")).rstrip(".")))
         listed = parse_vssadmin(native.get("output") or "")
         raw = [{"for": volume(a["for"]["device_id"], a["for"]["letter"]), "on": volume(a["on"]["device_id"], a["on"]["letter"]),
                 "used": a["used"], "allocated": a["allocated"], "max": a["max"]} for a in listed]
@@ -237,6 +236,14 @@ def read_back(result: dict, entry: dict) -> tuple[dict | None, bool]:
     found, exact = associations(state)
     ids = (entry["for"]["device_id"].lower(), entry["on"]["device_id"].lower())
     return next((a for a in found if (a["for"]["device_id"].lower(), a["on"]["device_id"].lower()) == ids), None), exact
+
+
+def said(output) -> str:
+    """What vssadmin said, without its two banner lines (the tool's name and copyright), on one line."""
+    lines = [line.strip() for line in str(output or "").splitlines() if line.strip()]
+    if lines and lines[0].lower().startswith("vssadmin"):
+        lines = lines[2:] if len(lines) > 1 and lines[1].startswith("(C)") else lines[1:]
+    return " ".join(lines) or "no output"
 
 
 def _count(value) -> int | None:

@@ -226,3 +226,17 @@ def test_a_german_host_whose_wmi_provider_is_broken_is_read_and_fixed_through_vs
     assert (checks["source"]["status"], checks["source"]["severity"]) == ("found", "warning") and "Provider load failure" in checks["source"]["summary"]
     assert checks["volume_c"]["status"] == "fixed" and checks["volume_c"]["detail"]["read_back_exact"] is False
     assert c_storage(h)["max_bytes"] == TENTH
+
+
+def test_where_vss_cannot_start_the_read_fails_with_what_vssadmin_said_and_nothing_is_changed():
+    h = hostmod.SimHost.create("win01", "en", ["shadow-storage-small"])
+    h.state["services"]["VSS"].update(state="stopped", start_mode="disabled")
+    state = read(h)
+    assert state["cim_error"] == "Generic failure" and state["vssadmin"]["exit_code"] != 0
+    result, sent = run(h, check=False)
+    [entry] = result["findings"]
+    assert result["failed"] and entry["status"] == "failed" and len(sent) == 1
+    assert entry["summary"] == ("MARS_SHADOW_STORAGE on win01: Win32_ShadowStorage could not be read (Generic failure), and vssadmin list "
+                                "shadowstorage failed (exit code 2): Error: A Volume Shadow Copy Service component encountered an unexpected error. Check "
+                                "the Application event log for more information. Is the Volume "
+                                "Shadow Copy service (VSS) disabled? Nothing was changed.")

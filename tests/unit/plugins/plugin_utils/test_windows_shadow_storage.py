@@ -156,7 +156,7 @@ def test_vssadmin_stands_in_where_win32_shadowstorage_fails_and_its_failure_is_a
     text = _ref("vssadmin-shadowstorage-en-2-4gb.txt")
     [entry], exact = shadow.associations({"source": "vssadmin", "volumes": VOLUMES, "vssadmin": {"exit_code": 0, "output": text}})
     assert not exact and entry["for"]["letter"] == "C:" and entry["on"]["free"] == 60 * GB and entry["max"] == 4 * GB
-    with pytest.raises(ValueError, match=r"exit code 2\): Error: Unexpected failure"):
+    with pytest.raises(ValueError, match=r"exit code 2\): Error: Unexpected failure$"):
         shadow.associations({"source": "vssadmin", "volumes": VOLUMES,
                              "vssadmin": {"exit_code": 2, "output": "vssadmin 1.1\r\n\r\nError: Unexpected failure\r\n"}})
 
