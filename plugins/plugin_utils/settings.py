@@ -26,8 +26,8 @@ ROLES_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..",
 # The causes of each OS, in the order Microsoft's articles work through them.
 CAUSES = {
     "linux": ["linux_agent", "snapshot_status", "backup_extension", "network", "disk_limits"],
-    "windows": ["win_agent", "snapshot_status", "backup_extension", "network", "vss_writers", "machinekeys", "bitlocker",
-                "com_msdtc", "disk_limits",
+    "windows": ["win_agent", "snapshot_status", "backup_extension", "network", "vss_writers", "shadow_storage", "machinekeys",
+                "bitlocker", "com_msdtc", "disk_limits",
                 "mars_service", "mars_version", "mars_connectivity", "mars_scratch", "mars_temp_files",
                 "mars_schedule", "mars_powershell", "mars_antivirus", "mars_prereqs", "mars_restore_mount"],
 }
@@ -140,6 +140,14 @@ def mars_endpoint_ok(text) -> bool:
         return False
 
 
+def shadow_size(unbounded: bool, zero: bool = False) -> Rule:
+    """A shadow storage size, by the one parser the cause uses (plugin_utils/windows/shadow_storage.py)."""
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import shadow_storage
+    allowed = ("a size such as 10GB or 512MB (%s), or a percentage of the volume such as 10%%%s"
+               % ("0, or at least 1MB" if zero else "at least 1MB", ", or UNBOUNDED" if unbounded else ""))
+    return Rule(allowed, lambda v: shadow_storage.size_ok(v, unbounded=unbounded, zero=zero))
+
+
 PORT = whole(1, 65535)
 VERSION = matching(r"\d+(\.\d+){1,3}", "a version of 2 to 4 numbers such as 2.2.53.1")
 LINUX_PATH = matching(r"/[^\0\n]*", "an absolute path on the VM, starting with /")
@@ -195,6 +203,11 @@ RULES = {
                                  lambda v: all(str(k).strip() and re.fullmatch(r"[^\\/\n]{0,256}", str(s or "")) for k, s in v.items())),
     "vss_writers_restart_workloads": Rule("a list of writer names (none empty)", lambda v: all(str(i).strip() for i in v)),
     "vss_writers_service_timeout": whole(1, 3600, "seconds"),
+    "shadow_storage_volumes": each(matching(r"[A-Za-z]:?\\?", ""), "drive letters such as C: (empty: every volume with shadow storage)",
+                                   non_empty=False),
+    "shadow_storage_max_size": shadow_size(unbounded=True),
+    "shadow_storage_min_free": shadow_size(unbounded=False, zero=True),
+    "shadow_storage_shrink": matching(r"never|keep_copies|delete_copies", "never, keep_copies or delete_copies"),
     "machinekeys_delete_certificates": flag(),
     "machinekeys_backup_dir": WINDOWS_PATH,
     "machinekeys_restart_agent": flag(),
@@ -335,6 +348,8 @@ OPTIONS = {
     },
     ("vss_writers", "windows"): {"services": "vss_writers_services", "restart_workloads": "vss_writers_restart_workloads",
                                  "service_timeout": "vss_writers_service_timeout"},
+    ("shadow_storage", "windows"): {"volumes": "shadow_storage_volumes", "max_size": "shadow_storage_max_size",
+                                    "min_free": "shadow_storage_min_free", "shrink": "shadow_storage_shrink"},
     ("machinekeys", "windows"): {"delete_certificates": "machinekeys_delete_certificates", "backup_dir": "machinekeys_backup_dir",
                                  "restart_agent": "machinekeys_restart_agent", "service_timeout": "machinekeys_service_timeout"},
     ("bitlocker", "windows"): {"disable": "bitlocker_disable"},

@@ -455,6 +455,45 @@ def _mars_antivirus(state: dict, parameters: dict, result: dict) -> None:
         state["defender"]["error"] = defender["error"]
 
 
+def _shadow_storage(state: dict, parameters: dict, result: dict) -> None:  # pylint: disable=unused-argument  # the read takes none
+    """Volumes' size and free space, the associations (from Win32_ShadowStorage, or from vssadmin's text where that failed,
+    which then fails here too) and each association's shadow copies by creation time; how much each copy holds is not read,
+    so the space in use is shared out evenly among them."""
+    collections = os.path.join(ROOT, ".collections")  # the checkout as ansible_collections, when run as a command
+    if os.path.isdir(collections) and collections not in sys.path:
+        sys.path.insert(0, collections)
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import shadow_storage  # the product's text parser
+    by_id = {}
+    for seen in result.get("volumes") or []:
+        letter = (seen.get("letter") or "").upper()
+        volume = next((v for v in state["volumes"] if (letter and (v.get("mount") or "").upper() == letter)
+                       or (v.get("device_id") or "").lower() == str(seen["device_id"]).lower()), None)
+        if volume is None:
+            volume = {"mount": letter, "label": "", "bitlocker_protection": "off", "lock_status": "unlocked", "disk": 0}
+            state["volumes"].append(volume)
+        volume.update(device_id=seen["device_id"], size_gb=int(seen["capacity"]) // 2**30, free_bytes=int(seen["free"]))
+        by_id[str(seen["device_id"]).lower()] = volume
+    if result.get("source") == "vssadmin":
+        if (result.get("vssadmin") or {}).get("exit_code") != 0:
+            return  # neither could read it (VSS cannot start): the associations are not known, the state keeps its own
+        state["shadow_storage_cim_error"] = result.get("cim_error") or "Generic failure"
+        listed, _exact = shadow_storage.associations(result)
+    else:
+        listed, _exact = shadow_storage.associations(dict(result, copies=[]))
+    copies = {}
+    for copy in result.get("copies") or []:
+        copies.setdefault(str(copy["volume"]).lower(), []).append(copy["created"])
+    state["shadow_storage"] = []
+    for a in listed:
+        made = sorted(copies.get(a["for"]["device_id"].lower(), []))
+        share = a["used"] // len(made) if made else 0
+        state["shadow_storage"].append({
+            "for": by_id[a["for"]["device_id"].lower()]["mount"], "on": by_id[a["on"]["device_id"].lower()]["mount"],
+            "used_bytes": a["used"], "allocated_bytes": a["allocated"], "max_bytes": "UNBOUNDED" if a["max"] is None else a["max"],
+            "copies": [{"id": "{%08x-0000-4000-8000-000000000000}" % i, "created": c,
+                        "bytes": share + (a["used"] - share * len(made) if i == len(made) - 1 else 0)} for i, c in enumerate(made)]})
+
+
 # tag -> how its answer becomes state. A tag without an entry leaves the state alone.
 TO_STATE = {
     "win_agent.read": _win_agent,
@@ -470,6 +509,9 @@ TO_STATE = {
     "mars_schedule.read": _mars_schedule,
     "mars_powershell.read": _mars_powershell,
     "mars_antivirus.read": _mars_antivirus,
+
+
+    "shadow_storage.read": _shadow_storage,
 }
 
 
@@ -507,6 +549,11 @@ IMPORTED = {
                              "powershell": "PowerShell version"},
     "mars_antivirus.read": {"agent": "a MARS install (folder, engine version, service)", "scratch": "registry value",
                             "defender": "the WinDefend service, Defender's state and exclusions"},
+
+
+    "shadow_storage.read": {"source": "Win32_ShadowStorage broken when vssadmin", "volumes": "volumes' size (GiB) and free space",
+                            "associations": "shadow storage", "copies": "shadow copies' creation times (bytes shared out)",
+                            "cim_error": "the Win32_ShadowStorage error", "vssadmin": "shadow storage (vssadmin text parsed)"},
 }
 
 

@@ -586,6 +586,58 @@ FAULTS.update({
 })
 
 
+# -- shadow copy storage (MARS_SHADOW_STORAGE; every Windows VM, so the MARS agent is not installed for these) ----
+
+def _c_storage(state) -> dict:
+    return next(a for a in state["shadow_storage"] if a["for"] == "C:")
+
+
+def _fill(association: dict, used: int, count: int = 4) -> None:
+    """``count`` shadow copies of nightly backups, oldest first, that hold ``used`` bytes together."""
+    each = used // count
+    start = datetime.datetime(2026, 11, 28, 22, 0, 0, tzinfo=datetime.timezone.utc)
+    association["copies"] = [{"id": "{%08x-0000-4000-8000-%012x}" % (i + 1, i + 1),
+                              "created": (start + datetime.timedelta(days=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "bytes": each + (used - each * count if i == count - 1 else 0)} for i in range(count)]
+    association["used_bytes"] = used
+    association["allocated_bytes"] = max(association["allocated_bytes"], used) if association["max_bytes"] == "UNBOUNDED" \
+        else min(max(association["allocated_bytes"], used), association["max_bytes"])
+
+
+def shadow_storage_small(state):
+    """C:'s shadow storage limited to 1 GB, 700 MB of it in use: far below the 10 % a VSS snapshot may need."""
+    association = _c_storage(state)
+    association.update(max_bytes=2 ** 30, allocated_bytes=800 * 2 ** 20)
+    _fill(association, 700 * 2 ** 20)
+
+
+def shadow_storage_full(state):
+    """C:'s shadow storage at its 10 % maximum with all but 256 MB in use: the next snapshot finds no room."""
+    association = _c_storage(state)
+    _fill(association, association["max_bytes"] - 256 * 2 ** 20)
+
+
+def shadow_storage_unbounded(state):
+    """C:'s shadow storage without a maximum (UNBOUNDED), 15.681 GB of copies in it (as the blog capture shows)."""
+    association = _c_storage(state)
+    association.update(max_bytes="UNBOUNDED", allocated_bytes=int(16.152 * 2 ** 30))
+    _fill(association, int(15.681 * 2 ** 30))
+
+
+def shadow_storage_cim_broken(state):
+    """Win32_ShadowStorage fails ("Provider load failure", WMI's WBEM_E_PROVIDER_LOAD_FAILURE text), so only
+    vssadmin's text tells the associations."""
+    state["shadow_storage_cim_error"] = "Provider load failure"
+
+
+FAULTS.update({
+    "shadow-storage-small": shadow_storage_small,
+    "shadow-storage-full": shadow_storage_full,
+    "shadow-storage-unbounded": shadow_storage_unbounded,
+    "shadow-storage-cim-broken": shadow_storage_cim_broken,
+})
+
+
 # -- the MARS agent (article 004): each MARS fault installs the agent first (host.install_mars), then breaks it.
 
 def mars_installed(state):

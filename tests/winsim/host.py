@@ -56,6 +56,7 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
      "processes": [{"name": "WaAppAgent.exe", "pid": 1234, "service": "RdAgent" | null}],
      "volumes": [{"mount": "C:", "label": "Windows", "bitlocker_protection": "off" | "on",
          "lock_status": "unlocked" | "locked", "size_gb": 127, "disk": 0}],   # disk: added (number in disks)
+         # added, optional: "free_bytes": int (Win32_Volume FreeSpace; default: half the volume, less its shadow storage)
      "disks": [{"number": 0, "size_gb": 127, "kind": "os" | "data" | "temp"}],
      "nics": [{"alias": "Ethernet", "index": 5, "ipv4": "10.0.0.4", "prefix": 24,
          "gateway": "10.0.0.1", "dhcp": true, "primary": true,
@@ -106,7 +107,13 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          # Only the MARS twins list them (bulk_listing); other twins and modules do not see them.
      "clock_offset_seconds": 0,      # the VM's clock minus the real time
      "time_zone": {"id": "UTC", "display_name": "(UTC) Coordinated Universal Time"},  # default (Azure images use UTC)
-     "next_pid": 4000}               # added: pid counter
+     "next_pid": 4000,               # added: pid counter
+     # added: shadow copy storage associations (Win32_ShadowStorage; vssadmin list shadowstorage), by drive letter of
+     # the volume ("for") and of the volume that holds its storage ("on"); the volumes' DeviceIDs are scripts._volume_id.
+     "shadow_storage": [{"for": "C:", "on": "C:", "used_bytes": int, "allocated_bytes": int,
+         "max_bytes": int | "UNBOUNDED",
+         "copies": [{"id": "{guid}", "created": ISO-8601 UTC, "bytes": int}]}],  # oldest first; used_bytes is their sum
+     "shadow_storage_cim_error": "Provider load failure" | absent}   # Win32_ShadowStorage fails with this message
 
 Helpers for script twins (scripts.py) that change state the way Windows would:
 ``SimHost.start_service/stop_service/restart_service`` (dependencies, -Force, writer healing),
@@ -554,10 +561,12 @@ def default_state(name: str, locale: str = "en") -> dict:
         "winhttp_proxy": {"proxy": "", "bypass": ""}, "ie_proxy": {"proxy": "", "bypass": ""},
         "dns": {"management.azure.com": ["127.0.0.1"]}, "reachable": {}, "blocked_ports": [],
         "next_pid": 4000,
-        # vssadmin list shadowstorage (for the MARS causes to come): C: keeps its shadow copies on itself.
-        "shadow_storage": [{"for": "C:", "on": "C:", "guid": "278ce142-19d8-11e1-9176-806e6f6e6963",
-                            "volume_bytes": 127 * 2**30, "used_bytes": 3017089024, "allocated_bytes": 3520851968,
-                            "max_bytes": 4 * 2**30}],
+        # Shadow copy storage (schema in the module docstring): C: keeps its shadow copies on itself, with a
+        # maximum of 10 % of the volume (what Windows sets for Shadow Copies of Shared Folders by default).
+        "shadow_storage": [{"for": "C:", "on": "C:", "used_bytes": 3017089024, "allocated_bytes": 3520851968,
+                            "max_bytes": 127 * 2**30 // 10,
+                            "copies": [{"id": "{0b6e2a51-4c1d-4f7e-9a3b-2d8c5e1f7a60}", "created": "2026-11-30T22:00:14Z", "bytes": 1400000000},
+                                       {"id": "{7d3f9c28-1e5a-4b6d-8f0c-3a9e2b4d6c81}", "created": "2026-12-01T22:00:11Z", "bytes": 1617089024}]}],
     }
     # The guest agent and the extension it runs (paths as on a 2024 image, see agent-names-and-paths.tsv).
     agent_files = {

@@ -176,41 +176,81 @@ def vssadmin_error(kind: str, locale: str = "en") -> str:
     return "\r\n".join(list(VSS_TEXT[locale]["header"]) + [""] + VSSADMIN_FAILURES[kind][locale]) + "\r\n"
 
 
-# `vssadmin list shadowstorage`, English as in reference/windows/vssadmin-shadowstorage-en-2-4gb.txt;
-# the German labels are this simulator's own translation, not confirmed from a capture.
+# `vssadmin list shadowstorage` (and resize). Layout from vssadmin's message file (MSG_INFO_SNAPSHOT_STORAGE_CONTENTS:
+# a title, then five lines indented by three spaces) with the percentages Windows Server 2008 and later add;
+# English labels and sizes as in reference/windows/vssadmin-shadowstorage-en-2-4gb.txt (a blog capture whose
+# indentation was lost), "UNBOUNDED (100%)" and the storage volume's line broken inside its GUID at 80 columns from a
+# capture in the same blog (its 84-character line, indented, breaks after "...806e6f6e69"). "No items found that
+# satisfy the query." (MSG_ERROR_NO_ITEMS_FOUND), "Successfully resized the shadow copy storage association"
+# (MSG_INFO_RESIZED_DIFFAREA, also reference/windows/vssadmin-resize-shadowstorage-en-success-1.txt) and the
+# insufficient-storage error (MSG_ERROR_VSS_INSUFFICIENT_STORAGE): the message file. UNVERIFIED, made up for the
+# simulation: every German text below, the German decimal comma, and whether vssadmin's own output (not a console
+# window) is broken at 80 columns at all when it goes through a pipe (the parser copes with both).
 SHADOW_TEXT = {
     "en": {"title": "Shadow Copy Storage association", "for": "For volume", "on": "Shadow Copy Storage volume",
            "used": "Used Shadow Copy Storage space", "allocated": "Allocated Shadow Copy Storage space",
-           "max": "Maximum Shadow Copy Storage space"},
+           "max": "Maximum Shadow Copy Storage space", "unbounded": "UNBOUNDED", "decimal": ".",
+           "none": "No items found that satisfy the query.",
+           "resized": "Successfully resized the shadow copy storage association",
+           "not_found": "Error: The specified volume shadow copy storage association was not found.",
+           "insufficient": "Error: Insufficient storage available to create either the shadow copy storage\nfile or other shadow copy data.",
+           "invalid": "Error: Invalid option value."},
     "de": {"title": "Schattenkopie-Speicherzuordnung", "for": "Für Volume", "on": "Schattenkopie-Speichervolume",
            "used": "Verwendeter Schattenkopie-Speicherbereich", "allocated": "Zugeordneter Schattenkopie-Speicherbereich",
-           "max": "Maximaler Schattenkopie-Speicherbereich"},
+           "max": "Maximaler Schattenkopie-Speicherbereich", "unbounded": "UNBEGRENZT", "decimal": ",",
+           "none": "Es wurden keine Elemente gefunden, die der Abfrage entsprechen.",
+           "resized": "Die Größe der Schattenkopie-Speicherzuordnung wurde erfolgreich geändert.",
+           "not_found": "Fehler: Die angegebene Schattenkopie-Speicherzuordnung wurde nicht gefunden.",
+           "insufficient": "Fehler: Nicht genügend Speicherplatz, um die Schattenkopie-Speicherdatei\noder andere Schattenkopiedaten zu erstellen.",
+           "invalid": "Fehler: Ungültiger Optionswert."},
 }
+CONSOLE_WIDTH = 80
 
 
-def _size(count: int) -> str:
+def _size(count: int, decimal: str = ".") -> str:
     """vssadmin's sizes: '2.81 GB', '4 GB' (up to three decimals, trailing zeros dropped)."""
     for unit, factor in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
         if count >= factor:
-            return "%s %s" % (("%.3f" % (count / factor)).rstrip("0").rstrip("."), unit)
+            return "%s %s" % (("%.3f" % (count / factor)).rstrip("0").rstrip(".").replace(".", decimal), unit)
     return "%d B" % count
 
 
-def vssadmin_list_shadowstorage(associations: list, locale: str = "en") -> str:
-    """`vssadmin list shadowstorage` (mirrors the reference capture's layout), CRLF line endings."""
+def console_lines(lines: list, width: int | None = CONSOLE_WIDTH) -> list:
+    """Lines as a console window ``width`` columns wide shows them: a longer line goes on in the next row."""
+    if not width:
+        return list(lines)
+    out = []
+    for line in lines:
+        while len(line) > width:
+            out.append(line[:width])
+            line = line[width:]
+        out.append(line)
+    return out
+
+
+def vssadmin_list_shadowstorage(associations: list, locale: str = "en", width: int | None = CONSOLE_WIDTH) -> str:
+    """`vssadmin list shadowstorage`, CRLF line endings. Each association: {"for", "on" (letters), "for_id", "on_id"
+    (volume GUID paths), "volume_bytes" (the storage volume's size), "used_bytes", "allocated_bytes", "max_bytes"
+    (bytes or "UNBOUNDED")}."""
     text, header = SHADOW_TEXT[locale], VSS_TEXT[locale]["header"]
     lines = list(header) + [""]
+    if not associations:
+        lines.append(text["none"])
     for a in associations:
-        volume = "(%s)\\\\?\\Volume{%s}\\" % (a["for"], a["guid"])
-        target = "(%s)\\\\?\\Volume{%s}\\" % (a["on"], a.get("on_guid", a["guid"]))
-
         def share(count):
-            return "%s (%d%%)" % (_size(count), round(100.0 * count / a["volume_bytes"]))
+            if count == "UNBOUNDED":
+                return "%s (100%%)" % text["unbounded"]
+            return "%s (%d%%)" % (_size(count, text["decimal"]), round(100.0 * count / a["volume_bytes"]))
 
-        lines += [text["title"], "%s: %s" % (text["for"], volume), "%s: %s" % (text["on"], target),
-                  "%s: %s" % (text["used"], share(a["used_bytes"])), "%s: %s" % (text["allocated"], share(a["allocated_bytes"])),
-                  "%s: %s" % (text["max"], share(a["max_bytes"])), ""]
-    return "\r\n".join(lines) + "\r\n"
+        lines += [text["title"], "   %s: (%s)%s" % (text["for"], a["for"], a["for_id"]), "   %s: (%s)%s" % (text["on"], a["on"], a["on_id"]),
+                  "   %s: %s" % (text["used"], share(a["used_bytes"])), "   %s: %s" % (text["allocated"], share(a["allocated_bytes"])),
+                  "   %s: %s" % (text["max"], share(a["max_bytes"])), ""]
+    return CRLF.join(console_lines(lines, width)) + CRLF
+
+
+def vssadmin_message(kind: str, locale: str = "en") -> str:
+    """vssadmin's banner and one of its messages (SHADOW_TEXT), CRLF line endings."""
+    return CRLF.join(list(VSS_TEXT[locale]["header"]) + [""] + SHADOW_TEXT[locale][kind].split("\n")) + CRLF
 
 
 def sddl_mask(rights: str) -> int:

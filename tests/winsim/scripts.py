@@ -1236,6 +1236,160 @@ SCRIPTS["vss_writers.read"] = vss_writers_read_native
 SCRIPT_TEXT.add("vss_writers.read")
 
 
+# -- MARS_SHADOW_STORAGE ---------------------------------------------------------------------------------
+# Win32_ShadowStorage's MaxSpace is a uint64; the API's "no maximum" is -1 (ChangeDiffAreaMaximumSize,
+# learn.microsoft.com), so an unbounded association reads as 2^64-1 here. Inferred from the documented types.
+_UINT64_MAX = 2 ** 64 - 1
+
+
+def _shadow_volume(host, spec: str) -> dict | None:
+    """A volume by what vssadmin's /For= and /On= take: a drive letter ("C:", "C:\\") or the volume GUID path."""
+    spec = str(spec or "").strip()
+    for volume in host.state.get("volumes", []):
+        if volume.get("mount") and spec.rstrip("\\").upper() == volume["mount"].upper():
+            return volume
+        if spec.lower() == _volume_id(host, volume).lower():
+            return volume
+    return None
+
+
+def _volume_bytes(volume: dict) -> int:
+    return int(volume.get("size_gb", 0)) * 2 ** 30
+
+
+def _volume_free(host, volume: dict) -> int:
+    """Win32_Volume FreeSpace: free_bytes, else half the volume less the shadow storage allocated on it."""
+    if "free_bytes" in volume:
+        return int(volume["free_bytes"])
+    held = sum(a["allocated_bytes"] for a in host.state.get("shadow_storage", []) if a["on"].upper() == (volume.get("mount") or "").upper())
+    return max(_volume_bytes(volume) // 2 - held, 0)
+
+
+def _vss_starts(host) -> bool:
+    """Win32_ShadowStorage and vssadmin ask the VSS service, which starts on demand (as for vssadmin list writers); False
+    when it cannot start (disabled)."""
+    try:
+        host.start_service("VSS")
+        return True
+    except hostmod.ServiceError:
+        return False
+
+
+def _shadow_associations(host) -> list:
+    """Get-ShadowStorage: Win32_ShadowStorage, its volumes by DeviceID, its numbers as strings. A broken provider throws; so
+    does the provider when VSS cannot start (its message then is made up: WMI's generic "Generic failure")."""
+    error = host.state.get("shadow_storage_cim_error")
+    if error:
+        raise ScriptError(error)
+    if not _vss_starts(host):
+        raise ScriptError("Generic failure")
+    out = []
+    for a in host.state.get("shadow_storage", []):
+        maximum = _UINT64_MAX if a["max_bytes"] == "UNBOUNDED" else a["max_bytes"]
+        out.append({"for": _volume_id(host, _shadow_volume(host, a["for"])), "on": _volume_id(host, _shadow_volume(host, a["on"])),
+                    "used": str(a["used_bytes"]), "allocated": str(a["allocated_bytes"]), "max": str(maximum)})
+    return out
+
+
+def _vssadmin_shadowstorage(host) -> str:
+    """`vssadmin list shadowstorage` on this host, in its language, as an 80-column console shows it (render.py); vssadmin's
+    VSS error when the service cannot start."""
+    if not _vss_starts(host):
+        return render.vssadmin_error("vss_unavailable", host.state["locale"])
+    listed = []
+    for a in host.state.get("shadow_storage", []):
+        for_volume, on_volume = _shadow_volume(host, a["for"]), _shadow_volume(host, a["on"])
+        listed.append(dict(a, for_id=_volume_id(host, for_volume), on_id=_volume_id(host, on_volume), volume_bytes=_volume_bytes(on_volume)))
+    return render.vssadmin_list_shadowstorage(listed, host.state["locale"])
+
+
+def shadow_storage_read(host, p: dict, script: str) -> dict:  # pylint: disable=unused-argument  # the script takes none
+    """The read: Win32_Volume (DriveType 3), Win32_ShadowStorage or, where it throws, vssadmin's text as the script runs
+    it, and Win32_ShadowCopy's VolumeName (the original volume) and InstallDate per copy."""
+    volumes = [{"device_id": _volume_id(host, v), "letter": v.get("mount") or None, "capacity": str(_volume_bytes(v)),
+                "free": str(_volume_free(host, v))} for v in host.state.get("volumes", [])]
+    result = {"source": "cim", "volumes": volumes, "associations": [], "copies": [], "cim_error": None, "vssadmin": None}
+    try:
+        result["associations"] = _shadow_associations(host)
+    except ScriptError as exc:
+        text = _vssadmin_shadowstorage(host)
+        code = 0 if _vss_starts(host) else 2  # not documented: any non-zero code (see vss_writers_read)
+        result.update(source="vssadmin", cim_error=str(exc), vssadmin=_native(script, "vssadmin.exe", text, _native_stderr(host, "vssadmin.exe"), code))
+    for a in host.state.get("shadow_storage", []):
+        device = _volume_id(host, _shadow_volume(host, a["for"]))
+        result["copies"] += [{"volume": device, "created": c["created"]} for c in a.get("copies", [])]
+    return result
+
+
+def _max_size_spec(text: str, capacity: int):
+    """vssadmin's MaxSizeSpec: UNBOUNDED, a number with an optional suffix (B, K(B), M(B), G(B), T(B), P(B), E(B);
+    1024-based; none: bytes), or a percentage of the storage volume ("vssadmin resize shadowstorage", learn.microsoft.com:
+    /MaxSize=20%). None for UNBOUNDED; ValueError for anything else."""
+    text = str(text).strip()
+    if text.upper() == "UNBOUNDED":
+        return None
+    if text.endswith("%"):
+        return int(capacity * float(text[:-1]) / 100)
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGTPE]?)B?", text, re.I)
+    if not match:
+        raise ValueError(text)
+    return int(float(match.group(1)) * 1024 ** "_KMGTPE".index(match.group(2).upper() or "_"))
+
+
+def _vssadmin_resize(host, p: dict) -> tuple:
+    """vssadmin resize shadowstorage over the state: (output, exit code). Refuses a size below 1MB (its usage text: "MaxSizeSpec
+    must be 1MB or greater") and one below the minimum of the storage area (32 MB on a volume under 500 MB, else 320 MB,
+    when MinDiffAreaFileSize is not set: learn.microsoft.com, Registry Keys and Values for Backup and Restore); which message
+    that minimum gets is not documented: the insufficient-storage one is assumed. A maximum below the space in use makes
+    Windows delete the oldest shadow copies until the rest fit ("Resizing the storage association may cause shadow copies to
+    disappear"). vssadmin's exit codes are not documented: 0 on success, 2 (made up) on failure."""
+    locale = host.state["locale"]
+    if not _vss_starts(host):
+        return render.vssadmin_error("vss_unavailable", locale), 2
+    for_volume, on_volume = _shadow_volume(host, p.get("For")), _shadow_volume(host, p.get("On"))
+    association = next((a for a in host.state.get("shadow_storage", []) if for_volume and on_volume
+                        and a["for"].upper() == for_volume["mount"].upper() and a["on"].upper() == on_volume["mount"].upper()), None)
+    if association is None:
+        return render.vssadmin_message("not_found", locale), 2
+    capacity = _volume_bytes(on_volume)
+    try:
+        wanted = _max_size_spec(p.get("MaxSize"), capacity)
+    except ValueError:
+        return render.vssadmin_message("invalid", locale), 2
+    if wanted is not None and wanted < 2 ** 20:
+        return render.vssadmin_message("invalid", locale), 2
+    if wanted is not None and wanted < (32 if capacity < 500 * 2 ** 20 else 320) * 2 ** 20:
+        return render.vssadmin_message("insufficient", locale), 2
+    association["max_bytes"] = "UNBOUNDED" if wanted is None else wanted
+    if wanted is not None and association["used_bytes"] > wanted:
+        copies = list(association.get("copies", []))
+        while copies and sum(c["bytes"] for c in copies) > wanted:
+            copies.pop(0)  # the oldest first
+        association["copies"] = copies
+        association["used_bytes"] = sum(c["bytes"] for c in copies)
+    if wanted is not None:
+        association["allocated_bytes"] = max(association["used_bytes"], min(association["allocated_bytes"], wanted))
+    return render.vssadmin_message("resized", locale), 0
+
+
+def shadow_storage_resize(host, p: dict, script: str) -> tuple:
+    """The resize script: vssadmin as the script runs it, then Win32_ShadowStorage again, or where that throws (its error
+    kept) vssadmin's list."""
+    output, code = _vssadmin_resize(host, p)
+    run = _native(script, "vssadmin.exe", output, _native_stderr(host, "vssadmin.exe"), code)
+    result = {"exit_code": run["exit_code"], "output": run["output"], "associations": None, "read_error": None, "vssadmin": None}
+    try:
+        result["associations"] = _shadow_associations(host)
+    except ScriptError as exc:
+        text, code = _vssadmin_shadowstorage(host), 0 if _vss_starts(host) else 2
+        result.update(read_error=str(exc), vssadmin=_native(script, "vssadmin.exe", text, _native_stderr(host, "vssadmin.exe"), code))
+    return result, run["exit_code"] == 0
+
+
+SCRIPTS["shadow_storage.read"] = shadow_storage_read
+SCRIPTS["shadow_storage.resize"] = shadow_storage_resize
+SCRIPT_TEXT.update(("shadow_storage.read", "shadow_storage.resize"))
+
 # -- MACHINEKEYS ----------------------------------------------------------------------------------------
 # Who reads a key file once the reset protected it: the agent runs as LocalSystem (SYSTEM, Administrators,
 # Everyone, Authenticated Users in its token: Microsoft Learn, "LocalSystem Account").

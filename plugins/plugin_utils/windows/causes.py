@@ -26,7 +26,8 @@ from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.d
 
 # Role name -> the action plugin that checks and fixes it, in plugins/action/.
 ACTIONS = {"win_agent": "win_agent", "snapshot_status": "win_snapshot_status", "backup_extension": "win_backup_extension",
-           "network": "win_network", "vss_writers": "win_vss_writers", "machinekeys": "win_machinekeys", "bitlocker": "win_bitlocker",
+           "network": "win_network", "vss_writers": "win_vss_writers", "shadow_storage": "win_shadow_storage",
+           "machinekeys": "win_machinekeys", "bitlocker": "win_bitlocker",
            "com_msdtc": "win_com_msdtc", "disk_limits": "win_disk_limits",
            "mars_service": "win_mars_service", "mars_version": "win_mars_version", "mars_scratch": "win_mars_scratch",
            "mars_temp_files": "win_mars_temp_files", "mars_prereqs": "win_mars_prereqs", "mars_restore_mount": "win_mars_restore_mount",

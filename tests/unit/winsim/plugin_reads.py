@@ -12,15 +12,15 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import (
-    win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network, win_snapshot_status,
-    win_vss_writers)
+    win_agent, win_backup_extension, win_bitlocker, win_com_msdtc, win_disk_limits, win_machinekeys, win_network, win_shadow_storage,
+    win_snapshot_status, win_vss_writers)
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_mars_antivirus, win_mars_connectivity, win_mars_powershell, win_mars_prereqs, win_mars_restore_mount, win_mars_scratch,
     win_mars_schedule, win_mars_service, win_mars_temp_files, win_mars_version)
 
 # Every Windows cause's action plugin, in fix-backup.yml's order; win_capture only adds the environment read.
 CAUSES = (win_agent, win_vss_writers, win_machinekeys, win_snapshot_status, win_backup_extension, win_com_msdtc, win_bitlocker,
-          win_disk_limits, win_network)
+          win_disk_limits, win_network, win_shadow_storage)
 # The MARS causes (their reads run on a host without the agent too; the host read is what skips them there).
 CAUSES += (win_mars_service, win_mars_version, win_mars_connectivity, win_mars_scratch, win_mars_temp_files, win_mars_schedule,
            win_mars_powershell, win_mars_antivirus, win_mars_prereqs, win_mars_restore_mount)

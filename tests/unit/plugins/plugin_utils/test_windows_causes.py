@@ -33,8 +33,9 @@ from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows i
 # simulator's storage and wireserver unreachable ports are not probed: no storage host, a short timeout).
 CAUSES = [("win_agent", {}), ("snapshot_status", {}), ("backup_extension", {}),
           ("network", {"wireserver": "127.0.0.1", "wireserver_port": 9, "hostplugin_port": 9, "dns_names": [], "timeout": 0.2}),
-          ("vss_writers", {}), ("machinekeys", {}), ("bitlocker", {}), ("com_msdtc", {}), ("disk_limits", {})]
-IDS = ["WIN_AGENT", "SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK", "VSS_WRITERS", "MACHINEKEYS", "BITLOCKER", "COM_MSDTC", "DISK_LIMITS"]
+          ("vss_writers", {}), ("shadow_storage", {}), ("machinekeys", {}), ("bitlocker", {}), ("com_msdtc", {}), ("disk_limits", {})]
+IDS = ["WIN_AGENT", "SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK", "VSS_WRITERS", "MARS_SHADOW_STORAGE", "MACHINEKEYS", "BITLOCKER",
+       "COM_MSDTC", "DISK_LIMITS"]
 
 
 class Sim:
@@ -115,11 +116,12 @@ def test_a_healthy_host_in_check_mode_costs_one_execution_and_reads_what_each_ca
     assert set(result["causes"]) == set(IDS) and not any(c["failed"] for c in result["causes"].values())
     each = Sim()
     assert seen(result["findings"]) == [f for role, args in CAUSES for f in seen(alone(each, role, args)["findings"])]
-    assert each.executions() == 9  # what the host read replaces
+    assert each.executions() == 10  # what the host read replaces
 
 
 def test_a_broken_host_in_check_mode_is_read_once_and_finds_what_each_cause_finds_alone():
-    broken = ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped", "bitlocker-on"]
+    broken = ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped", "bitlocker-on",
+              "shadow-storage-small"]
     sim = Sim(broken)
     before = copy.deepcopy(sim.host.state)
     result = run(sim)
@@ -169,7 +171,7 @@ def test_a_winrm_user_without_an_administrator_token_is_one_host_finding_and_the
     assert entry["summary"].startswith("WIN01\\azureadmin is not a member of the local Administrators group (or UAC filtered its token")
     assert "use such an account" in entry["summary"]
     assert result["failed"] and result["unsupported_host"] and not result["changed"]
-    assert all(c["skipped"] and not c["failed"] for c in result["causes"].values()) and len(result["causes"]) == 9
+    assert all(c["skipped"] and not c["failed"] for c in result["causes"].values()) and len(result["causes"]) == len(CAUSES)
     assert sim.tags() == ["host.read"]  # checked inside the host read: no execution of its own, no cause read
 
 

@@ -1,0 +1,227 @@
+# Copyright: (c) 2026, azure_backup.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""MARS_SHADOW_STORAGE: every volume's shadow copy storage has room (article 004, "Increase shadow copy storage"; the
+VM backup's VSS snapshots use the same storage). Checked on every Windows VM, not only where MARS is installed."""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.errors import RemediationError
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Change, Step
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import shadow_storage as shadow
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import WinCauseAction, text_diff
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.scripts import INVOKE_NATIVE
+
+# Put after a script's param block: the associations with their numbers, as strings so uint64 stays exact.
+# Win32_ShadowStorage's Volume and DiffVolume are references to Win32_Volume, which carry its key, DeviceID
+# (learn.microsoft.com, Win32_ShadowStorage class); MaxSpace, UsedSpace and AllocatedSpace are uint64 bytes.
+GET_SHADOW_STORAGE = r"""
+function Get-ShadowStorage {
+    @(Get-CimInstance -ClassName Win32_ShadowStorage | ForEach-Object {
+            @{
+                for = $_.Volume.DeviceID; on = $_.DiffVolume.DeviceID
+                used = [string]$_.UsedSpace; allocated = [string]$_.AllocatedSpace; max = [string]$_.MaxSpace
+            }
+        })
+}
+"""
+
+READ = r"""#azure_backup.remediation/shadow_storage.read
+# Every shadow copy storage association (Win32_ShadowStorage), the local fixed volumes (Win32_Volume DriveType 3:
+# DeviceID, letter, capacity, free space) and when each shadow copy was made (Win32_ShadowCopy). Numbers only, decided
+# on the controller. Where Win32_ShadowStorage cannot be read (a broken WMI provider), vssadmin's list instead, which
+# the controller reads by structure. Reads only.
+[CmdletBinding(SupportsShouldProcess)]
+param()
+$ErrorActionPreference = 'Stop'
+$Ansible.Changed = $false
+""" + INVOKE_NATIVE + GET_SHADOW_STORAGE + r"""
+$volumes = @(Get-CimInstance -ClassName Win32_Volume -Filter 'DriveType = 3' | ForEach-Object {
+        @{ device_id = $_.DeviceID; letter = $_.DriveLetter; capacity = [string]$_.Capacity; free = [string]$_.FreeSpace }
+    })
+$result = @{ source = 'cim'; volumes = $volumes; associations = @(); copies = @(); cim_error = $null; vssadmin = $null }
+try {
+    $result.associations = Get-ShadowStorage
+}
+catch {
+    $result.source = 'vssadmin'
+    $result.cim_error = $_.Exception.Message
+    $result.vssadmin = Invoke-Native -FilePath 'vssadmin.exe' -ArgumentList 'list', 'shadowstorage'
+}
+# Only counted and dated, for the finding: which copies a shrink would take.
+$result.copies = @(Get-CimInstance -ClassName Win32_ShadowCopy -ErrorAction SilentlyContinue | ForEach-Object {
+        @{ volume = $_.VolumeName; created = if ($_.InstallDate) { $_.InstallDate.ToUniversalTime().ToString('o') } else { $null } }
+    })
+$Ansible.Result = $result
+"""
+
+RESIZE = r"""#azure_backup.remediation/shadow_storage.resize
+# vssadmin resize shadowstorage for one association, then the associations read again through Win32_ShadowStorage.
+# Its exit code and output come back as they are. Shrinking below the space in use makes Windows delete the oldest
+# shadow copies. Never sent in check mode.
+[CmdletBinding()]
+param(
+    [string]$For,
+    [string]$On,
+    [string]$MaxSize
+)
+$ErrorActionPreference = 'Stop'
+""" + INVOKE_NATIVE + GET_SHADOW_STORAGE + r"""
+$run = Invoke-Native -FilePath 'vssadmin.exe' -ArgumentList 'resize', 'shadowstorage', "/For=$For", "/On=$On", "/MaxSize=$MaxSize"
+$Ansible.Changed = $run.exit_code -eq 0
+$result = @{ exit_code = $run.exit_code; output = $run.output; associations = $null; read_error = $null; vssadmin = $null }
+try {
+    $result.associations = Get-ShadowStorage
+}
+catch {
+    # As the read does: vssadmin's list where Win32_ShadowStorage cannot be read.
+    $result.read_error = $_.Exception.Message
+    $result.vssadmin = Invoke-Native -FilePath 'vssadmin.exe' -ArgumentList 'list', 'shadowstorage'
+}
+$Ansible.Result = $result
+"""
+
+
+class ActionModule(WinCauseAction):
+    CAUSE = "MARS_SHADOW_STORAGE"
+    ARGUMENT_SPEC = {
+        "volumes": {"type": "list", "elements": "str", "default": []},
+        "max_size": {"type": "str", "default": "10%"},
+        "min_free": {"type": "str", "default": "0"},
+        "shrink": {"type": "str", "default": "never", "choices": list(shadow.SHRINK)},
+    }
+
+    def first_read(self) -> tuple | None:
+        return (READ, "the shadow copy storage", {}) if self.settings() else None
+
+    def settings(self) -> tuple | None:
+        """(volumes, wanted, min free) from the arguments; None when one is refused (steps() says which)."""
+        try:
+            return self._settings()
+        except RemediationError:
+            return None
+
+    def _settings(self) -> tuple:
+        try:
+            wanted = shadow.parse_size(self.args["max_size"])
+        except ValueError as exc:
+            raise self._refused("shadow_storage_max_size", self.args["max_size"], exc) from None
+        try:
+            room = shadow.parse_size(self.args["min_free"], unbounded=False, zero=True)
+        except ValueError as exc:
+            raise self._refused("shadow_storage_min_free", self.args["min_free"], exc) from None
+        volumes = []
+        for volume in self.args["volumes"]:
+            if not re.fullmatch(r"\s*[A-Za-z]:?\\?\s*", str(volume)):
+                raise self._refused("shadow_storage_volumes", volume, ValueError("not a drive letter such as C:"))
+            volumes.append(shadow.letter(volume))
+        return volumes, wanted, room
+
+    def _refused(self, variable: str, value, exc: ValueError) -> RemediationError:
+        also = "" if variable == "shadow_storage_min_free" else ", or UNBOUNDED"
+        return RemediationError("%s on %s: %s = '%s' is not allowed (%s): set a size such as 10GB or 512MB, a percentage of the volume "
+                                "such as 10%%%s. Nothing was read or changed." % (self.CAUSE, self.host, variable, value, exc, also),
+                                check="arguments")
+
+    def steps(self):
+        volumes, wanted, room = self._settings()
+        state = self.read(READ, "the shadow copy storage")
+        entries, exact = self.associations(state)
+        if not exact:
+            # WMI's provider is broken: worth repairing, and the sizes below are only as good as vssadmin's text.
+            yield Step("source", "found", "Win32_ShadowStorage could not be read (%s): the sizes are vssadmin's, rounded to three decimals; "
+                       "repair WMI (winmgmt /verifyrepository)" % state.get("cim_error"),
+                       {"cim_error": state.get("cim_error"), "vssadmin": (state.get("vssadmin") or {}).get("output")}, severity="warning")
+        chosen = [e for e in entries if not volumes or shadow.name(e["for"]) in volumes]
+        for missing in [v for v in volumes if v not in [shadow.name(e["for"]) for e in entries]]:
+            yield self.no_association(missing, state)
+        if not volumes and not entries:
+            yield Step("associations", "ok", "no volume has shadow copy storage yet: Windows creates it on the volume itself with its first "
+                       "shadow copy", {"volumes": [v.get("letter") or v["device_id"] for v in state.get("volumes") or []]})
+        for entry in chosen:
+            yield self.volume_step(entry, wanted, room, exact)
+
+    def associations(self, state: dict) -> tuple[list[dict], bool]:
+        try:
+            return shadow.associations(state)
+        except ValueError as exc:
+            raise RemediationError("%s on %s: Win32_ShadowStorage could not be read (%s), and %s. Is the Volume Shadow Copy service (VSS) "
+                                   "disabled? Nothing was changed." % (self.CAUSE, self.host, state.get("cim_error"), exc),
+                                   check="read", detail={"vssadmin": (state.get("vssadmin") or {}).get("output")}) from None
+
+    def no_association(self, volume: str, state: dict) -> Step:
+        """A volume named in shadow_storage_volumes without an association: reported, not added. Windows makes one on the
+        volume itself with its first shadow copy; where else it should live (another volume) is the admin's choice."""
+        known = [v.get("letter") for v in state.get("volumes") or []]
+        if volume not in known:
+            return Step(self.check(volume), "found", "%s is not a local fixed volume of this VM (it has %s): check shadow_storage_volumes"
+                        % (volume, ", ".join(v for v in known if v) or "none"), {"volume": volume})
+        return Step(self.check(volume), "found", "%s has no shadow copy storage association yet: Windows makes one on %s with its first shadow "
+                    "copy; to put it elsewhere run vssadmin add shadowstorage /For=%s /On=<volume> /MaxSize=<size>" % (volume, volume, volume),
+                    {"volume": volume}, severity="warning")
+
+    @staticmethod
+    def check(volume: str) -> str:
+        return "volume_" + volume.rstrip(":").lower()
+
+    def volume_step(self, entry: dict, wanted: shadow.Size, room: shadow.Size, exact: bool) -> Step:
+        decided = shadow.plan(entry, wanted, room, self.args["shrink"], exact)
+        words = shadow.describe(entry)
+        detail = {"for": entry["for"], "on": entry["on"], "used": entry["used"], "allocated": entry["allocated"], "max": entry["max"],
+                  "max_before": shadow.human(entry["max"]), "shadow_copies": entry["copies"], "oldest_copy": entry["oldest"], "exact": exact,
+                  "wanted": wanted.text, "min_free": room.text, "shrink": self.args["shrink"]}
+        check = self.check(shadow.name(entry["for"]))
+        severity = "warning" if decided["warning"] or decided.get("room_short") else None
+        notes = [n for n in (decided["warning"], decided.get("room_short")) if n]
+        if decided["action"] == "report":
+            return Step(check, "found", "%s: %s" % (words, decided["why"]), detail)
+        if decided["action"] == "ok":
+            summary = "%s%s" % (words, ": " + decided["why"] if decided["why"] else "")
+            return Step(check, "found" if decided.get("room_short") else "ok", "; ".join([summary] + notes), detail, severity=severity)
+        target = decided["target"]
+        detail.update(max_after=shadow.human(target), target=target)
+        action = "resize it to %s (vssadmin resize shadowstorage /For=%s /On=%s /MaxSize=%s)" % (
+            shadow.human(target), shadow.spec(entry["for"]), shadow.spec(entry["on"]), shadow.max_size_arg(target))
+        if decided["deletes_copies"]:
+            # Say it where it is decided: shrinking below the space in use deletes the oldest shadow copies.
+            action += ", which deletes the oldest shadow copies (%d on %s, the oldest from %s) until the rest fit in %s" % (
+                entry["copies"], shadow.name(entry["for"]), entry["oldest"] or "an unknown time", shadow.human(target))
+        header = "shadow storage of %s on %s" % (shadow.name(entry["for"]), shadow.name(entry["on"]))
+        diff = text_diff(header, _maximum(entry["max"]), _maximum(target))
+        summary = "; ".join(["%s: %s" % (words, decided["why"])] + notes)
+        return Step(check, "found", summary, detail, severity=severity,
+                    change=Change(action, lambda: self.resize(entry, target, check, summary, detail), diff))
+
+    def resize(self, entry: dict, target: int | None, check: str, summary: str, detail: dict) -> Step:
+        """vssadmin resize, its exit code checked and its output kept; fixed only when the maximum read back is the one asked."""
+        answer = self.apply("win_powershell", "resizing the shadow storage of %s" % shadow.name(entry["for"]), script=RESIZE,
+                            parameters={"For": shadow.spec(entry["for"]), "On": shadow.spec(entry["on"]), "MaxSize": shadow.max_size_arg(target)})
+        result = answer.get("result") or {}
+        detail = dict(detail, vssadmin=result.get("output"), exit_code=result.get("exit_code"))
+        if result.get("exit_code") != 0:
+            return Step(check, "failed", "%s; vssadmin resize shadowstorage failed (exit code %s): %s. Nothing was changed"
+                        % (summary, result.get("exit_code"), shadow.said(result.get("output")).rstrip(".")), detail)
+        try:
+            after, exact = shadow.read_back(result, entry)
+        except ValueError as exc:
+            return Step(check, "failed", "%s; vssadmin said it resized it, but reading it back failed: Win32_ShadowStorage: %s; %s"
+                        % (summary, result.get("read_error"), exc), detail)
+        if after is None:
+            return Step(check, "failed", "%s; vssadmin said it resized it, but reading it back found no such association" % summary, detail)
+        now = after["max"]
+        detail.update(max_read_back=shadow.human(now), used_after=after["used"], read_back_exact=exact)
+        if not exact:
+            detail["read_back_from"] = "vssadmin list shadowstorage (Win32_ShadowStorage: %s)" % result.get("read_error")
+        if not shadow.reached(now, target, exact):
+            return Step(check, "failed", "%s; vssadmin said it resized it, but its maximum reads %s, not %s"
+                        % (summary, shadow.human(now), shadow.human(target)), detail)
+        gone = ""
+        if target is not None and target < entry["used"]:
+            gone = "; Windows deleted the oldest shadow copies to fit (%s in use now)" % shadow.human(detail["used_after"])
+        return Step(check, "fixed", "%s; resized it to %s (read back: %s)%s" % (summary, shadow.human(target), shadow.human(now), gone), detail)
+
+
+def _maximum(count: int | None) -> str:
+    """One side of the diff: "max 12.7 GB (13636521164 bytes)" or "max UNBOUNDED"."""
+    return "max %s\n" % (shadow.human(count) if count is None else "%s (%d bytes)" % (shadow.human(count), count))

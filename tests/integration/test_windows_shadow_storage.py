@@ -1,0 +1,153 @@
+"""MARS_SHADOW_STORAGE in fix-backup.yml against simulated Windows hosts, through Ansible's real winrm connection: hosts
+with too little shadow copy storage, a full one, an unbounded one, and a German one whose WMI provider is broken (read
+through vssadmin's text). --check finds each and changes nothing, apply fixes, a second apply changes nothing, the simulated
+state confirms it, and the cause's read costs no execution of its own (it runs in the host read). No MARS agent anywhere:
+the cause runs on every Windows VM."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PLAY = os.path.join(ROOT, "fix-backup.yml")
+sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
+from azure import simulated_hosts  # noqa: E402
+
+GB, MB = 2 ** 30, 2 ** 20
+TENTH = 127 * GB // 10  # the default shadow_storage_max_size (10 %) of the simulated 127 GB C:
+HOSTS = {
+    "win31": ("en", ["shadow-storage-small"]),
+    "win32": ("en", ["shadow-storage-full"]),
+    "win33": ("de", ["shadow-storage-small", "shadow-storage-cim-broken"]),
+    # shrink keep_copies in its host_vars: the unbounded maximum comes down to what is in use (no free room asked).
+    "win34": ("en", ["shadow-storage-unbounded"]),
+    # shrink delete_copies: down to 10 %, the oldest copy goes.
+    "win35": ("en", ["shadow-storage-unbounded"]),
+    "win36": ("en", []),
+}
+# Each host's variables: win32 asks for free room, win34 and win35 shrink, win35 also asks for free room (reported only).
+HOST_VARS = {"win32": {"shadow_storage_min_free": "1GB"}, "win34": {"shadow_storage_shrink": "keep_copies"},
+             "win35": {"shadow_storage_shrink": "delete_copies", "shadow_storage_min_free": "1GB"}}
+
+
+def playbook(tmp, *args):
+    tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+               ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"))
+    proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), PLAY, "-l", "vms", "-e", "network_timeout=2", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    hosts = {}
+    for path in glob.glob(str(tree / "*")):
+        with open(path) as handle:
+            hosts[os.path.basename(path)] = json.load(handle)
+    assert set(HOSTS) <= set(hosts), proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc, hosts
+
+
+def log(tmp, host):
+    path = tmp / ("%s.log.jsonl" % host)
+    if not path.exists():
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def state(tmp, host):
+    with open(tmp / ("%s.json" % host)) as handle:
+        return json.load(handle)
+
+
+def c_storage(saved):
+    return next(a for a in saved["shadow_storage"] if a["for"] == "C:")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("windows-shadow-storage")
+    with simulated_hosts(tmp, dict(HOSTS)) as inv:
+        (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
+        (tmp / "host_vars").mkdir()
+        for host, variables in HOST_VARS.items():
+            (tmp / "host_vars" / ("%s.yml" % host)).write_text(yaml.safe_dump(variables))
+        out = {"results": {}, "logs": {}, "states": {"before": {n: state(tmp, n) for n in HOSTS}}}
+        for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
+            seen = {n: len(log(tmp, n)) for n in HOSTS}
+            out["results"][step] = playbook(tmp, *args)
+            out["logs"][step] = {n: log(tmp, n)[seen[n]:] for n in HOSTS}
+            out["states"][step] = {n: state(tmp, n) for n in HOSTS}
+        yield out
+
+
+def executions(entries):
+    return [e.get("script_tag") or e.get("module") or e["kind"] for e in entries if e["kind"] in ("module", "raw", "put_file")]
+
+
+def shadow_findings(runs, step, host):
+    return {f["check"]: f for f in runs["results"][step][1][host]["findings"] if f["id"] == "MARS_SHADOW_STORAGE"}
+
+
+def other_findings(runs, step, host):
+    return [f for f in runs["results"][step][1][host]["findings"] if f["id"] != "MARS_SHADOW_STORAGE" and f["status"] not in ("ok", "skipped")]
+
+
+@pytest.mark.parametrize("host", sorted(HOSTS))
+def test_check_mode_reads_once_in_the_host_read_and_changes_nothing(runs, host):
+    # The cause's read is part of the host read: no execution of its own, on a healthy host and a broken one.
+    assert executions(runs["logs"]["check"][host]) == ["host.read"]
+    assert runs["states"]["check"][host] == runs["states"]["before"][host]
+    assert other_findings(runs, "check", host) == []
+
+
+def test_check_finds_each_fault_and_says_what_it_would_do(runs):
+    assert shadow_findings(runs, "check", "win36")["volume_c"]["status"] == "ok"
+    small = shadow_findings(runs, "check", "win31")["volume_c"]
+    assert small["status"] == "found" and "would resize it to 12.7 GB (vssadmin resize shadowstorage /For=C: /On=C: /MaxSize=%d)" % TENTH \
+        in small["summary"]
+    full = shadow_findings(runs, "check", "win32")["volume_c"]
+    assert full["status"] == "found" and "the space in use plus the 1 GB free room of shadow_storage_min_free" in full["summary"]
+    german = shadow_findings(runs, "check", "win33")
+    assert german["source"]["status"] == "found" and "Provider load failure" in german["source"]["summary"]
+    assert german["volume_c"]["detail"]["exact"] is False and german["volume_c"]["status"] == "found"
+    assert "which deletes the oldest shadow copies (4 on C:" in shadow_findings(runs, "check", "win35")["volume_c"]["summary"]
+    assert "which deletes" not in shadow_findings(runs, "check", "win34")["volume_c"]["summary"]
+
+
+def test_check_mode_shows_the_maximum_before_and_after_as_a_diff(runs):
+    proc, _hosts = runs["results"]["check"]
+    # ansible-playbook --diff prints each entry as a unified diff under its header.
+    assert "--- before: shadow storage of C: on C:\n+++ after: shadow storage of C: on C:\n" in proc.stdout
+    assert "-max 1 GB (1073741824 bytes)\n+max 12.7 GB (%d bytes)\n" % TENTH in proc.stdout
+    assert "-max UNBOUNDED\n+max 12.7 GB (%d bytes)\n" % TENTH in proc.stdout
+
+
+def test_apply_resizes_under_the_run_lock_and_the_state_confirms_it(runs):
+    for host in ("win31", "win32", "win33", "win34", "win35"):
+        assert shadow_findings(runs, "apply", host)["volume_c"]["status"] == "fixed", host
+        sent = executions(runs["logs"]["apply"][host])
+        assert sent == ["host.read", "host.lock", "shadow_storage.resize", "host.unlock"], (host, sent)
+    after = runs["states"]["apply"]
+    assert c_storage(after["win31"])["max_bytes"] == TENTH and c_storage(after["win33"])["max_bytes"] == TENTH
+    full = c_storage(after["win32"])
+    assert full["max_bytes"] == full["used_bytes"] + GB
+    kept = c_storage(after["win34"])
+    assert kept["max_bytes"] == kept["used_bytes"] and len(kept["copies"]) == 4
+    shrunk, before = c_storage(after["win35"]), c_storage(runs["states"]["before"]["win35"])
+    assert shrunk["max_bytes"] == TENTH and [c["id"] for c in shrunk["copies"]] == [c["id"] for c in before["copies"][1:]]
+    assert after["win36"] == runs["states"]["before"]["win36"]
+
+
+def test_a_second_apply_changes_nothing(runs):
+    for host in HOSTS:
+        assert executions(runs["logs"]["again"][host]) == ["host.read"], host
+        assert runs["states"]["again"][host] == runs["states"]["apply"][host], host
+        assert not runs["results"]["again"][1][host].get("changed"), host
+    assert shadow_findings(runs, "again", "win31")["volume_c"]["status"] == "ok"
+    # delete_copies never raises the maximum for free room: the missing room is reported, not changed back and forth.
+    assert shadow_findings(runs, "again", "win35")["volume_c"]["status"] == "found"
