@@ -95,7 +95,7 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
      # violation), "unreadable": true (access denied). A file without "content_b64" reads as "size" bytes of
      # made-up log lines (filler_bytes): the simulation keeps no bytes of big files.
      # added for MARS_SCRATCH, MARS_TEMP_FILES and MARS_PREREQS (all optional; the defaults are a healthy VM):
-     # volumes[]: "free_bytes" (default: half of size_gb), "file_system" ("NTFS"), "drive_type" (Win32_Volume.DriveType,
+     # volumes[]: "free_bytes" (see above), "file_system" ("NTFS"), "drive_type" (Win32_Volume.DriveType,
      #   3 = local disk), "dedup" (false; seen only with "dedup_feature": true, the Data Deduplication feature installed),
      #   "capacity_bytes" (Win32_Volume.Capacity where it is not size_gb GiB: a capture's)
      "folder_attributes": {"<folder>": ["Compressed" | "Encrypted" | "SparseFile" | "ReparsePoint"]},  # besides Directory

@@ -1254,7 +1254,8 @@ def _shadow_volume(host, spec: str) -> dict | None:
 
 
 def _volume_bytes(volume: dict) -> int:
-    return int(volume.get("size_gb", 0)) * 2 ** 30
+    """Win32_Volume Capacity: a capture's capacity_bytes, else size_gb GiB."""
+    return int(volume.get("capacity_bytes") or int(volume.get("size_gb", 0)) * 2 ** 30)
 
 
 def _volume_free(host, volume: dict) -> int:
@@ -1872,9 +1873,8 @@ def _win32_volume(host, path: str) -> dict | None:
     if best is None:
         return None
     name, volume = best
-    capacity = volume.get("capacity_bytes") or volume["size_gb"] * 2**30
     return {"name": name, "drive_type": volume.get("drive_type", 3), "file_system": volume.get("file_system", "NTFS"),
-            "capacity": capacity, "free": volume.get("free_bytes", capacity // 2),
+            "capacity": _volume_bytes(volume), "free": _volume_free(host, volume),
             "dedup": bool(volume.get("dedup")) if host.state.get("dedup_feature") else None}
 
 
