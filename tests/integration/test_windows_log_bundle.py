@@ -22,7 +22,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
-from azure import simulated_hosts  # noqa: E402
+from azure import host_log as log, executions, simulated_hosts  # noqa: E402
 
 HOSTS = {
     "winlb1": ["vss-writer-stuck", "vss-errors-logged", "mars-installed"],
@@ -30,16 +30,8 @@ HOSTS = {
 }
 
 
-def log(tmp, host):
-    path = tmp / ("%s.log.jsonl" % host)
-    if not path.exists():
-        return []
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
-def executions(entries):
-    return [e.get("script_tag") or e.get("module") or e["kind"] for e in entries if e["kind"] in ("module", "raw", "put_file")]
 
 
 def playbook(tmp, name, *args, limit="winlb1,winlb2"):

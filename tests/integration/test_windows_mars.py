@@ -5,10 +5,7 @@ command, so the WinRM executions per host are counted, and the state after each 
 
 from __future__ import annotations
 
-import glob
-import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -17,7 +14,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
-from azure import simulated_hosts  # noqa: E402
+from azure import executions, host_log as log, host_state as state, run_play, simulated_hosts  # noqa: E402
 import faults  # noqa: E402
 import host as hostmod  # noqa: E402
 
@@ -39,38 +36,12 @@ MARS_IDS = ("MARS_SERVICE", "MARS_VERSION", "MARS_SCRATCH", "MARS_TEMP_FILES", "
 SCRATCH = hostmod.MARS_DIR + "\\Scratch"
 
 
-def playbook(tmp, *args):
-    """(process, {host: the task's result}): the tree callback keeps each host's result."""
-    tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
-               ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"))
-    proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), PLAY, "-l", "vms", "-e", "network_timeout=2",
-                           # The log bundle (its own tests) would add a read where a cause persists: counted here are the causes'.
-                           "-e", "log_bundle_when=never", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
-    hosts = {}
-    for path in glob.glob(str(tree / "*")):
-        with open(path) as handle:
-            hosts[os.path.basename(path)] = json.load(handle)
-    assert set(hosts) == set(HOSTS), proc.stdout + proc.stderr
-    return proc, hosts
 
 
-def log(tmp, host):
-    path = tmp / ("%s.log.jsonl" % host)
-    if not path.exists():
-        return []
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
-def state(tmp, host):
-    with open(tmp / ("%s.json" % host)) as handle:
-        return json.load(handle)
 
 
-def executions(entries):
-    return [e.get("script_tag") or e.get("module") or e["kind"] for e in entries if e["kind"] in ("module", "raw", "put_file")]
 
 
 def findings(result):
@@ -171,3 +142,7 @@ def test_every_fault_of_these_causes_has_its_host():
             "mars-temp-files", "mars-dotnet-old", "mars-clock-skew", "mars-iscsi-stopped"}
     assert mine <= set(faults.FAULTS)
     assert {f for fl, _e in HOSTS.values() for f in fl} == mine | {"mars-installed"}
+
+
+def playbook(tmp, *args):
+    return run_play(ROOT, tmp, PLAY, *args, expect=HOSTS)

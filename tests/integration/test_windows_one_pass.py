@@ -20,7 +20,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
-from azure import simulated_hosts  # noqa: E402
+from azure import host_log as log, host_state as state, executions, simulated_hosts  # noqa: E402
 
 HOSTS = {
     "win01": ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"],
@@ -52,17 +52,8 @@ def playbook(tmp, *args, limit="vms:!win24", tree_name=None):
     return proc, {"hosts": hosts}
 
 
-def log(tmp, host):
-    path = tmp / ("%s.log.jsonl" % host)
-    if not path.exists():
-        return []
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
-def state(tmp, host):
-    with open(tmp / ("%s.json" % host)) as handle:
-        return json.load(handle)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +72,6 @@ def runs(tmp_path_factory):
         yield out
 
 
-def executions(entries):
-    return [e.get("script_tag") or e.get("module") or e["kind"] for e in entries if e["kind"] in ("module", "raw", "put_file")]
 
 
 def findings(report, host):

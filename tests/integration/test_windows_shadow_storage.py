@@ -6,10 +6,7 @@ the cause runs on every Windows VM."""
 
 from __future__ import annotations
 
-import glob
-import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -18,7 +15,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
-from azure import simulated_hosts  # noqa: E402
+from azure import executions, host_log as log, host_state as state, run_play, simulated_hosts  # noqa: E402
 
 GB, MB = 2 ** 30, 2 ** 20
 TENTH = 127 * GB // 10  # the default shadow_storage_max_size (10 %) of the simulated 127 GB C:
@@ -37,31 +34,10 @@ HOST_VARS = {"win32": {"shadow_storage_min_free": "1GB"}, "win34": {"shadow_stor
              "win35": {"shadow_storage_shrink": "delete_copies", "shadow_storage_min_free": "1GB"}}
 
 
-def playbook(tmp, *args):
-    tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
-               ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"))
-    proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), PLAY, "-l", "vms", "-e", "network_timeout=2", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-    hosts = {}
-    for path in glob.glob(str(tree / "*")):
-        with open(path) as handle:
-            hosts[os.path.basename(path)] = json.load(handle)
-    assert set(HOSTS) <= set(hosts), proc.stdout[-4000:] + proc.stderr[-2000:]
-    return proc, hosts
 
 
-def log(tmp, host):
-    path = tmp / ("%s.log.jsonl" % host)
-    if not path.exists():
-        return []
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
-def state(tmp, host):
-    with open(tmp / ("%s.json" % host)) as handle:
-        return json.load(handle)
 
 
 def c_storage(saved):
@@ -85,8 +61,6 @@ def runs(tmp_path_factory):
         yield out
 
 
-def executions(entries):
-    return [e.get("script_tag") or e.get("module") or e["kind"] for e in entries if e["kind"] in ("module", "raw", "put_file")]
 
 
 def shadow_findings(runs, step, host):
@@ -151,3 +125,7 @@ def test_a_second_apply_changes_nothing(runs):
     assert shadow_findings(runs, "again", "win31")["volume_c"]["status"] == "ok"
     # delete_copies never raises the maximum for free room: the missing room is reported, not changed back and forth.
     assert shadow_findings(runs, "again", "win35")["volume_c"]["status"] == "found"
+
+
+def playbook(tmp, *args):
+    return run_play(ROOT, tmp, PLAY, *args, expect=HOSTS)

@@ -126,3 +126,42 @@ def simulated_hosts(tmp, hosts: dict, wireserver: str | None = None, password: s
         yield yaml.safe_load(subprocess.run([winsim, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
     finally:
         subprocess.run([winsim, "down", "--dir", str(tmp)], check=False, capture_output=True)
+
+
+# -- what the Windows integration tests read back after a play ---------------------------------------------
+
+def run_play(root: str, tmp, play: str, *args, expect=(), log_bundle: bool = False):
+    """(process, {host: the task's result}) of ansible-playbook ``play`` on the simulated hosts of ``tmp``: the tree
+    callback keeps each host's last result. ``expect``: hosts that must have one. Without ``log_bundle`` the bundle
+    (tested on its own) is off, so the executions counted are the causes'."""
+    tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(root, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+               ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"))
+    extra = [] if log_bundle else ["-e", "log_bundle_when=never"]
+    proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), play, "-l", "vms", "-e", "network_timeout=2",
+                           *extra, *args], cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
+    hosts = {}
+    for path in tree.glob("*") if tree.exists() else ():
+        with open(path, encoding="utf-8") as handle:
+            hosts[path.name] = json.load(handle)
+    assert set(expect) <= set(hosts), proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc, hosts
+
+
+def host_log(tmp, host: str) -> list:
+    """Every command the simulated host ran, in order."""
+    path = tmp / ("%s.log.jsonl" % host)
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def host_state(tmp, host: str) -> dict:
+    with open(tmp / ("%s.json" % host), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def executions(entries: list) -> list:
+    """The PowerShell executions among a host's commands, each named by its script's tag or its module."""
+    return [e.get("script_tag") or e.get("module") or e["kind"] for e in entries if e["kind"] in ("module", "raw", "put_file")]
