@@ -30,10 +30,6 @@ HOSTS = {
 }
 
 
-
-
-
-
 def playbook(tmp, name, *args, limit="winlb1,winlb2"):
     """(process, the fleet report, the bundles written): each run reports into a folder of its own."""
     reports = tmp / ("reports-" + name)

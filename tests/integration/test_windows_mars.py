@@ -36,14 +36,6 @@ MARS_IDS = ("MARS_SERVICE", "MARS_VERSION", "MARS_SCRATCH", "MARS_TEMP_FILES", "
 SCRATCH = hostmod.MARS_DIR + "\\Scratch"
 
 
-
-
-
-
-
-
-
-
 def findings(result):
     return {"%s/%s" % (f["id"], f["check"]): f for f in result["findings"]}
 

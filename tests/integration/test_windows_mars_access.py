@@ -35,14 +35,6 @@ MARS = ("MARS_CONNECTIVITY", "MARS_SCHEDULE", "MARS_POWERSHELL", "MARS_ANTIVIRUS
 MARS_MODULES = simhost.MARS_DIR + "\\Bin\\Modules"
 
 
-
-
-
-
-
-
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-mars-access")

@@ -52,10 +52,6 @@ def playbook(tmp, *args, limit="vms:!win24", tree_name=None):
     return proc, {"hosts": hosts}
 
 
-
-
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("windows-one-pass")
@@ -70,8 +66,6 @@ def runs(tmp_path_factory):
             out["logs"][step] = {n: log(tmp, n)[seen[n]:] for n in HOSTS}
             out["states"][step] = {n: state(tmp, n) for n in HOSTS}
         yield out
-
-
 
 
 def findings(report, host):

@@ -34,12 +34,6 @@ HOST_VARS = {"win32": {"shadow_storage_min_free": "1GB"}, "win34": {"shadow_stor
              "win35": {"shadow_storage_shrink": "delete_copies", "shadow_storage_min_free": "1GB"}}
 
 
-
-
-
-
-
-
 def c_storage(saved):
     return next(a for a in saved["shadow_storage"] if a["for"] == "C:")
 
@@ -59,8 +53,6 @@ def runs(tmp_path_factory):
             out["logs"][step] = {n: log(tmp, n)[seen[n]:] for n in HOSTS}
             out["states"][step] = {n: state(tmp, n) for n in HOSTS}
         yield out
-
-
 
 
 def shadow_findings(runs, step, host):

@@ -1548,8 +1548,9 @@ def host_read(host, p: dict) -> dict:
     script) with its own parameters bound to its own param() block; a read's terminating error is its entry's."""
     account = _winrm_account(host)
     administrator = _is_in_administrators_role(host, account)
-    # The MARS agent: its setup key's InstallPath, or its engine service.
-    mars = {"installed": _mars_agent(host)["installed"]}
+    # The MARS agent (Get-MarsAgent), looked for only when a read is marked mars.
+    marked = any((read or {}).get("mars") for read in (p.get("Reads") or {}).values())
+    mars = {"installed": _mars_agent(host)["installed"] if marked else False}
     reads = {}
     for cause, read in ((p.get("Reads") or {}).items() if administrator else ()):
         if (read or {}).get("mars") and not mars["installed"]:

@@ -48,6 +48,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
+""" + mars.GET_MARS_AGENT + r"""
 # WindowsPrincipal.IsInRole asks the token this process runs with (learn.microsoft.com, WindowsPrincipal.IsInRole).
 # Over the network, UAC remote restrictions give a local account other than the built-in Administrator a
 # filtered token unless LocalAccountTokenFilterPolicy is 1 (learn.microsoft.com, "User Account Control and
@@ -67,10 +68,17 @@ function Invoke-Read {
     , $Ansible.Result
 }
 
-# The MARS agent (mars.py): where it is not installed, the reads of its causes (marked mars) are not run.
-$setup = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows Azure Backup\Setup' -ErrorAction SilentlyContinue
-$marsService = Get-CimInstance -ClassName Win32_Service -Filter "Name='obengine'"
-$mars = @{ installed = [bool](($setup -and $setup.InstallPath) -or $marsService) }
+# The MARS agent (mars.py), looked for only when a read is marked mars: where it is not installed, those reads
+# are not run. A failing look (broken WMI) leaves installed unknown ($null) and the reads run, each saying for itself.
+$mars = @{ installed = $false }
+if (@($Reads.Values | Where-Object { $_.mars }).Count -gt 0) {
+    try {
+        $mars = @{ installed = (Get-MarsAgent).installed }
+    }
+    catch {
+        $mars = @{ installed = $null; error = $_.Exception.Message }
+    }
+}
 
 $results = @{}
 if ($administrator) {
