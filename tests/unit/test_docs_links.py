@@ -7,6 +7,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SKIP_DIRS = {".git", ".venv", ".collections", ".cache", "node_modules"}
@@ -134,3 +135,11 @@ def test_broken_links_are_reported(tmp_path):
     assert "img/chart.png does not exist" in problems[1]
     assert "no heading with the anchor #nowhere" in problems[2]
     assert "docs/also-gone.md does not exist" in problems[3]
+
+
+def test_the_action_group_holds_every_module():
+    # module_defaults: {group/azure_backup.remediation.remediation: ...} must reach every module, new ones too.
+    with open(os.path.join(ROOT, "meta", "runtime.yml")) as handle:
+        group = yaml.safe_load(handle)["action_groups"]["remediation"]
+    modules = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "plugins", "modules")) if f.endswith(".py") and f != "__init__.py")
+    assert sorted(group) == modules

@@ -34,9 +34,6 @@ ACTIONS = {"win_agent": "win_agent", "snapshot_status": "win_snapshot_status", "
            "mars_connectivity": "win_mars_connectivity",
            "mars_schedule": "win_mars_schedule", "mars_powershell": "win_mars_powershell", "mars_antivirus": "win_mars_antivirus"}
 
-# The log bundle is no cause (run_windows_causes never gets it); its role's Windows options are this plugin's.
-ACTIONS["log_bundle"] = "win_log_bundle"
-
 HOST_READ = r"""#azure_backup.remediation/host.read
 # Every cause's first read in one run, and whether the WinRM user acts as an administrator. Reads only.
 # Each read is the cause's own script, run as a script block in a child scope with its parameters and a
