@@ -1760,7 +1760,7 @@ def _file_bytes(host, path: str) -> bytes:
     return hostmod.filler_bytes(int(entry.get("size") or 0))
 
 
-def log_bundle_read(host, p: dict) -> dict:
+def log_bundle_read(host, p: dict, script: str = "") -> dict:
     """The bundle read: the event exports, then each path's files, then the MARS agent's Temp folder; the cap spent
     in that order (Add-Part), each file's newest part where it cuts; *.settings files with protectedSettings replaced."""
     files, left = [], int(p["MaxBytes"])
@@ -1810,16 +1810,24 @@ def log_bundle_read(host, p: dict) -> dict:
                 files.append(entry)
                 continue
             if path.lower().endswith(".settings"):
-                text = re.sub(r'("protectedSettings"\s*:\s*)"[^"]*"', lambda m: m.group(1) + '"%s"' % p["Redacted"], data.decode("utf-8"))
+                text = re.sub(r'("(?:protectedSettings|objectStr)"\s*:\s*)"[^"]*"', lambda m: m.group(1) + '"%s"' % p["Redacted"],
+                              data.decode("utf-8"))
                 data = text.encode("utf-8")
-                entry["redacted"] = "protectedSettings"
-                add_part(entry, data, len(data))
+                entry["redacted"] = "protectedSettings, objectStr"
+                size, part = len(data), data
             else:
-                add_part(entry, data[max(0, len(data) - left):], len(data))
+                size, part = len(data), data[max(0, len(data) - left):]
+            # Hide-Signatures: sig=... masked with '*', byte for byte (only where the script calls it: PowerShell does
+            # nothing of the kind on its own).
+            masked = part if "Hide-Signatures -Data" not in _code_only(script, keep_strings=True) else re.sub(rb"(?<=[?&]sig=)[^&\"'\s<>]+", lambda m: b"*" * len(m.group(0)), part)
+            if masked != part:
+                entry["signatures"] = "masked"
+            add_part(entry, masked, size)
     return {"agent": agent, "files": files}
 
 
 SCRIPTS["log_bundle.read"] = log_bundle_read
+SCRIPT_TEXT.add("log_bundle.read")
 
 
 # -- MARS_SERVICE, MARS_VERSION, MARS_SCRATCH, MARS_TEMP_FILES, MARS_PREREQS, MARS_RESTORE_MOUNT ---------------------

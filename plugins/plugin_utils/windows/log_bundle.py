@@ -157,6 +157,16 @@ function Read-Tail {
 $files = [System.Collections.Generic.List[object]]::new()
 $denied = [System.Collections.Generic.List[object]]::new()
 $left = $MaxBytes
+function Hide-Signatures {
+    # A SAS URL's signature (sig=...) in any file (the extension's status and settings carry blob URLs with one): each
+    # character masked with '*', so the length and every offset stay the file's. Latin-1 maps each byte to one char.
+    param([byte[]]$Data)
+    $latin1 = [System.Text.Encoding]::GetEncoding(28591)
+    $text = $latin1.GetString($Data)
+    $masked = [regex]::Replace($text, '(?<=[?&]sig=)[^&"''\s<>]+', [System.Text.RegularExpressions.MatchEvaluator] { param($m) '*' * $m.Value.Length })
+    @{ data = $latin1.GetBytes($masked); hidden = ($masked -ne $text) }
+}
+
 function Add-Part {
     # Spends the cap on one entry whose newest bytes are $Data, of $Size in all: whole while it fits, else its
     # newest part; nothing left: named as left out.
@@ -213,9 +223,10 @@ foreach ($pattern in $patterns) {
             if ($file.Name -like '*.settings') {
                 # An extension's RuntimeSettings: protectedSettings is encrypted, but to a certificate on this VM.
                 $whole = Read-Tail -Path $file.FullName -Take ([long]::MaxValue)
-                $text = [regex]::Replace([System.Text.Encoding]::UTF8.GetString($whole.data), '("protectedSettings"\s*:\s*)"[^"]*"',
+                # objectStr (VMSnapshot's public settings) is a blob of the backup's own settings and URLs: left out too.
+                $text = [regex]::Replace([System.Text.Encoding]::UTF8.GetString($whole.data), '("(?:protectedSettings|objectStr)"\s*:\s*)"[^"]*"',
                                          ('$1"' + $Redacted + '"'))
-                $entry.redacted = 'protectedSettings'
+                $entry.redacted = 'protectedSettings, objectStr'
                 $data = [System.Text.Encoding]::UTF8.GetBytes($text)
                 $part = @{ size = [long]$data.Length; data = $data }
             }
@@ -233,7 +244,9 @@ foreach ($pattern in $patterns) {
             $files.Add($entry)
             continue
         }
-        Add-Part -Entry $entry -Data $part.data -Size $part.size
+        $clean = Hide-Signatures -Data $part.data
+        if ($clean.hidden) { $entry.signatures = 'masked' }
+        Add-Part -Entry $entry -Data $clean.data -Size $part.size
     }
 }
 foreach ($problem in $denied) {
@@ -301,6 +314,7 @@ def read(action, task_vars: dict, args: dict, reasons: list) -> dict:
                 "files": listed,
                 "events": {"hours": sent["EventHours"], "logs": sent["EventLogs"], "providers": sent["Providers"],
                            "application_errors_of": sent["FaultingImages"]},
-                "redacted": "protectedSettings of every *.settings file (the extensions' RuntimeSettings) is replaced by '%s'" % REDACTED,
+                "redacted": "protectedSettings and objectStr of every *.settings file (the extensions' RuntimeSettings) are replaced by "
+                            "'%s'; in every file, a SAS URL's signature (sig=...) is masked with * (files marked signatures: masked)" % REDACTED,
                 "mars_agent": result.get("agent") or {}}
     return {"changed": False, "reasons": reasons, "files": listed, "archive": base64.b64encode(archive(files, manifest)).decode("ascii")}
