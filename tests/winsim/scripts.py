@@ -1819,7 +1819,9 @@ def log_bundle_read(host, p: dict, script: str = "") -> dict:
                 size, part = len(data), data[max(0, len(data) - left):]
             # Hide-Signatures: sig=... masked with '*', byte for byte (only where the script calls it: PowerShell does
             # nothing of the kind on its own).
-            masked = part if "Hide-Signatures -Data" not in _code_only(script, keep_strings=True) else re.sub(rb"(?<=[?&]sig=)[^&\"'\s<>]+", lambda m: b"*" * len(m.group(0)), part)
+            masked = part
+            if "Hide-Signatures -Data" in _code_only(script, keep_strings=True):
+                masked = re.sub(rb"(?<=[?&]sig=)[^&\"'\s<>]+", lambda m: b"*" * len(m.group(0)), part)
             if masked != part:
                 entry["signatures"] = "masked"
             add_part(entry, masked, size)
