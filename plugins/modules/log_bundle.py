@@ -21,27 +21,6 @@ description:
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
-  dest:
-    description: Folder on the controller for the archives; created if missing.
-    type: path
-    required: true
-  when:
-    description:
-      - V(problems) collects when O(findings) has a C(failed) check or a C(critical) one still C(found),
-        or O(failures) names a cause whose task failed. V(always) collects for every host, V(never) for none.
-    type: str
-    choices: [problems, always, never]
-    default: problems
-  findings:
-    description: The host's findings (the fact C(azure_backup_findings)).
-    type: list
-    elements: dict
-    default: []
-  failures:
-    description: Causes whose task failed on the host, as C({id, msg}).
-    type: list
-    elements: dict
-    default: []
   paths:
     description:
       - Files to collect, with shell-style wildcards; a folder is collected with everything below it.
@@ -57,6 +36,7 @@ options:
     type: str
     default: 20M
 extends_documentation_fragment:
+  - azure_backup.remediation.log_bundle
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.LINUX
 attributes:
