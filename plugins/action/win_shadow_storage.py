@@ -39,15 +39,16 @@ GET_BACKUP_ACTIVITY = r"""
 function Get-BackupActivity {
     param([string[]]$Names)
     $activity = @{ processes = @(Get-Process -Name $Names -ErrorAction SilentlyContinue | ForEach-Object { $_.Name }); mars_jobs = 0; mars_error = $null }
-    $agent = Get-MarsAgent
-    if ($agent.installed) {
-        try {
+    # Any failure here (WMI, the module, the engine) leaves it unknown, and unknown stops a shrink.
+    try {
+        $agent = Get-MarsAgent
+        if ($agent.installed) {
             Import-Module -Name (Join-Path -Path $agent.install_path -ChildPath 'Bin\Modules\MSOnlineBackup') -ErrorAction Stop
-            $activity.mars_jobs = @(Get-OBJob).Count
+            $activity.mars_jobs = @(Get-OBJob | Where-Object { $_ }).Count
         }
-        catch {
-            $activity.mars_error = $_.Exception.Message
-        }
+    }
+    catch {
+        $activity.mars_error = $_.Exception.Message
     }
     $activity
 }

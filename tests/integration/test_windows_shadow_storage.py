@@ -1,9 +1,9 @@
 """MARS_SHADOW_STORAGE in fix-backup.yml against simulated Windows hosts, through Ansible's real winrm connection: hosts
-with too little shadow copy storage, a full one (both with volsnap events as evidence), an unbounded one, a German one whose
-WMI provider is broken (read through vssadmin's text), one the admin sized smaller with no evidence (left), one that would
-shrink while a backup runs (left), and one whose new maximum shows late (polled for). --check finds each and changes nothing, apply fixes, a second apply changes nothing, the simulated
-state confirms it, and the cause's read costs no execution of its own (it runs in the host read). No MARS agent anywhere:
-the cause runs on every Windows VM."""
+with too little shadow copy storage, a full one (both with volsnap events as evidence), an unbounded one, a German one
+whose WMI provider is broken (read through vssadmin's text), one the admin sized smaller with no evidence (left), one
+that would shrink while a backup runs (left), and one whose new maximum shows late (polled for). --check finds each and
+changes nothing, apply fixes, a second apply changes nothing, the simulated state confirms it, and the cause's read
+costs no execution of its own (it runs in the host read). No MARS agent anywhere: the cause runs on every Windows VM."""
 
 from __future__ import annotations
 
