@@ -1,8 +1,9 @@
 """MARS_SHADOW_STORAGE in fix-backup.yml against simulated Windows hosts, through Ansible's real winrm connection: hosts
-with too little shadow copy storage, a full one, an unbounded one, and a German one whose WMI provider is broken (read
-through vssadmin's text). --check finds each and changes nothing, apply fixes, a second apply changes nothing, the simulated
-state confirms it, and the cause's read costs no execution of its own (it runs in the host read). No MARS agent anywhere:
-the cause runs on every Windows VM."""
+with too little shadow copy storage, a full one (both with volsnap events as evidence), an unbounded one, a German one
+whose WMI provider is broken (read through vssadmin's text), one the admin sized smaller with no evidence (left), one
+that would shrink while a backup runs (left), and one whose new maximum shows late (polled for). --check finds each and
+changes nothing, apply fixes, a second apply changes nothing, the simulated state confirms it, and the cause's read
+costs no execution of its own (it runs in the host read). No MARS agent anywhere: the cause runs on every Windows VM."""
 
 from __future__ import annotations
 
@@ -23,15 +24,22 @@ HOSTS = {
     "win31": ("en", ["shadow-storage-small"]),
     "win32": ("en", ["shadow-storage-full"]),
     "win33": ("de", ["shadow-storage-small", "shadow-storage-cim-broken"]),
-    # shrink keep_copies in its host_vars: the unbounded maximum comes down to what is in use (no free room asked).
+    # shrink keep_copies in its host_vars: the unbounded maximum comes down to what is in use plus a tenth of it (headroom).
     "win34": ("en", ["shadow-storage-unbounded"]),
     # shrink delete_copies: down to 10 %, the oldest copy goes.
     "win35": ("en", ["shadow-storage-unbounded"]),
     "win36": ("en", []),
+    # 2 GB set by the admin, no volsnap event: left as it is (shadow_storage_grow evidence, the default).
+    "win37": ("en", ["shadow-storage-sized"]),
+    # keep_copies while the VM backup's extension runs: not shrunk.
+    "win38": ("en", ["shadow-storage-unbounded", "backup-running"]),
+    # a new maximum that shows only after 4 s: the resize script polls for it.
+    "win39": ("en", ["shadow-storage-small", "shadow-storage-slow"]),
 }
 # Each host's variables: win32 asks for free room, win34 and win35 shrink, win35 also asks for free room (reported only).
 HOST_VARS = {"win32": {"shadow_storage_min_free": "1GB"}, "win34": {"shadow_storage_shrink": "keep_copies"},
-             "win35": {"shadow_storage_shrink": "delete_copies", "shadow_storage_min_free": "1GB"}}
+             "win35": {"shadow_storage_shrink": "delete_copies", "shadow_storage_min_free": "1GB"},
+             "win38": {"shadow_storage_shrink": "keep_copies"}}
 
 
 def c_storage(saved):
@@ -83,6 +91,10 @@ def test_check_finds_each_fault_and_says_what_it_would_do(runs):
     assert german["volume_c"]["detail"]["exact"] is False and german["volume_c"]["status"] == "found"
     assert "which deletes the oldest shadow copies (4 on C:" in shadow_findings(runs, "check", "win35")["volume_c"]["summary"]
     assert "which deletes" not in shadow_findings(runs, "check", "win34")["volume_c"]["summary"]
+    sized = shadow_findings(runs, "check", "win37")["volume_c"]
+    assert sized["status"] == "ok" and "no volsnap event 25 or 36" in sized["summary"] and sized["detail"]["max"] == 2 * GB
+    busy = shadow_findings(runs, "check", "win38")["volume_c"]
+    assert busy["status"] == "found" and "not shrunk while the VM backup's IaaSBcdrExtension.exe runs" in busy["summary"]
 
 
 def test_check_mode_shows_the_maximum_before_and_after_as_a_diff(runs):
@@ -94,7 +106,7 @@ def test_check_mode_shows_the_maximum_before_and_after_as_a_diff(runs):
 
 
 def test_apply_resizes_under_the_run_lock_and_the_state_confirms_it(runs):
-    for host in ("win31", "win32", "win33", "win34", "win35"):
+    for host in ("win31", "win32", "win33", "win34", "win35", "win39"):
         assert shadow_findings(runs, "apply", host)["volume_c"]["status"] == "fixed", host
         sent = executions(runs["logs"]["apply"][host])
         assert sent == ["host.read", "host.lock", "shadow_storage.resize", "host.unlock"], (host, sent)
@@ -103,10 +115,15 @@ def test_apply_resizes_under_the_run_lock_and_the_state_confirms_it(runs):
     full = c_storage(after["win32"])
     assert full["max_bytes"] == full["used_bytes"] + GB
     kept = c_storage(after["win34"])
-    assert kept["max_bytes"] == kept["used_bytes"] and len(kept["copies"]) == 4
+    assert kept["max_bytes"] == kept["used_bytes"] + kept["used_bytes"] // 10 and len(kept["copies"]) == 4
+    assert c_storage(after["win39"])["max_bytes"] == TENTH
+    assert shadow_findings(runs, "apply", "win39")["volume_c"]["detail"]["read_back_tries"] > 1
     shrunk, before = c_storage(after["win35"]), c_storage(runs["states"]["before"]["win35"])
     assert shrunk["max_bytes"] == TENTH and [c["id"] for c in shrunk["copies"]] == [c["id"] for c in before["copies"][1:]]
-    assert after["win36"] == runs["states"]["before"]["win36"]
+    for host in ("win36", "win37", "win38"):
+        assert after[host] == runs["states"]["before"][host], host
+        assert executions(runs["logs"]["apply"][host]) == ["host.read"], host
+    assert shadow_findings(runs, "apply", "win38")["volume_c"]["status"] == "found"
 
 
 def test_a_second_apply_changes_nothing(runs):

@@ -60,6 +60,8 @@ GOOD_BAD = {
     "shadow_storage_max_size": ("20GB", "10 parsecs"),
     "shadow_storage_min_free": ("5%", "UNBOUNDED"),
     "shadow_storage_shrink": ("keep_copies", "always"),
+    "shadow_storage_grow": ("always", "never"),
+    "shadow_storage_event_days": (30, 0),
     "machinekeys_delete_certificates": (False, "delete"),
     "machinekeys_backup_dir": ("D:\\backups", "/var/backups"),
     "machinekeys_restart_agent": (False, "restart"),

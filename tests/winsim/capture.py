@@ -492,6 +492,20 @@ def _shadow_storage(state: dict, parameters: dict, result: dict) -> None:  # pyl
             "used_bytes": a["used"], "allocated_bytes": a["allocated"], "max_bytes": "UNBOUNDED" if a["max"] is None else a["max"],
             "copies": [{"id": "{%08x-0000-4000-8000-000000000000}" % i, "created": c,
                         "bytes": share + (a["used"] - share * len(made) if i == len(made) - 1 else 0)} for i, c in enumerate(made)]})
+    # volsnap's events 25 and 36 as the read saw them: the volume as the second data item (the first, the shadow copy's
+    # device, is not read), else the message it was matched in.
+    if result.get("events_error"):
+        state["event_log_error"] = result["events_error"]
+    for event in shadow_storage.items(result.get("events")):
+        hostmod.add_event(state, "System", "volsnap", int(event["id"]), 2, 0, event.get("message") or "",
+                          ["", event["volume"]] if event.get("volume") else [])["time"] = event["time"]
+    backup = result.get("backup") or {}
+    for name in shadow_storage.items(backup.get("processes")):
+        hostmod.add_process(state, name + ".exe", None)
+    if backup.get("mars_error"):
+        state["mars_jobs_error"] = backup["mars_error"]
+    elif backup.get("mars_jobs"):
+        state["mars_jobs"] = [{"type": "Backup", "status": "Running"} for _n in range(int(backup["mars_jobs"]))]
 
 
 # tag -> how its answer becomes state. A tag without an entry leaves the state alone.
@@ -553,7 +567,9 @@ IMPORTED = {
 
     "shadow_storage.read": {"source": "Win32_ShadowStorage broken when vssadmin", "volumes": "volumes' size (GiB) and free space",
                             "associations": "shadow storage", "copies": "shadow copies' creation times (bytes shared out)",
-                            "cim_error": "the Win32_ShadowStorage error", "vssadmin": "shadow storage (vssadmin text parsed)"},
+                            "cim_error": "the Win32_ShadowStorage error", "vssadmin": "shadow storage (vssadmin text parsed)",
+                            "events": "volsnap events 25 and 36 (System log)", "events_error": "the System log's error",
+                            "backup": "backup processes and MARS jobs running"},
 }
 
 

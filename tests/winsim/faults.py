@@ -604,17 +604,49 @@ def _fill(association: dict, used: int, count: int = 4) -> None:
         else min(max(association["allocated_bytes"], used), association["max_bytes"])
 
 
+# volsnap's events as captured ones have them (System log, Error): the volume is the second data item (%2 of the message),
+# named VolumeName on current Windows; the provider's name is spelt "Volsnap" there and "volsnap" on older captures.
+_VOLSNAP_36 = "The shadow copies of volume C: were aborted because the shadow copy storage could not grow due to a user imposed limit."
+_VOLSNAP_25 = ("The shadow copies of volume C: were deleted because the shadow copy storage could not grow in time.  Consider reducing "
+               "the IO load on the system or choose a shadow copy storage volume that is not being shadow copied.")
+
+
 def shadow_storage_small(state):
-    """C:'s shadow storage limited to 1 GB, 700 MB of it in use: far below the 10 % a VSS snapshot may need."""
+    """C:'s shadow storage limited to 1 GB, 700 MB of it in use: far below the 10 % a VSS snapshot may need; last night's
+    snapshot was aborted for it (volsnap 36)."""
     association = _c_storage(state)
     association.update(max_bytes=2 ** 30, allocated_bytes=800 * 2 ** 20)
     _fill(association, 700 * 2 ** 20)
+    hostmod.add_event(state, "System", "Volsnap", 36, 2, 20, _VOLSNAP_36,
+                      ["\\Device\\HarddiskVolumeShadowCopy5", "C:", "00000000", "164", "0x0005", "2606"])
 
 
 def shadow_storage_full(state):
-    """C:'s shadow storage at its 10 % maximum with all but 256 MB in use: the next snapshot finds no room."""
+    """C:'s shadow storage at its 10 % maximum with all but 256 MB in use: the next snapshot finds no room; copies were
+    deleted for it two days ago (volsnap 25)."""
     association = _c_storage(state)
     _fill(association, association["max_bytes"] - 256 * 2 ** 20)
+    hostmod.add_event(state, "System", "volsnap", 25, 2, 48, _VOLSNAP_25, ["\\Device\\HarddiskVolumeShadowCopy4", "C:"])
+
+
+def shadow_storage_sized(state):
+    """C:'s shadow storage set to 2 GB by its admin (Previous Versions sized on purpose), 1.2 GB in use, and no volsnap event
+    saying it is too small: below the default 10 %, but nothing shows that it fails a backup."""
+    association = _c_storage(state)
+    association.update(max_bytes=2 * 2 ** 30, allocated_bytes=1300 * 2 ** 20)
+    _fill(association, 1200 * 2 ** 20)
+
+
+def shadow_storage_slow(state):
+    """A new maximum shows in Win32_ShadowStorage only 4 seconds after vssadmin resized it (the API's "may not have an
+    immediate effect"; the delay is made up)."""
+    state["shadow_storage_lag_seconds"] = 4
+
+
+def mars_backup_running(state):
+    """The MARS agent runs a backup job now (Get-OBJob lists it)."""
+    hostmod.install_mars(state)
+    state["mars_jobs"] = [{"type": "Backup", "status": "Running"}]
 
 
 def shadow_storage_unbounded(state):
@@ -635,6 +667,9 @@ FAULTS.update({
     "shadow-storage-full": shadow_storage_full,
     "shadow-storage-unbounded": shadow_storage_unbounded,
     "shadow-storage-cim-broken": shadow_storage_cim_broken,
+    "shadow-storage-sized": shadow_storage_sized,
+    "shadow-storage-slow": shadow_storage_slow,
+    "mars-backup-running": mars_backup_running,
 })
 
 

@@ -113,7 +113,11 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
      "shadow_storage": [{"for": "C:", "on": "C:", "used_bytes": int, "allocated_bytes": int,
          "max_bytes": int | "UNBOUNDED",
          "copies": [{"id": "{guid}", "created": ISO-8601 UTC, "bytes": int}]}],  # oldest first; used_bytes is their sum
-     "shadow_storage_cim_error": "Provider load failure" | absent}   # Win32_ShadowStorage fails with this message
+     "shadow_storage_cim_error": "Provider load failure" | absent,   # Win32_ShadowStorage fails with this message
+     "shadow_storage_lag_seconds": int | absent,   # a new maximum shows this long after vssadmin resized it (made up)
+     # added for shrinks (MARS_SHADOW_STORAGE): the MARS agent's running operations, as Get-OBJob lists them
+     "mars_jobs": [{"type": "Backup", "status": "Running"}] | absent,
+     "mars_jobs_error": str | absent}   # importing MSOnlineBackup or Get-OBJob fails with this message
 
 Helpers for script twins (scripts.py) that change state the way Windows would:
 ``SimHost.start_service/stop_service/restart_service`` (dependencies, -Force, writer healing),

@@ -1304,14 +1304,57 @@ def _vssadmin_shadowstorage(host) -> str:
     return render.vssadmin_list_shadowstorage(listed, host.state["locale"])
 
 
-def shadow_storage_read(host, p: dict, script: str) -> dict:  # pylint: disable=unused-argument  # the script takes none
+def _unrolled(script: str, call: str, items: list):
+    """What a variable gets from ``$x = <call>`` where the function ``call`` returns an array: PowerShell enumerates a
+    function's output, so an empty array arrives as $null and a one-item array as that item (about_Return, "Return values
+    and the pipeline"; about_Arrays: @() keeps an array) unless every use of the call is wrapped in @(...)."""
+    code = _code_only(script)
+    uses = [m.start() for m in re.finditer(r"(?<![\w-])%s(?![\w-])" % re.escape(call), code)]
+    bare = [pos for pos in uses if not code[:pos].rstrip().endswith("function") and not code[:pos].rstrip().endswith("@(")]
+    if not bare or len(items) > 1:
+        return items
+    return items[0] if items else None
+
+
+def _volsnap_events(host, days: int) -> list:
+    """Get-WinEvent -FilterHashtable @{LogName='System'; Id=25,36; StartTime=...} and the script's provider match: each
+    event's Id, time and second data item (its volume, %2; the message only where the data has no second item). An
+    unreadable log throws (event_log_error); nothing found is the script's empty list."""
+    if host.state.get("event_log_error"):
+        raise ScriptError(host.state["event_log_error"])
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)
+    out = []
+    for event in host.state.get("event_log", []):
+        if event["log"] != "System" or event["id"] not in (25, 36) or event["provider"].lower() != "volsnap" or _parse_utc(event["time"]) < since:
+            continue
+        data = event.get("data") or []
+        volume = data[1] if len(data) > 1 else None
+        out.append({"id": event["id"], "time": event["time"], "volume": volume, "message": None if volume else event.get("message")})
+    return out
+
+
+def _backup_activity(host, names: list) -> dict:
+    """Get-BackupActivity: the backup processes (Get-Process -Name), and where the MARS agent is installed its running
+    operations (Get-OBJob: the state's mars_jobs; mars_jobs_error makes the module's import or the call throw)."""
+    activity = {"processes": _processes(host, names), "mars_jobs": 0, "mars_error": None}
+    if _mars_agent(host)["installed"]:
+        if host.state.get("mars_jobs_error"):
+            activity["mars_error"] = host.state["mars_jobs_error"]
+        else:
+            activity["mars_jobs"] = len(host.state.get("mars_jobs", []))
+    return activity
+
+
+def shadow_storage_read(host, p: dict, script: str) -> dict:
     """The read: Win32_Volume (DriveType 3), Win32_ShadowStorage or, where it throws, vssadmin's text as the script runs
-    it, and Win32_ShadowCopy's VolumeName (the original volume) and InstallDate per copy."""
+    it, Win32_ShadowCopy's VolumeName (the original volume) and InstallDate per copy, volsnap's events 25 and 36 of the
+    last EventDays days, and with CheckBackup whether a backup runs."""
     volumes = [{"device_id": _volume_id(host, v), "letter": v.get("mount") or None, "capacity": str(_volume_bytes(v)),
                 "free": str(_volume_free(host, v))} for v in host.state.get("volumes", [])]
-    result = {"source": "cim", "volumes": volumes, "associations": [], "copies": [], "cim_error": None, "vssadmin": None}
+    result = {"source": "cim", "volumes": volumes, "associations": [], "copies": [], "cim_error": None, "vssadmin": None,
+              "events": [], "events_error": None, "backup": None}
     try:
-        result["associations"] = _shadow_associations(host)
+        result["associations"] = _unrolled(script, "Get-ShadowStorage", _shadow_associations(host))
     except ScriptError as exc:
         text = _vssadmin_shadowstorage(host)
         code = 0 if _vss_starts(host) else 2  # not documented: any non-zero code (see vss_writers_read)
@@ -1319,6 +1362,13 @@ def shadow_storage_read(host, p: dict, script: str) -> dict:  # pylint: disable=
     for a in host.state.get("shadow_storage", []):
         device = _volume_id(host, _shadow_volume(host, a["for"]))
         result["copies"] += [{"volume": device, "created": c["created"]} for c in a.get("copies", [])]
+    if int(p.get("EventDays") or 0) > 0:
+        try:
+            result["events"] = _volsnap_events(host, int(p["EventDays"]))
+        except ScriptError as exc:
+            result["events_error"] = str(exc)
+    if p.get("CheckBackup"):
+        result["backup"] = _backup_activity(host, p.get("BackupProcesses"))
     return result
 
 
@@ -1373,14 +1423,41 @@ def _vssadmin_resize(host, p: dict) -> tuple:
     return render.vssadmin_message("resized", locale), 0
 
 
+def _polls(script: str) -> bool:
+    """Whether the script reads Win32_ShadowStorage again in a loop that waits (do { ... Start-Sleep ... } while)."""
+    code = _code_only(script)
+    loop = re.search(r"\bdo\s*\{", code, re.I)
+    if not loop:
+        return False
+    body = code[loop.end():]
+    return "Get-ShadowStorage" in body and re.search(r"\bStart-Sleep\b", body, re.I) is not None and re.search(r"\}\s*while\b", body, re.I) is not None
+
+
 def shadow_storage_resize(host, p: dict, script: str) -> tuple:
-    """The resize script: vssadmin as the script runs it, then Win32_ShadowStorage again, or where that throws (its error
-    kept) vssadmin's list."""
+    """The resize script: with Shrink, nothing while a backup runs; vssadmin as the script runs it, then Win32_ShadowStorage
+    again, or where that throws (its error kept) vssadmin's list. A new maximum may show late ("may not have an immediate
+    effect": ChangeDiffAreaMaximumSize, learn.microsoft.com): with shadow_storage_lag_seconds (made up) it shows that many
+    seconds after the resize, so a script that reads once sees the old one and one that polls for WaitSeconds sees it."""
+    result = {"exit_code": None, "output": None, "associations": None, "read_error": None, "vssadmin": None, "backup": None, "reads": 0}
+    if p.get("Shrink"):
+        result["backup"] = _backup_activity(host, p.get("BackupProcesses"))
+        if result["backup"]["processes"] or result["backup"]["mars_jobs"] or result["backup"]["mars_error"]:
+            return result, False
+    before = {(a["for"].upper(), a["on"].upper()): a["max_bytes"] for a in host.state.get("shadow_storage", [])}
     output, code = _vssadmin_resize(host, p)
     run = _native(script, "vssadmin.exe", output, _native_stderr(host, "vssadmin.exe"), code)
-    result = {"exit_code": run["exit_code"], "output": run["output"], "associations": None, "read_error": None, "vssadmin": None}
+    result.update(exit_code=run["exit_code"], output=run["output"])
+    lag = int(host.state.get("shadow_storage_lag_seconds") or 0)
+    seen_late = lag > 0 and not (_polls(script) and lag <= int(p.get("WaitSeconds") or 0))
     try:
-        result["associations"] = _shadow_associations(host)
+        listed = _shadow_associations(host)
+        if seen_late and code == 0:
+            for item, a in zip(listed, host.state.get("shadow_storage", [])):
+                old = before.get((a["for"].upper(), a["on"].upper()))
+                if old is not None:
+                    item["max"] = str(_UINT64_MAX if old == "UNBOUNDED" else old)
+        result["associations"] = _unrolled(script, "Get-ShadowStorage", listed)
+        result["reads"] = 1 + (min(lag, int(p.get("WaitSeconds") or 0)) // 2 if _polls(script) and code == 0 else 0)
     except ScriptError as exc:
         text, code = _vssadmin_shadowstorage(host), 0 if _vss_starts(host) else 2
         result.update(read_error=str(exc), vssadmin=_native(script, "vssadmin.exe", text, _native_stderr(host, "vssadmin.exe"), code))

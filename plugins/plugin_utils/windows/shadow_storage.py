@@ -33,6 +33,20 @@ MINIMUM_SMALL, MINIMUM = 32 * KIB ** 2, 320 * KIB ** 2
 # A maximum this close below the one asked for counts as reached: Windows may round what it stores (not documented).
 SLACK = KIB ** 2
 SHRINK = ("never", "keep_copies", "delete_copies")
+GROW = ("evidence", "always")
+# The volsnap events that show an association too small for a backup's snapshot (System log, provider volsnap; the IDs are
+# the low words of the NTSTATUS codes in volsnap's message table): 36 VS_ABORT_NO_DIFF_AREA_SPACE_USER_IMPOSED, "The shadow
+# copies of volume %2 were aborted because the shadow copy storage could not grow due to a user imposed limit."; 25
+# VS_ABORT_SNAPSHOTS_OUT_OF_DIFF_AREA (0xc0060019), "The shadow copies of volume %2 were deleted because the shadow copy
+# storage could not grow in time." (Microsoft's archived CSS blog "Volume Shadow Copy Volsnap Event 25"). %2 is the second
+# EventData item: "C:" or "\\?\Volume{GUID}" (captured events: Data Name="VolumeName" on current Windows, unnamed on 2012).
+EVIDENCE_EVENTS = {36: "the shadow copies were aborted because the storage could not grow past its maximum",
+                   25: "the shadow copies were deleted because the storage could not grow in time"}
+# keep_copies leaves this much room above the space in use: copy-on-write grows the storage while a snapshot lives, and a
+# storage area without room deletes the oldest copies (volsnap event 25/36). The larger of the minimum Windows gives a
+# storage area and a tenth of what is in use (our own choice; Microsoft names no figure).
+HEADROOM_MIN = 320 * KIB ** 2
+HEADROOM_SHARE = 10
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?B?)\s*", re.I)
 _PERCENT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
@@ -191,15 +205,25 @@ def parse_vssadmin(text: str) -> list[dict]:
 
 # -- the read, made into associations --------------------------------------------------------------------------
 
+def items(value) -> list:
+    """A list the read sent: PowerShell unrolls a one-item array returned from a function (a JSON object then) and an
+    empty one ($null), unless the script wraps the call in @(...); either shape is taken here."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return list(value)
+
+
 def associations(state: dict) -> tuple[list[dict], bool]:
     """(associations, exact) from the read script's answer: each {"for": volume, "on": volume, used, allocated, max,
     copies, oldest}; a volume is {letter, device_id, capacity, free} (capacity None when not among the fixed volumes).
     ``exact`` is False when the numbers are vssadmin's rounded ones. ValueError when vssadmin failed too."""
     # A volume Windows gives no size (not formatted, or offline) has none here: its associations are reported, not resized.
     volumes = {v["device_id"].lower(): dict(v, capacity=_count(v.get("capacity")), free=_count(v.get("free")))
-               for v in state.get("volumes") or []}
+               for v in items(state.get("volumes"))}
     copies: dict = {}
-    for copy in state.get("copies") or []:
+    for copy in items(state.get("copies")):
         copies.setdefault(str(copy["volume"]).lower(), []).append(copy.get("created") or "")
 
     def volume(device_id: str, letter_seen: str | None = None) -> dict:
@@ -218,7 +242,7 @@ def associations(state: dict) -> tuple[list[dict], bool]:
         exact = False
     else:
         raw = [{"for": volume(a["for"]), "on": volume(a["on"]), "used": number(a["used"]), "allocated": number(a["allocated"]),
-                "max": number(a["max"])} for a in state.get("associations") or []]
+                "max": number(a["max"])} for a in items(state.get("associations"))]
         exact = True
     for entry in raw:
         created = copies.get(entry["for"]["device_id"].lower(), [])
@@ -227,11 +251,44 @@ def associations(state: dict) -> tuple[list[dict], bool]:
     return raw, exact
 
 
+_EVENT_GUID = re.compile(r"\\\\\?\\Volume\{" + _GUID + r"\}")
+_EVENT_LETTER = re.compile(r"(?<![\w\\])([A-Za-z]:)(?![\w\\])")
+
+
+def event_volume(event: dict) -> str | None:
+    """The volume a volsnap event names: its second data item (%2), else (an event without it) the volume GUID path or
+    the drive letter found in its message by shape: the message's words are localised, the volume is not."""
+    named = event.get("volume")
+    if named:
+        return str(named)
+    message = str(event.get("message") or "")
+    found = _EVENT_GUID.search(message) or _EVENT_LETTER.search(message)
+    return found.group(0) if found else None
+
+
+def _volume_key(text: str) -> str:
+    return str(text).strip().rstrip("\\").lower()
+
+
+def evidence(events, volume: dict) -> list[dict]:
+    """The read's volsnap events 25 and 36 that name ``volume`` (by drive letter or volume GUID path), oldest first."""
+    keys = {_volume_key(volume["device_id"])} | ({_volume_key(volume["letter"])} if volume.get("letter") else set())
+    found = [dict(e, volume=event_volume(e)) for e in items(events) if int(e.get("id") or 0) in EVIDENCE_EVENTS]
+    return sorted((e for e in found if e["volume"] and _volume_key(e["volume"]) in keys), key=lambda e: str(e.get("time") or ""))
+
+
+def headroom(used: int) -> int:
+    """What keep_copies leaves free above the space in use."""
+    return max(HEADROOM_MIN, used * HEADROOM_SHARE // 100)
+
+
 def read_back(result: dict, entry: dict) -> tuple[dict | None, bool]:
     """(the association ``entry`` as the resize script read it afterwards, or None; exact): from Win32_ShadowStorage, else
     from vssadmin's list (rounded). ValueError when neither could be read."""
-    state = {"source": "cim", "associations": result.get("associations") or []}
-    if result.get("associations") is None:
+    # Win32_ShadowStorage answered unless the script kept its error: then vssadmin's list stands in. No association
+    # at all is an empty list (or null, as PowerShell unrolls an empty array), not a failed vssadmin.
+    state = {"source": "cim", "associations": items(result.get("associations"))}
+    if result.get("read_error") is not None:
         state = {"source": "vssadmin", "vssadmin": result.get("vssadmin") or {}}
     found, exact = associations(state)
     ids = (entry["for"]["device_id"].lower(), entry["on"]["device_id"].lower())
@@ -269,22 +326,26 @@ def reached(actual: int | None, asked: int | None, exact: bool = True) -> bool:
     return abs(actual - asked) <= slack
 
 
-def plan(entry: dict, wanted: Size, min_free: Size, shrink: str, exact: bool = True) -> dict:
+def plan(entry: dict, wanted: Size, min_free: Size, shrink: str, exact: bool = True, grow: str = "always",
+         events: list | None = None, event_days: int = 30, events_error: str | None = None) -> dict:
     """What to do with one association: {"action": ok | grow | shrink | report, "target": bytes or None (unbounded),
-    "why": words, "warning": words or None, "deletes_copies": bool}.
+    "why": words, "warning": words or None, "deletes_copies": bool, "held": bool}.
 
     The association needs ``need`` = the wanted maximum, or more where the space in use plus the minimum free room
-    is more (bounded by the storage volume's size). Smaller: grow to ``need``. Larger: left alone (shrink never);
-    shrunk to ``need`` (keep_copies: never below the space in use plus the free room, so no copy goes); or to the
-    wanted maximum (delete_copies: the wanted maximum is a hard cap, also below the space in use, where Windows
-    deletes the oldest shadow copies until the rest fit). With delete_copies the free room never raises the maximum
-    above the wanted one: that is reported instead, so two runs never undo each other.
+    is more (bounded by the storage volume's size). Smaller: grow to ``need``, with ``grow`` evidence only where
+    ``events`` (volsnap 25/36 naming its volume, None: the log could not be read) show it too small for a snapshot, or
+    where its maximum is below the minimum Windows allows; otherwise it is left as the admin sized it ("held").
+    Larger: left alone (shrink never); shrunk to ``need`` but never below the space in use plus the free room and
+    headroom() (keep_copies, so copy-on-write still has room); or to the wanted maximum (delete_copies: the wanted
+    maximum is a hard cap, also below the space in use, where Windows deletes the oldest shadow copies until the rest
+    fit). With delete_copies the free room never raises the maximum above the wanted one: that is reported instead, so
+    two runs never undo each other.
     """
     on = entry["on"]
     capacity = on.get("capacity")
     current, used = entry["max"], entry["used"]
     if capacity is None:
-        return {"action": "report", "target": current, "deletes_copies": False, "warning": None,
+        return {"action": "report", "target": current, "deletes_copies": False, "warning": None, "held": False,
                 "why": "its storage volume %s is not a fixed local volume with a letter; check it by hand" % name(on)}
     want = wanted.bytes_of(capacity)
     room = min_free.bytes_of(capacity) or 0
@@ -293,16 +354,33 @@ def plan(entry: dict, wanted: Size, min_free: Size, shrink: str, exact: bool = T
         want = min(max(want, floor), capacity)
     hard_cap = shrink == "delete_copies"
     need = want if (want is None or hard_cap) else min(max(want, used + room), capacity)
-    result = {"action": "ok", "target": current, "deletes_copies": False, "warning": None, "why": ""}
+    result = {"action": "ok", "target": current, "deletes_copies": False, "warning": None, "why": "", "held": False}
     if _below(current, need, exact):
-        result.update(action="grow", target=need, why="its maximum %s is below %s" % (human(current), _wanted_words(need, want, wanted, room)))
+        why = "its maximum %s is below %s" % (human(current), _wanted_words(need, want, wanted, room))
+        if current is not None and current < floor:
+            result.update(action="grow", target=need, why="%s, and below the %s minimum Windows allows" % (why, human(floor)))
+        elif grow == "evidence" and not events:
+            seen = ("the System log could not be read for volsnap events 25 and 36 (%s)" % (events_error or "no answer") if events is None
+                    else "no volsnap event 25 or 36 in the System log of the last %d days shows it too small for a snapshot" % event_days)
+            result.update(held=True, why="%s, but %s; left as it is (shadow_storage_grow is evidence: sizes are the admin's choice)"
+                          % (why, seen))
+        else:
+            if events:
+                why += "; %s" % evidence_words(events)
+            result.update(action="grow", target=need, why=why)
     elif _below(need, current, exact):
         if shrink == "never":
             result["why"] = "its maximum %s is more than the %s wanted; left as it is (shadow_storage_shrink is never)" % (
                 human(current), human(need))
+        elif not hard_cap and not _below(min(max(need, used + max(room, headroom(used))), capacity), current, exact):
+            result["why"] = ("its maximum %s is more than the %s wanted, but not more than the space in use plus %s headroom; left as it "
+                             "is (shadow_storage_shrink is keep_copies)" % (human(current), human(need), human(max(room, headroom(used)))))
         else:
-            result.update(action="shrink", target=need, deletes_copies=need is not None and need < used,
-                          why="its maximum %s is more than the %s wanted (shadow_storage_shrink is %s)" % (human(current), human(need), shrink))
+            target = need if hard_cap or need is None else min(max(need, used + max(room, headroom(used))), capacity)
+            result.update(action="shrink", target=target, deletes_copies=target is not None and target < used,
+                          why="its maximum %s is more than the %s wanted (shadow_storage_shrink is %s%s)" % (
+                              human(current), human(target), shrink,
+                              "" if hard_cap else ", keeping %s above the space in use" % human(target - used)))
     target = result["target"]
     if result["action"] in ("grow", "shrink") and target is not None and on.get("free") is not None:
         usable = on["free"] + entry["allocated"]
@@ -314,6 +392,13 @@ def plan(entry: dict, wanted: Size, min_free: Size, shrink: str, exact: bool = T
                                 "delete_copies keeps the maximum at %s: raise shadow_storage_max_size, or delete old shadow copies"
                                 % (human(max(target - used, 0)), human(room), human(target)))
     return result
+
+
+def evidence_words(events: list) -> str:
+    """"volsnap event 36 in the System log: ... (2 such events)"; the events' times are in the finding's detail."""
+    last = events[-1]
+    return "volsnap event %s in the System log: %s%s" % (last.get("id"), EVIDENCE_EVENTS.get(int(last.get("id") or 0), ""),
+                                                         " (%d such events)" % len(events) if len(events) > 1 else "")
 
 
 def _below(a: int | None, b: int | None, exact: bool) -> bool:

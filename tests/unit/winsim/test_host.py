@@ -1082,4 +1082,7 @@ FAULT_CHECKS.update({
     "shadow-storage-full": lambda s: _c_storage(s)["max_bytes"] - _c_storage(s)["used_bytes"] == 256 * 2**20,
     "shadow-storage-unbounded": lambda s: _c_storage(s)["max_bytes"] == "UNBOUNDED" and _c_storage(s)["used_bytes"] > 15 * 2**30,
     "shadow-storage-cim-broken": lambda s: s.get("shadow_storage_cim_error") == "Provider load failure",
+    "shadow-storage-sized": lambda s: _c_storage(s)["max_bytes"] == 2 * 2**30 and not [e for e in s.get("event_log", []) if e["provider"].lower() == "volsnap"],
+    "shadow-storage-slow": lambda s: s.get("shadow_storage_lag_seconds") == 4,
+    "mars-backup-running": lambda s: s.get("mars_jobs") and "obengine" in s["services"],
 })

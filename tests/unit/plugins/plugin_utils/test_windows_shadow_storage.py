@@ -196,8 +196,8 @@ def test_a_larger_maximum_under_each_shrink_policy():
     never = shadow.plan(big, TEN, ONE_GB, "never")
     assert never["action"] == "ok" and "left as it is" in never["why"]
     keep = shadow.plan(big, TEN, ONE_GB, "keep_copies")
-    # Never below the space in use plus the free room: no copy is lost.
-    assert keep["action"] == "shrink" and keep["target"] == 16 * GB and not keep["deletes_copies"]
+    # Never below the space in use plus headroom: a tenth of the 15 GB in use, more than the 1 GB free room asked for.
+    assert keep["action"] == "shrink" and keep["target"] == 15 * GB + 15 * GB // 10 and not keep["deletes_copies"]
     delete = shadow.plan(big, TEN, ONE_GB, "delete_copies")
     assert delete["action"] == "shrink" and delete["target"] == 127 * GB // 10 and delete["deletes_copies"]
     assert "delete old shadow copies" in delete["room_short"]
@@ -252,3 +252,83 @@ def test_a_volume_without_a_size_or_a_copy_without_a_date_is_read_and_reported_n
     [found], _exact = shadow.associations(state)
     assert found["on"]["capacity"] is None and found["copies"] == 2 and found["oldest"] == "2026-12-01T22:00:00Z"
     assert shadow.plan(found, TEN, ONE_GB, "never")["action"] == "report"
+
+
+# -- what PowerShell sends: one association unrolled, none as null ------------------------------------------------
+
+ONE = {"for": GUID_C, "on": GUID_C, "used": "3017089024", "allocated": "3520851968", "max": str(4 * GB)}
+
+
+def test_one_association_sent_as_an_object_and_none_sent_as_null_are_read():
+    # PowerShell unrolls a one-item array a function returns: the JSON has the item itself, not a list of it.
+    [entry], exact = shadow.associations({"source": "cim", "volumes": VOLUMES[0], "associations": ONE, "copies": None})
+    assert exact and entry["max"] == 4 * GB and entry["for"]["capacity"] == 127 * GB and entry["copies"] == 0
+    assert shadow.associations({"source": "cim", "volumes": VOLUMES, "associations": None}) == ([], True)
+
+
+def test_a_read_back_without_any_association_is_none_found_not_a_failed_vssadmin():
+    volume = {"letter": "C:", "device_id": GUID_C}
+    assert shadow.read_back({"exit_code": 0, "associations": None, "read_error": None, "vssadmin": None},
+                            {"for": volume, "on": volume}) == (None, True)
+    after, exact = shadow.read_back({"exit_code": 0, "associations": ONE, "read_error": None}, {"for": volume, "on": volume})
+    assert after["max"] == 4 * GB and exact
+    with pytest.raises(ValueError, match="exit code 2"):
+        shadow.read_back({"associations": None, "read_error": "Generic failure", "vssadmin": {"exit_code": 2, "output": "Error"}},
+                         {"for": volume, "on": volume})
+
+
+# -- evidence: volsnap events 25 and 36 ----------------------------------------------------------------------------
+
+C_VOLUME = {"letter": "C:", "device_id": GUID_C}
+
+
+def test_evidence_is_the_volsnap_events_naming_the_volume_by_letter_or_guid():
+    events = [{"id": 36, "time": "2026-12-01T22:00:00Z", "volume": "C:"},
+              {"id": 25, "time": "2026-11-30T22:00:00Z", "volume": GUID_C.rstrip("\\")},   # a GUID path without its backslash
+              {"id": 36, "time": "2026-12-01T23:00:00Z", "volume": "D:"},
+              {"id": 24, "time": "2026-12-01T23:00:00Z", "volume": "C:"}]
+    assert [(e["id"], e["time"][:10]) for e in shadow.evidence(events, C_VOLUME)] == [(25, "2026-11-30"), (36, "2026-12-01")]
+    assert shadow.evidence({"id": 36, "time": "x", "volume": "c:"}, C_VOLUME)[0]["id"] == 36   # one event unrolled
+    assert shadow.evidence(None, C_VOLUME) == []
+
+
+def test_an_event_without_its_volume_item_is_matched_by_the_volume_s_shape_in_any_language():
+    german = {"id": 36, "time": "t", "volume": None,
+              "message": "Die Schattenkopien von Volume C: wurden abgebrochen, weil der Schattenkopiespeicher nicht vergrößert werden konnte."}
+    by_guid = {"id": 25, "time": "t", "volume": None, "message": "The shadow copies of volume %s were deleted." % GUID_C.rstrip("\\")}
+    assert len(shadow.evidence([german, by_guid], C_VOLUME)) == 2
+    assert shadow.evidence([{"id": 25, "time": "t", "volume": None, "message": "nothing here"}], C_VOLUME) == []
+
+
+def small_c(used=700 * MB, maximum=GB):
+    return entry(used, maximum)
+
+
+def test_without_evidence_a_smaller_maximum_is_left_as_the_admin_sized_it():
+    held = shadow.plan(small_c(), TEN, NONE, "never", grow="evidence", events=[], event_days=30)
+    assert held["action"] == "ok" and held["held"] and "no volsnap event 25 or 36 in the System log of the last 30 days" in held["why"]
+    assert "its maximum 1 GB is below 12.7 GB" in held["why"]
+    unread = shadow.plan(small_c(), TEN, NONE, "never", grow="evidence", events=None, events_error="Access is denied")
+    assert unread["action"] == "ok" and "could not be read for volsnap events 25 and 36 (Access is denied)" in unread["why"]
+    assert shadow.plan(small_c(), TEN, NONE, "never", grow="always", events=[])["action"] == "grow"
+
+
+def test_evidence_or_a_maximum_below_the_windows_minimum_grows_it():
+    found = [{"id": 36, "time": "2026-12-01T22:00:00Z", "volume": "C:"}]
+    grown = shadow.plan(small_c(), TEN, NONE, "never", grow="evidence", events=found)
+    assert grown["action"] == "grow" and grown["target"] == 127 * GB // 10
+    assert "volsnap event 36 in the System log: the shadow copies were aborted" in grown["why"]
+    tiny = shadow.plan(small_c(used=100 * MB, maximum=200 * MB), TEN, NONE, "never", grow="evidence", events=[])
+    assert tiny["action"] == "grow" and "below the 320 MB minimum Windows allows" in tiny["why"]
+
+
+def test_keep_copies_keeps_headroom_above_the_space_in_use():
+    assert shadow.headroom(GB) == 320 * MB and shadow.headroom(20 * GB) == 2 * GB
+    # 2 GB in use: down to 12.7 GB wanted, headroom to spare.
+    assert shadow.plan(entry(2 * GB, 50 * GB), TEN, NONE, "keep_copies")["target"] == 127 * GB // 10
+    # 12 GB in use: not below 12 GB + 1.2 GB, though only 12.7 GB is wanted.
+    decided = shadow.plan(entry(12 * GB, 50 * GB), TEN, NONE, "keep_copies")
+    assert decided["action"] == "shrink" and decided["target"] == 12 * GB + 12 * GB // 10 and not decided["deletes_copies"]
+    # Already within the headroom: left, not shrunk by a few megabytes each run.
+    near = shadow.plan(entry(12 * GB, 12 * GB + 12 * GB // 10 + 512 * MB // 1024), TEN, NONE, "keep_copies")
+    assert near["action"] == "ok" and "headroom" in near["why"] and not near["held"]
