@@ -207,9 +207,9 @@ class ActionModule(mars.MarsCauseAction):
         why = "the ScratchLocation values differ: %s" % decision["why"]
         if self.dpm(state):
             return Step("scratch_location", "found", "%s. Not changed: %s" % (why, mars.dpm_words("changing the cache location")), detail)
+        names = " and ".join("%s\\%s" % (key, causes.VALUE) for key, _old in decision["change"])
         action = ("set %s to %s (where %s runs: unless a MARS job runs, stop it first and start it again after, as the FAQ's "
-                  "How do I change the cache location does)" % (" and ".join("%s\\%s" % (k, causes.VALUE) for k, _o in decision["change"]),
-                                                                 target, mars.SERVICE))
+                  "How do I change the cache location does)" % (names, target, mars.SERVICE))
         return Step("scratch_location", "found", why, detail, change=Change(
             action, lambda: self.set_location(state, decision, target, kind, detail), text_diff("ScratchLocation", before, after)))
 

@@ -130,6 +130,7 @@ def test_apply_fixes_what_is_fixable_and_reports_the_rest(runs):
         for part in ("services", "processes", "registry"):
             assert after[host][part] == runs["states"]["before"][host][part], (host, part)
     assert "this is a DPM or MABS server" in findings(runs["results"]["apply"]["mars15"])["MARS_SERVICE/service"]["summary"]
+
     def engine(host_state):
         return [p["pid"] for p in host_state["processes"] if p.get("service") == "obengine"]
     assert after["mars14"]["services"]["obengine"]["state"] == "running"
