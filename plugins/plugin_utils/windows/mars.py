@@ -21,11 +21,11 @@ SETUP_KEY = r"HKLM:\SOFTWARE\Microsoft\Windows Azure Backup\Setup"
 # The engine service (article 004: "net stop obengine"); display name "Microsoft Azure Recovery Services Agent".
 SERVICE = "obengine"
 DEFAULT_INSTALL_PATH = r"C:\Program Files\Microsoft Azure Recovery Services Agent"
-# Present on a DPM or MABS server (Microsoft's DPM support scripts read DPM's InstallPath there): such a server runs
-# obengine too, but DPM schedules and runs its jobs, so the MARS causes report there instead of restarting it.
+# Present on a DPM or MABS server (learn.microsoft.com, "Troubleshoot Azure Backup Server": reg query of this key gives
+# the install folder; Microsoft's DPM support scripts test for it): such a server runs obengine too, but DPM schedules
+# and runs its jobs, so the MARS causes report there instead of restarting it. Unsure: DPM's protection agent on a
+# protected server may write the same key; there the causes report too, which is the safe side.
 DPM_KEY = r"HKLM:\SOFTWARE\Microsoft\Microsoft Data Protection Manager\Setup"
-# The agent's own PowerShell module, with Get-OBJob (learn.microsoft.com, MSOnlineBackup module).
-MODULE = r"Bin\Modules\MSOnlineBackup"
 # How long the engine may take to stop, and to start, before it is said to be stuck (ServiceController.WaitForStatus).
 ENGINE_TIMEOUT = 120
 

@@ -462,3 +462,11 @@ def test_a_value_out_of_range_is_refused_by_name_before_anything_is_read(module,
     result, sent = run(h, module, **args)
     assert result["failed"] and variable in result["msg"] and "win01" in result["msg"] and "Nothing was read" in result["msg"]
     assert sent == []
+
+
+def test_get_dedupvolume_is_called_inside_a_try():
+    # Under ErrorActionPreference Stop a terminating error of Get-DedupVolume (its service or WMI provider not answering)
+    # would end the whole read; -ErrorAction SilentlyContinue does not hold back terminating errors.
+    code = win_mars_scratch.READ
+    call = code.index("Get-DedupVolume -Volume")
+    assert code.rfind("try {", 0, call) > code.rfind("}", 0, call) and "catch" in code[call:call + 400]
