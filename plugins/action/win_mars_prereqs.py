@@ -5,7 +5,10 @@ that is right and a time zone set as it should be. Reports only.
 
 The clock is compared with the controller's: the controller's UTC time goes to the VM as a parameter, and the VM's
 own UTC time comes back. The VM read its clock after the controller's time was taken and before the answer arrived,
-so only an offset beyond the limit for that whole span is a finding. No outside time source is contacted."""
+so only an offset beyond the limit for that whole span is a finding. Where the host read served the read, the span ends
+when the host read's answer arrived (driver.read_received), not when this cause's turn came after the causes before it:
+a later end would widen the span and hide a clock that runs ahead. No outside time source is contacted; the skew is
+against the controller's clock, so a controller whose clock is wrong makes every VM look skewed."""
 
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ class ActionModule(mars.MarsCauseAction):
         if self.sent is None or not self.prefetched:
             self.sent = utc_now()  # read now: the time sent is now's
         state = self.read(READ, "the MARS prerequisites", ControllerUtc=iso(self.sent))
-        received = utc_now()
+        received = self.read_received or utc_now()
         if not self.installed(state):
             yield self.not_installed_step()
             return
@@ -92,10 +95,11 @@ class ActionModule(mars.MarsCauseAction):
             low, high = causes.skew_range(state.get("vm_utc"), self.sent, received)
         except ValueError as exc:
             return Step("clock", "failed", "the VM's time could not be read: %s" % exc, {"vm_utc": state.get("vm_utc")})
-        detail = {"vm_utc": state.get("vm_utc"), "controller_utc": iso(self.sent), "skew_seconds": [round(low, 1), round(high, 1)],
-                  "max_clock_skew": limit}
+        detail = {"vm_utc": state.get("vm_utc"), "controller_utc": iso(self.sent), "controller_received_utc": iso(received),
+                  "skew_seconds": [round(low, 1), round(high, 1)], "max_clock_skew": limit}
         problem = causes.clock_problem(low, high, limit)
         if problem:
-            return Step("clock", "found", "%s: set the time right (w32tm /resync; Azure VMs sync with the host through the VM IC Time "
-                        "Synchronization Provider)" % problem, detail)
-        return Step("clock", "ok", "the VM's clock is within %d s of the controller's" % limit, detail)
+            return Step("clock", "found", "%s; this is measured against the controller's clock, so check that one first (a wrong "
+                        "controller clock makes every VM look skewed), then set the VM's time right (w32tm /resync; Azure VMs sync "
+                        "with the host through the VM IC Time Synchronization Provider)" % problem, detail)
+        return Step("clock", "ok", "the VM's clock is within %d s of the controller's clock" % limit, detail)

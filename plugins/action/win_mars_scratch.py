@@ -4,9 +4,12 @@
 SalVhdInitializationError, SalLowDiskSpace; the MARS FAQ, "Manage the backup cache folder").
 
 Both ScratchLocation values must name the folder. A mismatch is fixed only towards the value whose folder exists and
-holds OnlineBackup.KEK, and then the engine is restarted, as the FAQ's way of changing the cache location does (stop
-obengine, set both values, start it again); no data is ever moved. The folder must exist and be listable, carry no
-attribute the FAQ rules out, lie on a local volume with enough free space, and hold OnlineBackup.KEK: reported."""
+holds OnlineBackup.KEK, in one script (SET) that does what the FAQ's "How do I change the cache location" does: where
+the engine runs, it asks the agent's module whether a MARS job runs (Get-OBJob) and changes nothing when one does or
+when that cannot be told; it stops obengine (bounded), sets both values, and starts it again (bounded). A stopped engine
+is not started: it reads the values when it starts. On a DPM or MABS server it is reported, not changed; no data is
+ever moved. The folder must exist and be listable, carry no attribute the FAQ rules out, lie on a local volume with
+enough free space, and hold OnlineBackup.KEK: reported."""
 
 from __future__ import annotations
 
@@ -72,7 +75,13 @@ function Get-ScratchFolder {
     if ($volume) {
         $dedup = $null
         if (Get-Command -Name Get-DedupVolume -ErrorAction SilentlyContinue) {
-            $dedup = [bool](Get-DedupVolume -Volume $volume.Name.TrimEnd('\') -ErrorAction SilentlyContinue)
+            try {
+                $dedup = [bool](Get-DedupVolume -Volume $volume.Name.TrimEnd('\') -ErrorAction SilentlyContinue)
+            }
+            catch {
+                # A terminating error (the Data Deduplication service or its WMI provider not answering): unknown, not the read's end.
+                $dedup = $null
+            }
         }
         $folder.volume = @{ name = $volume.Name; drive_type = [int]$volume.DriveType; file_system = $volume.FileSystem
             capacity = [long]$volume.Capacity; free = [long]$volume.FreeSpace; dedup = $dedup }
@@ -92,8 +101,63 @@ $Ansible.Result = @{
 }
 """
 
-# win_regedit's names of the kinds a path may be written as (RegistryValueKind).
-_KINDS = {"String": "string", "ExpandString": "expandstring"}
+SET = r"""#azure_backup.remediation/mars_scratch.set
+# Sets both ScratchLocation values as the MARS FAQ changes the cache location: where the engine runs, Get-OBJob first
+# (a job running, or no answer, changes nothing), then a bounded stop, both values, a bounded start. A stopped engine
+# stays stopped. Says which values it wrote, and where it stopped. Never sent in check mode.
+[CmdletBinding()]
+param(
+    [string]$Service,
+    [string]$InstallPath,
+    [int]$TimeoutSeconds,
+    [string[]]$Keys,
+    [string]$ValueName,
+    [string]$Value,
+    [string]$Kind
+)
+$ErrorActionPreference = 'Stop'
+$changed = $false
+""" + mars.ENGINE_FUNCTIONS + r"""
+$engine = Get-Service -Name $Service -ErrorAction SilentlyContinue
+$result = @{ job = $null; stop = $null; start = $null; written = @(); error = $null; was_running = $false }
+$go = $true
+if ($engine -and $engine.Status -ne 'Stopped') {
+    $result.was_running = $true
+    $result.job = Get-MarsJob -InstallPath $InstallPath
+    $go = ($result.job.running -eq $false)
+    if ($go) {
+        $result.stop = Stop-Engine -Engine $engine -TimeoutSeconds $TimeoutSeconds
+        $go = ($result.stop.status -eq 'stopped')
+        $changed = $go
+    }
+}
+if ($go) {
+    foreach ($key in $Keys) {
+        try {
+            if (-not (Test-Path -LiteralPath $key)) {
+                $null = New-Item -Path $key -Force
+            }
+            # -Type keeps the kind (String or ExpandString) of the value it copies.
+            Set-ItemProperty -LiteralPath $key -Name $ValueName -Value $Value -Type $Kind
+            $result.written += $key
+            $changed = $true
+        }
+        catch {
+            $result.error = "$($key): $($_.Exception.Message)"
+            break
+        }
+    }
+    # What was stopped runs again, also when a value could not be set.
+    if ($result.was_running) {
+        $result.start = Start-Engine -Engine $engine -TimeoutSeconds $TimeoutSeconds
+    }
+}
+$Ansible.Changed = $changed
+$Ansible.Result = $result
+"""
+
+# The kinds a path may be written as (RegistryValueKind names, as Set-ItemProperty -Type takes them).
+_KINDS = ("String", "ExpandString")
 
 
 class ActionModule(mars.MarsCauseAction):
@@ -110,9 +174,9 @@ class ActionModule(mars.MarsCauseAction):
 
     def steps(self):
         minimum = self.args["min_free_percent"]
-        if not 0 < minimum < 100:
-            raise RemediationError("MARS_SCRATCH on %s: mars_agent_scratch_min_free_percent must be above 0 and below 100, not %s. "
-                                   "Nothing was read." % (self.host, minimum), check="arguments")
+        if not causes.MIN_FREE_LOW < minimum <= causes.MIN_FREE_HIGH:
+            raise RemediationError("MARS_SCRATCH on %s: mars_agent_scratch_min_free_percent must be above %s and at most %s, not %s. "
+                                   "Nothing was read." % (self.host, causes.MIN_FREE_LOW, causes.MIN_FREE_HIGH, minimum), check="arguments")
         state = self.read(READ, "the MARS scratch folder", **self.parameters())
         if not self.installed(state):
             yield self.not_installed_step()
@@ -136,31 +200,48 @@ class ActionModule(mars.MarsCauseAction):
     def location_fix(self, state: dict, decision: dict, detail: dict) -> Step:
         target = decision["target"]
         source = "config" if causes.same_path(state.get("config"), target) else "provider"
-        kind = _KINDS.get(state.get(source + "_kind") or "", "string")
+        kind = state.get(source + "_kind") if state.get(source + "_kind") in _KINDS else "String"
         detail = dict(detail, old=dict(decision["change"]), target=target)
         before = "".join("%s\\%s = %s\n" % (key, causes.VALUE, old if old is not None else "(not set)") for key, old in decision["change"])
         after = "".join("%s\\%s = %s\n" % (key, causes.VALUE, target) for key, _old in decision["change"])
-        action = "set %s to %s and restart %s if it runs" % (" and ".join("%s\\%s" % (k, causes.VALUE) for k, _o in decision["change"]),
-                                                             target, mars.SERVICE)
-        return Step("scratch_location", "found", "the ScratchLocation values differ: %s" % decision["why"], detail, change=Change(
-            action, lambda: self.set_location(decision, target, kind, detail), text_diff("ScratchLocation", before, after)))
+        why = "the ScratchLocation values differ: %s" % decision["why"]
+        if self.dpm(state):
+            return Step("scratch_location", "found", "%s. Not changed: %s" % (why, mars.dpm_words("changing the cache location")), detail)
+        names = " and ".join("%s\\%s" % (key, causes.VALUE) for key, _old in decision["change"])
+        action = ("set %s to %s (where %s runs: unless a MARS job runs, stop it first and start it again after, as the FAQ's "
+                  "How do I change the cache location does)" % (names, target, mars.SERVICE))
+        return Step("scratch_location", "found", why, detail, change=Change(
+            action, lambda: self.set_location(state, decision, target, kind, detail), text_diff("ScratchLocation", before, after)))
 
-    def set_location(self, decision: dict, target: str, kind: str, detail: dict) -> Step:
-        for key, _old in decision["change"]:
-            self.apply("win_regedit", "setting %s\\%s" % (key, causes.VALUE), path=key, name=causes.VALUE, data=target, type=kind)
-        now = self.read(READ, "the MARS scratch folder after the change", **self.parameters())
+    def set_location(self, state: dict, decision: dict, target: str, kind: str, detail: dict) -> Step:
+        # Both values, Config first, as the FAQ sets them; the one that already names the target is written unchanged.
+        keys = [causes.CONFIG_KEY, causes.PROVIDER_KEY]
+        answer = self.apply("win_powershell", "setting ScratchLocation", script=SET, parameters={
+            "Service": mars.SERVICE, "InstallPath": (state.get("agent") or {}).get("install_path") or mars.DEFAULT_INSTALL_PATH,
+            "TimeoutSeconds": mars.ENGINE_TIMEOUT, "Keys": keys, "ValueName": causes.VALUE, "Value": target, "Kind": kind})
+        result = answer.get("result") or {}
+        written = list(result.get("written") or [])
+        detail = dict(detail, job=result.get("job"), stop=result.get("stop"), start=result.get("start"), written=written)
         old = "; ".join("%s\\%s was %s" % (key, causes.VALUE, value if value is not None else "not set") for key, value in decision["change"])
+        problem = mars.engine_problem(result)
+        if problem:
+            return Step("scratch_location", problem[0], "ScratchLocation not changed (%s): %s" % (old, problem[1]), detail)
+        started = mars.start_problem(result)
+        if result.get("error"):
+            done = ", ".join("%s\\%s" % (key, causes.VALUE) for key in written) or "none"
+            return Step("scratch_location", "failed", "setting ScratchLocation to %s failed at %s; already written: %s (%s)%s"
+                        % (target, result["error"], done, old, "; " + started if started else ""), detail)
+        now = self.read(READ, "the MARS scratch folder after the change", **self.parameters())
         if not causes.same_path(now.get("config"), now.get("provider")):
             return Step("scratch_location", "failed", "set ScratchLocation to %s (%s), but they still differ: %s and %s"
                         % (target, old, now.get("config"), now.get("provider")), detail)
-        service = now.get("service") or {}
-        if service.get("state") != "Running":
+        if started:
+            return Step("scratch_location", "failed", "set ScratchLocation to %s (%s), but %s" % (target, old, started), detail)
+        if not result.get("was_running"):
             return Step("scratch_location", "fixed", "set ScratchLocation to %s (%s); %s is not running and reads it when it starts"
                         % (target, old, mars.SERVICE), detail)
-        # The FAQ's "How do I change the cache location": stop obengine, set both values, start obengine again.
-        self.apply("win_service", "restarting %s" % mars.SERVICE, name=mars.SERVICE, state="restarted")
-        return Step("scratch_location", "fixed", "set ScratchLocation to %s (%s) and restarted %s so it uses it" % (target, old, mars.SERVICE),
-                    detail)
+        return Step("scratch_location", "fixed", "stopped %s, set ScratchLocation to %s (%s) and started it again so it uses it (no MARS "
+                    "job was running)" % (mars.SERVICE, target, old), detail)
 
     def folder_steps(self, folder: dict, path: str, minimum: float):
         detail = {"path": path}

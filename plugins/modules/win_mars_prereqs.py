@@ -14,9 +14,10 @@ description:
   - Reports, changing nothing, what article 004's basic troubleshooting asks of the server.
   - .NET Framework 4.5.2 or later, that is a C(Release) of at least 379893 under
     C(HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full).
-  - The clock. The controller sends its UTC time as a script parameter and the VM answers with its own. The VM read
-    its clock between the two, so only an offset beyond O(max_clock_skew) over the whole round trip is reported. No
-    outside time source is contacted.
+  - The clock, against the controller's clock. The controller sends its UTC time as a script parameter and the VM answers
+    with its own. The VM read its clock between the two, so only an offset beyond O(max_clock_skew) over the whole round
+    trip is reported; where the host read served the read, the round trip ends when the host read answered. No outside
+    time source is contacted, so a controller whose clock is wrong makes every VM look skewed.
   - The time zone (its Id and UTC offset), as information.
   - Runs only where the MARS agent is installed (C(InstallPath) under C(HKLM\SOFTWARE\Microsoft\Windows Azure Backup\Setup),
     or the C(obengine) service); elsewhere the cause is skipped with no finding.

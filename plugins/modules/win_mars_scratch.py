@@ -13,10 +13,13 @@ version_added: 0.2.0
 description:
   - Reads C(ScratchLocation) under C(HKLM\SOFTWARE\Microsoft\Windows Azure Backup\Config) and under
     C(...\Config\CloudBackupProvider); both must name the same folder (article 004, error 34506).
-  - When they differ, sets the other value to the one whose folder exists and holds C(OnlineBackup.KEK) (win_regedit, with
-    the value's own kind), reads both back, and restarts C(obengine) if it runs, as the MARS FAQ's way of changing the
-    cache location does (stop the engine, set both values, start it). It never moves data. When neither or both folders
-    qualify, or neither value is set, it reports. The old values are in the finding's detail and in the diff.
+  - When they differ, both are set to the value whose folder exists and holds C(OnlineBackup.KEK), with its kind, as the
+    MARS FAQ changes the cache location, in one script. Where C(obengine) runs, it first asks Get-OBJob whether a MARS job
+    runs; when one runs, or that cannot be told, nothing is changed and that is reported. Otherwise it stops the engine
+    (within 120 seconds), sets both values and starts it again. A stopped engine stays stopped. Both values are read back.
+    It never moves data. When a value cannot be set, the finding names those already written.
+  - When neither or both folders qualify, or neither value is set, or on a DPM or MABS server, it reports. The old values
+    are in the finding's detail and in the diff.
   - Reports, without changing them, a scratch folder that does not exist or cannot be listed; the attributes the FAQ rules
     out (encrypted, compressed, sparse, reparse point) and a de-duplicated volume; a volume that is not a local disk or
     not NTFS or ReFS (the FAQ names no file system, so that part is unverified); free space on its volume below
@@ -31,6 +34,7 @@ options:
       - The least free space on the scratch folder's volume, in percent of the volume's size. Microsoft sizes it at 5-10 %
         of the total size of the backup data (30-35 GB more with System State), which the server cannot know; its FAQ says
         to act when the volume has less than 5 % free.
+      - Above 0 and at most 50.
     type: float
     default: 5
 extends_documentation_fragment:

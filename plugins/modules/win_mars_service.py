@@ -15,6 +15,11 @@ description:
     doubt. Starts C(obengine) where it is stopped; a disabled one is set to start manually first. Its start type is
     otherwise left as the agent's installer set it.
   - With O(restart_service), restarts it even when it runs. That is a change on every run, so set it for one run only.
+    The restart is one script. It asks the agent's MSOnlineBackup module whether a MARS job runs (Get-OBJob). When one
+    runs, or that cannot be told, the engine is left alone and reported. Otherwise it stops and starts the engine, each
+    within 120 seconds, and reports an engine stuck stopping. It never uses win_service C(state=restarted).
+  - On a DPM or MABS server (C(HKLM\SOFTWARE\Microsoft\Microsoft Data Protection Manager\Setup) exists) DPM runs the engine's
+    jobs, so the restart is reported, not done; a stopped engine is still started.
   - Runs only where the MARS agent is installed (C(InstallPath) under C(HKLM\SOFTWARE\Microsoft\Windows Azure Backup\Setup),
     or the C(obengine) service); elsewhere the cause is skipped with no finding.
 author:

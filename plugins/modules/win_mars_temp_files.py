@@ -13,8 +13,10 @@ version_added: 0.2.0
 description:
   - Counts the files directly in C(%SystemRoot%\Temp) whose name ends in C(.tmp). More than O(limit) break the MARS
     agent (article 004 says to delete them when there are more than 60,000 or 65,000).
-  - Over the limit, deletes those files and no others in one script run; a file in use or refused stays and is counted
-    as kept. Reports how many were removed and kept and the bytes freed. In check mode it only counts.
+  - Over the limit, deletes those files and no others in one script run, and only those last written more than
+    O(min_age_hours) ago. A younger file, or one in use or refused, stays and is counted as kept; a file deleted by someone
+    else between the listing and its delete is counted as gone. Reports how many were removed, kept and gone and the
+    bytes freed. In check mode it only counts.
   - Each name is tested for the exact C(.tmp) ending, because on Windows PowerShell the wildcard C(*.tmp) also returns
     C(x.tmpl) (a three-character extension in a search pattern matches every extension that begins with it).
   - Runs only where the MARS agent is installed (C(InstallPath) under C(HKLM\SOFTWARE\Microsoft\Windows Azure Backup\Setup),
@@ -26,6 +28,10 @@ options:
     description: The most C(.tmp) files the folder may hold before they are deleted.
     type: int
     default: 60000
+  min_age_hours:
+    description: Only files last written more than this many hours ago are deleted (0 to 8760; 0 deletes them whatever their age).
+    type: int
+    default: 24
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.WINDOWS

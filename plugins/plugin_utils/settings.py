@@ -227,6 +227,8 @@ RULES = {
     "mars_agent_min_version": VERSION,
     "mars_agent_scratch_min_free_percent": number(0, 50, "percent", low_open=True),
     "mars_agent_temp_files_limit": whole(1, 10000000, "files"),
+    "mars_agent_temp_files_min_age_hours": whole(0, 8760, "hours"),
+    "mars_agent_enable_iscsi": flag(),
     "mars_agent_max_clock_skew": whole(1, 86400, "seconds"),
     # MARS_CONNECTIVITY: a wildcard of the article names no machine to connect to.
     "mars_agent_endpoints": each(Rule("", mars_endpoint_ok), "host names or host:port, port 1 to 65535 (no wildcards: they cannot be probed; "
@@ -360,9 +362,9 @@ OPTIONS = {
     ("mars_service", "windows"): {"restart_service": "mars_agent_restart_service"},
     ("mars_version", "windows"): {"min_version": "mars_agent_min_version"},
     ("mars_scratch", "windows"): {"min_free_percent": "mars_agent_scratch_min_free_percent"},
-    ("mars_temp_files", "windows"): {"limit": "mars_agent_temp_files_limit"},
+    ("mars_temp_files", "windows"): {"limit": "mars_agent_temp_files_limit", "min_age_hours": "mars_agent_temp_files_min_age_hours"},
     ("mars_prereqs", "windows"): {"max_clock_skew": "mars_agent_max_clock_skew"},
-    ("mars_restore_mount", "windows"): {},
+    ("mars_restore_mount", "windows"): {"enable_iscsi": "mars_agent_enable_iscsi"},
     ("mars_connectivity", "windows"): {"endpoints": "mars_agent_endpoints", "timeout": "mars_agent_timeout", "http_proxy": "mars_agent_http_proxy",
                                        "http_proxy_bypass": "mars_agent_http_proxy_bypass"},
     ("mars_schedule", "windows"): {"fix_principal": "mars_agent_schedule_fix_principal"},

@@ -79,6 +79,8 @@ GOOD_BAD = {
     "mars_agent_min_version": ("2.0.9262.0", "newest"),
     "mars_agent_scratch_min_free_percent": (10, 0),
     "mars_agent_temp_files_limit": (65000, 0),
+    "mars_agent_temp_files_min_age_hours": (48, -1),
+    "mars_agent_enable_iscsi": (True, "always"),
     "mars_agent_max_clock_skew": (60, 0),
     "mars_agent_endpoints": (["login.microsoftonline.com", "127.0.0.1:8443"], ["*.windows.net"]),
     "mars_agent_timeout": (10, 0),

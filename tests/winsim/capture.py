@@ -661,6 +661,10 @@ def _mars_agent(state: dict, agent: dict) -> None:
         hostmod.remove_file_state(state, engine)
     if agent.get("service") and not hostmod.find_key(state["services"], "obengine"):
         hostmod.add_service(state, "obengine", "obengine", '"%s"' % engine, "auto", True)
+    if agent.get("dpm"):
+        state.setdefault("registry", {}).setdefault(hostmod.DPM_SETUP_KEY, {})
+    elif agent.get("dpm") is False:
+        hostmod.reg_delete_tree(state, hostmod.DPM_SETUP_KEY)
 
 
 def _mars_service(state: dict, parameters: dict, result: dict) -> None:
@@ -724,12 +728,22 @@ def _mars_temp_files(state: dict, parameters: dict, result: dict) -> None:
                  and p.lower().endswith(suffix.lower())]:
         del state["files"][path]
     count, size = int(result.get("count") or 0), int(result.get("bytes") or 0)
+    # The files older than the capture's MinAgeHours (a day more, so they stay old), the rest written now.
+    old = min(int(result.get("old") if result.get("old") is not None else count), count)
+    hours = int(parameters.get("MinAgeHours") or 0) + 24
     if count:
         each = size // count
-        state["bulk_files"].append({"folder": folder, "prefix": "captured", "suffix": suffix, "first": 0, "count": count - 1, "size": each,
-                                    "in_use": 0})
+        # The one file for the bytes over is old only when every file is.
+        last_old = old == count
+        for prefix, number, mtime in (("captured-old", old - last_old, hostmod.ago(hours)),
+                                      ("captured-new", count - old - (not last_old), hostmod.now_iso())):
+            if number > 0:
+                state["bulk_files"].append({"folder": folder, "prefix": prefix, "suffix": suffix, "first": 0, "count": number, "size": each,
+                                            "in_use": 0, "mtime": mtime})
         last = hostmod.file_entry(b"")
         last["size"] = size - each * (count - 1)
+        if last_old:
+            last["mtime"] = hostmod.ago(hours)
         hostmod.put_file_state(state, folder + "\\captured-last" + suffix, last)
 
 
@@ -754,7 +768,7 @@ TO_STATE.update({
     "mars_prereqs.read": _mars_prereqs,
     "mars_restore_mount.read": _mars_service,
 })
-_AGENT = "the setup key's InstallPath, cbengine.exe's version, the obengine service"
+_AGENT = "the setup key's InstallPath, cbengine.exe's version, the obengine service, DPM's setup key"
 IMPORTED.update({
     "mars_service.read": {"agent": _AGENT, "service": "services"},
     "mars_version.read": {"agent": _AGENT},
@@ -763,7 +777,7 @@ IMPORTED.update({
                           "folders": "dirs, folder_attributes, denied_dirs, the key file, the volume's type, file system, size, free space, "
                                      "de-duplication"},
     "mars_temp_files.read": {"agent": _AGENT, "folder": "where the files go", "count": "bulk_files (and one file)",
-                             "bytes": "bulk_files (and one file)"},
+                             "bytes": "bulk_files (and one file)", "old": "the bulk files' mtime (older than MinAgeHours, or now)"},
     "mars_prereqs.read": {"agent": _AGENT, "dotnet_release": "NDP Release value", "vm_utc": "not imported: the clock moves on",
                           "offset_seconds": "clock_offset_seconds (from the controller's time at capture)", "time_zone": "time_zone"},
     "mars_restore_mount.read": {"agent": _AGENT, "service": "services"},

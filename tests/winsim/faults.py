@@ -766,7 +766,7 @@ def mars_temp_files(state):
     """61,000 *.tmp files in C:\\Windows\\Temp, 25 of them open elsewhere, beside names the pattern must leave alone."""
     hostmod.install_mars(state)
     state.setdefault("bulk_files", []).append({"folder": "C:\\Windows\\Temp", "prefix": "tmp", "suffix": ".tmp", "first": 0,
-                                               "count": 61000, "size": 2048, "in_use": 25})
+                                               "count": 61000, "size": 2048, "in_use": 25, "mtime": hostmod.ago(24 * 30)})
     # '*.tmp' returns setup.tmpl too on Windows PowerShell; these must all stay.
     state["bulk_files"].append({"folder": "C:\\Windows\\Temp", "prefix": "setup", "suffix": ".tmpl", "first": 0, "count": 300,
                                 "size": 512, "in_use": 0})
@@ -788,10 +788,30 @@ def mars_clock_skew(state):
 
 
 def mars_iscsi_stopped(state):
-    """The Microsoft iSCSI Initiator Service stopped, Manual as Windows installs it."""
+    """The Microsoft iSCSI Initiator Service stopped, Manual, as Windows installs it: no fault, it starts when a restore
+    mounts (MARS_RESTORE_MOUNT must leave it alone unless mars_agent_enable_iscsi is set)."""
     hostmod.install_mars(state)
     state["services"]["MSiSCSI"]["start_mode"] = "manual"
     hostmod.set_service_stopped(state, "MSiSCSI")
+
+
+def mars_iscsi_disabled(state):
+    """The Microsoft iSCSI Initiator Service disabled (hardening, or by hand): a restore cannot mount its volume."""
+    hostmod.install_mars(state)
+    state["services"]["MSiSCSI"]["start_mode"] = "disabled"
+    hostmod.set_service_stopped(state, "MSiSCSI")
+
+
+def mars_job_running(state):
+    """A MARS backup job runs now (Get-OBJob lists it): the engine must not be stopped."""
+    hostmod.install_mars(state)
+    state["mars_jobs"] = [{"type": "Backup"}]
+
+
+def mars_dpm_server(state):
+    """A DPM or MABS server: DPM's setup key exists; DPM runs the engine's jobs."""
+    hostmod.install_mars(state)
+    state.setdefault("registry", {})[hostmod.DPM_SETUP_KEY] = {}
 
 
 FAULTS.update({
@@ -804,6 +824,9 @@ FAULTS.update({
     "mars-dotnet-old": mars_dotnet_old,
     "mars-clock-skew": mars_clock_skew,
     "mars-iscsi-stopped": mars_iscsi_stopped,
+    "mars-iscsi-disabled": mars_iscsi_disabled,
+    "mars-job-running": mars_job_running,
+    "mars-dpm-server": mars_dpm_server,
 })
 
 

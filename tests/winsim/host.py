@@ -105,6 +105,13 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
          # many files in one entry (the state is saved as JSON after every call): <folder>\\<prefix><n><suffix> for n from
          # first to first+count-1, each of size bytes; the first in_use of them are open elsewhere (a delete is refused).
          # Only the MARS twins list them (bulk_listing); other twins and modules do not see them.
+         # added: "mtime" (ISO-8601 UTC, FileInfo.LastWriteTimeUtc of each of them; absent: now)
+     # added to files{} entries (MARS_TEMP_FILES): "vanishes": true (someone else deletes it between the delete
+     #   script's listing and its delete)
+     "mars_jobs": [{"type": "Backup"}],  # added: the MARS jobs running now (Get-OBJob); absent or []: none
+     "mars_module_error": str,       # added: Import-Module of the agent's MSOnlineBackup module fails with this message
+     "registry_denied": ["<key>"],   # added: Set-ItemProperty on a value of these keys fails (access denied)
+     # a DPM or MABS server: the key hostmod.DPM_SETUP_KEY in registry{} (Get-MarsAgent's dpm)
      "clock_offset_seconds": 0,      # the VM's clock minus the real time
      "time_zone": {"id": "UTC", "display_name": "(UTC) Coordinated Universal Time"},  # default (Azure images use UTC)
      "next_pid": 4000,               # added: pid counter
@@ -705,6 +712,8 @@ MARS_SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows Azure Backup\\Setup"
 MARS_CONFIG_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows Azure Backup\\Config"
 MARS_PROVIDER_KEY = MARS_CONFIG_KEY + "\\CloudBackupProvider"
 MARS_DIR = "C:\\Program Files\\Microsoft Azure Recovery Services Agent"
+# There on a DPM or MABS server (plugin_utils/windows/mars.py DPM_KEY), which runs obengine too.
+DPM_SETUP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Microsoft Data Protection Manager\\Setup"
 # Made up: a 2.0.92xx build above the 2.0.9249.0 article 004 asks for (no real build list was at hand).
 MARS_VERSION = "2.0.9262.0"
 MARS_TASK = "\\Microsoft\\OnlineBackup\\Microsoft-OnlineBackup"
@@ -722,7 +731,8 @@ def install_mars(state: dict) -> None:
     """A healthy MARS agent, registered and scheduled, as article 004 describes it working: the engine service
     runs, the scratch folder (default <install>\\Scratch) holds OnlineBackup.KEK and both ScratchLocation values
     name it, the backup task runs as SYSTEM and starts no second instance, the module folder is on the
-    machine's PSModulePath, Defender excludes what the article lists, and the iSCSI initiator runs.
+    machine's PSModulePath, and Defender excludes what the article lists. The iSCSI initiator is left as Windows
+    installs it (Manual, stopped): a restore's mount starts it.
     Idempotent: faults call it before breaking one of these."""
     if find_key(state["services"], "obengine") is not None:
         return
@@ -747,9 +757,6 @@ def install_mars(state: dict) -> None:
     defender = state.setdefault("defender", {"running": True, "exclusion_path": [], "exclusion_process": []})
     defender["exclusion_path"] += [scratch, MARS_DIR + "\\Bin"]
     defender["exclusion_process"] += ["cbengine.exe", "csc.exe"]
-    svc = state["services"][find_key(state["services"], "MSiSCSI")]
-    svc["start_mode"] = "auto"
-    set_service_running(state, "MSiSCSI")
 
 
 def reg_values_of(state: dict, key: str) -> dict:

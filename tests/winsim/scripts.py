@@ -1923,7 +1923,87 @@ def _mars_agent(host) -> dict:
     if not path:
         path = hostmod.ENVIRONMENT["programfiles"] + "\\Microsoft Azure Recovery Services Agent"
     entry = host.find_file(path + "\\Bin\\cbengine.exe")[1]
-    return {"installed": True, "install_path": path, "version": (entry or {}).get("version"), "service": service}
+    return {"installed": True, "install_path": path, "version": (entry or {}).get("version"), "service": service,
+            "dpm": host.reg_key_exists(hostmod.DPM_SETUP_KEY)}
+
+
+def _mars_job(host, install_path: str) -> dict:
+    """Get-MarsJob (mars.py ENGINE_FUNCTIONS): Import-Module of <install>\\Bin\\Modules\\MSOnlineBackup, then Get-OBJob, which
+    lists the operations running now (learn.microsoft.com, Get-OBJob). State mars_jobs: the jobs running; mars_module_error:
+    the module does not load (a damaged install). Without its .psd1 Import-Module fails as PowerShell words it."""
+    module = hostmod.norm_path(install_path).rstrip("\\") + "\\Bin\\Modules\\MSOnlineBackup"
+    if host.state.get("mars_module_error"):
+        return {"running": None, "count": None, "error": host.state["mars_module_error"]}
+    if not host.is_file(module + "\\MSOnlineBackup.psd1"):
+        return {"running": None, "count": None, "error": "The specified module '%s' was not loaded because no valid module file was "
+                "found in any module directory." % module}
+    jobs = host.state.get("mars_jobs") or []
+    return {"running": bool(jobs), "count": len(jobs), "error": None}
+
+
+def _engine_stop(host, key: str) -> dict:
+    """Stop-Engine: ServiceController.Stop() and a bounded wait (the wait passes in simulated time)."""
+    if host.state["services"][key]["state"] == "stop_pending":
+        # A StopPending service refuses SERVICE_CONTROL_STOP (ERROR_SERVICE_CANNOT_ACCEPT_CTRL; learn.microsoft.com, ControlService).
+        return {"status": "stop_failed", "state": "StopPending", "error": "The service cannot accept control messages at this time"}
+    if not _service_stop(host, key):
+        return {"status": "stuck", "state": "StopPending", "error": None}
+    return {"status": "stopped", "state": "Stopped", "error": None}
+
+
+def _engine_start(host, key: str) -> dict:
+    """Start-Engine: ServiceController.Start() and a bounded wait."""
+    try:
+        _service_start(host, key)
+    except hostmod.ServiceError as exc:
+        return {"status": "start_failed", "state": _SERVICE_STATE.get(host.state["services"][key]["state"]), "error": str(exc)}
+    return {"status": "running", "state": "Running", "error": None}
+
+
+def mars_service_restart(host, p: dict) -> tuple:
+    """The engine restart: where it runs, Get-OBJob first (a job, or no answer, leaves it alone), then stop and start."""
+    key = host.find_service(p["Service"])[0]
+    if key is None:
+        raise ScriptError("Cannot find any service with service name '%s'." % p["Service"])
+    result = {"job": None, "stop": None, "start": None, "before": _SERVICE_STATE.get(host.state["services"][key]["state"])}
+    changed, go = False, True
+    if host.state["services"][key]["state"] != "stopped":
+        result["job"] = _mars_job(host, p["InstallPath"])
+        go = result["job"]["running"] is False
+        if go:
+            result["stop"] = _engine_stop(host, key)
+            go = changed = result["stop"]["status"] == "stopped"
+    if go:
+        result["start"] = _engine_start(host, key)
+        changed = True
+    return result, changed
+
+
+def mars_scratch_set(host, p: dict) -> tuple:
+    """Both ScratchLocation values as the FAQ changes the cache location: where the engine runs, Get-OBJob, a bounded stop,
+    the values, a bounded start. State registry_denied: keys whose values cannot be set (Set-ItemProperty throws)."""
+    key = host.find_service(p["Service"])[0]
+    result = {"job": None, "stop": None, "start": None, "written": [], "error": None, "was_running": False}
+    changed, go = False, True
+    if key is not None and host.state["services"][key]["state"] != "stopped":
+        result["was_running"] = True
+        result["job"] = _mars_job(host, p["InstallPath"])
+        go = result["job"]["running"] is False
+        if go:
+            result["stop"] = _engine_stop(host, key)
+            go = changed = result["stop"]["status"] == "stopped"
+    if go:
+        denied = [k.lower() for k in host.state.get("registry_denied") or []]
+        for one in p["Keys"]:
+            if one.lower() in denied:
+                result["error"] = "%s: Requested registry access is not allowed." % one
+                break
+            hostmod.reg_set(host.state, one, p["ValueName"], {v: k for k, v in _VALUE_KIND.items()}[p["Kind"]], p["Value"])
+            result["written"].append(one)
+            changed = True
+        if result["was_running"]:
+            result["start"] = _engine_start(host, key)
+    return result, changed
 
 
 def mars_service_read(host, p: dict) -> dict:
@@ -2031,17 +2111,45 @@ def _temp_files(host, p: dict, script: str) -> tuple:
     return folder, files
 
 
+def _vm_now(host) -> datetime.datetime:
+    """[DateTime]::UtcNow on the VM: the real time plus the VM clock's offset (clock_offset_seconds)."""
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=host.state.get("clock_offset_seconds", 0))
+
+
+def _last_write(host, item: tuple) -> datetime.datetime:
+    """FileInfo.LastWriteTimeUtc of a listed file: its files{} entry's or its bulk entry's mtime (now where none is kept)."""
+    path, _size, _in_use, entry = item
+    mtime = (entry if entry is not None else host.state["files"].get(path) or {}).get("mtime")
+    if not mtime:
+        return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.fromisoformat(mtime.replace("Z", "+00:00"))
+
+
 def mars_temp_files_read(host, p: dict, script: str) -> dict:
     folder, files = _temp_files(host, p, script)
-    return {"agent": _mars_agent(host), "folder": folder, "count": len(files), "bytes": sum(f[1] for f in files)}
+    cutoff = _vm_now(host) - datetime.timedelta(hours=int(p.get("MinAgeHours") or 0))
+    return {"agent": _mars_agent(host), "folder": folder, "count": len(files), "old": sum(1 for f in files if _last_write(host, f) < cutoff),
+            "bytes": sum(f[1] for f in files)}
 
 
 def mars_temp_files_delete(host, p: dict, script: str) -> tuple:
-    """[System.IO.File]::Delete of each file; a file open elsewhere throws an IOException and stays."""
+    """[System.IO.File]::Delete of each file last written before the cutoff; a younger one stays (kept), one open
+    elsewhere throws an IOException and stays (kept). A files{} entry with "vanishes": true is deleted by someone else
+    between the listing and its delete: FileInfo.Exists is then false, and it counts as gone."""
     folder, files = _temp_files(host, p, script)
-    result = {"folder": folder, "removed": 0, "kept": 0, "bytes_freed": 0, "kept_examples": []}
+    cutoff = _vm_now(host) - datetime.timedelta(hours=int(p.get("MinAgeHours") or 0))
+    result = {"folder": folder, "removed": 0, "kept": 0, "young": 0, "gone": 0, "bytes_freed": 0, "kept_examples": []}
     bulk = {}
-    for path, size, in_use, entry in files:
+    for item in files:
+        path, size, in_use, entry = item
+        if entry is None and (host.state["files"].get(path) or {}).get("vanishes"):
+            hostmod.remove_file_state(host.state, path)
+            result["gone"] += 1
+            continue
+        if _last_write(host, item) >= cutoff:
+            result["young"] += 1
+            result["kept"] += 1
+            continue
         if in_use:
             result["kept"] += 1
             if len(result["kept_examples"]) < 5:
@@ -2089,6 +2197,8 @@ SCRIPTS.update({
     "mars_temp_files.delete": mars_temp_files_delete,
     "mars_prereqs.read": mars_prereqs_read,
     "mars_restore_mount.read": mars_service_read,
+    "mars_service.restart": mars_service_restart,
+    "mars_scratch.set": mars_scratch_set,
 })
 SCRIPT_TEXT.update(("mars_temp_files.read", "mars_temp_files.delete"))
 

@@ -14,6 +14,7 @@ change and removed after its last.
 
 from __future__ import annotations
 
+import datetime
 import importlib
 
 from ansible.errors import AnsibleConnectionFailure
@@ -144,6 +145,9 @@ def host_read(driver, reads: dict) -> dict:
     Each answer has win_powershell's shape, so the cause's read() takes it as its own."""
     answer = driver.run_script(HOST_READ, {"Reads": {cause: {"script": r["script"], "parameters": r["parameters"], "mars": r["mars"]}
                                                      for cause, r in reads.items()}})
+    # When the answers arrived, by the controller's clock: a cause that times its read (MARS_PREREQS) takes this, not
+    # the moment its turn comes after the causes before it ran.
+    received = datetime.datetime.now(datetime.timezone.utc)
     result = answer.get("result") or {}
     if answer.get("failed") or not isinstance(result, dict) or "host" not in result:
         return {"failed": _why(answer)}
@@ -156,7 +160,7 @@ def host_read(driver, reads: dict) -> dict:
             got = {"failed": True, "changed": False, "error": [{"error_details": None, "exception": {"message": got["error"]}}]}
         else:
             got = {"changed": False, "result": got.get("result") or {}}
-        served[cause] = {"tag": read["tag"], "parameters": read["parameters"], "answer": got}
+        served[cause] = {"tag": read["tag"], "parameters": read["parameters"], "answer": got, "received": received}
     return {"host": result["host"], "reads": served}
 
 

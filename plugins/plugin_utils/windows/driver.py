@@ -129,6 +129,8 @@ class WinCauseAction(ActionBase):
     # Set for one cause run by run_cause: its first read, already done by the host read (run_windows_causes),
     # and the VM's run lock, taken before the first change.
     prefetched: dict | None = None
+    # When the answer of the last read() arrived, by the controller's clock, where the host read served it; None otherwise.
+    read_received = None
     host_lock: vmlock.HostLock | None = None
     lock_refused: str | None = None
 
@@ -253,10 +255,12 @@ class WinCauseAction(ActionBase):
         """The host read's answer for the cause's first read, or None: another script or parameters than it
         declared, or anything changed before it (then it reads what is there now)."""
         prefetched, self.prefetched = self.prefetched, None
+        self.read_received = None
         if not prefetched or self.changed or (self.host_lock is not None and self.host_lock.waited):
             return None
         if script_tag(script) != prefetched["tag"] or same_parameters(parameters) != same_parameters(prefetched["parameters"]):
             return None
+        self.read_received = prefetched.get("received")
         return prefetched["answer"]
 
     def run_script(self, script: str, parameters: dict) -> dict:

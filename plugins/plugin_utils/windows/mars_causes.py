@@ -52,6 +52,11 @@ DRIVE_TYPES = {0: "unknown", 1: "no root directory", 2: "removable disk", 3: "lo
                6: "RAM disk"}
 
 
+# mars_agent_scratch_min_free_percent: above 0 and at most 50 (the role's rule, settings.RULES; a volume asked to keep
+# more than half of it free is a typo more likely than a wish).
+MIN_FREE_LOW, MIN_FREE_HIGH = 0, 50
+
+
 def same_path(a: str | None, b: str | None) -> bool:
     """NTFS paths compare without case; a trailing backslash names the same folder."""
     if a is None or b is None:
@@ -144,17 +149,27 @@ def gib(size) -> str:
 # Article 004 ("Weitere Empfehlungen"): more than 60,000 or 65,000 files with the extension TMP in C:\Windows\Temp.
 TEMP_LIMIT = 60000
 TEMP_EXTENSION = ".tmp"
+# Only files last written longer ago than this are deleted (mars_agent_temp_files_min_age_hours): a younger one may be
+# a setup's or a job's that runs now. Made up, as the article gives no age; at most a year.
+TEMP_MIN_AGE = 24
+TEMP_MAX_AGE = 8760
 
 
-def temp_summary(result: dict) -> tuple[str, str]:
+def temp_summary(result: dict, min_age_hours: int = TEMP_MIN_AGE) -> tuple[str, str]:
     """(status, summary) of the delete script's answer: fixed, or found when files it could not remove are still above
     the limit; failed when it could not list the folder."""
     if result.get("error"):
         return "failed", "deleting the %s files in %s stopped: %s" % (TEMP_EXTENSION, result.get("folder"), result["error"])
     removed, kept = int(result.get("removed") or 0), int(result.get("kept") or 0)
+    young, gone = int(result.get("young") or 0), int(result.get("gone") or 0)
     words = "removed %d %s file(s) from %s (%s freed)" % (removed, TEMP_EXTENSION, result.get("folder"), mib(result.get("bytes_freed")))
-    if kept:
+    if kept and not young:
         words += "; %d kept (in use or access denied)" % kept
+    elif kept:
+        busy = "; %d in use or access denied" % (kept - young) if kept > young else ""
+        words += "; %d kept (%d written in the last %d h%s)" % (kept, young, min_age_hours, busy)
+    if gone:
+        words += "; %d already gone (removed by someone else meanwhile)" % gone
     return "fixed", words
 
 

@@ -878,7 +878,7 @@ FAULT_CHECKS.update({
 
 # The MARS faults: each installs the agent first. A MARS fault's check may assume it is installed.
 FAULT_CHECKS.update({
-    "mars-installed": lambda s: "obengine" in s["services"] and s["services"]["MSiSCSI"]["state"] == "running",
+    "mars-installed": lambda s: "obengine" in s["services"] and s["services"]["MSiSCSI"]["start_mode"] == "manual",
 })
 
 _C = "C:\\Program Files\\Microsoft Azure Recovery Services Agent"
@@ -894,6 +894,9 @@ FAULT_CHECKS.update({
     "mars-dotnet-old": lambda s: s["registry"][hostmod.NDP_KEY]["Release"]["data"] == 378675,
     "mars-clock-skew": lambda s: s.get("clock_offset_seconds") == 900,
     "mars-iscsi-stopped": lambda s: s["services"]["MSiSCSI"]["state"] == "stopped" and "obengine" in s["services"],
+    "mars-iscsi-disabled": lambda s: s["services"]["MSiSCSI"]["start_mode"] == "disabled" and "obengine" in s["services"],
+    "mars-job-running": lambda s: bool(s.get("mars_jobs")) and s["services"]["obengine"]["state"] == "running",
+    "mars-dpm-server": lambda s: hostmod.DPM_SETUP_KEY in s["registry"] and "obengine" in s["services"],
 })
 
 

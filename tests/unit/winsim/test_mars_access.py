@@ -75,7 +75,8 @@ READS = [(win_mars_connectivity.READ, {"Endpoints": ["localhost:1"], "TimeoutMs"
 def test_each_read_says_only_that_the_agent_is_absent_where_it_is(script, parameters):
     assert read(hostmod.SimHost.create("win01", "en", []), script, **parameters) == {"agent": {"installed": False}}
     state = read(mars(), script, **parameters)
-    assert state["agent"] == {"installed": True, "install_path": hostmod.MARS_DIR, "version": hostmod.MARS_VERSION, "service": True}
+    assert state["agent"] == {"installed": True, "install_path": hostmod.MARS_DIR, "version": hostmod.MARS_VERSION, "service": True,
+                              "dpm": False}
     assert len(state) > 1
 
 

@@ -15,6 +15,8 @@ from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.azure_backup.remediation.plugins.action import (
     win_mars_prereqs, win_mars_restore_mount, win_mars_scratch, win_mars_service, win_mars_temp_files, win_mars_version)
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import causes as wincauses
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars_causes as causes
 
 import faults
@@ -27,6 +29,12 @@ SCRATCH = hostmod.MARS_DIR + "\\Scratch"
 
 def run(h, module, check=False, **args):
     """The plugin's result, and the module names it sent."""
+    plugin, sent = plugin_on(h, module, check, **args)
+    return plugin.run(task_vars={"inventory_hostname": h.name}), sent
+
+
+def plugin_on(h, module, check=False, **args):
+    """The cause's plugin on the simulated host, and the list of module names it sends."""
     task = MagicMock(Task)
     task.args = dict(args)
     task.async_val = 0
@@ -44,7 +52,11 @@ def run(h, module, check=False, **args):
 
     plugin._execute_module = execute  # pylint: disable=protected-access
     plugin._connection = MagicMock()  # pylint: disable=protected-access
-    return plugin.run(task_vars={"inventory_hostname": h.name}), sent
+    return plugin, sent
+
+
+def engine_pid(h):
+    return next(p["pid"] for p in h.state["processes"] if p["service"] == "obengine")
 
 
 def checks(result):
@@ -82,8 +94,57 @@ def test_a_stopped_engine_is_started_and_a_restart_is_done_only_on_request():
     assert statuses(result) == {"service": "fixed"} and sent == ["win_powershell", "win_service"]
     assert h.state["services"]["obengine"]["state"] == "running"
     assert not run(h, win_mars_service)[0]["changed"]
+    pid = engine_pid(h)
+    result, sent = run(h, win_mars_service, check=True, restart_service=True)
+    assert "would restart obengine unless a MARS job runs" in checks(result)["service"]["summary"] and sent == ["win_powershell"]
     result, sent = run(h, win_mars_service, restart_service=True)
-    assert checks(result)["service"]["summary"].endswith("did restart obengine") and sent == ["win_powershell", "win_service"]
+    assert checks(result)["service"]["summary"] == "restarted obengine (no MARS job was running)" and result["changed"]
+    # One bounded restart script, never win_service state=restarted (which waits without end on StopPending).
+    assert sent == ["win_powershell", "win_powershell"] and engine_pid(h) != pid
+    assert checks(result)["service"]["detail"]["job"] == {"running": False, "count": 0, "error": None}
+
+
+def test_a_restart_is_not_done_while_a_mars_job_runs_or_when_that_cannot_be_told():
+    h = hostmod.SimHost.create("win01", "en", ["mars-job-running"])
+    pid = engine_pid(h)
+    result, sent = run(h, win_mars_service, restart_service=True)
+    found = checks(result)["service"]
+    assert found["status"] == "found" and "the engine is running a job (1 by Get-OBJob); run again later" in found["summary"]
+    assert not result["changed"] and "diff" not in result and engine_pid(h) == pid and sent == ["win_powershell", "win_powershell"]
+    h.state["mars_jobs"] = []
+    h.state["mars_module_error"] = "Could not load file or assembly 'Microsoft.Internal.CloudBackup.Client'"
+    result = run(h, win_mars_service, restart_service=True)[0]
+    found = checks(result)["service"]
+    assert found["status"] == "found" and "whether a MARS job runs is unknown" in found["summary"]
+    assert "Could not load file or assembly" in found["summary"] and engine_pid(h) == pid and not result["changed"]
+
+
+def test_a_restart_is_bounded_and_an_engine_stuck_stopping_is_said():
+    h = hostmod.SimHost.create("win01", "en", ["mars-installed"])
+    h.state["services"]["obengine"]["stop_hangs"] = True
+    result = run(h, win_mars_service, restart_service=True)[0]
+    failed = checks(result)["service"]
+    assert failed["status"] == "failed" and "obengine did not stop within 120 s and is StopPending" in failed["summary"]
+    assert h.state["services"]["obengine"]["state"] == "stop_pending"
+
+
+def test_a_dpm_server_s_engine_is_started_but_not_restarted():
+    h = hostmod.SimHost.create("win01", "en", ["mars-dpm-server"])
+    result, sent = run(h, win_mars_service, restart_service=True)
+    found = checks(result)["service"]
+    assert found["status"] == "found" and "this is a DPM or MABS server" in found["summary"] and sent == ["win_powershell"]
+    hostmod.set_service_stopped(h.state, "obengine")
+    result, sent = run(h, win_mars_service, restart_service=True)
+    assert statuses(result) == {"service": "fixed"} and sent == ["win_powershell", "win_service"]
+
+
+def test_get_mars_agent_says_whether_this_is_a_dpm_server():
+    for fault, dpm in (("mars-installed", False), ("mars-dpm-server", True)):
+        h = hostmod.SimHost.create("win01", "en", [fault])
+        answer = h.run_module("ansible.windows.win_powershell", {"script": win_mars_service.READ, "parameters": {"Service": "obengine"},
+                                                                 "_ansible_check_mode": True})
+        assert answer["result"]["agent"]["dpm"] is dpm
+    assert "Microsoft Data Protection Manager\\Setup" in win_mars_service.READ
 
 
 def test_an_old_agent_is_reported_with_where_to_get_the_current_one():
@@ -110,20 +171,55 @@ def test_a_scratch_mismatch_is_set_towards_the_folder_with_the_key_and_the_engin
                                "before": "%s\\ScratchLocation = D:\\MARS\\Scratch\n" % causes.PROVIDER_KEY,
                                "after": "%s\\ScratchLocation = %s\n" % (causes.PROVIDER_KEY, SCRATCH)}]
     assert sent == ["win_powershell"] and h.reg_values(hostmod.MARS_PROVIDER_KEY)["ScratchLocation"]["data"] == faults.MARS_ELSEWHERE
-    pid = next(p["pid"] for p in h.state["processes"] if p["service"] == "obengine")
+    pid = engine_pid(h)
     result, sent = run(h, win_mars_scratch)
     location = checks(result)["scratch_location"]
     assert location["status"] == "fixed" and result["changed"]
-    assert location["summary"] == ("set ScratchLocation to %s (%s\\ScratchLocation was D:\\MARS\\Scratch) and restarted obengine so it "
-                                   "uses it" % (SCRATCH, causes.PROVIDER_KEY))
+    assert location["summary"] == ("stopped obengine, set ScratchLocation to %s (%s\\ScratchLocation was D:\\MARS\\Scratch) and started it "
+                                   "again so it uses it (no MARS job was running)" % (SCRATCH, causes.PROVIDER_KEY))
     assert location["detail"]["old"] == {causes.PROVIDER_KEY: faults.MARS_ELSEWHERE}
-    assert sent == ["win_powershell", "win_regedit", "win_powershell", "win_service"]
+    # One change script: job check, stop, both values, start (the FAQ's order); then the values read back.
+    assert sent == ["win_powershell", "win_powershell", "win_powershell"]
+    assert location["detail"]["written"] == [causes.CONFIG_KEY, causes.PROVIDER_KEY]
+    assert location["detail"]["stop"]["status"] == "stopped" and location["detail"]["start"]["status"] == "running"
     assert h.reg_values(hostmod.MARS_PROVIDER_KEY)["ScratchLocation"]["data"] == SCRATCH
     assert h.state["services"]["obengine"]["state"] == "running"
-    assert all(p["pid"] != pid for p in h.state["processes"] if p["service"] == "obengine")  # a new engine process
+    assert engine_pid(h) != pid  # a new engine process
     assert {s for c, s in statuses(result).items() if c != "scratch_location"} == {"ok"}
     result, sent = run(h, win_mars_scratch)
     assert set(statuses(result).values()) == {"ok"} and not result["changed"] and sent == ["win_powershell"]
+
+
+def test_a_scratch_mismatch_is_left_alone_while_a_mars_job_runs():
+    h = hostmod.SimHost.create("win01", "en", ["mars-scratch-mismatch", "mars-job-running"])
+    pid = engine_pid(h)
+    result, sent = run(h, win_mars_scratch)
+    location = checks(result)["scratch_location"]
+    assert location["status"] == "found" and "the engine is running a job" in location["summary"] and "run again later" in location["summary"]
+    assert not result["changed"] and "diff" not in result and sent == ["win_powershell", "win_powershell"]
+    assert h.reg_values(hostmod.MARS_PROVIDER_KEY)["ScratchLocation"]["data"] == faults.MARS_ELSEWHERE and engine_pid(h) == pid
+
+
+def test_a_scratch_mismatch_on_a_dpm_server_is_reported_not_changed():
+    h = hostmod.SimHost.create("win01", "en", ["mars-scratch-mismatch", "mars-dpm-server"])
+    before = copy.deepcopy(h.state)
+    result, sent = run(h, win_mars_scratch)
+    location = checks(result)["scratch_location"]
+    assert location["status"] == "found" and "this is a DPM or MABS server" in location["summary"]
+    assert location["detail"]["config"] == SCRATCH and location["detail"]["provider"] == faults.MARS_ELSEWHERE
+    assert sent == ["win_powershell"] and h.state == before
+
+
+def test_a_value_that_cannot_be_set_is_named_with_what_was_already_written_and_the_engine_runs_again():
+    h = hostmod.SimHost.create("win01", "en", ["mars-scratch-mismatch"])
+    h.state["registry_denied"] = [causes.PROVIDER_KEY]
+    result = run(h, win_mars_scratch)[0]
+    failed = checks(result)["scratch_location"]
+    assert failed["status"] == "failed" and result["failed"]
+    assert "failed at %s: Requested registry access is not allowed." % causes.PROVIDER_KEY in failed["summary"]
+    assert "already written: %s\\ScratchLocation" % causes.CONFIG_KEY in failed["summary"]
+    assert "%s\\ScratchLocation was D:\\MARS\\Scratch" % causes.PROVIDER_KEY in failed["summary"]
+    assert h.state["services"]["obengine"]["state"] == "running"
 
 
 def test_a_mismatch_where_no_folder_holds_the_key_is_only_reported():
@@ -138,7 +234,8 @@ def test_a_mismatch_is_fixed_but_a_stopped_engine_is_not_started_for_it():
     h = hostmod.SimHost.create("win01", "en", ["mars-scratch-mismatch", "mars-service-stopped"])
     result, sent = run(h, win_mars_scratch)
     assert checks(result)["scratch_location"]["summary"].endswith("obengine is not running and reads it when it starts")
-    assert sent == ["win_powershell", "win_regedit", "win_powershell"] and h.state["services"]["obengine"]["state"] == "stopped"
+    assert checks(result)["scratch_location"]["detail"]["job"] is None  # no engine, no job to ask about
+    assert sent == ["win_powershell", "win_powershell", "win_powershell"] and h.state["services"]["obengine"]["state"] == "stopped"
 
 
 def test_the_config_value_is_set_when_it_is_the_one_that_differs_and_keeps_the_provider_s_kind():
@@ -240,14 +337,111 @@ def test_a_clock_behind_is_found_and_a_small_offset_is_not():
     assert statuses(run(h, win_mars_prereqs)[0])["clock"] == "ok"
 
 
-def test_the_iscsi_initiator_is_started_and_a_missing_one_gets_the_driver_steps():
+def test_a_stopped_manual_iscsi_initiator_is_healthy_and_left_alone():
+    # Windows installs MSiSCSI Manual and stopped; a restore's mount starts it. Starting it every run would be a change
+    # on every healthy server.
     h = hostmod.SimHost.create("win01", "en", ["mars-iscsi-stopped"])
+    before = copy.deepcopy(h.state)
     result, sent = run(h, win_mars_restore_mount)
+    assert statuses(result) == {"iscsi_initiator": "ok"} and sent == ["win_powershell"] and not result["changed"]
+    assert checks(result)["iscsi_initiator"]["summary"] == "MSiSCSI: Stopped, Manual; it starts when a restore mounts its recovery volume"
+    assert h.state == before
+    result, sent = run(h, win_mars_restore_mount, enable_iscsi=True)
     assert statuses(result) == {"iscsi_initiator": "fixed"} and sent == ["win_powershell", "win_service"]
     assert h.state["services"]["MSiSCSI"]["state"] == "running" and h.state["services"]["MSiSCSI"]["start_mode"] == "manual"
+
+
+def test_a_disabled_iscsi_initiator_is_reported_and_changed_only_on_request():
+    h = hostmod.SimHost.create("win01", "en", ["mars-iscsi-disabled"])
+    before = copy.deepcopy(h.state)
+    result, sent = run(h, win_mars_restore_mount)
+    found = checks(result)["iscsi_initiator"]
+    assert found["status"] == "found" and "a restore cannot mount its recovery volume while the service is disabled" in found["summary"]
+    assert sent == ["win_powershell"] and h.state == before and not result["changed"]
+    result, sent = run(h, win_mars_restore_mount, check=True, enable_iscsi=True)
+    assert "would start MSiSCSI and set it to start manually" in checks(result)["iscsi_initiator"]["summary"]
+    result, sent = run(h, win_mars_restore_mount, enable_iscsi=True)
+    assert statuses(result) == {"iscsi_initiator": "fixed"} and sent == ["win_powershell", "win_service"]
+    assert h.state["services"]["MSiSCSI"]["state"] == "running" and h.state["services"]["MSiSCSI"]["start_mode"] == "manual"
+
+
+def test_a_missing_iscsi_initiator_gets_the_driver_steps():
+    h = hostmod.SimHost.create("win01", "en", ["mars-installed"])
     hostmod.remove_service(h.state, "MSiSCSI")
-    result = run(h, win_mars_restore_mount)[0]
-    assert checks(result)["iscsi_initiator"]["status"] == "found" and "ROOT\\ISCSIPRT" in checks(result)["iscsi_initiator"]["summary"]
+    for enable in (False, True):
+        result = run(h, win_mars_restore_mount, enable_iscsi=enable)[0]
+        assert checks(result)["iscsi_initiator"]["status"] == "found" and "ROOT\\ISCSIPRT" in checks(result)["iscsi_initiator"]["summary"]
+
+
+def test_temp_files_younger_than_the_minimum_age_stay_and_files_gone_meanwhile_are_not_kept():
+    h = hostmod.SimHost.create("win01", "en", ["mars-installed"])
+    h.state["bulk_files"] = [
+        {"folder": "C:\\Windows\\Temp", "prefix": "old", "suffix": ".tmp", "first": 0, "count": 70, "size": 100, "in_use": 0,
+         "mtime": hostmod.ago(48)},
+        {"folder": "C:\\Windows\\Temp", "prefix": "new", "suffix": ".tmp", "first": 0, "count": 30, "size": 100, "in_use": 0,
+         "mtime": hostmod.ago(2)}]
+    for n in range(3):
+        hostmod.put_file_state(h.state, "C:\\Windows\\Temp\\gone%d.tmp" % n, dict(hostmod.log_file(b"x", 72), vanishes=True))
+    result, sent = run(h, win_mars_temp_files, check=True, limit=50)
+    found = checks(result)["temp_files"]
+    assert (found["detail"]["count"], found["detail"]["old"]) == (103, 73) and "73 of them last written more than 24 h ago" in found["summary"]
+    assert "would delete the 73 .tmp files last written more than 24 h ago" in found["summary"]
+    result, sent = run(h, win_mars_temp_files, limit=50)
+    fixed = checks(result)["temp_files"]
+    assert (fixed["detail"]["removed"], fixed["detail"]["kept"], fixed["detail"]["young"], fixed["detail"]["gone"]) == (70, 30, 30, 3)
+    assert fixed["summary"] == ("removed 70 .tmp file(s) from C:\\Windows\\Temp (0.0 MB freed); 30 kept (30 written in the last 24 h); "
+                                "3 already gone (removed by someone else meanwhile)")
+    assert [(e["prefix"], e["count"]) for e in h.state["bulk_files"]] == [("new", 30)]
+    # Only young files over the limit: reported, nothing sent to delete.
+    result, sent = run(h, win_mars_temp_files, limit=10)
+    assert checks(result)["temp_files"]["status"] == "found" and "none is deleted yet" in checks(result)["temp_files"]["summary"]
+    assert sent == ["win_powershell"] and not result["changed"]
+    result = run(h, win_mars_temp_files, limit=10, min_age_hours=1)[0]
+    assert checks(result)["temp_files"]["detail"]["removed"] == 30
+
+
+def test_a_file_gone_before_its_delete_is_looked_for_in_the_script():
+    # File.Delete does not throw for a missing file, and FileInfo.Length throws FileNotFoundException (an IOException):
+    # the script must look for the file, and catch FileNotFoundException before IOException.
+    code = win_mars_temp_files.DELETE
+    assert "if (-not $info.Exists)" in code
+    assert code.index("catch [System.IO.FileNotFoundException]") < code.index("catch [System.IO.IOException]")
+
+
+def test_a_clock_ahead_is_found_when_the_host_read_answered_long_before_this_cause_s_turn(monkeypatch):
+    h = hostmod.SimHost.create("win01", "en", ["mars-installed"])
+    plugin, sent = plugin_on(h, win_mars_prereqs)
+    plugin.start({"max_clock_skew": 300}, {"inventory_hostname": h.name})
+    script, _purpose, parameters = plugin.first_read()
+    # The VM's clock 350 s ahead; the host read answered 2 s after it was sent; this cause's turn came 10 minutes later.
+    sent_at = plugin.sent
+    answer = {"changed": False, "result": {"agent": {"installed": True}, "dotnet_release": 528040,
+                                           "vm_utc": win_mars_prereqs.iso(sent_at + datetime.timedelta(seconds=351)),
+                                           "time_zone": {"id": "UTC", "display_name": "UTC", "utc_offset_minutes": 0}}}
+    prefetched = {"tag": "mars_prereqs.read", "parameters": parameters, "answer": answer, "received": sent_at + datetime.timedelta(seconds=2)}
+    monkeypatch.setattr(win_mars_prereqs, "utc_now", lambda: sent_at + datetime.timedelta(seconds=600))
+    result = plugin.run_cause({}, {"max_clock_skew": 300}, {"inventory_hostname": h.name}, prefetched=prefetched)
+    clock = checks(result)["clock"]
+    assert clock["status"] == "found" and clock["summary"].startswith("the VM's clock is at least 349 s ahead of the controller's")
+    assert "measured against the controller's clock" in clock["summary"] and sent == [] and script == win_mars_prereqs.READ
+
+
+def test_the_host_read_stamps_each_served_answer_with_when_it_arrived():
+    driver = MagicMock()
+    driver.run_script.return_value = {"result": {"host": {"administrator": True}, "reads": {"MARS_PREREQS": {"result": {"a": 1}}}}}
+    before = datetime.datetime.now(datetime.timezone.utc)
+    seen = wincauses.host_read(driver, {"MARS_PREREQS": {"script": "x", "tag": "mars_prereqs.read", "parameters": {}, "mars": True}})
+    received = seen["reads"]["MARS_PREREQS"]["received"]
+    assert before <= received <= datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_the_scratch_minimum_has_the_one_bound_of_the_role_s_rule():
+    rule = settings.RULES["mars_agent_scratch_min_free_percent"]
+    h = hostmod.SimHost.create("win01", "en", ["mars-installed"])
+    for value in (0.5, 50, 50.5, 99):
+        result = run(h, win_mars_scratch, min_free_percent=value)[0]
+        assert rule.accepts(value) is not bool(result.get("failed")), value
+    assert "at most 50" in run(h, win_mars_scratch, min_free_percent=60)[0]["msg"]
 
 
 def test_the_controller_time_sent_is_read_back_as_the_vm_s_offset():
@@ -268,3 +462,11 @@ def test_a_value_out_of_range_is_refused_by_name_before_anything_is_read(module,
     result, sent = run(h, module, **args)
     assert result["failed"] and variable in result["msg"] and "win01" in result["msg"] and "Nothing was read" in result["msg"]
     assert sent == []
+
+
+def test_get_dedupvolume_is_called_inside_a_try():
+    # Under ErrorActionPreference Stop a terminating error of Get-DedupVolume (its service or WMI provider not answering)
+    # would end the whole read; -ErrorAction SilentlyContinue does not hold back terminating errors.
+    code = win_mars_scratch.READ
+    call = code.index("Get-DedupVolume -Volume")
+    assert code.rfind("try {", 0, call) > code.rfind("}", 0, call) and "catch" in code[call:call + 400]
