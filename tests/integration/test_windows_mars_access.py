@@ -20,7 +20,7 @@ from azure import executions, host_log as log, host_state as state, run_play, si
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 HOSTS = {
     "mars01": ["mars-installed"],
-    "mars02": ["mars-endpoint-blocked", "mars-proxy-missing"],
+    "mars02": ["mars-endpoint-blocked", "mars-system-proxy"],
     "mars03": ["mars-schedule-disabled", "mars-schedule-parallel"],
     "mars04": ["mars-schedule-user"],  # mars_agent_schedule_fix_principal: true
     "mars05": ["mars-schedule-user"],  # reported only
@@ -30,7 +30,7 @@ HOSTS = {
     "mars09": ["mars-defender-off"],
     "win00": [],  # no MARS agent
 }
-PROXY = "proxy.example.internal:3128"
+PROXY = "oldproxy.corp.invalid:3128"  # SYSTEM's LAN settings on mars02 (faults.mars_system_proxy)
 MARS = ("MARS_CONNECTIVITY", "MARS_SCHEDULE", "MARS_POWERSHELL", "MARS_ANTIVIRUS")
 MARS_MODULES = simhost.MARS_DIR + "\\Bin\\Modules"
 
@@ -45,7 +45,6 @@ def runs(tmp_path_factory):
         group.update(mars_agent_endpoints=["www.msftncsi.com:%d" % first, "login.microsoftonline.com:%d" % second], mars_agent_timeout=2)
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
         (tmp / "host_vars").mkdir()
-        (tmp / "host_vars" / "mars02.yml").write_text("mars_agent_http_proxy: %s\nmars_agent_http_proxy_bypass: ['<local>']\n" % PROXY)
         (tmp / "host_vars" / "mars04.yml").write_text("mars_agent_schedule_fix_principal: true\n")
         out = {"tmp": tmp, "results": {}, "logs": {}, "states": {"before": {n: state(tmp, n) for n in HOSTS}}}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
@@ -64,7 +63,7 @@ def findings(runs, step, host, status=None):
 
 # What each host's faults are found as, and whether apply fixes them (True) or they stay reported (False).
 EXPECTED = {
-    "mars02": {"MARS_CONNECTIVITY/endpoints": False, "MARS_CONNECTIVITY/proxy": True},
+    "mars02": {"MARS_CONNECTIVITY/endpoints": False, "MARS_CONNECTIVITY/proxy": False},
     "mars03": {"MARS_SCHEDULE/triggers": True, "MARS_SCHEDULE/instances": True},
     "mars04": {"MARS_SCHEDULE/principal": True},
     "mars05": {"MARS_SCHEDULE/principal": False},
@@ -103,8 +102,10 @@ def test_check_mode_says_what_it_would_do(runs):
     assert "Restricted" in found["MARS_POWERSHELL/execution_policy"]["summary"] and "would set it to RemoteSigned" in \
         found["MARS_POWERSHELL/execution_policy"]["summary"]
     proxy = findings(runs, "check", "mars02", "found")["MARS_CONNECTIVITY/proxy"]
-    assert "direct access" in proxy["summary"] and PROXY in proxy["summary"]
+    assert "WinHTTP (machine): direct access" in proxy["summary"] and PROXY in proxy["summary"] and "the two differ" in proxy["summary"]
     blocked = findings(runs, "check", "mars02", "found")["MARS_CONNECTIVITY/endpoints"]
+    # SYSTEM's LAN settings name a proxy: the direct probe failing is expected.
+    assert "expected" in blocked["summary"] and blocked["detail"]["proxy_in_use"]
     assert [f["kind"] for f in blocked["detail"]["failures"]] == ["timeout"]
     assert blocked["detail"]["failures"][0]["endpoint"].startswith("login.microsoftonline.com:")
 
@@ -115,7 +116,8 @@ def test_apply_fixes_what_is_fixable_and_the_state_confirms_it(runs):
         seen = findings(runs, "apply", host)
         for check, fixable in expected.items():
             assert seen[check]["status"] == ("fixed" if fixable else "found"), (host, check, seen[check])
-    assert after["mars02"]["winhttp_proxy"] == {"proxy": PROXY, "bypass": "<local>"}
+    # MARS_CONNECTIVITY sets no proxy: WinHTTP is NETWORK's.
+    assert after["mars02"]["winhttp_proxy"] == before["mars02"]["winhttp_proxy"] == {"proxy": "", "bypass": ""}
     task = after["mars03"]["task_scheduler"][simhost.MARS_TASK]
     assert [t["enabled"] for t in task["triggers"]] == [True] and task["multiple_instances"] == "IgnoreNew"
     assert after["mars04"]["task_scheduler"][simhost.MARS_TASK]["user_id"] == "SYSTEM"
@@ -140,7 +142,7 @@ def test_diff_mode_shows_before_and_after(runs):
         out = runs["results"][step][0].stdout
         assert "Restricted\n+RemoteSigned" in out, step
         assert "-%s\n+%s;%s" % (simhost.DEFAULT_PSMODULEPATH, simhost.DEFAULT_PSMODULEPATH, MARS_MODULES) in out, step
-        assert "+process csc.exe" in out and "-direct access\n+proxy %s, bypass <local>" % PROXY in out, step
+        assert "+process csc.exe" in out and "WinHTTP proxy" not in out, step
         assert "-Microsoft-OnlineBackup: Parallel\n+Microsoft-OnlineBackup: IgnoreNew" in out, step
 
 

@@ -791,10 +791,12 @@ def mars_endpoint_blocked(state):
     state["dns"]["login.microsoftonline.com"] = ["20.190.128.1"]
 
 
-def mars_proxy_missing(state):
-    """WinHTTP goes direct while the inventory names a proxy for the agent (the test sets mars_agent_http_proxy)."""
+def mars_system_proxy(state):
+    """SYSTEM's Internet Explorer LAN settings name a proxy (flags 3: direct and a named proxy) while WinHTTP goes direct:
+    the agent's SYSTEM account has two answers (article 004 has SYSTEM's LAN settings checked with psexec -s)."""
     hostmod.install_mars(state)
     state["winhttp_proxy"] = {"proxy": "", "bypass": ""}
+    state["system_wininet"] = {"flags": 3, "proxy": "oldproxy.corp.invalid:3128", "bypass": "<local>", "autoconfig_url": ""}
 
 
 def mars_schedule_disabled(state):
@@ -847,7 +849,7 @@ def mars_defender_off(state):
 
 FAULTS.update({
     "mars-endpoint-blocked": mars_endpoint_blocked,
-    "mars-proxy-missing": mars_proxy_missing,
+    "mars-system-proxy": mars_system_proxy,
     "mars-schedule-disabled": mars_schedule_disabled,
     "mars-schedule-parallel": mars_schedule_parallel,
     "mars-schedule-user": mars_schedule_user,

@@ -2016,6 +2016,11 @@ def mars_connectivity_read(host, p: dict) -> dict:
         proxy = host.state.get("winhttp_proxy") or {}
         out["winhttp"] = {"proxy": proxy.get("proxy") or "", "bypass": proxy.get("bypass") or "" if proxy.get("proxy") else "",
                           "flags": 3 if proxy.get("proxy") else 1}
+        # Get-SystemWinInetProxy: SYSTEM's DefaultConnectionSettings decoded, $null where SYSTEM has none.
+        wininet = host.state.get("system_wininet")
+        out["wininet"] = None if wininet is None else {
+            "flags": int(wininet.get("flags", 1)), "proxy": wininet.get("proxy") or "", "bypass": wininet.get("bypass") or "",
+            "autoconfig_url": wininet.get("autoconfig_url") or ""}
         out["tcp"] = network_read(host, {"Names": [], "Endpoints": p["Endpoints"], "TimeoutMs": p["TimeoutMs"]})["tcp"]
     return out
 

@@ -916,7 +916,8 @@ def _registry_data(s, key, name):
 FAULT_CHECKS.update({
     "mars-endpoint-blocked": lambda s: s["dns"].get("login.microsoftonline.com") == ["20.190.128.1"]
     and s["dns"].get("www.msftncsi.com") == ["127.0.0.1"],
-    "mars-proxy-missing": lambda s: "obengine" in s["services"] and s["winhttp_proxy"] == {"proxy": "", "bypass": ""},
+    "mars-system-proxy": lambda s: "obengine" in s["services"] and s["winhttp_proxy"] == {"proxy": "", "bypass": ""}
+    and s["system_wininet"]["proxy"] == "oldproxy.corp.invalid:3128",
     "mars-schedule-disabled": lambda s: _mars_task(s)["triggers"][0].get("enabled") is False,
     "mars-schedule-parallel": lambda s: _mars_task(s).get("multiple_instances") == "Parallel",
     "mars-schedule-user": lambda s: _mars_task(s).get("user_id") == "backupuser"

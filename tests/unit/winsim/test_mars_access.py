@@ -16,6 +16,7 @@ import faults
 import host as hostmod
 from ansible_collections.azure_backup.remediation.plugins.action import (win_mars_antivirus, win_mars_connectivity, win_mars_powershell,
                                                                          win_mars_schedule, win_network)
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars_schedule as sched
 
 MODULES = hostmod.MARS_DIR + "\\Bin\\Modules"
@@ -106,18 +107,63 @@ def test_connectivity_reports_winhttp_without_a_proxy_named_and_sends_only_the_r
     assert "20.190.128.0/18" in checks["endpoints"]["summary"] and not result["changed"]
 
 
-def test_connectivity_sets_the_proxy_the_inventory_names_once():
-    h = mars("mars-proxy-missing")
-    args = {"endpoints": ["localhost:1"], "timeout": 0.2, "http_proxy": "proxy.corp:3128", "http_proxy_bypass": ["<local>"]}
-    check, sent = run_plugin(h, win_mars_connectivity, args, check_mode=True)
-    # Compared from the read: check mode costs no win_http_proxy call.
-    assert sent == ["win_powershell:mars_connectivity.read"] and by_check(check)["proxy"]["status"] == "found"
-    assert check["diff"][0]["before"] == "direct access\n" and check["diff"][0]["after"] == "proxy proxy.corp:3128, bypass <local>\n"
-    applied, sent = run_plugin(h, win_mars_connectivity, args)
-    assert sent == ["win_powershell:mars_connectivity.read", "win_http_proxy"] and by_check(applied)["proxy"]["status"] == "fixed"
-    assert h.state["winhttp_proxy"] == {"proxy": "proxy.corp:3128", "bypass": "<local>"}
-    again, sent = run_plugin(h, win_mars_connectivity, args)
-    assert sent == ["win_powershell:mars_connectivity.read"] and by_check(again)["proxy"]["status"] == "ok" and not again["changed"]
+def test_connectivity_never_sets_winhttp_and_says_network_owns_it():
+    h = mars()
+    args = {"endpoints": ["localhost:1"], "timeout": 0.2, "network_http_proxy": "proxy.corp:3128", "network_http_proxy_bypass": ["<local>"]}
+    for check_mode in (True, False):
+        result, sent = run_plugin(h, win_mars_connectivity, args, check_mode=check_mode)
+        proxy = by_check(result)["proxy"]
+        assert sent == ["win_powershell:mars_connectivity.read"] and not result["changed"] and "diff" not in result
+        assert proxy["status"] == "found" and "NETWORK sets it (network_http_proxy_host)" in proxy["summary"]
+        assert "proxy proxy.corp:3128, bypass <local>" in proxy["summary"]
+    assert h.state["winhttp_proxy"] == {"proxy": "", "bypass": ""}
+    # WinHTTP as NETWORK names it: nothing to say.
+    h.state["winhttp_proxy"] = {"proxy": "PROXY.corp:3128", "bypass": "<local>"}
+    assert by_check(run_plugin(h, win_mars_connectivity, args)[0])["proxy"]["status"] == "ok"
+    assert "mars_agent_http_proxy" not in win_mars_connectivity.ActionModule.ARGUMENT_SPEC
+    assert "http_proxy" not in win_mars_connectivity.ActionModule.ARGUMENT_SPEC
+
+
+def test_network_s_proxy_reaches_mars_connectivity_only_when_network_runs():
+    values = {"mars_agent_endpoints": ["www.msftncsi.com"], "mars_agent_timeout": 5}
+    assert settings.cause_args("mars_connectivity", "windows", values)["network_http_proxy"] == ""
+    values.update(network_http_proxy_host="proxy.corp", network_http_proxy_port=3128, network_http_proxy_bypass=["<local>"])
+    args = settings.cause_args("mars_connectivity", "windows", values)
+    assert (args["network_http_proxy"], args["network_http_proxy_bypass"]) == ("proxy.corp:3128", ["<local>"])
+
+
+def test_connectivity_reads_and_reports_system_s_lan_settings():
+    h = mars("mars-system-proxy")
+    state = read(h, win_mars_connectivity.READ, Endpoints=[], TimeoutMs=100)
+    assert state["wininet"] == {"flags": 3, "proxy": "oldproxy.corp.invalid:3128", "bypass": "<local>", "autoconfig_url": ""}
+    assert read(mars(), win_mars_connectivity.READ, Endpoints=[], TimeoutMs=100)["wininet"] is None
+    result, sent = run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})
+    proxy = by_check(result)["proxy"]
+    assert proxy["status"] == "found" and not result["changed"] and sent == ["win_powershell:mars_connectivity.read"]
+    assert "WinHTTP (machine): direct access" in proxy["summary"] and "proxy oldproxy.corp.invalid:3128, bypass <local>" in proxy["summary"]
+    assert "the two differ" in proxy["summary"] and "psexec" in proxy["summary"]
+    # Automatic detection alone (a new profile's default) is direct access where no WPAD server answers.
+    h.state["system_wininet"] = {"flags": 9, "proxy": "", "bypass": "", "autoconfig_url": ""}
+    assert by_check(run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})[0])["proxy"]["status"] == "ok"
+    # A proxy typed in but not turned on: article 004 says to remove it.
+    h.state["system_wininet"] = {"flags": 1, "proxy": "old:8080", "bypass": "", "autoconfig_url": ""}
+    proxy = by_check(run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})[0])["proxy"]
+    assert proxy["status"] == "found" and "hold proxy old:8080 but do not use a proxy" in proxy["summary"]
+    # A script WinHTTP does not use.
+    h.state["system_wininet"] = {"flags": 5, "proxy": "", "bypass": "", "autoconfig_url": "http://wpad.corp/proxy.pac"}
+    proxy = by_check(run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})[0])["proxy"]
+    assert proxy["status"] == "found" and "script http://wpad.corp/proxy.pac" in proxy["summary"]
+
+
+def test_a_failed_direct_probe_is_expected_where_a_proxy_is_in_use():
+    h = mars("mars-endpoint-blocked")
+    h.state["winhttp_proxy"] = {"proxy": "proxy.corp:3128", "bypass": ""}
+    endpoints = by_check(run_plugin(h, win_mars_connectivity, {"timeout": 0.2}, check_mode=True)[0])["endpoints"]
+    assert endpoints["status"] == "found" and endpoints["severity"] == "warning" and endpoints["detail"]["proxy_in_use"]
+    assert "which is expected where the agent goes through WinHTTP's proxy proxy.corp:3128" in endpoints["summary"]
+    h.state["winhttp_proxy"] = {"proxy": "", "bypass": ""}
+    endpoints = by_check(run_plugin(h, win_mars_connectivity, {"timeout": 0.2}, check_mode=True)[0])["endpoints"]
+    assert "expected" not in endpoints["summary"] and endpoints["detail"]["proxy_in_use"] is False
 
 
 def test_connectivity_refuses_a_wildcard_before_any_round_trip():
