@@ -231,6 +231,8 @@ RULES = {
                                  "name a concrete host such as login.microsoftonline.com)"),
     "mars_agent_timeout": number(0, 300, "seconds", low_open=True),
     "mars_agent_schedule_fix_principal": flag(),
+    "mars_agent_enable_tasks": flag(),
+    "mars_agent_set_execution_policy": flag(),
 }
 
 # Rules on two options together: (names, allowed, accepts(values)).
@@ -361,8 +363,8 @@ OPTIONS = {
                                        "network_http_proxy": lambda s: (
                                            "%s:%s" % (s["network_http_proxy_host"], s["network_http_proxy_port"]) if s.get("network_http_proxy_host") else ""),
                                        "network_http_proxy_bypass": lambda s: s.get("network_http_proxy_bypass") or []},
-    ("mars_schedule", "windows"): {"fix_principal": "mars_agent_schedule_fix_principal"},
-    ("mars_powershell", "windows"): {},
+    ("mars_schedule", "windows"): {"fix_principal": "mars_agent_schedule_fix_principal", "enable_tasks": "mars_agent_enable_tasks"},
+    ("mars_powershell", "windows"): {"set_execution_policy": "mars_agent_set_execution_policy"},
     ("mars_antivirus", "windows"): {},
     (LOG_BUNDLE, "linux"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",
                             "paths": "log_bundle_paths"},

@@ -81,6 +81,8 @@ GOOD_BAD = {
     "mars_agent_endpoints": (["login.microsoftonline.com", "127.0.0.1:8443"], ["*.windows.net"]),
     "mars_agent_timeout": (10, 0),
     "mars_agent_schedule_fix_principal": (True, "always"),
+    "mars_agent_enable_tasks": (False, "sometimes"),
+    "mars_agent_set_execution_policy": (False, "never"),
 }
 
 

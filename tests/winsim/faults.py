@@ -818,6 +818,33 @@ def mars_schedule_user(state):
     _mars_task(state).update(user_id="backupuser", logon_type="Password", run_level="Limited")
 
 
+# Made up: a domain's SID; Domain Admins is its RID 512 (learn.microsoft.com, "Well-known SIDs").
+DOMAIN_SID = "S-1-5-21-3623811015-3361044348-30300820"
+DOMAIN_ADMINS_SID = DOMAIN_SID + "-512"
+DOMAIN_BACKUP_SID = DOMAIN_SID + "-1105"
+
+
+def _domain_backup_task(state):
+    """The backup task runs as CONTOSO\\backupsvc, a domain account in CONTOSO\\Domain Admins, which (as on every domain
+    member) is in Administrators."""
+    hostmod.install_mars(state)
+    state.setdefault("local_accounts", {})["contoso\\backupsvc"] = {"sid": DOMAIN_BACKUP_SID, "groups": []}
+    state.setdefault("domain_groups", {})[DOMAIN_ADMINS_SID] = {"name": "CONTOSO\\Domain Admins", "member_of": ["S-1-5-32-544"],
+                                                                "members": [DOMAIN_BACKUP_SID]}
+    _mars_task(state).update(user_id="CONTOSO\\backupsvc", logon_type="Password", run_level="Highest")
+
+
+def mars_schedule_domain_admin(state):
+    """The task's account is an administrator only through Domain Admins (nested): a healthy principal."""
+    _domain_backup_task(state)
+
+
+def mars_schedule_dc_unreachable(state):
+    """As mars-schedule-domain-admin, but no domain controller answers: Domain Admins' members cannot be read."""
+    _domain_backup_task(state)
+    state["domain_groups"][DOMAIN_ADMINS_SID]["members"] = None
+
+
 def mars_psmodulepath(state):
     """The machine's PSModulePath lost the agent's module folder (Windows' two entries only)."""
     hostmod.install_mars(state)
@@ -853,6 +880,8 @@ FAULTS.update({
     "mars-schedule-disabled": mars_schedule_disabled,
     "mars-schedule-parallel": mars_schedule_parallel,
     "mars-schedule-user": mars_schedule_user,
+    "mars-schedule-domain-admin": mars_schedule_domain_admin,
+    "mars-schedule-dc-unreachable": mars_schedule_dc_unreachable,
     "mars-psmodulepath": mars_psmodulepath,
     "mars-execution-policy-restricted": mars_execution_policy_restricted,
     "mars-execution-policy-gpo": mars_execution_policy_gpo,

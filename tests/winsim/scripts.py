@@ -2060,9 +2060,30 @@ def _account_sid(host, name: str | None):
     return account["sid"] if account else None
 
 
-def _administrators(host) -> list:
-    """Get-LocalGroupMember -SID S-1-5-32-544: the SIDs of its members."""
-    return [a["sid"] for a in _local_accounts(host).values() if acl.ADMINISTRATORS in a.get("groups", [])]
+def _administrators(host) -> tuple:
+    """Get-GroupMemberSid on Administrators (ADSI WinNT): (the SIDs of its members, with the members of member groups
+    from "domain_groups", each group once; the ADsPaths of member groups whose members cannot be read: "members"
+    null, as when no domain controller answers). Not readable at all ("administrators_unreadable"): (None, [])."""
+    if host.state.get("administrators_unreadable"):
+        return None, []
+    groups = host.state.get("domain_groups") or {}
+    sids = [a["sid"] for a in _local_accounts(host).values() if acl.ADMINISTRATORS in a.get("groups", [])]
+    sids += [sid for sid, g in groups.items() if acl.ADMINISTRATORS in g.get("member_of", [])]
+    unresolved, seen, queue = [], set(), [sid for sid in sids if sid in groups]
+    while queue:
+        group = groups[queue.pop(0)]
+        if group["name"] in seen:
+            continue
+        seen.add(group["name"])
+        if group.get("members") is None:
+            unresolved.append("WinNT://%s" % group["name"].replace("\\", "/"))
+            continue
+        for member in group["members"]:
+            if member not in sids:
+                sids.append(member)
+            if member in groups:
+                queue.append(member)
+    return sids, unresolved
 
 
 def _tasks_in(host, folder: str) -> list:
@@ -2091,7 +2112,7 @@ def mars_schedule_read(host, p: dict) -> dict:
     agent = _mars_agent(host)
     out = {"agent": agent}
     if agent["installed"]:
-        out["administrators"] = _administrators(host)
+        out["administrators"], out["unresolved"] = _administrators(host)
         out["tasks"] = [_task_state(host, path, entry) for path, entry in _tasks_in(host, p["TaskPath"])]
     return out
 
@@ -2106,6 +2127,10 @@ def mars_schedule_set(host, p: dict) -> dict:
         if path is None:
             raise ScriptError("No MSFT_ScheduledTask objects found with property 'TaskName' equal to '%s'." % name)
         entry = host.state["task_scheduler"][path]
+        if (p.get("Enable") or p.get("IgnoreNew")) and entry.get("logon_type") == "Password":
+            # Set-ScheduledTask -InputObject re-registers the task, which needs the stored account's password: without it,
+            # ERROR_LOGON_FAILURE (1326, 0x8007052E; learn.microsoft.com, System Error Codes). The message is made up after it.
+            raise ScriptError("The user name or password is incorrect. (Exception from HRESULT: 0x8007052E)")
         if p.get("Enable"):
             entry["enabled"] = True
             entry["state"] = "Ready" if entry.get("state", "Ready") == "Disabled" else entry.get("state", "Ready")

@@ -922,6 +922,10 @@ FAULT_CHECKS.update({
     "mars-schedule-parallel": lambda s: _mars_task(s).get("multiple_instances") == "Parallel",
     "mars-schedule-user": lambda s: _mars_task(s).get("user_id") == "backupuser"
     and "S-1-5-32-544" not in s["local_accounts"]["backupuser"]["groups"],
+    "mars-schedule-domain-admin": lambda s: _mars_task(s).get("user_id") == "CONTOSO\\backupsvc"
+    and s["domain_groups"][faults.DOMAIN_ADMINS_SID]["members"] == [faults.DOMAIN_BACKUP_SID],
+    "mars-schedule-dc-unreachable": lambda s: _mars_task(s).get("user_id") == "CONTOSO\\backupsvc"
+    and s["domain_groups"][faults.DOMAIN_ADMINS_SID]["members"] is None,
     "mars-psmodulepath": lambda s: "obengine" in s["services"]
     and "Recovery Services" not in _registry_data(s, hostmod.ENVIRONMENT_KEY, "PSModulePath"),
     "mars-execution-policy-restricted": lambda s: _registry_data(s, hostmod.EXECUTION_POLICY_KEY, "ExecutionPolicy") == "Restricted",

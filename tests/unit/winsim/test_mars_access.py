@@ -14,6 +14,7 @@ from ansible.template import Templar
 
 import faults
 import host as hostmod
+import scripts
 from ansible_collections.azure_backup.remediation.plugins.action import (win_mars_antivirus, win_mars_connectivity, win_mars_powershell,
                                                                          win_mars_schedule, win_network)
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
@@ -247,7 +248,83 @@ def test_the_set_script_fails_on_a_task_that_is_gone():
     assert answer["failed"] and "No MSFT_ScheduledTask objects found" in answer["error"][0]["exception"]["message"]
 
 
+def test_administrators_are_read_through_adsi_with_nested_groups():
+    # Get-LocalGroupMember is not on Windows Server 2012 R2 and lists no nested members.
+    code = [line for line in win_mars_schedule.READ.splitlines() if not line.strip().startswith("#")]
+    assert not [line for line in code if "Get-LocalGroupMember" in line] and "WinNT://" in win_mars_schedule.READ
+    h = mars("mars-schedule-domain-admin")
+    state = read(h, win_mars_schedule.READ, TaskPath=sched.TASK_PATH)
+    assert faults.DOMAIN_ADMINS_SID in state["administrators"] and faults.DOMAIN_BACKUP_SID in state["administrators"]
+    assert state["unresolved"] == []
+    result, _sent = run_plugin(h, win_mars_schedule, {"fix_principal": True})
+    assert by_check(result)["principal"]["status"] == "ok" and not result["changed"]
+
+
+def test_an_unknown_principal_is_never_changed_even_with_fix_principal():
+    h = mars("mars-schedule-dc-unreachable")
+    state = read(h, win_mars_schedule.READ, TaskPath=sched.TASK_PATH)
+    assert state["unresolved"] == ["WinNT://CONTOSO/Domain Admins"]
+    assert sched.principal(state["tasks"][0], state["administrators"], state["unresolved"]) == "unknown"
+    before = dict(h.state["task_scheduler"][hostmod.MARS_TASK])
+    result, sent = run_plugin(h, win_mars_schedule, {"fix_principal": True})
+    principal = by_check(result)["principal"]
+    assert principal["status"] == "found" and "unknown" in principal["summary"] and "WinNT://CONTOSO/Domain Admins" in principal["summary"]
+    assert sent == ["win_powershell:mars_schedule.read"] and not result["changed"]
+    assert h.state["task_scheduler"][hostmod.MARS_TASK] == before
+    h.state["administrators_unreadable"] = True
+    result, sent = run_plugin(h, win_mars_schedule, {"fix_principal": True})
+    assert by_check(result)["principal"]["status"] == "found" and sent == ["win_powershell:mars_schedule.read"]
+
+
+def test_a_task_saved_with_a_password_is_reported_not_set():
+    h = mars("mars-schedule-user", "mars-schedule-disabled", "mars-schedule-parallel")
+    result, sent = run_plugin(h, win_mars_schedule)
+    checks = by_check(result)
+    for check in ("triggers", "instances"):
+        assert checks[check]["status"] == "found" and "0x8007052E" in checks[check]["summary"], check
+        assert sched.REENTER in checks[check]["summary"] and checks[check]["detail"]["stored_password"] == ["Microsoft-OnlineBackup"]
+    assert sent == ["win_powershell:mars_schedule.read"] and not result["changed"]
+    # What the sent script would meet on Windows.
+    answer = powershell(h, win_mars_schedule.SET, TaskPath=sched.TASK_PATH, TaskNames=["Microsoft-OnlineBackup"], Enable=True, IgnoreNew=False,
+                        System=False)
+    assert answer["failed"] and "0x8007052E" in answer["error"][0]["exception"]["message"]
+
+
+def test_enable_tasks_off_reports_a_disabled_task_only():
+    h = mars("mars-schedule-disabled")
+    result, sent = run_plugin(h, win_mars_schedule, {"enable_tasks": False})
+    triggers = by_check(result)["triggers"]
+    assert triggers["status"] == "found" and "mars_agent_enable_tasks is false" in triggers["summary"]
+    assert sent == ["win_powershell:mars_schedule.read"] and not result["changed"]
+    assert h.state["task_scheduler"][hostmod.MARS_TASK]["triggers"][0]["enabled"] is False
+
+
+def dpm_agent(monkeypatch):
+    """GET_MARS_AGENT's answer on a DPM/MABS server (its twin is another cause's; stood in here)."""
+    real = scripts._mars_agent  # pylint: disable=protected-access
+    monkeypatch.setattr(scripts, "_mars_agent", lambda host: dict(real(host), dpm=True))
+
+
+def test_dpm_has_no_tasks_for_schedule_or_powershell(monkeypatch):
+    dpm_agent(monkeypatch)
+    h = mars("mars-schedule-disabled", "mars-execution-policy-restricted")
+    h.state["task_scheduler"] = {}
+    for module in (win_mars_schedule, win_mars_powershell):
+        result, sent = run_plugin(h, module)
+        assert [(f["status"], "DPM/MABS schedules its jobs itself" in f["summary"]) for f in result["findings"]] == [("skipped", True)]
+        assert not result["changed"] and len(sent) == 1
+
+
 # -- MARS_POWERSHELL -------------------------------------------------------------------------------------
+
+def test_set_execution_policy_off_reports_only():
+    h = mars("mars-execution-policy-restricted")
+    result, sent = run_plugin(h, win_mars_powershell, {"set_execution_policy": False})
+    policy = by_check(result)["execution_policy"]
+    assert policy["status"] == "found" and "mars_agent_set_execution_policy is false" in policy["summary"]
+    assert sent == ["win_powershell:mars_powershell.read"] and not result["changed"]
+    assert h.state["registry"][hostmod.EXECUTION_POLICY_KEY]["ExecutionPolicy"]["data"] == "Restricted"
+
 
 def test_powershell_read_keeps_psmodulepath_unexpanded_and_reads_both_policies():
     state = read(mars(), win_mars_powershell.READ)
