@@ -51,10 +51,10 @@ $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 """ + mars.GET_MARS_AGENT + _DESCRIBE_TASK + r"""
 # The SIDs of a group's members, and of their members where a member is a group (a domain's Domain Admins in
-# Administrators), each group once. A member group that cannot be listed goes to $Unresolved; the top group
-# failing throws.
+# Administrators), each group once. A member that cannot be read, or a member group that cannot be listed (no
+# domain controller), goes to $Unresolved as its ADsPath and SID (null where unknown); the top group failing throws.
 function Get-GroupMemberSid {
-    param([string]$Path, [hashtable]$Seen, [System.Collections.ArrayList]$Sids, [System.Collections.ArrayList]$Unresolved, [switch]$Top)
+    param([string]$Path, [string]$Sid, [hashtable]$Seen, [System.Collections.ArrayList]$Sids, [System.Collections.ArrayList]$Unresolved, [switch]$Top)
     if ($Seen.ContainsKey($Path)) { return }
     $Seen[$Path] = $true
     try {
@@ -62,7 +62,7 @@ function Get-GroupMemberSid {
     }
     catch {
         if ($Top) { throw }
-        $null = $Unresolved.Add($Path)
+        $null = $Unresolved.Add(@{ path = $Path; sid = $Sid })
         return
     }
     foreach ($member in $members) {
@@ -71,15 +71,15 @@ function Get-GroupMemberSid {
         try {
             $class = [string]$type.InvokeMember('Class', 'GetProperty', $null, $member, $null)
             $bytes = [byte[]]$type.InvokeMember('objectSid', 'GetProperty', $null, $member, $null)
-            $sid = [System.Security.Principal.SecurityIdentifier]::new($bytes, 0).Value
+            $memberSid = [System.Security.Principal.SecurityIdentifier]::new($bytes, 0).Value
         }
         catch {
-            $null = $Unresolved.Add($memberPath)
+            $null = $Unresolved.Add(@{ path = $memberPath; sid = $null })
             continue
         }
-        $null = $Sids.Add($sid)
+        $null = $Sids.Add($memberSid)
         if ($class -eq 'Group') {
-            Get-GroupMemberSid -Path $memberPath -Seen $Seen -Sids $Sids -Unresolved $Unresolved
+            Get-GroupMemberSid -Path $memberPath -Sid $memberSid -Seen $Seen -Sids $Sids -Unresolved $Unresolved
         }
     }
 }
@@ -96,7 +96,7 @@ if ($agent.installed) {
         $name = ([System.Security.Principal.SecurityIdentifier]'S-1-5-32-544').Translate([System.Security.Principal.NTAccount]).Value.Split('\')[-1]
         $sids = [System.Collections.ArrayList]::new()
         $unresolved = [System.Collections.ArrayList]::new()
-        Get-GroupMemberSid -Path ('WinNT://{0}/{1},group' -f $env:COMPUTERNAME, $name) -Seen @{} -Sids $sids -Unresolved $unresolved -Top
+        Get-GroupMemberSid -Path ('WinNT://{0}/{1},group' -f $env:COMPUTERNAME, $name) -Sid 'S-1-5-32-544' -Seen @{} -Sids $sids -Unresolved $unresolved -Top
         $Ansible.Result.administrators = @($sids)
         $Ansible.Result.unresolved = @($unresolved)
     }
@@ -209,8 +209,8 @@ class ActionModule(mars.MarsCauseAction):
             return Step("instances", "found", words, detail)
         diff = text_diff("MARS tasks, if the task is already running", "".join("%s: %s\n" % (n, other[n]) for n in fixable),
                          "".join("%s: IgnoreNew\n" % n for n in fixable))
-        return Step("instances", "found", words, detail,
-                    change=Change("set \"Do not start a new instance\" (IgnoreNew)", lambda: self.set_tasks("instances", fixable, locked, IgnoreNew=True), diff))
+        change = Change("set \"Do not start a new instance\" (IgnoreNew)", lambda: self.set_tasks("instances", fixable, locked, IgnoreNew=True), diff)
+        return Step("instances", "found", words, detail, change=change)
 
     @staticmethod
     def settable(tasks: list[dict], detail: dict) -> tuple[list[str], str]:
@@ -233,8 +233,9 @@ class ActionModule(mars.MarsCauseAction):
             parts.append("%s, neither SYSTEM nor a member of Administrators: scheduled backups fail" % ", ".join(
                 "%s runs as %s" % (t["name"], sched.account(t)) for t in other))
         if unknown:
-            why = ("the members of %s could not be read" % ", ".join(unresolved)) if unresolved and administrators is not None \
-                else "the members of Administrators could not be read, or the account has no SID"
+            why = "the members of Administrators could not be read, or the account has no SID"
+            if unresolved and administrators is not None:
+                why = "the members of %s could not be read" % ", ".join(u.get("path") or "?" for u in unresolved)
             parts.append("%s: whether it is an administrator is unknown (%s), so it is left as it is" % (", ".join(
                 "%s runs as %s" % (t["name"], sched.account(t)) for t in unknown), why))
         words = "; ".join(parts)

@@ -28,11 +28,15 @@ HOSTS = {
     "mars07": ["mars-execution-policy-gpo"],
     "mars08": ["mars-defender-exclusions"],
     "mars09": ["mars-defender-off"],
+    "mars10": ["mars-schedule-dc-unreachable"],  # mars_agent_schedule_fix_principal: true; never changed
+    "mars11": ["mars-schedule-disabled", "mars-execution-policy-restricted"],  # enable_tasks, set_execution_policy: false
+    "mars12": ["mars-defender-hidden"],
     "win00": [],  # no MARS agent
 }
 PROXY = "oldproxy.corp.invalid:3128"  # SYSTEM's LAN settings on mars02 (faults.mars_system_proxy)
 MARS = ("MARS_CONNECTIVITY", "MARS_SCHEDULE", "MARS_POWERSHELL", "MARS_ANTIVIRUS")
 MARS_MODULES = simhost.MARS_DIR + "\\Bin\\Modules"
+CSC = ["C:\\Windows\\Microsoft.NET\\%s\\v4.0.30319\\csc.exe" % f for f in ("Framework", "Framework64")]
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +50,8 @@ def runs(tmp_path_factory):
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
         (tmp / "host_vars").mkdir()
         (tmp / "host_vars" / "mars04.yml").write_text("mars_agent_schedule_fix_principal: true\n")
+        (tmp / "host_vars" / "mars10.yml").write_text("mars_agent_schedule_fix_principal: true\n")
+        (tmp / "host_vars" / "mars11.yml").write_text("mars_agent_enable_tasks: false\nmars_agent_set_execution_policy: false\n")
         out = {"tmp": tmp, "results": {}, "logs": {}, "states": {"before": {n: state(tmp, n) for n in HOSTS}}}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
             seen = {n: len(log(tmp, n)) for n in HOSTS}
@@ -71,6 +77,9 @@ EXPECTED = {
     "mars07": {"MARS_POWERSHELL/execution_policy": False},
     "mars08": {"MARS_ANTIVIRUS/exclusions": True},
     "mars09": {"MARS_ANTIVIRUS/defender": False},
+    "mars10": {"MARS_SCHEDULE/principal": False},
+    "mars11": {"MARS_SCHEDULE/triggers": False, "MARS_POWERSHELL/execution_policy": False},
+    "mars12": {"MARS_ANTIVIRUS/exclusions": False},
 }
 
 
@@ -129,10 +138,13 @@ def test_apply_fixes_what_is_fixable_and_the_state_confirms_it(runs):
     assert findings(runs, "apply", "mars06")["MARS_POWERSHELL/execution_policy"]["detail"]["local_machine"] == "Restricted"
     assert after["mars07"]["registry"] == before["mars07"]["registry"]
     defender = after["mars08"]["defender"]
-    assert defender["exclusion_path"] == [simhost.MARS_DIR + "\\Scratch", simhost.MARS_DIR + "\\Bin"]
-    assert defender["exclusion_process"] == ["cbengine.exe", "csc.exe"]
+    # Files and folders as path exclusions; the old process exclusion by name is kept, none is added.
+    assert defender["exclusion_path"] == [simhost.MARS_DIR + "\\Scratch", simhost.MARS_DIR + "\\Bin"] + CSC
+    assert defender["exclusion_process"] == ["cbengine.exe"]
     assert after["mars09"]["defender"] == before["mars09"]["defender"]
-    for host in ("mars01", "win00"):
+    assert "unknown" in findings(runs, "apply", "mars12")["MARS_ANTIVIRUS/exclusions"]["summary"]
+    assert "unknown" in findings(runs, "apply", "mars10")["MARS_SCHEDULE/principal"]["summary"]
+    for host in ("mars01", "win00", "mars10", "mars11", "mars12"):
         assert after[host] == before[host], host
 
 
@@ -142,7 +154,7 @@ def test_diff_mode_shows_before_and_after(runs):
         out = runs["results"][step][0].stdout
         assert "Restricted\n+RemoteSigned" in out, step
         assert "-%s\n+%s;%s" % (simhost.DEFAULT_PSMODULEPATH, simhost.DEFAULT_PSMODULEPATH, MARS_MODULES) in out, step
-        assert "+process csc.exe" in out and "WinHTTP proxy" not in out, step
+        assert "+path %s" % CSC[1] in out and "+process" not in out and "WinHTTP proxy" not in out, step
         assert "-Microsoft-OnlineBackup: Parallel\n+Microsoft-OnlineBackup: IgnoreNew" in out, step
 
 

@@ -863,9 +863,17 @@ def mars_execution_policy_gpo(state):
 
 
 def mars_defender_exclusions(state):
-    """Defender excludes only cbengine.exe: the scratch folder, the Bin folder and csc.exe are scanned."""
+    """Defender excludes cbengine.exe only as a process by bare name (wider than the article's file exclusion): the scratch
+    folder, the Bin folder and each csc.exe file are scanned."""
     hostmod.install_mars(state)
     state["defender"].update(exclusion_path=[], exclusion_process=["cbengine.exe"])
+
+
+def mars_defender_hidden(state):
+    """Defender hides its exclusions from local administrators (HideExclusionsFromLocalAdmins); what it excludes is the
+    healthy install's, unseen."""
+    hostmod.install_mars(state)
+    state["defender"]["hide_exclusions"] = True
 
 
 def mars_defender_off(state):
@@ -887,6 +895,7 @@ FAULTS.update({
     "mars-execution-policy-gpo": mars_execution_policy_gpo,
     "mars-defender-exclusions": mars_defender_exclusions,
     "mars-defender-off": mars_defender_off,
+    "mars-defender-hidden": mars_defender_hidden,
 })
 
 

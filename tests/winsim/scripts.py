@@ -2062,7 +2062,7 @@ def _account_sid(host, name: str | None):
 
 def _administrators(host) -> tuple:
     """Get-GroupMemberSid on Administrators (ADSI WinNT): (the SIDs of its members, with the members of member groups
-    from "domain_groups", each group once; the ADsPaths of member groups whose members cannot be read: "members"
+    from "domain_groups", each group once; {path, sid} of member groups whose members cannot be read: "members"
     null, as when no domain controller answers). Not readable at all ("administrators_unreadable"): (None, [])."""
     if host.state.get("administrators_unreadable"):
         return None, []
@@ -2071,12 +2071,13 @@ def _administrators(host) -> tuple:
     sids += [sid for sid, g in groups.items() if acl.ADMINISTRATORS in g.get("member_of", [])]
     unresolved, seen, queue = [], set(), [sid for sid in sids if sid in groups]
     while queue:
-        group = groups[queue.pop(0)]
+        sid = queue.pop(0)
+        group = groups[sid]
         if group["name"] in seen:
             continue
         seen.add(group["name"])
         if group.get("members") is None:
-            unresolved.append("WinNT://%s" % group["name"].replace("\\", "/"))
+            unresolved.append({"path": "WinNT://%s" % group["name"].replace("\\", "/"), "sid": sid})
             continue
         for member in group["members"]:
             if member not in sids:
@@ -2201,6 +2202,14 @@ def mars_antivirus_read(host, p: dict) -> dict:  # pylint: disable=unused-argume
         return out
     config = host.reg_values(hostmod.MARS_CONFIG_KEY) if host.reg_key_exists(hostmod.MARS_CONFIG_KEY) else {}
     out["scratch"] = (config.get("ScratchLocation") or {}).get("data") or None
+    # Get-ChildItem %windir%\Microsoft.NET\Framework{,64}\v*\csc.exe: Framework first, each in name order.
+    csc = []
+    for framework in ("Framework", "Framework64"):
+        folder = hostmod.path_key(hostmod.ENVIRONMENT["windir"] + "\\Microsoft.NET\\" + framework) + "\\"
+        csc += sorted((path for path in host.state.get("files", {}) if path.lower().startswith(folder)
+                       and path.lower()[len(folder):].startswith("v") and path.lower()[len(folder):].count("\\") == 1
+                       and path.lower().endswith("\\csc.exe")), key=str.lower)
+    out["csc"] = csc
     defender = {"service": _defender_service(host)}
     if defender["service"].get("exists") and defender["service"].get("state") == "Running":
         state = host.state.get("defender") or {}
@@ -2208,9 +2217,21 @@ def mars_antivirus_read(host, p: dict) -> dict:  # pylint: disable=unused-argume
             defender["error"] = state["error"]
         else:
             defender.update(antivirus_enabled=bool(state.get("running")), running_mode=state.get("running_mode", "Normal"),
-                            exclusion_path=list(state.get("exclusion_path") or []), exclusion_process=list(state.get("exclusion_process") or []))
+                            **_exclusions(state))
     out["defender"] = defender
     return out
+
+
+# What Get-MpPreference shows in place of each list with HideExclusionsFromLocalAdmins (learn.microsoft.com, "Configure
+# local administrator merge ... and exclusion visibility"; the text as the MARS review quotes it).
+HIDDEN_EXCLUSIONS = "N/A: Must be an administrator to view exclusions"
+
+
+def _exclusions(state: dict) -> dict:
+    """Get-MpPreference's ExclusionPath and ExclusionProcess; hidden ("hide_exclusions"): the one line of text each."""
+    if state.get("hide_exclusions"):
+        return {"exclusion_path": [HIDDEN_EXCLUSIONS], "exclusion_process": [HIDDEN_EXCLUSIONS]}
+    return {"exclusion_path": list(state.get("exclusion_path") or []), "exclusion_process": list(state.get("exclusion_process") or [])}
 
 
 def mars_antivirus_add(host, p: dict) -> dict:
@@ -2219,12 +2240,11 @@ def mars_antivirus_add(host, p: dict) -> dict:
     state = host.state.get("defender")
     if not state or not state.get("running"):
         raise ScriptError("Operation failed with the following error: 0x800106ba. Operation: Add-MpPreference.")
-    for key, given in (("exclusion_path", p.get("Paths")), ("exclusion_process", p.get("Processes"))):
-        have = state.setdefault(key, [])
-        for item in given or []:
-            if item.lower() not in (h.lower() for h in have):
-                have.append(item)
-    return {"exclusion_path": list(state["exclusion_path"]), "exclusion_process": list(state["exclusion_process"])}
+    have = state.setdefault("exclusion_path", [])
+    for item in p.get("Paths") or []:
+        if item.lower() not in (h.lower() for h in have):
+            have.append(item)
+    return _exclusions(state)
 
 
 SCRIPTS.update({

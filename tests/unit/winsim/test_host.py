@@ -933,6 +933,7 @@ FAULT_CHECKS.update({
     == {"type": "dword", "data": 0},
     "mars-defender-exclusions": lambda s: "obengine" in s["services"] and s["defender"]["exclusion_path"] == []
     and s["defender"]["exclusion_process"] == ["cbengine.exe"],
+    "mars-defender-hidden": lambda s: "obengine" in s["services"] and s["defender"]["hide_exclusions"] is True,
     "mars-defender-off": lambda s: "obengine" in s["services"] and s["defender"]["running"] is False,
 })
 

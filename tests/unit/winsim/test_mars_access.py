@@ -263,7 +263,7 @@ def test_administrators_are_read_through_adsi_with_nested_groups():
 def test_an_unknown_principal_is_never_changed_even_with_fix_principal():
     h = mars("mars-schedule-dc-unreachable")
     state = read(h, win_mars_schedule.READ, TaskPath=sched.TASK_PATH)
-    assert state["unresolved"] == ["WinNT://CONTOSO/Domain Admins"]
+    assert state["unresolved"] == [{"path": "WinNT://CONTOSO/Domain Admins", "sid": faults.DOMAIN_ADMINS_SID}]
     assert sched.principal(state["tasks"][0], state["administrators"], state["unresolved"]) == "unknown"
     before = dict(h.state["task_scheduler"][hostmod.MARS_TASK])
     result, sent = run_plugin(h, win_mars_schedule, {"fix_principal": True})
@@ -372,30 +372,57 @@ def test_undefined_is_fixed_on_a_client_only_and_missing_module_files_are_report
 
 # -- MARS_ANTIVIRUS --------------------------------------------------------------------------------------
 
-def test_antivirus_adds_only_the_missing_exclusions():
+CSC = ["C:\\Windows\\Microsoft.NET\\Framework\\v4.0.30319\\csc.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe"]
+
+
+def test_antivirus_read_lists_each_csc_exe():
+    h = mars()
+    hostmod.put_file_state(h.state, "C:\\Windows\\Microsoft.NET\\Framework64\\v2.0.50727\\csc.exe", hostmod.file_entry(b"MZ"))
+    hostmod.put_file_state(h.state, "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\de\\csc.exe", hostmod.file_entry(b"MZ"))
+    assert read(h, win_mars_antivirus.READ)["csc"] == [CSC[0], "C:\\Windows\\Microsoft.NET\\Framework64\\v2.0.50727\\csc.exe", CSC[1]]
+
+
+def test_antivirus_adds_files_as_path_exclusions_never_processes():
     h = mars("mars-defender-exclusions")
     check, sent = run_plugin(h, win_mars_antivirus, check_mode=True)
     assert sent == ["win_powershell:mars_antivirus.read"]
     found = by_check(check)["exclusions"]
-    assert found["status"] == "found" and found["detail"]["missing"] == {"paths": [SCRATCH, hostmod.MARS_DIR + "\\Bin"], "processes": ["csc.exe"]}
-    assert check["diff"][0]["before"] == "process cbengine.exe\n"
+    assert found["status"] == "found" and found["detail"]["missing"] == [SCRATCH, hostmod.MARS_DIR + "\\Bin"] + CSC
+    # The old process exclusion by bare name is reported, and kept.
+    assert found["detail"]["broad_process_exclusions"] == ["cbengine.exe"] and "by bare name" in found["summary"]
+    assert check["diff"][0]["before"] == "" and "path %s\n" % CSC[1] in check["diff"][0]["after"]
     applied, sent = run_plugin(h, win_mars_antivirus)
     assert sent == ["win_powershell:mars_antivirus.read", "win_powershell:mars_antivirus.add"]
     assert by_check(applied)["exclusions"]["status"] == "fixed"
-    assert h.state["defender"]["exclusion_process"] == ["cbengine.exe", "csc.exe"]
-    assert h.state["defender"]["exclusion_path"] == [SCRATCH, hostmod.MARS_DIR + "\\Bin"]
+    assert h.state["defender"]["exclusion_process"] == ["cbengine.exe"]
+    assert h.state["defender"]["exclusion_path"] == [SCRATCH, hostmod.MARS_DIR + "\\Bin"] + CSC
     again, sent = run_plugin(h, win_mars_antivirus)
     assert sent == ["win_powershell:mars_antivirus.read"] and by_check(again)["exclusions"]["status"] == "ok"
+    assert "-ExclusionProcess" not in win_mars_antivirus.ADD
 
 
-def test_a_moved_scratch_folder_is_the_one_excluded_and_a_parent_folder_covers_it():
+def test_cbengine_is_covered_by_the_bin_folder_and_a_moved_scratch_folder_is_the_one_excluded():
     h = mars()
     hostmod.reg_set(h.state, hostmod.MARS_CONFIG_KEY, "ScratchLocation", "string", "D:\\MARS\\Scratch")
     result, _sent = run_plugin(h, win_mars_antivirus, check_mode=True)
-    assert by_check(result)["exclusions"]["detail"]["missing"] == {"paths": ["D:\\MARS\\Scratch"], "processes": []}
+    assert by_check(result)["exclusions"]["detail"]["missing"] == ["D:\\MARS\\Scratch"]
     h.state["defender"]["exclusion_path"].append("D:\\MARS\\")
     result, _sent = run_plugin(h, win_mars_antivirus, check_mode=True)
     assert by_check(result)["exclusions"]["status"] == "ok"
+    assert not [p for p in by_check(result)["exclusions"]["detail"]["needed"] if p.lower().endswith("cbengine.exe")]
+
+
+def test_exclusions_hidden_from_local_admins_are_unknown_and_not_re_added():
+    h = mars("mars-defender-hidden")
+    state = read(h, win_mars_antivirus.READ)["defender"]
+    assert state["exclusion_path"] == ["N/A: Must be an administrator to view exclusions"]
+    before = dict(h.state["defender"])
+    for _run in range(2):
+        result, sent = run_plugin(h, win_mars_antivirus)
+        exclusions = by_check(result)["exclusions"]
+        assert exclusions["status"] == "found" and "unknown" in exclusions["summary"] and exclusions["detail"]["hidden"]
+        assert sent == ["win_powershell:mars_antivirus.read"] and not result["changed"]
+    assert h.state["defender"] == before
 
 
 def test_defender_off_is_reported_with_what_to_exclude_by_hand():
@@ -408,15 +435,14 @@ def test_defender_off_is_reported_with_what_to_exclude_by_hand():
 
 
 def test_exclusions_a_policy_drops_are_a_failed_fix(monkeypatch):
-    import scripts
     h = mars("mars-defender-exclusions")
-    monkeypatch.setitem(scripts.SCRIPTS, "mars_antivirus.add", lambda host, p: {"exclusion_path": [], "exclusion_process": ["cbengine.exe"]})
+    monkeypatch.setitem(scripts.SCRIPTS, "mars_antivirus.add", lambda host, p: {"exclusion_path": [], "exclusion_process": []})
     result, _sent = run_plugin(h, win_mars_antivirus)
     assert by_check(result)["exclusions"]["status"] == "failed" and result["failed"]
 
 
 def test_add_mppreference_fails_while_defender_is_stopped():
-    answer = powershell(mars("mars-defender-off"), win_mars_antivirus.ADD, Paths=[SCRATCH], Processes=[])
+    answer = powershell(mars("mars-defender-off"), win_mars_antivirus.ADD, Paths=[SCRATCH])
     assert answer["failed"] and "0x800106ba" in answer["error"][0]["exception"]["message"]
 
 
