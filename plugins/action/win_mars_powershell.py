@@ -3,14 +3,16 @@
 """MARS_POWERSHELL: the backup task runs PowerShell with the agent's MSOnlineBackup module (article 004, "Backups
 don't run according to schedule"): its module folder is on the machine's PSModulePath (fixed with win_path, the
 value kept unexpanded), the LocalMachine execution policy is not Restricted (fixed to RemoteSigned; a Group
-Policy that restricts it is reported), and the module's files are there (reported). PowerShell 3.0 or later
-is given: Ansible itself needs 5.1."""
+Policy that restricts it is reported; with set_execution_policy off, a security posture the admin keeps, only
+reported), and the module's files are there (reported). PowerShell 3.0 or later is given: Ansible itself needs
+5.1. On a DPM/MABS server there is no backup task: DPM/MABS schedules its jobs itself."""
 
 from __future__ import annotations
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.runner import Step
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars_powershell as mps
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars_schedule as sched
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.driver import text_diff
 
 ENVIRONMENT_KEY = r"HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Environment"
@@ -55,7 +57,9 @@ PURPOSE = "PowerShell's module path and execution policy"
 
 class ActionModule(mars.MarsCauseAction):
     CAUSE = "MARS_POWERSHELL"
-    ARGUMENT_SPEC = {}
+    ARGUMENT_SPEC = {
+        "set_execution_policy": {"type": "bool", "default": True},
+    }
 
     def first_read(self) -> tuple:
         return READ, PURPOSE, {}
@@ -64,6 +68,9 @@ class ActionModule(mars.MarsCauseAction):
         state = self.read(READ, PURPOSE)
         if not self.installed(state):
             yield self.not_installed_step()
+            return
+        if (state.get("agent") or {}).get("dpm"):
+            yield Step("backup_task", "skipped", sched.DPM + ", so no PowerShell of a MARS task to check", {"dpm": True})
             return
         yield self.module_path_step(state.get("psmodulepath") or {}, state["module_folder"])
         yield self.policy_step(state.get("execution_policy") or {}, state.get("product_type"), state.get("powershell"))
@@ -96,6 +103,10 @@ class ActionModule(mars.MarsCauseAction):
             return Step("execution_policy", "ok", why, detail)
         if verdict == "gpo":
             return Step("execution_policy", "found", "%s; the backup task's PowerShell cannot run" % why, detail)
+        if not self.args["set_execution_policy"]:
+            return Step("execution_policy", "found", "%s: the PowerShell that starts the backup cannot run (article 004). "
+                        "mars_agent_set_execution_policy is false (a machine's execution policy is its security posture): reported "
+                        "only; set it to %s by hand or in a Group Policy" % (why, mps.FIX_POLICY), detail)
         detail["after"] = mps.FIX_POLICY
         diff = text_diff(EXECUTION_POLICY_KEY + "\\ExecutionPolicy", "%s\n" % local, mps.FIX_POLICY + "\n")
         change = self.change("set it to %s" % mps.FIX_POLICY, "win_regedit", "setting the LocalMachine execution policy to %s" % mps.FIX_POLICY,

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: win_mars_antivirus
-short_description: Exclude the MARS agent's folders and programs from Microsoft Defender (cause MARS_ANTIVIRUS)
+short_description: Exclude the MARS agent's folders and files from Microsoft Defender (cause MARS_ANTIVIRUS)
 version_added: 0.2.0
 description:
   - Only where the MARS agent (Microsoft Azure Recovery Services agent) is installed; elsewhere the cause is skipped.
   - Article 004 asks antivirus products to exclude the scratch (cache) folder (C(ScratchLocation)), the agent's C(Bin) folder,
-    C(CBengine.exe), and C(CSC.exe) of every .NET Framework version.
-  - Where Microsoft Defender Antivirus runs (service WinDefend, Get-MpComputerStatus), the missing exclusions are added with
-    Add-MpPreference, the folders as path exclusions (which cover what is under them), the programs as process exclusions by
-    name, which cover every copy of C(csc.exe). Nothing already excluded is removed; the diff shows the lists before and after.
-  - Where Defender does not run, another product may scan; that is reported with the folders and programs to exclude by hand.
+    and the files C(CBengine.exe) and C(CSC.exe) of every .NET Framework version.
+  - Where Microsoft Defender Antivirus runs (service WinDefend, Get-MpComputerStatus), the missing ones are added with
+    Add-MpPreference as path exclusions, which take files and folders; a folder covers what is under it, so C(cbengine.exe)
+    needs nothing beyond C(<install>\Bin). Each C(csc.exe) found under C(%windir%\Microsoft.NET\Framework) and
+    C(Framework64) (C(v*) folders) is excluded as a file. No process exclusion is added; one by bare name would skip every
+    file any process of that name opens (csc.exe is a known living-off-the-land binary). Process exclusions of cbengine.exe
+    or csc.exe already there are reported and kept. Nothing is removed; the diff shows the path list before and after.
+  - Where Defender hides its exclusions from local administrators (HideExclusionsFromLocalAdmins), Get-MpPreference shows
+    C(N/A) text instead of the lists; the exclusions are then reported as unknown and nothing is added.
+  - Where Defender does not run, another product may scan; that is reported with the folders and files to exclude by hand.
     Windows Server has no Security Center (C(root\SecurityCenter2)), so the product cannot be named.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)

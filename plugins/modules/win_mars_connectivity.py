@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: win_mars_connectivity
-short_description: Check that the MARS agent reaches Azure Backup, report or set the WinHTTP proxy (cause MARS_CONNECTIVITY)
+short_description: Check that the MARS agent reaches Azure Backup and report its SYSTEM account's proxies (cause MARS_CONNECTIVITY)
 version_added: 0.2.0
 description:
   - Only where the MARS agent (Microsoft Azure Recovery Services agent) is installed; elsewhere the cause is skipped.
@@ -18,9 +18,19 @@ description:
     C(*.WindowsAzure.com), C(*.microsoftonline.com) and C(*.windows.net), and the ranges 20.190.128.0/18 and
     40.126.0.0/18. A wildcard cannot be probed, so the defaults are concrete names under them. TLS and HTTP are not checked.
   - Firewalls, proxies, NSG rules and routes are changed outside the VM, so failures are reported, not fixed.
-  - Reads the machine's WinHTTP proxy (what C(netsh winhttp show proxy) shows, which the agent's SYSTEM account uses) from
-    the registry value WinHttpSettings, the same in every language, and reports it. With O(http_proxy), WinHTTP is set to
-    it through M(ansible.windows.win_http_proxy) when it differs; the old setting is in the finding and the diff.
+  - Reports the proxies of the agent's SYSTEM account, and sets none. The machine's WinHTTP proxy (what
+    C(netsh winhttp show proxy) shows) is read from the registry value WinHttpSettings; SYSTEM's Internet Explorer LAN
+    settings (WinINet, what article 004 has checked with C(psexec -i -s)) from C(DefaultConnectionSettings) under
+    C(HKU\S-1-5-18\Software\Microsoft\Windows\CurrentVersion\Internet Settings\Connections). Both are read by
+    structure, the same in every language.
+  - The WinHTTP proxy is set by the network cause alone (C(network_http_proxy_host)); when O(network_http_proxy) is given
+    and WinHTTP differs, the finding says that NETWORK sets it. Also found, as a warning, and only reported, are SYSTEM's LAN
+    settings that name another proxy or bypass list than WinHTTP or an automatic configuration script (automatic
+    detection alone is not counted, as it is a new profile's default and means direct access where no WPAD server
+    answers), and proxy details typed in but not turned on (article 004 says to remove them).
+  - The agent's own proxy (C(Set-OBMachineSetting -ProxyServer)) is not read; Microsoft documents no place to read it from.
+  - When a proxy is in use, the direct probes failing is expected where only the proxy may go out; the finding says so
+    and is a warning.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -34,12 +44,14 @@ options:
     description: Seconds all TCP connections together may take.
     type: float
     default: 5
-  http_proxy:
-    description: The WinHTTP proxy the agent must use (C(host:port)). Empty reports WinHTTP's proxy and changes nothing.
+  network_http_proxy:
+    description:
+      - The WinHTTP proxy the network cause sets (C(host:port)), passed in by the roles when the network cause runs too
+        (C(network_http_proxy_host) and C(network_http_proxy_port)). Only compared, to say who sets WinHTTP. Empty compares nothing.
     type: str
     default: ""
-  http_proxy_bypass:
-    description: Hosts that bypass O(http_proxy). Empty clears WinHTTP's bypass list when the proxy is set.
+  network_http_proxy_bypass:
+    description: The bypass list the network cause sets with O(network_http_proxy) (C(network_http_proxy_bypass)).
     type: list
     elements: str
     default: []
@@ -50,13 +62,13 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Check the MARS agent's endpoints and report WinHTTP's proxy
+- name: Check the MARS agent's endpoints and report its SYSTEM account's proxies
   azure_backup.remediation.win_mars_connectivity:
 
-- name: Make WinHTTP use the company proxy, then check
+- name: Also say when WinHTTP is not yet the proxy the network cause sets
   azure_backup.remediation.win_mars_connectivity:
-    http_proxy: proxy.corp.example:3128
-    http_proxy_bypass: ["<local>"]
+    network_http_proxy: proxy.corp.example:3128
+    network_http_proxy_bypass: ["<local>"]
 """
 
 RETURN = r"""

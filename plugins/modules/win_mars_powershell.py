@@ -22,11 +22,18 @@ description:
     RemoteSigned on Windows Server; about_Execution_Policies). It is set to RemoteSigned under
     C(HKLM\SOFTWARE\Microsoft\PowerShell\1\ShellIds\Microsoft.PowerShell) with M(ansible.windows.win_regedit), as
     Set-ExecutionPolicy -Scope LocalMachine does; the old value is in the finding and the diff. A Group Policy (MachinePolicy)
-    wins over it, so a restricting one is reported, not changed.
+    wins over it, so a restricting one is reported, not changed. With O(set_execution_policy) false the policy is only reported.
+  - On a DPM or MABS server, which schedules its jobs itself, there is no MARS backup task and the check is skipped.
   - A missing C(MSOnlineBackup.psd1) is reported. PowerShell 3.0 or later, which the article asks for, is given (Ansible needs 5.1).
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
-options: {}
+options:
+  set_execution_policy:
+    description:
+      - Set a Restricted LocalMachine execution policy to RemoteSigned. Lowering it changes the machine's security posture;
+        false reports it only.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.WINDOWS
@@ -36,6 +43,10 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Let the MARS backup task load its PowerShell module
   azure_backup.remediation.win_mars_powershell:
+
+- name: Report the execution policy but leave it as the security baseline sets it
+  azure_backup.remediation.win_mars_powershell:
+    set_execution_policy: false
 """
 
 RETURN = r"""

@@ -15,10 +15,16 @@ description:
   - Reads every task under C(\Microsoft\OnlineBackup\) (Get-ScheduledTask). Article 004 ("Backups don't run according to
     schedule", "Job could not be started as another job was in progress") asks that every trigger is enabled, the task runs as
     SYSTEM or a local administrator, and that it starts no new instance while one runs.
-  - Enables a disabled task and its disabled triggers, and sets "Do not start a new instance" (MultipleInstances IgnoreNew),
-    with Set-ScheduledTask; the tasks are read back.
+  - Enables a disabled task and its disabled triggers (unless O(enable_tasks) is false), and sets "Do not start a new
+    instance" (MultipleInstances IgnoreNew), with Set-ScheduledTask; the tasks are read back.
+  - A task saved with an account's password (LogonType Password) is reported instead of changed, because Set-ScheduledTask
+    cannot save it without that password (0x8007052E); re-enter the task's account in Task Scheduler or the MARS console.
   - Accounts are compared by SID (SYSTEM S-1-5-18, members of BUILTIN\Administrators S-1-5-32-544), not by localised names.
-    A task running as another account is reported, and set to run as SYSTEM only with O(fix_principal).
+    Membership is read through ADSI (WinNT), nested groups included (Domain Admins in Administrators), which works on Windows
+    Server 2012 R2 too (Get-LocalGroupMember does not exist there). A task running as another account is reported, and set to
+    run as SYSTEM only with O(fix_principal). Where part of the membership cannot be read (a domain group while no domain
+    controller answers), the account is reported as unknown and never changed.
+  - On a DPM or MABS server, which schedules its jobs itself, the check is skipped.
   - No task at all is reported; the agent has no backup schedule until one is made in the MARS console (Schedule Backup).
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
@@ -27,6 +33,10 @@ options:
     description: Run a task whose account is neither SYSTEM nor a local administrator as SYSTEM. Off, it is only reported.
     type: bool
     default: false
+  enable_tasks:
+    description: Enable a disabled task and its disabled triggers. False where backups are off on purpose; then only reported.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - azure_backup.remediation.attributes
   - azure_backup.remediation.attributes.WINDOWS

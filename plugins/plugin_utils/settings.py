@@ -234,11 +234,9 @@ RULES = {
     "mars_agent_endpoints": each(Rule("", mars_endpoint_ok), "host names or host:port, port 1 to 65535 (no wildcards: they cannot be probed; "
                                  "name a concrete host such as login.microsoftonline.com)"),
     "mars_agent_timeout": number(0, 300, "seconds", low_open=True),
-    "mars_agent_http_proxy": Rule("empty, or a proxy as host:port such as proxy.contoso.com:3128",
-                                  lambda v: v == "" or (":" in v and is_host(v.rsplit(":", 1)[0]) and mars_endpoint_ok(v))),
-    "mars_agent_http_proxy_bypass": each(matching(r"[^\s;]+", ""), "host names or patterns such as *.contoso.com or <local> (no spaces or ;)",
-                                         non_empty=False),
     "mars_agent_schedule_fix_principal": flag(),
+    "mars_agent_enable_tasks": flag(),
+    "mars_agent_set_execution_policy": flag(),
 }
 
 # Rules on two options together: (names, allowed, accepts(values)).
@@ -365,10 +363,13 @@ OPTIONS = {
     ("mars_temp_files", "windows"): {"limit": "mars_agent_temp_files_limit", "min_age_hours": "mars_agent_temp_files_min_age_hours"},
     ("mars_prereqs", "windows"): {"max_clock_skew": "mars_agent_max_clock_skew"},
     ("mars_restore_mount", "windows"): {"enable_iscsi": "mars_agent_enable_iscsi"},
-    ("mars_connectivity", "windows"): {"endpoints": "mars_agent_endpoints", "timeout": "mars_agent_timeout", "http_proxy": "mars_agent_http_proxy",
-                                       "http_proxy_bypass": "mars_agent_http_proxy_bypass"},
-    ("mars_schedule", "windows"): {"fix_principal": "mars_agent_schedule_fix_principal"},
-    ("mars_powershell", "windows"): {},
+    # NETWORK's proxy, when NETWORK runs too: MARS_CONNECTIVITY only says that NETWORK sets WinHTTP.
+    ("mars_connectivity", "windows"): {"endpoints": "mars_agent_endpoints", "timeout": "mars_agent_timeout",
+                                       "network_http_proxy": lambda s: (
+                                           "%s:%s" % (s["network_http_proxy_host"], s["network_http_proxy_port"]) if s.get("network_http_proxy_host") else ""),
+                                       "network_http_proxy_bypass": lambda s: s.get("network_http_proxy_bypass") or []},
+    ("mars_schedule", "windows"): {"fix_principal": "mars_agent_schedule_fix_principal", "enable_tasks": "mars_agent_enable_tasks"},
+    ("mars_powershell", "windows"): {"set_execution_policy": "mars_agent_set_execution_policy"},
     ("mars_antivirus", "windows"): {},
     (LOG_BUNDLE, "linux"): {"dest": "log_bundle_dir", "when": "log_bundle_when", "max_size": "log_bundle_max_size",
                             "paths": "log_bundle_paths"},

@@ -20,7 +20,7 @@ from azure import executions, host_log as log, host_state as state, run_play, si
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 HOSTS = {
     "mars01": ["mars-installed"],
-    "mars02": ["mars-endpoint-blocked", "mars-proxy-missing"],
+    "mars02": ["mars-endpoint-blocked", "mars-system-proxy"],
     "mars03": ["mars-schedule-disabled", "mars-schedule-parallel"],
     "mars04": ["mars-schedule-user"],  # mars_agent_schedule_fix_principal: true
     "mars05": ["mars-schedule-user"],  # reported only
@@ -28,11 +28,15 @@ HOSTS = {
     "mars07": ["mars-execution-policy-gpo"],
     "mars08": ["mars-defender-exclusions"],
     "mars09": ["mars-defender-off"],
+    "mars10": ["mars-schedule-dc-unreachable"],  # mars_agent_schedule_fix_principal: true; never changed
+    "mars11": ["mars-schedule-disabled", "mars-execution-policy-restricted"],  # enable_tasks, set_execution_policy: false
+    "mars12": ["mars-defender-hidden"],
     "win00": [],  # no MARS agent
 }
-PROXY = "proxy.example.internal:3128"
+PROXY = "oldproxy.corp.invalid:3128"  # SYSTEM's LAN settings on mars02 (faults.mars_system_proxy)
 MARS = ("MARS_CONNECTIVITY", "MARS_SCHEDULE", "MARS_POWERSHELL", "MARS_ANTIVIRUS")
 MARS_MODULES = simhost.MARS_DIR + "\\Bin\\Modules"
+CSC = ["C:\\Windows\\Microsoft.NET\\%s\\v4.0.30319\\csc.exe" % f for f in ("Framework", "Framework64")]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +49,9 @@ def runs(tmp_path_factory):
         group.update(mars_agent_endpoints=["www.msftncsi.com:%d" % first, "login.microsoftonline.com:%d" % second], mars_agent_timeout=2)
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inv))
         (tmp / "host_vars").mkdir()
-        (tmp / "host_vars" / "mars02.yml").write_text("mars_agent_http_proxy: %s\nmars_agent_http_proxy_bypass: ['<local>']\n" % PROXY)
         (tmp / "host_vars" / "mars04.yml").write_text("mars_agent_schedule_fix_principal: true\n")
+        (tmp / "host_vars" / "mars10.yml").write_text("mars_agent_schedule_fix_principal: true\n")
+        (tmp / "host_vars" / "mars11.yml").write_text("mars_agent_enable_tasks: false\nmars_agent_set_execution_policy: false\n")
         out = {"tmp": tmp, "results": {}, "logs": {}, "states": {"before": {n: state(tmp, n) for n in HOSTS}}}
         for step, args in (("check", ["--check", "--diff"]), ("apply", ["--diff"]), ("again", [])):
             seen = {n: len(log(tmp, n)) for n in HOSTS}
@@ -64,7 +69,7 @@ def findings(runs, step, host, status=None):
 
 # What each host's faults are found as, and whether apply fixes them (True) or they stay reported (False).
 EXPECTED = {
-    "mars02": {"MARS_CONNECTIVITY/endpoints": False, "MARS_CONNECTIVITY/proxy": True},
+    "mars02": {"MARS_CONNECTIVITY/endpoints": False, "MARS_CONNECTIVITY/proxy": False},
     "mars03": {"MARS_SCHEDULE/triggers": True, "MARS_SCHEDULE/instances": True},
     "mars04": {"MARS_SCHEDULE/principal": True},
     "mars05": {"MARS_SCHEDULE/principal": False},
@@ -72,6 +77,9 @@ EXPECTED = {
     "mars07": {"MARS_POWERSHELL/execution_policy": False},
     "mars08": {"MARS_ANTIVIRUS/exclusions": True},
     "mars09": {"MARS_ANTIVIRUS/defender": False},
+    "mars10": {"MARS_SCHEDULE/principal": False},
+    "mars11": {"MARS_SCHEDULE/triggers": False, "MARS_POWERSHELL/execution_policy": False},
+    "mars12": {"MARS_ANTIVIRUS/exclusions": False},
 }
 
 
@@ -103,8 +111,10 @@ def test_check_mode_says_what_it_would_do(runs):
     assert "Restricted" in found["MARS_POWERSHELL/execution_policy"]["summary"] and "would set it to RemoteSigned" in \
         found["MARS_POWERSHELL/execution_policy"]["summary"]
     proxy = findings(runs, "check", "mars02", "found")["MARS_CONNECTIVITY/proxy"]
-    assert "direct access" in proxy["summary"] and PROXY in proxy["summary"]
+    assert "WinHTTP (machine): direct access" in proxy["summary"] and PROXY in proxy["summary"] and "the two differ" in proxy["summary"]
     blocked = findings(runs, "check", "mars02", "found")["MARS_CONNECTIVITY/endpoints"]
+    # SYSTEM's LAN settings name a proxy: the direct probe failing is expected.
+    assert "expected" in blocked["summary"] and blocked["detail"]["proxy_in_use"]
     assert [f["kind"] for f in blocked["detail"]["failures"]] == ["timeout"]
     assert blocked["detail"]["failures"][0]["endpoint"].startswith("login.microsoftonline.com:")
 
@@ -115,7 +125,8 @@ def test_apply_fixes_what_is_fixable_and_the_state_confirms_it(runs):
         seen = findings(runs, "apply", host)
         for check, fixable in expected.items():
             assert seen[check]["status"] == ("fixed" if fixable else "found"), (host, check, seen[check])
-    assert after["mars02"]["winhttp_proxy"] == {"proxy": PROXY, "bypass": "<local>"}
+    # MARS_CONNECTIVITY sets no proxy: WinHTTP is NETWORK's.
+    assert after["mars02"]["winhttp_proxy"] == before["mars02"]["winhttp_proxy"] == {"proxy": "", "bypass": ""}
     task = after["mars03"]["task_scheduler"][simhost.MARS_TASK]
     assert [t["enabled"] for t in task["triggers"]] == [True] and task["multiple_instances"] == "IgnoreNew"
     assert after["mars04"]["task_scheduler"][simhost.MARS_TASK]["user_id"] == "SYSTEM"
@@ -127,10 +138,13 @@ def test_apply_fixes_what_is_fixable_and_the_state_confirms_it(runs):
     assert findings(runs, "apply", "mars06")["MARS_POWERSHELL/execution_policy"]["detail"]["local_machine"] == "Restricted"
     assert after["mars07"]["registry"] == before["mars07"]["registry"]
     defender = after["mars08"]["defender"]
-    assert defender["exclusion_path"] == [simhost.MARS_DIR + "\\Scratch", simhost.MARS_DIR + "\\Bin"]
-    assert defender["exclusion_process"] == ["cbengine.exe", "csc.exe"]
+    # Files and folders as path exclusions; the old process exclusion by name is kept, none is added.
+    assert defender["exclusion_path"] == [simhost.MARS_DIR + "\\Scratch", simhost.MARS_DIR + "\\Bin"] + CSC
+    assert defender["exclusion_process"] == ["cbengine.exe"]
     assert after["mars09"]["defender"] == before["mars09"]["defender"]
-    for host in ("mars01", "win00"):
+    assert "unknown" in findings(runs, "apply", "mars12")["MARS_ANTIVIRUS/exclusions"]["summary"]
+    assert "unknown" in findings(runs, "apply", "mars10")["MARS_SCHEDULE/principal"]["summary"]
+    for host in ("mars01", "win00", "mars10", "mars11", "mars12"):
         assert after[host] == before[host], host
 
 
@@ -140,7 +154,7 @@ def test_diff_mode_shows_before_and_after(runs):
         out = runs["results"][step][0].stdout
         assert "Restricted\n+RemoteSigned" in out, step
         assert "-%s\n+%s;%s" % (simhost.DEFAULT_PSMODULEPATH, simhost.DEFAULT_PSMODULEPATH, MARS_MODULES) in out, step
-        assert "+process csc.exe" in out and "-direct access\n+proxy %s, bypass <local>" % PROXY in out, step
+        assert "+path %s" % CSC[1] in out and "+process" not in out and "WinHTTP proxy" not in out, step
         assert "-Microsoft-OnlineBackup: Parallel\n+Microsoft-OnlineBackup: IgnoreNew" in out, step
 
 

@@ -84,9 +84,9 @@ GOOD_BAD = {
     "mars_agent_max_clock_skew": (60, 0),
     "mars_agent_endpoints": (["login.microsoftonline.com", "127.0.0.1:8443"], ["*.windows.net"]),
     "mars_agent_timeout": (10, 0),
-    "mars_agent_http_proxy": ("proxy.contoso.com:3128", "proxy.contoso.com"),
-    "mars_agent_http_proxy_bypass": (["<local>", "*.contoso.com"], ["a b"]),
     "mars_agent_schedule_fix_principal": (True, "always"),
+    "mars_agent_enable_tasks": (False, "sometimes"),
+    "mars_agent_set_execution_policy": (False, "never"),
 }
 
 

@@ -378,6 +378,10 @@ def _mars_connectivity(state: dict, parameters: dict, result: dict) -> None:
     if "winhttp" in result:
         winhttp = result["winhttp"] or {}
         state["winhttp_proxy"] = {"proxy": winhttp.get("proxy") or "", "bypass": winhttp.get("bypass") or ""}
+    if "wininet" in result:
+        state.pop("system_wininet", None)
+        if result["wininet"] is not None:
+            state["system_wininet"] = dict(result["wininet"])
 
 
 _TRIGGER_KIND = {v: k for k, v in scripts._TRIGGER_CLASS.items()}  # pylint: disable=protected-access
@@ -395,6 +399,20 @@ def _mars_schedule(state: dict, parameters: dict, result: dict) -> None:
         del tasks[path]
     host = hostmod.SimHost(state)
     administrators = result.get("administrators") or []
+    state.pop("administrators_unreadable", None)
+    if result.get("administrators") is None:
+        state["administrators_unreadable"] = True
+    # Members the simulator's local accounts do not give (domain groups and their members, in the order read): groups of
+    # their own in Administrators, with no members; a member group that could not be listed keeps members unknown.
+    local = set(scripts._administrators(host)[0] or [])  # pylint: disable=protected-access
+    unlisted = {u.get("sid") for u in result.get("unresolved") or []}
+    groups = state.setdefault("domain_groups", {})
+    for sid in administrators:
+        if sid not in local:
+            groups[sid] = {"name": "CAPTURED\\%s" % sid, "member_of": [acl.ADMINISTRATORS], "members": [] if sid not in unlisted else None}
+    for entry in result.get("unresolved") or []:
+        if entry.get("sid") in groups:
+            groups[entry["sid"]]["name"] = entry["path"].split("://", 1)[-1].replace("/", "\\")
     for task in result["tasks"]:
         tasks[folder + task["name"]] = {
             "enabled": bool(task.get("enabled")), "state": task.get("state") or "Ready",
@@ -403,8 +421,12 @@ def _mars_schedule(state: dict, parameters: dict, result: dict) -> None:
             "run_level": task.get("run_level"), "multiple_instances": task.get("multiple_instances")}
         name = task.get("user_id") or task.get("group_id")
         if task.get("sid") and scripts._account_sid(host, name) != task["sid"]:  # pylint: disable=protected-access
-            groups = [acl.ADMINISTRATORS] if task["sid"] in administrators else ["S-1-5-32-545"]
-            state.setdefault("local_accounts", {})[name.split("\\")[-1]] = {"sid": task["sid"], "groups": groups}
+            # In Administrators through a captured group above, not directly.
+            groups = [acl.ADMINISTRATORS] if task["sid"] in administrators and task["sid"] not in state["domain_groups"] else ["S-1-5-32-545"]
+            # Named as Get-AccountSid's twin looks it up: without this machine's prefix, with a domain's.
+            domain, _sep, user = name.rpartition("\\")
+            key = user if domain.lower() in ("", ".", host.name.lower()) else name
+            state.setdefault("local_accounts", {})[key] = {"sid": task["sid"], "groups": groups}
 
 
 def _mars_powershell(state: dict, parameters: dict, result: dict) -> None:
@@ -446,11 +468,16 @@ def _mars_antivirus(state: dict, parameters: dict, result: dict) -> None:
         hostmod.reg_set(state, hostmod.MARS_CONFIG_KEY, "ScratchLocation", "string", result["scratch"])
     else:
         hostmod.reg_delete_value(state, hostmod.MARS_CONFIG_KEY, "ScratchLocation")
+    for path in result.get("csc") or []:
+        hostmod.put_file_state(state, path, hostmod.placeholder_binary(path, None))
     defender = result["defender"] or {}
     _services(state, [defender["service"]] if defender.get("service") else [])
+    hidden = scripts.HIDDEN_EXCLUSIONS in (defender.get("exclusion_path") or [])
     state["defender"] = {"running": bool(defender.get("antivirus_enabled")), "running_mode": defender.get("running_mode") or "Normal",
-                         "exclusion_path": list(defender.get("exclusion_path") or []),
-                         "exclusion_process": list(defender.get("exclusion_process") or [])}
+                         "exclusion_path": [] if hidden else list(defender.get("exclusion_path") or []),
+                         "exclusion_process": [] if hidden else list(defender.get("exclusion_process") or [])}
+    if hidden:
+        state["defender"]["hide_exclusions"] = True
     if defender.get("error"):
         state["defender"]["error"] = defender["error"]
 
@@ -554,14 +581,17 @@ IMPORTED = {
     "disk_limits.read": {"disks": "disks and lettered volumes, marker files"},
     "network.read": {"dns": "DNS answers", "tcp": "not imported: the twin dials loopback only (only endpoints are compared)"},
     "mars_connectivity.read": {"agent": "a MARS install (folder, engine version, service)", "winhttp": "WinHTTP's proxy",
+                               "wininet": "SYSTEM's LAN settings (DefaultConnectionSettings)",
                                "tcp": "not imported: the twin dials loopback only (only endpoints are compared)"},
     "mars_schedule.read": {"agent": "a MARS install (folder, engine version, service)", "tasks": "the folder's scheduled tasks",
-                           "administrators": "local accounts of task principals the simulator cannot name, in Administrators when listed"},
+                           "administrators": "local accounts of task principals the simulator cannot name, in Administrators when listed",
+                           "unresolved": "member groups of Administrators whose members could not be read (SIDs made up)"},
     "mars_powershell.read": {"agent": "a MARS install (folder, engine version, service)", "psmodulepath": "registry value (raw; expanded is derived)",
                              "module_folder": "not imported: the agent's folder", "module_files": "the module's files",
                              "execution_policy": "registry values (Group Policy and LocalMachine)", "product_type": "product type",
                              "powershell": "PowerShell version"},
     "mars_antivirus.read": {"agent": "a MARS install (folder, engine version, service)", "scratch": "registry value",
+                            "csc": "each .NET Framework's csc.exe (placeholder files)",
                             "defender": "the WinDefend service, Defender's state and exclusions"},
 
 

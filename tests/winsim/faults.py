@@ -849,10 +849,12 @@ def mars_endpoint_blocked(state):
     state["dns"]["login.microsoftonline.com"] = ["20.190.128.1"]
 
 
-def mars_proxy_missing(state):
-    """WinHTTP goes direct while the inventory names a proxy for the agent (the test sets mars_agent_http_proxy)."""
+def mars_system_proxy(state):
+    """SYSTEM's Internet Explorer LAN settings name a proxy (flags 3: direct and a named proxy) while WinHTTP goes direct:
+    the agent's SYSTEM account has two answers (article 004 has SYSTEM's LAN settings checked with psexec -s)."""
     hostmod.install_mars(state)
     state["winhttp_proxy"] = {"proxy": "", "bypass": ""}
+    state["system_wininet"] = {"flags": 3, "proxy": "oldproxy.corp.invalid:3128", "bypass": "<local>", "autoconfig_url": ""}
 
 
 def mars_schedule_disabled(state):
@@ -874,6 +876,33 @@ def mars_schedule_user(state):
     _mars_task(state).update(user_id="backupuser", logon_type="Password", run_level="Limited")
 
 
+# Made up: a domain's SID; Domain Admins is its RID 512 (learn.microsoft.com, "Well-known SIDs").
+DOMAIN_SID = "S-1-5-21-3623811015-3361044348-30300820"
+DOMAIN_ADMINS_SID = DOMAIN_SID + "-512"
+DOMAIN_BACKUP_SID = DOMAIN_SID + "-1105"
+
+
+def _domain_backup_task(state):
+    """The backup task runs as CONTOSO\\backupsvc, a domain account in CONTOSO\\Domain Admins, which (as on every domain
+    member) is in Administrators."""
+    hostmod.install_mars(state)
+    state.setdefault("local_accounts", {})["contoso\\backupsvc"] = {"sid": DOMAIN_BACKUP_SID, "groups": []}
+    state.setdefault("domain_groups", {})[DOMAIN_ADMINS_SID] = {"name": "CONTOSO\\Domain Admins", "member_of": ["S-1-5-32-544"],
+                                                                "members": [DOMAIN_BACKUP_SID]}
+    _mars_task(state).update(user_id="CONTOSO\\backupsvc", logon_type="Password", run_level="Highest")
+
+
+def mars_schedule_domain_admin(state):
+    """The task's account is an administrator only through Domain Admins (nested): a healthy principal."""
+    _domain_backup_task(state)
+
+
+def mars_schedule_dc_unreachable(state):
+    """As mars-schedule-domain-admin, but no domain controller answers: Domain Admins' members cannot be read."""
+    _domain_backup_task(state)
+    state["domain_groups"][DOMAIN_ADMINS_SID]["members"] = None
+
+
 def mars_psmodulepath(state):
     """The machine's PSModulePath lost the agent's module folder (Windows' two entries only)."""
     hostmod.install_mars(state)
@@ -892,9 +921,17 @@ def mars_execution_policy_gpo(state):
 
 
 def mars_defender_exclusions(state):
-    """Defender excludes only cbengine.exe: the scratch folder, the Bin folder and csc.exe are scanned."""
+    """Defender excludes cbengine.exe only as a process by bare name (wider than the article's file exclusion): the scratch
+    folder, the Bin folder and each csc.exe file are scanned."""
     hostmod.install_mars(state)
     state["defender"].update(exclusion_path=[], exclusion_process=["cbengine.exe"])
+
+
+def mars_defender_hidden(state):
+    """Defender hides its exclusions from local administrators (HideExclusionsFromLocalAdmins); what it excludes is the
+    healthy install's, unseen."""
+    hostmod.install_mars(state)
+    state["defender"]["hide_exclusions"] = True
 
 
 def mars_defender_off(state):
@@ -905,15 +942,18 @@ def mars_defender_off(state):
 
 FAULTS.update({
     "mars-endpoint-blocked": mars_endpoint_blocked,
-    "mars-proxy-missing": mars_proxy_missing,
+    "mars-system-proxy": mars_system_proxy,
     "mars-schedule-disabled": mars_schedule_disabled,
     "mars-schedule-parallel": mars_schedule_parallel,
     "mars-schedule-user": mars_schedule_user,
+    "mars-schedule-domain-admin": mars_schedule_domain_admin,
+    "mars-schedule-dc-unreachable": mars_schedule_dc_unreachable,
     "mars-psmodulepath": mars_psmodulepath,
     "mars-execution-policy-restricted": mars_execution_policy_restricted,
     "mars-execution-policy-gpo": mars_execution_policy_gpo,
     "mars-defender-exclusions": mars_defender_exclusions,
     "mars-defender-off": mars_defender_off,
+    "mars-defender-hidden": mars_defender_hidden,
 })
 
 

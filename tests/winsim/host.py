@@ -77,6 +77,12 @@ State schema (JSON; keys are stable, new keys may be added, none renamed)::
      # added for MARS (install_mars; every host has MSiSCSI, the machine PSModulePath and ExecutionPolicy in the
      # registry, and "defender"):
      "defender": {"running": true, "exclusion_path": [str], "exclusion_process": [str]},  # Get-MpPreference
+         # added: "hide_exclusions": true (HideExclusionsFromLocalAdmins: the lists read as one line of "N/A: ..." text)
+     "system_wininet": {"flags": 3, "proxy": str, "bypass": str, "autoconfig_url": str},  # added, optional: SYSTEM's
+         # DefaultConnectionSettings (HKU\\S-1-5-18 ...\\Connections) decoded; absent: no value
+     "domain_groups": {"<sid>": {"name": "CONTOSO\\Domain Admins", "member_of": ["S-1-5-32-544"], "members": [sid] | null}},
+         # added: groups besides the local ones, as ADSI (WinNT) lists them; members null = cannot be read (no DC)
+     "administrators_unreadable": false,  # added: ADSI cannot list Administrators at all
      "task_scheduler": {"\\Microsoft\\OnlineBackup\\Microsoft-OnlineBackup": {"enabled": true,
          "triggers": [{"kind": "weekly", "enabled": true}], "user_id": "SYSTEM", "run_level": "Highest",
          "multiple_instances": "IgnoreNew" | "Parallel" | "Queue" | "StopExisting", "state": "Ready"}},
@@ -754,9 +760,13 @@ def install_mars(state: dict) -> None:
         "multiple_instances": "IgnoreNew", "state": "Ready"}
     # The names MARS_CONNECTIVITY probes by default, stood in on loopback like management.azure.com.
     state.setdefault("dns", {}).update({name: ["127.0.0.1"] for name in MARS_ENDPOINT_NAMES})
+    # .NET Framework 4's compiler, 32- and 64-bit (part of every Windows Server since 2012); article 004 has each
+    # csc.exe excluded as a file, and cbengine.exe through the Bin folder.
+    csc = [ENVIRONMENT["windir"] + "\\Microsoft.NET\\%s\\v4.0.30319\\csc.exe" % f for f in ("Framework", "Framework64")]
+    for path in csc:
+        put_file_state(state, path, placeholder_binary(path, "4.8.4161.0"))
     defender = state.setdefault("defender", {"running": True, "exclusion_path": [], "exclusion_process": []})
-    defender["exclusion_path"] += [scratch, MARS_DIR + "\\Bin"]
-    defender["exclusion_process"] += ["cbengine.exe", "csc.exe"]
+    defender["exclusion_path"] += [scratch, MARS_DIR + "\\Bin"] + csc
 
 
 def reg_values_of(state: dict, key: str) -> dict:

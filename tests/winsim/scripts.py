@@ -2213,6 +2213,11 @@ def mars_connectivity_read(host, p: dict) -> dict:
         proxy = host.state.get("winhttp_proxy") or {}
         out["winhttp"] = {"proxy": proxy.get("proxy") or "", "bypass": proxy.get("bypass") or "" if proxy.get("proxy") else "",
                           "flags": 3 if proxy.get("proxy") else 1}
+        # Get-SystemWinInetProxy: SYSTEM's DefaultConnectionSettings decoded, $null where SYSTEM has none.
+        wininet = host.state.get("system_wininet")
+        out["wininet"] = None if wininet is None else {
+            "flags": int(wininet.get("flags", 1)), "proxy": wininet.get("proxy") or "", "bypass": wininet.get("bypass") or "",
+            "autoconfig_url": wininet.get("autoconfig_url") or ""}
         out["tcp"] = network_read(host, {"Names": [], "Endpoints": p["Endpoints"], "TimeoutMs": p["TimeoutMs"]})["tcp"]
     return out
 
@@ -2252,9 +2257,31 @@ def _account_sid(host, name: str | None):
     return account["sid"] if account else None
 
 
-def _administrators(host) -> list:
-    """Get-LocalGroupMember -SID S-1-5-32-544: the SIDs of its members."""
-    return [a["sid"] for a in _local_accounts(host).values() if acl.ADMINISTRATORS in a.get("groups", [])]
+def _administrators(host) -> tuple:
+    """Get-GroupMemberSid on Administrators (ADSI WinNT): (the SIDs of its members, with the members of member groups
+    from "domain_groups", each group once; {path, sid} of member groups whose members cannot be read: "members"
+    null, as when no domain controller answers). Not readable at all ("administrators_unreadable"): (None, [])."""
+    if host.state.get("administrators_unreadable"):
+        return None, []
+    groups = host.state.get("domain_groups") or {}
+    sids = [a["sid"] for a in _local_accounts(host).values() if acl.ADMINISTRATORS in a.get("groups", [])]
+    sids += [sid for sid, g in groups.items() if acl.ADMINISTRATORS in g.get("member_of", [])]
+    unresolved, seen, queue = [], set(), [sid for sid in sids if sid in groups]
+    while queue:
+        sid = queue.pop(0)
+        group = groups[sid]
+        if group["name"] in seen:
+            continue
+        seen.add(group["name"])
+        if group.get("members") is None:
+            unresolved.append({"path": "WinNT://%s" % group["name"].replace("\\", "/"), "sid": sid})
+            continue
+        for member in group["members"]:
+            if member not in sids:
+                sids.append(member)
+            if member in groups:
+                queue.append(member)
+    return sids, unresolved
 
 
 def _tasks_in(host, folder: str) -> list:
@@ -2283,7 +2310,7 @@ def mars_schedule_read(host, p: dict) -> dict:
     agent = _mars_agent(host)
     out = {"agent": agent}
     if agent["installed"]:
-        out["administrators"] = _administrators(host)
+        out["administrators"], out["unresolved"] = _administrators(host)
         out["tasks"] = [_task_state(host, path, entry) for path, entry in _tasks_in(host, p["TaskPath"])]
     return out
 
@@ -2298,6 +2325,10 @@ def mars_schedule_set(host, p: dict) -> dict:
         if path is None:
             raise ScriptError("No MSFT_ScheduledTask objects found with property 'TaskName' equal to '%s'." % name)
         entry = host.state["task_scheduler"][path]
+        if (p.get("Enable") or p.get("IgnoreNew")) and entry.get("logon_type") == "Password":
+            # Set-ScheduledTask -InputObject re-registers the task, which needs the stored account's password: without it,
+            # ERROR_LOGON_FAILURE (1326, 0x8007052E; learn.microsoft.com, System Error Codes). The message is made up after it.
+            raise ScriptError("The user name or password is incorrect. (Exception from HRESULT: 0x8007052E)")
         if p.get("Enable"):
             entry["enabled"] = True
             entry["state"] = "Ready" if entry.get("state", "Ready") == "Disabled" else entry.get("state", "Ready")
@@ -2368,6 +2399,14 @@ def mars_antivirus_read(host, p: dict) -> dict:  # pylint: disable=unused-argume
         return out
     config = host.reg_values(hostmod.MARS_CONFIG_KEY) if host.reg_key_exists(hostmod.MARS_CONFIG_KEY) else {}
     out["scratch"] = (config.get("ScratchLocation") or {}).get("data") or None
+    # Get-ChildItem %windir%\Microsoft.NET\Framework{,64}\v*\csc.exe: Framework first, each in name order.
+    csc = []
+    for framework in ("Framework", "Framework64"):
+        folder = hostmod.path_key(hostmod.ENVIRONMENT["windir"] + "\\Microsoft.NET\\" + framework) + "\\"
+        csc += sorted((path for path in host.state.get("files", {}) if path.lower().startswith(folder)
+                       and path.lower()[len(folder):].startswith("v") and path.lower()[len(folder):].count("\\") == 1
+                       and path.lower().endswith("\\csc.exe")), key=str.lower)
+    out["csc"] = csc
     defender = {"service": _defender_service(host)}
     if defender["service"].get("exists") and defender["service"].get("state") == "Running":
         state = host.state.get("defender") or {}
@@ -2375,9 +2414,21 @@ def mars_antivirus_read(host, p: dict) -> dict:  # pylint: disable=unused-argume
             defender["error"] = state["error"]
         else:
             defender.update(antivirus_enabled=bool(state.get("running")), running_mode=state.get("running_mode", "Normal"),
-                            exclusion_path=list(state.get("exclusion_path") or []), exclusion_process=list(state.get("exclusion_process") or []))
+                            **_exclusions(state))
     out["defender"] = defender
     return out
+
+
+# What Get-MpPreference shows in place of each list with HideExclusionsFromLocalAdmins (learn.microsoft.com, "Configure
+# local administrator merge ... and exclusion visibility"; the text as the MARS review quotes it).
+HIDDEN_EXCLUSIONS = "N/A: Must be an administrator to view exclusions"
+
+
+def _exclusions(state: dict) -> dict:
+    """Get-MpPreference's ExclusionPath and ExclusionProcess; hidden ("hide_exclusions"): the one line of text each."""
+    if state.get("hide_exclusions"):
+        return {"exclusion_path": [HIDDEN_EXCLUSIONS], "exclusion_process": [HIDDEN_EXCLUSIONS]}
+    return {"exclusion_path": list(state.get("exclusion_path") or []), "exclusion_process": list(state.get("exclusion_process") or [])}
 
 
 def mars_antivirus_add(host, p: dict) -> dict:
@@ -2386,12 +2437,11 @@ def mars_antivirus_add(host, p: dict) -> dict:
     state = host.state.get("defender")
     if not state or not state.get("running"):
         raise ScriptError("Operation failed with the following error: 0x800106ba. Operation: Add-MpPreference.")
-    for key, given in (("exclusion_path", p.get("Paths")), ("exclusion_process", p.get("Processes"))):
-        have = state.setdefault(key, [])
-        for item in given or []:
-            if item.lower() not in (h.lower() for h in have):
-                have.append(item)
-    return {"exclusion_path": list(state["exclusion_path"]), "exclusion_process": list(state["exclusion_process"])}
+    have = state.setdefault("exclusion_path", [])
+    for item in p.get("Paths") or []:
+        if item.lower() not in (h.lower() for h in have):
+            have.append(item)
+    return _exclusions(state)
 
 
 SCRIPTS.update({

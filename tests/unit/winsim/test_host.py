@@ -919,11 +919,16 @@ def _registry_data(s, key, name):
 FAULT_CHECKS.update({
     "mars-endpoint-blocked": lambda s: s["dns"].get("login.microsoftonline.com") == ["20.190.128.1"]
     and s["dns"].get("www.msftncsi.com") == ["127.0.0.1"],
-    "mars-proxy-missing": lambda s: "obengine" in s["services"] and s["winhttp_proxy"] == {"proxy": "", "bypass": ""},
+    "mars-system-proxy": lambda s: "obengine" in s["services"] and s["winhttp_proxy"] == {"proxy": "", "bypass": ""}
+    and s["system_wininet"]["proxy"] == "oldproxy.corp.invalid:3128",
     "mars-schedule-disabled": lambda s: _mars_task(s)["triggers"][0].get("enabled") is False,
     "mars-schedule-parallel": lambda s: _mars_task(s).get("multiple_instances") == "Parallel",
     "mars-schedule-user": lambda s: _mars_task(s).get("user_id") == "backupuser"
     and "S-1-5-32-544" not in s["local_accounts"]["backupuser"]["groups"],
+    "mars-schedule-domain-admin": lambda s: _mars_task(s).get("user_id") == "CONTOSO\\backupsvc"
+    and s["domain_groups"][faults.DOMAIN_ADMINS_SID]["members"] == [faults.DOMAIN_BACKUP_SID],
+    "mars-schedule-dc-unreachable": lambda s: _mars_task(s).get("user_id") == "CONTOSO\\backupsvc"
+    and s["domain_groups"][faults.DOMAIN_ADMINS_SID]["members"] is None,
     "mars-psmodulepath": lambda s: "obengine" in s["services"]
     and "Recovery Services" not in _registry_data(s, hostmod.ENVIRONMENT_KEY, "PSModulePath"),
     "mars-execution-policy-restricted": lambda s: _registry_data(s, hostmod.EXECUTION_POLICY_KEY, "ExecutionPolicy") == "Restricted",
@@ -931,6 +936,7 @@ FAULT_CHECKS.update({
     == {"type": "dword", "data": 0},
     "mars-defender-exclusions": lambda s: "obengine" in s["services"] and s["defender"]["exclusion_path"] == []
     and s["defender"]["exclusion_process"] == ["cbengine.exe"],
+    "mars-defender-hidden": lambda s: "obengine" in s["services"] and s["defender"]["hide_exclusions"] is True,
     "mars-defender-off": lambda s: "obengine" in s["services"] and s["defender"]["running"] is False,
 })
 

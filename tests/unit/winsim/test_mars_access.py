@@ -14,8 +14,10 @@ from ansible.template import Templar
 
 import faults
 import host as hostmod
+import scripts
 from ansible_collections.azure_backup.remediation.plugins.action import (win_mars_antivirus, win_mars_connectivity, win_mars_powershell,
                                                                          win_mars_schedule, win_network)
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows import mars_schedule as sched
 
 MODULES = hostmod.MARS_DIR + "\\Bin\\Modules"
@@ -107,18 +109,63 @@ def test_connectivity_reports_winhttp_without_a_proxy_named_and_sends_only_the_r
     assert "20.190.128.0/18" in checks["endpoints"]["summary"] and not result["changed"]
 
 
-def test_connectivity_sets_the_proxy_the_inventory_names_once():
-    h = mars("mars-proxy-missing")
-    args = {"endpoints": ["localhost:1"], "timeout": 0.2, "http_proxy": "proxy.corp:3128", "http_proxy_bypass": ["<local>"]}
-    check, sent = run_plugin(h, win_mars_connectivity, args, check_mode=True)
-    # Compared from the read: check mode costs no win_http_proxy call.
-    assert sent == ["win_powershell:mars_connectivity.read"] and by_check(check)["proxy"]["status"] == "found"
-    assert check["diff"][0]["before"] == "direct access\n" and check["diff"][0]["after"] == "proxy proxy.corp:3128, bypass <local>\n"
-    applied, sent = run_plugin(h, win_mars_connectivity, args)
-    assert sent == ["win_powershell:mars_connectivity.read", "win_http_proxy"] and by_check(applied)["proxy"]["status"] == "fixed"
-    assert h.state["winhttp_proxy"] == {"proxy": "proxy.corp:3128", "bypass": "<local>"}
-    again, sent = run_plugin(h, win_mars_connectivity, args)
-    assert sent == ["win_powershell:mars_connectivity.read"] and by_check(again)["proxy"]["status"] == "ok" and not again["changed"]
+def test_connectivity_never_sets_winhttp_and_says_network_owns_it():
+    h = mars()
+    args = {"endpoints": ["localhost:1"], "timeout": 0.2, "network_http_proxy": "proxy.corp:3128", "network_http_proxy_bypass": ["<local>"]}
+    for check_mode in (True, False):
+        result, sent = run_plugin(h, win_mars_connectivity, args, check_mode=check_mode)
+        proxy = by_check(result)["proxy"]
+        assert sent == ["win_powershell:mars_connectivity.read"] and not result["changed"] and "diff" not in result
+        assert proxy["status"] == "found" and "NETWORK sets it (network_http_proxy_host)" in proxy["summary"]
+        assert "proxy proxy.corp:3128, bypass <local>" in proxy["summary"]
+    assert h.state["winhttp_proxy"] == {"proxy": "", "bypass": ""}
+    # WinHTTP as NETWORK names it: nothing to say.
+    h.state["winhttp_proxy"] = {"proxy": "PROXY.corp:3128", "bypass": "<local>"}
+    assert by_check(run_plugin(h, win_mars_connectivity, args)[0])["proxy"]["status"] == "ok"
+    assert "mars_agent_http_proxy" not in win_mars_connectivity.ActionModule.ARGUMENT_SPEC
+    assert "http_proxy" not in win_mars_connectivity.ActionModule.ARGUMENT_SPEC
+
+
+def test_network_s_proxy_reaches_mars_connectivity_only_when_network_runs():
+    values = {"mars_agent_endpoints": ["www.msftncsi.com"], "mars_agent_timeout": 5}
+    assert settings.cause_args("mars_connectivity", "windows", values)["network_http_proxy"] == ""
+    values.update(network_http_proxy_host="proxy.corp", network_http_proxy_port=3128, network_http_proxy_bypass=["<local>"])
+    args = settings.cause_args("mars_connectivity", "windows", values)
+    assert (args["network_http_proxy"], args["network_http_proxy_bypass"]) == ("proxy.corp:3128", ["<local>"])
+
+
+def test_connectivity_reads_and_reports_system_s_lan_settings():
+    h = mars("mars-system-proxy")
+    state = read(h, win_mars_connectivity.READ, Endpoints=[], TimeoutMs=100)
+    assert state["wininet"] == {"flags": 3, "proxy": "oldproxy.corp.invalid:3128", "bypass": "<local>", "autoconfig_url": ""}
+    assert read(mars(), win_mars_connectivity.READ, Endpoints=[], TimeoutMs=100)["wininet"] is None
+    result, sent = run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})
+    proxy = by_check(result)["proxy"]
+    assert proxy["status"] == "found" and not result["changed"] and sent == ["win_powershell:mars_connectivity.read"]
+    assert "WinHTTP (machine): direct access" in proxy["summary"] and "proxy oldproxy.corp.invalid:3128, bypass <local>" in proxy["summary"]
+    assert "the two differ" in proxy["summary"] and "psexec" in proxy["summary"]
+    # Automatic detection alone (a new profile's default) is direct access where no WPAD server answers.
+    h.state["system_wininet"] = {"flags": 9, "proxy": "", "bypass": "", "autoconfig_url": ""}
+    assert by_check(run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})[0])["proxy"]["status"] == "ok"
+    # A proxy typed in but not turned on: article 004 says to remove it.
+    h.state["system_wininet"] = {"flags": 1, "proxy": "old:8080", "bypass": "", "autoconfig_url": ""}
+    proxy = by_check(run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})[0])["proxy"]
+    assert proxy["status"] == "found" and "hold proxy old:8080 but do not use a proxy" in proxy["summary"]
+    # A script WinHTTP does not use.
+    h.state["system_wininet"] = {"flags": 5, "proxy": "", "bypass": "", "autoconfig_url": "http://wpad.corp/proxy.pac"}
+    proxy = by_check(run_plugin(h, win_mars_connectivity, {"endpoints": ["localhost:1"], "timeout": 0.2})[0])["proxy"]
+    assert proxy["status"] == "found" and "script http://wpad.corp/proxy.pac" in proxy["summary"]
+
+
+def test_a_failed_direct_probe_is_expected_where_a_proxy_is_in_use():
+    h = mars("mars-endpoint-blocked")
+    h.state["winhttp_proxy"] = {"proxy": "proxy.corp:3128", "bypass": ""}
+    endpoints = by_check(run_plugin(h, win_mars_connectivity, {"timeout": 0.2}, check_mode=True)[0])["endpoints"]
+    assert endpoints["status"] == "found" and endpoints["severity"] == "warning" and endpoints["detail"]["proxy_in_use"]
+    assert "which is expected where the agent goes through WinHTTP's proxy proxy.corp:3128" in endpoints["summary"]
+    h.state["winhttp_proxy"] = {"proxy": "", "bypass": ""}
+    endpoints = by_check(run_plugin(h, win_mars_connectivity, {"timeout": 0.2}, check_mode=True)[0])["endpoints"]
+    assert "expected" not in endpoints["summary"] and endpoints["detail"]["proxy_in_use"] is False
 
 
 def test_connectivity_refuses_a_wildcard_before_any_round_trip():
@@ -202,7 +249,83 @@ def test_the_set_script_fails_on_a_task_that_is_gone():
     assert answer["failed"] and "No MSFT_ScheduledTask objects found" in answer["error"][0]["exception"]["message"]
 
 
+def test_administrators_are_read_through_adsi_with_nested_groups():
+    # Get-LocalGroupMember is not on Windows Server 2012 R2 and lists no nested members.
+    code = [line for line in win_mars_schedule.READ.splitlines() if not line.strip().startswith("#")]
+    assert not [line for line in code if "Get-LocalGroupMember" in line] and "WinNT://" in win_mars_schedule.READ
+    h = mars("mars-schedule-domain-admin")
+    state = read(h, win_mars_schedule.READ, TaskPath=sched.TASK_PATH)
+    assert faults.DOMAIN_ADMINS_SID in state["administrators"] and faults.DOMAIN_BACKUP_SID in state["administrators"]
+    assert state["unresolved"] == []
+    result, _sent = run_plugin(h, win_mars_schedule, {"fix_principal": True})
+    assert by_check(result)["principal"]["status"] == "ok" and not result["changed"]
+
+
+def test_an_unknown_principal_is_never_changed_even_with_fix_principal():
+    h = mars("mars-schedule-dc-unreachable")
+    state = read(h, win_mars_schedule.READ, TaskPath=sched.TASK_PATH)
+    assert state["unresolved"] == [{"path": "WinNT://CONTOSO/Domain Admins", "sid": faults.DOMAIN_ADMINS_SID}]
+    assert sched.principal(state["tasks"][0], state["administrators"], state["unresolved"]) == "unknown"
+    before = dict(h.state["task_scheduler"][hostmod.MARS_TASK])
+    result, sent = run_plugin(h, win_mars_schedule, {"fix_principal": True})
+    principal = by_check(result)["principal"]
+    assert principal["status"] == "found" and "unknown" in principal["summary"] and "WinNT://CONTOSO/Domain Admins" in principal["summary"]
+    assert sent == ["win_powershell:mars_schedule.read"] and not result["changed"]
+    assert h.state["task_scheduler"][hostmod.MARS_TASK] == before
+    h.state["administrators_unreadable"] = True
+    result, sent = run_plugin(h, win_mars_schedule, {"fix_principal": True})
+    assert by_check(result)["principal"]["status"] == "found" and sent == ["win_powershell:mars_schedule.read"]
+
+
+def test_a_task_saved_with_a_password_is_reported_not_set():
+    h = mars("mars-schedule-user", "mars-schedule-disabled", "mars-schedule-parallel")
+    result, sent = run_plugin(h, win_mars_schedule)
+    checks = by_check(result)
+    for check in ("triggers", "instances"):
+        assert checks[check]["status"] == "found" and "0x8007052E" in checks[check]["summary"], check
+        assert sched.REENTER in checks[check]["summary"] and checks[check]["detail"]["stored_password"] == ["Microsoft-OnlineBackup"]
+    assert sent == ["win_powershell:mars_schedule.read"] and not result["changed"]
+    # What the sent script would meet on Windows.
+    answer = powershell(h, win_mars_schedule.SET, TaskPath=sched.TASK_PATH, TaskNames=["Microsoft-OnlineBackup"], Enable=True, IgnoreNew=False,
+                        System=False)
+    assert answer["failed"] and "0x8007052E" in answer["error"][0]["exception"]["message"]
+
+
+def test_enable_tasks_off_reports_a_disabled_task_only():
+    h = mars("mars-schedule-disabled")
+    result, sent = run_plugin(h, win_mars_schedule, {"enable_tasks": False})
+    triggers = by_check(result)["triggers"]
+    assert triggers["status"] == "found" and "mars_agent_enable_tasks is false" in triggers["summary"]
+    assert sent == ["win_powershell:mars_schedule.read"] and not result["changed"]
+    assert h.state["task_scheduler"][hostmod.MARS_TASK]["triggers"][0]["enabled"] is False
+
+
+def dpm_agent(monkeypatch):
+    """GET_MARS_AGENT's answer on a DPM/MABS server (its twin is another cause's; stood in here)."""
+    real = scripts._mars_agent  # pylint: disable=protected-access
+    monkeypatch.setattr(scripts, "_mars_agent", lambda host: dict(real(host), dpm=True))
+
+
+def test_dpm_has_no_tasks_for_schedule_or_powershell(monkeypatch):
+    dpm_agent(monkeypatch)
+    h = mars("mars-schedule-disabled", "mars-execution-policy-restricted")
+    h.state["task_scheduler"] = {}
+    for module in (win_mars_schedule, win_mars_powershell):
+        result, sent = run_plugin(h, module)
+        assert [(f["status"], "DPM/MABS schedules its jobs itself" in f["summary"]) for f in result["findings"]] == [("skipped", True)]
+        assert not result["changed"] and len(sent) == 1
+
+
 # -- MARS_POWERSHELL -------------------------------------------------------------------------------------
+
+def test_set_execution_policy_off_reports_only():
+    h = mars("mars-execution-policy-restricted")
+    result, sent = run_plugin(h, win_mars_powershell, {"set_execution_policy": False})
+    policy = by_check(result)["execution_policy"]
+    assert policy["status"] == "found" and "mars_agent_set_execution_policy is false" in policy["summary"]
+    assert sent == ["win_powershell:mars_powershell.read"] and not result["changed"]
+    assert h.state["registry"][hostmod.EXECUTION_POLICY_KEY]["ExecutionPolicy"]["data"] == "Restricted"
+
 
 def test_powershell_read_keeps_psmodulepath_unexpanded_and_reads_both_policies():
     state = read(mars(), win_mars_powershell.READ)
@@ -250,30 +373,57 @@ def test_undefined_is_fixed_on_a_client_only_and_missing_module_files_are_report
 
 # -- MARS_ANTIVIRUS --------------------------------------------------------------------------------------
 
-def test_antivirus_adds_only_the_missing_exclusions():
+CSC = ["C:\\Windows\\Microsoft.NET\\Framework\\v4.0.30319\\csc.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe"]
+
+
+def test_antivirus_read_lists_each_csc_exe():
+    h = mars()
+    hostmod.put_file_state(h.state, "C:\\Windows\\Microsoft.NET\\Framework64\\v2.0.50727\\csc.exe", hostmod.file_entry(b"MZ"))
+    hostmod.put_file_state(h.state, "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\de\\csc.exe", hostmod.file_entry(b"MZ"))
+    assert read(h, win_mars_antivirus.READ)["csc"] == [CSC[0], "C:\\Windows\\Microsoft.NET\\Framework64\\v2.0.50727\\csc.exe", CSC[1]]
+
+
+def test_antivirus_adds_files_as_path_exclusions_never_processes():
     h = mars("mars-defender-exclusions")
     check, sent = run_plugin(h, win_mars_antivirus, check_mode=True)
     assert sent == ["win_powershell:mars_antivirus.read"]
     found = by_check(check)["exclusions"]
-    assert found["status"] == "found" and found["detail"]["missing"] == {"paths": [SCRATCH, hostmod.MARS_DIR + "\\Bin"], "processes": ["csc.exe"]}
-    assert check["diff"][0]["before"] == "process cbengine.exe\n"
+    assert found["status"] == "found" and found["detail"]["missing"] == [SCRATCH, hostmod.MARS_DIR + "\\Bin"] + CSC
+    # The old process exclusion by bare name is reported, and kept.
+    assert found["detail"]["broad_process_exclusions"] == ["cbengine.exe"] and "by bare name" in found["summary"]
+    assert check["diff"][0]["before"] == "" and "path %s\n" % CSC[1] in check["diff"][0]["after"]
     applied, sent = run_plugin(h, win_mars_antivirus)
     assert sent == ["win_powershell:mars_antivirus.read", "win_powershell:mars_antivirus.add"]
     assert by_check(applied)["exclusions"]["status"] == "fixed"
-    assert h.state["defender"]["exclusion_process"] == ["cbengine.exe", "csc.exe"]
-    assert h.state["defender"]["exclusion_path"] == [SCRATCH, hostmod.MARS_DIR + "\\Bin"]
+    assert h.state["defender"]["exclusion_process"] == ["cbengine.exe"]
+    assert h.state["defender"]["exclusion_path"] == [SCRATCH, hostmod.MARS_DIR + "\\Bin"] + CSC
     again, sent = run_plugin(h, win_mars_antivirus)
     assert sent == ["win_powershell:mars_antivirus.read"] and by_check(again)["exclusions"]["status"] == "ok"
+    assert "-ExclusionProcess" not in win_mars_antivirus.ADD
 
 
-def test_a_moved_scratch_folder_is_the_one_excluded_and_a_parent_folder_covers_it():
+def test_cbengine_is_covered_by_the_bin_folder_and_a_moved_scratch_folder_is_the_one_excluded():
     h = mars()
     hostmod.reg_set(h.state, hostmod.MARS_CONFIG_KEY, "ScratchLocation", "string", "D:\\MARS\\Scratch")
     result, _sent = run_plugin(h, win_mars_antivirus, check_mode=True)
-    assert by_check(result)["exclusions"]["detail"]["missing"] == {"paths": ["D:\\MARS\\Scratch"], "processes": []}
+    assert by_check(result)["exclusions"]["detail"]["missing"] == ["D:\\MARS\\Scratch"]
     h.state["defender"]["exclusion_path"].append("D:\\MARS\\")
     result, _sent = run_plugin(h, win_mars_antivirus, check_mode=True)
     assert by_check(result)["exclusions"]["status"] == "ok"
+    assert not [p for p in by_check(result)["exclusions"]["detail"]["needed"] if p.lower().endswith("cbengine.exe")]
+
+
+def test_exclusions_hidden_from_local_admins_are_unknown_and_not_re_added():
+    h = mars("mars-defender-hidden")
+    state = read(h, win_mars_antivirus.READ)["defender"]
+    assert state["exclusion_path"] == ["N/A: Must be an administrator to view exclusions"]
+    before = dict(h.state["defender"])
+    for _run in range(2):
+        result, sent = run_plugin(h, win_mars_antivirus)
+        exclusions = by_check(result)["exclusions"]
+        assert exclusions["status"] == "found" and "unknown" in exclusions["summary"] and exclusions["detail"]["hidden"]
+        assert sent == ["win_powershell:mars_antivirus.read"] and not result["changed"]
+    assert h.state["defender"] == before
 
 
 def test_defender_off_is_reported_with_what_to_exclude_by_hand():
@@ -286,15 +436,14 @@ def test_defender_off_is_reported_with_what_to_exclude_by_hand():
 
 
 def test_exclusions_a_policy_drops_are_a_failed_fix(monkeypatch):
-    import scripts
     h = mars("mars-defender-exclusions")
-    monkeypatch.setitem(scripts.SCRIPTS, "mars_antivirus.add", lambda host, p: {"exclusion_path": [], "exclusion_process": ["cbengine.exe"]})
+    monkeypatch.setitem(scripts.SCRIPTS, "mars_antivirus.add", lambda host, p: {"exclusion_path": [], "exclusion_process": []})
     result, _sent = run_plugin(h, win_mars_antivirus)
     assert by_check(result)["exclusions"]["status"] == "failed" and result["failed"]
 
 
 def test_add_mppreference_fails_while_defender_is_stopped():
-    answer = powershell(mars("mars-defender-off"), win_mars_antivirus.ADD, Paths=[SCRATCH], Processes=[])
+    answer = powershell(mars("mars-defender-off"), win_mars_antivirus.ADD, Paths=[SCRATCH])
     assert answer["failed"] and "0x800106ba" in answer["error"][0]["exception"]["message"]
 
 

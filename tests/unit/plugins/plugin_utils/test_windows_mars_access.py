@@ -32,6 +32,21 @@ def test_the_proxy_is_compared_as_win_http_proxy_compares_it():
     assert not conn.proxy_differs({}, "", [])
 
 
+def test_system_s_lan_settings_in_words_and_against_winhttp():
+    direct = {"proxy": "", "bypass": ""}
+    named = {"flags": 3, "proxy": "proxy.corp:3128", "bypass": "<local>", "autoconfig_url": ""}
+    assert conn.wininet_words(None) == "direct access" and conn.wininet_words(named) == "proxy proxy.corp:3128, bypass <local>"
+    assert conn.wininet_words({"flags": 13, "proxy": "", "autoconfig_url": "http://wpad/p.pac"}) == "script http://wpad/p.pac; automatic detection"
+    # No value for SYSTEM, or automatic detection alone (a new profile's default): nothing to compare.
+    assert not conn.system_differs(direct, None) and not conn.system_differs(direct, {"flags": 9})
+    assert not conn.wininet_uses_proxy({"flags": 9})
+    assert conn.system_differs(direct, named) and not conn.system_differs({"proxy": "PROXY.corp:3128", "bypass": "<local>"}, named)
+    assert conn.system_differs({"proxy": "proxy.corp:3128", "bypass": "<local>"}, {"flags": 5, "autoconfig_url": "http://wpad/p.pac"})
+    # Typed in, not turned on.
+    assert conn.stale_details({"flags": 1, "proxy": "old:8080"}) == "old:8080" and conn.stale_details(named) == ""
+    assert not conn.system_differs(direct, {"flags": 1, "proxy": "old:8080"})
+
+
 # -- MARS_SCHEDULE ----------------------------------------------------------------------------------------
 
 def task(**kw):
@@ -58,6 +73,11 @@ def test_the_principal_is_judged_by_sid():
     assert sched.principal(task(user_id="backupuser", sid="S-1-5-21-1-2-3-1001"), admins) == "other"
     assert sched.principal(task(user_id="backupuser", sid="S-1-5-21-1-2-3-1001"), None) == "unknown"
     assert sched.principal(task(user_id="gone", sid=None), admins) == "unknown"
+    # Part of the membership unread (a domain group, no domain controller): unknown unless found in the rest.
+    unread = [{"path": "WinNT://CONTOSO/Domain Admins", "sid": "S-1-5-21-9-9-9-512"}]
+    assert sched.principal(task(user_id="backupuser", sid="S-1-5-21-1-2-3-1001"), admins, unread) == "unknown"
+    assert sched.principal(task(user_id="azureadmin", sid="S-1-5-21-1-2-3-500"), admins, unread) == "administrator"
+    assert sched.stored_password(task(logon_type="Password")) and not sched.stored_password(task(logon_type="ServiceAccount"))
     assert sched.account(task(user_id="backupuser", sid="S-1-5-21-1-2-3-1001")) == "backupuser (S-1-5-21-1-2-3-1001)"
 
 
@@ -94,17 +114,28 @@ def test_the_execution_policy_verdict(machine, local, product, verdict):
 
 # -- MARS_ANTIVIRUS ---------------------------------------------------------------------------------------
 
-def test_the_needed_folders_follow_the_scratch_location():
+CSC = ["C:\\Windows\\Microsoft.NET\\Framework\\v4.0.30319\\csc.exe", "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe"]
+
+
+def test_the_needed_paths_follow_the_scratch_location_and_list_each_csc_exe():
     assert av.needed_paths(INSTALL + "\\", None) == [INSTALL + "\\Scratch", INSTALL + "\\Bin"]
-    assert av.needed_paths(INSTALL, "E:\\Cache\\") == ["E:\\Cache", INSTALL + "\\Bin"]
+    assert av.needed_paths(INSTALL, "E:\\Cache\\", CSC) == ["E:\\Cache", INSTALL + "\\Bin"] + CSC
 
 
-def test_what_is_missing_from_defender():
-    defender = {"exclusion_path": [INSTALL.upper() + "\\"], "exclusion_process": [INSTALL + "\\bin\\CBEngine.exe", "C:\\Windows\\csc.exe"]}
-    # The install folder covers both folders; cbengine by its full path; one csc.exe by path does not cover the others.
-    assert av.missing(INSTALL, None, defender) == {"paths": [], "processes": ["csc.exe"]}
-    assert av.missing(INSTALL, "D:\\Scratch", {"exclusion_path": ["D:\\Scratchy"], "exclusion_process": ["CSC.EXE", "cbengine.exe"]}) == {
-        "paths": ["D:\\Scratch", INSTALL + "\\Bin"], "processes": []}
+def test_what_is_missing_from_defender_is_paths_only():
+    defender = {"exclusion_path": [INSTALL.upper() + "\\", CSC[0].upper()], "exclusion_process": ["csc.exe", "cbengine.exe"]}
+    # The install folder covers both folders (and cbengine.exe); one csc.exe does not cover the other; a process
+    # exclusion by name covers no file.
+    assert av.missing(INSTALL, None, defender, CSC) == [CSC[1]]
+    assert av.missing(INSTALL, "D:\\Scratch", {"exclusion_path": ["D:\\Scratchy", "C:\\Windows\\Microsoft.NET"]}, CSC) == [
+        "D:\\Scratch", INSTALL + "\\Bin"]
+    assert av.broad_processes(defender) == ["csc.exe", "cbengine.exe"]
+    assert av.broad_processes({"exclusion_process": [INSTALL + "\\Bin\\cbengine.exe"]}) == []
+
+
+def test_exclusions_hidden_from_local_admins_are_recognised():
+    assert av.hidden({"exclusion_path": ["N/A: Must be an administrator to view exclusions"]})
+    assert not av.hidden({"exclusion_path": ["C:\\N/A"], "exclusion_process": []})
 
 
 def test_defender_runs_only_with_its_service_running_and_its_antivirus_on():
