@@ -44,7 +44,8 @@ function Get-BackupActivity {
         $agent = Get-MarsAgent
         if ($agent.installed) {
             Import-Module -Name (Join-Path -Path $agent.install_path -ChildPath 'Bin\Modules\MSOnlineBackup') -ErrorAction Stop
-            $activity.mars_jobs = @(Get-OBJob | Where-Object { $_ }).Count
+            # Only OBJob objects count, as mars.py's Get-MarsJob counts them: a text the cmdlet may write is no job.
+            $activity.mars_jobs = @(Get-OBJob -ErrorAction Stop | Where-Object { $null -ne $_ -and $_ -isnot [string] }).Count
         }
     }
     catch {

@@ -1898,7 +1898,8 @@ def log_bundle_read(host, p: dict, script: str = "") -> dict:
             # nothing of the kind on its own).
             masked = part
             if "Hide-Signatures -Data" in _code_only(script, keep_strings=True):
-                masked = re.sub(rb"(?<=[?&]sig=)[^&\"'\s<>]+", lambda m: b"*" * len(m.group(0)), part)
+                masked = re.sub(rb"(?i)((?:[?&]|&amp;|\\u0026|%26)sig(?:=|%3D))([^&\"'\s<>\\]+)",
+                                lambda m: m.group(1) + b"*" * len(m.group(2)), part)
             if masked != part:
                 entry["signatures"] = "masked"
             add_part(entry, masked, size)

@@ -81,7 +81,7 @@ if (@($Reads.Values | Where-Object { $_.mars }).Count -gt 0) {
 $results = @{}
 if ($administrator) {
     foreach ($cause in @($Reads.Keys)) {
-        if ($Reads[$cause].mars -and -not $mars.installed) { continue }
+        if ($Reads[$cause].mars -and $mars.installed -eq $false) { continue }
         try {
             $results[$cause] = @{ result = Invoke-Read -Script $Reads[$cause].script -Parameters $Reads[$cause].parameters }
         }

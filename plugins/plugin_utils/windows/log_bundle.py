@@ -163,7 +163,9 @@ function Hide-Signatures {
     param([byte[]]$Data)
     $latin1 = [System.Text.Encoding]::GetEncoding(28591)
     $text = $latin1.GetString($Data)
-    $masked = [regex]::Replace($text, '(?<=[?&]sig=)[^&"''\s<>]+', [System.Text.RegularExpressions.MatchEvaluator] { param($m) '*' * $m.Value.Length })
+    # Also as XML (&amp;sig=), JSON (\u0026sig=) and URL-encoded (%26sig%3D) write it. UTF-16 files are not looked into.
+    $masked = [regex]::Replace($text, '(?i)(?<=(?:[?&]|&amp;|\\u0026|%26)sig(?:=|%3D))[^&"''\s<>\\]+',
+                               [System.Text.RegularExpressions.MatchEvaluator] { param($m) '*' * $m.Value.Length })
     @{ data = $latin1.GetBytes($masked); hidden = ($masked -ne $text) }
 }
 
@@ -315,6 +317,8 @@ def read(action, task_vars: dict, args: dict, reasons: list) -> dict:
                 "events": {"hours": sent["EventHours"], "logs": sent["EventLogs"], "providers": sent["Providers"],
                            "application_errors_of": sent["FaultingImages"]},
                 "redacted": "protectedSettings and objectStr of every *.settings file (the extensions' RuntimeSettings) are replaced by "
-                            "'%s'; in every file, a SAS URL's signature (sig=...) is masked with * (files marked signatures: masked)" % REDACTED,
+                            "'%s'; in every file read as bytes (not UTF-16 files, not the events), a SAS URL's signature (sig=..., also "
+                            "as &amp;sig=, \\u0026sig= and %%26sig%%3D) is masked with * (files marked signatures: masked); a cut tail may "
+                            "begin inside one" % REDACTED,
                 "mars_agent": result.get("agent") or {}}
     return {"changed": False, "reasons": reasons, "files": listed, "archive": base64.b64encode(archive(files, manifest)).decode("ascii")}

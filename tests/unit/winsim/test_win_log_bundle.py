@@ -134,13 +134,16 @@ def test_a_sas_signature_is_masked_in_every_file_and_the_object_string_left_out(
     h = hostmod.SimHost.create("win01", "en", [])
     status = hostmod.VMSNAPSHOT_DIR + "\\Status\\9.status"
     url = b"https://acct.blob.core.windows.net/c/status?sv=2020-08-04&sr=b&sig=AbC%2Bsecret%3D&se=2026-12-03&sp=rw"
-    hostmod.put_file_state(h.state, status, hostmod.file_entry(b'{"statusBlobUri": "' + url + b'"}\r\n'))
+    # The same URL as XML and JSON serialisers write it.
+    escaped = b' <Uri>https://a/b?sv=1&amp;sig=xmlsecret&amp;se=2</Uri> "https://a/b?sv=1\\u0026sig=jsonsecret\\u0026se=2"'
+    hostmod.put_file_state(h.state, status, hostmod.file_entry(b'{"statusBlobUri": "' + url + b'"}' + escaped + b'\r\n'))
     settings_text = json.loads(h.read_file(RUNTIME))
     settings_text["runtimeSettings"][0]["handlerSettings"]["publicSettings"]["objectStr"] = "c2VjcmV0IGJhY2t1cCBzZXR0aW5ncw=="
     hostmod.put_file_state(h.state, RUNTIME, hostmod.file_entry(json.dumps(settings_text).encode("utf-8")))
     files = {f["path"]: f for f in read(h)["files"]}
     got = content(files[status])
     assert b"secret" not in got and b"sig=" + b"*" * len("AbC%2Bsecret%3D") + b"&se=" in got and len(got) == files[status]["size"]
+    assert b"&amp;sig=*********&amp;se=2" in got and b"\\u0026sig=**********\\u0026se=2" in got
     assert files[status]["signatures"] == "masked"
     handler = json.loads(content(files[RUNTIME]))["runtimeSettings"][0]["handlerSettings"]
     assert handler["publicSettings"]["objectStr"] == winbundle.REDACTED
