@@ -110,7 +110,7 @@ def test_the_bundle_holds_the_agent_and_extension_logs_the_exported_events_the_m
     listed = {f["path"]: f for f in manifest["files"]}
     assert listed["events\\Application.txt"]["events"] == 4 and listed["events\\System.txt"]["events"] == 1
     settings_entry = next(f for p, f in listed.items() if p.endswith("0.settings"))
-    assert settings_entry["redacted"] == "protectedSettings"
+    assert settings_entry["redacted"] == "protectedSettings, objectStr"
     assert not any(f["truncated"] or f["left_out"] for f in manifest["files"])
 
 
