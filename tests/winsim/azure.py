@@ -32,6 +32,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list:
+    """``count`` different TCP ports nothing listens on at 127.0.0.1 now (all held while picking, so none repeats)."""
+    held = []
+    try:
+        for _each in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def free_wireserver() -> str:
     """A loopback address that mirrors 168.63.129.16 and whose real ports are free here, so that runs side by
     side (a developer's and CI's, or two work trees) do not take each other's wireserver."""
@@ -116,12 +130,21 @@ def simulated_hosts(tmp, hosts: dict, wireserver: str | None = None, password: s
     prints, as a dict for the test to add to and write; stops the simulator afterwards."""
     import yaml
     winsim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "winsim")
-    spec = {"username": "azureadmin", "password": password,
-            "hosts": [{"name": n, "port": free_port(), "locale": loc, "faults": f} for n, (loc, f) in hosts.items()],
-            "azure": {"wireserver": wireserver or free_wireserver(), "storage_host": "127.0.0.1",
-                      "storage_ports": [free_port(), free_port()], "msi_port": free_port()}}
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    subprocess.run([winsim, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=True, capture_output=True)
+    wireserver = wireserver or free_wireserver()
+    for attempt in range(3):
+        # Ports picked apart from each other; another program may still take one before the simulator binds it,
+        # so a failed start is tried again with new ones.
+        ports = free_ports(len(hosts) + 3)
+        spec = {"username": "azureadmin", "password": password,
+                "hosts": [{"name": n, "port": ports[i], "locale": loc, "faults": f} for i, (n, (loc, f)) in enumerate(hosts.items())],
+                "azure": {"wireserver": wireserver, "storage_host": "127.0.0.1", "storage_ports": ports[-3:-1], "msi_port": ports[-1]}}
+        (tmp / "spec.json").write_text(json.dumps(spec))
+        started = subprocess.run([winsim, "up", "--dir", str(tmp), "--spec", str(tmp / "spec.json")], check=False, capture_output=True, text=True)
+        if started.returncode == 0:
+            break
+        subprocess.run([winsim, "down", "--dir", str(tmp)], check=False, capture_output=True)
+        if attempt == 2:
+            raise RuntimeError("winsim up failed three times: %s%s" % (started.stdout, started.stderr))
     try:
         yield yaml.safe_load(subprocess.run([winsim, "inventory", "--dir", str(tmp)], check=True, capture_output=True, text=True).stdout)
     finally:
