@@ -39,21 +39,10 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import STATUSES
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import host_status, totals
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_new
 
 _PREFIX = "azure_backup.remediation."
-# Worst first: a host's status is the first of these that any of its findings has.
-_HOST_ORDER = ("unreachable", "failed", "found", "fixed", "ok", "skipped")
-
-
-def host_status(entry: dict) -> str:
-    seen = {f["status"] for f in entry["findings"]}
-    if entry["unreachable"]:
-        seen.add("unreachable")
-    if entry["errors"]:
-        seen.add("failed")
-    return next((s for s in _HOST_ORDER if s in seen), "skipped")
-
 
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
@@ -120,7 +109,7 @@ class CallbackModule(CallbackBase):
             "started": self.started.isoformat(),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "check_mode": bool(context.CLIARGS.get("check")),
-            "totals": {s: sum(1 for e in self.hosts.values() if e["status"] == s) for s in _HOST_ORDER},
+            "totals": totals(self.hosts),
             "hosts": dict(sorted(self.hosts.items())),
         }
         path = self._write(report)

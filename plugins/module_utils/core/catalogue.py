@@ -168,3 +168,40 @@ def lookup(code) -> dict | None:
     key = normalise(code)
     entry = ERROR_CODES.get(key)
     return dict(entry, code=key) if entry else None
+
+# Cause ID -> what a report shows a person, per language: the cause's title (CAUSES.md section 2) and the remedy in one
+# sentence. Languages: "en", "de"; a language without a text falls back to English.
+CAUSE_TEXT = {
+    "LINUX_AGENT": {"en": {"title": "The Linux agent is not running or out of date"}},
+    "WIN_AGENT": {"en": {"title": "The Windows guest agent is installed but unresponsive, or missing"}},
+    "SNAPSHOT_STATUS": {"en": {"title": "The snapshot status cannot be retrieved or a snapshot cannot be taken"}},
+    "BACKUP_EXTENSION": {"en": {"title": "The backup extension fails to update or load"}},
+    "NETWORK": {"en": {"title": "The VM cannot reach Azure"}},
+    "VSS_WRITERS": {"en": {"title": "VSS writers in a bad state"}},
+    "MACHINEKEYS": {"en": {"title": "Configuration parsing failure (MachineKeys permissions)"}},
+    "BITLOCKER": {"en": {"title": "A volume locked by BitLocker fails VSS"}},
+    "COM_MSDTC": {"en": {"title": "COM+ System Application or MSDTC not running"}},
+    "DISK_LIMITS": {"en": {"title": "Too many data disks, or a disk over 4095 GB"}},
+    "RP_LOCK": {"en": {"title": "A resource group lock blocks the restore point clean-up"}},
+    "MARS_SERVICE": {"en": {"title": "The MARS agent's engine service is not running"}},
+    "MARS_VERSION": {"en": {"title": "The MARS agent is not current"}},
+    "MARS_CONNECTIVITY": {"en": {"title": "The MARS agent cannot reach Azure Backup"}},
+    "MARS_SCRATCH": {"en": {"title": "The MARS cache (scratch) folder is missing, full or misconfigured"}},
+    "MARS_SHADOW_STORAGE": {"en": {"title": "Not enough shadow copy storage"}},
+    "MARS_TEMP_FILES": {"en": {"title": "Too many temporary files in C:\\Windows\\Temp"}},
+    "MARS_SCHEDULE": {"en": {"title": "The MARS backup schedule's tasks are broken"}},
+    "MARS_POWERSHELL": {"en": {"title": "PowerShell cannot load the MARS module"}},
+    "MARS_ANTIVIRUS": {"en": {"title": "Antivirus exclusions for the MARS agent are missing"}},
+    "MARS_PREREQS": {"en": {"title": "MARS prerequisites (.NET, clock) not met"}},
+    "MARS_RESTORE_MOUNT": {"en": {"title": "The recovery volume cannot be mounted (iSCSI initiator)"}},
+    "HOST": {"en": {"title": "The host cannot be checked"}},
+}
+
+
+def cause_text(cause: str, language: str = "en") -> dict:
+    """{title, remedy, doc} of a cause in ``language`` ("en" or "de"), English where that language has none."""
+    texts = CAUSE_TEXT.get(cause, {})
+    text = dict(texts.get("en", {"title": cause}), **texts.get(language, {}))
+    text.setdefault("remedy", "")
+    text["doc"] = CAUSES.get(cause, {}).get("doc", "")
+    return text

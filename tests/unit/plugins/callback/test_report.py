@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.callback.report import CallbackModule, host_status
+from ansible_collections.azure_backup.remediation.plugins.callback.report import CallbackModule
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import host_status
 
 
 def entry(*statuses, errors=(), unreachable=False):
