@@ -1,7 +1,9 @@
 """inventories/azure/azure_rm.yml, checked by the azure.azcollection azure_rm plugin itself (3.12.0, as the `ansible`
 12.3.0 package bundles it; tests/winsim/install-ansible-windows extracts it), never against Azure: its option
 parsing and authentication step through ansible-inventory, and its host code (AzureHost, filters, hostnames,
-hostvar_expressions, groups) over recorded Compute API responses through fixtures/azure_rm/offline.py."""
+hostvar_expressions, groups) over Compute and Network API responses written in the shape the REST API documents
+(fixtures/azure_rm/compute-api-responses.json; no Azure subscription was at hand to record real ones) through
+fixtures/azure_rm/offline.py."""
 
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ def test_the_playbook_sorts_each_host_into_its_group(inventory):
             assert settings.host_os(hostvars["azure_backup_os"], hostvars["ansible_connection"]) == group, host
 
 
-def test_only_the_recorded_requests_were_made(inventory):
+def test_only_the_prepared_requests_were_made(inventory):
     # The VM list, then per VM its instance view and its NIC: nothing else would have gone to Azure.
     requested = inventory["requested"]
     assert requested[0] == "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Compute/virtualMachines"
