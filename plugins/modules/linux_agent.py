@@ -20,6 +20,11 @@ description:
   - Reports, without changing anything, whether the Python in the unit's C(ExecStart), started with the interpreter flags
     and environment of C(ExecStart) (for example C(python3 -S -u /usr/sbin/waagent -daemon)), can import C(azurelinuxagent),
     whether C(/var/lib/waagent) is mounted C(noexec), and the errors of C(/var/log/waagent.log) in the last O(log_hours).
+  - C(agent_log) says what the log's lines mean for extensions (the backup extension C(VMSnapshotLinux) among them). The
+    kinds are the WireServer not answering, the goal state not fetched, the agent's extension handler process failing, extension
+    processing stopped, an earlier goal state's extensions not completed, or an extension's handler failing (named with
+    its operation). Each kind found is in C(detail.meanings) with its count and the latest line; a line of such meaning
+    makes the check C(found) even at level INFO. Other lines are only counted.
   - The agent's Python is started once per run, as the unit starts it; that one run imports the agent, reads its version
     (as C(waagent --version)) and reads O(config_path) as the agent does (as C(waagent -show-configuration)). When it cannot
     import the agent, the version is read with C(waagent --version) instead and C(agent_python) says why.
@@ -84,7 +89,7 @@ options:
     type: int
     default: 60
   log_hours:
-    description: How many hours back C(/var/log/waagent.log) is summarised (errors, warnings, the latest errors).
+    description: How many hours back C(/var/log/waagent.log) is summarised (errors, warnings, the latest errors, what the lines mean).
     type: float
     default: 24
   backup:

@@ -12,6 +12,7 @@ the fleet images (tests/fleet/fleet build); tests/run's integration stage has bo
 
 from __future__ import annotations
 
+import datetime
 import glob
 import json
 import os
@@ -42,6 +43,13 @@ def run(tmp_path_factory):
         fleet("break", "vm04", "agent-python-broken")
         fleet("break", "vm05", "apt-locked")
         fleet("break", "vm06", "apt-repo-missing")
+        # vm02's agent log gets two lines the agent writes when it gets no goal state (texts of the real captures).
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        fleet("exec", "vm02", "--", "sh", "-c", 'printf "%s\\n" "$@" >> /var/log/waagent.log', "sh",
+              now + " ERROR ExtHandler ExtHandler Error fetching the goal state: [ProtocolError] [Wireserver Exception] [HttpError] "
+                    "[HTTP Failed] GET http://168.63.129.16/machine/ -- IOError timed out -- 6 attempts made",
+              now + " ERROR ExtHandler ExtHandler Error fetching the goal state: [ProtocolError] Error fetching goal state Inner error: "
+                    "[ResourceGoneError] Resource is gone")
         corrupt_before = fleet("exec", "vm01", "--", "sha256sum", "/etc/waagent.conf")
         inventory = tmp / "inventory.yml"
         # vm99: on the fleet's bridge, no VM behind it, so SSH fails fast and locally.
@@ -169,6 +177,15 @@ def test_the_healthy_and_the_fixable_hosts_are_done(run):
     assert run["vm02_active"] == "active"
     for name in ("vm02", "vm03"):
         assert not [f for f in report["hosts"][name]["findings"] if f["status"] == "failed"], name
+
+
+def test_the_agent_log_says_what_its_lines_mean(run):
+    [log] = [f for f in run["report"]["hosts"]["vm02"]["findings"] if f["check"] == "agent_log"]
+    assert log["status"] == "found" and log["severity"] == "warning"
+    assert log["summary"].startswith("the agent's log shows extensions, the backup extension (VMSnapshotLinux) too, were not being processed: ")
+    meanings = {m["kind"]: m for m in log["detail"]["meanings"]}
+    # The agent itself may log more of them while the run goes on: at least the two written.
+    assert meanings["wireserver"]["count"] >= 1 and meanings["goal_state"]["count"] >= 1
 
 
 def test_the_corrupt_config_is_a_clear_failure_and_untouched(run):

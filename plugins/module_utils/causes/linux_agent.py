@@ -216,12 +216,64 @@ def mount_of(path: str, mountinfo: str) -> dict | None:
 # Agents before 2.2.x log '2016/04/01 12:34:56.123 ERROR ...', later ones ISO-8601 with Z.
 _LOG_LINE = re.compile(r"^(\d{4})[/-](\d{2})[/-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?Z?\s+(ERROR|WARNING|WARN|INFO|VERBOSE)\s+(.*)$")
 
+# What a line means for extensions, the backup extension (VMSnapshotLinux) among them: they run only when the agent
+# fetches its goal state and its extension handler process runs. The texts are the messages WALinuxAgent logs
+# (github.com/Azure/WALinuxAgent, file:line at tag v2.15.0.1 unless an older tag is named). A missing part of the
+# goal state ("ExtensionsGoalState is not in goal state properties", protocol/goal_state.py:132) ends up in the
+# "Error fetching the goal state: ..." line. The first kind that matches a line wins.
+_GOAL_STATE = (r"Error fetching the goal state"                   # ga/update.py:588; "... certificates" protocol/goal_state.py:541
+               r"|Fetching the goal state is still failing"       # ga/update.py:593 (after 6 h of errors)
+               r"|Fetching the goal state failed"                 # protocol/goal_state.py:494
+               r"|An error occurred while retrieving the goal state"  # v2.2.53 protocol/wire.py:744
+               r"|Exceeded max retry updating goal state"         # v2.2.46 protocol/wire.py:845 (retries exhausted)
+               r"|IOError processing goal state")                 # v2.2.46 protocol/wire.py:834
+
+# (kind, what it means, pattern, only at level ERROR)
+LOG_MEANINGS = (
+    ("wireserver", "the WireServer (168.63.129.16) did not answer the agent",
+     re.compile(r"WireServer is not responding"                   # protocol/util.py:231 (INFO)
+                r"|(?:%s).*(?:\[Wireserver Exception\]|//168\.63\.129\.16/machine)" % _GOAL_STATE), False),
+    ("goal_state", "the agent could not fetch its goal state", re.compile(_GOAL_STATE), False),
+    ("agent_failed", "the agent's extension handler process failed",
+     re.compile(r"Agent \S+ launched with command '.*' (?:failed with return code|failed with exception|returned code)"
+                # ga/update.py:294, :309; v2.2.46 ga/update.py:216
+                r"|ExtHandler process \S+ launched with command '.*' exited with return code"  # ga/update.py:287
+                r"|Agent \S+ failed with exception"),             # ga/update.py:434
+     False),
+    ("processing_stopped", "the agent stopped processing extensions",
+     re.compile(r"ProcessExtensionsGoalState failed"              # ga/exthandlers.py:356
+                r"|Exception processing extension handlers"       # ga/exthandlers.py:361; v2.2.46 ga/exthandlers.py:269
+                r"|Unexpected error when processing goal state"   # ga/exthandlers.py:390
+                r"|Extension handling is on hold"                 # ga/exthandlers.py:471
+                r"|will not be processed since extension processing is disabled"), False),  # ga/exthandlers.py:541
+    ("extensions_pending", "extensions of an earlier goal state had not completed when a new one came",
+     re.compile(r"not all the extensions in the previous goal state have completed"), False),  # ga/update.py:642
+    # common/event.py:46 _EVENT_MSG, logged as ERROR when an operation failed (event.py:305); the agent's own
+    # telemetry events (name=WALinuxAgent) are not an extension's.
+    ("extension_failed", "an extension's handler failed",
+     re.compile(r"Event: name=(?!WALinuxAgent,)([^,\s]+), op=([^,\s]+), message="), True),
+)
+BACKUP_EXTENSION = "VMSnapshotLinux"  # Microsoft.Azure.RecoveryServices.VMSnapshotLinux
+
+
+def classify_line(level: str, message: str) -> tuple[str, re.Match] | None:
+    """The kind (LOG_MEANINGS) of one log message, or None for a line of no known meaning."""
+    for kind, _meaning, pattern, errors_only in LOG_MEANINGS:
+        if errors_only and level != "ERROR":
+            continue
+        match = pattern.search(message)
+        if match:
+            return kind, match
+    return None
+
 
 def summarize_log(text: str, now: datetime.datetime, hours: float = 24, keep: int = 5) -> dict:
-    """Errors and warnings logged in the last `hours` before `now` (UTC), and the latest error texts."""
+    """Errors and warnings logged in the last `hours` before `now` (UTC), the latest error texts, and the lines of
+    known meaning (`meanings`: one entry per kind found, in LOG_MEANINGS order, with a count and the latest line)."""
     since = now - datetime.timedelta(hours=hours)
     errors, warnings, last = 0, 0, []
     newest = None
+    found = {}
     for line in text.splitlines():
         match = _LOG_LINE.match(line)
         if not match:
@@ -236,5 +288,44 @@ def summarize_log(text: str, now: datetime.datetime, hours: float = 24, keep: in
             last.append("%s %s" % (stamp.isoformat(), message[:240]))
         elif level in ("WARNING", "WARN"):
             warnings += 1
+        known = classify_line(level, message)
+        if known:
+            entry = found.setdefault(known[0], {"count": 0, "extensions": []})
+            entry["count"] += 1
+            entry["example"] = "%s %s %s" % (stamp.isoformat(), level, message[:240])
+            if known[0] == "extension_failed":
+                failed = "%s (%s)" % known[1].groups()
+                if failed not in entry["extensions"]:
+                    entry["extensions"].append(failed)
+    meanings = []
+    for kind, meaning, _pattern, _errors_only in LOG_MEANINGS:
+        if kind in found:
+            entry = dict(kind=kind, meaning=meaning, **found[kind])
+            if kind != "extension_failed":
+                del entry["extensions"]
+            meanings.append(entry)
     return {"errors": errors, "warnings": warnings, "hours": hours, "since": since.isoformat(),
-            "newest_entry": newest.isoformat() if newest else None, "last_errors": last[-keep:]}
+            "newest_entry": newest.isoformat() if newest else None, "last_errors": last[-keep:], "meanings": meanings}
+
+
+def backup_extension_failed(meanings: list) -> bool:
+    """Whether the backup extension is among the failed extensions of summarize_log's meanings."""
+    return any(name.split(" ")[0].rsplit(".", 1)[-1] == BACKUP_EXTENSION
+               for entry in meanings for name in entry.get("extensions", []))
+
+
+def describe_log(summary: dict, path: str) -> str:
+    """One line for the agent_log finding: what the lines mean for extensions first, then the counts."""
+    counts = "%d errors, %d warnings in the last %g h of %s" % (summary["errors"], summary["warnings"], summary["hours"], path)
+    meanings = summary["meanings"]
+    if not meanings:
+        return "%s; latest: %s" % (counts, summary["last_errors"][-1]) if summary["last_errors"] else counts
+    kinds = "; ".join("%s (%d line%s%s)" % (m["meaning"], m["count"], "" if m["count"] == 1 else "s",
+                                            ": " + ", ".join(m["extensions"]) if m.get("extensions") else "") for m in meanings)
+    if backup_extension_failed(meanings):
+        what = "the backup extension (%s) failed, says the agent's log" % BACKUP_EXTENSION
+    elif any(m["kind"] != "extension_failed" for m in meanings):
+        what = "the agent's log shows extensions, the backup extension (%s) too, were not being processed" % BACKUP_EXTENSION
+    else:
+        what = "the agent's log shows extension handlers failing, so extensions were not processed as asked"
+    return "%s: %s; %s" % (what, kinds, counts)

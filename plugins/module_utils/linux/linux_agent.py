@@ -181,10 +181,9 @@ class LinuxAgent(LinuxCause):
             text = handle.read().decode("utf-8", "replace")
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         summary = dict(_agent.summarize_log(text, now, hours), path=path)
-        counts = "%d errors, %d warnings in the last %g h of %s" % (summary["errors"], summary["warnings"], hours, path)
-        if summary["errors"]:
-            return Step("agent_log", "found", "%s; latest: %s" % (counts, summary["last_errors"][-1]), summary, severity="warning")
-        return Step("agent_log", "ok", counts, summary)
+        # A line of known meaning is a finding even when the agent logged it as INFO ("WireServer is not responding").
+        status = "found" if summary["errors"] or summary["meanings"] else "ok"
+        return Step("agent_log", status, _agent.describe_log(summary, path), summary, severity="warning" if status == "found" else None)
 
     def auto_restart_step(self) -> Step:
         """Make the agent come back after a crash: a drop-in, then daemon-reload, read back."""

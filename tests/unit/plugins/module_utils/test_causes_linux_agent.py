@@ -165,3 +165,123 @@ def test_an_unset_variable_in_execstart_is_cannot_tell():
 def test_env_assignments_in_execstart():
     argv = h.execstart_argv("{ argv[]=/usr/bin/env -u X LANG=C PYTHONPATH=/opt/a python3 /usr/sbin/waagent ; }")
     assert h.env_assignments(argv) == {"LANG": "C", "PYTHONPATH": "/opt/a"}
+
+
+# -- what the log lines mean -------------------------------------------------------------------------------------
+
+FOREVER = dict(now=datetime.datetime(2026, 1, 1), hours=24 * 365 * 10)
+
+
+def kinds(summary):
+    return {m["kind"]: m["count"] for m in summary["meanings"]}
+
+
+def test_meanings_of_the_e2e_capture():
+    summary = h.summarize_log(reference("waagent-log-e2e-ignore-rules.log"), **FOREVER)
+    # 2 goal state errors name the WireServer; 8 other goal state lines (vmSettings 403/502/timeout, 410 Gone, the
+    # Daemon's "Fetching the goal state failed", the 2.2.53 "An error occurred while retrieving the goal state").
+    assert kinds(summary) == {"wireserver": 2, "goal_state": 8, "extensions_pending": 1, "extension_failed": 4}
+    assert [m["kind"] for m in summary["meanings"]] == ["wireserver", "goal_state", "extensions_pending", "extension_failed"]
+    failed = summary["meanings"][-1]
+    assert failed["extensions"] == ["Microsoft.EnterpriseCloud.Monitoring.OmsAgentForLinux (Install)",
+                                    "Microsoft.GuestConfiguration.ConfigurationforLinux (Install)"]
+    assert failed["example"].startswith("2025-01-07T11:32:28 ERROR ExtHandler ExtHandler Event: name=Microsoft.GuestConfiguration")
+    assert summary["meanings"][0]["example"].endswith("GET http://168.63.129.16/machine/ -- IOError timed out -- 6 attempts made")
+    # Lines of no known meaning still count as errors and warnings.
+    assert (summary["errors"], summary["warnings"]) == (15, 19)
+
+
+def test_meanings_of_the_agent_crash_capture():
+    summary = h.summarize_log(reference("waagent-log-issue-2521-ubuntu2204-2.2.46.log"), **FOREVER)
+    # 'failed with return code', 'returned code' (2.2.46) and 'failed with exception'; the agent's own
+    # Event: name=WALinuxAgent is not an extension's failure.
+    assert kinds(summary) == {"agent_failed": 3}
+    assert summary["meanings"][0]["example"] == ("2022-10-27T05:53:49 WARNING ExtHandler Agent WALinuxAgent-2.2.46 failed with exception: "
+                                                 "str expected, not NoneType")
+
+
+def test_wireserver_not_responding_is_found_though_logged_as_info():
+    summary = h.summarize_log(reference("waagent-log-issue-3256-wireserver-not-responding.log"), **FOREVER)
+    assert (summary["errors"], summary["warnings"]) == (0, 0)
+    assert kinds(summary) == {"wireserver": 1}
+    text = h.describe_log(summary, "/var/log/waagent.log")
+    assert text.startswith("the agent's log shows extensions, the backup extension (VMSnapshotLinux) too, were not being processed: "
+                           "the WireServer (168.63.129.16) did not answer the agent (1 line); 0 errors")
+
+
+def test_meanings_only_count_the_window():
+    summary = h.summarize_log(reference("waagent-log-e2e-ignore-rules.log"), now=datetime.datetime(2025, 9, 6, 12), hours=6)
+    assert kinds(summary) == {"wireserver": 1, "goal_state": 1}  # 2025-09-06 08:47 and 08:48
+
+
+# Lines in the message formats of the agent's source (file:line in causes/linux_agent.py), not in the captures.
+@pytest.mark.parametrize("line, kind", [
+    ("2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler ProcessExtensionsGoalState failed [incarnation_2 120 ms]", "processing_stopped"),
+    ("2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler ProcessExtensionsInGoalState - Exception processing extension handlers:x",
+     "processing_stopped"),
+    ("2025-05-01T10:00:00.0Z WARNING ExtHandler ExtHandler Unexpected error when processing goal state:x", "processing_stopped"),
+    ("2025-05-01T10:00:00.0Z INFO ExtHandler ExtHandler Extension handling is on hold", "processing_stopped"),
+    ("2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler Event: name=Microsoft.Azure.RecoveryServices.VMSnapshotLinux, "
+     "op=ExtensionProcessing, message=Extension 'Microsoft.Azure.RecoveryServices.VMSnapshotLinux' will not be processed since "
+     "extension processing is disabled. To enable extension processing, set Extensions.Enabled=y", "processing_stopped"),
+    ("2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler Fetching the goal state is still failing: [ProtocolError] x", "goal_state"),
+    ("2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler Error fetching the goal state certificates: x", "goal_state"),
+    ("2019/05/01 10:00:00.123 ERROR ExtHandler Exceeded max retry updating goal state", "goal_state"),
+    ("2019/05/01 10:00:00.123 WARNING ExtHandler IOError processing goal state (attempt 3/6) [timed out]", "goal_state"),
+    ("2025-05-01T10:00:00.0Z WARNING ExtHandler ExtHandler ExtHandler process WALinuxAgent-2.15.0.1 launched with command "
+     "'python3 -u bin/WALinuxAgent-2.15.0.1-py3.12.egg -run-exthandlers' exited with return code: 1", "agent_failed"),
+])
+def test_meanings_of_source_message_formats(line, kind):
+    assert kinds(h.summarize_log(line + "\n", **FOREVER)) == {kind: 1}
+
+
+@pytest.mark.parametrize("line", [
+    # From the captures: logged, but no sign that extensions stop.
+    "2023-01-18T02:58:25.589492Z ERROR SendTelemetryHandler ExtHandler Event: name=WALinuxAgent, op=ReportEventErrors, message=DroppedEventsCount: 1",
+    "2022-03-08T03:03:23.036161Z WARNING ExtHandler ExtHandler Fetch failed from [http://168.63.129.16:32526/extensionArtifact]: "
+    "[HTTP Failed] [400: Bad Request] b''",
+    "2025-09-06T08:47:42.367645Z WARNING MonitorHandler ExtHandler Error in SendHostPluginHeartbeat: [ProtocolError] [Wireserver Exception] "
+    "[HttpError] [HTTP Failed] GET http://168.63.129.16/machine/ -- IOError timed out -- 6 attempts made",
+    "2024-08-08T22:05:26.561896Z WARNING EnvHandler ExtHandler The firewall is not configured correctly. The following rules are missing: "
+    "['ACCEPT DNS']. Will reset it.",
+    "2021-07-29T04:40:17.190879Z WARNING EnvHandler ExtHandler Dhcp client is not running.",
+    "2025-01-06T09:32:44.641948Z INFO ExtHandler ExtHandler [CGW] Disabling resource usage monitoring. Reason: Failed to start "
+    "Microsoft.Azure.Extensions.CustomScript-2.1.10 using systemd-run, will try invoking the extension directly.",
+    "2024-10-31T01:35:36.947560Z INFO Daemon Fetched a new incarnation for the WireServer goal state [incarnation 1]",
+    "2024-10-31T01:35:36.876949Z INFO Daemon Daemon Initializing goal state during protocol detection",
+    # Formats of the source that are no failure: a successful extension event, the recovery, an agent update's install.
+    "2025-05-01T10:00:00.0Z INFO ExtHandler ExtHandler Event: name=Microsoft.Azure.RecoveryServices.VMSnapshotLinux, op=Enable, "
+    "message=Launch command succeeded, duration=10",
+    "2025-05-01T10:00:00.0Z INFO ExtHandler ExtHandler Fetching the goal state recovered from previous errors. Fetched incarnation_3",
+    "2019/05/01 10:00:00.123 WARNING ExtHandler Agent WALinuxAgent-2.2.40 install failed with exception: x",
+    "2025-05-01T10:00:00.0Z INFO ExtHandler ExtHandler ProcessExtensionsGoalState completed [incarnation_2 1250 ms]",
+    # Not a log line of the agent at all.
+    "Error fetching the goal state: [ProtocolError] without a timestamp",
+])
+def test_lines_of_no_known_meaning(line):
+    summary = h.summarize_log(line + "\n", **FOREVER)
+    assert summary["meanings"] == []
+    assert h.describe_log(summary, "/var/log/waagent.log").startswith("%d errors" % summary["errors"])
+
+
+def test_the_backup_extension_failing_is_named():
+    line = ("2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler Event: name=Microsoft.Azure.RecoveryServices.VMSnapshotLinux, op=Enable, "
+            "message=[ExtensionOperationError] Non-zero exit code: 1, /var/lib/waagent/x/main/handle.sh enable\n")
+    summary = h.summarize_log(line * 2, now=datetime.datetime(2025, 5, 1, 11))
+    assert summary["meanings"][0]["extensions"] == ["Microsoft.Azure.RecoveryServices.VMSnapshotLinux (Enable)"]
+    assert h.describe_log(summary, "/var/log/waagent.log") == (
+        "the backup extension (VMSnapshotLinux) failed, says the agent's log: an extension's handler failed (2 lines: "
+        "Microsoft.Azure.RecoveryServices.VMSnapshotLinux (Enable)); 2 errors, 0 warnings in the last 24 h of /var/log/waagent.log")
+
+
+def test_other_extensions_failing_alone():
+    line = ("2024-12-26T06:35:24.233438Z ERROR ExtHandler ExtHandler Event: name=Microsoft.GuestConfiguration.ConfigurationforLinux, "
+            "op=Install, message=[ExtensionOperationError] Non-zero exit code: 51\n")
+    text = h.describe_log(h.summarize_log(line, now=datetime.datetime(2024, 12, 26, 8)), "/var/log/waagent.log")
+    assert text.startswith("the agent's log shows extension handlers failing, so extensions were not processed as asked: ")
+
+
+def test_no_meaning_keeps_the_latest_error():
+    line = "2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler Something else broke\n"
+    assert h.describe_log(h.summarize_log(line, now=datetime.datetime(2025, 5, 1, 11)), "/var/log/waagent.log") == (
+        "1 errors, 0 warnings in the last 24 h of /var/log/waagent.log; latest: 2025-05-01T10:00:00 ExtHandler ExtHandler Something else broke")

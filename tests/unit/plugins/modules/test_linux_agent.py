@@ -378,8 +378,19 @@ def test_health_reports_broken_python_noexec_and_log_errors_and_changes_nothing(
     assert "cannot import azurelinuxagent (ModuleNotFoundError: No module named 'azurelinuxagent')" in checks["agent_python"]["summary"]
     assert checks["agent_dir_noexec"]["status"] == "found" and "mounted noexec" in checks["agent_dir_noexec"]["summary"]
     assert checks["agent_log"]["status"] == "found" and checks["agent_log"]["detail"]["errors"] == 1
-    assert checks["agent_log"]["summary"].endswith("ExtHandler ExtHandler Error fetching the goal state")
+    assert checks["agent_log"]["summary"].startswith(
+        "the agent's log shows extensions, the backup extension (VMSnapshotLinux) too, were not being processed: the agent could not "
+        "fetch its goal state (1 line); 1 errors, 0 warnings in the last 24 h of ")
+    assert checks["agent_log"]["severity"] == "warning" and checks["agent_log"]["detail"]["meanings"][0]["kind"] == "goal_state"
     assert fake.mutating == [] and result["changed"] is False
+
+
+def test_a_line_of_known_meaning_at_info_is_found(run_):
+    recent = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    result = run_(debian(), log="%s INFO Daemon Daemon WireServer is not responding. Reset dhcp endpoint\n" % recent)
+    log = by_check(result)["agent_log"]
+    assert log["status"] == "found" and (log["detail"]["errors"], log["detail"]["warnings"]) == (0, 0)
+    assert "the WireServer (168.63.129.16) did not answer the agent (1 line)" in log["summary"]
 
 
 def test_healthy_signs_are_ok(run_):
