@@ -110,15 +110,15 @@ def _url(value) -> str:
     return _e(text) if text.startswith(("https://", "http://")) else ""
 
 
-def _file_link(path: str, base_dir: str | None) -> str:
-    """A log bundle as a link: relative to the report's folder where it lies below it (works as an AWX artifact
-    and when the folder is copied), else the file's absolute path."""
+def _file_link(path: str, base_dir: str | None) -> tuple:
+    """(address, text) of a log bundle's link: relative to the report's folder where it lies below it (works as an
+    AWX artifact and when the folder is copied), else the file's absolute path."""
     full = os.path.abspath(path)
     if base_dir:
         relative = os.path.relpath(full, os.path.abspath(base_dir))
         if not relative.startswith(".."):
-            return quote(relative)
-    return "file://" + quote(full)
+            return quote(relative), relative
+    return "file://" + quote(full), path
 
 
 def _badge(status: str, labels: dict) -> str:
@@ -191,14 +191,16 @@ def _host(name: str, entry: dict, language: str, labels: dict, base_dir: str | N
         out.append("<small>%s: %s</small>" % (_e(labels["run"]), _e(entry["source"])))
     out.append("</header>")
     if entry.get("log_bundle"):
-        out.append('<div>%s: <a class="log-bundle" href="%s">%s</a></div>' % (
-            _e(labels["logs"]), _e(_file_link(entry["log_bundle"], base_dir)), _e(entry["log_bundle"])))
+        address, text = _file_link(entry["log_bundle"], base_dir)
+        out.append('<div>%s: <a class="log-bundle" href="%s">%s</a></div>' % (_e(labels["logs"]), _e(address), _e(text)))
     if isinstance(entry.get("diagnosis"), dict):
         out.append(_host_diagnosis(entry["diagnosis"], language, labels))
     out.append("<table><thead><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>" % tuple(
         _e(labels[k]) for k in ("status", "cause", "check", "seen", "remedy")))
-    for items in by_cause(entry).values():
-        out.extend(_finding_row(item, language, labels) for item in items)
+    # What needs a person first: failed, found, fixed, then ok and skipped; within a status, the causes' order.
+    ordered = [item for items in by_cause(entry).values() for item in items]
+    ordered.sort(key=lambda item: HOST_ORDER.index(item["status"]))
+    out.extend(_finding_row(item, language, labels) for item in ordered)
     error_status = "unreachable" if entry.get("unreachable") else "failed"
     for error in entry.get("errors") or []:
         out.append('<tr class="row error" data-status="%s" data-cause="HOST"><td>%s</td><td><code>HOST</code></td><td>%s %s</td>'

@@ -138,7 +138,7 @@ def test_a_control_plane_code_says_what_to_do_in_azure():
 def test_a_log_bundle_below_the_report_folder_is_linked_relatively(tmp_path):
     bundle = tmp_path / "log-bundles" / "win01.tar.gz"
     page = render_html(small(("win01", [finding("NETWORK", "dns", "found")], {"log_bundle": str(bundle)})), "en", base_dir=str(tmp_path))
-    assert 'href="log-bundles/win01.tar.gz"' in page
+    assert '<a class="log-bundle" href="log-bundles/win01.tar.gz">log-bundles/win01.tar.gz</a>' in page
     elsewhere = render_html(small(("win01", [], {"log_bundle": "/var/tmp/b c.tar.gz"})), "en", base_dir=str(tmp_path))
     assert 'href="file:///var/tmp/b%20c.tar.gz"' in elsewhere
 
@@ -226,3 +226,10 @@ def test_merge_joins_the_codes_in_order(report):
 def test_a_report_that_is_not_one_is_named(report, bad, message):
     with pytest.raises(core.ReportError, match=re.escape(message)):
         core.merge([("good.json", report), ("bad.json", bad)])
+
+
+def test_a_hosts_rows_put_what_needs_a_person_first():
+    page = render_html(small(("vm01", [finding("LINUX_AGENT", "a", "ok"), finding("LINUX_AGENT", "b", "fixed"),
+                                       finding("NETWORK", "c", "ok"), finding("NETWORK", "d", "found"), finding("DISK_LIMITS", "e", "failed")], {})), "en")
+    assert re.findall(r'<tr class="row" data-status="(\w+)" data-cause="(\w+)"', page) == [
+        ("failed", "DISK_LIMITS"), ("found", "NETWORK"), ("fixed", "LINUX_AGENT"), ("ok", "LINUX_AGENT"), ("ok", "NETWORK")]
