@@ -198,7 +198,10 @@ class CallbackModule(CallbackBase):
         problem = self.settings_problem()
         if problem:
             self._display.error("azure_backup.remediation.report: %s" % problem)
-        self._display.display("Report: %s" % ", ".join(paths))
+        # The JSON's path alone on the first line, as before; the page for people and the JUnit file below it.
+        self._display.display("Report: %s" % paths[0])
+        for path in paths[1:]:
+            self._display.display("        %s" % path)
 
     @staticmethod
     def _counts(entry: dict, notable: list) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -143,7 +144,11 @@ def test_sliced_runs_write_json_html_junit_and_merge_into_a_fleet_page(browser, 
             proc = ansible(tmp_path, "fix-backup.yml", "-i", str(tmp_path / "inventory.yml"), "-l", part, "--check", "-e", "network_timeout=2",
                            "-e", "log_bundle_when=never", "-e", json.dumps({"awx_job_id": job, "awx_workflow_job_id": 100}),
                            AZURE_BACKUP_REPORT_DIR=str(reports), AZURE_BACKUP_REPORT_LANGUAGE="de")
-            assert "Report: %s" % (reports / ("azure-backup-report-job%d.json" % job)) in proc.stdout, proc.stdout + proc.stderr
+            stem = reports / ("azure-backup-report-job%d" % job)
+            assert "Report: %s.json\n        %s.html\n        %s.xml\n" % (stem, stem, stem) in proc.stdout, proc.stdout + proc.stderr
+            if job == 101:
+                # Check mode fixes nothing: the host's line says what is open apart from what was fixed.
+                assert re.search(r"^win01: found \(0 fixed, [3-9] open\)$", proc.stdout, re.MULTILINE), proc.stdout
     assert sorted(p.name for p in reports.iterdir()) == ["azure-backup-report-job%d.%s" % (j, s) for j in (101, 102) for s in ("html", "json", "xml")]
     one = json.loads((reports / "azure-backup-report-job101.json").read_text())
     assert sorted(one["hosts"]) == ["win01", "win05"] and one["awx_job_id"] == 101 and one["awx_workflow_job_id"] == 100

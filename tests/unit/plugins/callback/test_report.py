@@ -119,6 +119,8 @@ def test_a_run_writes_json_html_and_junit_with_one_name(tmp_path):
     assert report["hosts"]["vm01"]["fixed"] == 1 and report["language"] == "en" and "awx_job_id" not in report
     assert ET.parse(tmp_path / (stem + ".xml")).getroot().find("testsuite").get("tests") == "1"
     assert "<!DOCTYPE html>" in (tmp_path / (stem + ".html")).read_text()
+    base = str(tmp_path / stem)
+    assert callback._display.lines[-3:] == ["Report: %s.json" % base, "        %s.html" % base, "        %s.xml" % base]
 
 
 def test_under_awx_the_name_is_the_job_and_the_ids_are_in_the_json(tmp_path):
