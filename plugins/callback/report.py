@@ -10,9 +10,16 @@ short_description: Writes the fleet report of an azure_backup.remediation run
 version_added: 0.1.0
 description:
   - Collects the findings every check of the collection returns, from successful and failed tasks,
-    plus the hosts that could not be reached, and writes them as one JSON file per run.
+    plus the hosts that could not be reached, and writes them per run as three files with one name in O(report_dir),
+    JSON (for machines), HTML (one self-contained page for people) and JUnit XML (one test case per host and cause).
+  - The name is C(azure-backup-report-<UTC start, YYYYMMDDTHHMMSS>); under AWX (extra variable C(awx_job_id))
+    C(azure-backup-report-job<awx_job_id>), so each job and each slice of a sliced job has its own. The JSON then
+    holds C(awx_job_id) and C(awx_workflow_job_id).
+  - Where the run was asked for an error code (C(azure_backup_error)), each host's entry holds the C(diagnosis) the
+    remediate task returned (codes, causes tried in order), and the report the codes of the run.
   - Only tasks of this collection's modules and roles count; other plays in the same run are left out.
-  - Prints a line per host and the path of the report at the end of the run.
+  - Prints a line per host that says what was fixed apart from what is still open, for example C(found (2 fixed, 1 open)),
+    and the paths of the report at the end of the run.
   - Where a host's logs were collected (the remediate task, the log_bundle or win_log_bundle module), the host's entry names the archive
     (C(log_bundle)).
   - Hosts are judged by their worst finding; an unreachable host or a task that failed without a
@@ -29,6 +36,19 @@ options:
     ini:
       - section: azure_backup
         key: report_dir
+  language:
+    description:
+      - Language of the HTML report's labels, cause titles and remedies, C(en) or C(de).
+      - The extra variable C(azure_backup_report_language) wins over this option, so an AWX survey can choose it.
+      - Any other value is an error the run prints at its start and its end; the JSON and JUnit files are still
+        written, the HTML file is not.
+    type: str
+    default: en
+    env:
+      - name: AZURE_BACKUP_REPORT_LANGUAGE
+    ini:
+      - section: azure_backup
+        key: report_language
 """
 
 import datetime
@@ -39,10 +59,16 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import STATUSES
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import host_status, totals
-from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_new
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import (
+    ReportError, host_counts, host_status, report_basename, totals)
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_html import LANGUAGES, render_html
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_junit import render_junit
+from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically, write_new
 
 _PREFIX = "azure_backup.remediation."
+# Tasks of the collection that speak for no VM: the merge of reports runs on localhost.
+_NOT_A_HOST = (_PREFIX + "merge_reports",)
+
 
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
@@ -55,6 +81,8 @@ class CallbackModule(CallbackBase):
         self.hosts: dict[str, dict] = {}
         self.playbook = None
         self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.extra_vars: dict = {}
+        self.warned = False
 
     def _host(self, name: str) -> dict:
         return self.hosts.setdefault(name, {"findings": [], "errors": [], "unreachable": False})
@@ -63,6 +91,8 @@ class CallbackModule(CallbackBase):
     def _ours(task) -> bool:
         """Only the collection's own tasks speak for a host in the report."""
         role = task._role.get_name() if task._role else ""
+        if task.action in _NOT_A_HOST:
+            return False
         return task.action.startswith(_PREFIX) or role.startswith(_PREFIX)
 
     def _collect(self, result, failed: bool) -> None:
@@ -79,12 +109,40 @@ class CallbackModule(CallbackBase):
         # The remediate task collects the bundle after the causes and says where it went.
         if isinstance(data.get("log_bundle"), dict) and data["log_bundle"].get("path"):
             entry["log_bundle"] = data["log_bundle"]["path"]
+        # Only when the run was given an error code: which codes, and the causes tried on this host in order.
+        if isinstance(data.get("diagnosis"), dict):
+            entry["diagnosis"] = data["diagnosis"]
         # A failed task whose findings do not say so themselves (none is `failed`) is an error of the host.
         if failed and not any(f["status"] == "failed" for f in findings):
             entry["errors"].append({"task": result._task.get_name(), "msg": data.get("msg", "")})
 
     def v2_playbook_on_start(self, playbook) -> None:
         self.playbook = os.path.basename(playbook._file_name)
+
+    def v2_playbook_on_play_start(self, play) -> None:
+        manager = play.get_variable_manager()
+        self.extra_vars = dict(manager.extra_vars) if manager is not None else {}
+        problem = self.settings_problem()
+        if problem and not self.warned:
+            self.warned = True
+            self._display.error("azure_backup.remediation.report: %s" % problem)
+
+    def language(self) -> str:
+        """The extra variable azure_backup_report_language (an AWX survey sets it), else the option."""
+        return str(self.extra_vars.get("azure_backup_report_language") or self.get_option("language") or "en")
+
+    def settings_problem(self) -> str:
+        """What is wrong with the run's report settings (said at the start and the end of the run), or ''."""
+        problems = []
+        if self.language() not in LANGUAGES:
+            source = ("the extra variable azure_backup_report_language" if self.extra_vars.get("azure_backup_report_language")
+                      else "the option language (AZURE_BACKUP_REPORT_LANGUAGE, [azure_backup] report_language)")
+            problems.append("%s = '%s' is not allowed: %s; no HTML report is written" % (source, self.language(), " or ".join(LANGUAGES)))
+        try:
+            report_basename(self.started, self.extra_vars.get("awx_job_id"))
+        except ReportError as exc:
+            problems.append("%s; the report is named by its start instead" % exc)
+        return "; ".join(problems)
 
     def v2_runner_on_ok(self, result) -> None:
         self._collect(result, failed=False)
@@ -104,29 +162,71 @@ class CallbackModule(CallbackBase):
             return
         for entry in self.hosts.values():
             entry["status"] = host_status(entry)
+            entry.update(host_counts(entry))
         report = {
             "playbook": self.playbook,
             "started": self.started.isoformat(),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "check_mode": bool(context.CLIARGS.get("check")),
-            "totals": totals(self.hosts),
-            "hosts": dict(sorted(self.hosts.items())),
+            "language": self.language(),
         }
-        path = self._write(report)
+        for key in ("awx_job_id", "awx_workflow_job_id"):
+            if self.extra_vars.get(key) not in (None, ""):
+                report[key] = self.extra_vars[key]
+        codes = []
+        for entry in self.hosts.values():
+            codes += [c for c in (entry.get("diagnosis") or {}).get("codes") or [] if c not in codes]
+        if codes:
+            report["diagnosis"] = {"codes": codes}
+        report.update(totals=totals(self.hosts), hosts=dict(sorted(self.hosts.items())))
+        paths = self._write(report)
         self._display.banner("AZURE BACKUP REPORT")
+        if codes:
+            self._display.display("Error code: %s" % ", ".join(codes))
         for name, entry in report["hosts"].items():
             # A line per host, then one per finding worth reading: everything but ok.
             notable = [f for f in entry["findings"] if f["status"] != "ok"]
-            self._display.display("%s: %s%s" % (name, entry["status"], "" if notable or entry["errors"] else ", all checks ok"))
+            self._display.display("%s: %s%s" % (name, entry["status"], self._counts(entry, notable)))
+            if (entry.get("diagnosis") or {}).get("causes"):
+                self._display.display("  tried   %s" % ", ".join(entry["diagnosis"]["causes"]))
             for f in notable:
                 self._display.display("  %-7s %s/%s: %s" % (f["status"], f["id"], f["check"], f["summary"]))
             for error in entry["errors"]:
                 self._display.display("  error   %s: %s" % (error["task"], error["msg"]))
             if entry.get("log_bundle"):
                 self._display.display("  logs    %s" % entry["log_bundle"])
-        self._display.display("Report: %s" % path)
+        problem = self.settings_problem()
+        if problem:
+            self._display.error("azure_backup.remediation.report: %s" % problem)
+        # The JSON's path alone on the first line, as before; the page for people and the JUnit file below it.
+        self._display.display("Report: %s" % paths[0])
+        for path in paths[1:]:
+            self._display.display("        %s" % path)
 
-    def _write(self, report: dict) -> str:
-        # A new name for every run: two runs started in the same second both keep their report.
-        return write_new(self.get_option("report_dir"), "azure-backup-report-%s" % self.started.strftime("%Y%m%dT%H%M%S"), ".json",
-                         json.dumps(report, indent=2, default=str).encode("utf-8"))
+    @staticmethod
+    def _counts(entry: dict, notable: list) -> str:
+        """What was fixed apart from what is still open, so a host with fixes and one warning left does not read like
+        a host nobody touched."""
+        if not notable and not entry["errors"]:
+            return ", all checks ok"
+        if entry["fixed"] or entry["open"]:
+            return " (%d fixed, %d open)" % (entry["fixed"], entry["open"])
+        return ""
+
+    def _write(self, report: dict) -> list:
+        """report_dir/<name>.json, .html, .xml. The JSON claims the name (write_new: never over another run's, a
+        second run in the same second gets -2); the HTML and XML take the name it got."""
+        try:
+            stem = report_basename(self.started, report.get("awx_job_id"))
+        except ReportError:
+            stem = report_basename(self.started)
+        folder = self.get_option("report_dir")
+        path = write_new(folder, stem, ".json", json.dumps(report, indent=2, default=str).encode("utf-8"))
+        paths = [path]
+        base = path[:-len(".json")]
+        if report["language"] in LANGUAGES:
+            write_atomically(base + ".html", render_html(report, report["language"], base_dir=folder).encode("utf-8"))
+            paths.append(base + ".html")
+        write_atomically(base + ".xml", render_junit(report).encode("utf-8"))
+        paths.append(base + ".xml")
+        return paths

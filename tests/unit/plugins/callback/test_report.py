@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from ansible_collections.azure_backup.remediation.plugins.callback.report import CallbackModule
@@ -65,3 +68,121 @@ def test_the_log_bundle_the_remediate_task_wrote_lands_in_the_host_entry():
                                           "findings": [{"id": "NETWORK", "check": "wireserver", "status": "failed"}]},
                                          action="azure_backup.remediation.remediate"))
     assert callback.hosts["vm01"]["log_bundle"] == "b/vm01-y.tar.gz" and callback.hosts["vm01"]["errors"] == []
+
+
+# -- the run's files, language, AWX, diagnosis and console -----------------------------------------------------------------
+
+class _Display:
+    def __init__(self):
+        self.lines, self.errors = [], []
+
+    def display(self, text, **_kwargs):
+        self.lines.append(text)
+
+    def banner(self, text, **_kwargs):
+        self.lines.append(text)
+
+    def error(self, text, **_kwargs):
+        self.errors.append(text)
+
+
+class _Play:
+    def __init__(self, extra_vars):
+        self.manager = type("VariableManager", (), {"extra_vars": extra_vars})()
+
+    def get_variable_manager(self):
+        return self.manager
+
+
+def callback_for(tmp_path, extra_vars=None, language="en"):
+    callback = CallbackModule()
+    # What set_options would leave (env, ini and defaults are ansible-core's part).
+    callback._plugin_options = {"report_dir": str(tmp_path), "language": language}
+    callback._display = _Display()
+    callback.playbook = "fix-backup.yml"
+    callback.v2_playbook_on_play_start(_Play(extra_vars or {}))
+    return callback
+
+
+def remediate_result(findings, **extra):
+    return _Result(dict({"findings": findings, "causes": {}}, **extra), action="azure_backup.remediation.remediate")
+
+
+def test_a_run_writes_json_html_and_junit_with_one_name(tmp_path):
+    callback = callback_for(tmp_path)
+    callback.v2_runner_on_ok(remediate_result([{"id": "LINUX_AGENT", "check": "agent_service", "status": "fixed", "summary": "did start"}]))
+    callback.v2_playbook_on_stats(None)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    stem = files[0].rsplit(".", 1)[0]
+    assert files == [stem + ".html", stem + ".json", stem + ".xml"] and stem.startswith("azure-backup-report-2")
+    report = json.loads((tmp_path / (stem + ".json")).read_text())
+    assert report["hosts"]["vm01"]["fixed"] == 1 and report["language"] == "en" and "awx_job_id" not in report
+    assert ET.parse(tmp_path / (stem + ".xml")).getroot().find("testsuite").get("tests") == "1"
+    assert "<!DOCTYPE html>" in (tmp_path / (stem + ".html")).read_text()
+    base = str(tmp_path / stem)
+    assert callback._display.lines[-3:] == ["Report: %s.json" % base, "        %s.html" % base, "        %s.xml" % base]
+
+
+def test_under_awx_the_name_is_the_job_and_the_ids_are_in_the_json(tmp_path):
+    callback = callback_for(tmp_path, {"awx_job_id": 4711, "awx_workflow_job_id": 4700})
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "dns", "status": "ok", "summary": ""}]))
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "azure-backup-report-job4711.json").read_text())
+    assert report["awx_job_id"] == 4711 and report["awx_workflow_job_id"] == 4700
+    assert (tmp_path / "azure-backup-report-job4711.html").exists() and (tmp_path / "azure-backup-report-job4711.xml").exists()
+
+
+def test_the_extra_var_language_wins_over_the_option(tmp_path):
+    callback = callback_for(tmp_path, {"azure_backup_report_language": "de"}, language="en")
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "dns", "status": "found", "summary": "x"}]))
+    callback.v2_playbook_on_stats(None)
+    [page] = tmp_path.glob("*.html")
+    assert '<html lang="de">' in page.read_text() and callback._display.errors == []
+
+
+@pytest.mark.parametrize("extra_vars, language, names", [
+    ({"azure_backup_report_language": "fr"}, "en", "the extra variable azure_backup_report_language = 'fr'"),
+    ({}, "english", "the option language (AZURE_BACKUP_REPORT_LANGUAGE, [azure_backup] report_language) = 'english'"),
+])
+def test_a_bad_language_is_an_error_at_the_start_and_the_end(tmp_path, extra_vars, language, names):
+    callback = callback_for(tmp_path, extra_vars, language=language)
+    assert callback._display.errors == ["azure_backup.remediation.report: %s is not allowed: en or de; no HTML report is written" % names]
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "dns", "status": "found", "summary": "x"}]))
+    callback.v2_playbook_on_stats(None)
+    assert len(callback._display.errors) == 2
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".xml"]
+
+
+def test_the_diagnosis_is_kept_per_host_and_for_the_run(tmp_path):
+    callback = callback_for(tmp_path)
+    diagnosis = {"codes": ["UserErrorGuestAgentStatusUnavailable"], "causes": ["LINUX_AGENT", "NETWORK"], "not_here": ["WIN_AGENT"],
+                 "control_plane": []}
+    callback.v2_runner_on_ok(remediate_result([{"id": "LINUX_AGENT", "check": "agent_service", "status": "ok", "summary": ""}],
+                                              diagnosis=diagnosis))
+    callback.v2_playbook_on_stats(None)
+    [path] = tmp_path.glob("*.json")
+    report = json.loads(path.read_text())
+    assert report["hosts"]["vm01"]["diagnosis"] == diagnosis
+    assert report["diagnosis"] == {"codes": ["UserErrorGuestAgentStatusUnavailable"]}
+    assert "Error code: UserErrorGuestAgentStatusUnavailable" in callback._display.lines
+    assert "  tried   LINUX_AGENT, NETWORK" in callback._display.lines
+
+
+@pytest.mark.parametrize("statuses, line", [
+    (["fixed", "fixed", "found", "ok"], "vm01: found (2 fixed, 1 open)"),
+    (["found", "ok"], "vm01: found (0 fixed, 1 open)"),
+    (["fixed", "ok"], "vm01: fixed (1 fixed, 0 open)"),
+    (["ok", "ok"], "vm01: ok, all checks ok"),
+])
+def test_a_hosts_line_says_fixed_and_open_apart(tmp_path, statuses, line):
+    callback = callback_for(tmp_path)
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "c%d" % i, "status": s, "summary": ""} for i, s in enumerate(statuses)]))
+    callback.v2_playbook_on_stats(None)
+    assert line in callback._display.lines
+
+
+def test_the_merge_task_speaks_for_no_host(tmp_path):
+    callback = callback_for(tmp_path)
+    callback.v2_runner_on_ok(_Result({"changed": True, "paths": {}}, action="azure_backup.remediation.merge_reports"))
+    callback.v2_playbook_on_stats(None)
+    assert callback.hosts == {} and list(tmp_path.iterdir()) == []
