@@ -64,11 +64,13 @@ def awx_vars(job_id: int, workflow_id: int | None = None) -> dict:
     return out
 
 
-def private_data_dir(base, name: str, project, inventory: dict, extravars: dict, reports) -> str:
+def private_data_dir(base, name: str, project, inventory: dict, extravars: dict, reports, cmdline: str = "") -> str:
     """A private data directory as AWX writes it before it hands it to ansible-runner in the EE."""
     pdd = base / name
     (pdd / "inventory").mkdir(parents=True)
     (pdd / "env").mkdir()
+    if cmdline:  # a job template's job type "check" is --check
+        (pdd / "env" / "cmdline").write_text(cmdline)
     os.symlink(project, pdd / "project")
     (pdd / "inventory" / "hosts").write_text(yaml.safe_dump(inventory))
     (pdd / "env" / "extravars").write_text(yaml.safe_dump(extravars))
@@ -136,6 +138,10 @@ def awx(tmp_path_factory):
             windows["hosts"]["win99"] = {"ansible_host": "127.0.0.1", "ansible_port": free_port()}  # no server: unreachable
             inv["all"]["children"]["vms"]["children"]["windows"] = windows
             out = {"tmp": tmp, "reports": reports, "inventory": inv}
+            # A check job first (job type "check"): vm01's stopped agent is found, nothing changes.
+            pdd = private_data_dir(tmp, "job100", project, inv, dict(awx_vars(100), network_timeout=2), reports, cmdline="--check")
+            out["check"] = finish(start(pdd, "100"), pdd, "100")
+            out["check_vm01_agent"] = fleet("exec", "vm01", "--", "systemctl", "is-active", "walinuxagent", check=False).strip()
             # One job, as a job template without slicing runs it (not in a workflow).
             pdd = private_data_dir(tmp, "job101", project, inv, dict(awx_vars(101), network_timeout=2), reports)
             seen = len(host_log(tmp, "win05"))
@@ -172,6 +178,17 @@ def test_a_job_fails_as_before_and_its_artifacts_say_each_hosts_status(awx):
     assert art["azure_backup_totals"] == {s: list(art["azure_backup_hosts"].values()).count(s) for s in art["azure_backup_totals"]}
     assert art["azure_backup_job_101"]["hosts"] == art["azure_backup_hosts"]
     assert art["azure_backup_job_101"]["report"] == "azure-backup-report-job101"
+
+
+def test_a_check_job_publishes_what_is_broken_and_says_it_was_check_mode(awx):
+    job = awx["check"]
+    art = job["artifacts"]
+    assert (job["rc"], job["status"]) == (4, "failed"), job["stdout"][-3000:]
+    assert art["azure_backup_check_mode"] is True and art["azure_backup_job_100"]["check_mode"] is True
+    assert art["azure_backup_hosts"]["vm01"] == "found" and art["azure_backup_hosts"]["win01"] == "found"
+    assert art["azure_backup_broken"] is True and {"vm01", "win01", "win14", "win99"} <= set(art["azure_backup_broken_hosts"])
+    assert awx["check_vm01_agent"] != "active"
+    assert awx["single"]["artifacts"]["azure_backup_check_mode"] is False
 
 
 def test_the_artifacts_judge_every_host_as_the_jobs_report_does(awx):
