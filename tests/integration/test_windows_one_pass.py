@@ -20,7 +20,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WINSIM = os.path.join(ROOT, "tests", "winsim", "winsim")
 PLAY = os.path.join(ROOT, "fix-backup.yml")
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
-from azure import host_log as log, host_state as state, executions, simulated_hosts  # noqa: E402
+from azure import host_log as log, host_state as state, executions, simulated_hosts, tree_env  # noqa: E402
 
 HOSTS = {
     "win01": ["agent-stopped", "vss-writer-failed", "machinekeys-acl", "crp-cert", "sql-no-copy-backup", "msdtc-stopped"],
@@ -37,11 +37,10 @@ LOCK = "C:\\ProgramData\\azure-backup\\lock\\run.lock"
 
 
 def playbook(tmp, *args, limit="vms:!win24", tree_name=None):
-    """(process, {"hosts": {name: {"findings": [...], ...the task's result}}}): the tree callback keeps each host's result."""
+    """(process, {"hosts": {name: {"findings": [...], ...the remediate task's result}}})."""
     # Two runs at once name their folders themselves: counting the folders would give both the same one.
     tree = tmp / (tree_name or "tree-%d" % len(list(tmp.glob("tree-*"))))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
-               ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", **tree_env(tree))
     proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), PLAY, "-l", limit, "-e", "network_timeout=2", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     hosts = {}

@@ -153,13 +153,20 @@ def simulated_hosts(tmp, hosts: dict, wireserver: str | None = None, password: s
 
 # -- what the Windows integration tests read back after a play ---------------------------------------------
 
+def tree_env(tree) -> dict:
+    """Environment for ansible-playbook that writes each host's remediate result into ``tree`` (callback_plugins/remediate_tree.py)
+    and enables no other callback."""
+    return {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "remediate_tree", "REMEDIATE_TREE_DIR": str(tree)}
+
+
 def run_play(root: str, tmp, play: str, *args, expect=(), log_bundle: bool = False):
-    """(process, {host: the task's result}) of ansible-playbook ``play`` on the simulated hosts of ``tmp``: the tree
-    callback keeps each host's last result. ``expect``: hosts that must have one. Without ``log_bundle`` the bundle
+    """(process, {host: the task's result}) of ansible-playbook ``play`` on the simulated hosts of ``tmp``: the remediate
+    task's result of each host. ``expect``: hosts that must have one. Without ``log_bundle`` the bundle
     (tested on its own) is off, so the executions counted are the causes'."""
     tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(root, "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
-               ANSIBLE_CALLBACK_TREE_DIR=str(tree), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(root, "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"),
+               **tree_env(tree))
     extra = [] if log_bundle else ["-e", "log_bundle_when=never"]
     proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), play, "-l", "vms", "-e", "network_timeout=2",
                            *extra, *args], cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
