@@ -246,8 +246,8 @@ ERROR_CODES = {
         "causes": ["MARS_VERSION", "MARS_SCRATCH"], "source": "004"},
     "230006": {
         "message": "The current operation failed due to an internal service error \"Resource not provisioned in service stamp\" (ID: 230006)",
-        "message_de": "Fehler beim aktuellen Vorgang aufgrund eines internen Dienstfehlers: „Ressource nicht im Dienststempel "
-                      "angegeben“. Wiederholen Sie den Vorgang nach einiger Zeit. (ID: 230006)",
+        "message_de": "Fehler beim aktuellen Vorgang aufgrund eines internen Dienstfehlers: \"Ressource nicht im Dienststempel "
+                      "angegeben\". Wiederholen Sie den Vorgang nach einiger Zeit. (ID: 230006)",
         "causes": [], "source": "004", "platforms": ["windows"],
         "remedy": "rename the server back to the name registered with the vault, or register it again under its new name"},
     "SalChecksumStoreInitializationFailed": {
@@ -414,12 +414,12 @@ def lookup(code) -> dict | None:
     return dict(ERROR_CODES[keys[0]], code=keys[0]) if len(keys) == 1 else None
 
 
-def closest(text, count: int = 5) -> list:
+def closest(text, count: int = 3) -> list:
     """The known codes nearest to ``text``, by name or by message, best first."""
     words = _words(text)
-    names = {k.lower(): v for k, v in _keys().items()}
+    names = _keys()
     near = difflib.get_close_matches(_DECORATION.sub("", str(text)).lower(), list(names), n=count, cutoff=0.5)
-    by_message = {m: k for m, k in _messages()}
+    by_message = dict(_messages())
     near_messages = difflib.get_close_matches(words, list(by_message), n=count, cutoff=0.4)
     return list(dict.fromkeys([names[n] for n in near] + [by_message[m] for m in near_messages]))[:count]
 
@@ -588,7 +588,7 @@ CAUSE_TEXT = {
                "remedy": "Enable the OnlineBackup task's trigger, run it as SYSTEM and set it not to start a new instance."},
         "de": {"title": "Die geplanten Aufgaben der MARS-Sicherung sind fehlerhaft",
                "remedy": "Aktivieren Sie den Trigger der OnlineBackup-Aufgabe, führen Sie sie als SYSTEM aus und stellen Sie "
-                         "„Keine neue Instanz starten“ ein."}},
+                         "\"Keine neue Instanz starten\" ein."}},
     "MARS_POWERSHELL": {
         "en": {"title": "PowerShell cannot load the MARS module",
                "remedy": "Use PowerShell 3 or later, put the MSOnlineBackup module in PSModulePath and lift a Restricted execution policy."},

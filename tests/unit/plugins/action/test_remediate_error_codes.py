@@ -91,8 +91,8 @@ def test_the_catalogue_s_order_wins_over_the_task_s(vm):
 
 
 def test_several_codes_merge_their_causes_in_order_each_once(vm):
-    result, sent = vm({}, dict(WIN, azure_backup_error="ExtensionFailedVssWriterInBadState, UserErrorGuestAgentStatusUnavailable, "
-                                                         "ExtensionFailedVssServiceInBadState"))
+    given = "ExtensionFailedVssWriterInBadState, UserErrorGuestAgentStatusUnavailable, ExtensionFailedVssServiceInBadState"
+    result, sent = vm({}, dict(WIN, azure_backup_error=given))
     assert sent == [("windows", ["vss_writers", "shadow_storage", "win_agent", "snapshot_status", "backup_extension", "network"])]
     assert result["diagnosis"]["codes"] == ["ExtensionFailedVssWriterInBadState", "UserErrorGuestAgentStatusUnavailable",
                                             "ExtensionFailedVssServiceInBadState"]
