@@ -46,7 +46,8 @@ class ActionModule(ActionBase):
         # An error code given (azure_backup_error): only its causes, in the catalogue's order, of those this task may run.
         diagnosed = None
         error = args["error"] if args["error"] is not None else self.var("azure_backup_error")
-        if error not in (None, "", []):
+        # An AWX survey passes an unanswered question as "": no code, as if none was given.
+        if error if isinstance(error, (list, tuple)) else str(error if error is not None else "").strip():
             codes, problem = catalogue.resolve(error)
             if problem:
                 return dict(result, failed=True, changed=False, msg="%s: azure_backup_error: %s. Known codes and messages: ansible-doc -t role "
