@@ -28,8 +28,8 @@ def table() -> str:
             name += " (%s)" % ", ".join("`%s`" % n for n in entry["numbers"])
         causes = ", ".join(entry["causes"]) or "none in the guest"
         where = " ".join(p.capitalize() for p in catalogue.platforms(code))
-        rows.append("| %s |" % " | ".join(cell(c) for c in (name, entry["message"], entry.get("message_de"), causes, where,
-                                                              entry["source"], entry.get("remedy"))))
+        cells = (name, entry["message"], entry.get("message_de"), causes, where, entry["source"], entry.get("remedy"))
+        rows.append("| %s |" % " | ".join(cell(c) for c in cells))
     return "\n".join(rows)
 
 
