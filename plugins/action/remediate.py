@@ -10,6 +10,7 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core import catalogue, diagnosis
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.log_bundle import collect_after_causes
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils.windows.causes import run_windows_causes
@@ -19,6 +20,7 @@ ARGUMENT_SPEC = {
     "log_bundle": {"type": "bool", "default": False},
     "validate_only": {"type": "bool", "default": False},
     "lock_wait": {"type": "raw"},
+    "error": {"type": "raw"},
 }
 # Seconds a run waits for another run that is changing the same VM (azure_backup_lock_wait).
 LOCK_WAIT = 120.0
@@ -41,6 +43,17 @@ class ActionModule(ActionBase):
         if unknown:
             return dict(result, failed=True, changed=False, msg="%s: no %s cause %s; the %s causes are %s. Nothing was contacted."
                         % (host, os_name.capitalize(), ", ".join(unknown), os_name.capitalize(), ", ".join(settings.CAUSES[os_name])))
+        # An error code given (azure_backup_error): only its causes, in the catalogue's order, of those this task may run.
+        diagnosed = None
+        error = args["error"] if args["error"] is not None else self.var("azure_backup_error")
+        # An AWX survey passes an unanswered question as "": no code, as if none was given.
+        if error if isinstance(error, (list, tuple)) else str(error if error is not None else "").strip():
+            codes, problem = catalogue.resolve(error)
+            if problem:
+                return dict(result, failed=True, changed=False, msg="%s: azure_backup_error: %s. Known codes and messages: ansible-doc -t role "
+                            "azure_backup.remediation.fix_backup. Nothing was contacted." % (host, problem))
+            diagnosed = diagnosis.plan(codes, os_name, causes)
+            causes = [catalogue.play_name(c) for c in diagnosed["causes"]]
         bundle = args["log_bundle"]
         roles = causes + ([settings.LOG_BUNDLE] if bundle else [])
 
@@ -64,6 +77,9 @@ class ActionModule(ActionBase):
             outcome = self.run_linux(plan, lock_wait)
         else:
             outcome = run_windows_causes(self, task_vars, plan, lock_wait)
+        if diagnosed is not None:
+            result["diagnosis"] = {k: v for k, v in diagnosed.items() if k != "findings"}
+            outcome = dict(outcome, findings=list(outcome.get("findings") or []) + diagnosed["findings"])
         return self.report(result, host, os_name, outcome, values if bundle else None)
 
     def var(self, name: str):

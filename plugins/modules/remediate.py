@@ -55,6 +55,22 @@ options:
       - The host also joins the group C(azure_backup_linux) or C(azure_backup_windows), as M(ansible.builtin.group_by) would.
     type: bool
     default: false
+  error:
+    description:
+      - The error a failed backup job showed, to run only its causes (diagnosis by error code). Omitted, the variable
+        C(azure_backup_error); neither set (or empty), every cause of O(causes) runs as without it.
+      - A symbolic code (portal, Log Analytics C(JobFailureCode)), a numeric code of the job API that the articles pair
+        with a name (V(320001), V(400094), V(380008)), a MARS agent message ID (V(34513), V(0x1FC07), ...), or the error
+        message in English or German; case, punctuation and spacing do not matter, and a message cut short matches when at
+        least 16 characters of it are given and no other message starts so. Several at once as a comma list (or a list), and
+        their causes are merged in order, each once.
+      - The host works through the codes' causes in the catalogue's order (not the order of O(causes)), only those of its
+        operating system that O(causes) (or, omitted, its operating system) allows. A code whose step is in Azure (a resource
+        group lock, Key Vault permissions, a running backup) adds a finding with status C(found) that says what to do there;
+        a code of the other operating system adds one C(skipped) finding.
+      - An unknown code fails the task before the VM is contacted, naming the closest known codes. The table of codes and
+        causes is in C(ansible-doc -t role azure_backup.remediation.fix_backup) and C(docs/error-codes.md).
+    type: raw
   cause_options:
     description:
       - Set by the action plugin from the roles' variables, per cause; not for playbooks.
@@ -73,6 +89,10 @@ EXAMPLES = r"""
   azure_backup.remediation.remediate:
     causes: [linux_agent]
 
+- name: Only the causes of the error the failed backup job showed, in the documented order
+  azure_backup.remediation.remediate:
+    error: ExtensionFailedVssWriterInBadState
+
 - name: Check every host's settings before any VM is contacted
   azure_backup.remediation.remediate:
     validate_only: true
@@ -89,6 +109,17 @@ causes:
   returned: unless O(validate_only)
   type: dict
   sample: {"LINUX_AGENT": {"changed": false, "failed": false, "msg": "", "seconds": 0.42}}
+diagnosis:
+  description:
+    - With O(error) (or C(azure_backup_error)) set, what was diagnosed on this host. C(codes), the catalogue's keys of the
+      codes given, in the order given; C(causes), the cause IDs tried on this host, in order; C(not_here), the cause IDs of
+      the codes this host does not run (another operating system's, none in the guest like C(RP_LOCK), or left out of
+      O(causes)); C(control_plane), the codes that ask for a step outside the guest (each has a C(found) finding saying
+      what).
+  returned: when O(error) or C(azure_backup_error) is set, unless O(validate_only)
+  type: dict
+  sample: {"codes": ["BackUpOperationFailed"], "causes": ["LINUX_AGENT", "SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK"],
+           "not_here": ["WIN_AGENT", "RP_LOCK"], "control_plane": ["BackUpOperationFailed"]}
 log_bundle:
   description: Where the log bundle was written, and why it was collected.
   returned: when a log bundle was written
@@ -179,6 +210,7 @@ def main() -> None:
         causes=dict(type="list", elements="str"),
         log_bundle=dict(type="bool", default=False),  # the action plugin's
         validate_only=dict(type="bool", default=False),  # the action plugin's
+        error=dict(type="raw"),  # the action plugin's
         cause_options=dict(type="dict", default={}),
         **COMMON_ARGUMENT_SPEC), supports_check_mode=True)
     classes = linux_causes()

@@ -13,7 +13,9 @@ import yaml
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-ROLES = sorted(os.path.basename(os.path.dirname(os.path.dirname(p))) for p in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")))
+# fix_backup runs the others: its options are the run's (the action plugin checks them), no cause's.
+ROLES = sorted(os.path.basename(os.path.dirname(os.path.dirname(p))) for p in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml"))
+               if "fix_backup" not in p)
 ALL = {name: (role, spec) for role in ROLES for name, spec in settings.role_options(role).items()}
 
 # One good value (not the default where one can tell) and one bad value (of the right type where one can tell).

@@ -14,128 +14,277 @@ role (and entry point) that checks each one.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import CAUSES
 
 _AGENT = ["WIN_AGENT", "LINUX_AGENT"]
+_VMS = "backup-azure-vms-troubleshoot (2023-09)"
+_AGENT_2022 = "backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout (2022-05)"
 
-# code -> {message (English, as the article or portal prints it), causes (in order), source, remedy (optional)}.
-# Codes without a number or name of their own (004's sections on schedules, restores) are keyed by the
-# article's anchor for the section.
+# code -> {message: English, as the article or portal prints it; message_de: German, as the seed prints it;
+#          also: further texts of the code (an older edition's wording, the portal's); causes: in order;
+#          source; remedy: what a person does besides (or, with no causes, instead of) the causes;
+#          numbers: the numeric codes the job API returns for it; platforms: where the code can occur,
+#          when the causes alone do not say (a MARS code is Windows only)}.
+# Codes without a name of their own are keyed by their English message (articles 001, 003) or, in article 004,
+# by the anchor of their section.
 ERROR_CODES = {
-    # -- Azure VM backup (articles 000-003; CAUSES.md section 1) ------------------------------------------
+    # -- Azure VM backup (articles 000-003, CAUSES.md section 1; 2022/2023 English articles) -----------------
+    # Where the 2022 English article orders a code's causes differently from the German 2019 edition (002),
+    # its order wins; causes 002 named that 2022 dropped stay, at the end (an in-guest cause, cheap to check).
     "UserErrorGuestAgentStatusUnavailable": {
         "message": "VM Agent unable to communicate with Azure Backup",
-        "causes": _AGENT + ["SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK"], "source": "002"},
+        "message_de": "VM-Agent kann nicht mit Azure Backup kommunizieren",
+        # 2022 lists no causes for it, only the portal's agent status: 002's list and order stand.
+        "causes": _AGENT + ["SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK"], "source": "002; " + _AGENT_2022},
     "GuestAgentSnapshotTaskStatusError": {
         "message": "Could not communicate with the VM agent for snapshot status",
-        "causes": _AGENT + ["NETWORK"], "source": "002"},
+        "message_de": "Keine Kommunikation mit dem VM-Agent zum Abrufen des Momentaufnahmestatus möglich",
+        # 2022: agents, snapshot status, the Linux agent's configuration (LINUX_AGENT); 002's NETWORK kept last.
+        "causes": _AGENT + ["SNAPSHOT_STATUS", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK",
+        "remedy": "if AppLocker is used, allow IaaSBcdrExtension.exe (2022 article)"},
     "ExtensionSnapshotFailedNoNetwork": {
         "message": "Snapshot operation failed due to no network connectivity on the virtual machine",
-        "causes": ["SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK"], "source": "002"},
+        "message_de": "Fehler beim Momentaufnahmevorgang aufgrund fehlender Netzwerkkonnektivität auf dem virtuellen Computer",
+        "causes": ["SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK"], "source": "002 (2022 keeps SNAPSHOT_STATUS first)"},
     "ExtentionOperationFailedForManagedDisks": {  # sic: the code is spelt so
         "message": "VMSnapshot extension operation failed",
-        "causes": ["SNAPSHOT_STATUS", "BACKUP_EXTENSION"] + _AGENT, "source": "002"},
+        "message_de": "Fehler beim Vorgang der VMSnapshot-Erweiterung",
+        # 2022: snapshot status, then the agents; 002's BACKUP_EXTENSION (second there) moves last.
+        "causes": ["SNAPSHOT_STATUS"] + _AGENT + ["BACKUP_EXTENSION"], "source": _AGENT_2022 + "; 002 adds BACKUP_EXTENSION"},
     "BackUpOperationFailed": {
         "message": "Backup failed with an internal error",
-        "causes": _AGENT + ["SNAPSHOT_STATUS", "BACKUP_EXTENSION", "RP_LOCK", "NETWORK"], "source": "002"},
+        "message_de": "Interner Fehler bei der Sicherung – versuchen Sie, den Vorgang nach einigen Minuten zu wiederholen.",
+        "also": ["Backup fails, with an internal error"],
+        # 2022: agents, snapshot status, the lock, then iaasvmprovider (BACKUP_EXTENSION); 002's NETWORK kept last.
+        "causes": _AGENT + ["SNAPSHOT_STATUS", "RP_LOCK", "BACKUP_EXTENSION", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK"},
     "BackUpOperationFailedV2": {
         "message": "Backup failed with an internal error",
-        "causes": _AGENT + ["SNAPSHOT_STATUS", "BACKUP_EXTENSION", "RP_LOCK", "NETWORK"], "source": "002"},
+        "message_de": "Interner Fehler bei der Sicherung – versuchen Sie, den Vorgang nach einigen Minuten zu wiederholen.",
+        "also": ["Backup fails, with an internal error"],
+        "causes": _AGENT + ["SNAPSHOT_STATUS", "RP_LOCK", "BACKUP_EXTENSION", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK"},
+    "Unable to perform the operation as the VM Agent is not responsive": {
+        "message": "Unable to perform the operation as the VM Agent is not responsive",
+        "message_de": "Der Vorgang kann nicht ausgeführt werden, da der VM-Agent nicht reagiert",
+        "causes": _AGENT + ["NETWORK"], "source": "003 (no code)"},
+    "Snapshot VM sub task timed out": {
+        "message": "Could not communicate with the VM agent for snapshot status. Snapshot VM sub task timed out.",
+        "message_de": "Keine Kommunikation mit dem VM-Agent zum Abrufen des Momentaufnahmestatus möglich. "
+                      "Zeitüberschreitung bei Momentaufnahme-Teilvorgang für VM.",
+        "also": ["Snapshot VM sub task timed out", "Zeitüberschreitung bei Momentaufnahme-Teilvorgang für VM"],
+        "causes": ["NETWORK", "LINUX_AGENT", "BACKUP_EXTENSION", "SNAPSHOT_STATUS"], "source": "001 (no code)"},
+    "UserErrorVmProvisioningStateFailed": {
+        "message": "The VM is in failed provisioning state",
+        # The agent must process extensions; a failed VMSnapshot extension is removed in Azure.
+        "causes": _AGENT + ["BACKUP_EXTENSION"], "source": _AGENT_2022,
+        "remedy": "fix the VM's failed extensions in the portal; remove a failed VMSnapshot extension, then run an on-demand backup"},
     "UserErrorRpCollectionLimitReached": {
-        "message": "The restore point collection max limit has reached", "causes": ["RP_LOCK"], "source": "002"},
+        "message": "The restore point collection max limit has reached",
+        "message_de": "Der maximale Grenzwert für die Sammlung von Wiederherstellungspunkten wurde erreicht.",
+        "causes": ["RP_LOCK"], "source": "002; " + _AGENT_2022},
     "UserErrorUnsupportedDiskSize": {
-        "message": "Disks over 4095 GB are not supported", "causes": ["DISK_LIMITS"], "source": "002"},
+        "message": "Currently Azure Backup does not support disk sizes greater than 4095GB",
+        "message_de": "Azure Backup unterstützt derzeit keine Datenträgergrößen von über 4.095 GB",
+        "also": ["Disks over 4095 GB are not supported"],
+        "causes": ["DISK_LIMITS"], "source": "002"},
     "UserErrorKeyvaultPermissionsNotConfigured": {
-        "message": "Backup lacks permissions on the key vault of an encrypted VM", "causes": [], "source": "002",
-        "remedy": "give the Backup Management Service access to the key vault (control plane, not in the guest)"},
+        "message": "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs",
+        "message_de": "Backup verfügt nicht über ausreichende Berechtigungen für den Schlüsseltresor zur Sicherung verschlüsselter "
+                      "virtueller Computer.",
+        "causes": [], "source": "002; " + _AGENT_2022,
+        "remedy": "give the Recovery Services vault access to the key vault (access policy or role for Backup Management Service, "
+                  "in the portal, PowerShell or CLI), then retry the backup"},
     "UserErrorBackupOperationInProgress": {
-        "message": "Another backup operation is in progress", "causes": [], "source": "002",
-        "remedy": "wait for the running job, or cancel it in the vault (control plane)"},
-    # The 000 table's messages, by the symbolic codes the 2023 article gives them.
+        "message": "Unable to initiate backup as another backup operation is currently in progress",
+        "message_de": "Sicherung kann nicht initiiert werden, da derzeit ein anderer Sicherungsvorgang ausgeführt wird.",
+        "causes": [], "source": "002",
+        "remedy": "wait for the running backup job or cancel it in the vault (also in an old vault after moving the VM), then retry"},
+    # The 2023 article's codes; the 000 table printed their messages without a code.
     "ExtensionFailedVssWriterInBadState": {
         "message": "Snapshot operation failed because VSS writers were in a bad state",
-        "causes": ["VSS_WRITERS", "MARS_SHADOW_STORAGE"], "source": "000; backup-azure-vms-troubleshoot (2023-09)"},
+        "also": ["Snapshot operation failed due to VSS Writers in bad state"],
+        "message_de": "Fehler beim Momentaufnahmevorgang aufgrund eines ungültigen Status der VSS-Writer",
+        # Step 1 (free disk space, RAM, CPU) is shadow storage and load; step 2 the writers.
+        "causes": ["VSS_WRITERS", "MARS_SHADOW_STORAGE"], "source": "000; " + _VMS,
+        "remedy": "if the writers keep failing, set HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys SnapshotWithoutThreads=True, "
+                  "and look for IOPS throttling"},
+    "ExtensionFailedVssServiceInBadState": {
+        "message": "Snapshot operation failed due to VSS (Volume Shadow Copy) service in bad state",
+        "causes": ["VSS_WRITERS"], "source": _VMS,
+        "remedy": "restart the Volume Shadow Copy service (net stop VSS, net start VSS); if it persists, restart the VM at a "
+                  "scheduled downtime"},
     "ExtensionConfigParsingFailure": {
-        "message": "Failure in parsing the config", "causes": ["MACHINEKEYS"], "source": "000; backup-azure-vms-troubleshoot (2023-09)"},
+        "message": "Failure in parsing the config for the backup extension",
+        "also": ["Snapshot operation failed due to a parsing failure of the configuration"],
+        "message_de": "Fehler beim Momentaufnahmevorgang aufgrund eines Fehlers beim Analysieren der Konfiguration",
+        "causes": ["MACHINEKEYS"], "source": "000; " + _VMS},
     "ExtensionSnapshotBitlockerError": {
-        "message": "The snapshot operation failed with the VSS error: the drive is locked by BitLocker",
-        "causes": ["BITLOCKER"], "source": "000; backup-azure-vms-troubleshoot (2023-09)"},
+        "message": "The snapshot operation failed with the Volume Shadow Copy Service (VSS) operation error This drive is locked by "
+                   "BitLocker Drive Encryption. You must unlock this drive from the Control Panel.",
+        "message_de": "Der Momentaufnahmevorgang ist mit folgendem VSS-Vorgangsfehler fehlgeschlagen: \"Dieses Laufwerk ist durch die "
+                      "BitLocker-Laufwerkverschlüsselung gesperrt.",
+        "causes": ["BITLOCKER"], "source": "000; " + _VMS},
     "ExtensionSnapshotFailedCOM": {
-        "message": "COM+ was unable to talk to the Microsoft Distributed Transaction Coordinator",
-        "causes": ["COM_MSDTC"], "source": "000; backup-azure-vms-troubleshoot (2023-09)"},
+        "message": "Snapshot operation failed due to COM+ error",
+        "causes": ["COM_MSDTC"], "source": _VMS},
     "ExtensionInstallationFailedCOM": {
-        "message": "COM+ was unable to talk to the Microsoft Distributed Transaction Coordinator",
-        "causes": ["COM_MSDTC"], "source": "000; backup-azure-vms-troubleshoot (2023-09)"},
+        "message": "Extension installation/operation failed due to a COM+ error",
+        "causes": ["COM_MSDTC"], "source": _VMS},
     "ExtensionInstallationFailedMDTC": {
-        "message": "Extension installation failed: COM+ was unable to talk to the Microsoft Distributed Transaction Coordinator",
-        "causes": ["COM_MSDTC"], "source": "000; backup-azure-vms-troubleshoot (2023-09)"},
+        "message": "Extension installation failed with the error COM+ was unable to talk to the Microsoft Distributed Transaction "
+                   "Coordinator",
+        "message_de": "Die Erweiterungsinstallation ist mit dem Fehler \"COM+ konnte keine Daten mit dem Microsoft Distributed "
+                      "Transaction Coordinator austauschen\" fehlgeschlagen.",
+        "causes": ["COM_MSDTC"], "source": "000; " + _VMS},
+    "ExtensionFailedTimeoutVMNetworkUnresponsive": {
+        "message": "Snapshot operation failed due to inadequate VM resources",
+        "causes": ["SNAPSHOT_STATUS"], "source": _VMS, "platforms": ["windows"],
+        "remedy": "take snapshots through the host: HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys SnapshotMethod="
+                  "firstHostThenGuest and CalculateSnapshotTimeFromHost=True; or back up at a quieter time, or a larger VM size"},
+    "ExtensionStuckInDeletionState": {
+        "message": "Extension state is not supportive to the backup operation",
+        "causes": _AGENT, "source": _VMS,
+        "remedy": "uninstall the backup extension (VMSnapshot or VMSnapshotLinux) in the portal; the next backup installs it again"},
+    "UserErrorVmNotInDesirableState": {
+        "message": "VM is not in a state that allows backups",
+        "also": ["The VM isn't in a state that allows backups"],
+        "causes": _AGENT + ["BACKUP_EXTENSION"], "source": _VMS,
+        "remedy": "wait while the VM moves between Running and Shut down; on SELinux, exclude /var/lib/waagent from the policy"},
+    "UserErrorFsFreezeFailed": {
+        "message": "Failed to freeze one or more mount-points of the VM to take a file-system consistent snapshot",
+        # No cause of ours unmounts or checks file systems: BACKUP_EXTENSION reports the extension and its
+        # vmbackup.conf (MountsToSkip); the rest is the remedy.
+        "causes": ["BACKUP_EXTENSION"], "source": _VMS, "platforms": ["linux"],
+        "remedy": "unmount the devices whose file system state was not clean, run fsck, mount them again; or list a mount point "
+                  "that cannot be unmounted in MountsToSkip of vmbackup.conf; remove duplicate mount entries"},
+    "CopyingVHDsFromBackUpVaultTakingLongTime": {
+        "message": "Copying backed up data from vault timed out",
+        "also": ["Copying VHDs from the backup vault timed out"],
+        "message_de": "Zeitüberschreitung beim Kopieren von VHDs aus dem Sicherungstresor",
+        "causes": ["DISK_LIMITS"], "source": "000; " + _VMS},
+    "AzureVmOffline": {
+        "message": "Failed to install Microsoft Recovery Services extension as virtual machine is not running",
+        "also": ["The VM agent is a prerequisite for the Azure Recovery Services Extension"],
+        "message_de": "Fehler bei der Installation der Azure Recovery Services-Erweiterung für das ausgewählte Element.",
+        "numbers": ["380008"], "causes": _AGENT, "source": "000; " + _VMS},
+    "The VM agent is not present on the virtual machine": {
+        "message": "The VM agent is not present on the virtual machine",
+        "also": ["Virtual machine agent is not present on the virtual machine"],
+        "message_de": "Der virtuelle Computer-Agent ist auf dem virtuellen Computer nicht vorhanden.",
+        "causes": _AGENT, "source": "000 (no code)"},
+    "Recovery Services extension operation failed": {
+        "message": "Recovery Services extension operation failed. Please make sure that latest virtual machine agent is present "
+                   "on the virtual machine and agent service is running.",
+        "message_de": "Fehler beim Vorgang für die Recovery Services-Erweiterung.",
+        "causes": _AGENT, "source": "000 (no code)"},
+    "ResourceNotFound": {
+        "message": "Could not perform the operation as VM no longer exists",
+        "numbers": ["320001"], "causes": [], "source": _VMS,
+        "remedy": "re-create the VM with the same name and resource group, or stop protecting it (with or without its backup data)"},
+    "BCMV2VMNotFound": {
+        "message": "The virtual machine doesn't exist",
+        "numbers": ["400094"], "causes": [], "source": _VMS,
+        "remedy": "re-create the VM with the same name and resource group, or stop protecting it (with or without its backup data)"},
 
     # -- the MARS agent (article 004) ---------------------------------------------------------------------
     "34513": {
-        "message": "Invalid vault credentials provided (ID: 34513)",
+        "message": "Invalid vault credentials provided. The file is either corrupted or does not have the latest credentials "
+                   "associated with recovery service. (ID: 34513)",
+        "message_de": "Es wurden ungültige Tresoranmeldeinformationen angegeben. Die Datei ist entweder beschädigt oder enthält nicht "
+                      "die aktuellen Anmeldeinformationen für den Wiederherstellungsdienst. (ID: 34513)",
         # The article's causes: expired credentials (a person downloads new ones), a proxy or firewall, antivirus;
         # its additional checks: the agent version and more than 60,000 .tmp files in C:\Windows\Temp.
         "causes": ["MARS_VERSION", "MARS_CONNECTIVITY", "MARS_ANTIVIRUS", "MARS_TEMP_FILES"], "source": "004",
         "remedy": "if the checks pass, download new vault credentials (valid for 10 days) from the Recovery Services vault"},
     "403": {
-        "message": "Unable to download vault credential file (ID: 403)", "causes": [], "source": "004",
+        "message": "Unable to download vault credential file (ID: 403)",
+        "message_de": "Fehler beim Herunterladen der Datei mit Tresoranmeldeinformationen. (ID: 403)",
+        "causes": [], "source": "004", "platforms": ["windows"],
         "remedy": "download the credentials in another browser, or check the subscription and the vault's limit of 50 machines"},
     "100050": {
         "message": "The Microsoft Azure Recovery Service Agent was unable to connect to Microsoft Azure Backup (ID: 100050)",
+        "message_de": "Es konnte keine Verbindung zwischen dem Microsoft Azure Recovery Services-Agent und Microsoft Azure Backup "
+                      "hergestellt werden. (ID: 100050)",
         "causes": ["MARS_CONNECTIVITY", "MARS_ANTIVIRUS"], "source": "004"},
     "407": {
-        "message": "(407) Proxy Authentication Required", "causes": ["MARS_CONNECTIVITY"], "source": "004"},
+        "message": "(407) Proxy Authentication Required", "message_de": "(407) Proxyauthentifizierung erforderlich.",
+        "causes": ["MARS_CONNECTIVITY"], "source": "004"},
     "100110": {
         "message": "The specified vault credential file cannot be used as it is not downloaded from the vault associated with this server (ID: 100110)",
-        "causes": [], "source": "004", "remedy": "register the server with the vault it belongs to"},
+        "message_de": "Die angegebene Datei mit Tresoranmeldeinformationen kann nicht verwendet werden, weil sie nicht aus dem Tresor "
+                      "heruntergeladen wird, der diesem Server zugeordnet ist. (ID: 100110)",
+        "causes": [], "source": "004", "platforms": ["windows"], "remedy": "register the server with the vault it belongs to"},
     "0x80070570": {
-        "message": "The file or directory is corrupted and unreadable (backup completed with warnings)", "causes": [], "source": "004",
-        "remedy": "run chkdsk on the source volume"},
+        "message": "The file or directory is corrupted and unreadable",
+        "message_de": "Die Datei oder das Verzeichnis ist beschädigt und nicht lesbar.",
+        "causes": [], "source": "004", "platforms": ["windows"], "remedy": "run chkdsk on the source volume"},
     "0x80070002": {
-        "message": "The system cannot find the file specified (backup completed with warnings)",
+        "message": "The system cannot find the file specified",
+        "message_de": "Das System kann die angegebene Datei nicht finden.",
         "causes": ["MARS_SCRATCH", "MARS_ANTIVIRUS"], "source": "004"},
     "0x80070003": {
-        "message": "The system cannot find the path specified (backup completed with warnings)",
+        "message": "The system cannot find the path specified",
         "causes": ["MARS_SCRATCH", "MARS_ANTIVIRUS"], "source": "004"},
     "0x80070005": {
-        "message": "Access denied (backup completed with warnings)", "causes": ["MARS_ANTIVIRUS"], "source": "004"},
+        "message": "Access denied", "message_de": "Der Zugriff wird verweigert.",
+        "causes": ["MARS_ANTIVIRUS"], "source": "004"},
     "0x8007018b": {
-        "message": "Access to the cloud file is denied (backup completed with warnings)", "causes": [], "source": "004",
+        "message": "Access to the cloud file is denied", "message_de": "Der Zugriff auf die Clouddatei wird verweigert.",
+        "causes": [], "source": "004", "platforms": ["windows"],
         "remedy": "exclude OneDrive, Git or other offline files from the backup policy"},
     "0x1FC07": {
-        "message": "The activation did not complete successfully: internal service error [0x1FC07]",
+        "message": "The activation did not complete successfully. The current operation failed due to an internal service error "
+                   "[0x1FC07]",
+        "message_de": "Die Aktivierung wurde nicht erfolgreich abgeschlossen. Beim aktuellen Vorgang ist aufgrund eines internen "
+                      "Dienstfehlers [0x1FC07] ein Fehler aufgetreten.",
         "causes": ["MARS_VERSION", "MARS_SCRATCH"], "source": "004"},
     "34506": {
-        "message": "The encryption passphrase stored on this computer is not correctly configured (Error 34506)",
+        "message": "Error 34506. The encryption passphrase stored on this computer is not correctly configured",
+        "message_de": "Fehler 34506. Die auf diesem Computer gespeicherte Verschlüsselungspassphrase ist nicht richtig konfiguriert.",
         "causes": ["MARS_VERSION", "MARS_SCRATCH"], "source": "004"},
     "230006": {
-        "message": "Resource not provisioned in service stamp (ID: 230006)", "causes": [], "source": "004",
+        "message": "The current operation failed due to an internal service error \"Resource not provisioned in service stamp\" (ID: 230006)",
+        "message_de": "Fehler beim aktuellen Vorgang aufgrund eines internen Dienstfehlers: \"Ressource nicht im Dienststempel "
+                      "angegeben\". Wiederholen Sie den Vorgang nach einiger Zeit. (ID: 230006)",
+        "causes": [], "source": "004", "platforms": ["windows"],
         "remedy": "rename the server back to the name registered with the vault, or register it again under its new name"},
     "SalChecksumStoreInitializationFailed": {
         "message": "Microsoft Azure Recovery Services Agent was unable to access backup checksum stored in scratch location",
+        "message_de": "Der Microsoft Azure Recovery Services-Agent konnte nicht auf die im Ablageordner gespeicherte Sicherungsprüfsumme "
+                      "zugreifen.",
         "causes": ["MARS_ANTIVIRUS", "MARS_SCRATCH"], "source": "004", "remedy": "restart the server after the fixes"},
     "SalVhdInitializationError": {
         "message": "Microsoft Azure Recovery Services Agent was unable to access the scratch location to initialize VHD",
+        "message_de": "Der Microsoft Azure Recovery Services-Agent konnte nicht auf den Ablageordner zugreifen, um die virtuelle "
+                      "Festplatte zu initialisieren.",
         "causes": ["MARS_ANTIVIRUS", "MARS_SCRATCH"], "source": "004", "remedy": "restart the server after the fixes"},
     # The "prerequisites" of the cache section the article links: free space, a valid scratch folder, shadow
     # copy storage, antivirus.
     "SalLowDiskSpace": {
         "message": "Backup failed due to insufficient storage in volume where the scratch folder is located",
+        "message_de": "Die Sicherung ist aufgrund von unzureichendem Speicher im Volume des Ablageordners fehlgeschlagen.",
         "causes": ["MARS_VERSION", "MARS_SCRATCH", "MARS_SHADOW_STORAGE", "MARS_ANTIVIRUS"], "source": "004"},
     "SalBitmapError": {
-        "message": "Unable to find changes in a file",
+        "message": "Unable to find changes in a file. This could be due to various reasons. Please retry the operation",
+        "message_de": "Es wurden keine Änderungen in einer Datei gefunden. Dies kann verschiedene Ursachen haben. Wiederholen Sie den "
+                      "Vorgang",
         "causes": ["MARS_VERSION", "MARS_SCRATCH", "MARS_SHADOW_STORAGE", "MARS_ANTIVIRUS"], "source": "004"},
     "backups-dont-run-according-to-schedule": {
         "message": "Scheduled backups do not run, manual backups work",
+        "message_de": "Sicherungen werden nicht nach Zeitplan ausgeführt",
         "causes": ["MARS_SCHEDULE", "MARS_POWERSHELL"], "source": "004"},
     "job-could-not-be-started-as-another-job-was-in-progress": {
-        "message": "Job could not be started as another job was in progress", "causes": ["MARS_SCHEDULE"], "source": "004"},
+        "message": "Job could not be started as another job was in progress",
+        "message_de": "Auftrag konnte nicht gestartet werden, da ein anderer Auftrag in Bearbeitung ist",
+        "causes": ["MARS_SCHEDULE"], "source": "004"},
     "troubleshoot-restore-problems": {
-        "message": "Azure Backup cannot mount the recovery volume", "causes": ["MARS_VERSION", "MARS_RESTORE_MOUNT"], "source": "004"},
+        "message": "Azure Backup cannot mount the recovery volume",
+        "causes": ["MARS_VERSION", "MARS_RESTORE_MOUNT"], "source": "004"},
     "increase-shadow-copy-storage": {
         "message": "Backup failed: not enough shadow copy storage to protect the data source",
+        "message_de": "Sicherungsvorgänge können fehlschlagen, wenn nicht ausreichend Speicherplatz für Schattenkopien vorliegt",
         "causes": ["MARS_SHADOW_STORAGE"], "source": "004"},
 }
 
@@ -144,57 +293,334 @@ ROLES = {
     "LINUX_AGENT": ("linux_agent", "main"), "WIN_AGENT": ("win_agent", "main"), "SNAPSHOT_STATUS": ("snapshot_status", "main"),
     "BACKUP_EXTENSION": ("backup_extension", "main"), "NETWORK": ("network", "main"), "VSS_WRITERS": ("vss_writers", "main"),
     "MACHINEKEYS": ("machinekeys", "main"), "BITLOCKER": ("bitlocker", "main"), "COM_MSDTC": ("com_msdtc", "main"),
-    "DISK_LIMITS": ("disk_limits", "main"), "RP_LOCK": None, "HOST": None,
+    "DISK_LIMITS": ("disk_limits", "main"), "RP_LOCK": None, "HOST": None, "ERROR_CODE": None,
     "MARS_SHADOW_STORAGE": ("shadow_storage", "main"),
 }
 ROLES.update({cause: ("mars_agent", cause[len("MARS_"):].lower()) for cause in CAUSES
               if cause.startswith("MARS_") and cause not in ROLES})
 
+# Where each cause can be checked: the Linux and the Windows plays (settings.CAUSES; a unit test compares). RP_LOCK is
+# the control plane's, so of either.
+_WINDOWS_ONLY = {"WIN_AGENT", "VSS_WRITERS", "MACHINEKEYS", "BITLOCKER", "COM_MSDTC"}
+PLATFORMS = {cause: ("windows",) if cause in _WINDOWS_ONLY or cause.startswith("MARS_") else ("linux",) if cause == "LINUX_AGENT"
+             else ("linux", "windows") for cause in CAUSES if cause not in ("HOST", "ERROR_CODE")}
+
+
+def platforms(code: str) -> tuple:
+    """The operating systems ``code`` can occur on: its own list, else those of its causes, else both."""
+    entry = ERROR_CODES[code]
+    if entry.get("platforms"):
+        return tuple(entry["platforms"])
+    found = [os_name for os_name in ("linux", "windows") if any(os_name in PLATFORMS[c] for c in entry["causes"])]
+    return tuple(found) or ("linux", "windows")
+
+
+def causes_for(code: str, os_name: str) -> list:
+    """The causes of ``code`` to work through on a host of ``os_name``, in the catalogue's order."""
+    if os_name not in platforms(code):
+        return []
+    return [c for c in ERROR_CODES[code]["causes"] if os_name in PLATFORMS[c]]
+
+
+def play_name(cause: str) -> str | None:
+    """The name a play's ``causes`` list uses for ``cause`` (mars_scratch for MARS_SCRATCH), None without a role."""
+    target = ROLES.get(cause)
+    if target is None:
+        return None
+    role, entry = target
+    return "mars_" + entry if role == "mars_agent" else role
+
+
+# -- finding a code as people copy it -------------------------------------------------------------------------
+
 # A code as people copy it: "ID: 34513", "(ID: 100050)", "Error 34506", "[0x1FC07]", "0x1fc07".
 _DECORATION = re.compile(r"^[\s(\[]*(?:id|error|fehler)?[\s:]*|[\s)\].]*$", re.IGNORECASE)
+# A copied message is compared as words: no case, punctuation or spacing.
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# Fewer characters of a message than this match nothing ("the", "backup"): a portal column cut short is longer.
+MIN_PREFIX = 16
+
+
+def _words(text) -> str:
+    return " ".join(_NOT_WORD.sub(" ", str(text).casefold()).split())
+
+
+def _keys() -> dict:
+    """Every code's key, name and number, lower-cased -> the catalogue key."""
+    keys = {}
+    for key, entry in ERROR_CODES.items():
+        for name in [key] + list(entry.get("numbers") or []):
+            keys[name.lower()] = key
+    return keys
+
+
+def _messages() -> list:
+    """(message as words, catalogue key) for every text of every code: English, German, the other wordings, the key."""
+    found = []
+    for key, entry in ERROR_CODES.items():
+        for text in [entry["message"], entry.get("message_de"), key] + list(entry.get("also") or []):
+            if text and _words(text):
+                found.append((_words(text), key))
+    return found
 
 
 def normalise(code) -> str:
     """The catalogue's key for ``code`` as given, or the code stripped of decoration when the catalogue does not
-    know it (the caller says so)."""
+    know it as a code (the caller says so)."""
     text = _DECORATION.sub("", str(code if code is not None else ""))
     # Names and hex codes are compared without case: "0x1fc07" is 0x1FC07.
-    lowered = {key.lower(): key for key in ERROR_CODES}
-    return lowered.get(text.lower(), text)
+    return _keys().get(text.lower(), text)
+
+
+def _match(text: str, whole_text: bool = False) -> tuple:
+    """(keys, ambiguous keys) of one code or message: a key, name or number; else a whole message (English or
+    German, any case, punctuation and spacing); else the start of one cut short (at least MIN_PREFIX characters);
+    else, for ``whole_text``, every message the text holds and the codes beside them, in its order. A start several
+    different messages share is ambiguous."""
+    key = _keys().get(_DECORATION.sub("", text).lower())
+    if key:
+        return [key], []
+    words = _words(text)
+    if not words:
+        return [], []
+    messages = _messages()
+    whole = [k for m, k in messages if m == words]
+    if whole:
+        return list(dict.fromkeys(whole)), []
+    if len(words) >= MIN_PREFIX:
+        keys = list(dict.fromkeys(k for m, k in messages if m.startswith(words)))
+        # Codes with the same causes (BackUpOperationFailed, ...V2) are one answer, not a riddle.
+        if len({tuple(ERROR_CODES[k]["causes"]) for k in keys}) > 1:
+            return [], keys
+        if keys:
+            return keys, []
+    if not whole_text:
+        return [], []
+    # A longer text (a job's whole error, several pasted together): every message it holds, and the codes beside
+    # them, in its order. Codes alone in a text are no message: a typo beside a code must not pass unnoticed.
+    padded = " %s " % words
+    inside = [(padded.find(" %s " % m), k) for m, k in messages if len(m) >= MIN_PREFIX and " %s " % m in padded]
+    if not inside:
+        return [], []
+    names = _keys()
+    inside += [(padded.find(" %s " % w), names[w]) for w in words.split() if w in names]
+    return list(dict.fromkeys(k for _pos, k in sorted(inside, key=lambda found: found[0]))), []
 
 
 def lookup(code) -> dict | None:
-    """The catalogue entry of ``code`` (with its key as ``code``), or None for a code it does not know."""
-    key = normalise(code)
-    entry = ERROR_CODES.get(key)
-    return dict(entry, code=key) if entry else None
+    """The catalogue entry of one ``code`` or message (with its key as ``code``), or None for one it does not know
+    or cannot tell from others."""
+    keys, _ambiguous = _match(str(code if code is not None else ""))
+    return dict(ERROR_CODES[keys[0]], code=keys[0]) if len(keys) == 1 else None
 
-# Cause ID -> what a report shows a person, per language: the cause's title (CAUSES.md section 2) and the remedy in one
-# sentence. Languages: "en", "de"; a language without a text falls back to English.
+
+def closest(text, count: int = 3) -> list:
+    """The known codes nearest to ``text``, by name or by message, best first."""
+    words = _words(text)
+    names = _keys()
+    near = difflib.get_close_matches(_DECORATION.sub("", str(text)).lower(), list(names), n=count, cutoff=0.5)
+    by_message = dict(_messages())
+    near_messages = difflib.get_close_matches(words, list(by_message), n=count, cutoff=0.4)
+    return list(dict.fromkeys([names[n] for n in near] + [by_message[m] for m in near_messages]))[:count]
+
+
+def _parts(given) -> list:
+    """The items of ``given``: a list as it is, a text split at commas, semicolons and line ends."""
+    if isinstance(given, (list, tuple)):
+        return [p for item in given for p in _parts(item)]
+    return [p.strip() for p in re.split(r"[,;\n]", str(given)) if p.strip()]
+
+
+def resolve(given) -> tuple:
+    """(keys, error) for what a person gave as azure_backup_error: one code or message, or several (a comma list or
+    a list). Messages may hold commas themselves, so the longest run of comma-separated pieces that matches wins.
+    keys keep the order given, each once; error names what matched nothing (with the closest known codes) or
+    matched several codes, and is None when all matched."""
+    keys, problems = [], []
+    for item in ([given] if not isinstance(given, (list, tuple)) else list(given)):
+        pieces = _parts(item)
+        start = 0
+        while start < len(pieces):
+            for end in range(len(pieces), start, -1):
+                found, ambiguous = _match(", ".join(pieces[start:end]))
+                if found or ambiguous:
+                    break
+            else:  # no code or message starts here: perhaps the rest is a longer text that holds some
+                end = len(pieces)
+                found, ambiguous = _match(", ".join(pieces[start:]), whole_text=True)
+            if ambiguous:
+                problems.append("'%s' starts the message of several codes: %s; give more of it, or the code"
+                                % (", ".join(pieces[start:end]), ", ".join(ambiguous)))
+                start = end
+            elif found:
+                keys += [k for k in found if k not in keys]
+                start = end
+            else:
+                near = closest(pieces[start])
+                problems.append("'%s' is no known error code or message%s" % (
+                    pieces[start], "; the closest known: %s" % ", ".join(near) if near else ""))
+                start += 1
+    if not keys and not problems:
+        problems.append("no error code given")
+    return keys, "; ".join(problems) or None
+
+
+def doc_table() -> list:
+    """The catalogue as lines of text, for the fix_backup role's documentation (a unit test keeps it current):
+    one line per code with its causes in order, or what to do instead."""
+    lines = []
+    for key, entry in ERROR_CODES.items():
+        numbers = " (%s)" % ", ".join(entry["numbers"]) if entry.get("numbers") else ""
+        where = "" if platforms(key) == ("linux", "windows") else " [%s]" % ", ".join(platforms(key))
+        causes = ", ".join(entry["causes"]) or "none in the guest"
+        remedy = "; then: %s" % entry["remedy"] if entry.get("remedy") and entry["causes"] else \
+            "; %s" % entry["remedy"] if entry.get("remedy") else ""
+        lines.append("C(%s)%s%s: %s%s." % (key, numbers, where, causes, remedy))
+    return lines
+
+
+# Cause ID -> what a report shows a person, per language: the cause's title (CAUSES.md section 2), the remedy in one
+# sentence, and the article (learn.microsoft.com, /de-de/ for German). Languages: "en", "de"; a language without a
+# text falls back to English.
+_DOC_DE = {doc: doc.replace("https://learn.microsoft.com/", "https://learn.microsoft.com/de-de/") for doc in
+           {c["doc"] for c in CAUSES.values()}}
 CAUSE_TEXT = {
-    "LINUX_AGENT": {"en": {"title": "The Linux agent is not running or out of date"}},
-    "WIN_AGENT": {"en": {"title": "The Windows guest agent is installed but unresponsive, or missing"}},
-    "SNAPSHOT_STATUS": {"en": {"title": "The snapshot status cannot be retrieved or a snapshot cannot be taken"}},
-    "BACKUP_EXTENSION": {"en": {"title": "The backup extension fails to update or load"}},
-    "NETWORK": {"en": {"title": "The VM cannot reach Azure"}},
-    "VSS_WRITERS": {"en": {"title": "VSS writers in a bad state"}},
-    "MACHINEKEYS": {"en": {"title": "Configuration parsing failure (MachineKeys permissions)"}},
-    "BITLOCKER": {"en": {"title": "A volume locked by BitLocker fails VSS"}},
-    "COM_MSDTC": {"en": {"title": "COM+ System Application or MSDTC not running"}},
-    "DISK_LIMITS": {"en": {"title": "Too many data disks, or a disk over 4095 GB"}},
-    "RP_LOCK": {"en": {"title": "A resource group lock blocks the restore point clean-up"}},
-    "MARS_SERVICE": {"en": {"title": "The MARS agent's engine service is not running"}},
-    "MARS_VERSION": {"en": {"title": "The MARS agent is not current"}},
-    "MARS_CONNECTIVITY": {"en": {"title": "The MARS agent cannot reach Azure Backup"}},
-    "MARS_SCRATCH": {"en": {"title": "The MARS cache (scratch) folder is missing, full or misconfigured"}},
-    "MARS_SHADOW_STORAGE": {"en": {"title": "Not enough shadow copy storage"}},
-    "MARS_TEMP_FILES": {"en": {"title": "Too many temporary files in C:\\Windows\\Temp"}},
-    "MARS_SCHEDULE": {"en": {"title": "The MARS backup schedule's tasks are broken"}},
-    "MARS_POWERSHELL": {"en": {"title": "PowerShell cannot load the MARS module"}},
-    "MARS_ANTIVIRUS": {"en": {"title": "Antivirus exclusions for the MARS agent are missing"}},
-    "MARS_PREREQS": {"en": {"title": "MARS prerequisites (.NET, clock) not met"}},
-    "MARS_RESTORE_MOUNT": {"en": {"title": "The recovery volume cannot be mounted (iSCSI initiator)"}},
-    "HOST": {"en": {"title": "The host cannot be checked"}},
+    "LINUX_AGENT": {
+        "en": {"title": "The Linux agent is not running or out of date",
+               "remedy": "Start and enable the agent's unit, update the agent from the distribution's repository and set "
+                         "Extensions.Enabled=y in /etc/waagent.conf."},
+        "de": {"title": "Der Linux-Agent läuft nicht oder ist veraltet",
+               "remedy": "Starten und aktivieren Sie die Unit des Agents, aktualisieren Sie ihn aus dem Repository der Distribution "
+                         "und setzen Sie Extensions.Enabled=y in /etc/waagent.conf."}},
+    "WIN_AGENT": {
+        "en": {"title": "The Windows guest agent is installed but unresponsive, or missing",
+               "remedy": "Restart the services WindowsAzureGuestAgent and RdAgent, or install the latest VM agent while no backup runs."},
+        "de": {"title": "Der Windows-Gast-Agent ist installiert, reagiert aber nicht, oder fehlt",
+               "remedy": "Starten Sie die Dienste WindowsAzureGuestAgent und RdAgent neu oder installieren Sie den aktuellen VM-Agent, "
+                         "während keine Sicherung läuft."}},
+    "SNAPSHOT_STATUS": {
+        "en": {"title": "The snapshot status cannot be retrieved or a snapshot cannot be taken",
+               "remedy": "Enable DHCP in the guest, set USEVSSCOPYBACKUP where SQL Server is backed up, and back up when CPU and "
+                         "memory are below 90 %."},
+        "de": {"title": "Der Momentaufnahmestatus kann nicht abgerufen werden, oder es kann keine Momentaufnahme erstellt werden",
+               "remedy": "Aktivieren Sie DHCP im Gast, setzen Sie USEVSSCOPYBACKUP, wenn SQL Server gesichert wird, und sichern Sie, "
+                         "wenn CPU und Arbeitsspeicher unter 90 % liegen."}},
+    "BACKUP_EXTENSION": {
+        "en": {"title": "The backup extension fails to update or load",
+               "remedy": "Set the service iaasvmprovider to start automatically; if the extension stays failed, uninstall it in the "
+                         "portal so that the next backup installs it again."},
+        "de": {"title": "Die Sicherungserweiterung wird nicht aktualisiert oder geladen",
+               "remedy": "Stellen Sie den Dienst iaasvmprovider auf automatischen Start; bleibt die Erweiterung fehlerhaft, "
+                         "deinstallieren Sie sie im Portal, damit die nächste Sicherung sie neu installiert."}},
+    "NETWORK": {
+        "en": {"title": "The VM cannot reach Azure",
+               "remedy": "Allow the VM to reach 168.63.129.16 (ports 80, 32526) and Azure Storage over HTTPS, through the agent's "
+                         "proxy where one is needed."},
+        "de": {"title": "Die VM kann nicht auf das Internet zugreifen",
+               "remedy": "Erlauben Sie der VM den Zugriff auf 168.63.129.16 (Ports 80, 32526) und auf Azure Storage über HTTPS, "
+                         "wo nötig über den Proxy des Agents."}},
+    "VSS_WRITERS": {
+        "en": {"title": "VSS writers in a bad state",
+               "remedy": "Restart the service of every VSS writer whose state is not [1] Stable (vssadmin list writers)."},
+        "de": {"title": "VSS-Writer in einem ungültigen Status",
+               "remedy": "Starten Sie den Dienst jedes VSS-Writers neu, dessen Status nicht [1] Stabil ist (vssadmin list writers)."}},
+    "MACHINEKEYS": {
+        "en": {"title": "Configuration parsing failure (MachineKeys permissions)",
+               "remedy": "Reset the MachineKeys folder to its default permissions and delete the extension's certificate, then "
+                         "retry the backup."},
+        "de": {"title": "Fehler beim Analysieren der Konfiguration (Berechtigungen von MachineKeys)",
+               "remedy": "Setzen Sie die Berechtigungen des Ordners MachineKeys auf die Standardwerte zurück und löschen Sie das "
+                         "Zertifikat der Erweiterung, dann wiederholen Sie die Sicherung."}},
+    "BITLOCKER": {
+        "en": {"title": "A volume locked by BitLocker fails VSS",
+               "remedy": "Unlock the volume, or turn BitLocker off for the VM's drives."},
+        "de": {"title": "Ein durch BitLocker gesperrtes Volume lässt VSS scheitern",
+               "remedy": "Entsperren Sie das Volume oder deaktivieren Sie BitLocker für die Laufwerke der VM."}},
+    "COM_MSDTC": {
+        "en": {"title": "COM+ System Application or MSDTC not running",
+               "remedy": "Start COM+ System Application and MSDTC (running as Network Service)."},
+        "de": {"title": "COM+-Systemanwendung oder MSDTC läuft nicht",
+               "remedy": "Starten Sie die COM+-Systemanwendung und MSDTC (als Netzwerkdienst)."}},
+    "DISK_LIMITS": {
+        "en": {"title": "Too many data disks, or a disk over 4095 GB",
+               "remedy": "Keep fewer than 16 data disks and none over 4095 GB on the VM."},
+        "de": {"title": "Zu viele Datenträger oder ein Datenträger über 4.095 GB",
+               "remedy": "Verwenden Sie weniger als 16 Datenträger und keinen über 4.095 GB."}},
+    "RP_LOCK": {
+        "en": {"title": "A resource group lock blocks the restore point clean-up",
+               "remedy": "Remove the lock on resource group AzureBackupRG_<geo>_<n> and clean up the restore point collection, "
+                         "then retry the backup (in Azure, not in the guest)."},
+        "de": {"title": "Eine Ressourcengruppensperre verhindert das Bereinigen der Wiederherstellungspunkte",
+               "remedy": "Entfernen Sie die Sperre der Ressourcengruppe AzureBackupRG_<Geo>_<Nummer> und bereinigen Sie die "
+                         "Wiederherstellungspunktsammlung, dann wiederholen Sie die Sicherung (in Azure, nicht im Gast)."}},
+    "MARS_SERVICE": {
+        "en": {"title": "The MARS agent's engine service is not running",
+               "remedy": "Start the service obengine (net start obengine)."},
+        "de": {"title": "Der Moduldienst des MARS-Agents läuft nicht",
+               "remedy": "Starten Sie den Dienst obengine (net start obengine)."}},
+    "MARS_VERSION": {
+        "en": {"title": "The MARS agent is not current",
+               "remedy": "Install the latest MARS agent."},
+        "de": {"title": "Der MARS-Agent ist nicht aktuell",
+               "remedy": "Installieren Sie die aktuelle Version des MARS-Agents."}},
+    "MARS_CONNECTIVITY": {
+        "en": {"title": "The MARS agent cannot reach Azure Backup",
+               "remedy": "Allow the agent's URLs on port 443 and set its proxy (for the SYSTEM account too)."},
+        "de": {"title": "Der MARS-Agent kann Azure Backup nicht erreichen",
+               "remedy": "Erlauben Sie die URLs des Agents auf Port 443 und legen Sie seinen Proxy fest (auch für das Konto SYSTEM)."}},
+    "MARS_SCRATCH": {
+        "en": {"title": "The MARS cache (scratch) folder is missing, full or misconfigured",
+               "remedy": "Keep 5-10 % free on the scratch volume and the same ScratchLocation in both registry keys."},
+        "de": {"title": "Der Cache-(Ablage-)Ordner des MARS-Agents fehlt, ist voll oder falsch konfiguriert",
+               "remedy": "Halten Sie 5-10 % des Ablagevolumes frei und denselben ScratchLocation-Wert in beiden Registrierungsschlüsseln."}},
+    "MARS_SHADOW_STORAGE": {
+        "en": {"title": "Not enough shadow copy storage",
+               "remedy": "Increase the shadow copy storage of the volume (vssadmin Resize ShadowStorage)."},
+        "de": {"title": "Zu wenig Speicherplatz für Schattenkopien",
+               "remedy": "Vergrößern Sie den Schattenkopiespeicher des Volumes (vssadmin Resize ShadowStorage)."}},
+    "MARS_TEMP_FILES": {
+        "en": {"title": "Too many temporary files in C:\\Windows\\Temp",
+               "remedy": "Delete the .tmp files in C:\\Windows\\Temp when there are more than 60,000."},
+        "de": {"title": "Zu viele temporäre Dateien in C:\\Windows\\Temp",
+               "remedy": "Löschen Sie die TMP-Dateien in C:\\Windows\\Temp, wenn es mehr als 60.000 sind."}},
+    "MARS_SCHEDULE": {
+        "en": {"title": "The MARS backup schedule's tasks are broken",
+               "remedy": "Enable the OnlineBackup task's trigger, run it as SYSTEM and set it not to start a new instance."},
+        "de": {"title": "Die geplanten Aufgaben der MARS-Sicherung sind fehlerhaft",
+               "remedy": "Aktivieren Sie den Trigger der OnlineBackup-Aufgabe, führen Sie sie als SYSTEM aus und stellen Sie "
+                         "\"Keine neue Instanz starten\" ein."}},
+    "MARS_POWERSHELL": {
+        "en": {"title": "PowerShell cannot load the MARS module",
+               "remedy": "Use PowerShell 3 or later, put the MSOnlineBackup module in PSModulePath and lift a Restricted execution policy."},
+        "de": {"title": "PowerShell kann das MARS-Modul nicht laden",
+               "remedy": "Verwenden Sie PowerShell 3 oder neuer, nehmen Sie das Modul MSOnlineBackup in PSModulePath auf und heben "
+                         "Sie eine Ausführungsrichtlinie Restricted auf."}},
+    "MARS_ANTIVIRUS": {
+        "en": {"title": "Antivirus exclusions for the MARS agent are missing",
+               "remedy": "Exclude the scratch and bin folders and cbengine.exe from antivirus scans."},
+        "de": {"title": "Virenschutz-Ausschlüsse für den MARS-Agent fehlen",
+               "remedy": "Schließen Sie den Ablage- und den bin-Ordner sowie cbengine.exe von Virenscans aus."}},
+    "MARS_PREREQS": {
+        "en": {"title": "MARS prerequisites (.NET, clock) not met",
+               "remedy": "Install .NET Framework 4.5.2 or later and set the clock and time zone right."},
+        "de": {"title": "Voraussetzungen des MARS-Agents (.NET, Uhrzeit) nicht erfüllt",
+               "remedy": "Installieren Sie .NET Framework 4.5.2 oder neuer und stellen Sie Uhrzeit und Zeitzone richtig ein."}},
+    "MARS_RESTORE_MOUNT": {
+        "en": {"title": "The recovery volume cannot be mounted (iSCSI initiator)",
+               "remedy": "Start the Microsoft iSCSI Initiator service and retry the restore."},
+        "de": {"title": "Das Wiederherstellungsvolume kann nicht eingebunden werden (iSCSI-Initiator)",
+               "remedy": "Starten Sie den Dienst Microsoft iSCSI-Initiator und wiederholen Sie die Wiederherstellung."}},
+    "ERROR_CODE": {
+        "en": {"title": "What the error code asks for beyond the VM's checks",
+               "remedy": "Do what the finding says, in Azure or by hand; the playbook cannot do it in the guest."},
+        "de": {"title": "Was der Fehlercode über die Prüfungen der VM hinaus verlangt",
+               "remedy": "Tun Sie, was der Befund nennt, in Azure oder von Hand; das Playbook kann es im Gast nicht tun."}},
+    "HOST": {
+        "en": {"title": "The host cannot be checked",
+               "remedy": "Make the host reachable and able to run the checks (Python on Linux, PowerShell 5.1 on Windows)."},
+        "de": {"title": "Der Host kann nicht geprüft werden",
+               "remedy": "Machen Sie den Host erreichbar und fähig, die Prüfungen auszuführen (Python unter Linux, PowerShell 5.1 "
+                         "unter Windows)."}},
 }
 
 
@@ -203,5 +629,6 @@ def cause_text(cause: str, language: str = "en") -> dict:
     texts = CAUSE_TEXT.get(cause, {})
     text = dict(texts.get("en", {"title": cause}), **texts.get(language, {}))
     text.setdefault("remedy", "")
-    text["doc"] = CAUSES.get(cause, {}).get("doc", "")
+    doc = CAUSES.get(cause, {}).get("doc", "")
+    text["doc"] = _DOC_DE.get(doc, doc) if language == "de" else doc
     return text

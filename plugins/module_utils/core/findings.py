@@ -46,6 +46,9 @@ CAUSES = {
     "MARS_ANTIVIRUS": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
     "MARS_PREREQS": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
     "MARS_RESTORE_MOUNT": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},
+    # Not a cause of the articles: what an error code given to the run (azure_backup_error) asks beyond the
+    # host's causes: a step in Azure or by a person, or that the code is not one of this host's operating system.
+    "ERROR_CODE": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
     # Not a cause of the articles: the host cannot be checked at all (too old a PowerShell, ...).
     "HOST": {"severity": "critical", "doc": "https://learn.microsoft.com/powershell/scripting/windows-powershell/wmf/setup/install-configure"},
 }

@@ -11,8 +11,10 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils.core impo
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import CAUSES
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
-SEED_004 = [os.path.join(ROOT, "..", "shared", "seeds", f) for f in os.listdir(os.path.join(ROOT, "..", "shared", "seeds"))
-            if f.startswith("004_")] if os.path.isdir(os.path.join(ROOT, "..", "shared", "seeds")) else []
+# The seeds sit beside the project (beside a git worktree's parent folder too), not in a clean clone.
+SEEDS = next((d for d in (os.path.join(ROOT, "..", "shared", "seeds"), os.path.join(ROOT, "..", "..", "shared", "seeds"))
+              if os.path.isdir(d)), None)
+SEED_004 = [os.path.join(SEEDS, f) for f in os.listdir(SEEDS) if f.startswith("004_")] if SEEDS else []
 
 
 @pytest.mark.parametrize("code", sorted(catalogue.ERROR_CODES))
@@ -69,3 +71,112 @@ def test_every_cause_names_a_role_entry_point_that_exists():
         role, entry = target
         with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
             assert entry in yaml.safe_load(handle)["argument_specs"], (cause, role, entry)
+
+
+# -- diagnosis by error code: finding codes and messages as people copy them ----------------------------------
+
+SEED_002 = [os.path.join(SEEDS, f) for f in os.listdir(SEEDS) if f.startswith("002_")] if SEEDS else []
+
+
+@pytest.mark.parametrize("given,keys", [
+    ("ExtensionFailedVssWriterInBadState", ["ExtensionFailedVssWriterInBadState"]),
+    ("usererrorfsfreezefailed", ["UserErrorFsFreezeFailed"]),
+    # the numeric codes of the job API the 2023 article pairs with names
+    ("320001", ["ResourceNotFound"]), ("400094", ["BCMV2VMNotFound"]), ("380008", ["AzureVmOffline"]),
+    ("ID: 34513", ["34513"]), ("[0x1FC07]", ["0x1FC07"]),
+    # messages: English, German, any case, punctuation and spacing
+    ("VM Agent unable to communicate with Azure Backup", ["UserErrorGuestAgentStatusUnavailable"]),
+    ("VM-Agent kann nicht mit Azure Backup kommunizieren", ["UserErrorGuestAgentStatusUnavailable"]),
+    ("  vm agent UNABLE to communicate   with azure-backup!! ", ["UserErrorGuestAgentStatusUnavailable"]),
+    ("Fehler beim Momentaufnahmevorgang aufgrund eines ungültigen Status der VSS-Writer", ["ExtensionFailedVssWriterInBadState"]),
+    ("Snapshot operation failed due to VSS Writers in bad state", ["ExtensionFailedVssWriterInBadState"]),
+    ("Der Vorgang kann nicht ausgeführt werden, da der VM-Agent nicht reagiert",
+     ["Unable to perform the operation as the VM Agent is not responsive"]),
+    ("Could not communicate with the VM agent for snapshot status. Snapshot VM sub task timed out.", ["Snapshot VM sub task timed out"]),
+    ("Zeitüberschreitung bei Momentaufnahme-Teilvorgang für VM", ["Snapshot VM sub task timed out"]),
+    # cut short, as a portal column shows it
+    ("VM Agent unable to communi", ["UserErrorGuestAgentStatusUnavailable"]),
+    ("Fehler beim Momentaufnahmevorgang aufgrund fehlender Netzw", ["ExtensionSnapshotFailedNoNetwork"]),
+    # two codes with one message and the same causes are both named
+    ("Interner Fehler bei der Sicherung", ["BackUpOperationFailed", "BackUpOperationFailedV2"]),
+    # several at once: in the order given, each once; a message's own commas do not split it
+    ("UserErrorGuestAgentStatusUnavailable, ExtensionFailedVssWriterInBadState,UserErrorGuestAgentStatusUnavailable",
+     ["UserErrorGuestAgentStatusUnavailable", "ExtensionFailedVssWriterInBadState"]),
+    ("Der Vorgang kann nicht ausgeführt werden, da der VM-Agent nicht reagiert, 34513",
+     ["Unable to perform the operation as the VM Agent is not responsive", "34513"]),
+    (["403", "407; 100050"], ["403", "407", "100050"]),
+])
+def test_codes_and_messages_resolve_as_people_copy_them(given, keys):
+    assert catalogue.resolve(given) == (keys, None)
+
+
+@pytest.mark.parametrize("given", ["the", "backup", "VM", "Fehler", "Snapshot operat"])
+def test_a_few_words_match_nothing(given):
+    keys, error = catalogue.resolve(given)
+    assert keys == [] and "is no known error code or message" in error
+
+
+def test_the_start_of_several_different_messages_is_ambiguous_not_a_guess():
+    keys, error = catalogue.resolve("Could not communicate with the VM agent for snap")
+    assert keys == [] and error == ("'Could not communicate with the VM agent for snap' starts the message of several codes: "
+                                    "GuestAgentSnapshotTaskStatusError, Snapshot VM sub task timed out; give more of it, or the code")
+
+
+def test_an_unknown_code_names_the_closest_known_ones():
+    keys, error = catalogue.resolve("UserErrorGuestAgentStatusUnavailabel, 34513")
+    assert keys == ["34513"]
+    assert error.startswith("'UserErrorGuestAgentStatusUnavailabel' is no known error code or message; the closest known: "
+                            "UserErrorGuestAgentStatusUnavailable")
+    assert catalogue.closest("ExtensionFailedVssWriterBadState")[0] == "ExtensionFailedVssWriterInBadState"
+    assert catalogue.resolve("") == ([], "no error code given") and catalogue.resolve([]) == ([], "no error code given")
+
+
+@pytest.mark.skipif(not SEED_002, reason="the seeds sit beside the project, not in a clean clone")
+def test_every_code_and_german_message_of_the_2019_article_resolves_to_its_code():
+    with open(SEED_002[0], encoding="utf-8") as handle:
+        text = handle.read()
+    pairs = re.findall(r"\*\*Fehlercode\*\*: (\S+) *<br>\s*\*\*Fehlermeldung\*\*: (.+?) *<br>", text)
+    assert len(pairs) >= 9, pairs
+    for codes, message in pairs:
+        for code in codes.split("/"):
+            assert catalogue.resolve(code) == ([code], None)
+            assert code in catalogue.resolve(message)[0], (code, message)
+
+
+def test_every_message_is_found_whole_and_cut_short_in_both_languages():
+    for code, entry in catalogue.ERROR_CODES.items():
+        for message in filter(None, [entry["message"], entry.get("message_de")]):
+            keys, error = catalogue.resolve(message.replace(",", " "))
+            assert error is None and code in keys, (code, message)
+            # 24 characters of it: enough for the code, or an honest "several codes" error, never another code alone
+            keys, error = catalogue.resolve(message[:24].replace(",", " "))
+            assert code in keys or "starts the message of several codes" in (error or ""), (code, message[:24], keys, error)
+
+
+@pytest.mark.parametrize("code", sorted(catalogue.ERROR_CODES))
+def test_every_code_is_of_linux_windows_or_both_and_its_causes_of_that_os(code):
+    for os_name in catalogue.platforms(code):
+        assert all(os_name in catalogue.PLATFORMS[c] for c in catalogue.causes_for(code, os_name))
+    if catalogue.ERROR_CODES[code]["causes"]:
+        assert catalogue.causes_for(code, "linux") + catalogue.causes_for(code, "windows"), "%s has no cause on either OS" % code
+
+
+def test_the_platforms_of_the_causes_are_those_of_the_plays():
+    from ansible_collections.azure_backup.remediation.plugins.plugin_utils import settings
+    for cause, where in catalogue.PLATFORMS.items():
+        name = catalogue.play_name(cause)
+        if name is None:
+            assert cause == "RP_LOCK"
+            continue
+        assert tuple(os_name for os_name in ("linux", "windows") if name in settings.CAUSES[os_name]) == where, cause
+
+
+@pytest.mark.parametrize("cause", sorted(CAUSES))
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_every_cause_has_a_title_remedy_and_article_in_english_and_german(cause, language):
+    text = catalogue.cause_text(cause, language)
+    assert text["title"] and text["title"] != cause and text["remedy"].endswith(".") and text["doc"].startswith("https://")
+    assert set(catalogue.CAUSE_TEXT[cause]) == {"en", "de"}
+    if language == "de":
+        assert text["title"] != catalogue.cause_text(cause, "en")["title"] and "/de-de/" in text["doc"]
+    assert catalogue.cause_text(cause, "fr") == catalogue.cause_text(cause, "en")
