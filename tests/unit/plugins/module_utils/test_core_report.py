@@ -132,7 +132,7 @@ def test_a_control_plane_code_says_what_to_do_in_azure():
     diagnosis = {"codes": ["UserErrorKeyvaultPermissionsNotConfigured"], "causes": [], "not_here": [],
                  "control_plane": ["UserErrorKeyvaultPermissionsNotConfigured"]}
     page = render_html(small(("vm01", [], {"diagnosis": diagnosis})), "en")
-    assert "give the Backup Management Service access to the key vault" in page
+    assert "access to the key vault (access policy or role for Backup Management Service" in page
 
 
 def test_a_log_bundle_below_the_report_folder_is_linked_relatively(tmp_path):
