@@ -96,7 +96,7 @@ def test_a_bad_value_of_each_role_variable_fails_before_any_connection(tmp_path)
     # Nothing went past the first play, and nothing was contacted.
     assert "Check and fix every" not in out
     assert not (tmp_path / "contacted").exists() and listener.accepted == 0
-    [report] = os.listdir(tmp_path / "reports")
+    [report] = [name for name in os.listdir(tmp_path / "reports") if name.endswith(".json")]
     with open(tmp_path / "reports" / report) as handle:
         entries = json.load(handle)["hosts"]
     assert {h: e["status"] for h, e in entries.items()} == {h: "failed" for h in hosts}

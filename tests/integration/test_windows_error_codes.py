@@ -15,7 +15,7 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "winsim"))
-from azure import host_log as log, executions, simulated_hosts  # noqa: E402
+from azure import host_log as log, executions, simulated_hosts, tree_env  # noqa: E402
 
 HOSTS = {
     "win01": ("en", ["agent-stopped", "vss-writer-failed", "msdtc-stopped"]),
@@ -28,8 +28,9 @@ def playbook(tmp, *args):
     """(process, {host: the remediate task's result}, the fleet report) of fix-backup.yml on the simulated hosts."""
     tree = tmp / ("tree-%d" % len(list(tmp.glob("tree-*"))))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), AZURE_BACKUP_REPORT_DIR=str(tmp / "reports"),
-               ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree,azure_backup.remediation.report", ANSIBLE_CALLBACK_TREE_DIR=str(tree),
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", **tree_env(tree))
+    # The remediate results and the fleet report of the same run.
+    env["ANSIBLE_CALLBACKS_ENABLED"] += ",azure_backup.remediation.report"
     before = set(glob.glob(str(tmp / "reports" / "*.json")))
     proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.yml"), "fix-backup.yml", "-l", "vms", "-e", "network_timeout=2",
                            "-e", "log_bundle_when=never", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
