@@ -381,7 +381,7 @@ def test_a_fetched_goal_state_does_not_end_processing_problems():
 
 
 def test_older_agents_recovery_texts():
-    # v2.6.0.2 ga/update.py:410 and ga/exthandlers.py:351, :362.
+    # 2.4 to 2.7: v2.6.0.2 ga/update.py:410 and ga/exthandlers.py:351, :362.
     old = (GONE + "2025-05-01T10:01:00.0Z INFO ExtHandler ExtHandler Retrieving the goal state recovered from previous errors\n")
     assert h.summarize_log(old, **AFTER)["meanings"][0]["recovered"] == "2025-05-01T10:01:00"
     runs = run_lines(1).replace("ProcessExtensionsGoalState", "ProcessExtensionsInGoalState")
