@@ -260,8 +260,8 @@ BACKUP_EXTENSION = "VMSnapshotLinux"  # Microsoft.Azure.RecoveryServices.VMSnaps
 # The lines that show the agent working again (agents before 2.4 log none). A goal state fetched after errors
 # (ga/update.py:571; 2.5 to 2.7 "Retrieving ...", v2.6.0.2 ga/update.py:410); a run of the extension handlers that started
 # after a problem and completed (ga/exthandlers.py:339 and :353; 2.4 to 2.7 "ProcessExtensionsInGoalState ...",
-# v2.6.0.2 ga/exthandlers.py:351 and :362). Only
-# the start counts: "Unexpected error when processing goal state" (:390) falls inside a run that still "completed".
+# v2.6.0.2 ga/exthandlers.py:351 and :362). Only the start counts: "Unexpected error when processing goal state"
+# (:390) falls inside a run that still "completed".
 # A run starts only after the goal state was fetched (ga/update.py _process_goal_state), so it ends fetch problems too.
 _FETCHED = re.compile(r"(?:Fetching|Retrieving) the goal state recovered from previous errors")
 _RUN_STARTED = re.compile(r"ProcessExtensions(?:In)?GoalState started")
