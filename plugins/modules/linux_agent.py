@@ -21,10 +21,13 @@ description:
     and environment of C(ExecStart) (for example C(python3 -S -u /usr/sbin/waagent -daemon)), can import C(azurelinuxagent),
     whether C(/var/lib/waagent) is mounted C(noexec), and the errors of C(/var/log/waagent.log) in the last O(log_hours).
   - C(agent_log) says what the log's lines mean for extensions (the backup extension C(VMSnapshotLinux) among them). The
-    kinds are the WireServer not answering, the goal state not fetched, the agent's extension handler process failing, extension
+    kinds are the agent's requests to 168.63.129.16 (WireServer or HostGAPlugin) failing, with no answer or an error answer
+    (its HTTP status quoted), the goal state not fetched, the agent's extension handler process failing, extension
     processing stopped, an earlier goal state's extensions not completed, or an extension's handler failing (named with
-    its operation). Each kind found is in C(detail.meanings) with its count and the latest line; a line of such meaning
-    makes the check C(found) even at level INFO. Other lines are only counted.
+    its operation). Each kind found is in C(detail.meanings) with its count, the latest line and C(recovered), the time
+    of the agent's later success line (the goal state fetched again, a run of the extension handlers that started after the
+    problem and completed), else null. A line of such meaning makes the check C(found) even at level INFO, unless the agent
+    recovered from it; other lines are only counted, their errors make the check C(found).
   - The agent's Python is started once per run, as the unit starts it; that one run imports the agent, reads its version
     (as C(waagent --version)) and reads O(config_path) as the agent does (as C(waagent -show-configuration)). When it cannot
     import the agent, the version is read with C(waagent --version) instead and C(agent_python) says why.

@@ -222,7 +222,7 @@ _LOG_LINE = re.compile(r"^(\d{4})[/-](\d{2})[/-](\d{2})[ T](\d{2}):(\d{2}):(\d{2
 # goal state ("ExtensionsGoalState is not in goal state properties", protocol/goal_state.py:132) ends up in the
 # "Error fetching the goal state: ..." line. The first kind that matches a line wins.
 _GOAL_STATE = (r"Error fetching the goal state"                   # ga/update.py:588; "... certificates" protocol/goal_state.py:541
-               r"|Fetching the goal state is still failing"       # ga/update.py:593 (after 6 h of errors)
+               r"|Fetching the goal state is still failing"       # ga/update.py:593 (after max_errors_to_log = 3 errors, then once every 6 h)
                r"|Fetching the goal state failed"                 # protocol/goal_state.py:494
                r"|An error occurred while retrieving the goal state"  # v2.2.53 protocol/wire.py:744
                r"|Exceeded max retry updating goal state"         # v2.2.46 protocol/wire.py:845 (retries exhausted)
@@ -230,7 +230,9 @@ _GOAL_STATE = (r"Error fetching the goal state"                   # ga/update.py
 
 # (kind, what it means, pattern, only at level ERROR)
 LOG_MEANINGS = (
-    ("wireserver", "the WireServer (168.63.129.16) did not answer the agent",
+    # protocol/util.py:231 logs "not responding" for any ProtocolError of protocol detection: no answer, but also an
+    # error answer of the WireServer or of the HostGAPlugin's vmSettings (issue 3256: HTTP 500 from the HostGAPlugin).
+    ("wireserver", "the agent's requests to 168.63.129.16 (WireServer/HostGAPlugin) failed: no answer or an error answer",
      re.compile(r"WireServer is not responding"                   # protocol/util.py:231 (INFO)
                 r"|(?:%s).*(?:\[Wireserver Exception\]|//168\.63\.129\.16/machine)" % _GOAL_STATE), False),
     ("goal_state", "the agent could not fetch its goal state", re.compile(_GOAL_STATE), False),
@@ -255,6 +257,36 @@ LOG_MEANINGS = (
 )
 BACKUP_EXTENSION = "VMSnapshotLinux"  # Microsoft.Azure.RecoveryServices.VMSnapshotLinux
 
+# The lines that show the agent working again (agents before 2.4 log none). A goal state fetched after errors
+# (ga/update.py:571; 2.5 to 2.7 "Retrieving ...", v2.6.0.2 ga/update.py:410); a run of the extension handlers that started
+# after a problem and completed (ga/exthandlers.py:339 and :353; 2.4 to 2.7 "ProcessExtensionsInGoalState ...",
+# v2.6.0.2 ga/exthandlers.py:351 and :362). Only the start counts: "Unexpected error when processing goal state"
+# (:390) falls inside a run that still "completed".
+# A run starts only after the goal state was fetched (ga/update.py _process_goal_state), so it ends fetch problems too.
+_FETCHED = re.compile(r"(?:Fetching|Retrieving) the goal state recovered from previous errors")
+_RUN_STARTED = re.compile(r"ProcessExtensions(?:In)?GoalState started")
+_RUN_COMPLETED = re.compile(r"ProcessExtensions(?:In)?GoalState completed")
+# Which success ends which kind; an extension's failure ends only with that extension's next success, not read here.
+_RECOVERS = {"wireserver": ("fetched", "run"), "goal_state": ("fetched", "run"), "agent_failed": ("run",),
+             "processing_stopped": ("run",), "extensions_pending": ("run",)}
+
+# The HTTP answer in a failed request's text: protocol/wire.py:560 "[HTTP Failed] Status Code 500",
+# utils/restutil.py:662 "[HTTP Failed] [410: Gone] ...", and the 410 hostplugin.py:510 raises without a text
+# (exception.py:255 "Resource is gone").
+_HTTP_STATUS = re.compile(r"\[HTTP Failed\] \[(\d{3}): ([^\]]*)\]|Status Code (\d{3})|\[ResourceGoneError\] Resource is gone")
+# protocol/util.py:236 follows util.py:231 with the error itself, the HTTP status among it; counted no further.
+_ENDPOINT_NOT_FOUND = "Protocol endpoint not found: "
+
+
+def http_status(message: str) -> str | None:
+    """The HTTP answer a failed request got, as 'HTTP 500 Internal Server Error', or None when it got none."""
+    match = _HTTP_STATUS.search(message)
+    if not match:
+        return None
+    if match.group(1):
+        return "HTTP %s %s" % (match.group(1), match.group(2).strip())
+    return "HTTP %s" % match.group(3) if match.group(3) else "HTTP 410 Gone"
+
 
 def classify_line(level: str, message: str) -> tuple[str, re.Match] | None:
     """The kind (LOG_MEANINGS) of one log message, or None for a line of no known meaning."""
@@ -269,11 +301,16 @@ def classify_line(level: str, message: str) -> tuple[str, re.Match] | None:
 
 def summarize_log(text: str, now: datetime.datetime, hours: float = 24, keep: int = 5) -> dict:
     """Errors and warnings logged in the last `hours` before `now` (UTC), the latest error texts, and the lines of
-    known meaning (`meanings`: one entry per kind found, in LOG_MEANINGS order, with a count and the latest line)."""
+    known meaning (`meanings`: one entry per kind found, in LOG_MEANINGS order, with a count, the latest line, the
+    HTTP answers quoted and `recovered`: when the agent logged working again after the kind's latest line, else None).
+    `open_errors`: the errors not of a kind the agent recovered from."""
     since = now - datetime.timedelta(hours=hours)
     errors, warnings, last = 0, 0, []
     newest = None
     found = {}
+    fetched = None        # the latest "recovered" line
+    run = None            # (start, end) of the latest completed run of the extension handlers
+    started = None
     for line in text.splitlines():
         match = _LOG_LINE.match(line)
         if not match:
@@ -288,24 +325,58 @@ def summarize_log(text: str, now: datetime.datetime, hours: float = 24, keep: in
             last.append("%s %s" % (stamp.isoformat(), message[:240]))
         elif level in ("WARNING", "WARN"):
             warnings += 1
+        if _FETCHED.search(message):
+            fetched = max(fetched or stamp, stamp)
+        elif _RUN_STARTED.search(message):
+            started = stamp
+        elif _RUN_COMPLETED.search(message) and started is not None:
+            run = (started, stamp)
+        elif _ENDPOINT_NOT_FOUND in message and "wireserver" in found:
+            _add_status(found["wireserver"], message)
         known = classify_line(level, message)
         if known:
-            entry = found.setdefault(known[0], {"count": 0, "extensions": []})
+            entry = found.setdefault(known[0], {"count": 0, "extensions": [], "errors": 0, "statuses": [], "last": stamp})
             entry["count"] += 1
-            entry["example"] = "%s %s %s" % (stamp.isoformat(), level, message[:240])
+            entry["errors"] += level == "ERROR"
+            if stamp >= entry["last"]:
+                entry["last"] = stamp
+                entry["example"] = "%s %s %s" % (stamp.isoformat(), level, message[:240])
+            if known[0] in ("wireserver", "goal_state"):
+                _add_status(entry, message)
             if known[0] == "extension_failed":
                 failed = "%s (%s)" % known[1].groups()
                 if failed not in entry["extensions"]:
                     entry["extensions"].append(failed)
-    meanings = []
+    meanings, open_errors = [], errors
     for kind, meaning, _pattern, _errors_only in LOG_MEANINGS:
         if kind in found:
             entry = dict(kind=kind, meaning=meaning, **found[kind])
-            if kind != "extension_failed":
-                del entry["extensions"]
+            ends = [fetched if "fetched" in _RECOVERS.get(kind, ()) else None,
+                    run[1] if run and "run" in _RECOVERS.get(kind, ()) and run[0] > entry["last"] else None]
+            ends = [end for end in ends if end is not None and end > entry["last"]]
+            entry["recovered"] = max(ends).isoformat() if ends else None
+            if entry["recovered"]:
+                open_errors -= entry["errors"]
+            for key in ("last", "errors") + (() if kind == "extension_failed" else ("extensions",)):
+                del entry[key]
+            if kind not in ("wireserver", "goal_state"):
+                del entry["statuses"]
             meanings.append(entry)
-    return {"errors": errors, "warnings": warnings, "hours": hours, "since": since.isoformat(),
+    return {"errors": errors, "warnings": warnings, "hours": hours, "since": since.isoformat(), "open_errors": open_errors,
             "newest_entry": newest.isoformat() if newest else None, "last_errors": last[-keep:], "meanings": meanings}
+
+
+def _add_status(entry: dict, message: str) -> None:
+    status = http_status(message)
+    if status and status not in entry["statuses"]:
+        entry["statuses"].append(status)
+
+
+def log_status(summary: dict) -> str:
+    """agent_log's status: `found` while an error or a line of known meaning stands that the agent did not recover
+    from, else `ok` (a goal state change's 410 Gone, fetched again a minute later, is no finding)."""
+    standing = [m for m in summary["meanings"] if not m.get("recovered")]
+    return "found" if summary.get("open_errors", summary["errors"]) or standing else "ok"
 
 
 def backup_extension_failed(meanings: list) -> bool:
@@ -320,12 +391,24 @@ def describe_log(summary: dict, path: str) -> str:
     meanings = summary["meanings"]
     if not meanings:
         return "%s; latest: %s" % (counts, summary["last_errors"][-1]) if summary["last_errors"] else counts
-    kinds = "; ".join("%s (%d line%s%s)" % (m["meaning"], m["count"], "" if m["count"] == 1 else "s",
-                                            ": " + ", ".join(m["extensions"]) if m.get("extensions") else "") for m in meanings)
+    kinds = "; ".join("%s (%s)" % (m["meaning"], ", ".join(_notes(m))) for m in meanings)
+    standing = [m for m in meanings if not m.get("recovered")]
     if backup_extension_failed(meanings):
         what = "the backup extension (%s) failed, says the agent's log" % BACKUP_EXTENSION
-    elif any(m["kind"] != "extension_failed" for m in meanings):
+    elif any(m["kind"] != "extension_failed" for m in standing):
         what = "the agent's log shows extensions, the backup extension (%s) too, were not being processed" % BACKUP_EXTENSION
-    else:
+    elif standing:
         what = "the agent's log shows extension handlers failing, so extensions were not processed as asked"
+    else:
+        what = "the agent's log shows extensions were held up, but the agent recovered"
     return "%s: %s; %s" % (what, kinds, counts)
+
+
+def _notes(meaning: dict) -> list[str]:
+    """'2 lines: <extensions>', the HTTP answers, 'recovered at <time>'."""
+    notes = ["%d line%s%s" % (meaning["count"], "" if meaning["count"] == 1 else "s",
+                              ": " + ", ".join(meaning["extensions"]) if meaning.get("extensions") else "")]
+    notes += meaning.get("statuses", [])
+    if meaning.get("recovered"):
+        notes.append("recovered at %s" % meaning["recovered"])
+    return notes

@@ -181,8 +181,9 @@ class LinuxAgent(LinuxCause):
             text = handle.read().decode("utf-8", "replace")
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         summary = dict(_agent.summarize_log(text, now, hours), path=path)
-        # A line of known meaning is a finding even when the agent logged it as INFO ("WireServer is not responding").
-        status = "found" if summary["errors"] or summary["meanings"] else "ok"
+        # A line of known meaning is a finding even when the agent logged it as INFO ("WireServer is not responding"),
+        # unless the agent logged working again after it.
+        status = _agent.log_status(summary)
         return Step("agent_log", status, _agent.describe_log(summary, path), summary, severity="warning" if status == "found" else None)
 
     def auto_restart_step(self) -> Step:

@@ -189,6 +189,10 @@ def test_meanings_of_the_e2e_capture():
     assert summary["meanings"][0]["example"].endswith("GET http://168.63.129.16/machine/ -- IOError timed out -- 6 attempts made")
     # Lines of no known meaning still count as errors and warnings.
     assert (summary["errors"], summary["warnings"]) == (15, 19)
+    # The WireServer lines got no answer (timeout, reset); the goal state lines quote the answers they got.
+    assert summary["meanings"][0]["statuses"] == []
+    assert summary["meanings"][1]["statuses"] == ["HTTP 403 Forbidden", "HTTP 502 Bad Gateway", "HTTP 410 Gone"]
+    assert [m["recovered"] for m in summary["meanings"]] == [None] * 4 and h.log_status(summary) == "found"
 
 
 def test_meanings_of_the_agent_crash_capture():
@@ -205,8 +209,38 @@ def test_wireserver_not_responding_is_found_though_logged_as_info():
     assert (summary["errors"], summary["warnings"]) == (0, 0)
     assert kinds(summary) == {"wireserver": 1}
     text = h.describe_log(summary, "/var/log/waagent.log")
+    # "not responding" is logged for any error of protocol detection: the words claim no silence of the WireServer.
     assert text.startswith("the agent's log shows extensions, the backup extension (VMSnapshotLinux) too, were not being processed: "
-                           "the WireServer (168.63.129.16) did not answer the agent (1 line); 0 errors")
+                           "the agent's requests to 168.63.129.16 (WireServer/HostGAPlugin) failed: no answer or an error answer "
+                           "(1 line); 0 errors")
+    assert h.log_status(summary) == "found"
+
+
+# The line that follows in issue 3256 (protocol/util.py:236): the WireServer had answered, the HostGAPlugin's vmSettings gave 500.
+ISSUE_3256_NEXT = ("2024-10-31T01:35:37.027408Z INFO Daemon Daemon Protocol endpoint not found: [ProtocolError] GET vmSettings "
+                   "[correlation ID: a5d3ad6c-1393-4013-89fc-893801463715 eTag: None]: [HTTP Failed] [500: Internal Server Error] b'Server\n")
+
+
+def test_wireserver_quotes_the_http_answer_of_the_line_that_follows():
+    summary = h.summarize_log(reference("waagent-log-issue-3256-wireserver-not-responding.log") + ISSUE_3256_NEXT, **FOREVER)
+    assert kinds(summary) == {"wireserver": 1}
+    assert summary["meanings"][0]["statuses"] == ["HTTP 500 Internal Server Error"]
+    assert ("failed: no answer or an error answer (1 line, HTTP 500 Internal Server Error); 0 errors"
+            in h.describe_log(summary, "/var/log/waagent.log"))
+    # Alone (a DHCP failure, no request made) it is no meaning and quotes nothing.
+    assert h.summarize_log(ISSUE_3256_NEXT, **FOREVER)["meanings"] == []
+
+
+@pytest.mark.parametrize("message, status", [
+    ("[ProtocolError] [Wireserver Failed] URI http://168.63.129.16/machine/?comp=goalstate  [HTTP Failed] Status Code 500", "HTTP 500"),
+    ("[ProtocolError] GET vmSettings [correlation ID: x eTag: 1]: [Internal error in HostGAPlugin] [HTTP Failed] [502: Bad Gateway] b''",
+     "HTTP 502 Bad Gateway"),
+    ("[ProtocolError] Error fetching goal state Inner error: [ResourceGoneError] Resource is gone", "HTTP 410 Gone"),
+    ("[ProtocolError] [Wireserver Exception] [HttpError] [HTTP Failed] GET http://168.63.129.16/machine/ -- IOError timed out -- "
+     "6 attempts made", None),
+])
+def test_http_status(message, status):
+    assert h.http_status(message) == status
 
 
 def test_meanings_only_count_the_window():
@@ -285,3 +319,83 @@ def test_no_meaning_keeps_the_latest_error():
     line = "2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler Something else broke\n"
     assert h.describe_log(h.summarize_log(line, now=datetime.datetime(2025, 5, 1, 11)), "/var/log/waagent.log") == (
         "1 errors, 0 warnings in the last 24 h of /var/log/waagent.log; latest: 2025-05-01T10:00:00 ExtHandler ExtHandler Something else broke")
+
+
+# -- recovery: the agent logged working again after a problem --------------------------------------------------------
+
+GONE = ("2025-05-01T10:00:00.0Z ERROR ExtHandler ExtHandler Error fetching the goal state: [ProtocolError] Error fetching goal state "
+        "Inner error: [ResourceGoneError] [HTTP Failed] [410: Gone] The page you requested was removed.\n")
+FETCHED = ("2025-05-01T10:01:00.0Z INFO ExtHandler ExtHandler Fetching the goal state recovered from previous errors. "
+           "Fetched incarnation_3 (certificates: [])\n")
+
+
+def run_lines(minute, failed=False):
+    """A run of the extension handlers at 10:<minute> in v2.15.0.1's texts (ga/exthandlers.py:339, :353, :356)."""
+    stamp = "2025-05-01T10:%02d:%%02d.0Z" % minute
+    end = ("ERROR ExtHandler ExtHandler ProcessExtensionsGoalState failed [incarnation_3 90 ms]" if failed
+           else "INFO ExtHandler ExtHandler ProcessExtensionsGoalState completed [incarnation_3 90 ms]")
+    return ("%s INFO ExtHandler ExtHandler ProcessExtensionsGoalState started [incarnation_3 channel: WireServer source: Fabric "
+            "activity: x correlation y created: 2025-05-01T10:00:00.0Z]\n" % (stamp % 10)) + ("%s %s\n" % (stamp % 20, end))
+
+
+AFTER = dict(now=datetime.datetime(2025, 5, 1, 11))
+
+
+def test_a_goal_state_error_the_agent_recovered_from_is_no_finding():
+    summary = h.summarize_log(GONE + FETCHED + run_lines(1), **AFTER)
+    [gone] = summary["meanings"]
+    assert gone["kind"] == "goal_state" and gone["recovered"] == "2025-05-01T10:01:20"
+    assert (summary["errors"], summary["open_errors"]) == (1, 0) and h.log_status(summary) == "ok"
+    assert h.describe_log(summary, "/var/log/waagent.log") == (
+        "the agent's log shows extensions were held up, but the agent recovered: the agent could not fetch its goal state "
+        "(1 line, HTTP 410 Gone, recovered at 2025-05-01T10:01:20); 1 errors, 0 warnings in the last 24 h of /var/log/waagent.log")
+    # The "recovered" line alone is enough for a fetch problem.
+    assert h.summarize_log(GONE + FETCHED, **AFTER)["meanings"][0]["recovered"] == "2025-05-01T10:01:00"
+
+
+def test_without_a_success_line_or_with_the_problem_again_it_stands():
+    for text in (GONE, FETCHED + run_lines(1) + GONE.replace("10:00:00", "10:05:00")):
+        summary = h.summarize_log(text, **AFTER)
+        assert summary["meanings"][0]["recovered"] is None and h.log_status(summary) == "found"
+        assert h.describe_log(summary, "x").startswith(
+            "the agent's log shows extensions, the backup extension (VMSnapshotLinux) too, were not being processed: "
+            "the agent could not fetch its goal state (1 line, HTTP 410 Gone); ")
+
+
+def test_a_run_that_completed_after_an_error_inside_it_is_no_recovery():
+    # ga/exthandlers.py:390 logs the error inside the run, which then still logs "completed" (:353).
+    inside = run_lines(1).replace("\n", "\n2025-05-01T10:01:15.0Z WARNING ExtHandler ExtHandler Unexpected error when processing "
+                                  "goal state:[ExtensionError] x\n", 1)
+    assert h.summarize_log(inside, **AFTER)["meanings"][0]["recovered"] is None
+    summary = h.summarize_log(inside + run_lines(2), **AFTER)
+    assert summary["meanings"][0]["kind"] == "processing_stopped" and summary["meanings"][0]["recovered"] == "2025-05-01T10:02:20"
+    assert h.log_status(summary) == "ok"
+
+
+def test_a_fetched_goal_state_does_not_end_processing_problems():
+    crashed = ("2025-05-01T10:00:00.0Z WARNING ExtHandler ExtHandler ExtHandler process WALinuxAgent-2.15.0.1 launched with command "
+               "'python3 -u bin/WALinuxAgent-2.15.0.1-py3.12.egg -run-exthandlers' exited with return code: 1\n")
+    assert h.summarize_log(crashed + FETCHED, **AFTER)["meanings"][0]["recovered"] is None
+    assert h.summarize_log(crashed + run_lines(1, failed=True), **AFTER)["meanings"][0]["recovered"] is None
+    assert h.summarize_log(crashed + run_lines(1), **AFTER)["meanings"][0]["recovered"] == "2025-05-01T10:01:20"
+
+
+def test_older_agents_recovery_texts():
+    # 2.4 to 2.7: v2.6.0.2 ga/update.py:410 and ga/exthandlers.py:351, :362.
+    old = (GONE + "2025-05-01T10:01:00.0Z INFO ExtHandler ExtHandler Retrieving the goal state recovered from previous errors\n")
+    assert h.summarize_log(old, **AFTER)["meanings"][0]["recovered"] == "2025-05-01T10:01:00"
+    runs = run_lines(1).replace("ProcessExtensionsGoalState", "ProcessExtensionsInGoalState")
+    assert h.summarize_log(GONE + runs, **AFTER)["meanings"][0]["recovered"] == "2025-05-01T10:01:20"
+
+
+def test_what_was_not_recovered_still_makes_the_finding():
+    other = ("2025-05-01T10:30:00.0Z ERROR ExtHandler ExtHandler Event: name=Microsoft.GuestConfiguration.ConfigurationforLinux, "
+             "op=Install, message=[ExtensionOperationError] Non-zero exit code: 51\n")
+    summary = h.summarize_log(GONE + FETCHED + other, **AFTER)
+    assert [m["recovered"] is None for m in summary["meanings"]] == [False, True] and summary["open_errors"] == 1
+    assert h.log_status(summary) == "found"
+    assert h.describe_log(summary, "x").startswith("the agent's log shows extension handlers failing, so extensions were not processed as asked: ")
+    # An error of no known meaning is not covered by the recovery either.
+    unknown = "2025-05-01T10:30:00.0Z ERROR ExtHandler ExtHandler Something else broke\n"
+    summary = h.summarize_log(GONE + FETCHED + unknown, **AFTER)
+    assert summary["open_errors"] == 1 and h.log_status(summary) == "found"

@@ -390,7 +390,19 @@ def test_a_line_of_known_meaning_at_info_is_found(run_):
     result = run_(debian(), log="%s INFO Daemon Daemon WireServer is not responding. Reset dhcp endpoint\n" % recent)
     log = by_check(result)["agent_log"]
     assert log["status"] == "found" and (log["detail"]["errors"], log["detail"]["warnings"]) == (0, 0)
-    assert "the WireServer (168.63.129.16) did not answer the agent (1 line)" in log["summary"]
+    assert "the agent's requests to 168.63.129.16 (WireServer/HostGAPlugin) failed: no answer or an error answer (1 line)" in log["summary"]
+
+
+def test_a_goal_state_error_the_agent_recovered_from_is_ok(run_):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stamp = [(now - datetime.timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%S.000000Z") for m in (3, 2)]
+    log = ("%s ERROR ExtHandler ExtHandler Error fetching the goal state: [ProtocolError] Error fetching goal state Inner error: "
+           "[ResourceGoneError] [HTTP Failed] [410: Gone] x\n%s INFO ExtHandler ExtHandler Fetching the goal state recovered from "
+           "previous errors. Fetched incarnation_3 (certificates: [])\n" % tuple(stamp))
+    log_step = by_check(run_(debian(), log=log))["agent_log"]
+    assert log_step["status"] == "ok" and log_step["severity"] == "info"
+    assert log_step["summary"].startswith("the agent's log shows extensions were held up, but the agent recovered: ")
+    assert log_step["detail"]["meanings"][0]["recovered"] == stamp[1][:19]
 
 
 def test_healthy_signs_are_ok(run_):
