@@ -114,12 +114,15 @@ diagnosis:
     - With O(error) (or C(azure_backup_error)) set, what was diagnosed on this host. C(codes), the catalogue's keys of the
       codes given, in the order given; C(causes), the cause IDs tried on this host, in order; C(not_here), the cause IDs of
       the codes this host does not run (another operating system's, none in the guest like C(RP_LOCK), or left out of
-      O(causes)); C(control_plane), the codes that ask for a step outside the guest (each has a C(found) finding saying
-      what).
+      O(causes)); C(control_plane), the codes that ask for a step in Azure (the portal, the vault, a policy, the
+      C(RP_LOCK) lock); C(by_hand), the codes that ask for a step in the guest that no role takes (chkdsk, a registry
+      value, a reinstall). Each such step has an C(ERROR_CODE) (or C(RP_LOCK)) finding saying what to do, C(found) when it
+      is the fix itself or nothing of the code is checked on the host, else C(skipped), worded as what to do if the
+      checks pass.
   returned: when O(error) or C(azure_backup_error) is set, unless O(validate_only)
   type: dict
   sample: {"codes": ["BackUpOperationFailed"], "causes": ["LINUX_AGENT", "SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK"],
-           "not_here": ["WIN_AGENT", "RP_LOCK"], "control_plane": ["BackUpOperationFailed"]}
+           "not_here": ["WIN_AGENT", "RP_LOCK"], "control_plane": ["BackUpOperationFailed"], "by_hand": ["BackUpOperationFailed"]}
 log_bundle:
   description: Where the log bundle was written, and why it was collected.
   returned: when a log bundle was written

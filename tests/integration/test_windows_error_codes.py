@@ -54,7 +54,9 @@ def runs(tmp_path_factory):
         out = {}
         for step, args in (("vss", ["--check", "-e", "azure_backup_error=%s" % VSS]),
                            ("unknown", ["-e", "azure_backup_error=ExtensionFailedVssWritersInBadState"]),
-                           ("german", ["--check", "-e", 'azure_backup_error="Fehler beim Momentaufnahmevorgang aufgrund eines ungültigen Status"'])):
+                           ("german", ["--check", "-e", 'azure_backup_error="Fehler beim Momentaufnahmevorgang aufgrund eines ungültigen Status"']),
+                           # a number, as AWX extra vars, -e @vars.yml or JSON give it: no string, no length of its own
+                           ("integer", ["--check", "-e", '{"azure_backup_error": 380008}'])):
             seen = {n: len(log(tmp, n)) for n in HOSTS}
             proc, hosts, report = playbook(tmp, *args)
             out[step] = {"proc": proc, "hosts": hosts, "report": report, "logs": {n: log(tmp, n)[seen[n]:] for n in HOSTS}}
@@ -66,9 +68,12 @@ def test_a_vss_code_runs_only_its_causes_and_the_report_shows_only_those(runs):
     assert run["proc"].returncode == 0, run["proc"].stdout[-3000:] + run["proc"].stderr[-2000:]
     for host in HOSTS:
         result = run["hosts"][host]
-        assert result["diagnosis"] == {"codes": [VSS], "causes": ["VSS_WRITERS", "MARS_SHADOW_STORAGE"], "not_here": [], "control_plane": []}
+        # The 2023 article's order: resources (CPU, memory; shadow storage) first, then the writers; its registry step by hand.
+        assert result["diagnosis"] == {"codes": [VSS], "causes": ["SNAPSHOT_STATUS", "MARS_SHADOW_STORAGE", "VSS_WRITERS"], "not_here": [],
+                                       "control_plane": [], "by_hand": [VSS]}
         ids = {f["id"] for f in run["report"]["hosts"][host]["findings"]}
-        assert ids and ids <= {"VSS_WRITERS", "MARS_SHADOW_STORAGE"}, ids
+        assert ids and ids <= {"SNAPSHOT_STATUS", "VSS_WRITERS", "MARS_SHADOW_STORAGE", "ERROR_CODE"}, ids
+        assert [f["status"] for f in run["report"]["hosts"][host]["findings"] if f["id"] == "ERROR_CODE"] == ["skipped"]
         # The faults of the other causes (agent, MSDTC, COM+) are not looked at: no finding of theirs.
         assert any(f["id"] == "VSS_WRITERS" and f["status"] == "found" for f in run["report"]["hosts"][host]["findings"])
 
@@ -88,3 +93,12 @@ def test_the_german_message_cut_short_diagnoses_the_same_code(runs):
     run = runs["german"]
     assert run["proc"].returncode == 0, run["proc"].stdout[-3000:]
     assert {h: r["diagnosis"]["codes"] for h, r in run["hosts"].items()} == {h: [VSS] for h in HOSTS}
+
+
+def test_an_error_code_given_as_a_number_runs_like_its_name(runs):
+    run = runs["integer"]
+    assert run["proc"].returncode == 0, run["proc"].stdout[-3000:] + run["proc"].stderr[-2000:]
+    assert "has no len()" not in run["proc"].stdout + run["proc"].stderr
+    for host in HOSTS:
+        assert run["hosts"][host]["diagnosis"]["codes"] == ["AzureVmOffline"]
+        assert run["hosts"][host]["diagnosis"]["causes"] == ["WIN_AGENT"]

@@ -26,7 +26,7 @@ def table() -> str:
         name = "`%s`" % code if " " not in code else "(no code) %s" % code
         if entry.get("numbers"):
             name += " (%s)" % ", ".join("`%s`" % n for n in entry["numbers"])
-        causes = ", ".join(entry["causes"]) or "none in the guest"
+        causes = ", ".join(entry["causes"]) or "no role checks it"
         where = " ".join(p.capitalize() for p in catalogue.platforms(code))
         cells = (name, entry["message"], entry.get("message_de"), causes, where, entry["source"], entry.get("remedy"))
         rows.append("| %s |" % " | ".join(cell(c) for c in cells))

@@ -22,8 +22,10 @@ INTRO = [
     "A symbolic code, a numeric code of the job API the articles pair with a name, a MARS agent message ID, or the error message"
     " in English or German (case, punctuation and spacing do not matter; a message cut short matches from 16 characters on)."
     " Several as a comma list or a list: their causes merge in order, each once.",
-    "An unknown code fails the run before any VM is contacted, naming the closest known codes. A code whose step is in Azure"
-    " adds a finding with status C(found) saying what to do there. The result's C(diagnosis) says which codes and causes ran.",
+    "An unknown code fails the run before any VM is contacted, naming the closest known codes. A code's step that no role"
+    " takes (in Azure or by hand) adds an C(ERROR_CODE) finding saying what to do: C(found) when it is the fix itself or"
+    " nothing of the code is checked, else C(skipped), as what to do if the checks pass. The result's C(diagnosis) says"
+    " which codes and causes ran, and lists the codes with a step in Azure (C(control_plane)) or by hand (C(by_hand)).",
     "Full table with the messages in English and German: C(docs/error-codes.md).",
     "The codes, each with its causes in order ([linux] or [windows] where it occurs on one only):",
 ]
@@ -77,7 +79,7 @@ def test_the_table_names_every_code_with_its_causes_in_order():
     assert len(lines) == len(catalogue.ERROR_CODES)
     for line, (code, entry) in zip(lines, catalogue.ERROR_CODES.items()):
         assert line.startswith("C(%s)" % code)
-        assert (", ".join(entry["causes"]) or "none in the guest") in line
+        assert (", ".join(entry["causes"]) or "no role checks it") in line
 
 
 def test_the_role_is_one_remediate_task_with_the_log_bundle():

@@ -16,16 +16,30 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import CAUSES
 
 _AGENT = ["WIN_AGENT", "LINUX_AGENT"]
 _VMS = "backup-azure-vms-troubleshoot (2023-09)"
 _AGENT_2022 = "backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout (2022-05)"
+# BackUpOperationFailed as 003 and the 2022 article word it (the portal adds "Please retry ..." after a dash).
+_INTERNAL_ALSO = ["Backup fails, with an internal error", "Backup failed with an internal error - Please retry the operation in a few minutes",
+                  "Interner Fehler bei der Sicherung – versuchen Sie, den Vorgang in einigen Minuten zu wiederholen"]
+_VCREDIST = ("on Windows, if iaasvmprovider.dll is missing or corrupt, reinstall the Visual C++ 2013 x64 Redistributable from "
+             "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\<version>, then retry the backup")
+_VCREDIST_DE = ("unter Windows: fehlt iaasvmprovider.dll oder ist sie beschädigt, installieren Sie Visual C++ 2013 Redistributable (x64) "
+                "aus C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\<Version> neu, dann wiederholen Sie die Sicherung")
+_RECREATE = "re-create the VM with the same name and resource group, or stop protecting it (with or without its backup data)"
+_RECREATE_DE = ("erstellen Sie die VM mit demselben Namen und in derselben Ressourcengruppe neu, oder beenden Sie ihren Schutz (mit oder "
+                "ohne Löschen der Sicherungsdaten)")
 
 # code -> {message: English, as the article or portal prints it; message_de: German, as the seed prints it;
 #          also: further texts of the code (an older edition's wording, the portal's); causes: in order;
-#          source; remedy: what a person does besides (or, with no causes, instead of) the causes;
+#          source; remedy: what a person does besides (or, with no causes, instead of) the causes; remedy_de: the
+#          same in German; where: where that step happens, "azure" (portal, vault, policy) or "guest" (by hand in
+#          the VM); todo: True when the remedy is the fix itself whatever the checks say (else it is what to do if
+#          they pass); aliases: other spellings of the code that Microsoft prints;
 #          numbers: the numeric codes the job API returns for it; platforms: where the code can occur,
 #          when the causes alone do not say (a MARS code is Windows only)}.
 # Codes without a name of their own are keyed by their English message (articles 001, 003) or, in article 004,
@@ -44,27 +58,34 @@ ERROR_CODES = {
         "message_de": "Keine Kommunikation mit dem VM-Agent zum Abrufen des Momentaufnahmestatus möglich",
         # 2022: agents, snapshot status, the Linux agent's configuration (LINUX_AGENT); 002's NETWORK kept last.
         "causes": _AGENT + ["SNAPSHOT_STATUS", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK",
-        "remedy": "if AppLocker is used, allow IaaSBcdrExtension.exe (2022 article)"},
+        # 2022 cause 4 (Provisioning.Agent) is not checked by LINUX_AGENT: it is in the remedy.
+        "remedy": "if AppLocker is used, allow IaaSBcdrExtension.exe; on Linux, set Provisioning.Agent=auto in /etc/waagent.conf "
+                  "(2022 article)",
+        "remedy_de": "wenn AppLocker verwendet wird, lassen Sie IaaSBcdrExtension.exe zu; unter Linux setzen Sie "
+                     "Provisioning.Agent=auto in /etc/waagent.conf (Artikel von 2022)", "where": "guest"},
     "ExtensionSnapshotFailedNoNetwork": {
         "message": "Snapshot operation failed due to no network connectivity on the virtual machine",
         "message_de": "Fehler beim Momentaufnahmevorgang aufgrund fehlender Netzwerkkonnektivität auf dem virtuellen Computer",
         "causes": ["SNAPSHOT_STATUS", "BACKUP_EXTENSION", "NETWORK"], "source": "002 (2022 keeps SNAPSHOT_STATUS first)"},
-    "ExtentionOperationFailedForManagedDisks": {  # sic: the code is spelt so
-        "message": "VMSnapshot extension operation failed",
+    "ExtentionOperationFailedForManagedDisks": {  # sic: the code is spelt so (002); the 2022 article spells it right
+        "message": "VMSnapshot extension operation failed", "aliases": ["ExtensionOperationFailedForManagedDisks"],
         "message_de": "Fehler beim Vorgang der VMSnapshot-Erweiterung",
         # 2022: snapshot status, then the agents; 002's BACKUP_EXTENSION (second there) moves last.
         "causes": ["SNAPSHOT_STATUS"] + _AGENT + ["BACKUP_EXTENSION"], "source": _AGENT_2022 + "; 002 adds BACKUP_EXTENSION"},
     "BackUpOperationFailed": {
         "message": "Backup failed with an internal error",
         "message_de": "Interner Fehler bei der Sicherung – versuchen Sie, den Vorgang nach einigen Minuten zu wiederholen.",
-        "also": ["Backup fails, with an internal error"],
+        "also": _INTERNAL_ALSO,
         # 2022: agents, snapshot status, the lock, then iaasvmprovider (BACKUP_EXTENSION); 002's NETWORK kept last.
-        "causes": _AGENT + ["SNAPSHOT_STATUS", "RP_LOCK", "BACKUP_EXTENSION", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK"},
+        "causes": _AGENT + ["SNAPSHOT_STATUS", "RP_LOCK", "BACKUP_EXTENSION", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK",
+        # 2022 cause 5: BACKUP_EXTENSION checks the service's start type only, not the provider's files.
+        "remedy": _VCREDIST, "remedy_de": _VCREDIST_DE, "where": "guest"},
     "BackUpOperationFailedV2": {
         "message": "Backup failed with an internal error",
         "message_de": "Interner Fehler bei der Sicherung – versuchen Sie, den Vorgang nach einigen Minuten zu wiederholen.",
-        "also": ["Backup fails, with an internal error"],
-        "causes": _AGENT + ["SNAPSHOT_STATUS", "RP_LOCK", "BACKUP_EXTENSION", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK"},
+        "also": _INTERNAL_ALSO,
+        "causes": _AGENT + ["SNAPSHOT_STATUS", "RP_LOCK", "BACKUP_EXTENSION", "NETWORK"], "source": _AGENT_2022 + "; 002 adds NETWORK",
+        "remedy": _VCREDIST, "remedy_de": _VCREDIST_DE, "where": "guest"},
     "Unable to perform the operation as the VM Agent is not responsive": {
         "message": "Unable to perform the operation as the VM Agent is not responsive",
         "message_de": "Der Vorgang kann nicht ausgeführt werden, da der VM-Agent nicht reagiert",
@@ -79,7 +100,9 @@ ERROR_CODES = {
         "message": "The VM is in failed provisioning state",
         # The agent must process extensions; a failed VMSnapshot extension is removed in Azure.
         "causes": _AGENT + ["BACKUP_EXTENSION"], "source": _AGENT_2022,
-        "remedy": "fix the VM's failed extensions in the portal; remove a failed VMSnapshot extension, then run an on-demand backup"},
+        "remedy": "fix the VM's failed extensions in the portal; remove a failed VMSnapshot extension, then run an on-demand backup",
+        "remedy_de": "beheben Sie die fehlerhaften Erweiterungen der VM im Portal; entfernen Sie eine fehlerhafte VMSnapshot-Erweiterung, "
+                     "dann starten Sie eine bedarfsgesteuerte Sicherung", "where": "azure", "todo": True},
     "UserErrorRpCollectionLimitReached": {
         "message": "The restore point collection max limit has reached",
         "message_de": "Der maximale Grenzwert für die Sammlung von Wiederherstellungspunkten wurde erreicht.",
@@ -87,34 +110,45 @@ ERROR_CODES = {
     "UserErrorUnsupportedDiskSize": {
         "message": "Currently Azure Backup does not support disk sizes greater than 4095GB",
         "message_de": "Azure Backup unterstützt derzeit keine Datenträgergrößen von über 4.095 GB",
-        "also": ["Disks over 4095 GB are not supported"],
+        "also": ["Disks over 4095 GB are not supported", "The configured disk size(s) is currently not supported by Azure Backup."],
         "causes": ["DISK_LIMITS"], "source": "002"},
     "UserErrorKeyvaultPermissionsNotConfigured": {
         "message": "Backup doesn't have sufficient permissions to the key vault for backup of encrypted VMs",
         "message_de": "Backup verfügt nicht über ausreichende Berechtigungen für den Schlüsseltresor zur Sicherung verschlüsselter "
                       "virtueller Computer.",
-        "causes": [], "source": "002; " + _AGENT_2022,
+        "aliases": ["UserErrorKeyvaultPermissionNotConfigured"], "causes": [], "source": "002; " + _AGENT_2022,
         "remedy": "give the Recovery Services vault access to the key vault (access policy or role for Backup Management Service, "
-                  "in the portal, PowerShell or CLI), then retry the backup"},
+                  "in the portal, PowerShell or CLI), then retry the backup",
+        "remedy_de": "gewähren Sie dem Recovery Services-Tresor Zugriff auf den Schlüsseltresor (Zugriffsrichtlinie oder Rolle für "
+                     "Backup Management Service, im Portal, mit PowerShell oder der CLI), dann wiederholen Sie die Sicherung", "where": "azure"},
     "UserErrorBackupOperationInProgress": {
         "message": "Unable to initiate backup as another backup operation is currently in progress",
         "message_de": "Sicherung kann nicht initiiert werden, da derzeit ein anderer Sicherungsvorgang ausgeführt wird.",
         "causes": [], "source": "002",
-        "remedy": "wait for the running backup job or cancel it in the vault (also in an old vault after moving the VM), then retry"},
+        "remedy": "wait for the running backup job or cancel it in the vault (also in an old vault after moving the VM), then retry",
+        "remedy_de": "warten Sie auf den laufenden Sicherungsauftrag oder brechen Sie ihn im Tresor ab (auch in einem alten Tresor, "
+                     "wenn die VM verschoben wurde), dann wiederholen Sie den Vorgang", "where": "azure"},
     # The 2023 article's codes; the 000 table printed their messages without a code.
     "ExtensionFailedVssWriterInBadState": {
         "message": "Snapshot operation failed because VSS writers were in a bad state",
-        "also": ["Snapshot operation failed due to VSS Writers in bad state"],
+        "also": ["Snapshot operation failed due to VSS Writers in bad state",
+                 # the current de-DE article (its start as the portal prints it varies; the rest is found inside a paste)
+                 "aufgrund eines fehlerhaften Zustands von VSS Writer-Instanzen"],
         "message_de": "Fehler beim Momentaufnahmevorgang aufgrund eines ungültigen Status der VSS-Writer",
-        # Step 1 (free disk space, RAM, CPU) is shadow storage and load; step 2 the writers.
-        "causes": ["VSS_WRITERS", "MARS_SHADOW_STORAGE"], "source": "000; " + _VMS,
+        # The 2023 article's step 1 is free disk space, RAM/page file and CPU (SNAPSHOT_STATUS: CPU and memory;
+        # MARS_SHADOW_STORAGE: the space VSS needs); step 2 the writers.
+        "causes": ["SNAPSHOT_STATUS", "MARS_SHADOW_STORAGE", "VSS_WRITERS"], "source": "000; " + _VMS,
         "remedy": "if the writers keep failing, set HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys SnapshotWithoutThreads=True, "
-                  "and look for IOPS throttling"},
+                  "and look for IOPS throttling",
+        "remedy_de": "wenn die Writer weiter scheitern, setzen Sie in HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys "
+                     "SnapshotWithoutThreads=True und prüfen Sie, ob IOPS gedrosselt werden", "where": "guest"},
     "ExtensionFailedVssServiceInBadState": {
         "message": "Snapshot operation failed due to VSS (Volume Shadow Copy) service in bad state",
         "causes": ["VSS_WRITERS"], "source": _VMS,
         "remedy": "restart the Volume Shadow Copy service (net stop VSS, net start VSS); if it persists, restart the VM at a "
-                  "scheduled downtime"},
+                  "scheduled downtime",
+        "remedy_de": "starten Sie den Dienst Volumeschattenkopie neu (net stop VSS, net start VSS); besteht der Fehler weiter, starten "
+                     "Sie die VM in einem geplanten Wartungsfenster neu", "where": "guest", "todo": True},
     "ExtensionConfigParsingFailure": {
         "message": "Failure in parsing the config for the backup extension",
         "also": ["Snapshot operation failed due to a parsing failure of the configuration"],
@@ -124,11 +158,12 @@ ERROR_CODES = {
         "message": "The snapshot operation failed with the Volume Shadow Copy Service (VSS) operation error This drive is locked by "
                    "BitLocker Drive Encryption. You must unlock this drive from the Control Panel.",
         "message_de": "Der Momentaufnahmevorgang ist mit folgendem VSS-Vorgangsfehler fehlgeschlagen: \"Dieses Laufwerk ist durch die "
-                      "BitLocker-Laufwerkverschlüsselung gesperrt.",
+                      "BitLocker-Laufwerkverschlüsselung gesperrt.\"",
         "causes": ["BITLOCKER"], "source": "000; " + _VMS},
     "ExtensionSnapshotFailedCOM": {
         "message": "Snapshot operation failed due to COM+ error",
-        "causes": ["COM_MSDTC"], "source": _VMS},
+        "message_de": "Fehler bei Momentaufnahmevorgang aufgrund eines COM+-Fehlers",
+        "causes": ["COM_MSDTC"], "source": _VMS + "; de-DE"},
     "ExtensionInstallationFailedCOM": {
         "message": "Extension installation/operation failed due to a COM+ error",
         "causes": ["COM_MSDTC"], "source": _VMS},
@@ -140,25 +175,38 @@ ERROR_CODES = {
         "causes": ["COM_MSDTC"], "source": "000; " + _VMS},
     "ExtensionFailedTimeoutVMNetworkUnresponsive": {
         "message": "Snapshot operation failed due to inadequate VM resources",
-        "causes": ["SNAPSHOT_STATUS"], "source": _VMS, "platforms": ["windows"],
-        "remedy": "take snapshots through the host: HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys SnapshotMethod="
-                  "firstHostThenGuest and CalculateSnapshotTimeFromHost=True; or back up at a quieter time, or a larger VM size"},
+        # Linux VMs hit it too; the registry step is Windows only.
+        "causes": ["SNAPSHOT_STATUS"], "source": _VMS,
+        "remedy": "back up at a quieter time, or use a larger VM size; on Windows, take snapshots through the host: "
+                  "HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys SnapshotMethod=firstHostThenGuest and "
+                  "CalculateSnapshotTimeFromHost=True",
+        "remedy_de": "sichern Sie zu einer ruhigeren Zeit oder verwenden Sie eine größere VM-Größe; unter Windows erstellen Sie "
+                     "Momentaufnahmen über den Host: HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys SnapshotMethod="
+                     "firstHostThenGuest und CalculateSnapshotTimeFromHost=True", "where": "guest"},
     "ExtensionStuckInDeletionState": {
         "message": "Extension state is not supportive to the backup operation",
         "causes": _AGENT, "source": _VMS,
-        "remedy": "uninstall the backup extension (VMSnapshot or VMSnapshotLinux) in the portal; the next backup installs it again"},
+        "remedy": "uninstall the backup extension (VMSnapshot or VMSnapshotLinux) in the portal; the next backup installs it again",
+        "remedy_de": "deinstallieren Sie die Sicherungserweiterung (VMSnapshot oder VMSnapshotLinux) im Portal; die nächste "
+                     "Sicherung installiert sie neu", "where": "azure", "todo": True},
     "UserErrorVmNotInDesirableState": {
         "message": "VM is not in a state that allows backups",
         "also": ["The VM isn't in a state that allows backups"],
-        "causes": _AGENT + ["BACKUP_EXTENSION"], "source": _VMS,
-        "remedy": "wait while the VM moves between Running and Shut down; on SELinux, exclude /var/lib/waagent from the policy"},
+        "aliases": ["VmNotInDesirableState"], "causes": _AGENT + ["BACKUP_EXTENSION"], "source": _VMS,
+        "remedy": "wait while the VM moves between Running and Shut down; on SELinux, exclude /var/lib/waagent from the policy",
+        "remedy_de": "warten Sie, solange die VM zwischen Ausgeführt und Heruntergefahren wechselt; unter SELinux nehmen Sie "
+                     "/var/lib/waagent von der Richtlinie aus", "where": "guest"},
     "UserErrorFsFreezeFailed": {
         "message": "Failed to freeze one or more mount-points of the VM to take a file-system consistent snapshot",
+        "also": ["Fehler beim Einfrieren mindestens eines Bereitstellungspunkts"],  # the de-DE article's start
         # No cause of ours unmounts or checks file systems: BACKUP_EXTENSION reports the extension and its
         # vmbackup.conf (MountsToSkip); the rest is the remedy.
         "causes": ["BACKUP_EXTENSION"], "source": _VMS, "platforms": ["linux"],
         "remedy": "unmount the devices whose file system state was not clean, run fsck, mount them again; or list a mount point "
-                  "that cannot be unmounted in MountsToSkip of vmbackup.conf; remove duplicate mount entries"},
+                  "that cannot be unmounted in MountsToSkip of vmbackup.conf; remove duplicate mount entries",
+        "remedy_de": "hängen Sie die Geräte aus, deren Dateisystem nicht sauber ist, führen Sie fsck aus und hängen Sie sie wieder ein; "
+                     "oder tragen Sie einen Bereitstellungspunkt, der nicht ausgehängt werden kann, in MountsToSkip von vmbackup.conf "
+                     "ein; entfernen Sie doppelte Einträge für Bereitstellungspunkte", "where": "guest", "todo": True},
     "CopyingVHDsFromBackUpVaultTakingLongTime": {
         "message": "Copying backed up data from vault timed out",
         "also": ["Copying VHDs from the backup vault timed out"],
@@ -166,9 +214,15 @@ ERROR_CODES = {
         "causes": ["DISK_LIMITS"], "source": "000; " + _VMS},
     "AzureVmOffline": {
         "message": "Failed to install Microsoft Recovery Services extension as virtual machine is not running",
-        "also": ["The VM agent is a prerequisite for the Azure Recovery Services Extension"],
-        "message_de": "Fehler bei der Installation der Azure Recovery Services-Erweiterung für das ausgewählte Element.",
-        "numbers": ["380008"], "causes": _AGENT, "source": "000; " + _VMS},
+        # 000's row (the agent as a prerequisite) prints another German text for it: kept as a further wording.
+        "also": ["The VM agent is a prerequisite for the Azure Recovery Services Extension",
+                 "Fehler bei der Installation der Azure Recovery Services-Erweiterung für das ausgewählte Element."],
+        "message_de": "Fehler beim Installieren der Microsoft Recovery Services-Erweiterung, da der virtuelle Computer nicht ausgeführt wird",
+        "numbers": ["380008"], "causes": _AGENT, "source": "000; " + _VMS + "; de-DE",
+        # A stopped VM cannot be reached by the playbook either: its host fails to connect.
+        "remedy": "start the VM: it must be running for the extension to install, then retry the backup",
+        "remedy_de": "starten Sie die VM: sie muss ausgeführt werden, damit die Erweiterung installiert werden kann, dann wiederholen "
+                     "Sie die Sicherung", "where": "azure", "todo": True},
     "The VM agent is not present on the virtual machine": {
         "message": "The VM agent is not present on the virtual machine",
         "also": ["Virtual machine agent is not present on the virtual machine"],
@@ -181,12 +235,73 @@ ERROR_CODES = {
         "causes": _AGENT, "source": "000 (no code)"},
     "ResourceNotFound": {
         "message": "Could not perform the operation as VM no longer exists",
-        "numbers": ["320001"], "causes": [], "source": _VMS,
-        "remedy": "re-create the VM with the same name and resource group, or stop protecting it (with or without its backup data)"},
+        "message_de": "Der Vorgang konnte nicht ausgeführt werden, da der virtuelle Computer nicht mehr vorhanden ist.",
+        "numbers": ["320001"], "causes": [], "source": "000; " + _VMS,
+        "remedy": _RECREATE, "remedy_de": _RECREATE_DE, "where": "azure"},
     "BCMV2VMNotFound": {
         "message": "The virtual machine doesn't exist",
-        "numbers": ["400094"], "causes": [], "source": _VMS,
-        "remedy": "re-create the VM with the same name and resource group, or stop protecting it (with or without its backup data)"},
+        "message_de": "Der virtuelle Computer ist nicht vorhanden.", "also": ["Der virtuelle Azure-Computer wurde nicht gefunden."],
+        "numbers": ["400094"], "causes": [], "source": "000; " + _VMS,
+        "remedy": _RECREATE, "remedy_de": _RECREATE_DE, "where": "azure"},
+    # Section 6 of CAUSES.md: codes of the 2023 article whose cause no role checks; the remedy says what to do.
+    "VMRestorePointInternalError": {
+        "message": "Antivirus configured in the VM is restricting the execution of backup extension",
+        "causes": [], "source": _VMS, "platforms": ["windows"],
+        "remedy": "exclude C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot, "
+                  "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot and IaaSBcdrExtension.exe from "
+                  "the antivirus, then retry the backup",
+        "remedy_de": "nehmen Sie C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot, "
+                     "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot und IaaSBcdrExtension.exe vom "
+                     "Virenschutz aus, dann wiederholen Sie die Sicherung", "where": "guest"},
+    "ExtensionSnapshotFailedNoSecureNetwork": {
+        "message": "The snapshot operation failed because of failure to create a secure network communication channel",
+        "causes": [], "source": _VMS, "platforms": ["windows"],
+        "remedy": "set SchUseStrongCrypto=1 (DWORD) in HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319 and "
+                  "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319, then retry the backup",
+        "remedy_de": "setzen Sie SchUseStrongCrypto=1 (DWORD) in HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319 und "
+                     "HKLM\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319, dann wiederholen Sie die Sicherung",
+        "where": "guest"},
+    "ExtensionVCRedistInstallationFailure": {
+        "message": "The snapshot operation failed because of failure to install Visual C++ Redistributable for Visual Studio 2012",
+        "causes": [], "source": _VMS, "platforms": ["windows"],
+        "remedy": "set Start=3 (manual) for HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver, install the Visual C++ "
+                  "Redistributable (vcredist) from C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\<version>, "
+                  "then retry the backup",
+        "remedy_de": "setzen Sie Start=3 (manuell) für HKLM\\SYSTEM\\CurrentControlSet\\Services\\msiserver, installieren Sie "
+                     "Visual C++ Redistributable (vcredist) aus C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"
+                     "\\<Version>, dann wiederholen Sie die Sicherung", "where": "guest"},
+    "UserErrorUnableToOpenMount": {
+        "message": "Backup failed because the backup extension was unable to open the mount points of the VM",
+        "causes": [], "source": _VMS, "platforms": ["linux"],
+        "remedy": "make every mount point of the VM accessible to the backup extension (no stale or hung mounts), then retry the backup",
+        "remedy_de": "machen Sie jeden Bereitstellungspunkt der VM für die Sicherungserweiterung zugänglich (keine veralteten oder "
+                     "hängenden Einbindungen), dann wiederholen Sie die Sicherung", "where": "guest"},
+    "ExtensionFailedSnapshotLimitReachedError": {
+        "message": "Snapshot operation failed as snapshot limit is exceeded for some of the disks attached",
+        "causes": [], "source": _VMS,
+        "remedy": "delete the disk blob snapshots that are not needed; on Linux, set isanysnapshotfailed to False in "
+                  "/etc/azure/vmbackup.conf, then retry the backup",
+        "remedy_de": "löschen Sie nicht benötigte Momentaufnahmen der Datenträger-Blobs; unter Linux setzen Sie isanysnapshotfailed "
+                     "in /etc/azure/vmbackup.conf auf False, dann wiederholen Sie die Sicherung", "where": "guest"},
+    "UserErrorRequestDisallowedByPolicy": {
+        "message": "An invalid policy is configured on the VM which is preventing Snapshot operation",
+        "causes": [], "source": _VMS,
+        "remedy": "change the Azure Policy that denies the snapshot (often a tag policy), or exempt the restore point resource group "
+                  "AzureBackupRG_<geo>_<n> from it, then retry the backup",
+        "remedy_de": "ändern Sie die Azure Policy, die die Momentaufnahme verweigert (oft eine Tag-Richtlinie), oder nehmen Sie die "
+                     "Ressourcengruppe AzureBackupRG_<Geo>_<Nummer> davon aus, dann wiederholen Sie die Sicherung", "where": "azure"},
+    "UserErrorCrpReportedUserError": {
+        "message": "Backup failed due to an error. For details, see Job Error Message Details",
+        "causes": [], "source": _VMS,
+        "remedy": "open the failed job in the vault (Backup jobs, Failures) and give the underlying error code it shows",
+        "remedy_de": "öffnen Sie den fehlgeschlagenen Auftrag im Tresor (Sicherungsaufträge, Fehler) und geben Sie den dort "
+                     "genannten zugrunde liegenden Fehlercode an", "where": "azure"},
+    "UserErrorBcmDatasourceNotPresent": {
+        "message": "Backup failed: This virtual machine is not (actively) protected by Azure Backup",
+        "causes": [], "source": _VMS,
+        "remedy": "check in the vault that the VM is protected (and was not moved or re-created), and configure its backup again",
+        "remedy_de": "prüfen Sie im Tresor, ob die VM geschützt ist (und nicht verschoben oder neu erstellt wurde), und konfigurieren "
+                     "Sie ihre Sicherung erneut", "where": "azure"},
 
     # -- the MARS agent (article 004) ---------------------------------------------------------------------
     "34513": {
@@ -197,12 +312,18 @@ ERROR_CODES = {
         # The article's causes: expired credentials (a person downloads new ones), a proxy or firewall, antivirus;
         # its additional checks: the agent version and more than 60,000 .tmp files in C:\Windows\Temp.
         "causes": ["MARS_VERSION", "MARS_CONNECTIVITY", "MARS_ANTIVIRUS", "MARS_TEMP_FILES"], "source": "004",
-        "remedy": "if the checks pass, download new vault credentials (valid for 10 days) from the Recovery Services vault"},
+        # Conditional by its finding ("if its checks pass"): expired credentials are the article's first cause.
+        "remedy": "download new vault credentials (valid for 10 days) from the Recovery Services vault",
+        "remedy_de": "laden Sie neue Tresoranmeldeinformationen (10 Tage gültig) aus dem Recovery Services-Tresor herunter",
+        "where": "azure"},
     "403": {
         "message": "Unable to download vault credential file (ID: 403)",
         "message_de": "Fehler beim Herunterladen der Datei mit Tresoranmeldeinformationen. (ID: 403)",
         "causes": [], "source": "004", "platforms": ["windows"],
-        "remedy": "download the credentials in another browser, or check the subscription and the vault's limit of 50 machines"},
+        # Downloaded in a browser on the server being registered: a step by hand, not in the vault's settings.
+        "remedy": "download the credentials in another browser, or check the subscription and the vault's limit of 50 machines",
+        "remedy_de": "laden Sie die Anmeldeinformationen in einem anderen Browser herunter, oder prüfen Sie das Abonnement und die "
+                     "Grenze des Tresors von 50 Computern", "where": "guest"},
     "100050": {
         "message": "The Microsoft Azure Recovery Service Agent was unable to connect to Microsoft Azure Backup (ID: 100050)",
         "message_de": "Es konnte keine Verbindung zwischen dem Microsoft Azure Recovery Services-Agent und Microsoft Azure Backup "
@@ -215,11 +336,13 @@ ERROR_CODES = {
         "message": "The specified vault credential file cannot be used as it is not downloaded from the vault associated with this server (ID: 100110)",
         "message_de": "Die angegebene Datei mit Tresoranmeldeinformationen kann nicht verwendet werden, weil sie nicht aus dem Tresor "
                       "heruntergeladen wird, der diesem Server zugeordnet ist. (ID: 100110)",
-        "causes": [], "source": "004", "platforms": ["windows"], "remedy": "register the server with the vault it belongs to"},
+        "causes": [], "source": "004", "platforms": ["windows"], "remedy": "register the server with the vault it belongs to",
+        "remedy_de": "registrieren Sie den Server bei dem Tresor, zu dem er gehört", "where": "guest"},
     "0x80070570": {
         "message": "The file or directory is corrupted and unreadable",
         "message_de": "Die Datei oder das Verzeichnis ist beschädigt und nicht lesbar.",
-        "causes": [], "source": "004", "platforms": ["windows"], "remedy": "run chkdsk on the source volume"},
+        "causes": [], "source": "004", "platforms": ["windows"], "remedy": "run chkdsk on the source volume",
+        "remedy_de": "führen Sie chkdsk auf dem Quellvolume aus", "where": "guest"},
     "0x80070002": {
         "message": "The system cannot find the file specified",
         "message_de": "Das System kann die angegebene Datei nicht finden.",
@@ -233,7 +356,8 @@ ERROR_CODES = {
     "0x8007018b": {
         "message": "Access to the cloud file is denied", "message_de": "Der Zugriff auf die Clouddatei wird verweigert.",
         "causes": [], "source": "004", "platforms": ["windows"],
-        "remedy": "exclude OneDrive, Git or other offline files from the backup policy"},
+        "remedy": "exclude OneDrive, Git or other offline files from the backup policy",
+        "remedy_de": "schließen Sie OneDrive-, Git- oder andere Offlinedateien von der Sicherungsrichtlinie aus", "where": "guest"},
     "0x1FC07": {
         "message": "The activation did not complete successfully. The current operation failed due to an internal service error "
                    "[0x1FC07]",
@@ -249,17 +373,21 @@ ERROR_CODES = {
         "message_de": "Fehler beim aktuellen Vorgang aufgrund eines internen Dienstfehlers: \"Ressource nicht im Dienststempel "
                       "angegeben\". Wiederholen Sie den Vorgang nach einiger Zeit. (ID: 230006)",
         "causes": [], "source": "004", "platforms": ["windows"],
-        "remedy": "rename the server back to the name registered with the vault, or register it again under its new name"},
+        "remedy": "rename the server back to the name registered with the vault, or register it again under its new name",
+        "remedy_de": "benennen Sie den Server wieder so, wie er beim Tresor registriert ist, oder registrieren Sie ihn unter dem neuen "
+                     "Namen erneut", "where": "guest"},
     "SalChecksumStoreInitializationFailed": {
         "message": "Microsoft Azure Recovery Services Agent was unable to access backup checksum stored in scratch location",
         "message_de": "Der Microsoft Azure Recovery Services-Agent konnte nicht auf die im Ablageordner gespeicherte Sicherungsprüfsumme "
                       "zugreifen.",
-        "causes": ["MARS_ANTIVIRUS", "MARS_SCRATCH"], "source": "004", "remedy": "restart the server after the fixes"},
+        "causes": ["MARS_ANTIVIRUS", "MARS_SCRATCH"], "source": "004", "remedy": "restart the server after the fixes",
+        "remedy_de": "starten Sie den Server nach den Korrekturen neu", "where": "guest", "todo": True},
     "SalVhdInitializationError": {
         "message": "Microsoft Azure Recovery Services Agent was unable to access the scratch location to initialize VHD",
         "message_de": "Der Microsoft Azure Recovery Services-Agent konnte nicht auf den Ablageordner zugreifen, um die virtuelle "
                       "Festplatte zu initialisieren.",
-        "causes": ["MARS_ANTIVIRUS", "MARS_SCRATCH"], "source": "004", "remedy": "restart the server after the fixes"},
+        "causes": ["MARS_ANTIVIRUS", "MARS_SCRATCH"], "source": "004", "remedy": "restart the server after the fixes",
+        "remedy_de": "starten Sie den Server nach den Korrekturen neu", "where": "guest", "todo": True},
     # The "prerequisites" of the cache section the article links: free space, a valid scratch folder, shadow
     # copy storage, antivirus.
     "SalLowDiskSpace": {
@@ -272,7 +400,9 @@ ERROR_CODES = {
                       "Vorgang",
         "causes": ["MARS_VERSION", "MARS_SCRATCH", "MARS_SHADOW_STORAGE", "MARS_ANTIVIRUS"], "source": "004"},
     "backups-dont-run-according-to-schedule": {
-        "message": "Scheduled backups do not run, manual backups work",
+        # The article prints no message: its sentence and its heading.
+        "message": "If scheduled backups don't get triggered automatically, but manual backups work without issues",
+        "also": ["Backups don't run according to schedule"],
         "message_de": "Sicherungen werden nicht nach Zeitplan ausgeführt",
         "causes": ["MARS_SCHEDULE", "MARS_POWERSHELL"], "source": "004"},
     "job-could-not-be-started-as-another-job-was-in-progress": {
@@ -280,10 +410,13 @@ ERROR_CODES = {
         "message_de": "Auftrag konnte nicht gestartet werden, da ein anderer Auftrag in Bearbeitung ist",
         "causes": ["MARS_SCHEDULE"], "source": "004"},
     "troubleshoot-restore-problems": {
-        "message": "Azure Backup cannot mount the recovery volume",
+        "message": "Azure Backup might not successfully mount the recovery volume, even after several minutes",
+        "also": ["Troubleshoot restore problems"],
         "causes": ["MARS_VERSION", "MARS_RESTORE_MOUNT"], "source": "004"},
     "increase-shadow-copy-storage": {
-        "message": "Backup failed: not enough shadow copy storage to protect the data source",
+        "message": "Backup operations might fail if there isn't sufficient shadow copy storage space that's required to protect the "
+                   "data source",
+        "also": ["Increase shadow copy storage"],
         "message_de": "Sicherungsvorgänge können fehlschlagen, wenn nicht ausreichend Speicherplatz für Schattenkopien vorliegt",
         "causes": ["MARS_SHADOW_STORAGE"], "source": "004"},
 }
@@ -342,14 +475,15 @@ MIN_PREFIX = 16
 
 
 def _words(text) -> str:
-    return " ".join(_NOT_WORD.sub(" ", str(text).casefold()).split())
+    # NFKC: a paste in decomposed form (macOS, some browsers: "a" + combining diaeresis) is the same text.
+    return " ".join(_NOT_WORD.sub(" ", unicodedata.normalize("NFKC", str(text)).casefold()).split())
 
 
 def _keys() -> dict:
-    """Every code's key, name and number, lower-cased -> the catalogue key."""
+    """Every code's key, name, other spellings and number, lower-cased -> the catalogue key."""
     keys = {}
     for key, entry in ERROR_CODES.items():
-        for name in [key] + list(entry.get("numbers") or []):
+        for name in [key] + list(entry.get("aliases") or []) + list(entry.get("numbers") or []):
             keys[name.lower()] = key
     return keys
 
@@ -388,7 +522,13 @@ def _match(text: str, whole_text: bool = False) -> tuple:
     if whole:
         return list(dict.fromkeys(whole)), []
     if len(words) >= MIN_PREFIX:
-        keys = list(dict.fromkeys(k for m, k in messages if m.startswith(words)))
+        starting = [(m, k) for m, k in messages if m.startswith(words)]
+        # One message may start another code's (GuestAgentSnapshotTaskStatusError's starts the 001 entry's, which adds
+        # "Snapshot VM sub task timed out"): a text cut short within the shorter one is that shorter code.
+        shortest = min((m for m, _k in starting), key=len, default="")
+        if all(m.startswith(shortest) for m, _k in starting):
+            starting = [(m, k) for m, k in starting if m == shortest]
+        keys = list(dict.fromkeys(k for _m, k in starting))
         # Codes with the same causes (BackUpOperationFailed, ...V2) are one answer, not a riddle.
         if len({tuple(ERROR_CODES[k]["causes"]) for k in keys}) > 1:
             return [], keys
@@ -431,6 +571,17 @@ def _parts(given) -> list:
     return [p.strip() for p in re.split(r"[,;\n]", str(given)) if p.strip()]
 
 
+def _longest(pieces: list, start: int) -> tuple:
+    """(end, keys, ambiguous keys) of the longest run of ``pieces`` from ``start`` that is one code or message; else
+    every message the rest holds (whole_text)."""
+    for end in range(len(pieces), start, -1):
+        found, ambiguous = _match(", ".join(pieces[start:end]))
+        if found or ambiguous:
+            return end, found, ambiguous
+    found, ambiguous = _match(", ".join(pieces[start:]), whole_text=True)
+    return len(pieces), found, ambiguous
+
+
 def resolve(given) -> tuple:
     """(keys, error) for what a person gave as azure_backup_error: one code or message, or several (a comma list or
     a list). Messages may hold commas themselves, so the longest run of comma-separated pieces that matches wins.
@@ -441,13 +592,13 @@ def resolve(given) -> tuple:
         pieces = _parts(item)
         start = 0
         while start < len(pieces):
-            for end in range(len(pieces), start, -1):
-                found, ambiguous = _match(", ".join(pieces[start:end]))
-                if found or ambiguous:
-                    break
-            else:  # no code or message starts here: perhaps the rest is a longer text that holds some
-                end = len(pieces)
-                found, ambiguous = _match(", ".join(pieces[start:]), whole_text=True)
+            end, found, ambiguous = _longest(pieces, start)
+            # The portal's text may go on past the catalogue's copy, commas and all ("…, wenn das Problem weiterhin
+            # besteht."): when the piece after a match is prose that matches nothing, the match is read with its rest.
+            if (found or ambiguous) and end < len(pieces) and " " in pieces[end] and _longest(pieces, end)[1:] == ([], []):
+                longer, _unclear = _match(", ".join(pieces[start:]), whole_text=True)
+                if longer and set(found or ambiguous) & set(longer):
+                    end, found, ambiguous = len(pieces), longer, []
             if ambiguous:
                 problems.append("'%s' starts the message of several codes: %s; give more of it, or the code"
                                 % (", ".join(pieces[start:end]), ", ".join(ambiguous)))
@@ -472,7 +623,7 @@ def doc_table() -> list:
     for key, entry in ERROR_CODES.items():
         numbers = " (%s)" % ", ".join(entry["numbers"]) if entry.get("numbers") else ""
         where = "" if platforms(key) == ("linux", "windows") else " [%s]" % ", ".join(platforms(key))
-        causes = ", ".join(entry["causes"]) or "none in the guest"
+        causes = ", ".join(entry["causes"]) or "no role checks it"
         remedy = "; then: %s" % entry["remedy"] if entry.get("remedy") and entry["causes"] else \
             "; %s" % entry["remedy"] if entry.get("remedy") else ""
         lines.append("C(%s)%s%s: %s%s." % (key, numbers, where, causes, remedy))
@@ -503,22 +654,24 @@ CAUSE_TEXT = {
                "remedy": "Enable DHCP in the guest, set USEVSSCOPYBACKUP where SQL Server is backed up, and back up when CPU and "
                          "memory are below 90 %."},
         "de": {"title": "Der Momentaufnahmestatus kann nicht abgerufen werden, oder es kann keine Momentaufnahme erstellt werden",
-               "remedy": "Aktivieren Sie DHCP im Gast, setzen Sie USEVSSCOPYBACKUP, wenn SQL Server gesichert wird, und sichern Sie, "
-                         "wenn CPU und Arbeitsspeicher unter 90 % liegen."}},
+               "remedy": "Aktivieren Sie DHCP im Gast, setzen Sie USEVSSCOPYBACKUP, wenn SQL Server gesichert wird, und führen Sie "
+                         "die Sicherung aus, wenn die Auslastung von CPU und Arbeitsspeicher unter 90 % liegt."}},
     "BACKUP_EXTENSION": {
         "en": {"title": "The backup extension fails to update or load",
-               "remedy": "Set the service iaasvmprovider to start automatically; if the extension stays failed, uninstall it in the "
-                         "portal so that the next backup installs it again."},
+               "remedy": "On Windows, set the service iaasvmprovider to start automatically; on either OS, if the extension stays "
+                         "failed, uninstall it in the portal so that the next backup installs it again."},
         "de": {"title": "Die Sicherungserweiterung wird nicht aktualisiert oder geladen",
-               "remedy": "Stellen Sie den Dienst iaasvmprovider auf automatischen Start; bleibt die Erweiterung fehlerhaft, "
-                         "deinstallieren Sie sie im Portal, damit die nächste Sicherung sie neu installiert."}},
+               "remedy": "Unter Windows stellen Sie den Dienst iaasvmprovider auf automatischen Start; bleibt die Erweiterung "
+                         "fehlerhaft (unter jedem Betriebssystem), deinstallieren Sie sie im Portal, damit die nächste Sicherung sie neu "
+                         "installiert."}},
     "NETWORK": {
+        # 168.63.129.16 is the host's own address: it is never reached through a proxy.
         "en": {"title": "The VM cannot reach Azure",
-               "remedy": "Allow the VM to reach 168.63.129.16 (ports 80, 32526) and Azure Storage over HTTPS, through the agent's "
-                         "proxy where one is needed."},
-        "de": {"title": "Die VM kann nicht auf das Internet zugreifen",
-               "remedy": "Erlauben Sie der VM den Zugriff auf 168.63.129.16 (Ports 80, 32526) und auf Azure Storage über HTTPS, "
-                         "wo nötig über den Proxy des Agents."}},
+               "remedy": "Allow the VM to reach 168.63.129.16 directly, bypassing any proxy (ports 80, 443, 32526), and Azure Storage "
+                         "over HTTPS, through the agent's proxy where one is needed."},
+        "de": {"title": "Die VM kann Azure nicht erreichen",
+               "remedy": "Erlauben Sie der VM den direkten Zugriff auf 168.63.129.16, an jedem Proxy vorbei (Ports 80, 443, 32526), "
+                         "und den Zugriff auf Azure Storage über HTTPS, wo nötig über den Proxy des Agents."}},
     "VSS_WRITERS": {
         "en": {"title": "VSS writers in a bad state",
                "remedy": "Restart the service of every VSS writer whose state is not [1] Stable (vssadmin list writers)."},
@@ -534,29 +687,36 @@ CAUSE_TEXT = {
     "BITLOCKER": {
         "en": {"title": "A volume locked by BitLocker fails VSS",
                "remedy": "Unlock the volume, or turn BitLocker off for the VM's drives."},
-        "de": {"title": "Ein durch BitLocker gesperrtes Volume lässt VSS scheitern",
+        "de": {"title": "Ein durch BitLocker gesperrtes Volume verhindert die VSS-Momentaufnahme",
                "remedy": "Entsperren Sie das Volume oder deaktivieren Sie BitLocker für die Laufwerke der VM."}},
     "COM_MSDTC": {
         "en": {"title": "COM+ System Application or MSDTC not running",
                "remedy": "Start COM+ System Application and MSDTC (running as Network Service)."},
         "de": {"title": "COM+-Systemanwendung oder MSDTC läuft nicht",
-               "remedy": "Starten Sie die COM+-Systemanwendung und MSDTC (als Netzwerkdienst)."}},
+               "remedy": "Starten Sie die COM+-Systemanwendung und MSDTC (unter dem Konto Netzwerkdienst)."}},
     "DISK_LIMITS": {
-        "en": {"title": "Too many data disks, or a disk over 4095 GB",
-               "remedy": "Keep fewer than 16 data disks and none over 4095 GB on the VM."},
-        "de": {"title": "Zu viele Datenträger oder ein Datenträger über 4.095 GB",
-               "remedy": "Verwenden Sie weniger als 16 Datenträger und keinen über 4.095 GB."}},
+        # The role checks the limits of CAUSES.md (the 2019 article); the support matrix has since raised them.
+        "en": {"title": "More than 16 data disks, or a disk over 4095 GB",
+               "remedy": "The check flags more than 16 data disks or a disk over 4095 GB (the 2019 limits). Azure Backup now supports "
+                         "disks up to 32 TB (4 TB when encrypted) and up to 32 disks (16 for unmanaged or classic VMs): if the VM is "
+                         "within those, compare with the current support matrix before removing disks."},
+        "de": {"title": "Mehr als 16 Datenträger oder ein Datenträger über 4.095 GB",
+               "remedy": "Die Prüfung meldet mehr als 16 Datenträger oder einen Datenträger über 4.095 GB (die Grenzen von 2019). "
+                         "Azure Backup unterstützt inzwischen Datenträger bis 32 TB (4 TB, wenn verschlüsselt) und bis zu 32 Datenträger "
+                         "(16 bei nicht verwalteten oder klassischen VMs): liegt die VM innerhalb dieser Grenzen, vergleichen Sie mit der "
+                         "aktuellen Unterstützungsmatrix, bevor Sie Datenträger entfernen."}},
     "RP_LOCK": {
-        "en": {"title": "A resource group lock blocks the restore point clean-up",
-               "remedy": "Remove the lock on resource group AzureBackupRG_<geo>_<n> and clean up the restore point collection, "
-                         "then retry the backup (in Azure, not in the guest)."},
-        "de": {"title": "Eine Ressourcengruppensperre verhindert das Bereinigen der Wiederherstellungspunkte",
-               "remedy": "Entfernen Sie die Sperre der Ressourcengruppe AzureBackupRG_<Geo>_<Nummer> und bereinigen Sie die "
-                         "Wiederherstellungspunktsammlung, dann wiederholen Sie die Sicherung (in Azure, nicht im Gast)."}},
+        # Not checked: the lock is in Azure, out of the VM's sight.
+        "en": {"title": "A resource group lock may block the restore point clean-up",
+               "remedy": "Not checked from the VM: if resource group AzureBackupRG_<geo>_<n> has a lock, remove it and clean up the "
+                         "restore point collection, then retry the backup (in Azure)."},
+        "de": {"title": "Eine Ressourcengruppensperre kann das Bereinigen der Wiederherstellungspunkte verhindern",
+               "remedy": "Nicht von der VM aus geprüft: hat die Ressourcengruppe AzureBackupRG_<Geo>_<Nummer> eine Sperre, entfernen "
+                         "Sie sie und bereinigen Sie die Wiederherstellungspunktsammlung, dann wiederholen Sie die Sicherung (in Azure)."}},
     "MARS_SERVICE": {
         "en": {"title": "The MARS agent's engine service is not running",
                "remedy": "Start the service obengine (net start obengine)."},
-        "de": {"title": "Der Moduldienst des MARS-Agents läuft nicht",
+        "de": {"title": "Der Dienst des MARS-Agents (obengine) läuft nicht",
                "remedy": "Starten Sie den Dienst obengine (net start obengine)."}},
     "MARS_VERSION": {
         "en": {"title": "The MARS agent is not current",
@@ -571,7 +731,7 @@ CAUSE_TEXT = {
     "MARS_SCRATCH": {
         "en": {"title": "The MARS cache (scratch) folder is missing, full or misconfigured",
                "remedy": "Keep 5-10 % free on the scratch volume and the same ScratchLocation in both registry keys."},
-        "de": {"title": "Der Cache-(Ablage-)Ordner des MARS-Agents fehlt, ist voll oder falsch konfiguriert",
+        "de": {"title": "Der Cacheordner (Ablageordner) des MARS-Agents fehlt, ist voll oder falsch konfiguriert",
                "remedy": "Halten Sie 5-10 % des Ablagevolumes frei und denselben ScratchLocation-Wert in beiden Registrierungsschlüsseln."}},
     "MARS_SHADOW_STORAGE": {
         "en": {"title": "Not enough shadow copy storage",
@@ -614,7 +774,8 @@ CAUSE_TEXT = {
         "en": {"title": "What the error code asks for beyond the VM's checks",
                "remedy": "Do what the finding says, in Azure or by hand; the playbook cannot do it in the guest."},
         "de": {"title": "Was der Fehlercode über die Prüfungen der VM hinaus verlangt",
-               "remedy": "Tun Sie, was der Befund nennt, in Azure oder von Hand; das Playbook kann es im Gast nicht tun."}},
+               "remedy": "Führen Sie die im Befund genannten Schritte in Azure oder manuell aus; das Playbook kann sie im Gast nicht "
+                         "ausführen."}},
     "HOST": {
         "en": {"title": "The host cannot be checked",
                "remedy": "Make the host reachable and able to run the checks (Python on Linux, PowerShell 5.1 on Windows)."},

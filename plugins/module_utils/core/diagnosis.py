@@ -23,10 +23,13 @@ def plan(codes: list, os_name: str, allowed: list) -> dict:
     """The diagnosis of ``codes`` (catalogue keys, in the order given) on a host of ``os_name`` whose task may run
     the causes ``allowed`` (play names: linux_agent, mars_scratch, ...):
     {codes, causes: cause IDs to run in order (each once), not_here: cause IDs of the codes this host does not
-    run (another OS's, no role, not in its task), control_plane: the codes that ask for a step outside the guest,
-    findings: one per such step (status found, the remedy in the summary), and one skipped finding per code of
-    another OS}."""
-    causes, not_here, control_plane, findings = [], [], [], []
+    run (another OS's, no role, not in its task), control_plane: the codes that ask for a step in Azure (their
+    remedy's "where" is azure, or RP_LOCK), by_hand: the codes that ask for a step in the guest that no role takes,
+    findings: one per such step, and one skipped finding per code of another OS}.
+    A step's finding is ``found`` when it is the fix itself (the entry's ``todo``) or nothing of the code is checked
+    on this host; otherwise ``skipped``, worded as what to do if the checks pass: an unchecked lead must not turn a
+    healthy host red."""
+    causes, not_here, control_plane, by_hand, findings = [], [], [], [], []
     for code in codes:
         entry = catalogue.ERROR_CODES[code]
         here = catalogue.causes_for(code, os_name)
@@ -41,18 +44,25 @@ def plan(codes: list, os_name: str, allowed: list) -> dict:
             findings.append(_finding("ERROR_CODE", code, "skipped", "%s is not a %s error: it occurs on %s; nothing to check on this host"
                                      % (code, os_name.capitalize(), " and ".join(p.capitalize() for p in catalogue.platforms(code)))))
             continue
-        # RP_LOCK: the lock is the control plane's; the finding says what to do there.
+        checked = [c for c in here if catalogue.play_name(c) in allowed and catalogue.play_name(c) is not None]
+        # RP_LOCK: the lock is the control plane's, not checked from the VM; its text is worded conditionally.
         outside = [c for c in here if catalogue.play_name(c) is None]
         for cause in outside:
-            findings.append(_finding(cause, code, "found", "%s: %s" % (code, catalogue.cause_text(cause)["remedy"])))
-        if not entry["causes"] and entry.get("remedy"):
-            findings.append(_finding("ERROR_CODE", code, "found", "%s: %s" % (code, entry["remedy"])))
-        if outside or not entry["causes"]:
+            findings.append(_finding(cause, code, "skipped" if checked else "found", "%s: %s" % (code, catalogue.cause_text(cause)["remedy"])))
+        if outside:
             control_plane.append(code)
-        elif not [c for c in here if c in causes]:
+        if entry.get("remedy"):
+            status = "found" if entry.get("todo") or not checked else "skipped"
+            findings.append(_finding("ERROR_CODE", code, status, "%s: %s%s" % (
+                code, "" if status == "found" else "if its checks pass and the job still fails: ", entry["remedy"])))
+            where = control_plane if entry.get("where") == "azure" else by_hand
+            if code not in where:
+                where.append(code)
+        if entry["causes"] and not outside and not [c for c in here if c in causes]:
             findings.append(_finding("ERROR_CODE", code, "skipped", "%s: none of its causes (%s) is run by this host's task"
                                      % (code, ", ".join(entry["causes"]))))
-    return {"codes": list(codes), "causes": causes, "not_here": not_here, "control_plane": control_plane, "findings": findings}
+    return {"codes": list(codes), "causes": causes, "not_here": not_here, "control_plane": control_plane, "by_hand": by_hand,
+            "findings": findings}
 
 
 def _finding(cause: str, code: str, status: str, summary: str) -> dict:

@@ -33,7 +33,7 @@ CAUSES = {
     "BITLOCKER": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
     "COM_MSDTC": {"severity": "critical", "doc": _TROUBLESHOOT_VM},
     "DISK_LIMITS": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
-    "RP_LOCK": {"severity": "warning", "doc": _TROUBLESHOOT_VM},
+    "RP_LOCK": {"severity": "warning", "doc": _TROUBLESHOOT_AGENT + "#remove_lock_from_the_recovery_point_resource_group"},
     # The MARS agent (article 004). MARS_SHADOW_STORAGE also serves the VM backup's VSS snapshots.
     "MARS_SERVICE": {"severity": "critical", "doc": _TROUBLESHOOT_MARS},
     "MARS_VERSION": {"severity": "warning", "doc": _TROUBLESHOOT_MARS},

@@ -94,7 +94,7 @@ def test_the_catalogue_s_order_wins_over_the_task_s(vm):
 def test_several_codes_merge_their_causes_in_order_each_once(vm):
     given = "ExtensionFailedVssWriterInBadState, UserErrorGuestAgentStatusUnavailable, ExtensionFailedVssServiceInBadState"
     result, sent = vm({}, dict(WIN, azure_backup_error=given))
-    assert sent == [("windows", ["vss_writers", "shadow_storage", "win_agent", "snapshot_status", "backup_extension", "network"])]
+    assert sent == [("windows", ["snapshot_status", "shadow_storage", "vss_writers", "win_agent", "backup_extension", "network"])]
     assert result["diagnosis"]["codes"] == ["ExtensionFailedVssWriterInBadState", "UserErrorGuestAgentStatusUnavailable",
                                             "ExtensionFailedVssServiceInBadState"]
 
@@ -148,7 +148,11 @@ def test_a_control_plane_code_says_what_to_do_in_azure(vm):
 def test_backup_failed_runs_the_guest_causes_and_names_the_lock_as_azure_s(vm):
     result, sent = vm({}, {"azure_backup_error": "BackUpOperationFailed"})
     assert sent == [("linux", ["linux_agent", "snapshot_status", "backup_extension", "network"])]
-    assert [(f["id"], f["status"]) for f in result["findings"]] == [("LINUX_AGENT", "ok"), ("RP_LOCK", "found")]
+    # The lock and the iaasvmprovider step are not checked from the VM: what to do if the checks pass, not an open fault.
+    assert [(f["id"], f["status"]) for f in result["findings"]] == [("LINUX_AGENT", "ok"), ("RP_LOCK", "skipped"), ("ERROR_CODE", "skipped")]
+    assert result["findings"][1]["summary"].startswith("BackUpOperationFailed: Not checked from the VM: if resource group AzureBackupRG_")
+    assert result["findings"][2]["summary"].startswith("BackUpOperationFailed: if its checks pass and the job still fails: on Windows")
+    assert result["diagnosis"]["control_plane"] == ["BackUpOperationFailed"] and result["diagnosis"]["by_hand"] == ["BackUpOperationFailed"]
 
 
 def test_a_mars_code_on_linux_is_one_skipped_finding_not_an_empty_run(vm):
