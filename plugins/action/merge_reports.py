@@ -59,7 +59,8 @@ class ActionModule(ActionBase):
         # merged in the order the slices finished, so their azure_backup_broken is the last slice's alone.
         data = summary(merged["hosts"])
         return dict(result, changed=not self._task.check_mode, paths=paths,
-                    ansible_stats={"data": data, "per_host": False, "aggregate": False}, totals=merged["totals"], sources=[s["file"] for s in merged["merged"]["sources"]],
+                    ansible_stats={"data": data, "per_host": False, "aggregate": False},
+                    totals=merged["totals"], sources=[s["file"] for s in merged["merged"]["sources"]],
                     ignored=[{"path": path, "why": why} for path, why in ignored], replaced=merged["merged"]["replaced"], msg=msg)
 
 

@@ -65,6 +65,7 @@ def test_the_outcome_is_published_with_every_host(run):
     assert stats["azure_backup_hosts"] == {"lnx01": "unreachable", "win01": "ok", "win14": "failed", "win99": "unreachable"}
     assert stats["azure_backup_broken_hosts"] == ["lnx01", "win14", "win99"] and stats["azure_backup_broken"] is True
 
+
 def test_the_run_still_fails_for_the_unreachable_and_the_failed_hosts(run):
     proc = run["proc"]
     assert proc.returncode != 0
