@@ -15,7 +15,7 @@ description:
   - The name is C(azure-backup-report-<UTC start, YYYYMMDDTHHMMSS>); under AWX (extra variable C(awx_job_id))
     C(azure-backup-report-job<awx_job_id>), so each job and each slice of a sliced job has its own. The JSON then
     holds C(awx_job_id) and C(awx_workflow_job_id). Under AWX a report of the same name is replaced (an AWX whose job
-    IDs started again, two AWX sharing the folder): the workflow statistics name that file, so it must be this job's.
+    IDs started again, two AWX sharing the folder), since the workflow statistics name that file and it must be this job's.
   - Where the run was asked for an error code (C(azure_backup_error)), each host's entry holds the C(diagnosis) the
     remediate task returned (codes, causes tried in order), and the report the codes of the run.
   - Only tasks of this collection's modules and roles count; other plays in the same run are left out.
@@ -34,7 +34,7 @@ options:
       - Folder the report files are written to. Created if missing.
       - The extra variable C(azure_backup_report_dir) wins over this option, so an AWX job template can set it
         (AWX job templates set no environment variables).
-      - Under AWX a folder inside the project or the job's private data directory is deleted with the job: the run
+      - Under AWX a folder inside the project or the job's private data directory is deleted with the job, and the run
         warns at its start and its end (docs/awx.md).
     type: path
     default: ./reports

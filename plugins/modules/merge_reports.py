@@ -21,7 +21,7 @@ description:
   - Every report must be one the callback wrote, of one playbook; a file that is not (another playbook's report,
     a JSON file of something else, a broken file) fails the task naming the file, and nothing is written.
   - Runs on the controller only; no host is contacted, a play on C(localhost) is enough; see C(playbooks/merge_reports.yml).
-  - Publishes the merged report's outcome as the job's statistics (as C(ansible.builtin.set_stats) with C(per_host=false)):
+  - Publishes the merged report's outcome as the job's statistics (as C(ansible.builtin.set_stats) with C(per_host=false)),
     C(azure_backup_hosts), C(azure_backup_totals), C(azure_backup_broken), C(azure_backup_broken_hosts) and
     C(azure_backup_azure_steps), judged as C(azure_backup.remediation.fleet_stats) judges. In an AWX workflow the node
     after the merge reads these, not the slices' own, which AWX merges in the order the slices finished.
