@@ -13,6 +13,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import ReportError, merge
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_html import LANGUAGES, render_html
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_junit import render_junit
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.workflow import summary
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._report_files import read_reports
 
@@ -54,7 +55,12 @@ class ActionModule(ActionBase):
         msg = "%d hosts from %d reports" % (len(merged["hosts"]), len(reports))
         if hosts_replaced:
             msg += "; %d hosts reported by more than one run, the latest kept" % hosts_replaced
-        return dict(result, changed=True, paths=paths, totals=merged["totals"], sources=[s["file"] for s in merged["merged"]["sources"]],
+        # The workflow's statistics over the merged report: AWX hands the node after this one the slices' artifacts
+        # merged in the order the slices finished, so their azure_backup_broken is the last slice's alone.
+        data = summary(merged["hosts"])
+        return dict(result, changed=not self._task.check_mode, paths=paths,
+                    ansible_stats={"data": data, "per_host": False, "aggregate": False},
+                    totals=merged["totals"], sources=[s["file"] for s in merged["merged"]["sources"]],
                     ignored=[{"path": path, "why": why} for path, why in ignored], replaced=merged["merged"]["replaced"], msg=msg)
 
 

@@ -14,7 +14,8 @@ description:
     JSON (for machines), HTML (one self-contained page for people) and JUnit XML (one test case per host and cause).
   - The name is C(azure-backup-report-<UTC start, YYYYMMDDTHHMMSS>); under AWX (extra variable C(awx_job_id))
     C(azure-backup-report-job<awx_job_id>), so each job and each slice of a sliced job has its own. The JSON then
-    holds C(awx_job_id) and C(awx_workflow_job_id).
+    holds C(awx_job_id) and C(awx_workflow_job_id). Under AWX a report of the same name is replaced (an AWX whose job
+    IDs started again, two AWX sharing the folder), since the workflow statistics name that file and it must be this job's.
   - Where the run was asked for an error code (C(azure_backup_error)), each host's entry holds the C(diagnosis) the
     remediate task returned (codes, causes tried in order), and the report the codes of the run.
   - Only tasks of this collection's modules and roles count; other plays in the same run are left out.
@@ -22,13 +23,19 @@ description:
     and the paths of the report at the end of the run.
   - Where a host's logs were collected (the remediate task, the log_bundle or win_log_bundle module), the host's entry names the archive
     (C(log_bundle)).
-  - Hosts are judged by their worst finding; an unreachable host or a task that failed without a
-    finding counts as C(failed).
+  - Hosts are judged by their worst finding; an unreachable host counts as C(unreachable), a task that failed without a
+    finding as C(failed). A host no check ran on (only its settings were checked) is printed as C(not checked).
 requirements:
   - enable in ansible.cfg (C(callbacks_enabled = azure_backup.remediation.report)); the collection's ansible.cfg does.
+    Without it no report is written, though the workflow statistics still name one (docs/awx.md).
 options:
   report_dir:
-    description: Folder the JSON report is written to. Created if missing.
+    description:
+      - Folder the report files are written to. Created if missing.
+      - The extra variable C(azure_backup_report_dir) wins over this option, so an AWX job template can set it
+        (AWX job templates set no environment variables).
+      - Under AWX a folder inside the project or the job's private data directory is deleted with the job, and the run
+        warns at its start and its end (docs/awx.md).
     type: path
     default: ./reports
     env:
@@ -63,6 +70,7 @@ from ansible_collections.azure_backup.remediation.plugins.module_utils.core.repo
     ReportError, host_counts, host_status, report_basename, totals)
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_html import LANGUAGES, render_html
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_junit import render_junit
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.workflow import temporary_under_awx
 from ansible_collections.azure_backup.remediation.plugins.plugin_utils._controller_files import write_atomically, write_new
 
 _PREFIX = "azure_backup.remediation."
@@ -83,6 +91,7 @@ class CallbackModule(CallbackBase):
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.extra_vars: dict = {}
         self.warned = False
+        self.warned_temporary = False
 
     def _host(self, name: str) -> dict:
         return self.hosts.setdefault(name, {"findings": [], "errors": [], "unreachable": False})
@@ -126,10 +135,26 @@ class CallbackModule(CallbackBase):
         if problem and not self.warned:
             self.warned = True
             self._display.error("azure_backup.remediation.report: %s" % problem)
+        self.warn_temporary()
 
     def language(self) -> str:
         """The extra variable azure_backup_report_language (an AWX survey sets it), else the option."""
         return str(self.extra_vars.get("azure_backup_report_language") or self.get_option("language") or "en")
+
+    def report_dir(self) -> str:
+        """The extra variable azure_backup_report_dir (an AWX job template sets it), else the option."""
+        return str(self.extra_vars.get("azure_backup_report_dir") or self.get_option("report_dir"))
+
+    def warn_temporary(self) -> None:
+        """Under AWX, a report folder the job's end deletes (the project, the private data dir) is worth a warning."""
+        if self.extra_vars.get("awx_job_id") in (None, "") or self.warned_temporary:
+            return
+        where = temporary_under_awx(self.report_dir(), os.getcwd(), os.environ.get("AWX_PRIVATE_DATA_DIR"))
+        if where:
+            self.warned_temporary = True
+            self._display.warning("azure_backup.remediation.report: the report folder %s is inside %s, which AWX deletes with the job: "
+                                  "set the extra variable azure_backup_report_dir to a mounted folder (docs/awx.md)"
+                                  % (os.path.abspath(self.report_dir()), where))
 
     def settings_problem(self) -> str:
         """What is wrong with the run's report settings (said at the start and the end of the run), or ''."""
@@ -198,6 +223,8 @@ class CallbackModule(CallbackBase):
         problem = self.settings_problem()
         if problem:
             self._display.error("azure_backup.remediation.report: %s" % problem)
+        self.warned_temporary = False
+        self.warn_temporary()
         # The JSON's path alone on the first line, as before; the page for people and the JUnit file below it.
         self._display.display("Report: %s" % paths[0])
         for path in paths[1:]:
@@ -207,6 +234,8 @@ class CallbackModule(CallbackBase):
     def _counts(entry: dict, notable: list) -> str:
         """What was fixed apart from what is still open, so a host with fixes and one warning left does not read like
         a host nobody touched."""
+        if not entry["findings"] and not entry["errors"]:
+            return ", not checked"
         if not notable and not entry["errors"]:
             return ", all checks ok"
         if entry["fixed"] or entry["open"]:
@@ -215,13 +244,19 @@ class CallbackModule(CallbackBase):
 
     def _write(self, report: dict) -> list:
         """report_dir/<name>.json, .html, .xml. The JSON claims the name (write_new: never over another run's, a
-        second run in the same second gets -2); the HTML and XML take the name it got."""
+        second run in the same second gets -2); the HTML and XML take the name it got. Under AWX the job's name is
+        replaced whole instead: the workflow statistics name it, and a -2 would leave them naming another job's."""
+        folder = self.report_dir()
+        data = json.dumps(report, indent=2, default=str).encode("utf-8")
         try:
             stem = report_basename(self.started, report.get("awx_job_id"))
         except ReportError:
-            stem = report_basename(self.started)
-        folder = self.get_option("report_dir")
-        path = write_new(folder, stem, ".json", json.dumps(report, indent=2, default=str).encode("utf-8"))
+            stem = None
+        if stem and report.get("awx_job_id") not in (None, ""):
+            path = os.path.join(folder, stem + ".json")
+            write_atomically(path, data)
+        else:
+            path = write_new(folder, report_basename(self.started), ".json", data)
         paths = [path]
         base = path[:-len(".json")]
         if report["language"] in LANGUAGES:

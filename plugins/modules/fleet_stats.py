@@ -23,10 +23,13 @@ description:
   - Keys set, all at the top level of the artifacts. C(azure_backup_hosts), host name to status (C(unreachable),
     C(failed), C(found), C(fixed), C(ok), C(skipped)). C(azure_backup_totals), status to number of hosts.
     C(azure_backup_broken), true when any host is not C(ok), C(fixed) or C(skipped). C(azure_backup_broken_hosts), their
-    names. C(azure_backup_check_mode). Under AWX (extra variable C(awx_job_id)) also C(azure_backup_job_<awx_job_id>),
-    with C(hosts), C(totals), C(broken), C(broken_hosts), C(check_mode) and C(report), the base name of this job's report
-    files. Each slice of a sliced job has its own key, where AWX's merge of the slices' artifacts keeps only the last
-    slice's value of the other keys.
+    names. C(azure_backup_azure_steps), the error codes given (C(azure_backup_error)) whose remedy is a step in Azure
+    not in the VM; their findings (cause C(ERROR_CODE)) stay in the report but break no host here.
+    C(azure_backup_check_mode). Under AWX (extra variable C(awx_job_id)) also C(azure_backup_job_<awx_job_id>),
+    with C(hosts), C(totals), C(broken), C(broken_hosts), C(azure_steps), C(check_mode) and C(report), the base name of
+    this job's report files (written only where the C(azure_backup.remediation.report) callback is enabled). Each slice
+    of a sliced job has its own key; AWX merges the slices' artifacts in the order they finish, so the other keys are the
+    last-finished slice's; after a sliced job, read the keys the C(azure_backup.remediation.merge_reports) node publishes.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options: {}
@@ -44,7 +47,7 @@ attributes:
     support: full
     platforms: all
 notes:
-  - A run in which every host became unreachable leaves no host for the last play, so no statistics are published;
+  - A run in which every host became unreachable leaves no host for the task, so no statistics are published;
     the job fails. A workflow should treat a missing C(azure_backup_broken) as broken.
 """
 

@@ -21,6 +21,10 @@ description:
   - Every report must be one the callback wrote, of one playbook; a file that is not (another playbook's report,
     a JSON file of something else, a broken file) fails the task naming the file, and nothing is written.
   - Runs on the controller only; no host is contacted, a play on C(localhost) is enough; see C(playbooks/merge_reports.yml).
+  - Publishes the merged report's outcome as the job's statistics (as C(ansible.builtin.set_stats) with C(per_host=false)),
+    C(azure_backup_hosts), C(azure_backup_totals), C(azure_backup_broken), C(azure_backup_broken_hosts) and
+    C(azure_backup_azure_steps), judged as C(azure_backup.remediation.fleet_stats) judges. In an AWX workflow the node
+    after the merge reads these, not the slices' own, which AWX merges in the order the slices finished.
 author:
   - Azure Backup Remediation maintainers (@azure-backup-remediation)
 options:
@@ -52,7 +56,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: In check mode nothing is written, the result says what would be.
+    details: In check mode nothing is written (not changed), the result says what would be.
   diff_mode:
     support: none
   action:
@@ -107,4 +111,12 @@ replaced:
   returned: success
   type: list
   elements: dict
+ansible_stats:
+  description: The statistics published for the next workflow node, over the merged report.
+  returned: success
+  type: dict
+  sample: {"data": {"azure_backup_broken": true, "azure_backup_broken_hosts": ["vm03"], "azure_backup_azure_steps": [],
+           "azure_backup_hosts": {"vm01": "ok", "vm03": "found"},
+           "azure_backup_totals": {"unreachable": 0, "failed": 0, "found": 1, "fixed": 0, "ok": 1, "skipped": 0}},
+           "per_host": false, "aggregate": false}
 """

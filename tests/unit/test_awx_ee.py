@@ -83,3 +83,19 @@ def test_ansible_builder_create_writes_the_build_context_of_the_example_ee(built
     assert os.path.basename(built) in os.listdir(ctx / "_build" / "collections")
     assert "pypsrp[credssp,kerberos]" in (ctx / "_build" / "requirements.txt").read_text()
     assert "python3.11-devel [platform:rpm compile]" in (ctx / "_build" / "bindep.txt").read_text()
+
+
+def test_the_example_ee_takes_the_newest_tarball_where_older_builds_are_left(tmp_path):
+    steps = load("examples/ee/execution-environment.yml")["additional_build_steps"]["prepend_galaxy"]
+    [move] = [step[len("RUN "):] for step in steps if step.startswith("RUN ") and "mv " in step]
+    for version in ("0.2.0", "0.10.0", "0.3.0"):
+        (tmp_path / ("azure_backup-remediation-%s.tar.gz" % version)).write_text(version)
+    subprocess.run(["sh", "-c", move.replace("/build/collections", str(tmp_path))], check=True)
+    assert (tmp_path / "azure_backup-remediation.tar.gz").read_text() == "0.10.0"
+
+
+def test_tarballs_built_into_the_example_folder_are_not_committed():
+    import fnmatch
+    with open(os.path.join(ROOT, ".gitignore")) as handle:
+        patterns = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    assert any(fnmatch.fnmatch("/examples/ee/azure_backup-remediation-0.3.0.tar.gz", p) for p in patterns if p.startswith("/"))

@@ -7,11 +7,15 @@ totals and whether anything is still broken, judged as the report judges (core/r
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import host_status, totals
+import os
+
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import host_status, report_basename, totals
 
 # A host in one of these states needs no one's attention; every other state (found, failed, unreachable,
 # and any state the report may add) counts as still broken.
 SETTLED = ("ok", "fixed", "skipped")
+# The cause ID of the findings an error code leaves (core/diagnosis.py), not a cause in the VM.
+CONTROL_PLANE = "ERROR_CODE"
 NO_RESULT = "no result from this run (unreachable, or the run stopped before its task)"
 
 
@@ -29,29 +33,47 @@ def host_entry(outcome: dict | None) -> dict:
     return {"findings": findings, "errors": errors, "unreachable": False}
 
 
+def summary(hosts: dict) -> dict:
+    """What a workflow's next node decides on, from report entries ({name: {findings, errors, unreachable}}): each
+    host's status, the totals, whether anything is still broken and which hosts. Judged on what is in the VM: the
+    finding an error code leaves where its remedy is a step in Azure (cause ERROR_CODE) breaks no host; its codes
+    are published apart, as azure_backup_azure_steps."""
+    status = {name: host_status(in_guest(entry)) for name, entry in sorted(hosts.items())}
+    counted = totals({name: {"status": s} for name, s in status.items()})
+    broken = sorted(name for name, s in status.items() if s not in SETTLED)
+    steps = []
+    for entry in hosts.values():
+        steps += [f.get("detail", {}).get("code") for f in entry.get("findings") or []
+                  if f.get("id") == CONTROL_PLANE and f.get("status") == "found" and f.get("detail", {}).get("code") not in steps]
+    return {"azure_backup_hosts": status, "azure_backup_totals": counted, "azure_backup_broken": bool(broken),
+            "azure_backup_broken_hosts": broken, "azure_backup_azure_steps": [c for c in steps if c]}
+
+
+def in_guest(entry: dict) -> dict:
+    """A report entry without the error code's own findings (cause ERROR_CODE): they say what to do in Azure."""
+    return dict(entry, findings=[f for f in entry.get("findings") or [] if f.get("id") != CONTROL_PLANE])
+
+
 def stats(outcomes: dict, job_id=None, check_mode: bool = False) -> dict:
     """The data of set_stats: ``outcomes`` maps host names to what host_entry takes. Under AWX (``job_id``, the
     extra var awx_job_id) also a key of this job alone, so a workflow node after sliced jobs finds every slice's
     outcome: AWX merges the slices' artifacts key by key, and a later slice overwrites an earlier one's."""
-    hosts = {name: host_entry(outcome) for name, outcome in sorted(outcomes.items())}
-    status = {name: host_status(entry) for name, entry in hosts.items()}
-    counted = totals({name: {"status": s} for name, s in status.items()})
-    broken = sorted(name for name, s in status.items() if s not in SETTLED)
-    data = {
-        "azure_backup_hosts": status,
-        "azure_backup_totals": counted,
-        "azure_backup_broken": bool(broken),
-        "azure_backup_broken_hosts": broken,
-        "azure_backup_check_mode": bool(check_mode),
-    }
+    data = summary({name: host_entry(outcome) for name, outcome in outcomes.items()})
+    data["azure_backup_check_mode"] = bool(check_mode)
     if job_id not in (None, ""):
         data["azure_backup_job_%s" % job_id] = {
-            "hosts": status, "totals": counted, "broken": bool(broken), "broken_hosts": broken,
-            "check_mode": bool(check_mode), "report": report_basename(job_id),
+            "hosts": data["azure_backup_hosts"], "totals": data["azure_backup_totals"], "broken": data["azure_backup_broken"],
+            "broken_hosts": data["azure_backup_broken_hosts"], "azure_steps": data["azure_backup_azure_steps"],
+            "check_mode": bool(check_mode), "report": report_basename(None, job_id),
         }
     return data
 
 
-def report_basename(job_id) -> str:
-    """The report files' name under AWX (COMMON interface): one name per job, so each slice's report is its own."""
-    return "azure-backup-report-job%s" % job_id
+def temporary_under_awx(folder: str, project: str, private_data_dir: str | None = None) -> str:
+    """Which folder AWX deletes with the job holds ``folder`` ('' if none): the project checkout the playbook runs in,
+    the job's private data directory (/runner in an execution environment, AWX_PRIVATE_DATA_DIR outside one)."""
+    path = os.path.realpath(folder)
+    for name, root in (("the project", project), ("the job's private data directory", private_data_dir), ("the job's private data directory", "/runner")):
+        if root and (path == os.path.realpath(root) or path.startswith(os.path.realpath(root).rstrip("/") + "/")):
+            return "%s (%s)" % (name, root)
+    return ""

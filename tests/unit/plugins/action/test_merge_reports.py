@@ -69,8 +69,22 @@ def test_a_folder_of_slices_becomes_one_fleet_report(tmp_path, slices):
 def test_check_mode_writes_nothing(tmp_path, slices):
     folder, report = slices
     result = action({"src": [str(folder)], "dest": str(tmp_path / "fleet"), "name": "x"}, check_mode=True).run(task_vars={})
-    assert result["changed"] is True and result["totals"] == report["totals"]
+    assert result["changed"] is False and result["totals"] == report["totals"]
     assert not (tmp_path / "fleet").exists()
+
+
+def test_the_merged_outcome_is_published_for_the_next_workflow_node(tmp_path, slices):
+    # AWX hands the node after the merge the slices' artifacts merged in the order they finished: the merge's own
+    # statistics, over every slice's hosts, are what that node must read.
+    folder, report = slices
+    result = action({"src": [str(folder)], "dest": str(tmp_path / "fleet")}).run(task_vars={"awx_workflow_job_id": 100})
+    stats = result["ansible_stats"]
+    assert stats["per_host"] is False and stats["aggregate"] is False
+    data = stats["data"]
+    assert data["azure_backup_hosts"] == {name: entry["status"] for name, entry in report["hosts"].items()}
+    assert data["azure_backup_totals"] == report["totals"]
+    broken = sorted(n for n, e in report["hosts"].items() if e["status"] not in ("ok", "fixed", "skipped"))
+    assert broken and data["azure_backup_broken_hosts"] == broken and data["azure_backup_broken"] is True
 
 
 @pytest.mark.parametrize("content, message", [

@@ -292,10 +292,11 @@ def test_the_playbooks_run_the_causes_of_the_settings_table():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
     with open(os.path.join(root, "playbooks", "fix_backup.yml")) as handle:
         plays = yaml.safe_load(handle)
-    # Plays 2 and 3 hold their remediate task in a block (its rescue keeps a failed host's outcome).
-    causes = {p["hosts"]: t["azure_backup.remediation.remediate"].get("causes") for p in plays for b in p["tasks"]
-              for t in b.get("block", [b]) if "azure_backup.remediation.remediate" in t}
-    assert causes["azure_backup_linux"] == settings.CAUSES["linux"] and causes["azure_backup_windows"] == settings.CAUSES["windows"]
+    # One play for both operating systems: its remediate task takes the list of the host's OS from the play's vars.
+    play = next(p for p in plays if p["hosts"] == "azure_backup_linux:azure_backup_windows")
+    assert play["vars"]["azure_backup_causes_by_os"] == settings.CAUSES
+    task = next(t for b in play["tasks"] for t in b.get("block", [b]) if "azure_backup.remediation.remediate" in t)
+    assert "azure_backup_causes_by_os[" in task["azure_backup.remediation.remediate"]["causes"]
     first = plays[0]
     assert first["any_errors_fatal"] is True and first["tasks"][0]["azure_backup.remediation.remediate"]["validate_only"] is True
 

@@ -85,6 +85,9 @@ class _Display:
     def error(self, text, **_kwargs):
         self.errors.append(text)
 
+    def warning(self, text, **_kwargs):
+        self.errors.append("WARNING " + text)
+
 
 class _Play:
     def __init__(self, extra_vars):
@@ -130,6 +133,46 @@ def test_under_awx_the_name_is_the_job_and_the_ids_are_in_the_json(tmp_path):
     report = json.loads((tmp_path / "azure-backup-report-job4711.json").read_text())
     assert report["awx_job_id"] == 4711 and report["awx_workflow_job_id"] == 4700
     assert (tmp_path / "azure-backup-report-job4711.html").exists() and (tmp_path / "azure-backup-report-job4711.xml").exists()
+
+
+def test_under_awx_the_job_s_report_is_replaced_not_written_beside(tmp_path):
+    # The workflow statistics name azure-backup-report-job<id>: an old file of that name (a reinstalled AWX whose IDs
+    # started again) must not stay there while this job's goes to -2.
+    (tmp_path / "azure-backup-report-job4711.json").write_text("{}")
+    callback = callback_for(tmp_path, {"awx_job_id": 4711})
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "dns", "status": "ok", "summary": ""}]))
+    callback.v2_playbook_on_stats(None)
+    assert json.loads((tmp_path / "azure-backup-report-job4711.json").read_text())["awx_job_id"] == 4711
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["azure-backup-report-job4711.html", "azure-backup-report-job4711.json",
+                                                          "azure-backup-report-job4711.xml"]
+
+
+def test_the_extra_var_report_dir_wins_over_the_option(tmp_path):
+    callback = callback_for(tmp_path / "option", {"azure_backup_report_dir": str(tmp_path / "extra")})
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "dns", "status": "ok", "summary": ""}]))
+    callback.v2_playbook_on_stats(None)
+    assert len(list((tmp_path / "extra").glob("*.json"))) == 1 and not (tmp_path / "option").exists()
+
+
+def test_under_awx_a_report_folder_deleted_with_the_job_is_warned_of_at_start_and_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    callback = callback_for(tmp_path / "reports", {"awx_job_id": 7})
+    assert len(callback._display.errors) == 1 and "which AWX deletes with the job" in callback._display.errors[0]
+    assert "azure_backup_report_dir" in callback._display.errors[0] and "docs/awx.md" in callback._display.errors[0]
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "dns", "status": "ok", "summary": ""}]))
+    callback.v2_playbook_on_stats(None)
+    assert len(callback._display.errors) == 2
+    # Outside AWX, or a folder outside the job's: no warning.
+    assert callback_for(tmp_path / "reports")._display.errors == []
+    monkeypatch.chdir(tmp_path / "reports")
+    assert callback_for(tmp_path / "elsewhere", {"awx_job_id": 7})._display.errors == []
+
+
+def test_a_host_no_check_ran_on_is_not_checked_not_all_ok(tmp_path):
+    callback = callback_for(tmp_path)
+    callback.v2_runner_on_ok(remediate_result([]))
+    callback.v2_playbook_on_stats(None)
+    assert "vm01: skipped, not checked" in callback._display.lines
 
 
 def test_the_extra_var_language_wins_over_the_option(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core.workflow import stats
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core.workflow import stats, temporary_under_awx
 
 
 def finding(status):
@@ -39,4 +39,27 @@ def test_a_fleet_with_only_ok_and_fixed_hosts_is_not_broken():
 def test_under_awx_each_job_has_its_own_key_with_its_report_name():
     data = stats({"a": OUTCOMES["found1"]}, job_id=4711)
     assert data["azure_backup_job_4711"] == {"hosts": {"a": "found"}, "totals": data["azure_backup_totals"], "broken": True,
-                                             "broken_hosts": ["a"], "check_mode": False, "report": "azure-backup-report-job4711"}
+                                             "broken_hosts": ["a"], "azure_steps": [], "check_mode": False,
+                                             "report": "azure-backup-report-job4711"}
+
+
+def test_an_error_code_whose_remedy_is_in_azure_breaks_no_host_and_is_published_apart():
+    # The finding an error code leaves (cause ERROR_CODE) says what to do in Azure; the VM itself is fine.
+    azure = dict(finding("found"), id="ERROR_CODE", check="error_code_ExtensionSnapshotFailedNoSecureNetwork",
+                 detail={"code": "ExtensionSnapshotFailedNoSecureNetwork", "message": ""})
+    data = stats({"a": {"findings": [finding("ok"), azure]}, "b": {"findings": [finding("found"), azure]}}, job_id=5)
+    assert data["azure_backup_hosts"] == {"a": "ok", "b": "found"}
+    assert data["azure_backup_broken_hosts"] == ["b"]
+    assert data["azure_backup_azure_steps"] == ["ExtensionSnapshotFailedNoSecureNetwork"]
+    assert data["azure_backup_job_5"]["azure_steps"] == ["ExtensionSnapshotFailedNoSecureNetwork"]
+    assert stats({"a": {"findings": [finding("ok")]}})["azure_backup_azure_steps"] == []
+
+
+def test_a_report_folder_awx_deletes_with_the_job_is_named(tmp_path):
+    project, private = tmp_path / "project", tmp_path / "private"
+    assert temporary_under_awx(str(project / "reports"), str(project)) == "the project (%s)" % project
+    assert temporary_under_awx(str(private / "artifacts"), str(project), str(private)).startswith("the job's private data directory")
+    # In an execution environment the private data directory is /runner, the project /runner/project.
+    assert temporary_under_awx("/runner/project/reports", "/elsewhere") == "the job's private data directory (/runner)"
+    assert temporary_under_awx(str(tmp_path / "mnt" / "reports"), str(project), str(private)) == ""
+    assert temporary_under_awx(str(tmp_path / "project2"), str(project)) == ""
