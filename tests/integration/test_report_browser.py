@@ -340,3 +340,27 @@ def test_sliced_runs_write_json_html_junit_and_merge_into_a_fleet_page(browser, 
     page, errors = open_page(browser, fleet / "azure-backup-fleet-workflow100.html")
     assert int(page.inner_text('[data-count-status="ok"] .n')) == 1 and int(page.inner_text("#shown-hosts")) == 3
     assert errors == []
+
+
+def test_the_screenshot_is_taken_again_from_committed_reports(browser, tmp_path):
+    # tests/demo-screenshot draws docs/img/report.png: a Linux and a Windows run, merged.
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("demo_screenshot", os.path.join(ROOT, "tests", "demo-screenshot"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    out = tmp_path / "report.png"
+    # A process of its own: Playwright's sync API does not nest inside this module's browser.
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "demo-screenshot"), str(out)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(out, "rb") as handle:
+        head = handle.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(head[16:20], "big") == 1280
+    assert list(tmp_path.iterdir()) == [out]
+    path = tmp_path / "page.html"
+    path.write_text(module.page_html(), encoding="utf-8")
+    page, errors = open_page(browser, path)
+    hosts = {d["host"] for d in visible(page, "section.host")}
+    assert {"vm01", "vm08", "win02", "win99"} <= hosts
+    assert errors == []

@@ -75,6 +75,10 @@ th{background:#f3f3f3}.meta td:first-child{width:12em;font-weight:600}
 details pre{white-space:pre-wrap;word-break:break-word;max-height:20em;overflow:auto;background:#f8f8f8;padding:.4em}
 .hidden{display:none}ol{margin:.2em 0}
 select{max-width:100%}td,th{overflow-wrap:anywhere}code{overflow-wrap:anywhere}
+/* A host's tables share fixed column widths: long host text wraps inside its cell, short words stay whole, and the
+   closed block of ok rows lines up with the table above it. */
+.host table{table-layout:fixed}.host tr>:nth-child(1){width:11%}.host tr>:nth-child(2){width:17%}
+.host tr>:nth-child(3){width:12%}.host tr>:nth-child(5){width:28%}
 button.link{background:none;border:0;padding:0;font:inherit;color:#0645ad;text-decoration:underline;cursor:pointer}
 .card[aria-pressed="true"]{outline:3px solid #1b1b1b}
 details.quiet>summary{cursor:pointer;margin:.3em 0}
@@ -82,7 +86,7 @@ details.quiet>summary{cursor:pointer;margin:.3em 0}
 section.host{content-visibility:auto;contain-intrinsic-size:auto 600px}
 /* Narrow windows: a finding's cells stack instead of widening the page. */
 @media (max-width:900px){body{margin:.6em}.host table,.host tbody,.host tr,.host td{display:block;width:auto}
-.host thead{display:none}.host tr{border-top:2px solid #c8c8c8}.host td{border:0;border-bottom:1px solid #eee}
+.host thead{display:none}.host tr>*{width:auto!important}.host tr{border-top:2px solid #c8c8c8}.host td{border:0;border-bottom:1px solid #eee}
 .badge{white-space:normal}#causes th,#causes td{padding:.2em}}
 """
 
@@ -333,7 +337,7 @@ def render_html(report: dict, language: str = "en", base_dir: str | None = None)
     out.extend("<tr><td>%s</td><td>%s</td></tr>" % (_e(labels[k]), _e(v)) for k, v in meta if v not in (None, ""))
     merged = report.get("merged")
     if merged:
-        runs = "".join("<li>%s (%s, %d %s)</li>" % (_e(s.get("file")), _e(s.get("started")), len(s.get("hosts") or []), _e(labels["hosts"]))
+        runs = "".join("<li>%s (%s, %d %s)</li>" % (_e(s.get("file")), _e(_when(s.get("started"))), len(s.get("hosts") or []), _e(labels["hosts"]))
                        for s in merged.get("sources") or [])
         out.append("<tr><td>%s</td><td><ul>%s</ul></td></tr>" % (_e(labels["merged_from"]), runs))
         if merged.get("replaced"):
