@@ -67,7 +67,7 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.findings import STATUSES
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report import (
-    ReportError, host_counts, host_status, report_basename, totals)
+    ReportError, console_text, host_counts, host_status, report_basename, totals)
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_html import LANGUAGES, render_html
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_junit import render_junit
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.workflow import temporary_under_awx
@@ -114,10 +114,10 @@ class CallbackModule(CallbackBase):
             findings = []
         entry["findings"] += [dict(item, host=name) for item in findings]
         if result._task.action in (_PREFIX + "log_bundle", _PREFIX + "win_log_bundle") and data.get("path"):
-            entry["log_bundle"] = data["path"]
+            entry["log_bundle"] = os.path.abspath(data["path"])
         # The remediate task collects the bundle after the causes and says where it went.
         if isinstance(data.get("log_bundle"), dict) and data["log_bundle"].get("path"):
-            entry["log_bundle"] = data["log_bundle"]["path"]
+            entry["log_bundle"] = os.path.abspath(data["log_bundle"]["path"])
         # Only when the run was given an error code: which codes, and the causes tried on this host in order.
         if isinstance(data.get("diagnosis"), dict):
             entry["diagnosis"] = data["diagnosis"]
@@ -206,20 +206,22 @@ class CallbackModule(CallbackBase):
         report.update(totals=totals(self.hosts), hosts=dict(sorted(self.hosts.items())))
         paths = self._write(report)
         self._display.banner("AZURE BACKUP REPORT")
+        # Every line below carries text from hosts: console_text keeps their control characters off the terminal.
+        say = self._display.display
         if codes:
-            self._display.display("Error code: %s" % ", ".join(codes))
+            say(console_text("Error code: %s" % ", ".join(codes)))
         for name, entry in report["hosts"].items():
             # A line per host, then one per finding worth reading: everything but ok.
             notable = [f for f in entry["findings"] if f["status"] != "ok"]
-            self._display.display("%s: %s%s" % (name, entry["status"], self._counts(entry, notable)))
+            say(console_text("%s: %s%s" % (name, entry["status"], self._counts(entry, notable))))
             if (entry.get("diagnosis") or {}).get("causes"):
-                self._display.display("  tried   %s" % ", ".join(entry["diagnosis"]["causes"]))
+                say(console_text("  tried   %s" % ", ".join(entry["diagnosis"]["causes"])))
             for f in notable:
-                self._display.display("  %-7s %s/%s: %s" % (f["status"], f["id"], f["check"], f["summary"]))
+                say(console_text("  %-7s %s/%s: %s" % (f["status"], f["id"], f["check"], f["summary"])))
             for error in entry["errors"]:
-                self._display.display("  error   %s: %s" % (error["task"], error["msg"]))
+                say(console_text("  error   %s: %s" % (error["task"], error["msg"])))
             if entry.get("log_bundle"):
-                self._display.display("  logs    %s" % entry["log_bundle"])
+                say(console_text("  logs    %s" % entry["log_bundle"]))
         problem = self.settings_problem()
         if problem:
             self._display.error("azure_backup.remediation.report: %s" % problem)

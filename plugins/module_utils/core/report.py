@@ -7,6 +7,8 @@ of sliced runs' reports, so that all three say the same about a host."""
 
 from __future__ import annotations
 
+import re
+
 # Worst first: a host's status is the first of these that any of its findings has.
 HOST_ORDER = ("unreachable", "failed", "found", "fixed", "ok", "skipped")
 
@@ -28,6 +30,16 @@ def totals(hosts: dict) -> dict:
 
 # A finding still to be dealt with: present and not changed (check mode, report-only, refused), or its check failed.
 OPEN = ("found", "failed")
+
+
+# C0 and C1 control characters and DEL: from a host's output (agent log lines) they could recolour, hide or fake lines
+# in a terminal or in AWX's job output.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def console_text(value) -> str:
+    """``value`` fit for one console line: every control character (escape, CR, newline, tab) shown as U+FFFD."""
+    return _CONTROL.sub("\ufffd", "" if value is None else str(value))
 
 
 def host_counts(entry: dict) -> dict:

@@ -7,6 +7,9 @@ opens from a file, offline, or as an AWX artifact. Every string that came from a
 
 from __future__ import annotations
 
+import base64
+import datetime
+import hashlib
 import html
 import json
 import os
@@ -21,7 +24,7 @@ LANGUAGES = ("en", "de")
 LABELS = {
     "en": {
         "title": "Azure Backup remediation report", "playbook": "Playbook", "started": "Started", "finished": "Finished",
-        "mode": "Mode", "check_mode": "check mode: nothing was changed", "apply": "applied: fixes were made",
+        "mode": "Mode", "check_mode": "check mode: nothing was changed", "apply": "applied (not check mode)",
         "mixed": "mixed: some runs in check mode, some applied", "awx_job": "AWX job", "awx_workflow": "AWX workflow job",
         "glance": "The fleet at a glance", "hosts_by_status": "Hosts by status", "causes_by_count": "Causes by count",
         "cause": "Cause", "hosts": "Hosts", "diagnosis": "Error code diagnosed", "codes": "Codes",
@@ -32,12 +35,13 @@ LABELS = {
         "logs": "Log bundle", "errors": "Errors", "task": "task", "no_findings": "no findings",
         "fixed_open": "%(fixed)d fixed, %(open)d open", "merged_from": "Merged from",
         "replaced": "reported again by a later run: kept %(kept)s, dropped %(dropped)s",
-        "run": "run", "language": "Language",
+        "run": "run", "language": "Language", "duration": "Duration",
+        "quiet": "%(n)d checks ok or skipped",
         "ok": "ok", "fixed": "fixed", "found": "found", "failed": "failed", "skipped": "skipped", "unreachable": "unreachable",
     },
     "de": {
         "title": "Azure-Backup-Bericht (Behebung)", "playbook": "Playbook", "started": "Begonnen", "finished": "Beendet",
-        "mode": "Modus", "check_mode": "Prüfmodus: nichts wurde geändert", "apply": "angewendet: Fehler wurden behoben",
+        "mode": "Modus", "check_mode": "Prüfmodus: nichts wurde geändert", "apply": "angewendet (kein Prüfmodus)",
         "mixed": "gemischt: Läufe im Prüfmodus und angewendete", "awx_job": "AWX-Job", "awx_workflow": "AWX-Workflow-Job",
         "glance": "Die Flotte auf einen Blick", "hosts_by_status": "Hosts nach Status", "causes_by_count": "Ursachen nach Anzahl",
         "cause": "Ursache", "hosts": "Hosts", "diagnosis": "Diagnostizierter Fehlercode", "codes": "Codes",
@@ -48,7 +52,8 @@ LABELS = {
         "logs": "Protokollpaket", "errors": "Fehler", "task": "Task", "no_findings": "keine Befunde",
         "fixed_open": "%(fixed)d behoben, %(open)d offen", "merged_from": "Zusammengeführt aus",
         "replaced": "von einem späteren Lauf erneut gemeldet: behalten %(kept)s, verworfen %(dropped)s",
-        "run": "Lauf", "language": "Sprache",
+        "run": "Lauf", "language": "Sprache", "duration": "Dauer",
+        "quiet": "%(n)d Prüfungen in Ordnung oder übersprungen",
         "ok": "in Ordnung", "fixed": "behoben", "found": "gefunden", "failed": "fehlgeschlagen", "skipped": "übersprungen",
         "unreachable": "nicht erreichbar",
     },
@@ -69,35 +74,67 @@ th{background:#f3f3f3}.meta td:first-child{width:12em;font-weight:600}
 .filters{position:sticky;top:0;background:#fff;padding:.4em 0;border-bottom:1px solid #ddd}
 details pre{white-space:pre-wrap;word-break:break-word;max-height:20em;overflow:auto;background:#f8f8f8;padding:.4em}
 .hidden{display:none}ol{margin:.2em 0}
+select{max-width:100%}td,th{overflow-wrap:anywhere}code{overflow-wrap:anywhere}
+/* A host's tables share fixed column widths: long host text wraps inside its cell, short words stay whole, and the
+   closed block of ok rows lines up with the table above it. */
+.host table{table-layout:fixed}.host tr>:nth-child(1){width:11%}.host tr>:nth-child(2){width:17%}
+.host tr>:nth-child(3){width:12%}.host tr>:nth-child(5){width:28%}
+button.link{background:none;border:0;padding:0;font:inherit;color:#0645ad;text-decoration:underline;cursor:pointer}
+.card[aria-pressed="true"]{outline:3px solid #1b1b1b}
+details.quiet>summary{cursor:pointer;margin:.3em 0}
+/* Hundreds of hosts: the browser lays out only those near the screen. */
+section.host{content-visibility:auto;contain-intrinsic-size:auto 600px}
+/* Narrow windows: a finding's cells stack instead of widening the page. */
+@media (max-width:900px){body{margin:.6em}.host table,.host tbody,.host tr,.host td{display:block;width:auto}
+.host thead{display:none}.host tr>*{width:auto!important}.host tr{border-top:2px solid #c8c8c8}.host td{border:0;border-bottom:1px solid #eee}
+.badge{white-space:normal}#causes th,#causes td{padding:.2em}}
 """
 
-# Filters: a finding row is shown when it matches the chosen status and cause; a host when one of its rows is.
+# Filters. The drop-downs work on finding rows: a row is shown when it matches the chosen status and cause, a host
+# when one of its rows is. A status card works on hosts, as it counts them: it shows the hosts of that status with all
+# their rows. A host's ok and skipped rows sit in a closed block, opened while a drop-down shows one of them.
 _SCRIPT = """
 (function(){
-  var status=document.getElementById('filter-status'), cause=document.getElementById('filter-cause');
+  var status=document.getElementById('filter-status'), cause=document.getElementById('filter-cause'), hostStatus='';
+  var cards=document.querySelectorAll('[data-filter-status]');
   function apply(){
-    var hosts=0, rows=0;
+    var hosts=0, rows=0, rowFilter=status.value||cause.value;
     document.querySelectorAll('section.host').forEach(function(host){
       var any=false;
       host.querySelectorAll('tr.row').forEach(function(row){
         var show=(!status.value||row.dataset.status===status.value)&&(!cause.value||row.dataset.cause===cause.value);
         row.classList.toggle('hidden',!show); if(show){any=true;rows++;}
       });
+      if(hostStatus){any=host.dataset.status===hostStatus;}
+      host.querySelectorAll('details.quiet').forEach(function(block){
+        block.open=!!rowFilter&&block.querySelector('tr.row:not(.hidden)')!==null;
+      });
       host.classList.toggle('hidden',!any); if(any){hosts++;}
     });
+    cards.forEach(function(card){card.setAttribute('aria-pressed',String(card.dataset.filterStatus===hostStatus));});
     document.getElementById('shown-hosts').textContent=hosts;
     document.getElementById('shown-rows').textContent=rows;
   }
-  status.addEventListener('change',apply); cause.addEventListener('change',apply);
-  document.querySelectorAll('[data-filter-status]').forEach(function(el){
-    el.addEventListener('click',function(){status.value=el.dataset.filterStatus;apply();});
+  function rowsOnly(){hostStatus='';apply();}
+  status.addEventListener('change',rowsOnly); cause.addEventListener('change',rowsOnly);
+  cards.forEach(function(el){
+    el.addEventListener('click',function(){
+      var again=hostStatus===el.dataset.filterStatus;
+      status.value='';cause.value='';hostStatus=again?'':el.dataset.filterStatus;apply();
+    });
   });
   document.querySelectorAll('[data-filter-cause]').forEach(function(el){
-    el.addEventListener('click',function(){cause.value=el.dataset.filterCause;apply();});
+    el.addEventListener('click',function(){
+      hostStatus='';cause.value=el.dataset.filterCause;apply();
+      document.querySelector('.filters').scrollIntoView({block:'start'});
+    });
   });
   apply();
 })();
 """
+# The page allows this one script and nothing else (no other inline script, no base, no form target).
+_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode("ascii")
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src '%s'; base-uri 'none'; form-action 'none'" % _SCRIPT_HASH
 
 
 def _e(value) -> str:
@@ -111,12 +148,14 @@ def _url(value) -> str:
 
 
 def _file_link(path: str, base_dir: str | None) -> tuple:
-    """(address, text) of a log bundle's link: relative to the report's folder where it lies below it (works as an
-    AWX artifact and when the folder is copied), else the file's absolute path."""
+    """(address, text) of a log bundle's link: relative to the report's folder (../ where needed) when both lie under
+    one folder other than the root, so the link works as an AWX artifact and when that folder is copied or served
+    (reports/fleet and reports/log-bundles); else the file's absolute path."""
     full = os.path.abspath(path)
     if base_dir:
-        relative = os.path.relpath(full, os.path.abspath(base_dir))
-        if not relative.startswith(".."):
+        base = os.path.abspath(base_dir)
+        if os.path.commonpath([full, base]) != os.path.dirname(os.sep):
+            relative = os.path.relpath(full, base)
             return quote(relative), relative
     return "file://" + quote(full), path
 
@@ -132,21 +171,32 @@ def _cause_title(cause: str, language: str) -> str:
 def _diagnosis_codes(codes, language: str) -> str:
     items = []
     for code in codes or []:
-        entry = catalogue.lookup(code)
-        message = entry["message"] if entry else ""
+        entry = catalogue.lookup(code) or {}
+        message = entry.get("message_" + language) or entry.get("message", "")
         items.append("<li><code>%s</code>%s</li>" % (_e(code), " — " + _e(message) if message else ""))
     return "<ul>%s</ul>" % "".join(items)
 
 
 def _control_plane(items, language: str) -> str:
-    """Codes whose cause is in Azure, not the VM: the catalogue's remedy (the item may be a code or a dict)."""
+    """Codes whose cause is in Azure, not the VM (the item may be a code or a dict): what to do there, in the page's
+    language where the catalogue has it: the remedy of the code's causes outside the VM (RP_LOCK), then the code's own."""
     out = []
     for item in items or []:
         code = item.get("code") if isinstance(item, dict) else item
-        entry = catalogue.lookup(code) or {}
-        remedy = (item.get("remedy") if isinstance(item, dict) else None) or entry.get("remedy", "")
-        out.append("<li><code>%s</code>%s</li>" % (_e(code), ": " + _e(remedy) if remedy else ""))
+        remedies = control_plane_remedies(code, language)
+        if isinstance(item, dict) and item.get("remedy"):
+            remedies = [item["remedy"]]
+        out.append("<li><code>%s</code>%s</li>" % (_e(code), ": " + " ".join(_e(r) for r in remedies) if remedies else ""))
     return "<ul>%s</ul>" % "".join(out)
+
+
+def control_plane_remedies(code: str, language: str) -> list:
+    """What a person does outside the VM for ``code``: the remedies of its causes no role can check (RP_LOCK), then the
+    code's own remedy (remedy_<language> where the catalogue has one, else its English remedy)."""
+    entry = catalogue.lookup(code) or {}
+    remedies = [catalogue.cause_text(c, language)["remedy"] for c in entry.get("causes") or [] if catalogue.play_name(c) is None]
+    own = entry.get("remedy_" + language) or entry.get("remedy")
+    return [r for r in remedies + [own] if r]
 
 
 def _host_diagnosis(diagnosis: dict, language: str, labels: dict) -> str:
@@ -165,7 +215,8 @@ def _host_diagnosis(diagnosis: dict, language: str, labels: dict) -> str:
 
 def _finding_row(item: dict, language: str, labels: dict) -> str:
     text = catalogue.cause_text(item["id"], language)
-    doc = _url(item.get("doc") or text["doc"])
+    # The catalogue's article in the page's language (de-de for German); the finding's own where the catalogue has none.
+    doc = _url(text["doc"] or item.get("doc"))
     remedy = ""
     if item["status"] in OPEN:
         remedy = _e(text["remedy"])
@@ -180,6 +231,9 @@ def _finding_row(item: dict, language: str, labels: dict) -> str:
             '<td>%s%s</td><td>%s</td></tr>') % (
         _e(item["status"]), _e(item["id"]), _badge(item["status"], labels), _e(item["id"]), _e(text["title"]),
         _e(item.get("check", "")), _e(item.get("summary", "")), details, remedy)
+
+
+_QUIET = ("ok", "skipped")
 
 
 def _host(name: str, entry: dict, language: str, labels: dict, base_dir: str | None) -> str:
@@ -200,7 +254,9 @@ def _host(name: str, entry: dict, language: str, labels: dict, base_dir: str | N
     # What needs a person first: failed, found, fixed, then ok and skipped; within a status, the causes' order.
     ordered = [item for items in by_cause(entry).values() for item in items]
     ordered.sort(key=lambda item: HOST_ORDER.index(item["status"]))
-    out.extend(_finding_row(item, language, labels) for item in ordered)
+    loud = [item for item in ordered if item["status"] not in _QUIET]
+    quiet = [item for item in ordered if item["status"] in _QUIET]
+    out.extend(_finding_row(item, language, labels) for item in loud)
     error_status = "unreachable" if entry.get("unreachable") else "failed"
     for error in entry.get("errors") or []:
         out.append('<tr class="row error" data-status="%s" data-cause="HOST"><td>%s</td><td><code>HOST</code></td><td>%s %s</td>'
@@ -209,15 +265,48 @@ def _host(name: str, entry: dict, language: str, labels: dict, base_dir: str | N
     if not entry["findings"] and not entry.get("errors"):
         out.append('<tr class="row" data-status="%s" data-cause=""><td>%s</td><td></td><td></td><td>%s</td><td></td></tr>' % (
             _e(status), _badge(status, labels), _e(labels["no_findings"])))
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table>")
+    if quiet:
+        # The rows nobody needs to act on, closed: most of a large fleet's rows are ok.
+        out.append('<details class="quiet"><summary>%s</summary><table><tbody>%s</tbody></table></details>' % (
+            _e(labels["quiet"] % {"n": len(quiet)}), "".join(_finding_row(item, language, labels) for item in quiet)))
+    out.append("</section>")
     return "".join(out)
+
+
+def _time(value):
+    try:
+        when = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return when.astimezone(datetime.timezone.utc) if when.tzinfo else when
+
+
+def _when(value) -> str:
+    """An ISO time as people read it: 2026-12-02 21:01 UTC (anything else as it is)."""
+    when = _time(value) if value else None
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else value
+
+
+def _duration(started, finished) -> str | None:
+    """finished - started as 1 h 2 min 5 s, None where either time is missing or unreadable."""
+    begin, end = (_time(started) if started else None), (_time(finished) if finished else None)
+    if not begin or not end or (begin.tzinfo is None) != (end.tzinfo is None):
+        return None
+    seconds = max(0, int((end - begin).total_seconds()))
+    parts = [(seconds // 3600, "h"), (seconds // 60 % 60, "min"), (seconds % 60, "s")]
+    return " ".join("%d %s" % (n, unit) for n, unit in parts if n) or "0 s"
 
 
 def cause_counts(report: dict) -> dict:
     """Cause ID -> {status: number of hosts where that cause came out so}, most open first."""
     counts: dict = {}
     for entry in report["hosts"].values():
-        for cause, items in by_cause(entry).items():
+        causes = by_cause(entry)
+        if entry.get("errors"):
+            # A host's task errors are rows of cause HOST on the page, so the HOST row counts them too.
+            causes["HOST"] = causes.get("HOST", []) + [{"status": "unreachable" if entry.get("unreachable") else "failed"}]
+        for cause, items in causes.items():
             row = counts.setdefault(cause, dict.fromkeys(HOST_ORDER, 0))
             row[cause_status(items)] += 1
     return dict(sorted(counts.items(), key=lambda kv: (-sum(kv[1][s] for s in OPEN), -kv[1]["fixed"], kv[0])))
@@ -239,16 +328,16 @@ def render_html(report: dict, language: str = "en", base_dir: str | None = None)
     out = ['<!DOCTYPE html><html lang="%s"><head><meta charset="utf-8">' % language,
            '<meta name="viewport" content="width=device-width,initial-scale=1">',
            # Nothing may be fetched: the page is read offline and as an artifact.
-           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-           "script-src 'unsafe-inline'\">",
+           '<meta http-equiv="Content-Security-Policy" content="%s">' % CSP,
            "<title>%s</title><style>%s</style></head><body>" % (_e(labels["title"]), _STYLE),
            "<h1>%s</h1><table class=\"meta\">" % _e(labels["title"])]
-    meta = [("playbook", report.get("playbook")), ("started", report.get("started")), ("finished", report.get("finished")),
+    meta = [("playbook", report.get("playbook")), ("started", _when(report.get("started"))),
+            ("finished", _when(report.get("finished"))), ("duration", _duration(report.get("started"), report.get("finished"))),
             ("mode", mode_text), ("awx_job", report.get("awx_job_id")), ("awx_workflow", report.get("awx_workflow_job_id"))]
     out.extend("<tr><td>%s</td><td>%s</td></tr>" % (_e(labels[k]), _e(v)) for k, v in meta if v not in (None, ""))
     merged = report.get("merged")
     if merged:
-        runs = "".join("<li>%s (%s, %d %s)</li>" % (_e(s.get("file")), _e(s.get("started")), len(s.get("hosts") or []), _e(labels["hosts"]))
+        runs = "".join("<li>%s (%s, %d %s)</li>" % (_e(s.get("file")), _e(_when(s.get("started"))), len(s.get("hosts") or []), _e(labels["hosts"]))
                        for s in merged.get("sources") or [])
         out.append("<tr><td>%s</td><td><ul>%s</ul></td></tr>" % (_e(labels["merged_from"]), runs))
         if merged.get("replaced"):
@@ -267,20 +356,20 @@ def render_html(report: dict, language: str = "en", base_dir: str | None = None)
     out.append('</div><h3>%s</h3><table id="causes"><thead><tr><th>%s</th>%s</tr></thead><tbody>' % (
         _e(labels["causes_by_count"]), _e(labels["cause"]), "".join("<th>%s</th>" % _badge(s, labels) for s in HOST_ORDER)))
     for cause, row in causes.items():
-        out.append('<tr data-cause-row="%s"><td><a href="#" data-filter-cause="%s"><code>%s</code></a> %s</td>%s</tr>' % (
+        out.append('<tr data-cause-row="%s"><td><button type="button" class="link" data-filter-cause="%s"><code>%s</code></button> %s</td>%s</tr>' % (
             _e(cause), _e(cause), _e(cause), _e(_cause_title(cause, language)),
             "".join('<td data-count="%s">%d</td>' % (s, row[s]) for s in HOST_ORDER)))
     out.append("</tbody></table></section>")
 
     # Filters, then the hosts, worst first.
-    out.append('<div class="filters"><label>%s <select id="filter-status"><option value="">%s</option>%s</select></label> '
+    out.append('<div class="filters" aria-live="polite"><label>%s <select id="filter-status"><option value="">%s</option>%s</select></label> '
                '<label>%s <select id="filter-cause"><option value="">%s</option>%s</select></label> '
-               '%s: <span id="shown-hosts">%d</span> %s, <span id="shown-rows"></span> %s</div>' % (
+               '%s: <span id="shown-hosts"></span> %s, <span id="shown-rows"></span> %s</div>' % (
                    _e(labels["filter_status"]), _e(labels["all"]),
                    "".join('<option value="%s">%s</option>' % (s, _e(labels[s])) for s in HOST_ORDER),
                    _e(labels["filter_cause"]), _e(labels["all"]),
                    "".join('<option value="%s">%s — %s</option>' % (_e(c), _e(c), _e(_cause_title(c, language))) for c in causes),
-                   _e(labels["shown"]), len(hosts), _e(labels["hosts"]), _e(labels["findings"])))
+                   _e(labels["shown"]), _e(labels["hosts"]), _e(labels["findings"])))
     for name in sorted(hosts, key=lambda n: (HOST_ORDER.index(statuses[n]), n)):
         out.append(_host(name, hosts[name], language, labels, base_dir))
     out.append("<script>%s</script></body></html>" % _SCRIPT)

@@ -3,7 +3,8 @@
 
 # This is a private module_utils file: it may change without notice.
 """The fleet report as JUnit XML, which CI systems and dashboards read: one test case per host and cause
-(classname = host, name = cause ID).
+(classname = host with its dots as _, since Jenkins splits a classname at its last dot into package and class;
+name = cause ID; the host's real name leads the case's system-out or failure text).
 
 A cause is judged by its worst finding, as a host is:
 - ``ok``, ``fixed``: passed (fixed says what was done in system-out);
@@ -18,6 +19,7 @@ A host that could not be reached, or a task that failed without a finding, is a 
 
 from __future__ import annotations
 
+import datetime
 import re
 import xml.etree.ElementTree as ET
 
@@ -36,21 +38,36 @@ def _lines(items: list) -> str:
 
 
 def _case(suite, host: str, name: str, outcome: str, kind: str = "", message: str = "", text: str = ""):
-    case = ET.SubElement(suite, "testcase", classname=_text(host), name=_text(name))
+    case = ET.SubElement(suite, "testcase", classname=_text(host).replace(".", "_"), name=_text(name))
+    text = "host: %s\n%s" % (host, text)
     if outcome == "failure":
         ET.SubElement(case, "failure", type=kind, message=_text(message)).text = _text(text)
     elif outcome == "skipped":
         ET.SubElement(case, "skipped", message=_text(message))
-    if text and outcome != "failure":
+    if outcome != "failure":
         ET.SubElement(case, "system-out").text = _text(text)
     return outcome
+
+
+def _time(value):
+    """An ISO time from the report in UTC, None where missing or unreadable (a merge of old reports)."""
+    try:
+        when = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return when.astimezone(datetime.timezone.utc) if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
 
 
 def render_junit(report: dict) -> str:
     """The JUnit XML document of a report (a run's, or a merge of several)."""
     root = ET.Element("testsuites", name="azure_backup.remediation")
-    suite = ET.SubElement(root, "testsuite", name=_text(report.get("playbook") or "azure_backup.remediation"),
-                          timestamp=_text(report.get("started", "")))
+    suite = ET.SubElement(root, "testsuite", name=_text(report.get("playbook") or "azure_backup.remediation"))
+    # JUnit's timestamp is a plain time without zone or fractions (UTC here); time is the run's length in seconds.
+    started, finished = _time(report.get("started")), _time(report.get("finished"))
+    if started:
+        suite.set("timestamp", started.strftime("%Y-%m-%dT%H:%M:%S"))
+    if started and finished:
+        suite.set("time", "%.3f" % max(0.0, (finished - started).total_seconds()))
     outcomes = []
     for host, entry in report["hosts"].items():
         # A merged report keeps each host's own mode; a run's report has one.

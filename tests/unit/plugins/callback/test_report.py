@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -53,13 +55,14 @@ def test_a_failed_task_is_an_error_unless_a_finding_says_failed(findings, errors
 def test_the_log_bundle_path_lands_in_the_host_entry():
     callback = CallbackModule()
     callback.v2_runner_on_ok(_Result({"path": "reports/log-bundles/vm01-x.tar.gz"}, action="azure_backup.remediation.log_bundle"))
-    assert callback.hosts["vm01"]["log_bundle"] == "reports/log-bundles/vm01-x.tar.gz"
+    # Absolute, so a merge run from another folder still finds it.
+    assert callback.hosts["vm01"]["log_bundle"] == os.path.abspath("reports/log-bundles/vm01-x.tar.gz")
 
 
 def test_the_windows_log_bundle_path_lands_in_the_host_entry():
     callback = CallbackModule()
     callback.v2_runner_on_ok(_Result({"path": "reports/log-bundles/vm01-w.tar.gz"}, action="azure_backup.remediation.win_log_bundle"))
-    assert callback.hosts["vm01"]["log_bundle"] == "reports/log-bundles/vm01-w.tar.gz"
+    assert callback.hosts["vm01"]["log_bundle"] == os.path.abspath("reports/log-bundles/vm01-w.tar.gz")
 
 
 def test_the_log_bundle_the_remediate_task_wrote_lands_in_the_host_entry():
@@ -67,7 +70,7 @@ def test_the_log_bundle_the_remediate_task_wrote_lands_in_the_host_entry():
     callback.v2_runner_on_failed(_Result({"failed": True, "msg": "NETWORK: timeout", "log_bundle": {"path": "b/vm01-y.tar.gz", "reasons": []},
                                           "findings": [{"id": "NETWORK", "check": "wireserver", "status": "failed"}]},
                                          action="azure_backup.remediation.remediate"))
-    assert callback.hosts["vm01"]["log_bundle"] == "b/vm01-y.tar.gz" and callback.hosts["vm01"]["errors"] == []
+    assert callback.hosts["vm01"]["log_bundle"] == os.path.abspath("b/vm01-y.tar.gz") and callback.hosts["vm01"]["errors"] == []
 
 
 # -- the run's files, language, AWX, diagnosis and console -----------------------------------------------------------------
@@ -229,3 +232,13 @@ def test_the_merge_task_speaks_for_no_host(tmp_path):
     callback.v2_runner_on_ok(_Result({"changed": True, "paths": {}}, action="azure_backup.remediation.merge_reports"))
     callback.v2_playbook_on_stats(None)
     assert callback.hosts == {} and list(tmp_path.iterdir()) == []
+
+
+def test_control_characters_from_a_host_never_reach_the_console(tmp_path):
+    callback = callback_for(tmp_path)
+    hostile = "agent log: \x1b[32mall good\x1b[0m\rvm02: ok\x9b2J\x7f\nfake line"
+    callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "wireserver", "status": "found", "summary": hostile}]))
+    callback.v2_playbook_on_stats(None)
+    line = next(text for text in callback._display.lines if "agent log" in text)
+    assert not re.search("[\x00-\x1f\x7f-\x9f]", "".join(callback._display.lines))
+    assert line == "  found   NETWORK/wireserver: agent log: \ufffd[32mall good\ufffd[0m\ufffdvm02: ok\ufffd2J\ufffd\ufffdfake line"

@@ -3,8 +3,10 @@ merge of sliced runs and the report's name. The fixture is a report the Windows 
 seven of its hosts; log bundle paths made relative)."""
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
+import hashlib
 import html
 import json
 import os
@@ -233,3 +235,104 @@ def test_a_hosts_rows_put_what_needs_a_person_first():
                                        finding("NETWORK", "c", "ok"), finding("NETWORK", "d", "found"), finding("DISK_LIMITS", "e", "failed")], {})), "en")
     assert re.findall(r'<tr class="row" data-status="(\w+)" data-cause="(\w+)"', page) == [
         ("failed", "DISK_LIMITS"), ("found", "NETWORK"), ("fixed", "LINUX_AGENT"), ("ok", "LINUX_AGENT"), ("ok", "NETWORK")]
+
+
+# -- what the front-end review found (issue 13) --------------------------------------------------------------------------
+
+def test_the_only_script_allowed_is_the_pages_own(report):
+    page = render_html(report, "en")
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    script = re.search(r"<script>(.*?)</script>", page, re.DOTALL).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    assert "script-src 'sha256-%s'" % digest in csp and "unsafe-inline'; base" not in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1]
+    assert "base-uri 'none'" in csp and "form-action 'none'" in csp
+
+
+def test_german_article_links_and_message():
+    doc = "https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+    diagnosis = {"codes": ["UserErrorGuestAgentStatusUnavailable"], "causes": ["WIN_AGENT"], "not_here": [], "control_plane": []}
+    doc_report = small(("win01", [finding("WIN_AGENT", "service", "found", doc=doc)], {"diagnosis": diagnosis}),
+                       diagnosis={"codes": ["UserErrorGuestAgentStatusUnavailable"]})
+    page = render_html(doc_report, "de")
+    assert 'href="https://learn.microsoft.com/de-de/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"' in page
+    assert 'href="%s"' % doc not in page
+    assert "VM-Agent kann nicht mit Azure Backup kommunizieren" in page
+    assert "VM Agent unable to communicate" not in page
+    assert 'href="%s"' % doc in render_html(doc_report, "en")
+
+
+@pytest.mark.parametrize("language, remedy", [
+    ("en", "Remove the lock on resource group AzureBackupRG_<geo>_<n>"),
+    ("de", "Entfernen Sie die Sperre der Ressourcengruppe AzureBackupRG_<Geo>_<Nummer>"),
+])
+def test_a_control_plane_code_whose_cause_is_outside_the_vm_shows_that_causes_remedy(language, remedy):
+    code = "UserErrorRpCollectionLimitReached"
+    diagnosis = {"codes": [code], "causes": [], "not_here": ["RP_LOCK"], "control_plane": [code]}
+    page = render_html(small(("vm01", [], {"diagnosis": diagnosis})), language)
+    [item] = re.findall(r"<li><code>%s</code>(.*?)</li>" % code, page.split('class="diagnosis"')[1])
+    assert html.escape(remedy) in item
+
+
+def test_a_cause_link_is_a_button_not_a_jump_to_the_top(report):
+    page = render_html(report, "en")
+    assert 'href="#"' not in page
+    assert re.search(r'<button type="button" class="link" data-filter-cause="VSS_WRITERS">', page)
+    assert '<div class="filters" aria-live="polite">' in page
+
+
+def test_the_shown_counts_are_left_to_the_script(report):
+    # Filled by the page's script: a page whose script does not run must not look right.
+    assert '<span id="shown-hosts"></span>' in render_html(report, "en")
+
+
+def test_ok_and_skipped_rows_are_in_a_closed_block():
+    page = render_html(small(("vm01", [finding("LINUX_AGENT", "a", "ok"), finding("NETWORK", "d", "found"),
+                                       finding("DISK_LIMITS", "e", "skipped")], {})), "en")
+    loud, quiet = page.split('<details class="quiet">')
+    assert 'data-status="found"' in loud and 'data-status="ok"' not in loud
+    assert "<summary>2 checks ok or skipped</summary>" in quiet and 'data-status="ok"' in quiet and 'data-status="skipped"' in quiet
+    assert "<details class=\"quiet\" open" not in page
+
+
+@pytest.mark.parametrize("check_mode, en, de", [(False, "applied (not check mode)", "angewendet (kein Prüfmodus)"),
+                                                (True, "check mode: nothing was changed", "Prüfmodus: nichts wurde geändert")])
+def test_the_mode_says_only_what_is_known(check_mode, en, de):
+    doc = small(("vm01", [finding("NETWORK", "a", "ok")], {}), check_mode=check_mode)
+    assert en in render_html(doc, "en") and html.escape(de) in render_html(doc, "de")
+    assert "fixes were made" not in render_html(doc, "en")
+
+
+def test_start_and_duration_as_people_read_them():
+    doc = small(("vm01", [], {}), started="2026-12-02T21:01:22.123456+00:00", finished="2026-12-02T22:03:25.5+00:00")
+    page = render_html(doc, "en")
+    assert "<td>2026-12-02 21:01 UTC</td>" in page and "<td>2026-12-02 22:03 UTC</td>" in page
+    assert "<td>Duration</td><td>1 h 2 min 3 s</td>" in page
+
+
+def test_the_host_row_counts_unreachable_and_failed_hosts(report):
+    counts = cause_counts(report)
+    # win99 could not be reached (task error), win14's HOST finding failed.
+    assert counts["HOST"]["unreachable"] == 1 and counts["HOST"]["failed"] == 1
+    assert sum(counts["HOST"].values()) == 2
+
+
+def test_a_log_bundle_beside_the_report_folder_is_linked_with_dots(tmp_path):
+    # The documented merge: dest reports/fleet, the bundles in reports/log-bundles.
+    bundle = tmp_path / "reports" / "log-bundles" / "win01.tar.gz"
+    page = render_html(small(("win01", [], {"log_bundle": str(bundle)})), "en", base_dir=str(tmp_path / "reports" / "fleet"))
+    assert '<a class="log-bundle" href="../log-bundles/win01.tar.gz">' in page
+
+
+def test_junit_classname_keeps_jenkins_from_splitting_the_host_name():
+    doc = small(("vm000.contoso.example", [finding("NETWORK", "dns", "found", "no DNS"), finding("DISK_LIMITS", "n", "ok")], {}))
+    cases = {c.get("name"): c for c in ET.fromstring(render_junit(doc)).iter("testcase")}
+    assert {c.get("classname") for c in cases.values()} == {"vm000_contoso_example"}
+    assert cases["NETWORK"].find("failure").text.startswith("host: vm000.contoso.example\n")
+    assert cases["DISK_LIMITS"].find("system-out").text.startswith("host: vm000.contoso.example\n")
+
+
+def test_junit_has_a_plain_timestamp_and_the_runs_time():
+    doc = small(("vm01", [], {}), started="2026-12-02T22:01:22.654321+01:00", finished="2026-12-02T22:02:30.154321+01:00")
+    suite = ET.fromstring(render_junit(doc)).find("testsuite")
+    assert suite.get("timestamp") == "2026-12-02T21:01:22" and suite.get("time") == "67.500"
