@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.azure_backup.remediation.plugins.module_utils.core import report as core
+from ansible_collections.azure_backup.remediation.plugins.module_utils.core import catalogue, report as core
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_html import LABELS, cause_counts, render_html
 from ansible_collections.azure_backup.remediation.plugins.module_utils.core.report_junit import render_junit
 
@@ -262,16 +262,14 @@ def test_german_article_links_and_message():
     assert 'href="%s"' % doc in render_html(doc_report, "en")
 
 
-@pytest.mark.parametrize("language, remedy", [
-    ("en", "Remove the lock on resource group AzureBackupRG_<geo>_<n>"),
-    ("de", "Entfernen Sie die Sperre der Ressourcengruppe AzureBackupRG_<Geo>_<Nummer>"),
-])
-def test_a_control_plane_code_whose_cause_is_outside_the_vm_shows_that_causes_remedy(language, remedy):
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_a_control_plane_code_whose_cause_is_outside_the_vm_shows_that_causes_remedy(language):
     code = "UserErrorRpCollectionLimitReached"
     diagnosis = {"codes": [code], "causes": [], "not_here": ["RP_LOCK"], "control_plane": [code]}
     page = render_html(small(("vm01", [], {"diagnosis": diagnosis})), language)
     [item] = re.findall(r"<li><code>%s</code>(.*?)</li>" % code, page.split('class="diagnosis"')[1])
-    assert html.escape(remedy) in item
+    remedy = catalogue.cause_text("RP_LOCK", language)["remedy"]
+    assert "AzureBackupRG_" in remedy and html.escape(remedy) in item
 
 
 def test_a_cause_link_is_a_button_not_a_jump_to_the_top(report):
