@@ -55,6 +55,8 @@ class ActionModule(ActionBase):
         msg = "%d hosts from %d reports" % (len(merged["hosts"]), len(reports))
         if hosts_replaced:
             msg += "; %d hosts reported by more than one run, the latest kept" % hosts_replaced
+        if self._task.check_mode:
+            msg += " (check mode: nothing written)"
         # The workflow's statistics over the merged report: AWX hands the node after this one the slices' artifacts
         # merged in the order the slices finished, so their azure_backup_broken is the last slice's alone.
         data = summary(merged["hosts"])

@@ -238,6 +238,8 @@ class CallbackModule(CallbackBase):
         a host nobody touched."""
         if not entry["findings"] and not entry["errors"]:
             return ", not checked"
+        if entry.get("unreachable"):  # its connection error is no open finding
+            return ""
         if not notable and not entry["errors"]:
             return ", all checks ok"
         if entry["fixed"] or entry["open"]:

@@ -47,8 +47,9 @@ attributes:
     support: full
     platforms: all
 notes:
-  - A run in which every host became unreachable leaves no host for the task, so no statistics are published;
-    the job fails. A workflow should treat a missing C(azure_backup_broken) as broken.
+  - In fix-backup.yml an unreachable host stays in the play (C(ignore_unreachable)) until this task has run, so the
+    statistics are published even when no VM of the run answers; the last task then fails the host. A workflow
+    should still treat a missing C(azure_backup_broken) as broken (a run stopped before this task, by a bad setting).
 """
 
 EXAMPLES = r"""

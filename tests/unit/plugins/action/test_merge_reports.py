@@ -70,7 +70,7 @@ def test_check_mode_writes_nothing(tmp_path, slices):
     folder, report = slices
     result = action({"src": [str(folder)], "dest": str(tmp_path / "fleet"), "name": "x"}, check_mode=True).run(task_vars={})
     assert result["changed"] is False and result["totals"] == report["totals"]
-    assert not (tmp_path / "fleet").exists()
+    assert not (tmp_path / "fleet").exists() and result["msg"].endswith("(check mode: nothing written)")
 
 
 def test_the_merged_outcome_is_published_for_the_next_workflow_node(tmp_path, slices):

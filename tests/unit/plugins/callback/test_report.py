@@ -178,6 +178,13 @@ def test_a_host_no_check_ran_on_is_not_checked_not_all_ok(tmp_path):
     assert "vm01: skipped, not checked" in callback._display.lines
 
 
+def test_an_unreachable_host_s_line_counts_no_open_finding(tmp_path):
+    callback = callback_for(tmp_path)
+    callback.v2_runner_on_unreachable(remediate_result([], msg="ssh: connect to host vm01 port 22: No route to host"))
+    callback.v2_playbook_on_stats(None)
+    assert "vm01: unreachable" in callback._display.lines
+
+
 def test_the_extra_var_language_wins_over_the_option(tmp_path):
     callback = callback_for(tmp_path, {"azure_backup_report_language": "de"}, language="en")
     callback.v2_runner_on_ok(remediate_result([{"id": "NETWORK", "check": "dns", "status": "found", "summary": "x"}]))
