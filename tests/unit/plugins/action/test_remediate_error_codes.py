@@ -87,7 +87,7 @@ def test_without_an_error_code_every_cause_runs_as_before(vm):
 
 def test_the_catalogue_s_order_wins_over_the_task_s(vm):
     # ExtentionOperationFailedForManagedDisks: snapshot status first, the agent before the extension (2022 article).
-    result, sent = vm({}, dict(WIN, azure_backup_error="ExtentionOperationFailedForManagedDisks"))
+    _result, sent = vm({}, dict(WIN, azure_backup_error="ExtentionOperationFailedForManagedDisks"))
     assert sent == [("windows", ["snapshot_status", "win_agent", "backup_extension"])]
 
 
@@ -106,7 +106,7 @@ def test_a_german_message_cut_short_is_diagnosed_like_its_code(vm):
 
 
 def test_the_task_s_error_option_wins_over_the_variable(vm):
-    result, sent = vm({"error": "UserErrorUnsupportedDiskSize"}, {"azure_backup_error": "UserErrorGuestAgentStatusUnavailable"})
+    _result, sent = vm({"error": "UserErrorUnsupportedDiskSize"}, {"azure_backup_error": "UserErrorGuestAgentStatusUnavailable"})
     assert sent == [("linux", ["disk_limits"])]
 
 
