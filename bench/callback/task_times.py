@@ -33,8 +33,11 @@ CONTROLLER_ACTIONS = frozenset(
 )
 
 
-def runs_on_controller(action) -> bool:
-    return action in CONTROLLER_ACTIONS
+def runs_on_controller(task) -> bool:
+    # The collection's own controller-only tasks: the settings check (remediate, validate_only) and fleet_stats.
+    action = task.action.rsplit(".", 1)[-1]
+    return (task.action in CONTROLLER_ACTIONS or action == "fleet_stats"
+            or (action == "remediate" and bool(task.args.get("validate_only"))))
 
 
 class CallbackModule(CallbackBase):
@@ -54,7 +57,7 @@ class CallbackModule(CallbackBase):
         if skipped:
             kind = "skipped"
         else:
-            kind = "controller" if runs_on_controller(result._task.action) else "module"
+            kind = "controller" if runs_on_controller(result._task) else "module"
         self.per_host[kind][result._host.get_name()] += 1
 
     def v2_runner_on_ok(self, result) -> None:
