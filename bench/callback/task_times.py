@@ -35,9 +35,8 @@ CONTROLLER_ACTIONS = frozenset(
 
 def runs_on_controller(task) -> bool:
     # The collection's own controller-only tasks: the settings check (remediate, validate_only) and fleet_stats.
-    action = task.action.rsplit(".", 1)[-1]
-    return (task.action in CONTROLLER_ACTIONS or action == "fleet_stats"
-            or (action == "remediate" and bool(task.args.get("validate_only"))))
+    return (task.action in CONTROLLER_ACTIONS or task.action == "azure_backup.remediation.fleet_stats"
+            or (task.action == "azure_backup.remediation.remediate" and task.args.get("validate_only") is True))
 
 
 class CallbackModule(CallbackBase):

@@ -30,8 +30,8 @@ def task_times():
     return load("bench_task_times", os.path.join(BENCH, "callback", "task_times.py"))
 
 
-def result(host, action):
-    return types.SimpleNamespace(_task=types.SimpleNamespace(action=action),
+def result(host, action, **args):
+    return types.SimpleNamespace(_task=types.SimpleNamespace(action=action, args=args),
                                  _host=types.SimpleNamespace(get_name=lambda: host))
 
 
@@ -45,10 +45,14 @@ def test_callback_counts_controller_only_tasks_per_host(task_times, tmp_path, mo
         cb.v2_runner_on_ok(result(host, "ansible.builtin.validate_argument_spec"))
         cb.v2_runner_on_ok(result(host, "azure_backup.remediation.linux_agent"))
         cb.v2_runner_on_failed(result(host, "set_fact"))
+        # fix_backup.yml: the settings check runs on the controller, the remediate task on the VM.
+        cb.v2_runner_on_ok(result(host, "azure_backup.remediation.remediate", validate_only=True, log_bundle=True))
+        cb.v2_runner_on_ok(result(host, "azure_backup.remediation.remediate", causes=["linux_agent"]))
+    cb.v2_runner_on_ok(result("vm01", "azure_backup.remediation.fleet_stats"))
     cb.v2_runner_on_skipped(result("vm01", "ansible.builtin.fail"))
     cb.v2_playbook_on_stats(None)
     counts = json.loads((tmp_path / "hosts.json").read_text())
-    assert counts == {"controller": {"vm01": 4, "vm02": 4}, "module": {"vm01": 1, "vm02": 1}, "skipped": {"vm01": 1}}
+    assert counts == {"controller": {"vm01": 6, "vm02": 5}, "module": {"vm01": 2, "vm02": 2}, "skipped": {"vm01": 1}}
 
 
 def row(n, playbook, wall, cpu, **extra):
