@@ -35,9 +35,9 @@ LOG_BUNDLE = "log_bundle"
 
 
 def host_os(azure_backup_os, connection, shell_type=None) -> str:
-    """linux or windows, decided on the controller as fix_backup.yml's group_by does: azure_backup_os wins,
-    else a WinRM or PSRP connection (also by its FQCN, ansible.builtin.winrm) or a PowerShell shell (Windows
-    over OpenSSH) means Windows."""
+    """linux or windows, decided on the controller (fix_backup.yml's settings check sorts the hosts by it):
+    azure_backup_os wins, else a WinRM or PSRP connection (also by its FQCN, ansible.builtin.winrm) or a
+    PowerShell shell (Windows over OpenSSH) means Windows."""
     if azure_backup_os:
         return str(azure_backup_os)
     windows = str(connection or "ssh").rsplit(".", maxsplit=1)[-1] in ("winrm", "psrp") or str(shell_type or "") == "powershell"

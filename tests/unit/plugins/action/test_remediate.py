@@ -287,15 +287,45 @@ def test_without_root_no_cause_runs(monkeypatch):
     assert out["unsupported_host"] and out["findings"] == [refusal] and out["causes"] == {}
 
 
+@pytest.mark.parametrize("limit, sorted_hosts, expected", [
+    # The settings check sorted nothing (skipped, e.g. --start-at-task): nothing is fixed.
+    (None, {}, []),
+    # A fleet of one OS: the hosts sorted, not vm03 that the check did not sort, and no warning.
+    (None, {"azure_backup_linux": ["vm01", "vm02"]}, ["vm01", "vm02"]),
+    (None, {"azure_backup_linux": ["vm01"], "azure_backup_windows": ["vm02"]}, ["vm01", "vm02"]),
+    # azure_backup_hosts as a comma list, and with an exclusion.
+    ("vm01,vm03", {"azure_backup_linux": ["vm01", "vm03"]}, ["vm01", "vm03"]),
+    ("vms:!vm02", {"azure_backup_linux": ["vm01", "vm02"]}, ["vm01"]),
+])
+def test_the_fixing_play_runs_on_the_hosts_the_settings_play_sorted(tmp_path, monkeypatch, limit, sorted_hosts, expected):
+    import yaml
+    from ansible.inventory.manager import InventoryManager
+    from ansible.utils.display import Display
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+    with open(os.path.join(root, "playbooks", "fix_backup.yml")) as handle:
+        patterns = yaml.safe_load(handle)[1]["hosts"]
+    warnings = []
+    monkeypatch.setattr(Display, "warning", lambda self, msg, *args, **kwargs: warnings.append(msg))
+    (tmp_path / "hosts.yml").write_text("all: {children: {vms: {hosts: {vm01: {}, vm02: {}, vm03: {}}}, azure_backup_weekly: {hosts: {vm03: {}}}}}")
+    inventory = InventoryManager(DataLoader(), sources=[str(tmp_path / "hosts.yml")])
+    for group, hosts in sorted_hosts.items():
+        inventory.add_group(group)
+        for host in hosts:
+            inventory.add_host(host, group)
+    templar = Templar(loader=DataLoader(), variables={} if limit is None else {"azure_backup_hosts": limit})
+    hosts = inventory.get_hosts([templar.template(trust_as_template(p)) for p in patterns])
+    assert sorted(h.name for h in hosts) == expected
+    assert not sorted_hosts or warnings == []
+
+
 def test_the_playbooks_run_the_causes_of_the_settings_table():
     import yaml
     root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
     with open(os.path.join(root, "playbooks", "fix_backup.yml")) as handle:
         plays = yaml.safe_load(handle)
     # One play for both operating systems: its remediate task takes the list of the host's OS from the play's vars.
-    # The same hosts as the settings play, which sorts each into its OS's group (a pattern naming a group of
-    # no host would warn on a fleet of one OS).
-    assert len(plays) == 2 and plays[1]["hosts"] == plays[0]["hosts"]
+    # Its hosts: the settings play's, those it sorted into their OS's group (test below).
+    assert len(plays) == 2 and plays[1]["hosts"][0] == plays[0]["hosts"]
     play = plays[1]
     assert play["vars"]["azure_backup_causes_by_os"] == settings.CAUSES
     task = next(t for b in play["tasks"] for t in b.get("block", [b]) if "azure_backup.remediation.remediate" in t)
